@@ -1,0 +1,45 @@
+"""Command-line pieces every benchmark shares: common flags, default result paths, the closing summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+
+from zip2zip.results import BenchmarkResult
+
+RESULTS_DIR = Path("results")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> None:
+    """``--smoke``, ``--out`` and ``--allow-dirty``, worded the same in every benchmark."""
+    parser.add_argument("--smoke", action="store_true", help="seconds-long run on tiny settings (for tests)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help=f"result JSON path (default: {RESULTS_DIR}/{benchmark}/<run-tag>.json, e.g. {run_tag()})",
+    )
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="write a full result although the git checkout has uncommitted changes (recorded as dirty)",
+    )
+
+
+def run_tag(*, smoke: bool = False, device: str = "cpu") -> str:
+    """Names a result by where it ran, e.g. ``cpu-x86_64-2cores``; smoke runs are tagged (and git-ignored)."""
+    tag = f"{device}-{platform.machine()}-{os.cpu_count()}cores"
+    return f"smoke-{tag}" if smoke else tag
+
+
+def default_output_path(benchmark: str, *, smoke: bool = False, device: str = "cpu") -> Path:
+    return RESULTS_DIR / benchmark / f"{run_tag(smoke=smoke, device=device)}.json"
+
+
+def print_summary(result: BenchmarkResult, lines: list[str], out: Path) -> None:
+    """Human summary after a run: the table lines, what was skipped, where the JSON went."""
+    print("\n".join(lines))
+    for item in result.skipped:
+        print(f"skipped {item['name']}: {item['reason']}")
+    print(f"wrote {out} ({result.status}, {result.duration_s:.1f} s)")

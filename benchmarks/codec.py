@@ -1,0 +1,279 @@
+"""Codec throughput: ``zip2zip.codec.LZWCodec`` vs the released ``zip2zip-compression`` package.
+
+Measures encode and decode speed in base ids per second on real text: ~1 MB of CPython standard-library
+source as byte-level ids (V=256) and as ids of a real tokenizer shipped offline (Llama-3 by default),
+for M in {3, 4, 5} and codebook sizes {1024, 2048, 8192}, plus ``batch_encode`` of 64 x 1024 ids. Both
+codecs run on the same ids in the same process, interleaved, and every figure comes with its ratio.
+Outputs are also checked identical. Not measured: tokenisation time, memory, anything involving a model.
+
+    python -m benchmarks.codec --out results/codec/x86_64-2cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sysconfig
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from zip2zip import lzw
+from zip2zip.codec import LZWCodec
+from zip2zip.results import BenchmarkResult, metric, write_result
+from zip2zip.timing import median, stdev, time_interleaved
+
+from ._cli import add_common_arguments, default_output_path, print_summary
+
+
+@dataclass(frozen=True)
+class Config:
+    """Defaults are the full run; ``smoke()`` is a seconds-long variant for tests."""
+
+    num_bytes: int = 1_000_000
+    tokenizer: str = "llama3"
+    max_subtokens: tuple[int, ...] = (3, 4, 5)
+    max_codebook_sizes: tuple[int, ...] = (1024, 2048, 8192)
+    batch_size: int = 64
+    batch_seq_len: int = 1024
+    num_repeats: int = 7
+    num_warmup: int = 1
+    num_threads: int = 2
+    reference_python_num_ids: int = 100_000
+
+    @classmethod
+    def smoke(cls) -> Config:
+        return cls(
+            num_bytes=20_000,
+            max_subtokens=(3,),
+            max_codebook_sizes=(2048,),
+            batch_size=8,
+            batch_seq_len=256,
+            num_repeats=2,
+            reference_python_num_ids=2_000,
+        )
+
+
+def stdlib_source(num_bytes: int) -> tuple[bytes, dict[str, Any]]:
+    """The first ``num_bytes`` of the interpreter's top-level ``*.py`` standard-library files, sorted by name."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    chunks, total, files = [], 0, 0
+    for path in sorted(stdlib.glob("*.py")):
+        chunks.append(path.read_bytes())
+        total += len(chunks[-1])
+        files += 1
+        if total >= num_bytes:
+            break
+    data = b"".join(chunks)[:num_bytes]
+    if len(data) < num_bytes:
+        raise ValueError(f"only {len(data)} bytes of standard-library source found; lower --num-bytes")
+    return data, {
+        "source": "CPython standard library *.py",
+        "num_files": files,
+        "num_bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+@dataclass(frozen=True)
+class _Stream:
+    name: str
+    ids: np.ndarray
+    vocab_size: int
+    pad_token_id: int
+    disabled_ids: frozenset[int]
+
+
+def _streams(config: Config, text: bytes) -> tuple[list[_Stream], dict[str, Any], list[dict[str, str]]]:
+    streams = [_Stream("bytes", np.frombuffer(text, np.uint8).astype(np.int64), 256, 0, frozenset())]
+    assets: dict[str, Any] = {}
+    skipped: list[dict[str, str]] = []
+    try:
+        from zip2zip.tokenizers import get_tokenizer
+
+        tok = get_tokenizer(config.tokenizer)
+    except ImportError as exc:  # MissingAssetError names the package to install
+        skipped.append({"name": f"tokenizer:{config.tokenizer}", "reason": str(exc)})
+    else:
+        ids = np.array(tok.encode(text.decode("utf-8", errors="replace")), np.int64)
+        streams.append(_Stream(tok.name, ids, tok.vocab_size, tok.pad_token_id, tok.special_ids))
+        assets[f"tokenizer:{tok.name}"] = tok.provenance
+    return streams, assets, skipped
+
+
+def _rate(num_ids: int, seconds: list[float], label: str) -> dict[str, Any]:
+    rates = [num_ids / s for s in seconds]
+    return metric(
+        num_ids / median(seconds), "base_ids/s", num_samples=len(rates), values=rates, stdev=stdev(rates)
+    ) | {"label": label}
+
+
+def _ratio(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    return metric(ours["value"] / theirs["value"], "x (median rate ratio, ours / upstream)", num_samples=1)
+
+
+def _measure_cell(stream: _Stream, m: int, c: int, config: Config, upstream: Any) -> list[dict[str, Any]]:
+    ours = LZWCodec(
+        stream.vocab_size,
+        pad_token_id=stream.pad_token_id,
+        max_subtokens=m,
+        max_codebook_size=c,
+        disabled_ids=stream.disabled_ids,
+        num_threads=config.num_threads,
+    )
+    theirs = upstream.LZWCompressor(
+        stream.vocab_size, c, m, stream.pad_token_id, sorted(ours.config.disabled_ids)
+    )
+    ids_list = stream.ids.tolist()
+    encoded = ours.encode(stream.ids)
+    codes_list = encoded.ids.tolist()
+    their_codes = theirs.encode(ids_list)[0]
+    if their_codes != codes_list or ours.decode(encoded.ids).tolist() != ids_list:
+        raise AssertionError(
+            f"{stream.name} M={m} C={c}: outputs differ from upstream; run the conformance tests"
+        )
+    key = {"data": stream.name, "max_subtokens": m, "max_codebook_size": c}
+    n = len(stream.ids)
+    enc = time_interleaved(
+        {
+            "ours_numpy": lambda: ours.encode(stream.ids),
+            "ours_list": lambda: ours.encode(ids_list),
+            "upstream_list": lambda: theirs.encode(ids_list),
+        },
+        num_repeats=config.num_repeats,
+        num_warmup=config.num_warmup,
+    )
+    dec = time_interleaved(
+        {"ours_numpy": lambda: ours.decode(encoded.ids), "upstream_list": lambda: theirs.decode(codes_list)},
+        num_repeats=config.num_repeats,
+        num_warmup=config.num_warmup,
+    )
+    batch = [
+        stream.ids[i * config.batch_seq_len : (i + 1) * config.batch_seq_len]
+        for i in range(config.batch_size)
+    ]
+    batch_lists = [b.tolist() for b in batch]
+    batch_n = sum(len(b) for b in batch)
+    bat = time_interleaved(
+        {
+            "ours_numpy": lambda: ours.batch_encode(batch),
+            "ours_list": lambda: ours.batch_encode(batch_lists),
+            "upstream_list": lambda: theirs.batch_encode(batch_lists, False, False, None),
+        },
+        num_repeats=config.num_repeats,
+        num_warmup=config.num_warmup,
+    )
+    rows = []
+    for operation, samples, count in (("encode", enc, n), ("decode", dec, n), ("batch_encode", bat, batch_n)):
+        metrics = {name: _rate(count, s, name) for name, s in samples.items()}
+        metrics["speedup_numpy_vs_upstream"] = _ratio(metrics["ours_numpy"], metrics["upstream_list"])
+        if "ours_list" in metrics:
+            metrics["speedup_list_vs_upstream"] = _ratio(metrics["ours_list"], metrics["upstream_list"])
+        metrics["compression_ratio"] = metric(
+            encoded.compression_ratio, "base_ids/compressed_id", num_samples=1
+        )
+        rows.append({**key, "operation": operation, "num_base_ids": count, "metrics": metrics})
+    return rows
+
+
+def _reference_python_row(stream: _Stream, config: Config) -> dict[str, Any]:
+    """The plain-Python reference, once: the baseline that justifies a compiled path."""
+    codec = LZWCodec(stream.vocab_size, pad_token_id=stream.pad_token_id, disabled_ids=stream.disabled_ids)
+    ids = stream.ids[: config.reference_python_num_ids]
+    ids_list = ids.tolist()
+    samples = time_interleaved(
+        {
+            "reference_python": lambda: lzw.compress(ids_list, codec.config),
+            "ours_numpy": lambda: codec.encode(ids),
+        },
+        num_repeats=max(1, config.num_repeats // 3),
+        num_warmup=1,
+    )
+    metrics = {name: _rate(len(ids), s, name) for name, s in samples.items()}
+    metrics["speedup_numpy_vs_reference_python"] = metric(
+        metrics["ours_numpy"]["value"] / metrics["reference_python"]["value"], "x", num_samples=1
+    )
+    return {
+        "data": stream.name,
+        "max_subtokens": 3,
+        "max_codebook_size": 2048,
+        "operation": "encode_reference",
+        "num_base_ids": len(ids),
+        "metrics": metrics,
+    }
+
+
+def run(config: Config, *, status: str = "full") -> BenchmarkResult:
+    import zip2zip_compression as upstream  # the 'bench' extra; imported here so --help works without it
+
+    start = time.perf_counter()
+    text, text_info = stdlib_source(config.num_bytes)
+    streams, assets, skipped = _streams(config, text)
+    assets["text"] = text_info
+    cells = [(s, m, c) for s in streams for m in config.max_subtokens for c in config.max_codebook_sizes]
+    rows = [_reference_python_row(s, config) for s in streams]
+    for stream, m, c in tqdm(cells, desc="codec cells", unit="cell"):
+        rows.extend(_measure_cell(stream, m, c, config, upstream))
+    return BenchmarkResult(
+        benchmark="codec",
+        status=status,
+        config=asdict(config),
+        rows=rows,
+        duration_s=time.perf_counter() - start,
+        assets=assets,
+        skipped=skipped,
+    )
+
+
+def _summary_lines(result: BenchmarkResult) -> list[str]:
+    lines = [f"{'data':<8} {'op':<16} {'M':>2} {'C':>5}  {'ours M/s':>9} {'upstream M/s':>12}  ratio"]
+    for row in result.rows:
+        m = row["metrics"]
+        ours = m["ours_numpy"]["value"] / 1e6
+        if "upstream_list" in m:
+            ratio = m["speedup_numpy_vs_upstream"]["value"]
+            lines.append(
+                f"{row['data']:<8} {row['operation']:<16} {row['max_subtokens']:>2} {row['max_codebook_size']:>5}"
+                f"  {ours:9.1f} {m['upstream_list']['value'] / 1e6:12.1f}  {ratio:5.2f}x"
+            )
+        else:
+            ratio = m["speedup_numpy_vs_reference_python"]["value"]
+            lines.append(
+                f"{row['data']:<8} {'vs pure Python':<16} {'':>2} {'':>5}  {ours:9.1f} "
+                f"{m['reference_python']['value'] / 1e6:12.1f}  {ratio:5.1f}x (reference_python)"
+            )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.codec",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_arguments(parser, benchmark="codec")
+    parser.add_argument("--num-bytes", type=int, help="bytes of standard-library source (default 1,000,000)")
+    parser.add_argument("--tokenizer", help="tokenizer registry name for the second stream (default llama3)")
+    parser.add_argument("--num-repeats", type=int, help="timed repeats per measurement (default 7)")
+    parser.add_argument("--num-threads", type=int, help="threads for batch_encode (default 2)")
+    args = parser.parse_args(argv)
+    config = Config.smoke() if args.smoke else Config()
+    overrides = {
+        k: v
+        for k in ("num_bytes", "tokenizer", "num_repeats", "num_threads")
+        if (v := getattr(args, k)) is not None
+    }
+    config = replace(config, **overrides)
+    result = run(config, status="smoke" if args.smoke else "full")
+    out = args.out or default_output_path("codec", smoke=args.smoke)
+    write_result(out, result, allow_dirty=args.allow_dirty)
+    print_summary(result, _summary_lines(result), out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Hypothesis properties of the codec: lossless, bounded, streaming == batch, fast == reference."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from zip2zip import lzw
+from zip2zip.codec import LZWCodec
+from zip2zip.config import CompressionConfig
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[CompressionConfig, list[int]]:
+    """A config over a small vocabulary and an id stream drawn from a few ids (heavy repetition)."""
+    vocab_size = draw(st.integers(2, 40))
+    pad = draw(st.integers(0, vocab_size - 1))
+    disabled = draw(st.frozensets(st.integers(0, vocab_size - 1), max_size=3))
+    config = CompressionConfig(
+        vocab_size,
+        pad,
+        max_subtokens=draw(st.integers(1, 8)),
+        max_codebook_size=draw(st.integers(0, 64)),
+        disabled_ids=disabled,
+    )
+    alphabet = draw(st.lists(st.integers(0, vocab_size - 1), min_size=1, max_size=6, unique=True))
+    ids = draw(st.lists(st.sampled_from(alphabet), max_size=300))
+    return config, ids
+
+
+def fast(config: CompressionConfig) -> LZWCodec:
+    return LZWCodec.from_config(config)
+
+
+@given(cases())
+def test_round_trip_is_lossless(case: tuple[CompressionConfig, list[int]]) -> None:
+    config, ids = case
+    codes, _, _ = lzw.compress(ids, config)
+    assert lzw.decompress(codes, config)[0] == ids
+    assert fast(config).decode(fast(config).encode(ids).ids).tolist() == ids
+
+
+@given(cases())
+def test_codebook_invariants(case: tuple[CompressionConfig, list[int]]) -> None:
+    config, ids = case
+    enc = fast(config).encode(ids)
+    cb = enc.codebook
+    assert cb.num_entries <= config.max_codebook_size
+    assert all(2 <= len(entry) <= config.max_subtokens for _, entry in cb)
+    assert all(not (set(entry) & config.disabled_ids) for _, entry in cb)
+    assert len({entry for _, entry in cb}) == cb.num_entries  # no duplicate phrases
+    assert len(enc.ids) <= max(len(ids), 0)
+    assert np.all(np.diff(enc.entry_positions) >= 0)
+    # an entry exists before any code uses it, except the same-step code, created by its own step
+    for t, code in enumerate(enc.ids.tolist()):
+        if code >= config.initial_vocab_size:
+            assert enc.entry_positions[code - config.initial_vocab_size] <= t
+
+
+@given(cases())
+def test_fast_equals_reference(case: tuple[CompressionConfig, list[int]]) -> None:
+    config, ids = case
+    codes, entries, positions = lzw.compress(ids, config)
+    enc = fast(config).encode(ids)
+    assert enc.ids.tolist() == codes
+    assert [e for _, e in enc.codebook] == entries
+    assert enc.entry_positions.tolist() == positions
+    dec = fast(config).decode_with_codebook(codes)
+    ref_base, ref_entries, ref_positions = lzw.decompress(codes, config)
+    assert dec.base_ids.tolist() == ref_base
+    assert [e for _, e in dec.codebook] == ref_entries
+    assert dec.entry_positions.tolist() == ref_positions == positions
+
+
+@given(cases())
+def test_stream_equals_batch_decoder_at_every_prefix(case: tuple[CompressionConfig, list[int]]) -> None:
+    config, ids = case
+    codec = fast(config)
+    codes = codec.encode(ids).ids.tolist()
+    stream = codec.new_stream()
+    for t, code in enumerate(codes):
+        created = stream.feed(code)
+        prefix = codec.decode_with_codebook(codes[: t + 1])
+        assert stream.base_ids == prefix.base_ids.tolist()
+        assert stream.entries == [e for _, e in prefix.codebook]
+        assert [k for k, _ in created] == [
+            config.initial_vocab_size + k for k, p in enumerate(prefix.entry_positions.tolist()) if p == t
+        ]
+
+
+@given(cases(), st.randoms(use_true_random=False))
+def test_non_canonical_streams_decode_to_same_text_and_codebook(case, rng) -> None:  # type: ignore[no-untyped-def]
+    """Replace some hypertokens by their base ids, as a model may emit them: same text, same codebook."""
+    config, ids = case
+    codec = fast(config)
+    enc = codec.encode(ids)
+    spelled: list[int] = []
+    for code in enc.ids.tolist():
+        if code >= config.initial_vocab_size and rng.random() < 0.5:
+            spelled.extend(enc.codebook.subtokens(code))
+        else:
+            spelled.append(code)
+    for decoder in (codec, LZWCodec.from_config(config, use_fast=False)):
+        dec = decoder.decode_with_codebook(spelled)
+        assert dec.base_ids.tolist() == ids
+        assert dec.codebook == enc.codebook
+
+
+@given(st.lists(cases(), min_size=1, max_size=6).filter(lambda cs: True), st.sampled_from(["left", "right"]))
+def test_batch_equals_single(cases_, padding_side) -> None:  # type: ignore[no-untyped-def]
+    config = cases_[0][0]
+    seqs = [[i for i in ids if i < config.initial_vocab_size] for _, ids in cases_]
+    codec = LZWCodec.from_config(config, num_threads=2)
+    batch = codec.batch_encode(seqs, padding_side=padding_side)
+    singles = [codec.encode(s) for s in seqs]
+    for b, single in enumerate(singles):
+        row = batch.ids[b][batch.attention_mask[b].astype(bool)]
+        assert row.tolist() == single.ids.tolist()
+        assert batch.codebooks[b] == single.codebook
+        offset = batch.ids.shape[1] - len(single.ids) if padding_side == "left" else 0
+        assert (batch.entry_positions[b] - offset).tolist() == single.entry_positions.tolist()
+    decoded = codec.batch_decode(batch.ids, attention_mask=batch.attention_mask)
+    assert [d.tolist() for d in decoded] == seqs

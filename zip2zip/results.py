@@ -1,0 +1,220 @@
+"""Result files shared by every benchmark: schema, environment capture, atomic JSON writes.
+
+One JSON object per file (``indent=2``, sorted keys, UTF-8, trailing newline) so that committed results
+diff cleanly. Benchmarks build a :class:`BenchmarkResult` and hand it to :func:`write_result`; renderers
+read it back with :func:`read_result`. Nothing here rounds or aggregates numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+STATUSES = ("full", "smoke")
+
+_VERSIONED_PACKAGES = (
+    "zip2zip",
+    "numpy",
+    "numba",
+    "torch",
+    "transformers",
+    "peft",
+    "datasets",
+    "tokenizers",
+    "tiktoken",
+    "lm_eval",
+    "zip2zip-compression",
+)
+
+
+@dataclass
+class BenchmarkResult:
+    """Everything one benchmark run produced; serialised as-is to JSON.
+
+    ``rows`` hold the measurements: identifying keys (``model``, ``corpus``, ``setting`` ...) plus a
+    ``metrics`` dict whose values are ``metric(...)`` objects. ``assets`` says which real tokenizers,
+    corpora and models were actually used (names, versions, file hashes), ``skipped`` what was not and why.
+    """
+
+    benchmark: str
+    status: str
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    duration_s: float
+    assets: dict[str, Any] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)
+    created_utc: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status={self.status!r}; expected one of {STATUSES}")
+        if not self.benchmark.isidentifier():
+            raise ValueError(f"benchmark={self.benchmark!r} must be a snake_case name such as 'efficiency'")
+
+
+def metric(
+    value: float | int | None,
+    unit: str,
+    *,
+    num_samples: int | None = None,
+    values: list[float] | None = None,
+    stdev: float | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """One measured quantity. ``value=None`` must come with a ``reason`` (never a sentinel number)."""
+    if value is None and not reason:
+        raise ValueError(f"metric with unit {unit!r} has no value: say why in reason=...")
+    out: dict[str, Any] = {"value": value, "unit": unit, "num_samples": num_samples}
+    if values is not None:
+        out["values"] = list(values)
+    if stdev is not None:
+        out["stdev"] = stdev
+    if reason:
+        out["reason"] = reason
+    return out
+
+
+def _package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _accelerators() -> dict[str, Any]:
+    """Device facts; imports torch only if it is already imported (keeps codec benchmarks torch-free)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {"torch_imported": False}
+    info: dict[str, Any] = {"cuda_available": torch.cuda.is_available(), "cuda": torch.version.cuda}
+    if torch.cuda.is_available():
+        info["gpus"] = [
+            {
+                "name": torch.cuda.get_device_name(i),
+                "memory_gib": torch.cuda.get_device_properties(i).total_memory / 2**30,
+            }
+            for i in range(torch.cuda.device_count())
+        ]
+    mps = getattr(torch.backends, "mps", None)
+    info["mps_available"] = bool(mps and mps.is_available())
+    info["num_threads"] = torch.get_num_threads()
+    return info
+
+
+def capture_environment() -> dict[str, Any]:
+    """Versions and hardware of this run. No hostnames, user names or paths."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "packages": _package_versions(),
+        "accelerators": _accelerators(),
+    }
+
+
+def git_info(repo: Path | None = None) -> dict[str, Any]:
+    """Commit and dirty flag of the checkout the code runs from (``None`` outside a git checkout)."""
+    cwd = repo or Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def _to_jsonable(obj: Any) -> Any:
+    """Numpy scalars/arrays, paths and dataclasses -> plain JSON values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _to_jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return obj.tolist()
+    return obj
+
+
+def write_json_atomic(path: Path | str, payload: Any) -> Path:
+    """Write ``payload`` as sorted, indented JSON: temp file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_to_jsonable(payload), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_result(path: Path | str, result: BenchmarkResult, *, allow_dirty: bool = False) -> Path:
+    """Fill in environment, git and timestamp, refuse a ``full`` result from a dirty tree, write atomically."""
+    result.environment = result.environment or capture_environment()
+    result.git = result.git or git_info()
+    result.created_utc = result.created_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    if result.status == "full" and result.git.get("dirty") and not allow_dirty:
+        raise ValueError(
+            "refusing to write a 'full' result from a checkout with uncommitted changes: commit first, "
+            "or pass --allow-dirty (the result then records dirty=true)"
+        )
+    return write_json_atomic(path, result)
+
+
+def read_result(path: Path | str) -> BenchmarkResult:
+    """Load a result file; rejects files of another schema version."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version={version!r}, this code reads {SCHEMA_VERSION}")
+    known = {f.name for f in dataclasses.fields(BenchmarkResult)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {unknown}")
+    return BenchmarkResult(**data)
