@@ -31,27 +31,27 @@ def _slot(key: np.int64, mask: np.int64) -> np.int64:
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lookup(keys, values, parent, child, vocab_size):  # type: ignore[no-untyped-def]
+def _lookup(table, parent, child, vocab_size):  # type: ignore[no-untyped-def]
     key = parent * vocab_size + child
-    mask = np.int64(len(keys) - 1)
+    mask = np.int64(len(table) // 2 - 1)
     i = _slot(key, mask)
-    while keys[i] != _EMPTY:
-        if keys[i] == key:
-            return values[i]
+    while table[2 * i] != _EMPTY:
+        if table[2 * i] == key:
+            return table[2 * i + 1]
         i = (i + 1) & mask
     return _EMPTY
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _insert(keys, values, parent, child, vocab_size, code):  # type: ignore[no-untyped-def]
+def _insert(table, parent, child, vocab_size, code):  # type: ignore[no-untyped-def]
     key = parent * vocab_size + child
-    mask = np.int64(len(keys) - 1)
+    mask = np.int64(len(table) // 2 - 1)
     i = _slot(key, mask)
-    while keys[i] != _EMPTY:
+    while table[2 * i] != _EMPTY:
         i = (i + 1) & mask
-    keys[i] = key
-    values[i] = code
-    return i
+    table[2 * i] = key
+    table[2 * i + 1] = code
+    return 2 * i
 
 
 @njit(cache=True, nogil=True)
@@ -84,8 +84,7 @@ def compress_batch(
 ):  # type: ignore[no-untyped-def]
     """Compress sequences lo..hi-1. Codes of sequence s go to out_codes[offsets[s]:], entries to
     out_table[table_offsets[s]:] ([rows, M], caller pre-filled with the pad id)."""
-    keys = np.full(hash_table_size(max_codebook_size), _EMPTY, np.int64)
-    values = np.empty(len(keys), np.int64)
+    keys = np.full(2 * hash_table_size(max_codebook_size), _EMPTY, np.int64)  # (key, value) pairs
     used_slots = np.empty(max(max_codebook_size, 1), np.int64)  # reset only these between sequences
     pending_ids = np.empty(max(max_subtokens, 1), np.int64)
     for s in range(lo, hi):
@@ -117,7 +116,7 @@ def compress_batch(
                 pending_ids[0] = c
                 pending_len = 1
             else:
-                child = _lookup(keys, values, pending, c, vocab_size)
+                child = _lookup(keys, pending, c, vocab_size)
                 if child != _EMPTY:
                     pending = child
                     pending_ids[pending_len] = c
@@ -131,9 +130,7 @@ def compress_batch(
                         out_table[row, pending_len] = c
                         out_lengths[row] = pending_len + 1
                         out_positions[row] = n_out
-                        used_slots[n_entries] = _insert(
-                            keys, values, pending, c, vocab_size, vocab_size + n_entries
-                        )
+                        used_slots[n_entries] = _insert(keys, pending, c, vocab_size, vocab_size + n_entries)
                         n_entries += 1
                     pending = c
                     pending_ids[0] = c
@@ -173,8 +170,7 @@ def decompress_batch(
 ):  # type: ignore[no-untyped-def]
     """Decompress sequences lo..hi-1 (see module docstring). Base ids of sequence s go to
     out_ids[out_offsets[s]:] (capacity len * M)."""
-    keys = np.full(hash_table_size(max_codebook_size), _EMPTY, np.int64)
-    values = np.empty(len(keys), np.int64)
+    keys = np.full(2 * hash_table_size(max_codebook_size), _EMPTY, np.int64)  # (key, value) pairs
     used_slots = np.empty(max(max_codebook_size, 1), np.int64)  # reset only these between sequences
     pending_ids = np.empty(max(max_subtokens, 1) + 1, np.int64)
     for s in range(lo, hi):
@@ -203,7 +199,7 @@ def decompress_batch(
                     pending == _EMPTY
                     or pending_len >= max_subtokens
                     or n_entries >= max_codebook_size
-                    or _lookup(keys, values, pending, pending_ids[0], vocab_size) != _EMPTY
+                    or _lookup(keys, pending, pending_ids[0], vocab_size) != _EMPTY
                 ):
                     error[0] = s
                     error[1] = t
@@ -215,7 +211,7 @@ def decompress_batch(
                 out_table[row, pending_len] = first
                 out_lengths[row] = pending_len + 1
                 out_positions[row] = t
-                used_slots[n_entries] = _insert(keys, values, pending, first, vocab_size, code)
+                used_slots[n_entries] = _insert(keys, pending, first, vocab_size, code)
                 n_entries += 1
                 pending_ids[pending_len] = first
                 pending_len += 1
@@ -235,7 +231,7 @@ def decompress_batch(
                 code_len = out_lengths[row]
                 out_ids[out_base + n_out : out_base + n_out + code_len] = out_table[row, :code_len]
             first = out_ids[out_base + n_out]
-            if pending == _EMPTY or _lookup(keys, values, pending, first, vocab_size) == _EMPTY:
+            if pending == _EMPTY or _lookup(keys, pending, first, vocab_size) == _EMPTY:
                 # Canonical step: emit pending, create pending + first, the walk ends at `code`.
                 if pending != _EMPTY and n_entries < max_codebook_size and pending_len < max_subtokens:
                     row = entry_base + n_entries
@@ -243,9 +239,7 @@ def decompress_batch(
                     out_table[row, pending_len] = first
                     out_lengths[row] = pending_len + 1
                     out_positions[row] = t
-                    used_slots[n_entries] = _insert(
-                        keys, values, pending, first, vocab_size, vocab_size + n_entries
-                    )
+                    used_slots[n_entries] = _insert(keys, pending, first, vocab_size, vocab_size + n_entries)
                     n_entries += 1
                 pending = code
                 pending_len = code_len
@@ -262,7 +256,7 @@ def decompress_batch(
                         pending_ids[0] = c
                         pending_len = 1
                     else:
-                        child = _lookup(keys, values, pending, c, vocab_size)
+                        child = _lookup(keys, pending, c, vocab_size)
                         if child != _EMPTY:
                             pending = child
                             pending_ids[pending_len] = c
@@ -275,7 +269,7 @@ def decompress_batch(
                                 out_lengths[row] = pending_len + 1
                                 out_positions[row] = t
                                 used_slots[n_entries] = _insert(
-                                    keys, values, pending, c, vocab_size, vocab_size + n_entries
+                                    keys, pending, c, vocab_size, vocab_size + n_entries
                                 )
                                 n_entries += 1
                             pending = c

@@ -1,0 +1,74 @@
+"""Result files: schema checks, atomic writes, refusal of full results from a dirty checkout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zip2zip.results import BenchmarkResult, metric, read_result, write_json_atomic, write_result
+
+
+def make(status: str = "smoke") -> BenchmarkResult:
+    rows = [
+        {"corpus": "code", "metrics": {"bytes_per_base_token": metric(np.float64(4.1), "bytes/base_token")}}
+    ]
+    return BenchmarkResult(
+        benchmark="efficiency", status=status, config={"seed": 0}, rows=rows, duration_s=1.5
+    )
+
+
+def test_round_trip_records_environment_and_git(tmp_path: Path) -> None:
+    path = write_result(tmp_path / "r" / "x.json", make())
+    text = path.read_text()
+    assert text.endswith("\n")
+    data = json.loads(text)
+    assert list(data) == sorted(data)  # sorted keys: committed results diff cleanly
+    assert data["environment"]["packages"]["numpy"] == np.__version__
+    assert "commit" in data["git"] and data["created_utc"]
+    again = read_result(path)
+    assert again.rows[0]["metrics"]["bytes_per_base_token"]["value"] == 4.1
+
+
+def test_full_result_from_dirty_tree_is_refused(tmp_path: Path) -> None:
+    result = make("full")
+    result.git = {"commit": "abc", "dirty": True}
+    with pytest.raises(ValueError, match="uncommitted changes"):
+        write_result(tmp_path / "x.json", result)
+    assert not (tmp_path / "x.json").exists()
+    write_result(tmp_path / "x.json", result, allow_dirty=True)
+    assert read_result(tmp_path / "x.json").git["dirty"] is True
+
+
+def test_reader_rejects_other_schema_versions_and_unknown_keys(tmp_path: Path) -> None:
+    path = write_result(tmp_path / "x.json", make())
+    data = json.loads(path.read_text())
+    write_json_atomic(path, {**data, "schema_version": 99})
+    with pytest.raises(ValueError, match="schema_version=99"):
+        read_result(path)
+    write_json_atomic(path, {**data, "extra": 1})
+    with pytest.raises(ValueError, match=r"unknown keys \['extra'\]"):
+        read_result(path)
+
+
+def test_atomic_write_leaves_old_file_when_serialisation_fails(tmp_path: Path) -> None:
+    path = write_json_atomic(tmp_path / "x.json", {"a": 1})
+    with pytest.raises(TypeError):
+        write_json_atomic(path, {"a": object()})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind
+
+
+def test_metric_without_value_needs_a_reason() -> None:
+    with pytest.raises(ValueError, match="say why"):
+        metric(None, "bits/byte")
+    assert metric(None, "bits/byte", reason="gated dataset")["reason"] == "gated dataset"
+
+
+def test_bad_status_and_name() -> None:
+    with pytest.raises(ValueError, match="status='draft'"):
+        BenchmarkResult(benchmark="x", status="draft", config={}, rows=[], duration_s=0)
+    with pytest.raises(ValueError, match="snake_case"):
+        BenchmarkResult(benchmark="token efficiency", status="full", config={}, rows=[], duration_s=0)
