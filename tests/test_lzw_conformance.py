@@ -88,3 +88,16 @@ def test_threaded_batch_equals_single() -> None:
         assert batch.codebooks[b] == single.codebook
     decoded = codec.batch_decode(batch.ids, attention_mask=batch.attention_mask)
     assert all(np.array_equal(d, s) for d, s in zip(decoded, seqs, strict=True))
+
+
+def test_real_tokenizer_stream_matches_upstream() -> None:
+    """Llama-3 ids (the tokenizer file shipped in the llama-models package) of standard-library source."""
+    tokenizers = pytest.importorskip("zip2zip.tokenizers")
+    try:
+        tok = tokenizers.get_tokenizer("llama3")
+    except ImportError as exc:  # the asset package is missing: the message names it
+        pytest.skip(str(exc))
+    ids = tok.encode(_stdlib_source_bytes(100_000).decode("utf-8", errors="replace"))
+    codec = LZWCodec(tok.vocab_size, pad_token_id=tok.pad_token_id, disabled_ids=tok.special_ids)
+    for start in range(0, len(ids), 4096):
+        assert_same_as_upstream(codec, ids[start : start + 4096])
