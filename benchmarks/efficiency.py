@@ -1,0 +1,278 @@
+"""Token efficiency (the paper's first table): UTF-8 bytes per token, base tokenizer vs zip2zip.
+
+For each tokenizer (Llama-3 128K, Qwen-2 150K, Phi-4 200K = o200k, Gemma-3 256K) and domain (code, math,
+chat, multilingual, web), the same sampled documents are tokenized, then LZW-compressed per document with a
+fresh codebook (M = ``max_subtokens``, ``max_codebook_size`` entries, the tokenizer's special ids disabled).
+Reported per cell, as ratios of totals over the domain: bytes per base token, bytes per compressed id
+(base ids + hypertokens), the gain in %, how many hypertokens were created and which fraction was used
+again after creation (the paper: ~25%), and the most used hypertokens decoded to text. With ``--sweep``
+(on by default in the full run) gains are also measured over M and over the codebook size for one tokenizer.
+
+Real tokenizers and real text only, offline (see ``zip2zip.tokenizers`` / ``zip2zip.corpora``); the hub
+datasets are used when reachable. Not measured: any model, speed, or perplexity. Every compressed stream is
+decompressed and checked equal to its input.
+
+    python -m benchmarks.efficiency --out results/efficiency/cpu-x86_64-2cores.json
+    python -m benchmarks.efficiency --smoke --out /tmp/efficiency.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zip2zip.codec import LZWCodec
+from zip2zip.corpora import SOURCES, Corpus, load_corpus
+from zip2zip.metrics import EfficiencyTotals
+from zip2zip.results import BenchmarkResult, metric, read_result, write_result
+from zip2zip.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
+
+from ._cli import add_common_arguments, default_output_path, print_summary
+
+_CHUNK_DOCS = 32  # documents per batch_encode call: bounds the padded [batch, len] array
+
+
+@dataclass(frozen=True)
+class Config:
+    """Defaults are the paper's settings (M = 3) plus our offline sampling; ``smoke()`` runs in seconds."""
+
+    tokenizers: tuple[str, ...] = ("llama3", "qwen2", "phi4", "gemma3")
+    corpora: tuple[str, ...] = ("code", "math", "chat", "multilingual", "web")
+    max_subtokens: int = 3
+    max_codebook_size: int = 2048
+    num_docs: int = 400  # per domain
+    max_total_bytes: int = 2_000_000  # per domain
+    min_doc_bytes: int = 2048
+    max_doc_bytes: int = 16384
+    seed: int = 0
+    corpus_source: str = "auto"  # "auto": hub when reachable, else offline; "hub"; "offline"
+    sweep_tokenizer: str = "llama3"
+    sweep_max_subtokens: tuple[int, ...] = (2, 3, 4, 5, 6)  # at max_codebook_size
+    sweep_max_codebook_sizes: tuple[int, ...] = (256, 512, 1024, 2048, 4096, 8192, 16384)  # at max_subtokens
+    num_top_hypertokens: int = 10
+
+    def __post_init__(self) -> None:
+        if self.max_subtokens < 2:
+            raise ValueError(f"max_subtokens={self.max_subtokens}: a hypertoken merges at least 2 base ids")
+        if self.corpus_source not in SOURCES:
+            raise ValueError(f"corpus_source={self.corpus_source!r}; expected one of {SOURCES}")
+        if not self.tokenizers or not self.corpora:
+            raise ValueError("need at least one tokenizer and one corpus")
+
+    @classmethod
+    def smoke(cls) -> Config:
+        return cls(tokenizers=("llama3",), corpora=("code", "web"), num_docs=2, max_total_bytes=20_000,
+                   min_doc_bytes=1024, max_doc_bytes=4096, corpus_source="offline",
+                   sweep_max_subtokens=(2, 3), sweep_max_codebook_sizes=(256,))  # fmt: skip
+
+
+def _settings(config: Config, tokenizer: str) -> list[tuple[str, int, int]]:
+    """(setting, M, codebook size): the main cell, plus the sweeps for the sweep tokenizer."""
+    out = [("main", config.max_subtokens, config.max_codebook_size)]
+    if tokenizer == config.sweep_tokenizer:
+        out += [("sweep_max_subtokens", m, config.max_codebook_size) for m in config.sweep_max_subtokens]
+        out += [("sweep_codebook_size", config.max_subtokens, c) for c in config.sweep_max_codebook_sizes]
+    return out
+
+
+def measure_cell(tok: Tokenizer, corpus: Corpus, base_ids: list[list[int]], *, max_subtokens: int,
+                 max_codebook_size: int) -> EfficiencyTotals:  # fmt: skip
+    """Compress every document of one (tokenizer, corpus) cell and count; checks the round trip."""
+    codec = LZWCodec(tok.vocab_size, pad_token_id=tok.pad_token_id, max_subtokens=max_subtokens,
+                     max_codebook_size=max_codebook_size, disabled_ids=tok.special_ids)  # fmt: skip
+    totals = EfficiencyTotals(vocab_size=tok.vocab_size)
+    doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
+    for lo in range(0, len(base_ids), _CHUNK_DOCS):
+        chunk = base_ids[lo : lo + _CHUNK_DOCS]
+        batch = codec.batch_encode(chunk)
+        decoded = codec.batch_decode(batch.ids, batch.attention_mask)
+        for b, ids in enumerate(chunk):
+            if not np.array_equal(decoded[b], np.asarray(ids, dtype=np.int64)):
+                raise AssertionError(f"{tok.name}/{corpus.name} doc {lo + b}: LZW round trip changed the ids")
+            codes = batch.ids[b][batch.attention_mask[b].astype(bool)]
+            totals.add_document(doc_bytes[lo + b], len(ids), codes, batch.codebooks[b])
+    return totals
+
+
+def _row(
+    tok: Tokenizer, corpus: Corpus, setting: str, m: int, c: int, totals: EfficiencyTotals, top_n: int
+) -> dict[str, Any]:
+    n = totals.num_docs
+    reuse = (metric(totals.hypertoken_reuse_fraction, "fraction", num_samples=n) if totals.num_hypertokens_created
+             else metric(None, "fraction", num_samples=n, reason="no hypertoken was created"))  # fmt: skip
+    return {
+        "tokenizer": tok.name,
+        "tokenizer_label": TOKENIZERS[tok.name].paper_label if tok.name in TOKENIZERS else tok.name,
+        "corpus": corpus.name,
+        "corpus_source": corpus.source,
+        "setting": setting,
+        "max_subtokens": m,
+        "max_codebook_size": c,
+        "num_docs_requested": corpus.num_docs_requested,
+        "num_docs_used": n,
+        "metrics": {
+            "bytes_per_base_token": metric(totals.base_bytes_per_token, "bytes/base_token", num_samples=n),
+            "bytes_per_compressed_id": metric(
+                totals.zip2zip_bytes_per_token, "bytes/compressed_id", num_samples=n
+            ),
+            "gain_pct": metric(totals.gain_percent, "%", num_samples=n),
+            "num_bytes": metric(totals.num_bytes, "bytes", num_samples=n),
+            "num_base_tokens": metric(totals.num_base_tokens, "base_tokens", num_samples=n),
+            "num_compressed_ids": metric(totals.num_zip2zip_ids, "compressed_ids", num_samples=n),
+            "num_hypertoken_uses": metric(totals.num_hypertoken_uses, "hypertokens", num_samples=n),
+            "num_hypertokens_created": metric(totals.num_hypertokens_created, "hypertokens", num_samples=n),
+            "num_hypertokens_reused": metric(totals.num_hypertokens_reused, "hypertokens", num_samples=n),
+            "hypertoken_reuse_fraction": reuse,
+        },
+        "top_hypertokens": [
+            {"text": tok.decode(ids), "base_ids": list(ids), "num_uses": uses, "num_docs": docs}
+            for ids, uses, docs in totals.top_hypertokens(top_n)
+        ],
+    }
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["tokenizer"], row["corpus"], row["setting"], row["max_subtokens"], row["max_codebook_size"])
+
+
+def run(config: Config, *, status: str = "full", previous: BenchmarkResult | None = None) -> BenchmarkResult:
+    """Measure every (tokenizer, corpus, setting) cell. ``previous``: rows of an earlier run with the same
+    sampling config are reused (``--resume``), so an interrupted full run only computes what is missing."""
+    start = time.perf_counter()
+    reusable = {_key(r): r for r in previous.rows} if previous else {}
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    assets: dict[str, Any] = {"tokenizers": {}, "corpora": {}}
+    corpora: list[Corpus] = []
+    for name in config.corpora:
+        try:
+            corpus = load_corpus(name, num_docs=config.num_docs, max_total_bytes=config.max_total_bytes,
+                                 min_doc_bytes=config.min_doc_bytes, max_doc_bytes=config.max_doc_bytes,
+                                 seed=config.seed, source=config.corpus_source)  # fmt: skip
+        except MissingAssetError as exc:
+            skipped.append({"name": f"corpus:{name}", "reason": str(exc)})
+            continue
+        corpora.append(corpus)
+        assets["corpora"][name] = {**corpus.assets, "num_docs": len(corpus.docs), "num_bytes": corpus.num_bytes,
+                                   "num_docs_available": corpus.num_docs_available, "sha256": corpus.sha256,
+                                   "doc_sha256_prefixes": [h[:16] for h in corpus.doc_sha256]}  # fmt: skip
+    for tok_name in config.tokenizers:
+        try:
+            tok = get_tokenizer(tok_name)
+        except MissingAssetError as exc:
+            skipped.append({"name": f"tokenizer:{tok_name}", "reason": str(exc)})
+            continue
+        assets["tokenizers"][tok_name] = {**tok.provenance, "vocab_size": tok.vocab_size,
+                                          "num_special_ids": len(tok.special_ids), "pad_token_id": tok.pad_token_id}  # fmt: skip
+        for corpus in corpora:
+            todo = [s for s in _settings(config, tok_name) if (tok_name, corpus.name, *s) not in reusable]
+            rows += [
+                reusable[k]
+                for s in _settings(config, tok_name)
+                if (k := (tok_name, corpus.name, *s)) in reusable
+            ]
+            if not todo:
+                continue
+            base_ids = tok.encode_batch(corpus.docs)
+            for setting, m, c in todo:
+                totals = measure_cell(tok, corpus, base_ids, max_subtokens=m, max_codebook_size=c)
+                rows.append(_row(tok, corpus, setting, m, c, totals, config.num_top_hypertokens))
+    return BenchmarkResult(benchmark="efficiency", status=status, config=asdict(config), rows=rows,
+                           duration_s=time.perf_counter() - start, assets=assets, skipped=skipped)  # fmt: skip
+
+
+def summary_lines(result: BenchmarkResult) -> list[str]:
+    lines = [
+        f"{'tokenizer':10s} {'corpus':13s} {'base B/tok':>10s} {'zip2zip B/id':>12s} {'gain %':>7s} {'reuse':>6s}"
+    ]
+    for r in result.rows:
+        if r["setting"] != "main":
+            continue
+        m = r["metrics"]
+        reuse = m["hypertoken_reuse_fraction"]["value"]
+        lines.append(f"{r['tokenizer']:10s} {r['corpus']:13s} {m['bytes_per_base_token']['value']:10.2f} "
+                     f"{m['bytes_per_compressed_id']['value']:12.2f} {m['gain_pct']['value']:7.1f} "
+                     f"{'--' if reuse is None else f'{reuse:.2f}':>6s}")  # fmt: skip
+    return lines
+
+
+def _tuple_of(kind: type) -> Any:
+    return lambda text: tuple(kind(x) for x in text.split(",") if x)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.efficiency", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_common_arguments(parser, benchmark="efficiency")
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse rows already in --out (same sampling config)"
+    )
+    parser.add_argument(
+        "--tokenizers",
+        type=_tuple_of(str),
+        help=f"comma list (default llama3,qwen2,phi4,gemma3; known: {','.join(TOKENIZERS)} or HF ids)",
+    )
+    parser.add_argument(
+        "--corpora", type=_tuple_of(str), help="comma list (default code,math,chat,multilingual,web)"
+    )
+    parser.add_argument("--max-subtokens", type=int, help="M, base ids per hypertoken at most (default 3)")
+    parser.add_argument(
+        "--max-codebook-size", type=int, help="hypertokens per document at most (default 2048)"
+    )
+    parser.add_argument("--num-docs", type=int, help="documents per domain (default 400)")
+    parser.add_argument("--max-total-bytes", type=int, help="byte budget per domain (default 2,000,000)")
+    parser.add_argument(
+        "--min-doc-bytes", type=int, help="short items are grouped up to this size (default 2048)"
+    )
+    parser.add_argument(
+        "--max-doc-bytes", type=int, help="longer documents are cut to this size (default 16384)"
+    )
+    parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
+    parser.add_argument(
+        "--corpus-source", choices=SOURCES, help="auto: hub if reachable else offline (default)"
+    )
+    parser.add_argument(
+        "--sweep-tokenizer", help="tokenizer for the M / codebook-size sweep (default llama3)"
+    )
+    parser.add_argument(
+        "--sweep-max-subtokens", type=_tuple_of(int), help="M values of the sweep ('' = none)"
+    )
+    parser.add_argument(
+        "--sweep-max-codebook-sizes", type=_tuple_of(int), help="codebook sizes of the sweep ('' = none)"
+    )
+    args = parser.parse_args(argv)
+    config = Config.smoke() if args.smoke else Config()
+    config = replace(
+        config, **{f.name: v for f in fields(Config) if (v := getattr(args, f.name, None)) is not None}
+    )
+    out: Path = args.out or default_output_path("efficiency", smoke=args.smoke)
+    previous = None
+    if args.resume and out.exists():
+        previous = read_result(out)
+        sampling = (
+            "corpora",
+            "num_docs",
+            "max_total_bytes",
+            "min_doc_bytes",
+            "max_doc_bytes",
+            "seed",
+            "corpus_source",
+        )
+        if any(
+            previous.config.get(k) != (list(v) if isinstance(v := getattr(config, k), tuple) else v)
+            for k in sampling
+        ):
+            raise ValueError(f"--resume: {out} was sampled with another config; remove it or drop --resume")
+    result = run(config, status="smoke" if args.smoke else "full", previous=previous)
+    write_result(out, result, allow_dirty=args.allow_dirty)
+    print_summary(result, summary_lines(result), out)
+
+
+if __name__ == "__main__":
+    main()

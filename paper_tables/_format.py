@@ -1,0 +1,69 @@
+"""Formatting shared by all renderers: numbers with a fixed precision, explicit ``--`` for missing values,
+LaTeX escaping and the provenance footer. Never computes a metric."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from zip2zip.results import BenchmarkResult
+
+MISSING = "--"
+
+
+def value(row: dict[str, Any], name: str) -> float | None:
+    """A metric's value, or None (with a warning) when the row lacks it or it was not computable."""
+    entry = row.get("metrics", {}).get(name)
+    if entry is None or entry.get("value") is None:
+        reason = entry.get("reason", "not in the result") if entry else "not in the result"
+        warnings.warn(
+            f"{row.get('tokenizer')}/{row.get('corpus')}: metric {name!r} missing ({reason})", stacklevel=2
+        )
+        return None
+    return float(entry["value"])
+
+
+def fmt(x: float | None, digits: int, *, signed: bool = False) -> str:
+    """``fmt(1.234, 2) == "1.23"``; None -> ``--``."""
+    if x is None:
+        return MISSING
+    return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
+
+
+def delta(ours: float | None, paper: float | None, digits: int) -> str:
+    """Signed difference ours - paper as displayed (a renderer may subtract two shown numbers)."""
+    if ours is None or paper is None:
+        return MISSING
+    return fmt(ours - paper, digits, signed=True)
+
+
+def latex_escape(text: str) -> str:
+    for char, repl in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                       ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):  # fmt: skip
+        text = text.replace(char, repl)
+    return text
+
+
+def footer_lines(result: BenchmarkResult) -> list[str]:
+    """Provenance: commit, date, status, duration, and every asset actually used or skipped."""
+    git = result.git or {}
+    commit = (git.get("commit") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
+    lines = [f"Run: commit {commit}, {result.created_utc or 'unknown date'}, status {result.status}, "
+             f"{result.duration_s:.0f} s on {result.environment.get('cpu_count', '?')} CPUs."]  # fmt: skip
+    for name, tok in sorted(result.assets.get("tokenizers", {}).items()):
+        where = f"{tok.get('package', tok.get('hf_id', '?'))}=={tok.get('version', '?')}"
+        digest = tok.get("sha256") or tok.get("gguf_sha256") or tok.get("tokenizer_json_sha256") or "?"
+        lines.append(
+            f"Tokenizer {name}: {where}, {tok.get('file', '')} sha256 {digest[:12]}, V={tok.get('vocab_size')}."
+        )
+    for name, corpus in sorted(result.assets.get("corpora", {}).items()):
+        src = corpus.get("dataset") or corpus.get("package") or corpus.get("source")
+        attribution = corpus.get("attribution") or next(
+            (w.get("attribution") for w in corpus.get("wikipedia", {}).values() if w.get("attribution")), None
+        )
+        extra = f" ({attribution})" if attribution else ""
+        lines.append(f"Corpus {name}: {corpus.get('source')} {src}, {corpus.get('num_docs')} docs, "
+                     f"{corpus.get('num_bytes')} bytes, sample sha256 {str(corpus.get('sha256'))[:12]}{extra}.")  # fmt: skip
+    for item in result.skipped:
+        lines.append(f"Skipped {item['name']}: {item['reason']}")
+    return lines

@@ -1,0 +1,67 @@
+"""Render every table that has a result: ``results/<name>/*.json`` -> ``paper_tables/out/<name>.{md,tex}``
+(+ plots). The newest full result of each table is rendered (smoke results are never rendered).
+
+    python -m paper_tables.build                      # all tables
+    python -m paper_tables.build --results results --out paper_tables/out
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from zip2zip.results import BenchmarkResult, read_result
+
+from .tables import TABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def latest_result(folder: Path) -> tuple[Path, BenchmarkResult] | None:
+    """Newest ``status == "full"`` result in ``folder`` (by ``created_utc``), or None."""
+    found = [(p, read_result(p)) for p in sorted(folder.glob("*.json"))]
+    full = [(p, r) for p, r in found if r.status == "full"]
+    return max(full, key=lambda pr: (pr[1].created_utc, pr[0].name)) if full else None
+
+
+def build(results_dir: Path, out_dir: Path) -> list[Path]:
+    """Render all tables with results; returns the files written. Tables without results are reported."""
+    written: list[Path] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, spec in TABLES.items():
+        latest = latest_result(results_dir / name)
+        if latest is None:
+            warnings.warn(
+                f"no full result in {results_dir / name}: table {name!r} not rendered", stacklevel=2
+            )
+            continue
+        path, result = latest
+        module = spec.module()
+        md = out_dir / f"{name}.md"
+        md.write_text(f"<!-- rendered from {path.name} by paper_tables/build.py -->\n"
+                      + module.render_markdown(result, caption=spec.caption), encoding="utf-8")  # fmt: skip
+        tex = out_dir / f"{name}.tex"
+        tex.write_text(f"% rendered from {path.name} by paper_tables/build.py\n"
+                       + module.render_latex(result, caption=spec.caption, label=spec.label), encoding="utf-8")  # fmt: skip
+        written += [md, tex]
+        if hasattr(module, "plot"):
+            written += module.plot(result, out_dir)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m paper_tables.build", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument(
+        "--results", type=Path, default=ROOT / "results", help="results folder (default results/)"
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "paper_tables" / "out", help="output folder")
+    args = parser.parse_args(argv)
+    for path in build(args.results, args.out):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

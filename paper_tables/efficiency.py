@@ -1,0 +1,149 @@
+"""Token-efficiency table (Markdown + LaTeX) and plots from a ``results/efficiency/*.json`` result.
+
+Columns: paper | ours | delta for bytes per base token, bytes per zip2zip id and the gain, plus our
+hypertoken reuse fraction; a second table shows the M / codebook-size sweep. Rounding happens here only;
+every number comes from the JSON (the delta is the difference of the two displayed values).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zip2zip.results import BenchmarkResult
+
+from ._format import MISSING, delta, fmt, footer_lines, latex_escape, value
+from .paper_numbers import EFFICIENCY, HYPERTOKEN_REUSE_FRACTION, SOURCE
+
+_HEADER = ["Tokenizer", "Domain", "Base B/tok paper", "ours", "Δ", "zip2zip B/tok paper", "ours", "Δ",
+           "Gain % paper", "ours", "Δ", "Reuse"]  # fmt: skip
+
+
+def _main_rows(result: BenchmarkResult) -> list[dict[str, Any]]:
+    return [r for r in result.rows if r.get("setting") == "main"]
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    paper = EFFICIENCY.get((row["tokenizer"], row["corpus"]))
+    p_base, p_zip, p_gain = paper if paper else (None, None, None)
+    base, zipped = value(row, "bytes_per_base_token"), value(row, "bytes_per_compressed_id")
+    gain, reuse = value(row, "gain_pct"), value(row, "hypertoken_reuse_fraction")
+    r1 = lambda x: None if x is None else round(x, 1)  # noqa: E731  (delta of displayed values)
+    r0 = lambda x: None if x is None else round(x)  # noqa: E731
+    return [
+        row.get("tokenizer_label", row["tokenizer"]), row["corpus"],
+        fmt(p_base, 1), fmt(base, 2), delta(r1(base), p_base, 1),
+        fmt(p_zip, 1), fmt(zipped, 2), delta(r1(zipped), p_zip, 1),
+        fmt(p_gain, 0), fmt(gain, 1), delta(r0(gain), p_gain, 0),
+        fmt(reuse, 2),
+    ]  # fmt: skip
+
+
+def _sweep_cells(result: BenchmarkResult) -> list[list[str]]:
+    rows = [r for r in result.rows if r.get("setting", "").startswith("sweep")]
+    rows.sort(key=lambda r: (r["setting"], r["corpus"], r["max_subtokens"], r["max_codebook_size"]))
+    return [[r["tokenizer"], r["corpus"], str(r["max_subtokens"]), str(r["max_codebook_size"]),
+             fmt(value(r, "bytes_per_compressed_id"), 2), fmt(value(r, "gain_pct"), 1),
+             fmt(value(r, "hypertoken_reuse_fraction"), 2)] for r in rows]  # fmt: skip
+
+
+def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
+    lines = [f"**{caption}**", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in _main_rows(result)]
+    lines += ["", f"Paper: {SOURCE}; {MISSING} = not reported there. Paper's hypertoken reuse: "
+              f"~{HYPERTOKEN_REUSE_FRACTION:.0%}. Ours: M={result.config.get('max_subtokens')}, codebook "
+              f"{result.config.get('max_codebook_size')}, ratios of totals over each domain."]  # fmt: skip
+    sweep = _sweep_cells(result)
+    if sweep:
+        head = ["Tokenizer", "Domain", "M", "Codebook", "zip2zip B/tok", "Gain %", "Reuse"]
+        lines += [
+            "",
+            "**Sweep over M and codebook size**",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
+        lines += ["| " + " | ".join(c) + " |" for c in sweep]
+    lines += [""] + [f"- {line}" for line in footer_lines(result)]
+    return "\n".join(lines) + "\n"
+
+
+def render_latex(result: BenchmarkResult, *, caption: str, label: str) -> str:
+    body = [" & ".join(latex_escape(c) for c in _cells(r)) + r" \\" for r in _main_rows(result)]
+    notes = " ".join(latex_escape(line) for line in footer_lines(result))
+    return "\n".join([
+        r"\begin{table}[t]", r"\centering", r"\small",
+        rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
+        r"\begin{tabular}{ll rrr rrr rrr r}", r"\toprule",
+        r" & & \multicolumn{3}{c}{Base bytes/token} & \multicolumn{3}{c}{zip2zip bytes/token} "
+        r"& \multicolumn{3}{c}{Gain (\%)} & Reuse \\",
+        r"Tokenizer & Domain & paper & ours & $\Delta$ & paper & ours & $\Delta$ & paper & ours & $\Delta$ & ours \\",
+        r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
+        rf"\par\smallskip{{\footnotesize Paper: {latex_escape(SOURCE)}. {notes}}}",
+        r"\end{table}",
+    ]) + "\n"  # fmt: skip
+
+
+def plot(result: BenchmarkResult, out_dir: Path) -> list[Path]:
+    """Bytes/token per domain and tokenizer (base vs zip2zip) and, with a sweep, gain vs M / codebook size.
+    Writes PNG + PDF; returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    rows = _main_rows(result)
+    tokenizers = list(dict.fromkeys(r["tokenizer"] for r in rows))
+    corpora = list(dict.fromkeys(r["corpus"] for r in rows))
+    fig, axes = plt.subplots(1, len(corpora), figsize=(3.2 * len(corpora), 3.4), sharey=True, squeeze=False)
+    for ax, corpus in zip(axes[0], corpora, strict=True):
+        cell = {r["tokenizer"]: r for r in rows if r["corpus"] == corpus}
+        xs = range(len(tokenizers))
+        base = [value(cell[t], "bytes_per_base_token") if t in cell else None for t in tokenizers]
+        zipped = [value(cell[t], "bytes_per_compressed_id") if t in cell else None for t in tokenizers]
+        ax.bar([x - 0.2 for x in xs], [b or 0 for b in base], 0.4, label="base")
+        ax.bar([x + 0.2 for x in xs], [z or 0 for z in zipped], 0.4, label="zip2zip")
+        ax.set_xticks(list(xs), tokenizers, rotation=30)
+        ax.set_title(corpus)
+    axes[0][0].set_ylabel("UTF-8 bytes per token (higher is better)")
+    axes[0][-1].legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    written += _save(fig, out_dir / "efficiency_bytes_per_token")
+    plt.close(fig)
+    sweeps = [("sweep_max_subtokens", "max_subtokens", "M (max base ids per hypertoken)"),
+              ("sweep_codebook_size", "max_codebook_size", "codebook size (entries)")]  # fmt: skip
+    sweep_rows = [r for r in result.rows if r.get("setting", "").startswith("sweep")]
+    if sweep_rows:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), squeeze=False)
+        for ax, (setting, key, xlabel) in zip(axes[0], sweeps, strict=True):
+            for corpus in corpora:
+                pts = sorted(
+                    (r[key], value(r, "gain_pct"))
+                    for r in sweep_rows
+                    if r["setting"] == setting and r["corpus"] == corpus
+                )
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=corpus)
+            ax.set_xlabel(xlabel)
+            if key == "max_codebook_size":
+                ax.set_xscale("log", base=2)
+            ax.set_ylabel("gain in bytes/token (%)")
+            ax.grid(alpha=0.3)
+        axes[0][0].set_title(
+            f"{sweep_rows[0]['tokenizer']}, codebook {result.config.get('max_codebook_size')}"
+        )
+        axes[0][1].set_title(f"{sweep_rows[0]['tokenizer']}, M = {result.config.get('max_subtokens')}")
+        axes[0][1].legend(fontsize=8)
+        fig.tight_layout()
+        written += _save(fig, out_dir / "efficiency_sweep")
+        plt.close(fig)
+    return written
+
+
+def _save(fig: Any, stem: Path) -> list[Path]:
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1], metadata={"CreationDate": None})  # no timestamp: stable files
+    return paths

@@ -1,0 +1,36 @@
+"""The one place mapping a table name to its LaTeX label, caption and renderer module.
+
+Names are the snake_case names used by the benchmark, the results folder and the nox session
+(``efficiency`` -> ``benchmarks/efficiency.py`` -> ``results/efficiency/*.json`` -> here).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How to render one paper table: ``renderer`` is a module with ``render_markdown``, ``render_latex``
+    and optionally ``plot``."""
+
+    name: str
+    label: str
+    caption: str
+    renderer: str  # module path
+
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.renderer)
+
+
+TABLES: dict[str, TableSpec] = {
+    "efficiency": TableSpec(
+        name="efficiency",
+        label="tab:token-efficiency",
+        caption="Token efficiency (UTF-8 bytes per token) of base tokenizers and with zip2zip (LZW, M = 3), "
+        "paper vs this reproduction",
+        renderer="paper_tables.efficiency",
+    ),
+}

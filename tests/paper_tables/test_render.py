@@ -1,0 +1,69 @@
+"""Renderers: paper | ours | delta from a small synthetic result; missing values print as ``--``."""
+
+from __future__ import annotations
+
+import pytest
+
+from paper_tables import efficiency
+from paper_tables.build import build
+from paper_tables.tables import TABLES
+from zip2zip.results import BenchmarkResult, metric, write_result
+
+
+def _row(
+    tokenizer: str, corpus: str, base: float, zipped: float, setting: str = "main", m: int = 3, c: int = 2048
+) -> dict:
+    return {
+        "tokenizer": tokenizer, "tokenizer_label": tokenizer, "corpus": corpus, "setting": setting,
+        "max_subtokens": m, "max_codebook_size": c,
+        "metrics": {
+            "bytes_per_base_token": metric(base, "bytes/base_token", num_samples=2),
+            "bytes_per_compressed_id": metric(zipped, "bytes/compressed_id", num_samples=2),
+            "gain_pct": metric(100 * (zipped / base - 1), "%", num_samples=2),
+            "hypertoken_reuse_fraction": metric(None, "fraction", num_samples=2, reason="no hypertoken was created"),
+        },
+    }  # fmt: skip
+
+
+def _result() -> BenchmarkResult:
+    rows = [_row("llama3", "code", 4.0, 6.0), _row("llama3", "chat", 5.0, 5.5),
+            _row("llama3", "code", 4.0, 5.0, setting="sweep_max_subtokens", m=2)]  # fmt: skip
+    return BenchmarkResult(benchmark="efficiency", status="full", config={"max_subtokens": 3, "max_codebook_size": 2048},
+                           rows=rows, duration_s=1.0, assets={"tokenizers": {"llama3": {"package": "llama-models",
+                           "version": "0.3.0", "sha256": "ab" * 32, "vocab_size": 128256}}},
+                           skipped=[{"name": "tokenizer:gemma3", "reason": "not installed"}],
+                           git={"commit": "0123456789abcdef", "dirty": False}, created_utc="2026-01-01T00:00:00+00:00")  # fmt: skip
+
+
+def test_markdown_paper_ours_delta() -> None:
+    with pytest.warns(UserWarning, match="hypertoken_reuse_fraction"):
+        md = efficiency.render_markdown(_result(), caption="cap")
+    # paper llama3/code: 4.1 -> 6.3, +54 %; ours 4.00 -> 6.00, +50.0 %
+    assert "| llama3 | code | 4.1 | 4.00 | -0.1 | 6.3 | 6.00 | -0.3 | 54 | 50.0 | -4 | -- |" in md
+    assert "| llama3 | chat | 5.1 | 5.00 | -0.1 | 6.4 | 5.50 | -0.9 | 25 | 10.0 | -15 | -- |" in md
+    assert "| llama3 | code | 2 | 2048 | 5.00 | 25.0 | -- |" in md  # sweep table
+    assert "commit 0123456789ab" in md and "Skipped tokenizer:gemma3: not installed" in md
+    assert "llama-models==0.3.0" in md
+
+
+def test_latex_is_escaped_and_labelled() -> None:
+    with pytest.warns(UserWarning):
+        tex = efficiency.render_latex(_result(), caption="50% of it", label="tab:x")
+    assert r"\label{tab:x}" in tex and r"50\% of it" in tex
+    assert r"llama3 & code & 4.1 & 4.00 & -0.1" in tex
+    assert tex.count(r"\begin{tabular}") == 1 and tex.rstrip().endswith(r"\end{table}")
+
+
+def test_build_renders_latest_full_result(tmp_path) -> None:
+    results = tmp_path / "results" / "efficiency"
+    write_result(results / "a.json", _result())
+    smoke = _result()
+    smoke.status = "smoke"
+    write_result(results / "smoke-a.json", smoke)
+    with pytest.warns(UserWarning):
+        written = build(tmp_path / "results", tmp_path / "out")
+    names = {p.name for p in written}
+    assert {"efficiency.md", "efficiency.tex", "efficiency_bytes_per_token.png", "efficiency_bytes_per_token.pdf",
+            "efficiency_sweep.png", "efficiency_sweep.pdf"} <= names  # fmt: skip
+    assert "rendered from a.json" in (tmp_path / "out" / "efficiency.md").read_text()
+    assert set(TABLES) >= {"efficiency"}
