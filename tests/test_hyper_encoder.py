@@ -1,0 +1,107 @@
+"""Hyper-encoder: initial value, masking of padding, order sensitivity, registry and config errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from zip2zip.hyper_encoder import build_hyper_encoder, known_hyper_encoders, masked_mean
+from zip2zip.model_config import HyperEncoderConfig, Zip2ZipConfig
+
+D, M = 32, 3
+
+
+def _encoder(name: str = "transformer", *, num_layers: int = 2, trained: bool = False):
+    torch.manual_seed(0)
+    enc = build_hyper_encoder(
+        HyperEncoderConfig(name=name, num_layers=num_layers, num_heads=4), hidden_size=D, max_subtokens=M
+    )
+    if trained and name == "transformer":
+        with torch.no_grad():
+            enc.out_proj.weight.normal_(0, 0.3)
+    return enc.eval()
+
+
+def _rows_and_mask():
+    rows = torch.randn(4, M, D)  # [N, M, d]
+    mask = torch.tensor([[1, 1, 0], [1, 1, 1], [1, 1, 0], [1, 1, 1]], dtype=torch.bool)
+    return rows, mask
+
+
+def test_masked_mean_worked_example():
+    rows = torch.tensor([[[1.0], [3.0], [100.0]]])
+    assert masked_mean(rows, torch.tensor([[True, True, False]])).item() == 2.0
+
+
+@pytest.mark.parametrize("name", ["transformer", "mean"])
+@pytest.mark.parametrize("num_layers", [0, 2], ids=["0-layers", "2-layers"])
+def test_untrained_encoder_returns_mean_of_members(name, num_layers):
+    """Zero-initialised out_proj: a fresh wrapper embeds a hypertoken as the mean of its member rows."""
+    rows, mask = _rows_and_mask()
+    out = _encoder(name, num_layers=num_layers)(rows, mask)
+    assert out.shape == (4, D)
+    torch.testing.assert_close(out, masked_mean(rows, mask), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("trained", [False, True], ids=["untrained", "trained"])
+def test_padding_is_masked_in_attention_and_pooling(trained):
+    enc = _encoder(trained=trained)
+    rows, mask = _rows_and_mask()
+    changed = rows.clone()
+    changed[~mask] = 1e3 * torch.randn_like(changed[~mask])
+    torch.testing.assert_close(enc(rows, mask), enc(changed, mask))
+
+
+def test_trained_transformer_is_order_sensitive_and_batch_independent():
+    enc = _encoder(trained=True)
+    rows, mask = _rows_and_mask()
+    swapped = rows.clone()
+    swapped[:, [0, 1]] = rows[:, [1, 0]]
+    assert not torch.allclose(enc(rows, mask), enc(swapped, mask))
+    torch.testing.assert_close(enc(rows, mask)[1:2], enc(rows[1:2], mask[1:2]))  # context-free per entry
+
+
+def test_registry_lists_variants_and_suggests_on_typo():
+    assert {"mean", "transformer"} <= set(known_hyper_encoders())
+    with pytest.raises(ValueError, match="Did you mean 'transformer'"):
+        build_hyper_encoder(HyperEncoderConfig(name="transfromer"), hidden_size=D, max_subtokens=M)
+
+
+def test_wrong_member_count_is_an_error():
+    with pytest.raises(ValueError, match="max_subtokens=3"):
+        _encoder()(torch.randn(2, 4, D), torch.ones(2, 4, dtype=torch.bool))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        pytest.param({"num_layers": -1}, "num_layers", id="negative-layers"),
+        pytest.param({"num_heads": 0}, "num_heads", id="zero-heads"),
+        pytest.param({"intermediate_size": 0}, "intermediate_size", id="zero-ffn"),
+        pytest.param({"name": ""}, "name", id="empty-name"),
+    ],
+)
+def test_config_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        HyperEncoderConfig(**kwargs)
+
+
+def test_heads_must_divide_hidden_size():
+    with pytest.raises(ValueError, match="does not divide"):
+        HyperEncoderConfig(num_heads=5).resolved_num_heads(64)
+
+
+def test_zip2zip_config_round_trip_and_unknown_keys():
+    from zip2zip.config import CompressionConfig
+
+    cfg = Zip2ZipConfig(
+        compression=CompressionConfig(initial_vocab_size=50, pad_token_id=0, max_codebook_size=8),
+        hidden_size=64,
+        hyper_encoder=HyperEncoderConfig(num_layers=1),
+        base_model_name_or_path="some/model",
+    )
+    assert Zip2ZipConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown Zip2ZipConfig keys"):
+        Zip2ZipConfig.from_dict({**cfg.to_dict(), "hiden_size": 3})
+    with pytest.raises(ValueError, match="format_version"):
+        Zip2ZipConfig.from_dict({**cfg.to_dict(), "format_version": 99})

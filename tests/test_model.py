@@ -1,0 +1,268 @@
+"""Zip2ZipForCausalLM: issue tests 1 (compression off == base), 2 (incremental == full forward),
+4 (save/load) and 5 (bad input), plus the same-step code and the training loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from _model_factories import ARCHITECTURES, PAD, VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
+
+from zip2zip import lzw
+from zip2zip.generation import decode_step, prefill
+from zip2zip.model import ENCODER_WEIGHTS_FILE, Zip2ZipForCausalLM
+from zip2zip.model_config import HyperEncoderConfig
+from zip2zip.tokenization import compress_ids, pad_sequences
+
+ARCHS = sorted(ARCHITECTURES)
+
+
+def _batch(model, lengths=(60, 41, 50), *, padding_side="left"):
+    seqs = [compress_ids(repetitive_ids(n, seed=n), model.compression) for n in lengths]
+    return seqs, pad_sequences(seqs, model.compression, padding_side=padding_side)
+
+
+# ------------------------------------------------------------------ test 1: compression off
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("off", [{"max_codebook_size": 0}, {"max_subtokens": 1}], ids=["C=0", "M=1"])
+def test_compression_off_logits_identical_to_base(arch, off):
+    model = tiny_zip2zip(arch, **off)
+    base = model.causal_lm
+    ids = torch.tensor([repetitive_ids(30, seed=1), [PAD] * 8 + repetitive_ids(22, seed=2)])
+    mask = (torch.arange(30) >= torch.tensor([[0], [8]])).long()
+    seqs = [compress_ids(r[r != PAD].tolist(), model.compression) for r in ids]
+    assert all(s.ids == s.base_ids for s in seqs)  # the codec passes ids through
+    with torch.no_grad():
+        ours = model(
+            ids, torch.zeros((2, 0, model.compression.max_subtokens), dtype=torch.long), attention_mask=mask
+        )
+        position_ids = (mask.cumsum(-1) - 1).clamp_min(0)
+        theirs = base(input_ids=ids, attention_mask=mask, position_ids=position_ids).logits
+    assert ours.logits.shape[-1] == VOCAB + model.compression.max_codebook_size
+    assert torch.equal(ours.logits[..., :VOCAB], theirs[..., :VOCAB])
+    assert torch.isinf(ours.logits[..., VOCAB:]).all()
+
+
+# ------------------------------------------------------------------ test 2: incremental == full
+@pytest.mark.parametrize("arch", ARCHS)
+def test_incremental_decoding_matches_full_forward(arch):
+    """Ragged batch, left-padded: prefill a prefix, teacher-force the rest step by step."""
+    model = tiny_zip2zip(arch)
+    seqs, batch = _batch(model)
+    assert batch.codebook_table.shape[1] > 10  # the streams really use hypertokens
+    assert any(c >= VOCAB for s in seqs for c in s.ids)
+    with torch.no_grad():
+        full = model(
+            batch.input_ids,
+            batch.codebook_table,
+            attention_mask=batch.attention_mask,
+            entry_positions=batch.entry_positions,
+        ).logits
+    length, prefix = batch.input_ids.shape[1], 7
+    logits, state = prefill(model, [s.ids[:prefix] for s in seqs], max_new_steps=length)
+    for t in range(prefix - 1, max(len(s.ids) for s in seqs)):
+        for row, seq in enumerate(seqs):
+            if t < len(seq.ids):
+                ref = full[row, length - len(seq.ids) + t]
+                assert torch.equal(torch.isinf(ref), torch.isinf(logits[row])), (row, t)
+                finite = torch.isfinite(ref)
+                torch.testing.assert_close(logits[row][finite], ref[finite], atol=1e-4, rtol=1e-4)
+        nxt = []
+        for row, seq in enumerate(seqs):
+            if t + 1 < len(seq.ids):
+                nxt.append(seq.ids[t + 1])
+            else:
+                nxt.append(PAD)
+                state.is_active[row] = False
+        if not any(state.is_active):
+            break
+        logits = decode_step(model, state, nxt)
+    # the caches hold exactly the codec's entries: a slot exists iff the stream created it
+    for row, seq in enumerate(seqs):
+        assert state.streams[row].entries == list(lzw.decompress(seq.ids, model.compression)[1])
+        assert state.hyper_cache.num_entries[row] == seq.codebook.num_entries
+
+
+def test_right_and_left_padding_give_the_same_logits():
+    model = tiny_zip2zip("llama")
+    out = {}
+    for side in ("left", "right"):
+        seqs, batch = _batch(model, padding_side=side)
+        with torch.no_grad():
+            logits = model(
+                batch.input_ids,
+                batch.codebook_table,
+                attention_mask=batch.attention_mask,
+                entry_positions=batch.entry_positions,
+            ).logits
+        real = batch.attention_mask.bool()
+        out[side] = [logits[r][real[r]] for r in range(len(seqs))]
+    for a, b in zip(out["left"], out["right"], strict=True):
+        assert torch.equal(torch.isinf(a), torch.isinf(b))
+        torch.testing.assert_close(a[torch.isfinite(a)], b[torch.isfinite(b)], atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------ same-step code and loss
+def test_same_step_code_is_never_a_minus_inf_target():
+    """compress([5, 5, 5]) = [5, V]: entry V = (5, 5) completes on reading the code that names it."""
+    model = tiny_zip2zip("llama")
+    seq = compress_ids([5, 5, 5], model.compression)
+    assert seq.ids == [5, VOCAB] and seq.entry_positions == [1]
+    batch = pad_sequences([seq], model.compression, padding_side="right")
+    kwargs = dict(attention_mask=batch.attention_mask, entry_positions=batch.entry_positions)
+    scored = model(batch.input_ids, batch.codebook_table, labels=batch.input_ids, **kwargs)
+    assert torch.isfinite(scored.loss)
+    assert torch.isfinite(scored.logits[0, 0, VOCAB])  # opened because it is the target
+    plain = model(batch.input_ids, batch.codebook_table, **kwargs)
+    assert plain.logits[0, 0, VOCAB] == float("-inf")  # generation never offers it
+    logits, _ = prefill(model, [[5]], max_new_steps=1)
+    assert torch.isinf(logits[0, VOCAB:]).all()
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_training_loss_is_finite_and_reaches_encoders(arch):
+    model = tiny_zip2zip(arch)
+    model.train()
+    _, batch = _batch(model, padding_side="right")
+    out = model(
+        batch.input_ids,
+        batch.codebook_table,
+        attention_mask=batch.attention_mask,
+        entry_positions=batch.entry_positions,
+        labels=batch.input_ids,
+    )
+    assert torch.isfinite(out.loss)
+    out.loss.backward()
+    assert model.input_encoder.out_proj.weight.grad.abs().sum() > 0
+    assert model.output_encoder.out_proj.weight.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------------ test 4: save / load
+def _saved(tmp_path, **kwargs):
+    base_dir = tmp_path / "base"
+    tiny_base("qwen2").save_pretrained(base_dir)
+    model = Zip2ZipForCausalLM.from_pretrained(
+        base_dir, compression=compression(), hyper_encoder=HyperEncoderConfig(num_heads=4), **kwargs
+    )
+    with torch.no_grad():  # make the encoders non-trivial so a silent re-init would show
+        model.input_encoder.out_proj.weight.normal_(0, 0.2)
+        model.output_encoder.out_proj.weight.normal_(0, 0.2)
+    ckpt = model.save_pretrained(tmp_path / "ckpt")
+    return model.eval(), ckpt
+
+
+def _logits(model):
+    _, batch = _batch(model, lengths=(30, 20))
+    with torch.no_grad():
+        return model(
+            batch.input_ids,
+            batch.codebook_table,
+            attention_mask=batch.attention_mask,
+            entry_positions=batch.entry_positions,
+        ).logits
+
+
+@pytest.mark.parametrize("tie", [False, True], ids=["separate", "tied"])
+def test_save_load_round_trip_identical_logits(tmp_path, tie):
+    model, ckpt = _saved(tmp_path, tie_encoders=tie)
+    assert not any(p.name.endswith(".bin") or p.name == "model.safetensors" for p in ckpt.iterdir())
+    loaded = Zip2ZipForCausalLM.from_pretrained(ckpt).eval()
+    assert loaded.config == model.config
+    assert torch.equal(_logits(model), _logits(loaded))
+
+
+def test_lora_adapter_round_trip(tmp_path):
+    from peft import LoraConfig
+
+    model, _ = _saved(tmp_path)
+    model.add_lora(LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model.save_pretrained(tmp_path / "lora")
+    assert (tmp_path / "lora" / "adapter" / "adapter_config.json").is_file()
+    loaded = Zip2ZipForCausalLM.from_pretrained(tmp_path / "lora").eval()
+    torch.testing.assert_close(_logits(model.eval()), _logits(loaded))
+
+
+def test_missing_encoder_weights_is_an_error(tmp_path):
+    _, ckpt = _saved(tmp_path)
+    (ckpt / ENCODER_WEIGHTS_FILE).unlink()
+    with pytest.raises(ValueError, match="randomly initialised"):
+        Zip2ZipForCausalLM.from_pretrained(ckpt)
+
+
+def test_mismatched_encoder_weights_are_an_error(tmp_path):
+    _, ckpt = _saved(tmp_path, tie_encoders=True)
+    import json
+
+    cfg = json.loads((ckpt / "zip2zip_config.json").read_text())
+    cfg["tie_encoders"] = False
+    (ckpt / "zip2zip_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="does not match this model's encoders"):
+        Zip2ZipForCausalLM.from_pretrained(ckpt)
+
+
+def test_encoder_shape_mismatch_is_an_error(tmp_path):
+    _, ckpt = _saved(tmp_path)
+    import json
+
+    cfg = json.loads((ckpt / "zip2zip_config.json").read_text())
+    cfg["hyper_encoder"]["intermediate_size"] = 7
+    (ckpt / "zip2zip_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        Zip2ZipForCausalLM.from_pretrained(ckpt)
+
+
+def test_saving_a_base_without_path_is_an_error(tmp_path):
+    model = tiny_zip2zip("llama")
+    with pytest.raises(ValueError, match="no name or path"):
+        model.save_pretrained(tmp_path / "x")
+
+
+# ------------------------------------------------------------------ test 5: bad input
+def test_ids_beyond_joint_vocabulary_are_rejected():
+    model = tiny_zip2zip("llama", max_codebook_size=8)
+    table = torch.zeros((1, 0, 3), dtype=torch.long)
+    with pytest.raises(ValueError, match="outside the joint vocabulary"):
+        model(torch.tensor([[5, VOCAB + 8]]), table)
+    with pytest.raises(ValueError, match="no entry"):
+        model(torch.tensor([[5, VOCAB + 1]]), table)
+    with pytest.raises(ValueError, match="does not exist yet"):
+        prefill(model, [[5, VOCAB + 8]], max_new_steps=1)
+
+
+def test_hypertoken_used_before_it_exists_is_rejected():
+    model = tiny_zip2zip("llama")
+    seq = compress_ids([5, 6, 5, 6], model.compression)  # [5, 6, V] with entry V = (5, 6) at 1
+    assert seq.ids == [5, 6, VOCAB]
+    batch = pad_sequences([seq], model.compression, padding_side="right")
+    early = torch.tensor([[VOCAB, 6, 5]])
+    with pytest.raises(ValueError, match="before its entry exists"):
+        model(early, batch.codebook_table, entry_positions=batch.entry_positions)
+
+
+def test_m_mismatch_between_table_and_model_is_rejected():
+    model = tiny_zip2zip("llama")
+    with pytest.raises(ValueError, match="M=4"):
+        model(torch.tensor([[5]]), torch.zeros((1, 1, 4), dtype=torch.long))
+
+
+def test_m_mismatch_with_checkpoint_is_rejected(tmp_path):
+    _, ckpt = _saved(tmp_path)
+    with pytest.raises(ValueError, match="max_subtokens"):
+        Zip2ZipForCausalLM.from_pretrained(ckpt, compression=compression(max_subtokens=4))
+
+
+def test_tokenizer_larger_than_model_vocab_is_rejected():
+    from zip2zip.config import CompressionConfig
+
+    too_big = CompressionConfig(initial_vocab_size=500, pad_token_id=0)
+    with pytest.raises(ValueError, match="tokenizer/model mismatch"):
+        Zip2ZipForCausalLM.from_base(tiny_base("llama"), compression=too_big)
+
+
+def test_tokenizer_and_config_vocab_mismatch_is_rejected():
+    from _model_factories import tiny_tokenizer
+
+    from zip2zip.config import CompressionConfig
+    from zip2zip.tokenization import Zip2ZipTokenizer
+
+    with pytest.raises(ValueError, match="tokenizer/model mismatch"):
+        Zip2ZipTokenizer(tiny_tokenizer(), CompressionConfig(initial_vocab_size=90, pad_token_id=0))

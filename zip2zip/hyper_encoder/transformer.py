@@ -1,0 +1,75 @@
+"""The paper's default hyper-encoder: a small transformer encoder over a hypertoken's member rows.
+
+Architecture: member rows + a learned member-position embedding (so (a, b) != (b, a)) -> ``num_layers``
+pre-norm blocks (bidirectional self-attention whose keys exclude padding, then a GELU MLP) -> mean
+over real members (padding excluded again) -> final norm -> linear ``out_proj``; the result is added to
+the plain mean of the member rows.
+
+Initialisation: ``out_proj`` starts at zero, so an untrained encoder returns exactly the mean of the
+member rows. That is the usual heuristic for initialising new vocabulary items from their pieces, and
+on the output side it makes a hypertoken's logit the mean of its members' logits, which never exceeds
+the best member's: a freshly wrapped model therefore keeps behaving like its base model (base ids win
+ties), instead of sampling from randomly embedded hypertokens. Training then moves ``out_proj`` away
+from zero and the blocks behind it start to matter (the ReZero / zero-init-residual trick).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..model_config import HyperEncoderConfig
+from .base import HyperEncoder, masked_mean, register_hyper_encoder
+
+
+class _Block(nn.Module):
+    """Pre-norm transformer block; ``key_mask`` [N, 1, 1, M] is True where a key is a real member."""
+
+    def __init__(self, hidden_size: int, num_heads: int, intermediate_size: int, eps: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.attn_norm = nn.LayerNorm(hidden_size, eps=eps)
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.attn_out = nn.Linear(hidden_size, hidden_size)
+        self.mlp_norm = nn.LayerNorm(hidden_size, eps=eps)
+        self.mlp_in = nn.Linear(hidden_size, intermediate_size)
+        self.mlp_out = nn.Linear(intermediate_size, hidden_size)
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor) -> torch.Tensor:
+        n, m, d = x.shape
+        q, k, v = self.qkv(self.attn_norm(x)).view(n, m, 3, self.num_heads, d // self.num_heads).unbind(2)
+        attn = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=key_mask
+        )  # [N, heads, M, head_dim]
+        x = x + self.attn_out(attn.transpose(1, 2).reshape(n, m, d))
+        return x + self.mlp_out(F.gelu(self.mlp_in(self.mlp_norm(x))))
+
+
+@register_hyper_encoder("transformer")
+class TransformerHyperEncoder(HyperEncoder):
+    def __init__(self, config: HyperEncoderConfig, *, hidden_size: int, max_subtokens: int) -> None:
+        super().__init__(config, hidden_size=hidden_size, max_subtokens=max_subtokens)
+        heads = config.resolved_num_heads(hidden_size)
+        ffn = config.resolved_intermediate_size(hidden_size)
+        self.member_position = nn.Parameter(torch.randn(max_subtokens, hidden_size) * 0.02)
+        self.blocks = nn.ModuleList(
+            _Block(hidden_size, heads, ffn, config.norm_eps) for _ in range(config.num_layers)
+        )
+        self.final_norm = nn.LayerNorm(hidden_size, eps=config.norm_eps)
+        self.out_proj = nn.Linear(hidden_size, hidden_size)
+        nn.init.zeros_(self.out_proj.weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, member_rows: torch.Tensor, member_mask: torch.Tensor) -> torch.Tensor:
+        m = member_rows.shape[1]
+        if m > self.max_subtokens:
+            raise ValueError(
+                f"member rows have M={m} but this encoder was built for max_subtokens={self.max_subtokens}"
+            )
+        x = member_rows + self.member_position[:m].to(member_rows.dtype)
+        key_mask = member_mask[:, None, None, :]  # [N, 1, 1, M]
+        for block in self.blocks:
+            x = block(x, key_mask)
+        residual = self.out_proj(self.final_norm(masked_mean(x, member_mask)))
+        return masked_mean(member_rows, member_mask) + residual  # [N, d]

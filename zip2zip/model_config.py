@@ -1,0 +1,171 @@
+"""Model-side configuration: the hyper-encoder settings and the whole ``Zip2ZipConfig``.
+
+Kept apart from ``config.py`` (which holds only the codec's ``CompressionConfig``) so the codec
+stays importable and testable without anything model-related. Like ``CompressionConfig`` these are
+frozen, validated dataclasses that round-trip through plain JSON; nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import CompressionConfig
+
+CONFIG_FILE_NAME = "zip2zip_config.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class HyperEncoderConfig:
+    """Settings of one hyper-encoder (the module mapping a hypertoken's M member rows to one vector).
+
+    ``name`` picks the variant from the registry in ``zip2zip.hyper_encoder``; the paper's default is
+    ``"transformer"`` with 2 layers. ``None`` sizes are derived from the base model's hidden size d:
+    ``num_heads = max(1, d // 64)`` and ``intermediate_size = 2 * d``.
+    """
+
+    name: str = "transformer"
+    num_layers: int = 2
+    num_heads: int | None = None
+    intermediate_size: int | None = None
+    norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"hyper-encoder name must be a non-empty string, got {self.name!r}")
+        if isinstance(self.num_layers, bool) or not isinstance(self.num_layers, int) or self.num_layers < 0:
+            raise ValueError(f"num_layers={self.num_layers!r} must be an int >= 0 (the paper uses 2)")
+        for name in ("num_heads", "intermediate_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name}={value!r} must be a positive int, or None to derive it from d")
+        if not self.norm_eps > 0:
+            raise ValueError(f"norm_eps={self.norm_eps!r} must be > 0")
+
+    def resolved_num_heads(self, hidden_size: int) -> int:
+        """Heads for a model of width ``hidden_size``; raises if they do not divide it."""
+        heads = self.num_heads if self.num_heads is not None else max(1, hidden_size // 64)
+        if hidden_size % heads:
+            raise ValueError(
+                f"num_heads={heads} does not divide the hidden size {hidden_size}; "
+                f"pass HyperEncoderConfig(num_heads=...) with a divisor of {hidden_size}"
+            )
+        return heads
+
+    def resolved_intermediate_size(self, hidden_size: int) -> int:
+        return self.intermediate_size if self.intermediate_size is not None else 2 * hidden_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "intermediate_size": self.intermediate_size,
+            "norm_eps": self.norm_eps,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HyperEncoderConfig:
+        _reject_unknown(data, cls, {"name", "num_layers", "num_heads", "intermediate_size", "norm_eps"})
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Zip2ZipConfig:
+    """Everything needed to rebuild a ``Zip2ZipForCausalLM`` around its (referenced, not copied) base.
+
+    ``compression.initial_vocab_size`` (V) is the tokenizer's full vocabulary including added tokens;
+    it may be smaller than the base model's embedding matrix (padded rows are never reachable) but
+    never larger. ``hidden_size`` records the base width so a checkpoint cannot be attached to a
+    different base model silently. ``tie_encoders``: one encoder, run over the LM-head rows, whose
+    output serves the output side and (times the embedding scale) the input side, as the paper does
+    for tied-embedding models.
+    """
+
+    compression: CompressionConfig
+    hidden_size: int
+    hyper_encoder: HyperEncoderConfig = field(default_factory=HyperEncoderConfig)
+    tie_encoders: bool = False
+    base_model_name_or_path: str | None = None
+    base_gguf_file: str | None = None
+    base_revision: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.compression, CompressionConfig):
+            raise TypeError(f"compression must be a CompressionConfig, got {type(self.compression).__name__}")
+        if not isinstance(self.hyper_encoder, HyperEncoderConfig):
+            raise TypeError(
+                f"hyper_encoder must be a HyperEncoderConfig, got {type(self.hyper_encoder).__name__}"
+            )
+        if (
+            isinstance(self.hidden_size, bool)
+            or not isinstance(self.hidden_size, int)
+            or self.hidden_size < 1
+        ):
+            raise ValueError(
+                f"hidden_size={self.hidden_size!r} must be the base model's positive hidden size"
+            )
+        if not isinstance(self.tie_encoders, bool):
+            raise TypeError(f"tie_encoders must be a bool, got {self.tie_encoders!r}")
+        self.hyper_encoder.resolved_num_heads(self.hidden_size)  # fail now, not at build time
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "compression": self.compression.to_dict(),
+            "hidden_size": self.hidden_size,
+            "hyper_encoder": self.hyper_encoder.to_dict(),
+            "tie_encoders": self.tie_encoders,
+            "base_model_name_or_path": self.base_model_name_or_path,
+            "base_gguf_file": self.base_gguf_file,
+            "base_revision": self.base_revision,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Zip2ZipConfig:
+        data = dict(data)
+        version = data.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise ValueError(f"zip2zip config format_version={version!r}; this code reads {FORMAT_VERSION}")
+        _reject_unknown(
+            data,
+            cls,
+            {
+                "compression",
+                "hidden_size",
+                "hyper_encoder",
+                "tie_encoders",
+                "base_model_name_or_path",
+                "base_gguf_file",
+                "base_revision",
+            },
+        )
+        return cls(
+            **{
+                **data,
+                "compression": CompressionConfig.from_dict(data["compression"]),
+                "hyper_encoder": HyperEncoderConfig.from_dict(data.get("hyper_encoder", {})),
+            }
+        )
+
+    def save(self, directory: Path | str) -> Path:
+        path = Path(directory) / CONFIG_FILE_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, directory: Path | str) -> Zip2ZipConfig:
+        path = Path(directory) / CONFIG_FILE_NAME
+        if not path.is_file():
+            raise ValueError(f"{directory} is not a zip2zip checkpoint: {CONFIG_FILE_NAME} is missing")
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _reject_unknown(data: dict[str, Any], cls: type, known: set[str]) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {unknown}; known: {sorted(known)}")
