@@ -28,3 +28,17 @@ EFFICIENCY: dict[tuple[str, str], tuple[float, float, float]] = {
 
 # Fraction of created hypertokens that are used again (paper's discussion: "only about 25%").
 HYPERTOKEN_REUSE_FRACTION = 0.25
+
+# Inference-efficiency table (Phi-3.5-4B on one H100, batch 1): setting "P+256" ->
+# (baseline prefill tok/s, zip2zip prefill tok/s, baseline decode tok/s, zip2zip decode tok/s,
+#  prefill gain %, decode gain %). Compare the gains, not absolute tok/s across machines. The paper's
+# Apple M1 numbers are described only qualitatively ("more moderate but remain positive").
+THROUGHPUT_SOURCE = (
+    "Geng et al., zip2zip, NeurIPS 2025 (arXiv 2506.01084), inference-efficiency table (Phi-3.5-4B, H100)"
+)
+THROUGHPUT: dict[str, tuple[float, float, float, float, float, float]] = {
+    "256+256": (700.9, 936.6, 56.2, 61.4, 33.6, 9.3),
+    "512+256": (1347.2, 2722.1, 54.4, 79.8, 102.6, 46.6),
+    "1024+256": (2689.4, 4326.7, 52.8, 61.5, 60.9, 16.6),
+    "2048+256": (4993.2, 9258.1, 53.1, 61.9, 85.4, 16.5),
+}

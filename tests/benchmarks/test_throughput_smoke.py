@@ -1,0 +1,166 @@
+"""``python -m benchmarks.throughput --smoke`` end to end into tmp_path (tiny random model, byte tokenizer),
+plus the replay stream, resume, result-file protection and the device plumbing (sync paths mocked)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import _devices, throughput
+from benchmarks._throughput_loops import replay_codes
+from zip2zip.config import CompressionConfig
+from zip2zip.lzw import LZWStream, compress
+from zip2zip.results import read_result
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def smoke_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("throughput") / "smoke.json"
+    throughput.main(["--smoke", "--device", "cpu", "--out", str(out)])
+    return out, read_result(out)
+
+
+def _rows(result, **key) -> list[dict]:
+    return [r for r in result.rows if all(r[k] == v for k, v in key.items())]
+
+
+def test_smoke_writes_every_cell(smoke_result) -> None:
+    _, result = smoke_result
+    config = throughput.Config.smoke()
+    assert result.status == "smoke" and result.benchmark == "throughput" and not result.skipped
+    cells = {(r["corpus"], r["prompt_base_tokens"], r["mode"]) for r in result.rows}
+    assert cells == {
+        (c, p, m) for c in config.corpora for p in config.prompt_base_tokens for m in config.modes
+    }
+    for corpus, p, mode in cells:
+        rows = _rows(result, corpus=corpus, prompt_base_tokens=p, mode=mode)
+        assert {(r["method"], r["phase"]) for r in rows} == {("host", "host"), ("baseline", "prefill"),
+            ("baseline", "decode"), ("zip2zip", "prefill"), ("zip2zip", "decode")}  # fmt: skip
+        for row in rows:
+            for m in row["metrics"].values():
+                assert m["value"] is not None and m["unit"]
+                if "values" in m:  # timed: raw samples kept (model runs: one per timed round)
+                    assert m["stdev"] is not None
+                    assert row["method"] == "host" or len(m["values"]) == config.num_repeats
+
+
+@pytest.mark.parametrize("mode", ["replay", "generate"])
+def test_same_text_and_counts(smoke_result, mode: str) -> None:
+    _, result = smoke_result
+    k = throughput.Config.smoke().new_base_tokens
+    for p in throughput.Config.smoke().prompt_base_tokens:
+        key = {"corpus": "code", "prompt_base_tokens": p, "mode": mode, "phase": "decode"}
+        (base,) = _rows(result, method="baseline", **key)
+        (zipped,) = _rows(result, method="zip2zip", **key)
+        b, z = base["metrics"], zipped["metrics"]
+        assert b["num_base_tokens"]["value"] == z["num_base_tokens"]["value"] == k
+        assert b["num_decode_steps"]["value"] == k
+        assert z["num_decode_steps"]["value"] <= k and z["compression_ratio"]["value"] >= 1.0
+        if mode == "replay":  # same text on both sides: same bytes, fewer steps thanks to hypertokens
+            assert b["num_bytes"]["value"] == z["num_bytes"]["value"]
+            assert z["num_decode_steps"]["value"] < k and z["num_hypertokens_fed"]["value"] > 0
+        speedup = z["decode_base_token_speedup"]["value"]
+        assert z["decode_speedup_per_r"]["value"] == pytest.approx(speedup / z["compression_ratio"]["value"])
+        (pre,) = _rows(
+            result, method="zip2zip", corpus="code", prompt_base_tokens=p, mode=mode, phase="prefill"
+        )
+        assert pre["metrics"]["num_prompt_ids"]["value"] < p
+        assert pre["metrics"]["prompt_compression_ratio"]["value"] == pytest.approx(
+            p / pre["metrics"]["num_prompt_ids"]["value"]
+        )
+
+
+def test_replay_codes_worked_example() -> None:
+    """V=10, M=3: prompt [1, 2, 1, 2] -> codes [1, 2, 10], entries 10=(1, 2), 11=(2, 1), pending (1, 2).
+    Continuation [1, 2, 1, 2, 1, 2, 9] -> [10, 12, 2, 9]: feeding 10 completes 12=(1, 2, 1), which is then
+    the longest live match; only live entries are used, never the same-step code."""
+    comp = CompressionConfig(initial_vocab_size=10, pad_token_id=0, max_subtokens=3)
+    prompt, continuation = [1, 2, 1, 2], [1, 2, 1, 2, 1, 2, 9]
+    prompt_codes, _, _ = compress(prompt, comp)
+    assert prompt_codes == [1, 2, 10]
+    codes = replay_codes(comp, prompt_codes, continuation)
+    assert codes == [10, 12, 2, 9]
+    stream = LZWStream(comp)
+    stream.feed_many(prompt_codes)
+    for code in codes:
+        assert code < 10 or code - 10 < stream.num_entries  # live entry, not the same-step code
+        stream.feed(code)
+    assert stream.base_ids == prompt + continuation
+
+
+def test_resume_keeps_cells_and_refuses_other_configs(smoke_result, tmp_path, monkeypatch) -> None:
+    out = tmp_path / "smoke.json"
+    out.write_bytes(smoke_result[0].read_bytes())
+    before = read_result(out).rows
+    monkeypatch.setattr(throughput, "measure_cell", lambda *a, **k: pytest.fail("resume re-measured a cell"))
+    throughput.main(["--smoke", "--device", "cpu", "--resume", "--out", str(out)])
+    assert read_result(out).rows == before
+    with pytest.raises(ValueError, match="another config"):
+        throughput.main(
+            ["--smoke", "--device", "cpu", "--resume", "--max-codebook-size", "128", "--out", str(out)]
+        )
+
+
+def test_never_overwrites_another_devices_file(smoke_result, tmp_path, monkeypatch) -> None:
+    out = tmp_path / "other.json"
+    out.write_bytes(smoke_result[0].read_bytes())
+    monkeypatch.setattr(throughput, "device_tag", lambda device: "cuda-h100-80gb-hbm3")
+    with pytest.raises(ValueError, match="holds a cpu result"):
+        throughput.main(["--smoke", "--device", "cpu", "--out", str(out)])
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="modes"):
+        throughput.Config(modes=("sample",))
+    with pytest.raises(ValueError, match="model"):
+        throughput.Config(model="gpt2")
+    with pytest.raises(ValueError, match="num_repeats"):
+        throughput.Config(num_repeats=0)
+    with pytest.raises(ValueError, match="needs >= 5"):
+        throughput.main(["--device", "cpu", "--num-repeats", "3", "--out", "/nonexistent/x.json"])
+    cuda = throughput.Config.from_name("cuda")
+    assert (
+        cuda.model == "phi3.5-mini" and cuda.dtype == "bfloat16" and set(cuda.modes) == {"replay", "generate"}
+    )
+    assert throughput.Config.from_name("mps").dtype == "float16"
+    assert dataclasses.asdict(throughput.Config())["prompt_base_tokens"] == (256, 512, 1024, 2048)
+
+
+# --------------------------------------------------------------------------------------- devices
+def test_sync_paths_call_the_device_synchronize(monkeypatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(f"cuda:{device}"))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("mps"))
+    _devices.device_sync(torch.device("cuda:1"))()
+    _devices.device_sync(torch.device("mps"))()
+    _devices.device_sync(torch.device("cpu"))()
+    assert calls == ["cuda:cuda:1", "mps"]
+
+
+@pytest.mark.parametrize(
+    ("gpu", "expected"),
+    [("NVIDIA H100 80GB HBM3", 3350.0), ("NVIDIA H100 PCIe", 2000.0), ("NVIDIA A100-SXM4-80GB", 2039.0),
+     ("NVIDIA A10G", 600.0), ("NVIDIA L4", 300.0), ("NVIDIA L40S", 864.0), ("Some Future GPU", None)],
+)  # fmt: skip
+def test_bandwidth_table_longest_name_first(monkeypatch, gpu: str, expected: float | None) -> None:
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: gpu)
+    bandwidth, source = _devices.memory_bandwidth_gb_per_s(torch.device("cuda"), None)
+    assert bandwidth == expected and source
+    assert _devices.memory_bandwidth_gb_per_s(torch.device("cpu"), 123.0) == (
+        123.0,
+        "--memory-bandwidth-gb-per-s",
+    )
+
+
+def test_cpu_device_and_memory() -> None:
+    assert _devices.resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="expected one of"):
+        _devices.resolve_device("tpu")
+    memory = _devices.PeakMemory(torch.device("cpu"))
+    memory.reset()
+    assert memory.read_bytes() > 0 and memory.kind.startswith("cpu_")
