@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -130,3 +132,24 @@ def throughput(session: nox.Session) -> None:
     """Prefill/decode throughput, zip2zip vs base (device auto; CPU ~15 min) -> results/throughput/, then tables."""
     _run_benchmark(session, "throughput")
     session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
+
+
+@nox.session(venv_backend="none")
+def train(session: nox.Session) -> None:
+    """Embedded default: zip2zip SmolLM2-135M + no-compression control side by side (1 core each) -> checkpoints/."""
+    python = _shared_python(session)
+    _print_versions(session, python)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    # convert the GGUF tokenizer once, so the two runs do not race on its cache
+    session.run(
+        python,
+        "-c",
+        "from zip2zip.tokenizers import get_tokenizer; get_tokenizer('smollm2')",
+        external=True,
+        env=env,
+    )
+    command = [python, "-m", "zip2zip.train", "--preset", "smollm2-cpu", "--no-progress", *session.posargs]
+    runs = [subprocess.Popen(command + extra, env=env) for extra in ([], ["--no-compression"])]
+    exit_codes = [run.wait() for run in runs]
+    if any(exit_codes):
+        session.error(f"training exited with {exit_codes}; see checkpoints/smollm2-cpu*/train_log.json")

@@ -1,0 +1,227 @@
+"""zip2zip.train / train_config / lora: schedule, data order, LoRA targets, CLI, exact resume, checkpoints."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests._model_factories import tiny_base
+from zip2zip.lora import FUSED_TARGETS, SPLIT_TARGETS, build_lora_config, lora_target_modules
+from zip2zip.train import build_parser, config_from_args, run
+from zip2zip.train_config import PRESETS, TrainConfig
+from zip2zip.train_state import chunk_index, lr_factor
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(
+    ("arch", "expected"),
+    [
+        pytest.param("llama", SPLIT_TARGETS, id="llama"),
+        pytest.param("qwen2", SPLIT_TARGETS, id="qwen2"),
+        pytest.param("gemma", SPLIT_TARGETS, id="gemma"),
+        pytest.param("phi3", FUSED_TARGETS, id="phi3-fused"),
+    ],
+)
+def test_lora_targets_resolve_per_family(arch, expected) -> None:
+    model = tiny_base(arch)
+    assert lora_target_modules(model) == list(expected)
+    from peft import get_peft_model
+
+    peft_model = get_peft_model(model, build_lora_config(model, rank=4, alpha=4))
+    adapted = {
+        n.split(".lora_A")[0].rsplit(".", 1)[-1] for n, _ in peft_model.named_parameters() if "lora_A" in n
+    }
+    assert adapted == set(expected)
+
+
+def test_lora_targets_fail_clearly_on_an_unknown_layout() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4))
+    with pytest.raises(ValueError, match="cannot resolve LoRA targets"):
+        lora_target_modules(model)
+    with pytest.raises(ValueError, match="not linear layers"):
+        build_lora_config(tiny_base("llama"), rank=4, alpha=4, targets=["qkv_proj"])
+
+
+def test_schedule_warms_up_then_decays_to_the_minimum() -> None:
+    f = [lr_factor(s, warmup_steps=10, num_steps=100, min_ratio=0.1) for s in range(101)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0) and f[10] == pytest.approx(1.0)
+    assert f[55] == pytest.approx(0.55) and f[100] == pytest.approx(0.1)
+    assert all(a >= b for a, b in itertools.pairwise(f[10:]))
+
+
+def test_data_order_is_a_permutation_per_epoch() -> None:
+    first = [chunk_index(p, 7, seed=3) for p in range(7)]
+    second = [chunk_index(p, 7, seed=3) for p in range(7, 14)]
+    assert sorted(first) == sorted(second) == list(range(7))
+    assert first != second
+
+
+def test_presets_and_cli_map_to_config_fields() -> None:
+    assert {"paper-phi3.5", "paper-phi3-medium", "smollm2-cpu", "smoke"} <= set(PRESETS)
+    assert "smollm2-cpu" in build_parser().format_help()
+    args = build_parser().parse_args(
+        [
+            "--preset",
+            "smoke",
+            "--no-compression",
+            "--num-steps",
+            "5",
+            "--corpora",
+            "code,math",
+            "--mixture-weights",
+            "2,1",
+            "--compile",
+        ]
+    )
+    config = config_from_args(args)
+    assert (config.use_compression, config.num_steps, config.corpora) == (False, 5, ("code", "math"))
+    assert config.mixture_weights == (2.0, 1.0) and config.compile is True
+    assert config.resolved_output_dir() == Path("checkpoints/smoke-no-compression")
+    phi = TrainConfig.from_name("paper-phi3.5")
+    assert (phi.seq_len, phi.tokens_per_step, phi.num_steps, phi.reconstruction_weight) == (
+        1024,
+        32768,
+        10000,
+        0.1,
+    )
+    with pytest.raises(ValueError, match="Did you mean 'smoke'"):
+        TrainConfig.from_name("smok")
+    with pytest.raises(ValueError, match="multiple of"):
+        TrainConfig.from_name("smoke", tokens_per_step=100)
+
+
+def _smoke(tmp_path: Path, name: str, **overrides) -> TrainConfig:
+    base = dict(
+        output_dir=str(tmp_path / name),
+        cache_dir=str(tmp_path / "cache"),
+        num_steps=6,
+        save_every=3,
+        eval_every=3,
+    )
+    return TrainConfig.from_name("smoke", **{**base, **overrides})
+
+
+def test_resume_continues_exactly(tmp_path) -> None:
+    """Stop after step 3, resume: steps 4-6 have the same losses as an uninterrupted run (and same weights)."""
+    full = run(_smoke(tmp_path, "full"), show_progress=False)
+    run(_smoke(tmp_path, "split", stop_after_steps=3), show_progress=False)
+    resumed = run(_smoke(tmp_path, "split"), resume=True, show_progress=False)
+    assert [s["step"] for s in resumed["steps"]] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(full["steps"], resumed["steps"], strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6, abs=1e-7), a["step"]
+        assert a["learning_rate"] == pytest.approx(b["learning_rate"])
+    assert full["summary"]["final_heldout"]["lm_loss"] == pytest.approx(
+        resumed["summary"]["final_heldout"]["lm_loss"], rel=1e-6
+    )
+    partial = tmp_path / "split" / "partial-step-000003"
+    assert (partial / "zip2zip_config.json").is_file()  # the stopped run left a usable, labelled checkpoint
+    assert json.loads((partial / "train_log.json").read_text())["summary"]["is_complete"] is False
+    log = json.loads((tmp_path / "split" / "train_log.json").read_text())
+    assert log["resumed_from"] == [{"step": 3, "checkpoint": "step-000003"}]
+    assert log["summary"]["train_codes_per_s"] > 0
+
+
+def test_final_checkpoint_is_small_and_reloads(tmp_path) -> None:
+    """``final/`` holds config + encoders + LoRA adapter (+ decoder), base referenced; it reloads to the same loss."""
+    from zip2zip.model import Zip2ZipForCausalLM
+    from zip2zip.train_data import prepare_data
+    from zip2zip.train_state import eval_batches
+    from zip2zip.training import Zip2ZipTrainingModule, evaluate
+
+    config = _smoke(tmp_path, "ckpt", num_steps=3)
+    log = run(config, show_progress=False)
+    final = Path(config.output_dir) / "final"
+    names = {p.name for p in final.iterdir()}
+    assert {
+        "zip2zip_config.json",
+        "hyper_encoders.safetensors",
+        "adapter",
+        "train_log.json",
+        "reconstruction_decoder.safetensors",
+    } <= names
+    assert not list(final.rglob("model*.safetensors"))  # no base weights copied
+    model = Zip2ZipForCausalLM.from_pretrained(final)
+    prepared = prepare_data(config.data_config(), cache_root=config.cache_dir, show_progress=False)
+    batches = eval_batches(
+        prepared.heldout,
+        config.num_final_eval_chunks,
+        config=config,
+        rank=0,
+        world=1,
+        pad=prepared.compression.pad_token_id,
+    )
+    stats = evaluate(
+        Zip2ZipTrainingModule(model, None, reconstruction_weight=0.0), batches, reconstruction_weight=0.0
+    )
+    assert stats.lm_loss == pytest.approx(log["summary"]["final_heldout"]["lm_loss"], rel=1e-5)
+
+
+def test_no_compression_control_trains_on_base_ids(tmp_path) -> None:
+    log = run(_smoke(tmp_path, "control", num_steps=3, use_compression=False), show_progress=False)
+    rows_per_step = 4  # smoke: 256 ids per step = 2 micro-batches x 2 rows x 64
+    assert all(
+        s["num_base_tokens"] == s["num_codes"] - rows_per_step for s in log["steps"]
+    )  # 1 target per code
+    assert all(s["hypertoken_loss"] is None and s["reconstruction_loss"] is None for s in log["steps"])
+    assert log["summary"]["final_heldout"]["nll_per_base_token"] == pytest.approx(
+        log["summary"]["final_heldout"]["lm_loss"]
+    )
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run_matches_one_process(tmp_path) -> None:
+    """``torchrun --nproc_per_node 2`` on CPU (gloo): same CLI, gradients all-reduced, one log."""
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "zip2zip.train",
+        "--preset",
+        "smoke",
+        "--output-dir",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--num-steps",
+        "4",
+        "--no-progress",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = json.loads((out / "train_log.json").read_text())
+    assert log["num_processes"] == 2 and log["grad_accumulation_steps"] == 1
+    assert len(log["steps"]) == 4 and (out / "step-000004" / "rng-1.pt").is_file()
+    assert log["steps"][0]["num_codes"] > log["config"]["micro_batch_size"] * log["config"]["seq_len"]
+    # 2 processes x 1 micro-batch read the same chunks as 1 process x 2 accumulated micro-batches
+    single = run(_smoke(tmp_path, "single", num_steps=4), show_progress=False)
+    for a, b in zip(single["steps"], log["steps"], strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4), a["step"]
+
+
+def test_encoders_can_have_their_own_learning_rate(tmp_path) -> None:
+    log = run(_smoke(tmp_path, "enc-lr", num_steps=2, encoder_learning_rate=1e-5), show_progress=False)
+    first = log["steps"][0]
+    assert first["encoder_learning_rate"] / first["learning_rate"] == pytest.approx(1e-5 / 3e-3)

