@@ -54,6 +54,29 @@ def _insert(table, parent, child, vocab_size, code):  # type: ignore[no-untyped-
     return 2 * i
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_entry(
+    keys,
+    out_table,
+    out_lengths,
+    out_positions,
+    row,
+    pending,
+    pending_ids,
+    pending_len,
+    child,
+    position,
+    vocab_size,
+    code,
+):  # type: ignore[no-untyped-def]
+    """Entry ``row`` := pending phrase + ``child``, known to the phrase table as (pending, child) -> code."""
+    out_table[row, :pending_len] = pending_ids[:pending_len]
+    out_table[row, pending_len] = child
+    out_lengths[row] = pending_len + 1
+    out_positions[row] = position
+    return _insert(keys, pending, child, vocab_size, code)
+
+
 @njit(cache=True, nogil=True)
 def hash_table_size(max_codebook_size):  # type: ignore[no-untyped-def]
     """Power of two >= 2 * C (load factor <= 0.5)."""
@@ -125,12 +148,20 @@ def compress_batch(
                     out_codes[out_base + n_out] = pending
                     n_out += 1
                     if n_entries < max_codebook_size and pending_len < max_subtokens:
-                        row = entry_base + n_entries
-                        out_table[row, :pending_len] = pending_ids[:pending_len]
-                        out_table[row, pending_len] = c
-                        out_lengths[row] = pending_len + 1
-                        out_positions[row] = n_out
-                        used_slots[n_entries] = _insert(keys, pending, c, vocab_size, vocab_size + n_entries)
+                        used_slots[n_entries] = _add_entry(
+                            keys,
+                            out_table,
+                            out_lengths,
+                            out_positions,
+                            entry_base + n_entries,
+                            pending,
+                            pending_ids,
+                            pending_len,
+                            c,
+                            n_out,
+                            vocab_size,
+                            vocab_size + n_entries,
+                        )
                         n_entries += 1
                     pending = c
                     pending_ids[0] = c
@@ -206,12 +237,20 @@ def decompress_batch(
                     error[2] = code
                     return
                 first = pending_ids[0]
-                row = entry_base + n_entries
-                out_table[row, :pending_len] = pending_ids[:pending_len]
-                out_table[row, pending_len] = first
-                out_lengths[row] = pending_len + 1
-                out_positions[row] = t
-                used_slots[n_entries] = _insert(keys, pending, first, vocab_size, code)
+                used_slots[n_entries] = _add_entry(
+                    keys,
+                    out_table,
+                    out_lengths,
+                    out_positions,
+                    entry_base + n_entries,
+                    pending,
+                    pending_ids,
+                    pending_len,
+                    first,
+                    t,
+                    vocab_size,
+                    code,
+                )
                 n_entries += 1
                 pending_ids[pending_len] = first
                 pending_len += 1
@@ -234,12 +273,20 @@ def decompress_batch(
             if pending == _EMPTY or _lookup(keys, pending, first, vocab_size) == _EMPTY:
                 # Canonical step: emit pending, create pending + first, the walk ends at `code`.
                 if pending != _EMPTY and n_entries < max_codebook_size and pending_len < max_subtokens:
-                    row = entry_base + n_entries
-                    out_table[row, :pending_len] = pending_ids[:pending_len]
-                    out_table[row, pending_len] = first
-                    out_lengths[row] = pending_len + 1
-                    out_positions[row] = t
-                    used_slots[n_entries] = _insert(keys, pending, first, vocab_size, vocab_size + n_entries)
+                    used_slots[n_entries] = _add_entry(
+                        keys,
+                        out_table,
+                        out_lengths,
+                        out_positions,
+                        entry_base + n_entries,
+                        pending,
+                        pending_ids,
+                        pending_len,
+                        first,
+                        t,
+                        vocab_size,
+                        vocab_size + n_entries,
+                    )
                     n_entries += 1
                 pending = code
                 pending_len = code_len
@@ -263,13 +310,19 @@ def decompress_batch(
                             pending_len += 1
                         else:
                             if n_entries < max_codebook_size and pending_len < max_subtokens:
-                                row = entry_base + n_entries
-                                out_table[row, :pending_len] = pending_ids[:pending_len]
-                                out_table[row, pending_len] = c
-                                out_lengths[row] = pending_len + 1
-                                out_positions[row] = t
-                                used_slots[n_entries] = _insert(
-                                    keys, pending, c, vocab_size, vocab_size + n_entries
+                                used_slots[n_entries] = _add_entry(
+                                    keys,
+                                    out_table,
+                                    out_lengths,
+                                    out_positions,
+                                    entry_base + n_entries,
+                                    pending,
+                                    pending_ids,
+                                    pending_len,
+                                    c,
+                                    t,
+                                    vocab_size,
+                                    vocab_size + n_entries,
                                 )
                                 n_entries += 1
                             pending = c
