@@ -61,9 +61,14 @@ def footer_lines(result: BenchmarkResult) -> list[str]:
         attribution = corpus.get("attribution") or next(
             (w.get("attribution") for w in corpus.get("wikipedia", {}).values() if w.get("attribution")), None
         )
+        facts = [f"{corpus.get('source')}" + (f" {src}" if src != corpus.get("source") else "")]
+        facts += [f"{corpus[key]} {label}" for key, label in (("num_docs", "docs"), ("num_bytes", "bytes"),
+                  ("num_base_tokens", "base tokens")) if key in corpus]  # fmt: skip
+        digest = corpus.get("sha256") or corpus.get("doc_sha256_prefix")
+        if digest:
+            facts.append(f"sample sha256 {digest[:12]}")
         extra = f" ({attribution})" if attribution else ""
-        lines.append(f"Corpus {name}: {corpus.get('source')} {src}, {corpus.get('num_docs')} docs, "
-                     f"{corpus.get('num_bytes')} bytes, sample sha256 {str(corpus.get('sha256'))[:12]}{extra}.")  # fmt: skip
+        lines.append(f"Corpus {name}: {', '.join(facts)}{extra}.")
     for item in result.skipped:
         lines.append(f"Skipped {item['name']}: {item['reason']}")
     return lines
