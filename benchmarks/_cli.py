@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from zip2zip.results import BenchmarkResult
 
@@ -25,6 +27,11 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> 
         action="store_true",
         help="write a full result although the git checkout has uncommitted changes (recorded as dirty)",
     )
+
+
+def comma_list(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
+    """argparse ``type=`` for ``--flag 1,2,3``; an empty string gives an empty tuple (e.g. "no sweep")."""
+    return lambda text: tuple(kind(x) for x in text.split(",") if x)
 
 
 def run_tag(*, smoke: bool = False, device: str = "cpu") -> str:

@@ -33,7 +33,7 @@ from zip2zip.metrics import EfficiencyTotals
 from zip2zip.results import BenchmarkResult, metric, read_result, write_result
 from zip2zip.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
 
-from ._cli import add_common_arguments, default_output_path, print_summary
+from ._cli import add_common_arguments, comma_list, default_output_path, print_summary
 
 _CHUNK_DOCS = 32  # documents per batch_encode call: bounds the padded [batch, len] array
 
@@ -202,10 +202,6 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
     return lines
 
 
-def _tuple_of(kind: type) -> Any:
-    return lambda text: tuple(kind(x) for x in text.split(",") if x)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.efficiency", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -215,11 +211,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument(
         "--tokenizers",
-        type=_tuple_of(str),
+        type=comma_list(str),
         help=f"comma list (default llama3,qwen2,phi4,gemma3; known: {','.join(TOKENIZERS)} or HF ids)",
     )
     parser.add_argument(
-        "--corpora", type=_tuple_of(str), help="comma list (default code,math,chat,multilingual,web)"
+        "--corpora", type=comma_list(str), help="comma list (default code,math,chat,multilingual,web)"
     )
     parser.add_argument("--max-subtokens", type=int, help="M, base ids per hypertoken at most (default 3)")
     parser.add_argument(
@@ -241,10 +237,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--sweep-tokenizer", help="tokenizer for the M / codebook-size sweep (default llama3)"
     )
     parser.add_argument(
-        "--sweep-max-subtokens", type=_tuple_of(int), help="M values of the sweep ('' = none)"
+        "--sweep-max-subtokens", type=comma_list(int), help="M values of the sweep ('' = none)"
     )
     parser.add_argument(
-        "--sweep-max-codebook-sizes", type=_tuple_of(int), help="codebook sizes of the sweep ('' = none)"
+        "--sweep-max-codebook-sizes", type=comma_list(int), help="codebook sizes of the sweep ('' = none)"
     )
     args = parser.parse_args(argv)
     config = Config.smoke() if args.smoke else Config()

@@ -49,7 +49,7 @@ from zip2zip.corpora import SOURCES, load_corpus
 from zip2zip.results import BenchmarkResult, read_result, write_result
 from zip2zip.tokenizers import Tokenizer, get_tokenizer
 
-from ._cli import add_common_arguments, default_output_path, print_summary
+from ._cli import add_common_arguments, comma_list, default_output_path, print_summary
 from ._devices import device_name, device_sync, device_tag, mps_fallback_enabled, resolve_device
 from ._throughput_loops import Inputs, measure_cell, prepare_inputs
 
@@ -307,10 +307,6 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
     return lines
 
 
-def _tuple_of(kind: type) -> Any:
-    return lambda text: tuple(kind(x) for x in text.split(",") if x)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -322,12 +318,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--checkpoint", help="zip2zip checkpoint directory (trained hyper-encoders)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"))
     parser.add_argument(
-        "--prompt-base-tokens", type=_tuple_of(int), help="comma list (default 256,512,1024,2048)"
+        "--prompt-base-tokens", type=comma_list(int), help="comma list (default 256,512,1024,2048)"
     )
     parser.add_argument("--new-base-tokens", type=int, help="generated base tokens per run (default 256)")
-    parser.add_argument("--modes", type=_tuple_of(str), help="comma list of replay,generate")
+    parser.add_argument("--modes", type=comma_list(str), help="comma list of replay,generate")
     parser.add_argument(
-        "--corpora", type=_tuple_of(str), help="comma list of code,math,chat,multilingual,web"
+        "--corpora", type=comma_list(str), help="comma list of code,math,chat,multilingual,web"
     )
     parser.add_argument("--corpus-source", choices=SOURCES)
     parser.add_argument("--max-codebook-size", type=int)
