@@ -10,7 +10,7 @@ from _model_factories import ARCHITECTURES, PAD, VOCAB, compression, repetitive_
 from zip2zip import lzw
 from zip2zip.generation import decode_step, prefill
 from zip2zip.model import ENCODER_WEIGHTS_FILE, Zip2ZipForCausalLM
-from zip2zip.model_config import HyperEncoderConfig
+from zip2zip.model_config import HyperEncoderConfig, resolve_base_location
 from zip2zip.tokenization import compress_ids, pad_sequences
 
 ARCHS = sorted(ARCHITECTURES)
@@ -208,6 +208,16 @@ def test_encoder_shape_mismatch_is_an_error(tmp_path):
     (ckpt / "zip2zip_config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="shape mismatch"):
         Zip2ZipForCausalLM.from_pretrained(ckpt)
+
+
+def test_package_relative_base_location_resolves_to_the_installed_package():
+    import json as json_package
+    from pathlib import Path
+
+    assert resolve_base_location("package:json") == str(Path(json_package.__file__).parent)
+    assert resolve_base_location("HuggingFaceTB/SmolLM2-135M") == "HuggingFaceTB/SmolLM2-135M"
+    with pytest.raises(ValueError, match="not installed"):
+        resolve_base_location("package:no_such_package_zip2zip")
 
 
 def test_saving_a_base_without_path_is_an_error(tmp_path):

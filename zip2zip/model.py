@@ -26,7 +26,7 @@ from .config import CompressionConfig
 from .embedding import embed_compressed_ids
 from .hyper_encoder import build_hyper_encoder
 from .lm_head import joint_logits, slot_mask_from_positions
-from .model_config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2ZipConfig
+from .model_config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2ZipConfig, resolve_base_location
 from .model_inputs import IGNORE_INDEX, validate_compressed_batch
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
@@ -191,7 +191,7 @@ class Zip2ZipForCausalLM(nn.Module):
             from transformers import AutoModelForCausalLM
 
             base_model = AutoModelForCausalLM.from_pretrained(
-                config.base_model_name_or_path,
+                resolve_base_location(config.base_model_name_or_path),
                 gguf_file=config.base_gguf_file,
                 revision=config.base_revision,
                 dtype=dtype,

