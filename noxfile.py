@@ -135,6 +135,13 @@ def throughput(session: nox.Session) -> None:
     session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
 
 
+@nox.session(venv_backend="none", tags=["paper"])
+def perplexity(session: nox.Session) -> None:
+    """Byte perplexity, base vs control vs zip2zip (embedded SmolLM2 checkpoints; ~15 min) -> results/perplexity/."""
+    _run_benchmark(session, "perplexity")
+    session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
+
+
 @nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Embedded default: zip2zip SmolLM2-135M + no-compression control side by side (1 core each) -> checkpoints/."""

@@ -59,6 +59,7 @@ PROMPT_FILES = (
     "string.py",
 )
 DECODE_MODES = ("greedy", "forced")
+Variant = tuple[int, int | None]  # (max_codebook_size C, hyper-encoder width; None = d)
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,13 @@ class Config:
     decode_modes: tuple[str, ...] = DECODE_MODES
     max_subtokens: int = 3
     hyper_encoder_layers: int = 2
-    hyper_encoder_intermediate_size: int | None = None  # None: 2 * d (HyperEncoderConfig default)
+    hyper_encoder_intermediate_size: int | None = None  # None: 2 * width (HyperEncoderConfig default)
+    # One more zip2zip variant at the largest C with a narrower encoder (width w < d, projected in and
+    # out): the encoder's weights are read once per step, so their size sets its per-step cost. None: off.
+    narrow_encoder_width: int | None = 256
     prompt_base_tokens: int = 512
     num_decode_steps: int = 128
-    num_repeats: int = 5
+    num_repeats: int = 3
     num_warmup: int = 1
     # One torch thread: on a shared 2-core machine two OpenMP threads spin at every op barrier and a
     # SmolLM2 step went from 58 ms to 460-690 ms when another process held a core (measured).
@@ -286,15 +290,15 @@ class _Cell:
 
     prompts: list[list[int]]  # base prompt ids, equal length
     forced_base: list[list[int]]
-    codes: dict[tuple[int, str], list[list[int]]]  # (C, mode) -> compressed prompts
-    forced_codes: dict[int, list[list[int]]]
-    codec_s: dict[int, list[float]]
+    codes: dict[tuple[Variant, str], list[list[int]]]  # (variant, mode) -> compressed prompts
+    forced_codes: dict[Variant, list[list[int]]]
+    codec_s: dict[Variant, list[float]]
     base: dict[str, list[tuple[float, float]]]  # mode -> [(prefill_s, decode_s)]
-    zip2zip: dict[tuple[int, str], list[tuple[float, float]]]
-    counts: dict[tuple[int, str], dict[str, int]]
+    zip2zip: dict[tuple[Variant, str], list[tuple[float, float]]]
+    counts: dict[tuple[Variant, str], dict[str, int]]
 
 
-def _prepare(config: Config, wrappers: dict[int, Zip2ZipForCausalLM], texts: list[list[int]]) -> _Cell:
+def _prepare(config: Config, wrappers: dict[Variant, Zip2ZipForCausalLM], texts: list[list[int]]) -> _Cell:
     p, steps = config.prompt_base_tokens, config.num_decode_steps
     cell = _Cell([t[:p] for t in texts], [t[p : p + steps] for t in texts], {}, {}, {}, {}, {}, {})
     for c, model in wrappers.items():
@@ -309,7 +313,7 @@ def _prepare(config: Config, wrappers: dict[int, Zip2ZipForCausalLM], texts: lis
     return cell
 
 
-def _measure(config: Config, base: Any, wrappers: dict[int, Zip2ZipForCausalLM], cell: _Cell) -> None:
+def _measure(config: Config, base: Any, wrappers: dict[Variant, Zip2ZipForCausalLM], cell: _Cell) -> None:
     steps = config.num_decode_steps
     for mode in config.decode_modes:
         cell.base[mode] = []
@@ -333,7 +337,7 @@ def _measure(config: Config, base: Any, wrappers: dict[int, Zip2ZipForCausalLM],
 
 
 def _rows(
-    config: Config, model_name: str, b: int, wrappers: dict[int, Zip2ZipForCausalLM], cell: _Cell
+    config: Config, model_name: str, b: int, wrappers: dict[Variant, Zip2ZipForCausalLM], cell: _Cell
 ) -> list:
     steps, rows = config.num_decode_steps, []
     key = {"model": model_name, "batch_size": b}
@@ -351,7 +355,8 @@ def _rows(
             "num_decode_steps": metric(steps, "steps", num_samples=b),
         }})  # fmt: skip
     for c, model in wrappers.items():
-        zkey = {**key, "method": "zip2zip", "max_codebook_size": c}
+        width = model.config.hyper_encoder.resolved_width(model.config.hidden_size)
+        zkey = {**key, "method": "zip2zip", "max_codebook_size": c[0], "hyper_encoder_width": width}
         pre = [t[0] for t in cell.zip2zip[(c, "greedy")]]
         num_codes = [len(x) for x in cell.codes[(c, "greedy")]]
         rows.append({**zkey, "phase": "prefill", "metrics": {
@@ -395,14 +400,21 @@ def run(config: Config) -> BenchmarkResult:
     rows: list[dict[str, Any]] = []
     for model_name in config.models:
         base, assets[model_name] = _load_model(model_name, comp_max.initial_vocab_size, config)
-        encoder = HyperEncoderConfig(
-            num_layers=config.hyper_encoder_layers, intermediate_size=config.hyper_encoder_intermediate_size
-        )
+        variants: list[Variant] = [(c, None) for c in config.codebook_sizes]
+        d = base.config.get_text_config().hidden_size
+        if config.narrow_encoder_width is not None and config.narrow_encoder_width < d:
+            variants.append((max(config.codebook_sizes), config.narrow_encoder_width))
         wrappers = {
-            c: Zip2ZipForCausalLM.from_base(
-                base, compression=dataclasses.replace(comp_max, max_codebook_size=c), hyper_encoder=encoder
+            (c, width): Zip2ZipForCausalLM.from_base(
+                base,
+                compression=dataclasses.replace(comp_max, max_codebook_size=c),
+                hyper_encoder=HyperEncoderConfig(
+                    num_layers=config.hyper_encoder_layers,
+                    intermediate_size=config.hyper_encoder_intermediate_size,
+                    width=width,
+                ),
             ).eval()
-            for c in config.codebook_sizes
+            for c, width in variants
         }
         assets[model_name]["tie_encoders"] = next(iter(wrappers.values())).config.tie_encoders
         for b in config.batch_sizes:
@@ -422,7 +434,7 @@ def run(config: Config) -> BenchmarkResult:
 
 def _summary(result: BenchmarkResult) -> list[str]:
     lines = [
-        "model    B  C     mode    prefill ratio  step ratio  step ms (base -> zip2zip)  encoder ms/step"
+        "model    B  C     enc.w mode    prefill ratio  step ratio  step ms (base -> zip2zip)  encoder ms/step"
     ]
     base_ms = {
         (r["model"], r["batch_size"], r["decode_mode"]): r["metrics"]["decode_step_ms"]["value"]
@@ -430,19 +442,20 @@ def _summary(result: BenchmarkResult) -> list[str]:
         if r["method"] == "base" and r["phase"] == "decode"
     }
     prefill = {
-        (r["model"], r["batch_size"], r["max_codebook_size"]): r["metrics"]["prefill_time_ratio_vs_base"][
-            "value"
-        ]
+        (r["model"], r["batch_size"], r["max_codebook_size"], r["hyper_encoder_width"]): r["metrics"][
+            "prefill_time_ratio_vs_base"
+        ]["value"]
         for r in result.rows
         if r["method"] == "zip2zip" and r["phase"] == "prefill"
     }
     for r in result.rows:
         if r["method"] == "zip2zip" and r["phase"] == "decode":
             m, b, c, mode = r["model"], r["batch_size"], r["max_codebook_size"], r["decode_mode"]
+            w = r["hyper_encoder_width"]
             metrics = r["metrics"]
             encoder = metrics.get("profile_encoder_ms_per_step", {}).get("value", float("nan"))
             lines.append(
-                f"{m:8} {b:<2} {c:<5} {mode:7} {prefill[(m, b, c)]:13.3f}  "
+                f"{m:8} {b:<2} {c:<5} {w:<5} {mode:7} {prefill[(m, b, c, w)]:13.3f}  "
                 f"{metrics['decode_step_time_ratio_vs_base']['value']:10.3f}  "
                 f"{base_ms[(m, b, mode)]:7.1f} -> {metrics['decode_step_ms']['value']:7.1f}        {encoder:6.2f}"
             )
@@ -459,7 +472,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-decode-steps", type=int)
     parser.add_argument("--num-repeats", type=int)
     parser.add_argument("--num-threads", type=int, help="torch threads (default 1, see Config)")
-    parser.add_argument("--hyper-encoder-intermediate-size", type=int, help="encoder MLP width (default 2d)")
+    parser.add_argument("--hyper-encoder-intermediate-size", type=int, help="encoder MLP width (default 2w)")
+    parser.add_argument(
+        "--narrow-encoder-width",
+        type=int,
+        help="extra variant's encoder width (default 256; 0 = no extra variant)",
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu"], help="CPU only (this benchmark's scope)")
     args = parser.parse_args(argv)
     config = Config.smoke() if args.smoke else Config()
@@ -472,8 +490,11 @@ def main(argv: list[str] | None = None) -> None:
         "num_repeats": args.num_repeats,
         "num_threads": args.num_threads,
         "hyper_encoder_intermediate_size": args.hyper_encoder_intermediate_size,
+        "narrow_encoder_width": args.narrow_encoder_width,
     }
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    if config.narrow_encoder_width == 0:
+        config = dataclasses.replace(config, narrow_encoder_width=None)
     result = run(config)
     if args.smoke:
         result.status = "smoke"

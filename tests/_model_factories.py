@@ -45,10 +45,13 @@ ARCHITECTURES = {
 }
 
 
-def tiny_base(arch: str = "llama", *, seed: int = 0, tie: bool = False) -> torch.nn.Module:
+def tiny_base(
+    arch: str = "llama", *, seed: int = 0, tie: bool = False, vocab_size: int = MODEL_ROWS
+) -> torch.nn.Module:
     """A random tiny causal LM in eval mode, fp32, with the attention implementation pinned to SDPA."""
     torch.manual_seed(seed)
     config = ARCHITECTURES[arch]()
+    config.vocab_size = vocab_size
     config.tie_word_embeddings = tie
     model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.float32)
     return model.eval()

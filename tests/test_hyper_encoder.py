@@ -11,10 +11,14 @@ from zip2zip.model_config import HyperEncoderConfig, Zip2ZipConfig
 D, M = 32, 3
 
 
-def _encoder(name: str = "transformer", *, num_layers: int = 2, trained: bool = False):
+def _encoder(
+    name: str = "transformer", *, num_layers: int = 2, trained: bool = False, width: int | None = None
+):
     torch.manual_seed(0)
     enc = build_hyper_encoder(
-        HyperEncoderConfig(name=name, num_layers=num_layers, num_heads=4), hidden_size=D, max_subtokens=M
+        HyperEncoderConfig(name=name, num_layers=num_layers, num_heads=4, width=width),
+        hidden_size=D,
+        max_subtokens=M,
     )
     if trained and name == "transformer":
         with torch.no_grad():
@@ -43,9 +47,17 @@ def test_untrained_encoder_returns_mean_of_members(name, num_layers):
     torch.testing.assert_close(out, masked_mean(rows, mask), rtol=0, atol=0)
 
 
+def test_narrow_encoder_starts_at_the_mean_and_is_smaller():
+    rows, mask = _rows_and_mask()
+    narrow = _encoder(width=D // 2)
+    torch.testing.assert_close(narrow(rows, mask), masked_mean(rows, mask), rtol=0, atol=0)
+    assert sum(p.numel() for p in narrow.parameters()) < sum(p.numel() for p in _encoder().parameters()) / 2
+
+
+@pytest.mark.parametrize("width", [None, D // 2], ids=["width-d", "narrow"])
 @pytest.mark.parametrize("trained", [False, True], ids=["untrained", "trained"])
-def test_padding_is_masked_in_attention_and_pooling(trained):
-    enc = _encoder(trained=trained)
+def test_padding_is_masked_in_attention_and_pooling(trained, width):
+    enc = _encoder(trained=trained, width=width)
     rows, mask = _rows_and_mask()
     changed = rows.clone()
     changed[~mask] = 1e3 * torch.randn_like(changed[~mask])

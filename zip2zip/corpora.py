@@ -317,11 +317,11 @@ def sample_documents(
     return out
 
 
-def _load_hub(spec: CorpusSpec, *, num_docs: int, seed: int) -> tuple[Pool, dict[str, Any]]:
+def load_hub_pool(hub: HubSource, *, num_docs: int, seed: int) -> tuple[Pool, dict[str, Any]]:
+    """Stream a seeded sample of ``num_docs`` rows (split evenly over configs) at a recorded revision."""
     import datasets
     import huggingface_hub
 
-    hub = spec.hub
     revision = huggingface_hub.HfApi().dataset_info(hub.dataset, revision=hub.revision).sha
     pool: Pool = {}
     per_config = max(1, -(-num_docs // len(hub.configs)))
@@ -363,7 +363,7 @@ def load_corpus(
     hub_note = None
     if source == "hub" or (source == "auto" and hub_is_reachable()):
         try:
-            pool, prov = _load_hub(spec, num_docs=num_docs, seed=seed)
+            pool, prov = load_hub_pool(spec.hub, num_docs=num_docs, seed=seed)
             used = "hub"
         except Exception as exc:  # any hub/dataset failure: fall back offline, but say why
             if source == "hub":

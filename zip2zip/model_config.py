@@ -24,8 +24,11 @@ class HyperEncoderConfig:
     """Settings of one hyper-encoder (the module mapping a hypertoken's M member rows to one vector).
 
     ``name`` picks the variant from the registry in ``zip2zip.hyper_encoder``; the paper's default is
-    ``"transformer"`` with 2 layers. ``None`` sizes are derived from the base model's hidden size d:
-    ``num_heads = max(1, d // 64)`` and ``intermediate_size = 2 * d``.
+    ``"transformer"`` with 2 layers. ``None`` sizes are derived from the encoder width w (``width``,
+    default the base model's hidden size d): ``num_heads = max(1, w // 64)`` and ``intermediate_size =
+    2 * w``. A width below d (projected in and out) makes the encoder cheaper per decoding step: its
+    weights are read once per step, so their size, not the entry count, sets its cost (see
+    ``benchmarks/decode_step.py``).
     """
 
     name: str = "transformer"
@@ -33,31 +36,37 @@ class HyperEncoderConfig:
     num_heads: int | None = None
     intermediate_size: int | None = None
     norm_eps: float = 1e-5
+    width: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"hyper-encoder name must be a non-empty string, got {self.name!r}")
         if isinstance(self.num_layers, bool) or not isinstance(self.num_layers, int) or self.num_layers < 0:
             raise ValueError(f"num_layers={self.num_layers!r} must be an int >= 0 (the paper uses 2)")
-        for name in ("num_heads", "intermediate_size"):
+        for name in ("num_heads", "intermediate_size", "width"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name}={value!r} must be a positive int, or None to derive it from d")
         if not self.norm_eps > 0:
             raise ValueError(f"norm_eps={self.norm_eps!r} must be > 0")
 
+    def resolved_width(self, hidden_size: int) -> int:
+        return self.width if self.width is not None else hidden_size
+
     def resolved_num_heads(self, hidden_size: int) -> int:
-        """Heads for a model of width ``hidden_size``; raises if they do not divide it."""
-        heads = self.num_heads if self.num_heads is not None else max(1, hidden_size // 64)
-        if hidden_size % heads:
+        """Heads for a base model of width ``hidden_size``; raises if they do not divide the encoder width."""
+        width = self.resolved_width(hidden_size)
+        heads = self.num_heads if self.num_heads is not None else max(1, width // 64)
+        if width % heads:
             raise ValueError(
-                f"num_heads={heads} does not divide the hidden size {hidden_size}; "
-                f"pass HyperEncoderConfig(num_heads=...) with a divisor of {hidden_size}"
+                f"num_heads={heads} does not divide the encoder width {width}; "
+                f"pass HyperEncoderConfig(num_heads=...) with a divisor of {width}"
             )
         return heads
 
     def resolved_intermediate_size(self, hidden_size: int) -> int:
-        return self.intermediate_size if self.intermediate_size is not None else 2 * hidden_size
+        width = self.resolved_width(hidden_size)
+        return self.intermediate_size if self.intermediate_size is not None else 2 * width
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,11 +75,14 @@ class HyperEncoderConfig:
             "num_heads": self.num_heads,
             "intermediate_size": self.intermediate_size,
             "norm_eps": self.norm_eps,
+            "width": self.width,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HyperEncoderConfig:
-        _reject_unknown(data, cls, {"name", "num_layers", "num_heads", "intermediate_size", "norm_eps"})
+        _reject_unknown(
+            data, cls, {"name", "num_layers", "num_heads", "intermediate_size", "norm_eps", "width"}
+        )
         return cls(**data)
 
 

@@ -72,9 +72,11 @@ def metric(
     num_samples: int | None = None,
     values: list[float] | None = None,
     stdev: float | None = None,
+    ci95: list[float] | None = None,
     reason: str | None = None,
 ) -> dict[str, Any]:
-    """One measured quantity. ``value=None`` must come with a ``reason`` (never a sentinel number)."""
+    """One measured quantity. ``value=None`` must come with a ``reason`` (never a sentinel number).
+    ``ci95``: [low, high] of a 95% interval (how it was computed is the benchmark's to document)."""
     if value is None and not reason:
         raise ValueError(f"metric with unit {unit!r} has no value: say why in reason=...")
     out: dict[str, Any] = {"value": value, "unit": unit, "num_samples": num_samples}
@@ -82,6 +84,8 @@ def metric(
         out["values"] = list(values)
     if stdev is not None:
         out["stdev"] = stdev
+    if ci95 is not None:
+        out["ci95"] = list(ci95)
     if reason:
         out["reason"] = reason
     return out

@@ -52,6 +52,8 @@ class Tokenizer:
     provenance: dict[str, Any]  # package versions, file paths inside packages, sha256
     _encode_batch: Callable[[list[str]], list[list[int]]] = field(repr=False)
     _decode: Callable[[list[int]], str] = field(repr=False)
+    # The id lm-eval's ``hf`` model puts before a document it scores (BOS, else EOS); None if neither.
+    prefix_token_id: int | None = None
 
     def encode(self, text: str) -> list[int]:
         """Ids of plain text: no BOS/EOS added, special-token strings treated as text where the backend allows."""
@@ -169,6 +171,7 @@ def _from_hf(name: str, tok: Any, prov: dict[str, Any]) -> Tokenizer:
         provenance={**prov, "backend": f"transformers=={transformers.__version__}"},
         _encode_batch=encode_batch,
         _decode=lambda ids: tok.decode(ids, skip_special_tokens=False),
+        prefix_token_id=tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id,
     )
 
 

@@ -100,6 +100,7 @@ def bytes_tokenizer() -> Tokenizer:
         provenance={"builtin": "utf-8 bytes + pad + eos"},
         _encode_batch=lambda texts: [list(t.encode("utf-8")) for t in texts],
         _decode=lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
+        prefix_token_id=_BYTES_EOS,
     )
 
 

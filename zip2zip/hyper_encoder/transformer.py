@@ -1,7 +1,7 @@
 """The paper's default hyper-encoder: a small transformer encoder over a hypertoken's member rows.
 
-Architecture: member rows + a learned member-position embedding (so (a, b) != (b, a)) -> ``num_layers``
-pre-norm blocks (bidirectional self-attention whose keys exclude padding, then a GELU MLP) -> mean
+Architecture: member rows (projected to the encoder width when it is below d) + a learned
+member-position embedding (so (a, b) != (b, a)) -> ``num_layers`` pre-norm blocks (bidirectional self-attention whose keys exclude padding, then a GELU MLP) -> mean
 over real members (padding excluded again) -> final norm -> linear ``out_proj``; the result is added to
 the plain mean of the member rows.
 
@@ -50,14 +50,16 @@ class _Block(nn.Module):
 class TransformerHyperEncoder(HyperEncoder):
     def __init__(self, config: HyperEncoderConfig, *, hidden_size: int, max_subtokens: int) -> None:
         super().__init__(config, hidden_size=hidden_size, max_subtokens=max_subtokens)
+        width = config.resolved_width(hidden_size)
         heads = config.resolved_num_heads(hidden_size)
         ffn = config.resolved_intermediate_size(hidden_size)
-        self.member_position = nn.Parameter(torch.randn(max_subtokens, hidden_size) * 0.02)
+        self.in_proj = nn.Linear(hidden_size, width) if width != hidden_size else nn.Identity()
+        self.member_position = nn.Parameter(torch.randn(max_subtokens, width) * 0.02)
         self.blocks = nn.ModuleList(
-            _Block(hidden_size, heads, ffn, config.norm_eps) for _ in range(config.num_layers)
+            _Block(width, heads, ffn, config.norm_eps) for _ in range(config.num_layers)
         )
-        self.final_norm = nn.LayerNorm(hidden_size, eps=config.norm_eps)
-        self.out_proj = nn.Linear(hidden_size, hidden_size)
+        self.final_norm = nn.LayerNorm(width, eps=config.norm_eps)
+        self.out_proj = nn.Linear(width, hidden_size)
         nn.init.zeros_(self.out_proj.weight)
         nn.init.zeros_(self.out_proj.bias)
 
@@ -67,7 +69,7 @@ class TransformerHyperEncoder(HyperEncoder):
             raise ValueError(
                 f"member rows have M={m} but this encoder was built for max_subtokens={self.max_subtokens}"
             )
-        x = member_rows + self.member_position[:m].to(member_rows.dtype)
+        x = self.in_proj(member_rows) + self.member_position[:m].to(member_rows.dtype)
         key_mask = member_mask[:, None, None, :]  # [N, 1, 1, M]
         for block in self.blocks:
             x = block(x, key_mask)

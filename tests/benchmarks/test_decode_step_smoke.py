@@ -1,0 +1,24 @@
+"""decode_step benchmark smoke run: one row per (variant, phase, mode), ratios computed round by round."""
+
+from __future__ import annotations
+
+import statistics
+
+from benchmarks import decode_step
+from zip2zip.results import read_result
+
+
+def test_smoke_run_measures_every_variant(tmp_path):
+    out = tmp_path / "decode_step.json"
+    decode_step.main(["--smoke", "--narrow-encoder-width", "64", "--out", str(out)])
+    result = read_result(out)
+    zip_rows = [r for r in result.rows if r["method"] == "zip2zip"]
+    assert {r["hyper_encoder_width"] for r in zip_rows} == {64, 256}  # d = 256 and the narrow variant
+    base = {r["decode_mode"]: r for r in result.rows if r["method"] == "base" and r["phase"] == "decode"}
+    for row in (r for r in zip_rows if r["phase"] == "decode"):
+        ratio = row["metrics"]["decode_step_time_ratio_vs_base"]
+        zip_ms = row["metrics"]["decode_step_ms"]["values"]
+        base_ms = base[row["decode_mode"]]["metrics"]["decode_step_ms"]["values"]
+        expected = statistics.median(z / b for z, b in zip(zip_ms, base_ms, strict=True))
+        assert abs(ratio["value"] - expected) < 1e-9
+        assert row["metrics"]["num_decode_steps"]["value"] == result.config["num_decode_steps"]

@@ -1,0 +1,38 @@
+"""Perplexity table: paper beside ours, CIs and increases straight from the result, stand-ins named."""
+
+from __future__ import annotations
+
+from paper_tables import perplexity
+from zip2zip.results import BenchmarkResult, metric
+
+
+def _result() -> BenchmarkResult:
+    def row(model: str, ppl: float) -> dict:
+        return {"model": model, "corpus": "wikitext", "corpus_source": "offline",
+                "metrics": {"byte_perplexity": metric(ppl, "", ci95=[ppl - 0.1, ppl + 0.1])}}  # fmt: skip
+
+    increase = {"model": "zip2zip", "corpus": "wikitext", "versus": "control",
+                "metrics": {"byte_perplexity_increase_pct": metric(12.5, "%", ci95=[10.0, 15.0])}}  # fmt: skip
+    return BenchmarkResult(
+        benchmark="perplexity",
+        status="full",
+        config={"max_length": 1024, "bootstrap_samples": 2000},
+        rows=[row("base", 2.5), row("control", 2.4), row("zip2zip", 2.7), increase],
+        duration_s=1.0,
+        assets={"corpora": {"wikitext": {"source": "offline", "stand_in": "English Wikipedia leads"}}},
+    )
+
+
+def test_markdown_shows_paper_ours_ci_and_increase():
+    text = perplexity.render_markdown(_result(), caption="Perplexity")
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("|")}
+    assert "| 1.58 | 2.500 [2.400, 2.600] |" in lines["Baseline"]
+    assert "| -- | 2.400 [2.300, 2.500] |" in lines["Continual pretraining"]  # no paper row
+    assert "| 1.69 | 2.700 [2.600, 2.800] |" in lines["zip2zip"]
+    assert "+12.5 [+10.0, +15.0]" in lines["zip2zip vs continual pretraining, %"]
+    assert "offline stand-in: English Wikipedia leads" in text
+
+
+def test_latex_escapes_percent():
+    tex = perplexity.render_latex(_result(), caption="Perplexity", label="tab:ppl")
+    assert r"\label{tab:ppl}" in tex and r"\%" in tex and "2.700 [2.600, 2.800]" in tex
