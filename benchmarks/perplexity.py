@@ -127,11 +127,13 @@ def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, di
                             "config": model.config.to_dict()}  # fmt: skip
     log = path / "train_log.json"
     if log.is_file():
-        import json
-
-        summary = json.loads(log.read_text())
+        train_log = json.loads(log.read_text())
+        summary = train_log.get("summary", {})
         info["training"] = {
-            k: summary.get(k) for k in ("preset", "command", "git", "final_heldout", "num_steps")
+            "preset": train_log.get("config", {}).get("preset"),
+            "git": train_log.get("git"),
+            "num_steps": summary.get("num_steps_done"),
+            "final_heldout_nll_per_base_token": summary.get("final_heldout", {}).get("nll_per_base_token"),
         }
     return model.eval(), info
 

@@ -73,11 +73,11 @@ def _setup_lines(result: BenchmarkResult) -> list[str]:
     lines = [f"Paper: {PAPER_MODEL} ({PERPLEXITY_SOURCE})."]
     for model, info in result.assets.get("models", {}).items():
         what = info.get("checkpoint") or info.get("name")
-        heldout = (info.get("training") or {}).get("final_heldout")
-        lines.append(
-            f"Ours, {_LABEL.get(model, model)}: {what}"
-            + (f"; training held-out {heldout}" if heldout else "")
+        training = info.get("training") or {}
+        how = (
+            f" ({training['preset']} preset, {training['num_steps']} steps)" if training.get("preset") else ""
         )
+        lines.append(f"Ours, {_LABEL.get(model, model)}: {what}{how}.")
     for corpus, facts in result.assets.get("corpora", {}).items():
         source = next((r["corpus_source"] for (m, c), r in ours.items() if c == corpus), facts.get("source"))
         what = facts.get("dataset") if source == "hub" else f"offline stand-in: {facts.get('stand_in')}"

@@ -181,6 +181,22 @@ def test_lora_adapter_round_trip(tmp_path):
     torch.testing.assert_close(_logits(model.eval()), _logits(loaded))
 
 
+def test_compression_off_checkpoint_has_no_encoder_weights(tmp_path):
+    model = Zip2ZipForCausalLM.from_base(
+        tiny_base(),
+        compression=compression(max_codebook_size=0),
+        base_model_name_or_path=str(tmp_path / "base"),
+    ).eval()
+    model.causal_lm.save_pretrained(str(tmp_path / "base"))
+    model.save_pretrained(tmp_path / "off")
+    assert not (tmp_path / "off" / ENCODER_WEIGHTS_FILE).exists()
+    loaded = Zip2ZipForCausalLM.from_pretrained(tmp_path / "off").eval()
+    ids = torch.tensor([repetitive_ids(12)])
+    table = torch.zeros((1, 0, 3), dtype=torch.long)
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, table).logits, loaded(ids, table).logits)
+
+
 def test_missing_encoder_weights_is_an_error(tmp_path):
     _, ckpt = _saved(tmp_path)
     (ckpt / ENCODER_WEIGHTS_FILE).unlink()

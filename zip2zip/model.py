@@ -202,11 +202,14 @@ class Zip2ZipForCausalLM(nn.Module):
 
             base_model = PeftModel.from_pretrained(base_model, str(adapter), is_trainable=is_trainable)
         model = cls(base_model, config)
-        model._load_encoder_weights(path / ENCODER_WEIGHTS_FILE)
+        if config.compression.max_codebook_size > 0:  # with compression off no encoder ever runs
+            model._load_encoder_weights(path / ENCODER_WEIGHTS_FILE)
         return model
 
     def save_pretrained(self, directory: Path | str) -> Path:
-        """Write config + encoder weights (+ peft adapter); the base model is referenced by name/path."""
+        """Write config + encoder weights (+ peft adapter); the base model is referenced by name/path.
+
+        With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written."""
         if not self.config.base_model_name_or_path:
             raise ValueError(
                 "this model's base has no name or path to reference: save the base model first "
@@ -215,8 +218,9 @@ class Zip2ZipForCausalLM(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.config.save(directory)
-        state = {k: v.detach().contiguous() for k, v in self.encoders_state_dict().items()}
-        save_file(state, str(directory / ENCODER_WEIGHTS_FILE), metadata={"format": "pt"})
+        if self.compression.max_codebook_size > 0:
+            state = {k: v.detach().contiguous() for k, v in self.encoders_state_dict().items()}
+            save_file(state, str(directory / ENCODER_WEIGHTS_FILE), metadata={"format": "pt"})
         base: Any = self.base_model
         if _is_peft_model(base):
             base.save_pretrained(str(directory / ADAPTER_DIR))

@@ -186,7 +186,7 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
     from accelerate.utils import DistributedDataParallelKwargs, set_seed
     from tqdm.auto import tqdm
 
-    from .results import capture_environment
+    from .results import capture_environment, git_info
 
     if config.num_threads is not None:
         # on a shared CPU, 2 threads can be 100x slower than 1 for tiny models (each waits for the other)
@@ -239,6 +239,8 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
     log: dict[str, Any] = {
         "config": config.to_dict(),
         "environment": capture_environment(),
+        "git": git_info(),  # the commit this run's code came from (provenance of the checkpoints)
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
         "num_processes": world,
         "grad_accumulation_steps": num_accum,
         "num_trainable_params": num_params,
