@@ -142,6 +142,13 @@ def perplexity(session: nox.Session) -> None:
     session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
 
 
+@nox.session(venv_backend="none", tags=["paper"])
+def downstream(session: nox.Session) -> None:
+    """Seven lm-eval tasks (offline stand-ins), base vs control vs zip2zip (~15 min) -> results/downstream/, then tables."""
+    _run_benchmark(session, "downstream")
+    session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
+
+
 @nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Embedded default: zip2zip SmolLM2-135M + no-compression control side by side (1 core each) -> checkpoints/."""

