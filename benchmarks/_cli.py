@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,29 @@ def print_summary(result: BenchmarkResult, lines: list[str], out: Path) -> None:
     for item in result.skipped:
         print(f"skipped {item['name']}: {item['reason']}")
     print(f"wrote {out} ({result.status}, {result.duration_s:.1f} s)")
+
+
+def partial_path(out: Path) -> Path:
+    """Where a long run keeps the rows measured so far, so that an interrupted run can ``--resume``."""
+    return out.with_name(out.stem + ".partial.json")
+
+
+def rows_to_resume(
+    parser: argparse.ArgumentParser, out: Path, config: dict[str, Any], must_match: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Measured rows ``--resume`` keeps: from an interrupted run's partial file, else from ``out``.
+
+    Derived rows (``versus`` another model) are dropped, since they are recomputed. A saved run whose
+    config differs in any key of ``must_match`` is a usage error, never a silent mix of two setups.
+    """
+    partial = partial_path(out)
+    source = partial if partial.exists() else out if out.exists() else None
+    if source is None:
+        return []
+    saved = json.loads(source.read_text(encoding="utf-8"))
+    differing = [key for key in must_match if saved["config"].get(key) != config[key]]
+    if differing:
+        parser.error(
+            f"--resume: {source} was made with another {', '.join(differing)}; remove it or drop --resume"
+        )
+    return [row for row in saved["rows"] if "versus" not in row]

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, DynamicCache, LlamaConfig
 
 from benchmarks._cli import add_common_arguments, default_output_path, print_summary
@@ -313,13 +314,15 @@ def _prepare(config: Config, wrappers: dict[Variant, Zip2ZipForCausalLM], texts:
     return cell
 
 
-def _measure(config: Config, base: Any, wrappers: dict[Variant, Zip2ZipForCausalLM], cell: _Cell) -> None:
+def _measure(
+    config: Config, base: Any, wrappers: dict[Variant, Zip2ZipForCausalLM], cell: _Cell, label: str
+) -> None:
     steps = config.num_decode_steps
     for mode in config.decode_modes:
         cell.base[mode] = []
         for c in wrappers:
             cell.zip2zip[(c, mode)] = []
-    for repeat in range(config.num_warmup + config.num_repeats):
+    for repeat in tqdm(range(config.num_warmup + config.num_repeats), desc=label, unit="round"):
         for mode in config.decode_modes:
             forced = cell.forced_base if mode == "forced" else None
             base_times = _run_base(base, cell.prompts, steps, forced)
@@ -420,7 +423,7 @@ def run(config: Config) -> BenchmarkResult:
         for b in config.batch_sizes:
             texts, _ = _texts(encode, config, b)
             cell = _prepare(config, wrappers, texts)
-            _measure(config, base, wrappers, cell)
+            _measure(config, base, wrappers, cell, label=f"{model_name}, batch {b}")
             rows.extend(_rows(config, model_name, b, wrappers, cell))
     return BenchmarkResult(
         benchmark="decode_step",

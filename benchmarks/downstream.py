@@ -38,7 +38,14 @@ import torch
 
 from zip2zip.results import BenchmarkResult, metric, write_json_atomic, write_result
 
-from ._cli import add_common_arguments, comma_list, default_output_path, print_summary
+from ._cli import (
+    add_common_arguments,
+    comma_list,
+    default_output_path,
+    partial_path,
+    print_summary,
+    rows_to_resume,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS_DIR = Path(__file__).resolve().parent / "downstream_tasks"
@@ -370,18 +377,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown models {sorted(unknown)}; choose from {','.join(MODELS)}")
     out: Path = args.out or default_output_path("downstream", smoke=args.smoke)
-    partial = out.with_name(out.stem + ".partial.json")
-    previous: list[dict[str, Any]] = []
-    if args.resume:
-        source = partial if partial.exists() else out if out.exists() else None
-        if source is not None:
-            saved = json.loads(source.read_text(encoding="utf-8"))
-            keep = ("base_model", "task_source", "limit", "control_checkpoint", "zip2zip_checkpoint", "seed")
-            if any(saved["config"].get(k) != _config_dict(config)[k] for k in keep):
-                raise ValueError(
-                    f"--resume: {source} was made with another config; remove it or drop --resume"
-                )
-            previous = [r for r in saved["rows"] if "versus" not in r]
+    partial = partial_path(out)
+    must_match = ("base_model", "task_source", "limit", "control_checkpoint", "zip2zip_checkpoint", "seed")
+    previous = rows_to_resume(parser, out, _config_dict(config), must_match) if args.resume else []
     result = run(config, status="smoke" if args.smoke else "full", previous=previous, partial_path=partial)
     write_result(out, result, allow_dirty=args.allow_dirty)
     partial.unlink(missing_ok=True)
