@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from _model_factories import ARCHITECTURES, PAD, VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
@@ -174,9 +176,11 @@ def test_lora_adapter_round_trip(tmp_path):
     from peft import LoraConfig
 
     model, _ = _saved(tmp_path)
+    model.causal_lm.name_or_path = "/machine/specific/install/path"  # what peft would record
     model.add_lora(LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     model.save_pretrained(tmp_path / "lora")
-    assert (tmp_path / "lora" / "adapter" / "adapter_config.json").is_file()
+    adapter_config = json.loads((tmp_path / "lora" / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == model.config.base_model_name_or_path
     loaded = Zip2ZipForCausalLM.from_pretrained(tmp_path / "lora").eval()
     torch.testing.assert_close(_logits(model.eval()), _logits(loaded))
 
