@@ -38,6 +38,7 @@ import torch
 
 from zip2zip.results import BenchmarkResult, metric, write_json_atomic, write_result
 
+from ._checkpoints import checkpoint_path, describe_checkpoint
 from ._cli import (
     add_common_arguments,
     comma_list,
@@ -47,7 +48,6 @@ from ._cli import (
     rows_to_resume,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 TASKS_DIR = Path(__file__).resolve().parent / "downstream_tasks"
 PAPER_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "winogrande", "gsm8k")
 MODELS = ("base", "control", "zip2zip")
@@ -132,12 +132,11 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
             "lm_eval_model": "hf"
         }
     path_text = config.control_checkpoint if name == "control" else config.zip2zip_checkpoint
-    path = Path(path_text) if Path(path_text).is_absolute() else ROOT / path_text
+    path = checkpoint_path(path_text)
     info: dict[str, Any] = {"lm_eval_model": "zip2zip"}
     if path_text and path.is_dir():
         model = Zip2ZipForCausalLM.from_pretrained(path, base_model=copy.deepcopy(base), dtype=torch.float32)
-        info.update(checkpoint=str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
-                    trained=True, training=_training_summary(path))  # fmt: skip
+        info.update(describe_checkpoint(path), trained=True)
     elif name == "control":
         raise ValueError(f"control checkpoint {path} not found (nox -s train makes it; or pass --control-checkpoint); "
                          "an untrained compression-off wrapper would just repeat the base row")  # fmt: skip
@@ -150,16 +149,6 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
                     "so these numbers do not measure zip2zip training")  # fmt: skip
     info["config"] = model.config.to_dict()
     return Zip2ZipLM(model, tokenizer, batch_size=config.batch_size), info
-
-
-def _training_summary(path: Path) -> dict[str, Any] | None:
-    log = path / "train_log.json"
-    if not log.is_file():
-        return None
-    train_log = json.loads(log.read_text(encoding="utf-8"))
-    summary = train_log.get("summary", {})
-    return {"preset": train_log.get("config", {}).get("preset"), "git": train_log.get("git"),
-            "num_steps": summary.get("num_steps_done")}  # fmt: skip
 
 
 # ---- tasks -------------------------------------------------------------------------------------------

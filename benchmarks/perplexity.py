@@ -24,7 +24,6 @@ stand-ins: ``zip2zip.eval_corpora``. A model or corpus that cannot be loaded is 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -40,6 +39,7 @@ from zip2zip.eval_corpora import EVAL_CORPORA, load_eval_corpus
 from zip2zip.results import BenchmarkResult, metric, write_json_atomic, write_result
 from zip2zip.tokenizers import Tokenizer
 
+from ._checkpoints import checkpoint_path, describe_checkpoint
 from ._cli import (
     add_common_arguments,
     comma_list,
@@ -50,7 +50,6 @@ from ._cli import (
 )
 
 MODELS = ("base", "control", "zip2zip")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -123,25 +122,13 @@ def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, di
         comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
         model = Zip2ZipForCausalLM.from_base(base, compression=comp)
         return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
-    path = Path(config.control_checkpoint if name == "control" else config.zip2zip_checkpoint)
-    path = path if path.is_absolute() else ROOT / path
+    path = checkpoint_path(config.control_checkpoint if name == "control" else config.zip2zip_checkpoint)
     if not path.is_dir():
         raise ValueError(
             f"checkpoint {path} not found: build it with `nox -s train` (or pass --{name}-checkpoint)"
         )
     model = Zip2ZipForCausalLM.from_pretrained(path, dtype=torch.float32)
-    info: dict[str, Any] = {"checkpoint": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
-                            "config": model.config.to_dict()}  # fmt: skip
-    log = path / "train_log.json"
-    if log.is_file():
-        train_log = json.loads(log.read_text())
-        summary = train_log.get("summary", {})
-        info["training"] = {
-            "preset": train_log.get("config", {}).get("preset"),
-            "git": train_log.get("git"),
-            "num_steps": summary.get("num_steps_done"),
-            "final_heldout_nll_per_base_token": summary.get("final_heldout", {}).get("nll_per_base_token"),
-        }
+    info = {**describe_checkpoint(path), "config": model.config.to_dict()}
     return model.eval(), info
 
 
