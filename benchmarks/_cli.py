@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from zip2zip.results import BenchmarkResult
+from zip2zip.results import BenchmarkResult, refuse_dirty_checkout
 
 RESULTS_DIR = Path("results")
 
@@ -28,6 +28,18 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> 
         action="store_true",
         help="write a full result although the git checkout has uncommitted changes (recorded as dirty)",
     )
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, then a usage error at once, not after a long run, if the full result
+    could not be written (uncommitted changes without ``--allow-dirty``)."""
+    args = parser.parse_args(argv)
+    if not args.smoke:
+        try:
+            refuse_dirty_checkout(args.allow_dirty)
+        except ValueError as exc:
+            parser.error(str(exc))
+    return args
 
 
 def comma_list(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:

@@ -28,7 +28,7 @@ from zip2zip.codec import LZWCodec
 from zip2zip.results import BenchmarkResult, metric, write_result
 from zip2zip.timing import median, stdev, time_interleaved
 
-from ._cli import add_common_arguments, default_output_path, print_summary
+from ._cli import add_common_arguments, default_output_path, parse_args, print_summary
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--tokenizer", help="tokenizer registry name for the second stream (default llama3)")
     parser.add_argument("--num-repeats", type=int, help="timed repeats per measurement (default 7)")
     parser.add_argument("--num-threads", type=int, help="threads for batch_encode (default 2)")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     config = Config.smoke() if args.smoke else Config()
     overrides = {
         k: v

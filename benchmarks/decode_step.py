@@ -39,7 +39,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, DynamicCache, LlamaConfig
 
-from benchmarks._cli import add_common_arguments, default_output_path, print_summary
+from benchmarks._cli import add_common_arguments, default_output_path, parse_args, print_summary
 from zip2zip.config import CompressionConfig
 from zip2zip.generation import encode_step_entries, feed_streams, forward_step, prefill, run_step
 from zip2zip.lzw import LZWStream
@@ -482,7 +482,7 @@ def main(argv: list[str] | None = None) -> None:
         help="extra variant's encoder width (default 256; 0 = no extra variant)",
     )
     parser.add_argument("--device", default="cpu", choices=["cpu"], help="CPU only (this benchmark's scope)")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     config = Config.smoke() if args.smoke else Config()
     overrides = {
         "models": tuple(args.models) if args.models else None,

@@ -43,6 +43,7 @@ from ._cli import (
     add_common_arguments,
     comma_list,
     default_output_path,
+    parse_args,
     partial_path,
     print_summary,
     rows_to_resume,
@@ -357,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--bootstrap-samples", type=int, help="item resamples for the difference CIs (default 2000)"
     )
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     config = Config.smoke() if args.smoke else Config()
     config = replace(
         config, **{f.name: v for f in fields(Config) if (v := getattr(args, f.name, None)) is not None}

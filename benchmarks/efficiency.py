@@ -33,7 +33,7 @@ from zip2zip.metrics import EfficiencyTotals
 from zip2zip.results import BenchmarkResult, metric, read_result, write_result
 from zip2zip.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
 
-from ._cli import add_common_arguments, comma_list, default_output_path, print_summary
+from ._cli import add_common_arguments, comma_list, default_output_path, parse_args, print_summary
 
 _CHUNK_DOCS = 32  # documents per batch_encode call: bounds the padded [batch, len] array
 
@@ -242,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--sweep-max-codebook-sizes", type=comma_list(int), help="codebook sizes of the sweep ('' = none)"
     )
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     config = Config.smoke() if args.smoke else Config()
     config = replace(
         config, **{f.name: v for f in fields(Config) if (v := getattr(args, f.name, None)) is not None}

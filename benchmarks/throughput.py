@@ -49,7 +49,7 @@ from zip2zip.corpora import SOURCES, load_corpus
 from zip2zip.results import BenchmarkResult, read_result, write_result
 from zip2zip.tokenizers import Tokenizer, get_tokenizer
 
-from ._cli import add_common_arguments, comma_list, default_output_path, print_summary
+from ._cli import add_common_arguments, comma_list, default_output_path, parse_args, print_summary
 from ._devices import device_name, device_sync, device_tag, mps_fallback_enabled, resolve_device
 from ._throughput_loops import Inputs, measure_cell, prepare_inputs
 
@@ -331,7 +331,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--num-warmup", type=int)
     parser.add_argument("--num-threads", type=int, help="torch intra-op threads (CPU preset: 1)")
     parser.add_argument("--memory-bandwidth-gb-per-s", type=float, help="GPU bandwidth for the roofline")
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     device = resolve_device(args.device)
     kind = device.type
     config = Config.smoke() if args.smoke else Config.from_name(kind)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from zip2zip.results import BenchmarkResult, metric, read_result, write_json_atomic, write_result
+from zip2zip.results import BenchmarkResult, git_info, metric, read_result, write_json_atomic, write_result
 
 
 def make(status: str = "smoke") -> BenchmarkResult:
@@ -40,6 +41,23 @@ def test_full_result_from_dirty_tree_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "x.json").exists()
     write_result(tmp_path / "x.json", result, allow_dirty=True)
     assert read_result(tmp_path / "x.json").git["dirty"] is True
+
+
+def test_outputs_of_the_jobs_do_not_make_a_checkout_dirty(tmp_path: Path) -> None:
+    """A fresh clone must stay clean while `nox -s efficiency perplexity` rewrites committed results."""
+    files = ["results/efficiency/cpu.json", "paper_tables/out/efficiency.md", "zip2zip/codec.py"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("v1\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "add", "."], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], cwd=tmp_path, check=True)
+    for name in files[:2]:
+        (tmp_path / name).write_text("v2\n")
+    assert git_info(tmp_path)["dirty"] is False
+    (tmp_path / files[2]).write_text("v2\n")
+    assert git_info(tmp_path)["dirty"] is True
 
 
 def test_reader_rejects_other_schema_versions_and_unknown_keys(tmp_path: Path) -> None:

@@ -146,15 +146,22 @@ def capture_environment() -> dict[str, Any]:
     }
 
 
+# What the jobs themselves write: edits there do not change the code a result comes from, so they do
+# not make a checkout dirty (else `nox -s efficiency perplexity` could never run from a clean clone).
+GENERATED_PATHS = ("results", "paper_tables/out", "checkpoints")
+
+
 def git_info(repo: Path | None = None) -> dict[str, Any]:
-    """Commit and dirty flag of the checkout the code runs from (``None`` outside a git checkout)."""
+    """Commit and dirty flag (tracked files changed outside ``GENERATED_PATHS``) of the checkout the code
+    runs from; ``None`` outside a git checkout."""
     cwd = repo or Path(__file__).resolve().parent.parent
+    excluded = [f":(exclude){path}" for path in GENERATED_PATHS]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded],
             cwd=cwd,
             capture_output=True,
             text=True,
@@ -199,16 +206,25 @@ def write_json_atomic(path: Path | str, payload: Any) -> Path:
     return path
 
 
+def refuse_dirty_checkout(allow_dirty: bool) -> None:
+    """Fail before a long run, not after it, if ``write_result`` would refuse its full result."""
+    if not allow_dirty and git_info().get("dirty"):
+        raise ValueError(_DIRTY_REFUSAL)
+
+
+_DIRTY_REFUSAL = (
+    "refusing to write a 'full' result from a checkout with uncommitted changes: commit first, "
+    "or pass --allow-dirty (the result then records dirty=true)"
+)
+
+
 def write_result(path: Path | str, result: BenchmarkResult, *, allow_dirty: bool = False) -> Path:
     """Fill in environment, git and timestamp, refuse a ``full`` result from a dirty tree, write atomically."""
     result.environment = result.environment or capture_environment()
     result.git = result.git or git_info()
     result.created_utc = result.created_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     if result.status == "full" and result.git.get("dirty") and not allow_dirty:
-        raise ValueError(
-            "refusing to write a 'full' result from a checkout with uncommitted changes: commit first, "
-            "or pass --allow-dirty (the result then records dirty=true)"
-        )
+        raise ValueError(_DIRTY_REFUSAL)
     return write_json_atomic(path, result)
 
 
