@@ -122,7 +122,9 @@ def test_config_validation() -> None:
     with pytest.raises(ValueError, match="num_repeats"):
         throughput.Config(num_repeats=0)
     with pytest.raises(ValueError, match="needs >= 5"):
-        throughput.main(["--device", "cpu", "--num-repeats", "3", "--out", "/nonexistent/x.json"])
+        throughput.main(
+            ["--device", "cpu", "--num-repeats", "3", "--allow-dirty", "--out", "/nonexistent/x.json"]
+        )
     cuda = throughput.Config.from_name("cuda")
     assert (
         cuda.model == "phi3.5-mini" and cuda.dtype == "bfloat16" and set(cuda.modes) == {"replay", "generate"}
