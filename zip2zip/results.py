@@ -206,16 +206,16 @@ def write_json_atomic(path: Path | str, payload: Any) -> Path:
     return path
 
 
-def refuse_dirty_checkout(allow_dirty: bool) -> None:
-    """Fail before a long run, not after it, if ``write_result`` would refuse its full result."""
-    if not allow_dirty and git_info().get("dirty"):
-        raise ValueError(_DIRTY_REFUSAL)
-
-
 _DIRTY_REFUSAL = (
     "refusing to write a 'full' result from a checkout with uncommitted changes: commit first, "
     "or pass --allow-dirty (the result then records dirty=true)"
 )
+
+
+def refuse_dirty_checkout(allow_dirty: bool) -> None:
+    """Fail before a long run, not after it, if ``write_result`` would refuse its full result."""
+    if not allow_dirty and git_info().get("dirty"):
+        raise ValueError(_DIRTY_REFUSAL)
 
 
 def write_result(path: Path | str, result: BenchmarkResult, *, allow_dirty: bool = False) -> Path:
