@@ -1,7 +1,7 @@
-"""Timed loops of ``benchmarks/throughput.py``: one cell's inputs, one baseline run, one zip2zip run, and
-the rows of one cell. The decode loops of both sides do the same per-step work: argmax over the logits
-(the one device->host read), feed one id, one forward with the KV cache (the baseline through the HF
-model with ``logits_to_keep=1``, zip2zip through ``zip2zip.generation``'s public step functions).
+"""Timed runs of ``benchmarks/throughput.py``: one cell's inputs, one baseline run, one zip2zip run, and
+the rows of one cell. Both runs go through ``zip2zip.timing.time_decode`` (device synced before every
+clock read) with the decoders of ``_decode_timing.py``, which do the same per-step work on both sides:
+argmax over the logits (the one device->host read), feed one id, one forward with the KV cache.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import DynamicCache
 
 from zip2zip.codec import LZWCodec
 from zip2zip.config import CompressionConfig
-from zip2zip.generation import decode_step, encode_step_entries, feed_streams, prefill, run_step
 from zip2zip.lzw import LZWStream
 from zip2zip.results import metric
+from zip2zip.timing import time_decode
 from zip2zip.tokenization import compress_ids
 from zip2zip.tokenizers import Tokenizer
 
+from ._decode_timing import BaseDecoder, Zip2ZipDecoder
 from ._devices import PeakMemory, decode_step_bytes, memory_bandwidth_gb_per_s
 
 _NUM_HOST_REPEATS = 5
@@ -111,82 +111,32 @@ def prepare_inputs(model: Any, tok: Tokenizer, prompt_ids: list[int], continuati
 
 
 # --------------------------------------------------------------------------------------- one run
-@torch.no_grad()
-def baseline_run(base: Any, inputs: Inputs, mode: str, budget: int, device: torch.device,
-                 sync: Callable[[], None]) -> Run:  # fmt: skip
+def baseline_run(base: Any, inputs: Inputs, mode: str, budget: int, sync: Callable[[], None]) -> Run:
     """Prefill the P base ids, then ``budget`` decode steps (replay: the real continuation)."""
-    p = len(inputs.prompt_ids)
-    ids = torch.tensor([inputs.prompt_ids], device=device)  # [1, P]
-    mask = torch.ones((1, p + budget), dtype=torch.long, device=device)  # [1, P + K]
-    sync()
-    start = time.perf_counter()
-    cache = DynamicCache(config=base.config)
-    out = base(input_ids=ids, attention_mask=mask[:, :p], position_ids=torch.arange(p, device=device)[None],
-               past_key_values=cache, use_cache=True, logits_to_keep=1)  # fmt: skip
-    logits = out.logits[:, -1]  # [1, V]
-    sync()
-    mid = time.perf_counter()
-    emitted: list[int] = []
-    for step in range(budget):
-        chosen = int(logits.argmax(-1).item())  # the one device->host read per step
-        next_id = inputs.continuation_ids[step] if mode == "replay" else chosen
-        emitted.append(next_id)
-        out = base(input_ids=torch.tensor([[next_id]], device=device), attention_mask=mask[:, : p + step + 1],
-                   position_ids=torch.tensor([[p + step]], device=device), past_key_values=cache,
-                   use_cache=True, logits_to_keep=1)  # fmt: skip
-        logits = out.logits[:, -1]
-    sync()
-    end = time.perf_counter()
-    return Run(mid - start, end - mid, budget, budget, budget, emitted)
+    forced = [inputs.continuation_ids] if mode == "replay" else None
+    decoder = BaseDecoder(base, [inputs.prompt_ids], max_steps=budget, forced=forced)
+    timing = time_decode(decoder, sync=sync)
+    n = timing.num_emitted_ids
+    return Run(timing.prefill_s, timing.decode_s, timing.num_steps, n, n, decoder.emitted_ids[0])
 
 
-@torch.no_grad()
 def zip2zip_run(model: Any, inputs: Inputs, mode: str, budget: int, sync: Callable[[], None], *,
                 profile: bool = False) -> Run:  # fmt: skip
     """``prefill`` on the compressed prompt, then steps until ``budget`` base tokens are decoded.
 
     ``profile`` splits each step into select / codec / encoder / model with a sync between parts
     (used in the warm-up round only, so the timed runs carry no extra syncs)."""
-    v = model.compression.initial_vocab_size
-    forced = inputs.replay_codes
-    max_steps = len(forced) if mode == "replay" else budget
-    sync()
-    start = time.perf_counter()
-    logits, state = prefill(model, [inputs.prompt_codes], max_new_steps=max_steps)
-    sync()
-    mid = time.perf_counter()
-    stream, num_prompt = state.streams[0], state.num_prompt_base_tokens[0]
-    parts = dict.fromkeys(("select", "codec", "encoder", "model"), 0.0)
-    steps = num_hyper = 0
-    clock = time.perf_counter
-    while len(stream.base_ids) - num_prompt < budget and steps < max_steps:
-        t0 = clock()
-        chosen = int(logits.argmax(-1).item())  # the one device->host read per step
-        code = forced[steps] if mode == "replay" else chosen
-        num_hyper += code >= v
-        if not profile:
-            logits = decode_step(model, state, [code])
-        else:
-            t1 = clock()
-            new, needed = feed_streams(model, state, [code])
-            t2 = clock()
-            encode_step_entries(model, state, new, needed)
-            sync()
-            t3 = clock()
-            logits = run_step(model, state, [code])
-            sync()
-            t4 = clock()
-            for key, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-                parts[key] += seconds
-        steps += 1
-    sync()
-    end = time.perf_counter()
-    produced = stream.base_ids[num_prompt:]
-    run = Run(mid - start, end - mid, steps, min(len(produced), budget), len(produced), produced[:budget],
-              num_hyper, stream.num_entries - state.num_prompt_entries[0])  # fmt: skip
+    forced = [inputs.replay_codes] if mode == "replay" else None
+    max_steps = len(inputs.replay_codes) if mode == "replay" else budget
+    decoder = Zip2ZipDecoder(model, [inputs.prompt_codes], max_steps=max_steps, forced=forced,
+                             base_token_budget=budget)  # fmt: skip
+    timing = time_decode(decoder, sync=sync, profile=profile)
+    (produced,) = decoder.decoded_base_ids
+    run = Run(timing.prefill_s, timing.decode_s, timing.num_steps, min(len(produced), budget), len(produced),
+              produced[:budget], decoder.num_hypertokens_fed, decoder.num_entries_created)  # fmt: skip
     if profile:
         run.profile_s = {
-            **{f"decode_{k}": s for k, s in parts.items()},
+            **{f"decode_{k}": s for k, s in timing.profile_s.items()},
             **_prefill_parts(model, inputs, sync),
         }
     return run
@@ -228,7 +178,7 @@ def measure_cell(config: Any, base: Any, model: Any, tok: Tokenizer, inputs: Inp
     """Warm-up rounds (profile + memory peaks), then interleaved timed rounds; returns rows + cell assets."""
     k = config.new_base_tokens
     runners: dict[str, Callable[[bool], Run]] = {
-        "baseline": lambda _profile: baseline_run(base, inputs, mode, k, device, sync),
+        "baseline": lambda _profile: baseline_run(base, inputs, mode, k, sync),
         "zip2zip": lambda profile: zip2zip_run(model, inputs, mode, k, sync, profile=profile),
     }
     memory = PeakMemory(device)

@@ -4,8 +4,9 @@ Both run in one process on the same weights, side by side: for each (model, batc
 round runs the base model and then the zip2zip wrapper for each codebook size C, each doing one timed
 prefill (~512 base ids of CPython standard-library source per row; zip2zip gets them LZW-compressed and
 left-padded) followed by exactly ``num_decode_steps`` timed decode steps (EOS ignored, so both sides
-take the same number of steps). Both loops take the argmax, read one id per row from the device per
-step, and use a ``DynamicCache``. Two decode modes:
+take the same number of steps). Both run through ``zip2zip.timing.time_decode`` (device synced before
+every clock read) with the decoders of ``benchmarks/_decode_timing.py``: both take the argmax, read one
+id per row from the device per step, and use a ``DynamicCache``. Two decode modes:
 
 * ``greedy`` feeds the argmax back. An untrained wrapper mostly repeats itself, so few codebook
   entries are created and the hyper-encoder rarely runs: a lower bound on the per-step cost.
@@ -37,15 +38,17 @@ from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, DynamicCache, LlamaConfig
+from transformers import AutoModelForCausalLM, LlamaConfig
 
 from benchmarks._cli import add_common_arguments, default_output_path, parse_args, print_summary
+from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
+from benchmarks._devices import device_sync
 from zip2zip.config import CompressionConfig
-from zip2zip.generation import encode_step_entries, feed_streams, forward_step, prefill, run_step
 from zip2zip.lzw import LZWStream
 from zip2zip.model import Zip2ZipForCausalLM
 from zip2zip.model_config import HyperEncoderConfig
 from zip2zip.results import BenchmarkResult, metric, write_result
+from zip2zip.timing import DecodeTiming, time_decode
 from zip2zip.tokenization import compress_ids, compression_config_from_tokenizer
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -180,99 +183,7 @@ def _load_model(name: str, vocab_size: int, config: Config) -> tuple[torch.nn.Mo
     raise ValueError(f"unknown model {name!r}; known: smollm2, tiny")
 
 
-# --------------------------------------------------------------------------------------- loops
-@torch.no_grad()
-def _run_base(
-    base: Any, prompts: list[list[int]], steps: int, forced: list[list[int]] | None = None
-) -> tuple[float, float]:
-    """Seconds for (prefill, ``steps`` decode steps) of the bare model; prompts share one length."""
-    ids = torch.tensor(prompts)
-    b, length = ids.shape
-    mask = torch.ones((b, length + steps), dtype=torch.long)
-    position = torch.arange(length).expand(b, -1)
-    start = time.perf_counter()
-    cache = DynamicCache(config=base.config)
-    out = base(
-        input_ids=ids,
-        attention_mask=mask[:, :length],
-        position_ids=position,
-        past_key_values=cache,
-        use_cache=True,
-        logits_to_keep=1,
-    )
-    logits = out.logits[:, -1]
-    prefill_s = time.perf_counter() - start
-    next_position = torch.full((b, 1), length)
-    start = time.perf_counter()
-    for step in range(steps):
-        next_ids = logits.argmax(-1).tolist()
-        if forced is not None:
-            next_ids = [row[step] for row in forced]
-        out = base(
-            input_ids=torch.tensor(next_ids)[:, None],
-            attention_mask=mask[:, : length + step + 1],
-            position_ids=next_position,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        logits = out.logits[:, -1]
-        next_position = next_position + 1
-    return prefill_s, time.perf_counter() - start
-
-
-@torch.no_grad()
-def _run_zip2zip(
-    model: Zip2ZipForCausalLM,
-    codes: list[list[int]],
-    steps: int,
-    forced: list[list[int]] | None = None,
-    *,
-    profile: dict[str, float] | None = None,
-) -> tuple[float, float, dict[str, int]]:
-    """Seconds for (prefill, ``steps`` decode steps) plus counts; ``profile`` splits the step time."""
-    v = model.compression.initial_vocab_size
-    start = time.perf_counter()
-    logits, state = prefill(model, codes, max_new_steps=steps)
-    prefill_s = time.perf_counter() - start
-    num_hyper = 0
-    clock = time.perf_counter
-    start = clock()
-    for step in range(steps):
-        t0 = clock()
-        next_ids = logits.argmax(-1).tolist()
-        if forced is not None:
-            next_ids = [row[step] for row in forced]
-        if profile is None:
-            new, needed = feed_streams(model, state, next_ids)
-            logits = forward_step(model, state, next_ids, new, needed)
-        else:
-            t1 = clock()
-            new, needed = feed_streams(model, state, next_ids)
-            t2 = clock()
-            encode_step_entries(model, state, new, needed)
-            t3 = clock()
-            logits = run_step(model, state, next_ids)
-            t4 = clock()
-            for key, seconds in (
-                ("select", t1 - t0),
-                ("codec", t2 - t1),
-                ("encoder", t3 - t2),
-                ("model", t4 - t3),
-            ):
-                profile[key] = profile.get(key, 0.0) + seconds
-        num_hyper += sum(1 for i in next_ids if i >= v)
-    decode_s = clock() - start
-    counts = {
-        "num_hypertokens_fed": num_hyper,
-        "num_base_tokens_decoded": sum(
-            len(s.base_ids) - n for s, n in zip(state.streams, state.num_prompt_base_tokens, strict=True)
-        ),
-        "num_entries_created": int(state.hyper_cache.num_entries.sum()) - sum(state.num_prompt_entries),
-    }
-    return prefill_s, decode_s, counts
-
-
+# --------------------------------------------------------------------------------------- metrics
 def _timing(values_s: list[float], per: int = 1) -> dict[str, Any]:
     ms = [1e3 * v / per for v in values_s]
     spread = statistics.stdev(ms) if len(ms) > 1 else None
@@ -294,14 +205,15 @@ class _Cell:
     codes: dict[tuple[Variant, str], list[list[int]]]  # (variant, mode) -> compressed prompts
     forced_codes: dict[Variant, list[list[int]]]
     codec_s: dict[Variant, list[float]]
-    base: dict[str, list[tuple[float, float]]]  # mode -> [(prefill_s, decode_s)]
-    zip2zip: dict[tuple[Variant, str], list[tuple[float, float]]]
+    base: dict[str, list[DecodeTiming]]  # mode -> timed rounds
+    zip2zip: dict[tuple[Variant, str], list[DecodeTiming]]
     counts: dict[tuple[Variant, str], dict[str, int]]
+    profile_s: dict[tuple[Variant, str], dict[str, float]]  # step part -> seconds over all steps
 
 
 def _prepare(config: Config, wrappers: dict[Variant, Zip2ZipForCausalLM], texts: list[list[int]]) -> _Cell:
     p, steps = config.prompt_base_tokens, config.num_decode_steps
-    cell = _Cell([t[:p] for t in texts], [t[p : p + steps] for t in texts], {}, {}, {}, {}, {}, {})
+    cell = _Cell([t[:p] for t in texts], [t[p : p + steps] for t in texts], {}, {}, {}, {}, {}, {}, {})
     for c, model in wrappers.items():
         cell.codec_s[c] = []
         for _ in range(max(1, config.num_repeats)):
@@ -314,10 +226,18 @@ def _prepare(config: Config, wrappers: dict[Variant, Zip2ZipForCausalLM], texts:
     return cell
 
 
+def _zip2zip_decoder(
+    cell: _Cell, c: Variant, mode: str, model: Zip2ZipForCausalLM, steps: int
+) -> Zip2ZipDecoder:
+    forced = cell.forced_codes[c] if mode == "forced" else None
+    return Zip2ZipDecoder(model, cell.codes[(c, mode)], max_steps=steps, forced=forced)
+
+
 def _measure(
     config: Config, base: Any, wrappers: dict[Variant, Zip2ZipForCausalLM], cell: _Cell, label: str
 ) -> None:
-    steps = config.num_decode_steps
+    """Rounds of (base, each variant) per mode, then one profiled zip2zip run per variant and mode."""
+    steps, sync = config.num_decode_steps, device_sync(base.device)
     for mode in config.decode_modes:
         cell.base[mode] = []
         for c in wrappers:
@@ -325,18 +245,26 @@ def _measure(
     for repeat in tqdm(range(config.num_warmup + config.num_repeats), desc=label, unit="round"):
         for mode in config.decode_modes:
             forced = cell.forced_base if mode == "forced" else None
-            base_times = _run_base(base, cell.prompts, steps, forced)
-            zip_times = {}
+            base_timing = time_decode(
+                BaseDecoder(base, cell.prompts, max_steps=steps, forced=forced), sync=sync
+            )
+            zip_timings = {}
             for c, model in wrappers.items():
-                forced_codes = cell.forced_codes[c] if mode == "forced" else None
-                pre, dec, cell.counts[(c, mode)] = _run_zip2zip(
-                    model, cell.codes[(c, mode)], steps, forced_codes
-                )
-                zip_times[c] = (pre, dec)
+                decoder = _zip2zip_decoder(cell, c, mode, model, steps)
+                zip_timings[c] = time_decode(decoder, sync=sync)
+                cell.counts[(c, mode)] = {
+                    "num_hypertokens_fed": decoder.num_hypertokens_fed,
+                    "num_base_tokens_decoded": sum(len(ids) for ids in decoder.decoded_base_ids),
+                    "num_entries_created": decoder.num_entries_created,
+                }
             if repeat >= config.num_warmup:
-                cell.base[mode].append(base_times)
-                for c, t in zip_times.items():
-                    cell.zip2zip[(c, mode)].append(t)
+                cell.base[mode].append(base_timing)
+                for c, timing in zip_timings.items():
+                    cell.zip2zip[(c, mode)].append(timing)
+    for c, model in wrappers.items():
+        for mode in config.decode_modes:
+            decoder = _zip2zip_decoder(cell, c, mode, model, steps)
+            cell.profile_s[(c, mode)] = time_decode(decoder, sync=sync, profile=True).profile_s
 
 
 def _rows(
@@ -344,13 +272,13 @@ def _rows(
 ) -> list:
     steps, rows = config.num_decode_steps, []
     key = {"model": model_name, "batch_size": b}
-    base_pre = [t[0] for t in cell.base["greedy"]]
+    base_pre = [t.prefill_s for t in cell.base["greedy"]]
     rows.append({**key, "method": "base", "phase": "prefill", "metrics": {
         "prefill_ms": _timing(base_pre),
         "num_prompt_ids_per_row": metric(config.prompt_base_tokens, "base ids", num_samples=b),
     }})  # fmt: skip
     for mode in config.decode_modes:
-        base_dec = [t[1] for t in cell.base[mode]]
+        base_dec = [t.decode_s for t in cell.base[mode]]
         rows.append({**key, "method": "base", "phase": "decode", "decode_mode": mode, "metrics": {
             "decode_step_ms": _timing(base_dec, steps),
             "decode_steps_per_s": metric(b * steps / statistics.median(base_dec), "steps/s"),
@@ -360,7 +288,7 @@ def _rows(
     for c, model in wrappers.items():
         width = model.config.hyper_encoder.resolved_width(model.config.hidden_size)
         zkey = {**key, "method": "zip2zip", "max_codebook_size": c[0], "hyper_encoder_width": width}
-        pre = [t[0] for t in cell.zip2zip[(c, "greedy")]]
+        pre = [t.prefill_s for t in cell.zip2zip[(c, "greedy")]]
         num_codes = [len(x) for x in cell.codes[(c, "greedy")]]
         rows.append({**zkey, "phase": "prefill", "metrics": {
             "prefill_ms": _timing(pre),
@@ -371,11 +299,8 @@ def _rows(
                 b * config.prompt_base_tokens / sum(num_codes), "base ids per compressed id", num_samples=b),
         }})  # fmt: skip
         for mode in config.decode_modes:
-            dec = [t[1] for t in cell.zip2zip[(c, mode)]]
-            base_dec = [t[1] for t in cell.base[mode]]
-            profile: dict[str, float] = {}
-            forced_codes = cell.forced_codes[c] if mode == "forced" else None
-            _run_zip2zip(model, cell.codes[(c, mode)], steps, forced_codes, profile=profile)
+            dec = [t.decode_s for t in cell.zip2zip[(c, mode)]]
+            base_dec = [t.decode_s for t in cell.base[mode]]
             counts, med = cell.counts[(c, mode)], statistics.median(dec)
             rows.append({**zkey, "phase": "decode", "decode_mode": mode, "metrics": {
                 "decode_step_ms": _timing(dec, steps),
@@ -386,7 +311,7 @@ def _rows(
                 "num_hypertokens_fed": metric(counts["num_hypertokens_fed"], "hypertokens", num_samples=b * steps),
                 "num_entries_created": metric(counts["num_entries_created"], "entries", num_samples=b * steps),
                 **{f"profile_{k}_ms_per_step": metric(1e3 * v / steps, "ms", num_samples=steps)
-                   for k, v in profile.items()},
+                   for k, v in cell.profile_s[(c, mode)].items()},
             }})  # fmt: skip
     return rows
 

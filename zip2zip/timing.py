@@ -1,7 +1,8 @@
 """Wall-clock timing for benchmarks: warm-up first, interleaved repeats, raw samples kept.
 
-Every timed call is bracketed by ``sync()`` (e.g. ``torch.cuda.synchronize``) so asynchronous device
-work is inside the interval; ``time.perf_counter`` only. Nothing here summarises beyond the median.
+Every clock read is preceded by ``sync()`` (e.g. ``torch.cuda.synchronize``) so asynchronous device
+work is inside the interval; ``time.perf_counter`` only. Nothing here summarises beyond the median,
+and nothing here knows about models: ``time_decode`` drives any ``Decoder``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 def _no_sync() -> None:
+    return None
+
+
+def _no_lap(part: str) -> None:
     return None
 
 
@@ -38,6 +44,83 @@ def time_interleaved(
             sync()
             samples[name].append(time.perf_counter() - start)
     return samples
+
+
+class Decoder(Protocol):
+    """One prefill + decode run as ``time_decode`` drives it; a new object per run (it holds the cache).
+
+    ``prefill()`` runs the prompts. ``step(index, lap)`` is one decode step for the whole batch: pick
+    one id per row, feed it, run one forward; it calls ``lap(part)`` at the end of each part of the
+    step (a no-op unless profiling). ``is_done()`` ends decoding before ``max_steps``, e.g. once a
+    base-token budget is reached; a fixed-length run always returns False.
+    """
+
+    @property
+    def batch_size(self) -> int: ...
+
+    @property
+    def max_steps(self) -> int: ...
+
+    def prefill(self) -> None: ...
+
+    def step(self, index: int, lap: Callable[[str], None]) -> None: ...
+
+    def is_done(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DecodeTiming:
+    """Seconds and step counts of one run. A step is one forward of the whole batch, so it emits
+    ``batch_size`` ids; ``profile_s`` (part -> seconds summed over steps) is empty unless profiled."""
+
+    prefill_s: float
+    decode_s: float
+    num_steps: int
+    batch_size: int
+    profile_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_emitted_ids(self) -> int:
+        return self.batch_size * self.num_steps
+
+
+def time_decode(
+    decoder: Decoder,
+    *,
+    sync: Callable[[], None] = _no_sync,
+    profile: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> DecodeTiming:
+    """Time ``decoder.prefill()``, then steps until ``max_steps`` or ``is_done()``; sync before every read.
+
+    ``profile`` also reads the clock at the start of each step and at every ``lap``, which adds syncs
+    inside the steps: use it in a separate run, not in the timed ones. ``clock`` is for tests.
+    """
+
+    def read() -> float:
+        sync()
+        return clock()
+
+    parts: dict[str, float] = {}
+    last = 0.0
+
+    def lap(part: str) -> None:
+        nonlocal last
+        now = read()
+        parts[part] = parts.get(part, 0.0) + now - last
+        last = now
+
+    start = read()
+    decoder.prefill()
+    mid = read()
+    num_steps = 0
+    while num_steps < decoder.max_steps and not decoder.is_done():
+        if profile:
+            last = read()
+        decoder.step(num_steps, lap if profile else _no_lap)
+        num_steps += 1
+    end = read()
+    return DecodeTiming(mid - start, end - mid, num_steps, decoder.batch_size, parts)
 
 
 def median(values: list[float]) -> float:

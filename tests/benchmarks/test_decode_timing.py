@@ -1,0 +1,91 @@
+"""The benchmarks' two decoders on tiny random models, batch 2: the cached base loop picks what a
+full re-run would, forced ids are fed as given, and zip2zip's counts and base-token budget hold."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from _model_factories import VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
+
+from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
+from zip2zip.lzw import LZWStream, compress, decompress
+from zip2zip.timing import time_decode
+
+PROMPT_BASE_TOKENS = 24
+
+
+def _rows(length: int) -> list[list[int]]:
+    return [repetitive_ids(length, seed=row, alphabet=4) for row in range(2)]
+
+
+@torch.no_grad()
+def _greedy_without_cache(model: torch.nn.Module, prompts: list[list[int]], steps: int) -> list[list[int]]:
+    ids = torch.tensor(prompts)  # [B, P]
+    for _ in range(steps):
+        ids = torch.cat([ids, model(input_ids=ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    return ids[:, len(prompts[0]) :].tolist()
+
+
+def test_base_greedy_matches_a_full_rerun_each_step() -> None:
+    model = tiny_base()
+    prompts = _rows(PROMPT_BASE_TOKENS)
+    decoder = BaseDecoder(model, prompts, max_steps=5)
+    timing = time_decode(decoder)
+    assert timing.num_steps == 5 and timing.num_emitted_ids == 10
+    assert decoder.emitted_ids == _greedy_without_cache(model, prompts, 5)
+
+
+def test_base_feeds_forced_ids_and_checks_them() -> None:
+    texts = _rows(PROMPT_BASE_TOKENS + 4)
+    prompts, forced = [t[:PROMPT_BASE_TOKENS] for t in texts], [t[PROMPT_BASE_TOKENS:] for t in texts]
+    decoder = BaseDecoder(tiny_base(), prompts, max_steps=4, forced=forced)
+    time_decode(decoder)
+    assert decoder.emitted_ids == forced
+    with pytest.raises(ValueError, match="forced ids"):
+        BaseDecoder(tiny_base(), prompts, max_steps=5, forced=forced)
+
+
+def _compressed_rows(num_forced: int) -> tuple[list[list[int]], list[list[int]]]:
+    """(prompt codes, the next ``num_forced`` codes) per row, cut from one compressed text."""
+    prompts, forced = [], []
+    for text in _rows(PROMPT_BASE_TOKENS + 6 * num_forced):
+        codes = compress(text, compression())[0]
+        cut = len(codes) - num_forced - 4
+        prompts.append(codes[:cut])
+        forced.append(codes[cut : cut + num_forced])
+    return prompts, forced
+
+
+def test_zip2zip_forced_counts_and_profile() -> None:
+    prompts, forced = _compressed_rows(6)
+    decoder = Zip2ZipDecoder(tiny_zip2zip(), prompts, max_steps=6, forced=forced)
+    timing = time_decode(decoder, profile=True)
+    assert timing.num_steps == 6 and timing.num_emitted_ids == 12
+    assert set(timing.profile_s) == {"select", "codec", "encoder", "model"}
+    assert decoder.num_hypertokens_fed == sum(code >= VOCAB for row in forced for code in row)
+    comp = compression()
+    for p, f, decoded in zip(prompts, forced, decoder.decoded_base_ids, strict=True):
+        assert decompress(p, comp)[0] + decoded == decompress(p + f, comp)[0]
+    new_entries = [
+        len(decompress(p + f, comp)[1]) - len(decompress(p, comp)[1])
+        for p, f in zip(prompts, forced, strict=True)
+    ]
+    assert decoder.num_entries_created == sum(new_entries)
+
+
+def test_zip2zip_stops_once_every_row_has_its_budget() -> None:
+    prompts, forced = _compressed_rows(8)
+    budget = 6
+    expected = 0
+    for p, f in zip(prompts, forced, strict=True):  # steps each row needs to decode `budget` base ids
+        stream = LZWStream(compression())
+        stream.feed_many(p)
+        start, steps = len(stream.base_ids), 0
+        while len(stream.base_ids) - start < budget:
+            stream.feed(f[steps])
+            steps += 1
+        expected = max(expected, steps)
+    decoder = Zip2ZipDecoder(tiny_zip2zip(), prompts, max_steps=8, forced=forced, base_token_budget=budget)
+    timing = time_decode(decoder)
+    assert 0 < timing.num_steps == expected < 8
+    assert min(len(ids) for ids in decoder.decoded_base_ids) >= budget

@@ -1,0 +1,100 @@
+"""``time_decode`` with a fake decoder and a fake clock: a sync before every clock read, one step per
+forward of the whole batch, early stop, and the profile split. The clock only moves when the fake
+decoder says so, so every expected interval is exact."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from zip2zip.timing import time_decode
+
+PREFILL_S, SELECT_S, MODEL_S = 10.0, 1.0, 2.0
+
+
+class _FakeDevice:
+    """Records syncs, clock reads and decoder calls in order; work advances the clock."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.now = 0.0
+
+    def sync(self) -> None:
+        self.events.append("sync")
+
+    def clock(self) -> float:
+        self.events.append("clock")
+        return self.now
+
+
+class _FakeDecoder:
+    """``batch_size`` rows; each step feeds one id per row (the step index), then a forward."""
+
+    def __init__(
+        self, device: _FakeDevice, *, batch_size: int, max_steps: int, done_after: int | None = None
+    ):
+        self.device = device
+        self.batch_size = batch_size
+        self.max_steps = max_steps
+        self.done_after = done_after
+        self.fed: list[list[int]] = [[] for _ in range(batch_size)]  # row -> ids fed
+        self.num_forwards = 0
+
+    def prefill(self) -> None:
+        self.device.events.append("prefill")
+        self.device.now += PREFILL_S
+
+    def step(self, index: int, lap: Callable[[str], None]) -> None:
+        self.device.events.append(f"step {index}")
+        self.device.now += SELECT_S
+        lap("select")
+        for row in self.fed:
+            row.append(index)
+        self.num_forwards += 1
+        self.device.now += MODEL_S
+        lap("model")
+
+    def is_done(self) -> bool:
+        return self.done_after is not None and self.num_forwards >= self.done_after
+
+
+@pytest.mark.parametrize("profile", [False, True], ids=["timed", "profiled"])
+def test_sync_before_every_clock_read(profile: bool) -> None:
+    device = _FakeDevice()
+    decoder = _FakeDecoder(device, batch_size=3, max_steps=4)
+    time_decode(decoder, sync=device.sync, clock=device.clock, profile=profile)
+    reads = [i for i, event in enumerate(device.events) if event == "clock"]
+    assert all(device.events[i - 1] == "sync" for i in reads)
+    # start, after prefill, end; profiling adds one read per step start and one per lap
+    assert len(reads) == 3 + (4 * 3 if profile else 0)
+    assert device.events.index("prefill") < device.events.index("step 0")
+
+
+def test_counts_steps_of_the_whole_batch() -> None:
+    device = _FakeDevice()
+    decoder = _FakeDecoder(device, batch_size=3, max_steps=5)
+    timing = time_decode(decoder, sync=device.sync, clock=device.clock)
+    assert [e for e in device.events if e.startswith("step")] == [f"step {i}" for i in range(5)]
+    assert timing.num_steps == decoder.num_forwards == 5
+    assert timing.batch_size == 3
+    assert timing.num_emitted_ids == 15 == sum(len(row) for row in decoder.fed)
+    assert decoder.fed == [[0, 1, 2, 3, 4]] * 3
+    assert timing.prefill_s == PREFILL_S
+    assert timing.decode_s == 5 * (SELECT_S + MODEL_S)
+    assert timing.profile_s == {}
+
+
+def test_stops_when_the_decoder_is_done() -> None:
+    device = _FakeDevice()
+    decoder = _FakeDecoder(device, batch_size=2, max_steps=8, done_after=3)
+    timing = time_decode(decoder, sync=device.sync, clock=device.clock)
+    assert timing.num_steps == 3 and timing.num_emitted_ids == 6
+
+
+def test_profile_splits_each_step_into_its_laps() -> None:
+    device = _FakeDevice()
+    decoder = _FakeDecoder(device, batch_size=2, max_steps=4)
+    timing = time_decode(decoder, sync=device.sync, clock=device.clock, profile=True)
+    assert timing.profile_s == {"select": 4 * SELECT_S, "model": 4 * MODEL_S}
+    assert timing.decode_s == sum(timing.profile_s.values())
