@@ -337,6 +337,12 @@ def _thread_pool(num_threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(num_threads, thread_name_prefix="zip2zip-lzw")
 
 
+# A forked child (e.g. a DataLoader worker) inherits the cached pools but not their threads, so work
+# submitted there would never run: the child starts pools of its own instead.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_thread_pool.cache_clear)
+
+
 def _starts(sizes: np.ndarray) -> np.ndarray:
     """Offsets of consecutive slices of these sizes in one flat buffer: ``[0, s0, s0 + s1, ...]``."""
     starts = np.zeros(len(sizes) + 1, np.int64)
