@@ -78,21 +78,31 @@ class BatchEncoded:
 
 
 def _as_id_array(ids: Any, what: str) -> np.ndarray:
-    """1-D int64 view of a list, tuple, numpy array or CPU torch tensor of ids."""
+    """1-D int64 copy or view of a list, tuple, numpy array or CPU torch tensor of integer ids.
+
+    Never coerces: a float, str or bool id (a list's or an array's dtype) raises TypeError naming it.
+    """
     if hasattr(ids, "detach"):  # torch tensor, without importing torch here
         ids = ids.detach().cpu().numpy()
-    if isinstance(ids, list | tuple) and all(type(i) is int for i in ids[:1]):
+    if isinstance(ids, list | tuple):
+        if not set(map(type, ids)) <= {int}:  # one pass in C; anything but plain ints is checked id by id
+            ids = lzw.as_ids(ids, what)
         try:  # fromiter is ~2x faster than asarray on a list of Python ints
             return np.fromiter(ids, dtype=np.int64, count=len(ids))
-        except (TypeError, OverflowError):
-            pass  # mixed types: let asarray find the dtype and report it below
+        except OverflowError:
+            position, value = next((p, i) for p, i in enumerate(ids) if not -(2**63) <= i < 2**63)
+            raise ValueError(f"{what}: id {value} at position {position} does not fit in int64") from None
     arr = np.asarray(ids)
     if arr.size == 0:
         return np.zeros(0, np.int64)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be a 1-D sequence of ids, got shape {arr.shape}")
+    if arr.dtype == object:
+        return _as_id_array(arr.tolist(), what)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{what} must hold integer ids, got dtype {arr.dtype}")
+        raise TypeError(
+            f"{what} must hold integer ids, got dtype {arr.dtype}: {arr[0].item()!r} at position 0 is not one"
+        )
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
@@ -121,7 +131,7 @@ class LZWCodec:
             pad_token_id=pad_token_id,
             max_subtokens=max_subtokens,
             max_codebook_size=max_codebook_size,
-            disabled_ids=frozenset(int(i) for i in disabled_ids),
+            disabled_ids=frozenset(lzw.as_ids(disabled_ids, "disabled_ids")),
         )
         self.num_threads = max(1, num_threads or min(os.cpu_count() or 1, 8))
         self.use_fast = use_fast
