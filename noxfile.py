@@ -123,6 +123,12 @@ def codec(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def codec_fuzz(session: nox.Session) -> None:
+    """Fast codec vs the plain-Python reference on 10^6 random-walk streams (~10 min); exit 1 on a mismatch."""
+    _run_benchmark(session, "codec_fuzz")
+
+
+@nox.session(venv_backend="none")
 def decode_step(session: nox.Session) -> None:
     """Per-step decode and prefill cost of Zip2ZipForCausalLM vs its bare base model (CPU; SmolLM2 + tiny)."""
     _run_benchmark(session, "decode_step")

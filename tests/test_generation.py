@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from _model_factories import (
@@ -23,7 +25,7 @@ from _model_factories import (
 
 from zip2zip import lzw
 from zip2zip.generation import DecodingConfig, decode_step, generate, prefill, select_next
-from zip2zip.tokenization import Zip2ZipTokenizer
+from zip2zip.tokenization import Zip2ZipTokenizer, compress_ids
 
 PROMPTS = [repetitive_ids(40, seed=1), repetitive_ids(23, seed=2), repetitive_ids(31, seed=3)]
 
@@ -183,6 +185,39 @@ def test_mismatched_tokenizer_and_empty_prompt_are_errors():
         generate(model, ["w3 w4"], tokenizer=other)
     with pytest.raises(ValueError, match="at least one id"):
         generate(model, [[]])
+
+
+@pytest.mark.parametrize("bad", [2.5, True, "3"], ids=["float", "bool", "str"])
+def test_non_integer_prompt_ids_are_rejected_not_coerced(bad):
+    model = tiny_zip2zip("llama", max_codebook_size=64)
+    tok = Zip2ZipTokenizer(tiny_tokenizer(), model.compression)
+    prompt = [5, 6, bad, 7]
+    shown = rf"{re.escape(repr(bad))} \({type(bad).__name__}\) at position 2 is not an integer id"
+    calls = {
+        "generate one": lambda: generate(model, prompt, config=DecodingConfig(max_new_tokens=1)),
+        "generate batch": lambda: generate(model, [[5], prompt], config=DecodingConfig(max_new_tokens=1)),
+        "prefill": lambda: prefill(model, [[5], prompt], max_new_steps=1),
+        "encode": lambda: tok.encode(prompt),
+        "batch": lambda: tok([[5], prompt], padding_side="left"),
+        "compress_ids": lambda: compress_ids(prompt, model.compression),
+        "decompress": lambda: tok.decompress(prompt),
+    }
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=shown):
+            call()
+            pytest.fail(f"{name} accepted {bad!r}")
+
+
+def test_integer_array_prompts_are_accepted():
+    model = tiny_zip2zip("llama", max_codebook_size=64)
+    config = DecodingConfig(max_new_tokens=4)
+    expected = generate(model, PROMPTS[0], config=config).rows[0].compressed_ids
+    for prompt in (np.array(PROMPTS[0], np.int32), torch.tensor(PROMPTS[0])):
+        assert generate(model, prompt, config=config).rows[0].compressed_ids == expected
+        assert generate(model, [prompt], config=config).rows[0].compressed_ids == expected
+    assert compress_ids(np.array(PROMPTS[0]), model.compression) == compress_ids(
+        PROMPTS[0], model.compression
+    )
 
 
 # ------------------------------------------------------------------ tokenizer

@@ -90,6 +90,17 @@ def test_same_step_after_non_canonical_prefix(use_fast: bool) -> None:
     assert codec(use_fast).decode([1, 1, 1, 11]).tolist() == [1] * 6
 
 
+def test_non_greedy_stream_creates_more_entries_than_codes(use_fast: bool) -> None:
+    """V=3, M=3: 7 codes spell 13 base ids and create 8 entries; 5 and 6 end up read as parts of longer phrases."""
+    c = LZWCodec(3, pad_token_id=2, max_subtokens=3, max_codebook_size=64, use_fast=use_fast)
+    dec = c.decode_with_codebook([0, 1, 3, 4, 0, 6, 5])
+    assert dec.base_ids.tolist() == [0, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1]
+    assert [e for _, e in dec.codebook] == [
+        (0, 1), (1, 0), (0, 1, 1), (1, 0, 0), (0, 1, 0), (0, 0), (0, 0, 1), (1, 1),
+    ]  # fmt: skip
+    assert dec.entry_positions.tolist() == [1, 2, 3, 4, 5, 5, 6, 6]
+
+
 @pytest.mark.parametrize(
     ("codes", "message"),
     [

@@ -12,21 +12,59 @@ from zip2zip.config import CompressionConfig
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[CompressionConfig, list[int]]:
-    """A config over a small vocabulary and an id stream drawn from a few ids (heavy repetition)."""
+def configs(draw: st.DrawFn) -> CompressionConfig:
     vocab_size = draw(st.integers(2, 40))
-    pad = draw(st.integers(0, vocab_size - 1))
-    disabled = draw(st.frozensets(st.integers(0, vocab_size - 1), max_size=3))
-    config = CompressionConfig(
+    return CompressionConfig(
         vocab_size,
-        pad,
+        draw(st.integers(0, vocab_size - 1)),
         max_subtokens=draw(st.integers(1, 8)),
         max_codebook_size=draw(st.integers(0, 64)),
-        disabled_ids=disabled,
+        disabled_ids=draw(st.frozensets(st.integers(0, vocab_size - 1), max_size=3)),
     )
-    alphabet = draw(st.lists(st.integers(0, vocab_size - 1), min_size=1, max_size=6, unique=True))
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[CompressionConfig, list[int]]:
+    """A config over a small vocabulary and an id stream drawn from a few ids (heavy repetition)."""
+    config = draw(configs())
+    alphabet = draw(
+        st.lists(st.integers(0, config.initial_vocab_size - 1), min_size=1, max_size=6, unique=True)
+    )
     ids = draw(st.lists(st.sampled_from(alphabet), max_size=300))
     return config, ids
+
+
+@st.composite
+def random_walks(draw: st.DrawFn) -> tuple[CompressionConfig, list[int]]:
+    """A config and a compressed stream whose every id is live when read: a base id, an existing
+    hypertoken or, where legal, the same-step id. Unlike encoder output, such a stream may read a
+    hypertoken that the pending phrase runs into ("non-greedy"): the decoder then re-parses its ids
+    and can create several entries in one step, more entries in all than the stream has codes."""
+    config = draw(configs())
+    v = config.initial_vocab_size
+    alphabet = draw(st.lists(st.integers(0, v - 1), min_size=1, max_size=6, unique=True))
+    stream = lzw.LZWStream(config)
+    codes: list[int] = []
+    kinds = st.sampled_from(["base", "hypertoken", "same-step", "non-greedy"])
+    num_steps = draw(st.integers(0, 100))  # drawn first: lists drawn freely average a handful of steps
+    steps = st.lists(st.tuples(kinds, st.integers(0, 2**16)), min_size=num_steps, max_size=num_steps)
+    for kind, choice in draw(steps):
+        runs_into = [
+            k
+            for k, entry in enumerate(stream.entries)
+            if kind == "non-greedy" and stream.hyper_id_of((*stream.pending_phrase, entry[0])) is not None
+        ]
+        if runs_into:
+            code = v + runs_into[choice % len(runs_into)]
+        elif kind == "hypertoken" and stream.num_entries:
+            code = v + choice % stream.num_entries
+        elif kind == "same-step" and stream.same_step_entry() is not None:
+            code = stream.next_hyper_id
+        else:
+            code = alphabet[choice % len(alphabet)]
+        stream.feed(code)
+        codes.append(code)
+    return config, codes
 
 
 def fast(config: CompressionConfig) -> LZWCodec:
@@ -71,6 +109,30 @@ def test_fast_equals_reference(case: tuple[CompressionConfig, list[int]]) -> Non
     assert dec.base_ids.tolist() == ref_base
     assert [e for _, e in dec.codebook] == ref_entries
     assert dec.entry_positions.tolist() == ref_positions == positions
+
+
+@given(random_walks())
+def test_fast_equals_reference_on_random_walks(walk: tuple[CompressionConfig, list[int]]) -> None:
+    """Alone, and every prefix in one batch, where a table overrun would land in the next prefix's rows."""
+    config, codes = walk
+    codec = fast(config)
+    ref_base, ref_entries, ref_positions = lzw.decompress(codes, config)
+    dec = codec.decode_with_codebook(codes)
+    assert dec.base_ids.tolist() == ref_base
+    assert [e for _, e in dec.codebook] == ref_entries
+    assert dec.entry_positions.tolist() == ref_positions
+    prefixes = [np.array(codes[:n], np.int64) for n in range(len(codes) + 1)]
+    batch = codec._decode_many(prefixes)  # the kernel path of batch_decode, which returns base ids only
+    assert [d.base_ids.tolist() for d in batch] == [b.tolist() for b in codec.batch_decode(prefixes)]
+    for prefix, prefix_dec in zip(prefixes, batch, strict=True):
+        ref_prefix = lzw.decompress(prefix.tolist(), config)
+        assert prefix_dec.base_ids.tolist() == ref_prefix[0]
+        assert [e for _, e in prefix_dec.codebook] == ref_prefix[1]
+        assert prefix_dec.entry_positions.tolist() == ref_prefix[2]
+    ref_codes, ref_encoded_entries, _ = lzw.compress(ref_base, config)
+    enc = codec.encode(ref_base)
+    assert enc.ids.tolist() == ref_codes
+    assert [e for _, e in enc.codebook] == ref_encoded_entries == ref_entries
 
 
 @given(cases())

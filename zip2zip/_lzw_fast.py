@@ -7,7 +7,9 @@ user's machine. Kernels are ``nogil`` so ``LZWCodec`` can run sequences of a bat
 The phrase dictionary is an open-addressing hash table keyed by (parent code, next base id) packed in
 one int64: parent * V + child, with parent < V + C and child < V. Each kernel takes a flat int64 id
 array plus per-sequence offsets and processes sequences ``lo..hi-1``; errors are reported as
-(sequence index, position, code) in ``error`` (never raised inside the kernel).
+(sequence index, position, code) in ``error`` (never raised inside the kernel). Kernels do not check
+bounds: the caller sizes each sequence's entry rows (``table_offsets``) by the most entries that
+sequence can create, and the phrase table is sized from those rows, so memory follows the input, not C.
 
 Decoding re-runs the encoder over the decoded base ids (the codebook depends on the base stream only),
 with a shortcut that keeps it at one table probe per *code*: in a canonical stream the pending phrase
@@ -78,12 +80,17 @@ def _add_entry(
 
 
 @njit(cache=True, nogil=True)
-def hash_table_size(max_codebook_size):  # type: ignore[no-untyped-def]
-    """Power of two >= 2 * C (load factor <= 0.5)."""
+def _new_phrase_table(table_offsets, lo, hi):  # type: ignore[no-untyped-def]
+    """Empty phrase table for the most entries one of sequences lo..hi-1 may create (its rows in
+    ``table_offsets``) at load factor <= 0.5, and the log of used slots that resets it between sequences."""
+    max_entries = 0
+    for s in range(lo, hi):
+        max_entries = max(max_entries, table_offsets[s + 1] - table_offsets[s])
     size = 16
-    while size < 2 * max_codebook_size:
+    while size < 2 * max_entries:
         size *= 2
-    return size
+    keys = np.full(2 * size, _EMPTY, np.int64)  # (key, value) pairs
+    return keys, np.empty(max(max_entries, 1), np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -106,9 +113,8 @@ def compress_batch(
     error,
 ):  # type: ignore[no-untyped-def]
     """Compress sequences lo..hi-1. Codes of sequence s go to out_codes[offsets[s]:], entries to
-    out_table[table_offsets[s]:] ([rows, M], caller pre-filled with the pad id)."""
-    keys = np.full(2 * hash_table_size(max_codebook_size), _EMPTY, np.int64)  # (key, value) pairs
-    used_slots = np.empty(max(max_codebook_size, 1), np.int64)  # reset only these between sequences
+    out_table[table_offsets[s]:table_offsets[s + 1]] ([rows, M], caller pre-filled with the pad id)."""
+    keys, used_slots = _new_phrase_table(table_offsets, lo, hi)
     pending_ids = np.empty(max(max_subtokens, 1), np.int64)
     for s in range(lo, hi):
         start, stop = offsets[s], offsets[s + 1]
@@ -200,9 +206,8 @@ def decompress_batch(
     error,
 ):  # type: ignore[no-untyped-def]
     """Decompress sequences lo..hi-1 (see module docstring). Base ids of sequence s go to
-    out_ids[out_offsets[s]:] (capacity len * M)."""
-    keys = np.full(2 * hash_table_size(max_codebook_size), _EMPTY, np.int64)  # (key, value) pairs
-    used_slots = np.empty(max(max_codebook_size, 1), np.int64)  # reset only these between sequences
+    out_ids[out_offsets[s]:out_offsets[s + 1]], entries as in ``compress_batch``."""
+    keys, used_slots = _new_phrase_table(table_offsets, lo, hi)
     pending_ids = np.empty(max(max_subtokens, 1) + 1, np.int64)
     for s in range(lo, hi):
         out_base = out_offsets[s]

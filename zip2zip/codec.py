@@ -78,21 +78,31 @@ class BatchEncoded:
 
 
 def _as_id_array(ids: Any, what: str) -> np.ndarray:
-    """1-D int64 view of a list, tuple, numpy array or CPU torch tensor of ids."""
+    """1-D int64 copy or view of a list, tuple, numpy array or CPU torch tensor of integer ids.
+
+    Never coerces: a float, str or bool id (a list's or an array's dtype) raises TypeError naming it.
+    """
     if hasattr(ids, "detach"):  # torch tensor, without importing torch here
         ids = ids.detach().cpu().numpy()
-    if isinstance(ids, list | tuple) and all(type(i) is int for i in ids[:1]):
+    if isinstance(ids, list | tuple):
+        if not set(map(type, ids)) <= {int}:  # one pass in C; anything but plain ints is checked id by id
+            ids = lzw.as_ids(ids, what)
         try:  # fromiter is ~2x faster than asarray on a list of Python ints
             return np.fromiter(ids, dtype=np.int64, count=len(ids))
-        except (TypeError, OverflowError):
-            pass  # mixed types: let asarray find the dtype and report it below
+        except OverflowError:
+            position, value = next((p, i) for p, i in enumerate(ids) if not -(2**63) <= i < 2**63)
+            raise ValueError(f"{what}: id {value} at position {position} does not fit in int64") from None
     arr = np.asarray(ids)
     if arr.size == 0:
         return np.zeros(0, np.int64)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be a 1-D sequence of ids, got shape {arr.shape}")
+    if arr.dtype == object:
+        return _as_id_array(arr.tolist(), what)
     if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{what} must hold integer ids, got dtype {arr.dtype}")
+        raise TypeError(
+            f"{what} must hold integer ids, got dtype {arr.dtype}: {arr[0].item()!r} at position 0 is not one"
+        )
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
@@ -121,7 +131,7 @@ class LZWCodec:
             pad_token_id=pad_token_id,
             max_subtokens=max_subtokens,
             max_codebook_size=max_codebook_size,
-            disabled_ids=frozenset(int(i) for i in disabled_ids),
+            disabled_ids=frozenset(lzw.as_ids(disabled_ids, "disabled_ids")),
         )
         self.num_threads = max(1, num_threads or min(os.cpu_count() or 1, 8))
         self.use_fast = use_fast
@@ -221,8 +231,7 @@ class LZWCodec:
             return [self._encode_reference(a) for a in arrays]
         cfg = self.config
         flat, offsets = _concat(arrays)
-        table_rows = np.minimum(np.diff(offsets), cfg.max_codebook_size)
-        table_offsets = np.concatenate([[0], np.cumsum(table_rows)]).astype(np.int64)
+        table_offsets = _starts(self._max_entries(np.diff(offsets)))
         out_codes = np.empty(len(flat), np.int64)
         out_num_codes = np.zeros(len(arrays), np.int64)
         out_table = np.full((table_offsets[-1], cfg.max_subtokens), cfg.pad_token_id, np.int64)
@@ -259,11 +268,13 @@ class LZWCodec:
             return [self._decode_reference(a) for a in arrays]
         cfg = self.config
         flat, offsets = _concat(arrays)
-        lengths = np.diff(offsets)
-        table_rows = np.minimum(lengths, cfg.max_codebook_size)
-        table_offsets = np.concatenate([[0], np.cumsum(table_rows)]).astype(np.int64)
-        out_offsets = offsets * cfg.max_subtokens
-        out_ids = np.empty(len(flat) * cfg.max_subtokens, np.int64)
+        # A code below V is one base id, any other at most M (an id that cannot exist is rejected unwritten).
+        num_hyper_before = np.concatenate([[0], np.cumsum(flat >= cfg.initial_vocab_size)])
+        num_hyper = num_hyper_before[offsets[1:]] - num_hyper_before[offsets[:-1]]
+        max_base_ids = np.diff(offsets) + (cfg.max_subtokens - 1) * num_hyper
+        out_offsets = _starts(max_base_ids)
+        out_ids = np.empty(out_offsets[-1], np.int64)
+        table_offsets = _starts(self._max_entries(max_base_ids))
         out_num_ids = np.zeros(len(arrays), np.int64)
         out_table = np.full((table_offsets[-1], cfg.max_subtokens), cfg.pad_token_id, np.int64)
         out_lengths = np.zeros(table_offsets[-1], np.int64)
@@ -295,6 +306,14 @@ class LZWCodec:
                 Decoded(base, Codebook(cfg, out_table[rows], out_lengths[rows]), out_positions[rows].copy())
             )
         return results
+
+    def _max_entries(self, num_base_ids: np.ndarray) -> np.ndarray:
+        """Most entries a sequence of this many base ids can create: every base id but the first creates
+        at most one. A decoder may create more entries than it reads codes (a hypertoken read
+        non-greedily is re-parsed), so rows are never sized by the number of codes."""
+        cfg = self.config
+        bound = cfg.max_codebook_size if cfg.is_compression_enabled else 0
+        return np.minimum(np.maximum(num_base_ids - 1, 0), bound)
 
     def _run_split(self, run: Any, offsets: np.ndarray) -> None:
         """Run ``run(lo, hi)`` over sequence ranges of about equal id counts, one per thread."""
@@ -328,8 +347,20 @@ def _thread_pool(num_threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(num_threads, thread_name_prefix="zip2zip-lzw")
 
 
+# A forked child (e.g. a DataLoader worker) inherits the cached pools but not their threads, so work
+# submitted there would never run: the child starts pools of its own instead.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_thread_pool.cache_clear)
+
+
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    """Offsets of consecutive slices of these sizes in one flat buffer: ``[0, s0, s0 + s1, ...]``."""
+    starts = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    return starts
+
+
 def _concat(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(arrays) + 1, np.int64)
-    np.cumsum([len(a) for a in arrays], out=offsets[1:])
+    offsets = _starts(np.array([len(a) for a in arrays], np.int64))
     flat = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
     return flat.astype(np.int64, copy=False), offsets

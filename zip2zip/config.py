@@ -7,6 +7,7 @@ reference implementation (``initial_vocab_size``, ``max_codebook_size``, ``max_s
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,5 +100,5 @@ def _as_id_set(values: Iterable[int], name: str) -> frozenset[int]:
     for v in values:
         if isinstance(v, bool) or not hasattr(v, "__index__"):
             raise TypeError(f"{name} must hold ints, got {v!r}")
-        out.add(int(v))
+        out.add(operator.index(v))  # not int(): that would truncate a float tensor
     return frozenset(out)

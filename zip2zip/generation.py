@@ -32,7 +32,7 @@ from transformers.generation.logits_process import (
 
 from .codebook import Codebook
 from .hyper_cache import HyperCache
-from .lzw import LZWStream
+from .lzw import LZWStream, as_ids
 from .model import Zip2ZipForCausalLM
 from .tokenization import Zip2ZipTokenizer, compress_ids
 
@@ -172,10 +172,11 @@ def prefill(
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one id (e.g. the BOS id); got an empty batch or row")
     weight = model.input_embeddings.weight
+    prompts = [as_ids(codes, f"prompts[{row}]") for row, codes in enumerate(prompts)]
     streams = [LZWStream(comp) for _ in prompts]
     new: list[tuple[int, int, tuple[int, ...]]] = []
     for row, codes in enumerate(prompts):
-        for hyper_id, entry in streams[row].feed_many(int(c) for c in codes):  # validates every id
+        for hyper_id, entry in streams[row].feed_many(codes):  # checks that every id exists
             new.append((row, hyper_id - v, entry))
     cache = HyperCache(
         batch_size=len(prompts),
@@ -185,7 +186,7 @@ def prefill(
         device=weight.device,
     )
     _write_outputs(model, cache, new)
-    used = {(row, int(c) - v) for row, codes in enumerate(prompts) for c in codes if c >= v}
+    used = {(row, c - v) for row, codes in enumerate(prompts) for c in codes if c >= v}
     needed = sorted((row, k) for row, k in used if not cache.is_input_encoded[row, k])  # untied only
     _write_inputs(model, cache, streams, needed)
 
@@ -337,6 +338,16 @@ def _eos_ids(
     return {i for i in ids if i < model.compression.initial_vocab_size}
 
 
+def _as_batch(prompts: str | Sequence[Any]) -> Sequence[Any]:
+    """A lone prompt (text, or ids incl. a 1-D array) as a batch of one; a batch as it is. Any scalar
+    first item means ids, so ``[1.5, 2]`` is one prompt whose float is rejected, not a batch of floats."""
+    if isinstance(prompts, str) or (
+        len(prompts) and not isinstance(prompts[0], str) and np.ndim(prompts[0]) == 0
+    ):
+        return [prompts]
+    return prompts
+
+
 def generate(
     model: Zip2ZipForCausalLM,
     prompts: str | Sequence[str] | Sequence[Sequence[int]],
@@ -360,17 +371,14 @@ def generate(
             "tokenizer/model mismatch: the tokenizer's compression config "
             f"{tokenizer.compression.to_dict()} differs from the model's {comp.to_dict()}"
         )
-    batch: Sequence[Any] = prompts
-    if isinstance(prompts, str) or (len(prompts) and isinstance(prompts[0], int)):
-        batch = [prompts]
     base_prompts: list[list[int]] = []
-    for prompt in batch:
+    for prompt in _as_batch(prompts):
         if isinstance(prompt, str):
             if tokenizer is None:
                 raise ValueError("text prompts need tokenizer=Zip2ZipTokenizer(...); or pass base ids")
             base_prompts.append(tokenizer.encode_base(prompt, add_special_tokens=add_special_tokens))
         else:
-            base_prompts.append([int(i) for i in prompt])
+            base_prompts.append(as_ids(prompt, f"prompts[{len(base_prompts)}]"))
     codes = [compress_ids(p, comp).ids for p in base_prompts]
     logits, state = prefill(model, codes, max_new_steps=config.max_new_tokens)
     eos = set() if config.ignore_eos else _eos_ids(model, tokenizer, config)

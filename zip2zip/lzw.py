@@ -23,6 +23,7 @@ for real work. This module does not batch, pad, or import numpy.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -76,13 +77,45 @@ class _EncoderState:
         return codes
 
 
-def _check_base_ids(ids: Sequence[int], vocab_size: int) -> None:
-    for position, i in enumerate(ids):
+def as_id(value: object, *, what: str, position: int) -> int:
+    """``value`` as an int id: ints and integer scalars (numpy, 0-d torch) pass; bool, float, str raise.
+
+    Coercing 2.5 to 2 or True to 1 would silently feed the wrong id, so TypeError names the value.
+    """
+    if type(value) is int:
+        return value
+    # numpy and torch bool scalars index as 0/1 like bool itself; their dtype gives them away
+    if not isinstance(value, bool) and str(getattr(value, "dtype", "")) not in ("bool", "torch.bool"):
+        try:
+            return operator.index(value)  # type: ignore[arg-type]  # anything may come in; index() decides
+        except TypeError:
+            pass
+    raise TypeError(
+        f"{what}: {value!r} ({type(value).__name__}) at position {position} is not an integer id; "
+        "pass ints (numpy or torch integer arrays also work)"
+    )
+
+
+def as_ids(values: Iterable[object], what: str) -> list[int]:
+    """Each value through ``as_id``; ``what`` names the sequence in the error (e.g. ``prompts[2]``).
+
+    A list of plain ints, the common case, is checked by the set of its types in one pass in C.
+    """
+    values = list(values)
+    if set(map(type, values)) <= {int}:
+        return values  # type: ignore[return-value]  # all ints, as just checked
+    return [as_id(v, what=what, position=p) for p, v in enumerate(values)]
+
+
+def _check_base_ids(ids: Iterable[object], vocab_size: int) -> list[int]:
+    checked = as_ids(ids, "ids")
+    for position, i in enumerate(checked):
         if not 0 <= i < vocab_size:
             raise ValueError(
                 f"base id {i} at position {position} is outside the base vocabulary 0..{vocab_size - 1}; "
                 "compress() takes base token ids (hypertoken ids are only valid in compressed streams)"
             )
+    return checked
 
 
 def compress(ids: Sequence[int], config: CompressionConfig) -> tuple[list[int], list[Entry], list[int]]:
@@ -92,11 +125,10 @@ def compress(ids: Sequence[int], config: CompressionConfig) -> tuple[list[int], 
     hypertoken in creation order, and for each entry the index in ``codes`` at which a decoder
     completes it (the code whose first base id finished the entry).
     """
-    _check_base_ids(ids, config.initial_vocab_size)
     state = _EncoderState(config)
     codes: list[int] = []
     positions: list[int] = []
-    for base_id in ids:
+    for base_id in _check_base_ids(ids, config.initial_vocab_size):
         emitted, created = state.push(base_id)
         codes.extend(emitted)
         if created is not None:
@@ -154,6 +186,7 @@ class LZWStream:
 
     def expand(self, code: int) -> Entry:
         """Base ids of ``code`` given the current state (base id, existing entry, or same-step code)."""
+        code = as_id(code, what="ids", position=self.num_ids_fed)
         v = self.config.initial_vocab_size
         if 0 <= code < v:
             return (code,)

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from . import lzw
@@ -73,10 +72,12 @@ def _codec(config: CompressionConfig) -> LZWCodec:
 
 
 def compress_ids(base_ids: Sequence[int], config: CompressionConfig) -> CompressedSequence:
-    """Compress base ids with a fresh codebook (compiled codec; equal to ``lzw.compress`` by its tests)."""
-    encoded = _codec(config).encode(np.asarray(base_ids, dtype=np.int64))
+    """Compress base ids with a fresh codebook (compiled codec; equal to ``lzw.compress`` by its tests).
+    A non-integer id (2.5, True, "3") raises TypeError."""
+    ids = lzw.as_ids(base_ids, "base_ids")
+    encoded = _codec(config).encode(ids)
     return CompressedSequence(
-        base_ids=[int(i) for i in base_ids],
+        base_ids=ids,
         ids=encoded.ids.tolist(),
         codebook=encoded.codebook,
         entry_positions=encoded.entry_positions.tolist(),
@@ -144,7 +145,7 @@ class Zip2ZipTokenizer:
         base = (
             self.encode_base(text_or_ids, add_special_tokens=add_special_tokens)
             if isinstance(text_or_ids, str)
-            else [int(i) for i in text_or_ids]
+            else text_or_ids
         )
         return compress_ids(base, self.compression)
 
@@ -159,7 +160,7 @@ class Zip2ZipTokenizer:
 
     def decompress(self, ids: Sequence[int]) -> list[int]:
         """Compressed ids -> base ids (raises ValueError on an id that does not exist at its position)."""
-        base, _, _ = lzw.decompress([int(i) for i in ids], self.compression)
+        base, _, _ = lzw.decompress(lzw.as_ids(ids, "ids"), self.compression)
         return base
 
     def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
