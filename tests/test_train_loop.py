@@ -213,7 +213,7 @@ def test_two_process_gloo_run_matches_one_process(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = json.loads((out / "train_log.json").read_text())
     assert log["num_processes"] == 2 and log["grad_accumulation_steps"] == 1
-    assert len(log["steps"]) == 4 and (out / "step-000004" / "rng-1.pt").is_file()
+    assert len(log["steps"]) == 4 and (out / "step-000004" / "rng-1.safetensors").is_file()
     assert log["steps"][0]["num_codes"] > log["config"]["micro_batch_size"] * log["config"]["seq_len"]
     # 2 processes x 1 micro-batch read the same chunks as 1 process x 2 accumulated micro-batches
     single = run(_smoke(tmp_path, "single", num_steps=4), show_progress=False)
@@ -225,3 +225,52 @@ def test_encoders_can_have_their_own_learning_rate(tmp_path) -> None:
     log = run(_smoke(tmp_path, "enc-lr", num_steps=2, encoder_learning_rate=1e-5), show_progress=False)
     first = log["steps"][0]
     assert first["encoder_learning_rate"] / first["learning_rate"] == pytest.approx(1e-5 / 3e-3)
+
+
+class _WritesMarker:
+    """Unpickling this runs ``Path.write_text``: what a crafted checkpoint file could do instead."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "code from a checkpoint ran"))
+
+
+def test_resume_never_unpickles_a_checkpoint(tmp_path) -> None:
+    """A step directory holding pickles (the format of earlier versions, or a crafted one) is refused unread."""
+    from types import SimpleNamespace
+
+    from safetensors.torch import save_file
+
+    from zip2zip.train_state import TRAINABLE_FILE, load_checkpoint, trainable_state
+
+    module = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(module.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    step_dir = tmp_path / "step-000001"
+    step_dir.mkdir()
+    save_file(trainable_state(module), str(step_dir / TRAINABLE_FILE))
+    marker = tmp_path / "marker"
+    torch.save({"step": 1, "optimizer": _WritesMarker(marker)}, step_dir / "trainer_state.pt")
+    torch.save(_WritesMarker(marker), step_dir / "rng-0.pt")
+    with pytest.raises(ValueError, match="pickle"):
+        load_checkpoint(
+            step_dir,
+            module=module,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            accelerator=SimpleNamespace(process_index=0),
+        )
+    assert not marker.exists()
+
+
+def test_resume_refuses_a_changed_config(tmp_path) -> None:
+    """Only the thread count and the stop step may differ on --resume; anything else is named and refused."""
+    run(_smoke(tmp_path, "run", num_steps=2, stop_after_steps=1), show_progress=False)
+    changed = _smoke(tmp_path, "run", num_steps=2, learning_rate=1e-3, seed=1)
+    with pytest.raises(ValueError, match=r"learning_rate.*seed") as error:
+        run(changed, resume=True, show_progress=False)
+    assert "num_threads" in str(error.value)  # says what may change
+    resumed = run(_smoke(tmp_path, "run", num_steps=2, num_threads=2), resume=True, show_progress=False)
+    assert [s["step"] for s in resumed["steps"]] == [1, 2]

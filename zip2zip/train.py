@@ -41,6 +41,7 @@ from .reconstruction import ReconstructionDecoder
 from .train_config import PRESETS, SMOLLM2_GGUF, TrainConfig, smollm2_gguf_path
 from .train_data import PreparedData, prepare_data
 from .train_state import (
+    check_resume_config,
     eval_batches,
     latest_checkpoint,
     load_checkpoint,
@@ -210,6 +211,11 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
     num_accum = config.tokens_per_step // (config.micro_batch_size * config.seq_len * world)
     output_dir = config.resolved_output_dir()
     output_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = latest_checkpoint(output_dir) if resume else None
+    if resume:
+        if checkpoint is None:
+            raise ValueError(f"--resume: no step-* checkpoint in {output_dir}")
+        check_resume_config(checkpoint, config)  # before the data and the model: fail in seconds
     set_seed(config.seed)
     with accelerator.main_process_first():
         prepared = prepare_data(
@@ -250,19 +256,16 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
         "validation": [],
     }
     start = 0
-    if resume:
-        ckpt = latest_checkpoint(output_dir)
-        if ckpt is None:
-            raise ValueError(f"--resume: no step-* checkpoint in {output_dir}")
+    if checkpoint is not None:
         start, saved = load_checkpoint(
-            ckpt,
+            checkpoint,
             module=accelerator.unwrap_model(module),
             optimizer=optimizer,
             scheduler=scheduler,
             accelerator=accelerator,
         )
         log["steps"], log["validation"] = saved["steps"], saved["validation"]
-        log.setdefault("resumed_from", []).append({"step": start, "checkpoint": ckpt.name})
+        log.setdefault("resumed_from", []).append({"step": start, "checkpoint": checkpoint.name})
     heldout = eval_batches(
         prepared.heldout, config.num_eval_chunks, config=config, rank=rank, world=world, pad=pad
     )
