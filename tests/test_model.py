@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,11 +12,12 @@ from _model_factories import ARCHITECTURES, PAD, VOCAB, compression, repetitive_
 
 from zip2zip import lzw
 from zip2zip.generation import decode_step, prefill
-from zip2zip.model import ENCODER_WEIGHTS_FILE, Zip2ZipForCausalLM
+from zip2zip.model import ENCODER_WEIGHTS_FILE, Zip2ZipForCausalLM, checkpoint_contents
 from zip2zip.model_config import HyperEncoderConfig, resolve_base_location
 from zip2zip.tokenization import compress_ids, pad_sequences
 
 ARCHS = sorted(ARCHITECTURES)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _batch(model, lengths=(60, 41, 50), *, padding_side="left"):
@@ -232,12 +234,97 @@ def test_encoder_shape_mismatch_is_an_error(tmp_path):
 
 def test_package_relative_base_location_resolves_to_the_installed_package():
     import json as json_package
-    from pathlib import Path
 
     assert resolve_base_location("package:json") == str(Path(json_package.__file__).parent)
     assert resolve_base_location("HuggingFaceTB/SmolLM2-135M") == "HuggingFaceTB/SmolLM2-135M"
     with pytest.raises(ValueError, match="not installed"):
         resolve_base_location("package:no_such_package_zip2zip")
+
+
+def test_package_reference_is_located_without_running_the_package(tmp_path, monkeypatch):
+    """A dotted ``package:a.b`` would import ``a`` (run its ``__init__``): only a plain name is accepted."""
+    package = tmp_path / "planted_pkg"
+    (package / "sub").mkdir(parents=True)
+    marker = tmp_path / "marker"
+    (package / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    (package / "sub" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert resolve_base_location("package:planted_pkg") == str(package)
+    for name in ("planted_pkg.sub", "planted_pkg/sub", "../planted_pkg", ""):
+        with pytest.raises(ValueError, match="single module name"):
+            resolve_base_location(f"package:{name}")
+    assert not marker.exists()
+
+
+def _saved_with_lora(tmp_path):
+    from peft import LoraConfig
+
+    model, _ = _saved(tmp_path)
+    model.add_lora(LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    return model.eval(), model.save_pretrained(tmp_path / "lora")
+
+
+def test_checkpoint_records_what_it_holds(tmp_path):
+    _, ckpt = _saved_with_lora(tmp_path)
+    assert json.loads((ckpt / "zip2zip_config.json").read_text())["contents"] == ["adapter", "hyper_encoders"]
+    assert checkpoint_contents(ckpt) == {"adapter", "hyper_encoders"}
+
+
+@pytest.mark.parametrize(
+    ("removed", "named"),
+    [
+        pytest.param("adapter", "adapter", id="adapter-dir"),
+        pytest.param("adapter/adapter_model.safetensors", "adapter", id="adapter-weights"),
+        pytest.param(ENCODER_WEIGHTS_FILE, "randomly initialised", id="encoders"),
+    ],
+)
+def test_checkpoint_missing_a_component_is_refused_naming_it(tmp_path, removed, named):
+    import shutil
+
+    _, ckpt = _saved_with_lora(tmp_path)
+    target = ckpt / removed
+    shutil.rmtree(target) if target.is_dir() else target.unlink()
+    with pytest.raises(ValueError, match=rf"is incomplete(.|\n)*{removed}(.|\n)*{named}"):
+        Zip2ZipForCausalLM.from_pretrained(ckpt)
+
+
+def test_checkpoint_holding_an_unlisted_component_is_refused(tmp_path):
+    _, ckpt = _saved_with_lora(tmp_path)
+    config_file = ckpt / "zip2zip_config.json"
+    config_file.write_text(config_file.read_text().replace('"adapter",', ""))
+    with pytest.raises(ValueError, match="does not list"):
+        Zip2ZipForCausalLM.from_pretrained(ckpt)
+
+
+def test_checkpoint_without_a_contents_record_loads_what_it_holds(tmp_path):
+    """Checkpoints written before ``contents`` existed: the components are read from the files present."""
+    model, ckpt = _saved_with_lora(tmp_path)
+    config_file = ckpt / "zip2zip_config.json"
+    data = json.loads(config_file.read_text())
+    del data["contents"]
+    config_file.write_text(json.dumps(data))
+    assert checkpoint_contents(ckpt) == {"adapter", "hyper_encoders"}
+    torch.testing.assert_close(_logits(model), _logits(Zip2ZipForCausalLM.from_pretrained(ckpt).eval()))
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("smollm2-cpu-zip2zip", {"adapter", "hyper_encoders"}, id="zip2zip"),
+        pytest.param("smollm2-cpu-control", {"adapter"}, id="control-without-encoders"),
+    ],
+)
+def test_committed_checkpoints_are_complete(name, expected, tmp_path):
+    """As recorded, and as inferred from their files (the record was added to them after training)."""
+    committed = ROOT / "models" / name
+    assert checkpoint_contents(committed) == expected
+    data = json.loads((committed / "zip2zip_config.json").read_text())
+    del data["contents"]
+    (tmp_path / "zip2zip_config.json").write_text(json.dumps(data))
+    for item in committed.iterdir():
+        if item.name != "zip2zip_config.json":
+            (tmp_path / item.name).symlink_to(item)
+    assert checkpoint_contents(tmp_path) == expected
 
 
 def test_saving_a_base_without_path_is_an_error(tmp_path):

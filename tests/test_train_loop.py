@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -14,7 +15,7 @@ import torch
 
 from tests._model_factories import tiny_base
 from zip2zip.lora import FUSED_TARGETS, SPLIT_TARGETS, build_lora_config, lora_target_modules
-from zip2zip.train import build_parser, config_from_args, run
+from zip2zip.train import parse_command_line, run
 from zip2zip.train_config import PRESETS, TrainConfig
 from zip2zip.train_state import chunk_index, lr_factor
 
@@ -74,8 +75,7 @@ def test_data_order_is_a_permutation_per_epoch() -> None:
 
 def test_presets_and_cli_map_to_config_fields() -> None:
     assert {"paper-phi3.5", "paper-phi3-medium", "smollm2-cpu", "smoke"} <= set(PRESETS)
-    assert "smollm2-cpu" in build_parser().format_help()
-    args = build_parser().parse_args(
+    config = _cli_config(
         [
             "--preset",
             "smoke",
@@ -89,7 +89,6 @@ def test_presets_and_cli_map_to_config_fields() -> None:
             "--compile",
         ]
     )
-    config = config_from_args(args)
     assert (config.use_compression, config.num_steps, config.corpora) == (False, 5, ("code", "math"))
     assert config.mixture_weights == (2.0, 1.0) and config.compile is True
     assert config.resolved_output_dir() == Path("checkpoints/smoke-no-compression")
@@ -213,7 +212,7 @@ def test_two_process_gloo_run_matches_one_process(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = json.loads((out / "train_log.json").read_text())
     assert log["num_processes"] == 2 and log["grad_accumulation_steps"] == 1
-    assert len(log["steps"]) == 4 and (out / "step-000004" / "rng-1.pt").is_file()
+    assert len(log["steps"]) == 4 and (out / "step-000004" / "rng-1.safetensors").is_file()
     assert log["steps"][0]["num_codes"] > log["config"]["micro_batch_size"] * log["config"]["seq_len"]
     # 2 processes x 1 micro-batch read the same chunks as 1 process x 2 accumulated micro-batches
     single = run(_smoke(tmp_path, "single", num_steps=4), show_progress=False)
@@ -225,3 +224,107 @@ def test_encoders_can_have_their_own_learning_rate(tmp_path) -> None:
     log = run(_smoke(tmp_path, "enc-lr", num_steps=2, encoder_learning_rate=1e-5), show_progress=False)
     first = log["steps"][0]
     assert first["encoder_learning_rate"] / first["learning_rate"] == pytest.approx(1e-5 / 3e-3)
+
+
+class _WritesMarker:
+    """Unpickling this runs ``Path.write_text``: what a crafted checkpoint file could do instead."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "code from a checkpoint ran"))
+
+
+def test_resume_never_unpickles_a_checkpoint(tmp_path) -> None:
+    """A step directory holding pickles (the format of earlier versions, or a crafted one) is refused unread."""
+    from types import SimpleNamespace
+
+    from safetensors.torch import save_file
+
+    from zip2zip.train_state import TRAINABLE_FILE, load_checkpoint, trainable_state
+
+    module = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(module.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
+    step_dir = tmp_path / "step-000001"
+    step_dir.mkdir()
+    save_file(trainable_state(module), str(step_dir / TRAINABLE_FILE))
+    marker = tmp_path / "marker"
+    torch.save({"step": 1, "optimizer": _WritesMarker(marker)}, step_dir / "trainer_state.pt")
+    torch.save(_WritesMarker(marker), step_dir / "rng-0.pt")
+    with pytest.raises(ValueError, match="pickle"):
+        load_checkpoint(
+            step_dir,
+            module=module,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            accelerator=SimpleNamespace(process_index=0),
+        )
+    assert not marker.exists()
+
+
+def test_resume_refuses_a_changed_config(tmp_path) -> None:
+    """Only the thread count and the stop step may differ on --resume; anything else is named and refused."""
+    run(_smoke(tmp_path, "run", num_steps=2, stop_after_steps=1), show_progress=False)
+    changed = _smoke(tmp_path, "run", num_steps=2, learning_rate=1e-3, seed=1)
+    with pytest.raises(ValueError, match=r"learning_rate.*seed") as error:
+        run(changed, resume=True, show_progress=False)
+    assert "num_threads" in str(error.value)  # says what may change
+    resumed = run(_smoke(tmp_path, "run", num_steps=2, num_threads=2), resume=True, show_progress=False)
+    assert [s["step"] for s in resumed["steps"]] == [1, 2]
+
+
+def _cli_config(argv: list[str]) -> TrainConfig:
+    return parse_command_line(argv)[0]
+
+
+def test_boolean_flags_parse_their_value() -> None:
+    assert _cli_config(["--tie-encoders", "false"]).tie_encoders is False
+    assert _cli_config(["--tie-encoders", "true"]).tie_encoders is True
+    assert _cli_config(["--tie-encoders", "none"]).tie_encoders is None
+    assert _cli_config(["--preset", "paper-phi3.5", "--compile", "false"]).compile is False
+    assert _cli_config(["--preset", "paper-phi3.5", "--no-compile"]).compile is False
+    assert _cli_config(["--compile"]).compile is True
+    assert _cli_config(["--no-compression"]).use_compression is False
+
+
+def test_preset_gives_the_defaults_and_flags_override_them() -> None:
+    smoke = TrainConfig.from_name("smoke")
+    assert _cli_config(["--preset", "smoke"]) == smoke
+    assert _cli_config(["--preset", "smoke", "--seq-len", "32", "--tokens-per-step", "128"]) == (
+        TrainConfig.from_name("smoke", seq_len=32, tokens_per_step=128)
+    )
+    assert _cli_config([]) == TrainConfig.from_name("smollm2-cpu")
+    assert _cli_config(["--encoder-learning-rate", "none"]).encoder_learning_rate is None
+
+
+def test_help_explains_every_flag_with_its_default(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_command_line(["--preset", "smoke", "--help"])
+    assert exit_info.value.code == 0
+    compact = "".join(capsys.readouterr().out.split())  # independent of line wrapping
+    smoke = TrainConfig.from_name("smoke")
+    for field in dataclasses.fields(TrainConfig):
+        text = field.metadata.get("help", "")
+        assert len(text) > 10, f"{field.name} has no help text"
+        assert f"--{field.name.replace('_', '-')}" in compact
+        assert "".join(f"{text} (default: {getattr(smoke, field.name)})".split()) in compact, field.name
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--tie-encoders", "maybe"], id="bool"),
+        pytest.param(["--num-steps", "ten"], id="int"),
+        pytest.param(["--mixture-weights", "1,x"], id="tuple"),
+        pytest.param(["--preset", "smok"], id="preset"),
+        pytest.param(["--warmup-steps", "500"], id="config-validation"),
+    ],
+)
+def test_bad_flag_values_exit_2_with_one_line(argv, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_command_line(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "error" in err and "Traceback" not in err, err

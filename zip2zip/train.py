@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import shutil
 import statistics
@@ -34,6 +35,8 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 from torch import nn
+from transformers import HfArgumentParser
+from transformers.hf_argparser import DataClassType, string_to_bool
 
 from .model import Zip2ZipForCausalLM
 from .model_config import PACKAGE_SCHEME, HyperEncoderConfig
@@ -41,6 +44,7 @@ from .reconstruction import ReconstructionDecoder
 from .train_config import PRESETS, SMOLLM2_GGUF, TrainConfig, smollm2_gguf_path
 from .train_data import PreparedData, prepare_data
 from .train_state import (
+    check_resume_config,
     eval_batches,
     latest_checkpoint,
     load_checkpoint,
@@ -210,6 +214,11 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
     num_accum = config.tokens_per_step // (config.micro_batch_size * config.seq_len * world)
     output_dir = config.resolved_output_dir()
     output_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = latest_checkpoint(output_dir) if resume else None
+    if resume:
+        if checkpoint is None:
+            raise ValueError(f"--resume: no step-* checkpoint in {output_dir}")
+        check_resume_config(checkpoint, config)  # before the data and the model: fail in seconds
     set_seed(config.seed)
     with accelerator.main_process_first():
         prepared = prepare_data(
@@ -250,19 +259,16 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
         "validation": [],
     }
     start = 0
-    if resume:
-        ckpt = latest_checkpoint(output_dir)
-        if ckpt is None:
-            raise ValueError(f"--resume: no step-* checkpoint in {output_dir}")
+    if checkpoint is not None:
         start, saved = load_checkpoint(
-            ckpt,
+            checkpoint,
             module=accelerator.unwrap_model(module),
             optimizer=optimizer,
             scheduler=scheduler,
             accelerator=accelerator,
         )
         log["steps"], log["validation"] = saved["steps"], saved["validation"]
-        log.setdefault("resumed_from", []).append({"step": start, "checkpoint": ckpt.name})
+        log.setdefault("resumed_from", []).append({"step": start, "checkpoint": checkpoint.name})
     heldout = eval_batches(
         prepared.heldout, config.num_eval_chunks, config=config, rank=rank, world=world, pad=pad
     )
@@ -404,66 +410,100 @@ def _finish(
 # ---- CLI ---------------------------------------------------------------------------------------------
 
 
+DEFAULT_PRESET = "smollm2-cpu"
+
+
+class _ArgumentParser(HfArgumentParser):
+    """Errors in one line: the usage of ~60 flags, which argparse prints first, would bury the message."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every flag's default after its help; the preset list in the epilog keeps its line breaks."""
+
+
 def _parse_value(kind: Any, text: str) -> Any:
+    """``text`` as a value of the field type ``kind``: ``none`` for an optional field, a comma-separated
+    list for a tuple, true/false (yes/no, 1/0) for a bool. Example: ``tuple[float, ...] | None``,
+    ``"2,1"`` -> ``(2.0, 1.0)``."""
     args = typing.get_args(kind)
-    if text.lower() == "none" and type(None) in args:
-        return None
-    inner = kind if typing.get_origin(kind) is tuple else next((a for a in args if a is not type(None)), kind)
-    if typing.get_origin(inner) is tuple:
-        item = typing.get_args(inner)[0]
-        return tuple(item(x) for x in text.split(",") if x)
-    return (inner if isinstance(inner, type) else str)(text)
+    if type(None) in args:
+        if text.lower() == "none":
+            return None
+        kind = next(a for a in args if a is not type(None))
+    if typing.get_origin(kind) is tuple:
+        return tuple(_parse_value(typing.get_args(kind)[0], item) for item in text.split(",") if item)
+    if kind is bool:
+        return string_to_bool(text)
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
 
 
-def _value_parser(kind: Any) -> Any:
-    return lambda text: _parse_value(kind, text)
+def build_parser(preset: str = DEFAULT_PRESET) -> HfArgumentParser:
+    """A flag per ``TrainConfig`` field (HfArgumentParser), defaulting to ``preset``'s value.
 
-
-def build_parser() -> argparse.ArgumentParser:
+    HfArgumentParser types an ``X | None`` field as ``X`` and a tuple as a string's characters, so those
+    flags get ``_parse_value`` (``none``, comma-separated lists); a bool field also gets ``--no-<flag>``.
+    """
     presets = "\n".join(f"  {name:<18} {desc}" for name, (desc, _) in PRESETS.items())
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
+        DataClassType(TrainConfig),
         prog="python -m zip2zip.train",
         description="LoRA continued pretraining on LZW-compressed text (zip2zip), or the uncompressed control.",
-        epilog=f"presets:\n{presets}\n\nEvery TrainConfig field is a flag (e.g. --num-steps 50, "
-        "--corpora code,math, --mixture-weights 2,1). Runs under `accelerate launch` / torchrun unchanged.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"presets:\n{presets}\n\nEvery TrainConfig field is a flag; the defaults shown are those of "
+        f"--preset (default {DEFAULT_PRESET}; `--preset NAME --help` shows NAME's). Lists are comma-separated "
+        "(--corpora code,math); optional fields take none. Runs under `accelerate launch` / torchrun unchanged.",
+        formatter_class=_HelpFormatter,
     )
-    parser.add_argument(
-        "--preset", default="smollm2-cpu", choices=list(PRESETS), help="named config (default: %(default)s)"
-    )
+    hints = typing.get_type_hints(TrainConfig)
+    for action in parser._actions:  # argparse has no public accessor for its actions
+        kind = hints.get(action.dest)
+        if action.dest == "preset":
+            action.choices = list(PRESETS)
+        elif action.type is not None and (
+            type(None) in typing.get_args(kind) or typing.get_origin(kind) is tuple
+        ):
+            action.type = functools.partial(_parse_value, kind)
+    for f in dataclasses.fields(TrainConfig):  # HfArgumentParser adds --no-x only where the default is True
+        flag = f.name.replace("_", "-")
+        if hints[f.name] is bool and f.default is False:
+            parser.add_argument(f"--no-{flag}", dest=f.name, action="store_false", help=f"--{flag} false")
     parser.add_argument(
         "--no-compression",
-        action="store_true",
-        help="continual-pretraining control: same documents and steps, compression off",
+        dest="use_compression",
+        action="store_false",
+        help="continual-pretraining control: same documents and steps, compression off (--use-compression false)",
     )
     parser.add_argument("--resume", action="store_true", help="continue from the latest step-* checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    hints = typing.get_type_hints(TrainConfig)
-    for f in dataclasses.fields(TrainConfig):
-        if f.name in ("preset", "use_compression"):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if hints[f.name] is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        else:
-            parser.add_argument(flag, type=_value_parser(hints[f.name]), default=None, metavar=f.name.upper())
+    parser.set_defaults(**{**dataclasses.asdict(PRESETS[preset][1]), "preset": preset})
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    overrides = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(TrainConfig)
-        if f.name not in ("preset", "use_compression") and getattr(args, f.name, None) is not None
-    }
-    if args.no_compression:
-        overrides["use_compression"] = False
-    return TrainConfig.from_name(args.preset, **overrides)
+def parse_command_line(argv: Sequence[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
+    """The run's config (``--preset`` gives the defaults, flags override them) and the other flags.
+
+    A bad value exits with status 2 and a one-line message, as argparse does, also when the values parse
+    but do not form a valid config (e.g. ``warmup_steps >= num_steps``).
+    """
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--preset", default=DEFAULT_PRESET)
+    preset = first.parse_known_args(argv)[0].preset
+    parser = build_parser(preset if preset in PRESETS else DEFAULT_PRESET)  # the full parser names a typo
+    args = parser.parse_args(argv)
+    try:
+        config = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    except ValueError as error:
+        parser.error(str(error))
+    return config, args
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    config = config_from_args(args)
+    config, args = parse_command_line(argv)
     log = run(config, resume=args.resume, show_progress=not args.no_progress)
     summary = log.get("summary")
     if summary:

