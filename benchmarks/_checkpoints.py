@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from zip2zip.model_config import CONFIG_FILE_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -13,6 +16,37 @@ def checkpoint_path(text: str) -> Path:
     """A ``--*-checkpoint`` value: absolute, or relative to the repository (``models/...``)."""
     path = Path(text)
     return path if path.is_absolute() else ROOT / path
+
+
+def checkpoint_problem(text: str) -> str | None:
+    """Why ``text`` names no saved zip2zip checkpoint (None if it names one)."""
+    if not text:
+        return "empty path, but this model needs a saved checkpoint"
+    path = checkpoint_path(text)
+    if not path.is_dir():
+        return f"no checkpoint folder {path} (`nox -s train` builds models/...; or check the path)"
+    if not (path / CONFIG_FILE_NAME).is_file():
+        return f"{path} holds no {CONFIG_FILE_NAME}, so it is not a saved zip2zip checkpoint"
+    return None
+
+
+def checked_checkpoint(text: str) -> str:
+    """A ``--*-checkpoint`` value as typed, if it names a saved checkpoint; ``""`` (none) passes too."""
+    if text and (problem := checkpoint_problem(text)):
+        raise ValueError(problem)
+    return text
+
+
+def missing_checkpoints(models: Sequence[str], *, control: str, zip2zip: str) -> str | None:
+    """Why a selected model cannot load its checkpoint, as ``--<model>-checkpoint: why`` (None if all can).
+    ``control`` always loads one; ``zip2zip`` too unless its path is ``""`` (untrained wrapper of the base)."""
+    paths = {"control": control, "zip2zip": zip2zip}
+    problems = [
+        f"--{m}-checkpoint: {problem}"
+        for m in models
+        if m in paths and (m == "control" or paths[m]) and (problem := checkpoint_problem(paths[m]))
+    ]
+    return "; ".join(problems) or None
 
 
 def describe_checkpoint(path: Path) -> dict[str, Any]:

@@ -1,18 +1,55 @@
-"""Command-line pieces every benchmark shares: common flags, default result paths, the closing summary."""
+"""Command-line pieces every benchmark shares: the parser, name/path validators, default result paths, the
+one resume/write path (:class:`ResultFile`) and the closing summary.
+
+Usage errors are one line on stderr and exit status 2, raised while the arguments are parsed, before any
+work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a damaged ``--resume`` file.
+Only what the user cannot fix by retyping (an unreachable hub, a package that is not installed) is left
+to the benchmark, which skips it with the reason recorded in the result.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
-from collections.abc import Callable, Sequence
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
-from zip2zip.results import BenchmarkResult, refuse_dirty_checkout
+from zip2zip.registry import check_name, unknown_name_message
+from zip2zip.results import (
+    PARTIAL_SUFFIX,
+    SCHEMA_VERSION,
+    BenchmarkResult,
+    is_partial,
+    partial_path,
+    refuse_dirty_checkout,
+    write_json_atomic,
+    write_result,
+)
 
 RESULTS_DIR = Path("results")
+C = TypeVar("C")
+
+
+class _Parser(argparse.ArgumentParser):
+    """``argparse`` whose usage errors are one line (the full usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def new_parser(benchmark: str, description: str | None) -> argparse.ArgumentParser:
+    """The parser of ``python -m benchmarks.<benchmark>``, with the common arguments already added."""
+    parser = _Parser(prog=f"python -m benchmarks.{benchmark}", description=description,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_common_arguments(parser, benchmark=benchmark)
+    return parser
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> None:
@@ -20,7 +57,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> 
     parser.add_argument("--smoke", action="store_true", help="seconds-long run on tiny settings (for tests)")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=argument_type(_result_path),
         help=f"result JSON path (default: {RESULTS_DIR}/{benchmark}/<run-tag>.json, e.g. {run_tag()})",
     )
     parser.add_argument(
@@ -42,9 +79,117 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> a
     return args
 
 
+def resolve_config(parser: argparse.ArgumentParser, base: C, overrides: Mapping[str, Any]) -> C:
+    """``base`` with the overrides that are not None; a value the Config rejects is a usage error."""
+    try:
+        return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def given_fields(args: argparse.Namespace, config_type: type) -> dict[str, Any]:
+    """The flags that map 1:1 to a field of ``config_type`` (``--max-length`` -> ``max_length``)."""
+    return {f.name: getattr(args, f.name, None) for f in dataclasses.fields(config_type)}
+
+
+# ---- validators (argparse ``type=``) ----------------------------------------------------------------
+
+
+def argument_type(check: Callable[[str], Any]) -> Callable[[str], Any]:
+    """argparse ``type=`` from a function that raises ValueError: its message becomes the usage error
+    (argparse itself would only say "invalid value")."""
+
+    def parse(text: str) -> Any:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def one_of(known: Iterable[str], *, kind: str) -> Callable[[str], str]:
+    """argparse ``type=`` for one registry name; a typo names the closest known name."""
+    names = tuple(known)
+    return argument_type(lambda text: check_name(text, names, kind=kind))
+
+
+def comma_list_of(known: Iterable[str], *, kind: str) -> Callable[[str], tuple[str, ...]]:
+    """argparse ``type=`` for ``--flag a,b``: at least one name, each known, repeats dropped (order kept)."""
+    names = tuple(known)
+
+    def check(text: str) -> tuple[str, ...]:
+        chosen = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
+        if not chosen:
+            raise ValueError(f"no {kind} given; choose from {', '.join(names)}")
+        return tuple(check_name(x, names, kind=kind) for x in chosen)
+
+    return argument_type(check)
+
+
 def comma_list(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
     """argparse ``type=`` for ``--flag 1,2,3``; an empty string gives an empty tuple (e.g. "no sweep")."""
-    return lambda text: tuple(kind(x) for x in text.split(",") if x)
+
+    def check(text: str) -> tuple[Any, ...]:
+        try:
+            return tuple(kind(x) for x in text.split(",") if x)
+        except ValueError:
+            if kind not in (int, float):  # a validator's own message names the bad item
+                raise
+            raise ValueError(f"{text!r} is not a comma list of {kind.__name__}") from None
+
+    return argument_type(check)
+
+
+_HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+
+
+def tokenizer_name(text: str) -> str:
+    """A ``--tokenizer`` value: a registry name, an existing folder, or something shaped like a Hugging Face
+    id (``org/name``, checked when it is loaded)."""
+    from zip2zip.tokenizers import TOKENIZERS
+
+    if text in TOKENIZERS or Path(text).exists() or _HF_ID.fullmatch(text):
+        return text
+    raise ValueError(unknown_name_message("tokenizer", text, TOKENIZERS, also="a Hugging Face id or folder"))
+
+
+def check_hub_tokenizers(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+    """Load each non-registry tokenizer (a hub id or folder) once, before any work: one that does not load
+    while the hub is reachable is a usage error. With the hub unreachable the benchmark skips it, saying so."""
+    from zip2zip._hub import hub_is_reachable
+    from zip2zip.tokenizers import TOKENIZERS, get_tokenizer
+
+    for name in names:
+        if name in TOKENIZERS:
+            continue
+        try:
+            get_tokenizer(name)
+        except ValueError as exc:
+            if Path(name).exists() or hub_is_reachable():
+                parser.error(str(exc))
+
+
+def _result_path(text: str) -> Path:
+    """``--out``: a file path whose folder exists or can be made; never a folder or a partial file."""
+    path = Path(text)
+    if is_partial(path):
+        raise ValueError(
+            f"{path} is a partial-progress file name; pick a name not ending in {PARTIAL_SUFFIX}"
+        )
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; pass a file path such as {path / 'result.json'}")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ValueError(f"cannot write {path}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK):
+        raise ValueError(f"cannot write {path}: {ancestor} is not writable")
+    return path
+
+
+# ---- result paths ------------------------------------------------------------------------------------
 
 
 def run_tag(*, smoke: bool = False, device: str = "cpu") -> str:
@@ -57,35 +202,128 @@ def default_output_path(benchmark: str, *, smoke: bool = False, device: str = "c
     return RESULTS_DIR / benchmark / f"{run_tag(smoke=smoke, device=device)}.json"
 
 
+# ---- the one resume/write path -----------------------------------------------------------------------
+
+
+@dataclass
+class Saved:
+    """What ``--resume`` keeps of an earlier run: its measured rows and the assets recorded with them."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    assets: dict[str, Any] = field(default_factory=dict)
+
+
+class ResultFile:
+    """``--out`` of one run, written once, atomically, when the run is complete; never partly.
+
+    Progress of a long run goes to ``partial_path(out)`` (``save_progress`` after each finished cell), which
+    the final write removes. So a run killed at any point leaves ``--out`` exactly as it was, and
+    ``--resume`` continues from the partial file (else from a finished ``--out``), keeping every finished
+    cell. A run that measured nothing writes nothing and exits with status 1.
+
+    ``must_match``: config keys an earlier run must share to be resumed (a differing one is a usage error,
+    never a silent mix of two setups). ``row_keys``: what identifies a row (a saved row without them is
+    damaged).
+    """
+
+    def __init__(
+        self,
+        parser: argparse.ArgumentParser,
+        out: Path,
+        *,
+        benchmark: str,
+        config: Mapping[str, Any],
+        must_match: Iterable[str] = (),
+        row_keys: Iterable[str] = (),
+        allow_dirty: bool = False,
+    ) -> None:
+        self.parser = parser
+        self.out = out
+        self.partial = partial_path(out)
+        self.benchmark = benchmark
+        self.config = _plain(config)
+        self.must_match = tuple(must_match)
+        self.row_keys = tuple(row_keys)
+        self.allow_dirty = allow_dirty
+
+    def read(self, path: Path, *, context: str = "") -> dict[str, Any]:
+        """A saved run (partial or finished) of this benchmark; a damaged file is a one-line usage error."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            problem = _schema_problem(data, self.benchmark, self.row_keys)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problem = f"not readable JSON: {exc}"
+        if problem:
+            fix = "remove it or drop --resume" if context == "--resume" else "remove it or pass another --out"
+            self.parser.error(f"{context + ': ' if context else ''}{path} is damaged ({problem}); {fix}")
+        return data
+
+    def begin(self, *, resume: bool) -> Saved:
+        """What the run keeps: with ``resume``, the rows of the partial file, else of a finished ``--out``
+        (derived rows, ``versus``, are dropped: they are recomputed from the measured ones). Without it,
+        nothing; a partial file left by an interrupted run is then replaced, which is said on stderr."""
+        source = self.partial if self.partial.exists() else self.out if self.out.exists() else None
+        if not resume:
+            if self.partial.exists():
+                print(f"note: starting afresh; {self.partial} (an interrupted run) will be replaced "
+                      "(pass --resume to continue it)", file=sys.stderr)  # fmt: skip
+            return Saved()
+        if source is None:
+            return Saved()
+        saved = self.read(source, context="--resume")
+        differing = [k for k in self.must_match if saved["config"].get(k) != self.config.get(k)]
+        if differing:
+            self.parser.error(
+                f"--resume: {source} was made with another {', '.join(differing)}; remove it or drop --resume"
+            )
+        rows = [row for row in saved["rows"] if "versus" not in row]
+        print(f"resuming {len(rows)} rows from {source}", file=sys.stderr)
+        return Saved(rows, saved.get("assets") or {})
+
+    def save_progress(self, rows: Sequence[dict[str, Any]], assets: Mapping[str, Any] | None = None) -> None:
+        """The rows finished so far (and their assets) to the partial file; ``--out`` is not touched."""
+        write_json_atomic(self.partial, {"benchmark": self.benchmark, "config": self.config,
+                                         "rows": list(rows), "assets": dict(assets or {})})  # fmt: skip
+
+    def write(self, result: BenchmarkResult) -> None:
+        """Write the complete result to ``--out`` and remove the partial file. No rows: nothing is written,
+        and the process exits with status 1 saying why (what was skipped)."""
+        if not result.rows:
+            reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in result.skipped) or "nothing to measure"
+            print(f"{self.parser.prog}: error: no rows measured, {self.out} not written ({reasons})",
+                  file=sys.stderr)  # fmt: skip
+            raise SystemExit(1)
+        write_result(self.out, result, allow_dirty=self.allow_dirty)
+        self.partial.unlink(missing_ok=True)
+
+
+def _plain(obj: Any) -> Any:
+    """Tuples -> lists, as a config reads back from JSON (so saved and current configs compare equal)."""
+    return json.loads(json.dumps(obj))
+
+
+def _schema_problem(data: Any, benchmark: str, row_keys: Sequence[str]) -> str | None:
+    """Why ``data`` is not a saved run of ``benchmark`` (None if it is one)."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    if data.get("benchmark", benchmark) != benchmark:
+        return f"a {data['benchmark']!r} result, not {benchmark!r}"
+    if "schema_version" in data and data["schema_version"] != SCHEMA_VERSION:
+        return f"schema_version={data['schema_version']!r}, this code reads {SCHEMA_VERSION}"
+    if not isinstance(data.get("config"), dict):
+        return "no 'config' object"
+    rows = data.get("rows")
+    needed = {"metrics", *row_keys}
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and needed <= set(r) for r in rows):
+        return f"'rows' is not a list of rows with {', '.join(sorted(needed))}"
+    if not isinstance(data.get("assets", {}), dict):
+        return "'assets' is not an object"
+    return None
+
+
 def print_summary(result: BenchmarkResult, lines: list[str], out: Path) -> None:
     """Human summary after a run: the table lines, what was skipped, where the JSON went."""
     print("\n".join(lines))
     for item in result.skipped:
         print(f"skipped {item['name']}: {item['reason']}")
     print(f"wrote {out} ({result.status}, {result.duration_s:.1f} s)")
-
-
-def partial_path(out: Path) -> Path:
-    """Where a long run keeps the rows measured so far, so that an interrupted run can ``--resume``."""
-    return out.with_name(out.stem + ".partial.json")
-
-
-def rows_to_resume(
-    parser: argparse.ArgumentParser, out: Path, config: dict[str, Any], must_match: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Measured rows ``--resume`` keeps: from an interrupted run's partial file, else from ``out``.
-
-    Derived rows (``versus`` another model) are dropped, since they are recomputed. A saved run whose
-    config differs in any key of ``must_match`` is a usage error, never a silent mix of two setups.
-    """
-    partial = partial_path(out)
-    source = partial if partial.exists() else out if out.exists() else None
-    if source is None:
-        return []
-    saved = json.loads(source.read_text(encoding="utf-8"))
-    differing = [key for key in must_match if saved["config"].get(key) != config[key]]
-    if differing:
-        parser.error(
-            f"--resume: {source} was made with another {', '.join(differing)}; remove it or drop --resume"
-        )
-    return [row for row in saved["rows"] if "versus" not in row]

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from zip2zip.registry import unknown_name_message
+
 DEVICES = ("auto", "cuda", "mps", "cpu")
 
 # Peak DRAM bandwidth from the vendors' datasheets, GB/s (1e9 bytes/s). First match wins, so a longer
@@ -45,16 +47,24 @@ GPU_MEMORY_BANDWIDTH_GB_PER_S: tuple[tuple[str, float], ...] = (
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> cuda if available, else mps, else cpu; an unavailable explicit choice is an error."""
-    if name not in DEVICES and not name.startswith("cuda:"):
-        raise ValueError(f"device={name!r}; expected one of {DEVICES} or cuda:N")
+    if name not in DEVICES and not re.fullmatch(r"cuda:\d+", name):
+        raise ValueError(unknown_name_message("device", name, DEVICES, also="cuda:N"))
     mps_ok = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device={name!r} but torch.cuda.is_available() is False; pass --device cpu")
+    if name.startswith("cuda:") and int(name.split(":")[1]) >= torch.cuda.device_count():
+        raise ValueError(f"device={name!r} but only {torch.cuda.device_count()} CUDA device(s) exist")
     if name == "mps" and not mps_ok:
         raise ValueError("device='mps' but torch.backends.mps.is_available() is False; pass --device cpu")
     return torch.device(name)
+
+
+def checked_device(name: str) -> str:
+    """A ``--device`` value as typed, if :func:`resolve_device` accepts it here (else its ValueError)."""
+    resolve_device(name)
+    return name
 
 
 def device_sync(device: torch.device) -> Callable[[], None]:

@@ -11,12 +11,11 @@ Outputs are also checked identical. Not measured: tokenisation time, memory, any
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sysconfig
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,21 @@ from tqdm import tqdm
 
 from zip2zip import lzw
 from zip2zip.codec import LZWCodec
-from zip2zip.results import BenchmarkResult, metric, write_result
+from zip2zip.results import BenchmarkResult, metric
 from zip2zip.timing import median, stdev, time_interleaved
 
-from ._cli import add_common_arguments, default_output_path, parse_args, print_summary
+from ._cli import (
+    ResultFile,
+    argument_type,
+    check_hub_tokenizers,
+    default_output_path,
+    given_fields,
+    new_parser,
+    parse_args,
+    print_summary,
+    resolve_config,
+    tokenizer_name,
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,8 @@ def _streams(config: Config, text: bytes) -> tuple[list[_Stream], dict[str, Any]
 
         tok = get_tokenizer(config.tokenizer)
     except ImportError as exc:  # MissingAssetError names the package to install
+        skipped.append({"name": f"tokenizer:{config.tokenizer}", "reason": str(exc)})
+    except ValueError as exc:  # a hub id while the hub is unreachable (main checked the name)
         skipped.append({"name": f"tokenizer:{config.tokenizer}", "reason": str(exc)})
     else:
         ids = np.array(tok.encode(text.decode("utf-8", errors="replace")), np.int64)
@@ -251,27 +263,19 @@ def _summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.codec",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser, benchmark="codec")
+    parser = new_parser("codec", __doc__)
     parser.add_argument("--num-bytes", type=int, help="bytes of standard-library source (default 1,000,000)")
-    parser.add_argument("--tokenizer", help="tokenizer registry name for the second stream (default llama3)")
+    parser.add_argument("--tokenizer", type=argument_type(tokenizer_name),
+                        help="tokenizer registry name (or HF id) for the second stream (default llama3)")  # fmt: skip
     parser.add_argument("--num-repeats", type=int, help="timed repeats per measurement (default 7)")
     parser.add_argument("--num-threads", type=int, help="threads for batch_encode (default 2)")
     args = parse_args(parser, argv)
-    config = Config.smoke() if args.smoke else Config()
-    overrides = {
-        k: v
-        for k in ("num_bytes", "tokenizer", "num_repeats", "num_threads")
-        if (v := getattr(args, k)) is not None
-    }
-    config = replace(config, **overrides)
-    result = run(config, status="smoke" if args.smoke else "full")
+    config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
+    check_hub_tokenizers(parser, [config.tokenizer])
     out = args.out or default_output_path("codec", smoke=args.smoke)
-    write_result(out, result, allow_dirty=args.allow_dirty)
+    results = ResultFile(parser, out, benchmark="codec", config=asdict(config), allow_dirty=args.allow_dirty)
+    result = run(config, status="smoke" if args.smoke else "full")
+    results.write(result)
     print_summary(result, _summary_lines(result), out)
 
 

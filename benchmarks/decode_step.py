@@ -1,4 +1,4 @@
-"""Per-step decode cost and prefill cost of ``Zip2ZipForCausalLM`` vs its bare base model (issue 3).
+"""Per-step decode cost and prefill cost of ``Zip2ZipForCausalLM`` vs its bare base model.
 
 Both run in one process on the same weights, side by side: for each (model, batch size) cell every
 round runs the base model and then the zip2zip wrapper for each codebook size C, each doing one timed
@@ -24,7 +24,6 @@ encoders are untrained; their cost does not depend on their weights).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import importlib.util
@@ -40,14 +39,23 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, LlamaConfig
 
-from benchmarks._cli import add_common_arguments, default_output_path, parse_args, print_summary
+from benchmarks._cli import (
+    ResultFile,
+    default_output_path,
+    new_parser,
+    one_of,
+    parse_args,
+    print_summary,
+    resolve_config,
+)
 from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
 from benchmarks._devices import device_sync
 from zip2zip.config import CompressionConfig
 from zip2zip.lzw import LZWStream
 from zip2zip.model import Zip2ZipForCausalLM
 from zip2zip.model_config import HyperEncoderConfig
-from zip2zip.results import BenchmarkResult, metric, write_result
+from zip2zip.registry import check_name, unknown_name_message
+from zip2zip.results import BenchmarkResult, metric
 from zip2zip.timing import DecodeTiming, time_decode
 from zip2zip.tokenization import compress_ids, compression_config_from_tokenizer
 
@@ -63,6 +71,8 @@ PROMPT_FILES = (
     "string.py",
 )
 DECODE_MODES = ("greedy", "forced")
+MODELS = ("smollm2", "tiny")
+TOKENIZERS = ("smollm2", "bytes")
 Variant = tuple[int, int | None]  # (max_codebook_size C, hyper-encoder width; None = d)
 
 
@@ -89,9 +99,13 @@ class Config:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.decode_modes) - set(DECODE_MODES))
-        if unknown or not self.decode_modes:
-            raise ValueError(f"decode_modes={self.decode_modes}; choose from {DECODE_MODES}")
+        for name in self.models:
+            check_name(name, MODELS, kind="model")
+        check_name(self.tokenizer, TOKENIZERS, kind="tokenizer")
+        if not self.decode_modes:
+            raise ValueError(f"decode_modes=(); choose from {', '.join(DECODE_MODES)}")
+        for mode in self.decode_modes:
+            check_name(mode, DECODE_MODES, kind="decode mode")
         if "greedy" not in self.decode_modes:
             raise ValueError("prefill rows come from the greedy rounds: keep 'greedy' in decode_modes")
 
@@ -121,8 +135,7 @@ def _load_tokenizer(config: Config) -> tuple[Any, CompressionConfig, dict[str, A
     if config.tokenizer == "bytes":
         comp = CompressionConfig(initial_vocab_size=257, pad_token_id=256, max_subtokens=config.max_subtokens)
         return (lambda text: list(text.encode("utf-8"))), comp, {"tokenizer": "utf-8 bytes, pad=256"}
-    if config.tokenizer != "smollm2":
-        raise ValueError(f"tokenizer={config.tokenizer!r}; expected 'smollm2' or 'bytes'")
+    check_name(config.tokenizer, TOKENIZERS, kind="tokenizer")
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(_smollm2_dir()), gguf_file=SMOLLM2_GGUF)
@@ -180,7 +193,7 @@ def _load_model(name: str, vocab_size: int, config: Config) -> tuple[torch.nn.Mo
         )
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
         return model.eval(), {"config": "random Llama, d=256, 4 layers, tied embeddings"}
-    raise ValueError(f"unknown model {name!r}; known: smollm2, tiny")
+    raise ValueError(unknown_name_message("model", name, MODELS))
 
 
 # --------------------------------------------------------------------------------------- metrics
@@ -391,12 +404,12 @@ def _summary(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    add_common_arguments(parser, benchmark="decode_step")
-    parser.add_argument("--models", nargs="+", help="subset of: smollm2 tiny")
+    parser = new_parser("decode_step", (__doc__ or "").splitlines()[0])
+    parser.add_argument("--models", nargs="+", type=one_of(MODELS, kind="model"), help=" ".join(MODELS))
     parser.add_argument("--batch-sizes", nargs="+", type=int)
     parser.add_argument("--codebook-sizes", nargs="+", type=int)
-    parser.add_argument("--decode-modes", nargs="+", choices=DECODE_MODES)
+    parser.add_argument("--decode-modes", nargs="+", type=one_of(DECODE_MODES, kind="decode mode"),
+                        help=" ".join(DECODE_MODES))  # fmt: skip
     parser.add_argument("--num-decode-steps", type=int)
     parser.add_argument("--num-repeats", type=int)
     parser.add_argument("--num-threads", type=int, help="torch threads (default 1, see Config)")
@@ -406,28 +419,31 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         help="extra variant's encoder width (default 256; 0 = no extra variant)",
     )
-    parser.add_argument("--device", default="cpu", choices=["cpu"], help="CPU only (this benchmark's scope)")
+    parser.add_argument("--device", default="cpu", type=one_of(["cpu"], kind="device"),
+                        help="CPU only (this benchmark's scope)")  # fmt: skip
     args = parse_args(parser, argv)
     config = Config.smoke() if args.smoke else Config()
     overrides = {
-        "models": tuple(args.models) if args.models else None,
+        "models": tuple(dict.fromkeys(args.models)) if args.models else None,
         "batch_sizes": tuple(args.batch_sizes) if args.batch_sizes else None,
         "codebook_sizes": tuple(args.codebook_sizes) if args.codebook_sizes else None,
-        "decode_modes": tuple(args.decode_modes) if args.decode_modes else None,
+        "decode_modes": tuple(dict.fromkeys(args.decode_modes)) if args.decode_modes else None,
         "num_decode_steps": args.num_decode_steps,
         "num_repeats": args.num_repeats,
         "num_threads": args.num_threads,
         "hyper_encoder_intermediate_size": args.hyper_encoder_intermediate_size,
         "narrow_encoder_width": args.narrow_encoder_width,
     }
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    config = resolve_config(parser, config, overrides)
     if config.narrow_encoder_width == 0:
         config = dataclasses.replace(config, narrow_encoder_width=None)
+    out = args.out or default_output_path("decode_step", smoke=args.smoke)
+    results = ResultFile(parser, out, benchmark="decode_step", config=dataclasses.asdict(config),
+                         allow_dirty=args.allow_dirty)  # fmt: skip
     result = run(config)
     if args.smoke:
         result.status = "smoke"
-    out = args.out or default_output_path("decode_step", smoke=result.status == "smoke")
-    write_result(out, result, allow_dirty=args.allow_dirty)
+    results.write(result)
     print_summary(result, _summary(result), out)
 
 

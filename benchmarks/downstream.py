@@ -1,4 +1,4 @@
-"""Downstream tasks (issue 8): the paper's seven lm-eval tasks, base model vs continual-pretraining control vs zip2zip.
+"""Downstream tasks: the paper's seven lm-eval tasks, base model vs continual-pretraining control vs zip2zip.
 
 Accuracy (fraction of items, 0..1) per task through lm-evaluation-harness itself: the base model through
 lm-eval's own ``hf`` model (``HFLM`` over the loaded weights), the control and zip2zip checkpoints through
@@ -23,30 +23,39 @@ size take hours on a CPU (HellaSwag alone is 40k requests): use ``--limit`` ther
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from zip2zip.results import BenchmarkResult, metric, write_json_atomic, write_result
+from zip2zip.registry import check_name
+from zip2zip.results import BenchmarkResult, metric
 
-from ._checkpoints import checkpoint_path, describe_checkpoint
+from ._checkpoints import (
+    checked_checkpoint,
+    checkpoint_path,
+    checkpoint_problem,
+    describe_checkpoint,
+    missing_checkpoints,
+)
 from ._cli import (
-    add_common_arguments,
-    comma_list,
+    ResultFile,
+    argument_type,
+    comma_list_of,
     default_output_path,
+    given_fields,
+    new_parser,
+    one_of,
     parse_args,
-    partial_path,
     print_summary,
-    rows_to_resume,
+    resolve_config,
 )
 
 TASKS_DIR = Path(__file__).resolve().parent / "downstream_tasks"
@@ -135,18 +144,17 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
     path_text = config.control_checkpoint if name == "control" else config.zip2zip_checkpoint
     path = checkpoint_path(path_text)
     info: dict[str, Any] = {"lm_eval_model": "zip2zip"}
-    if path_text and path.is_dir():
+    if name == "control" or path_text:  # only an empty zip2zip path means "untrained wrapper"
+        if problem := checkpoint_problem(path_text):
+            raise ValueError(f"{name} checkpoint: {problem}")
         model = Zip2ZipForCausalLM.from_pretrained(path, base_model=copy.deepcopy(base), dtype=torch.float32)
         info.update(describe_checkpoint(path), trained=True)
-    elif name == "control":
-        raise ValueError(f"control checkpoint {path} not found (nox -s train makes it; or pass --control-checkpoint); "
-                         "an untrained compression-off wrapper would just repeat the base row")  # fmt: skip
     else:
         comp = compression_config_from_tokenizer(
             tokenizer, max_codebook_size=config.fallback_max_codebook_size
         )
         model = Zip2ZipForCausalLM.from_base(copy.deepcopy(base), compression=comp)
-        info.update(trained=False, fallback_reason=f"no checkpoint at {path_text!r}: untrained hyper-encoders, "
+        info.update(trained=False, fallback_reason="no zip2zip checkpoint given: untrained hyper-encoders, "
                     "so these numbers do not measure zip2zip training")  # fmt: skip
     info["config"] = model.config.to_dict()
     return Zip2ZipLM(model, tokenizer, batch_size=config.batch_size), info
@@ -161,9 +169,8 @@ def resolve_tasks(config: Config) -> tuple[str, Any, dict[str, str]]:
 
     from zip2zip._hub import hub_is_reachable
 
-    unknown = set(config.tasks) - set(PAPER_TASKS)
-    if unknown:
-        raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {','.join(PAPER_TASKS)}")
+    for task in config.tasks:
+        check_name(task, PAPER_TASKS, kind="task")
     source = config.task_source
     if source == "auto":
         source = "hub" if hub_is_reachable() else "offline"
@@ -227,15 +234,19 @@ def run(
     *,
     status: str,
     previous: Sequence[dict[str, Any]] = (),
-    partial_path: Path | None = None,
+    previous_assets: dict[str, Any] | None = None,
+    on_progress: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
 ) -> BenchmarkResult:
-    """Evaluate every (model, task); after each one the rows so far go to ``partial_path`` (for ``--resume``)."""
+    """Evaluate every (model, task); rows in ``previous`` are kept (``--resume``). After each new row,
+    ``on_progress(rows so far, assets)`` (the caller saves them for ``--resume``)."""
     start = time.perf_counter()
     torch.set_num_threads(config.num_threads)
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # lm-eval warns per call about passing instances
     source, manager, names = resolve_tasks(config)
     base, tokenizer, base_info = load_base(config)
-    assets: dict[str, Any] = {"base_model": base_info, "models": {}, "tasks": {}, "task_source": source}
+    kept = previous_assets or {}
+    assets: dict[str, Any] = {"base_model": base_info, "models": dict(kept.get("models", {})),
+                              "tasks": dict(kept.get("tasks", {})), "task_source": source}  # fmt: skip
     if source == "offline":
         assets["stand_ins"] = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
     skipped: list[dict[str, str]] = []
@@ -268,8 +279,8 @@ def run(
             rows.append(row)
             print(f"{model_name:8s} {task:14s} " + " ".join(f"{k}={m['value']:.3f}" for k, m in row["metrics"].items()
                   if m["unit"] == "fraction") + f" ({row['duration_s']:.0f} s)", flush=True)  # fmt: skip
-            if partial_path is not None:
-                write_json_atomic(partial_path, {"config": _config_dict(config), "rows": rows})
+            if on_progress is not None:
+                on_progress(rows, assets)
         del lm
     rows += difference_rows(rows, config)
     return BenchmarkResult(benchmark="downstream", status=status, config=_config_dict(config), rows=rows,
@@ -333,23 +344,19 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.downstream", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    add_common_arguments(parser, benchmark="downstream")
-    parser.add_argument("--resume", action="store_true", help="keep (model, task) rows already in --out")
-    parser.add_argument(
-        "--models", type=comma_list(str), help=f"comma list of {','.join(MODELS)} (default all)"
-    )
-    parser.add_argument("--tasks", type=comma_list(str), help=f"comma list of {','.join(PAPER_TASKS)}")
-    parser.add_argument(
-        "--task-source", choices=TASK_SOURCES, help="auto: the hub's tasks if reachable, else stand-ins"
-    )
-    parser.add_argument(
-        "--control-checkpoint", help="continual-pretraining control (default models/smollm2-cpu-control)"
-    )
-    parser.add_argument(
-        "--zip2zip-checkpoint", help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained)"
-    )
+    parser = new_parser("downstream", __doc__)
+    parser.add_argument("--resume", action="store_true", help="keep (model, task) rows of an interrupted run "
+                        "(its .partial.json file), else of --out")  # fmt: skip
+    parser.add_argument("--models", type=comma_list_of(MODELS, kind="model"),
+                        help=f"comma list of {','.join(MODELS)} (default all)")  # fmt: skip
+    parser.add_argument("--tasks", type=comma_list_of(PAPER_TASKS, kind="task"),
+                        help=f"comma list of {','.join(PAPER_TASKS)} (default all)")  # fmt: skip
+    parser.add_argument("--task-source", type=one_of(TASK_SOURCES, kind="task source"),
+                        help=f"{', '.join(TASK_SOURCES)}; auto: the hub's tasks if reachable, else stand-ins")  # fmt: skip
+    parser.add_argument("--control-checkpoint", type=argument_type(checked_checkpoint),
+                        help="continual-pretraining control (default models/smollm2-cpu-control)")  # fmt: skip
+    parser.add_argument("--zip2zip-checkpoint", type=argument_type(checked_checkpoint),
+                        help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained)")  # fmt: skip
     parser.add_argument("--limit", type=int, help="items per task (default all)")
     parser.add_argument(
         "--batch-size", type=int, help="requests per forward pass / generation batch (default 4)"
@@ -359,20 +366,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--bootstrap-samples", type=int, help="item resamples for the difference CIs (default 2000)"
     )
     args = parse_args(parser, argv)
-    config = Config.smoke() if args.smoke else Config()
-    config = replace(
-        config, **{f.name: v for f in fields(Config) if (v := getattr(args, f.name, None)) is not None}
-    )
-    unknown = set(config.models) - set(MODELS)
-    if unknown:
-        parser.error(f"unknown models {sorted(unknown)}; choose from {','.join(MODELS)}")
-    out: Path = args.out or default_output_path("downstream", smoke=args.smoke)
-    partial = partial_path(out)
+    config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
+    if problem := missing_checkpoints(config.models, control=config.control_checkpoint,
+                                      zip2zip=config.zip2zip_checkpoint):  # fmt: skip
+        parser.error(problem)
+    out = args.out or default_output_path("downstream", smoke=args.smoke)
     must_match = ("base_model", "task_source", "limit", "control_checkpoint", "zip2zip_checkpoint", "seed")
-    previous = rows_to_resume(parser, out, _config_dict(config), must_match) if args.resume else []
-    result = run(config, status="smoke" if args.smoke else "full", previous=previous, partial_path=partial)
-    write_result(out, result, allow_dirty=args.allow_dirty)
-    partial.unlink(missing_ok=True)
+    results = ResultFile(parser, out, benchmark="downstream", config=_config_dict(config), must_match=must_match,
+                         row_keys=("model", "task"), allow_dirty=args.allow_dirty)  # fmt: skip
+    saved = results.begin(resume=args.resume)
+    result = run(config, status="smoke" if args.smoke else "full", previous=saved.rows,
+                 previous_assets=saved.assets, on_progress=results.save_progress)  # fmt: skip
+    results.write(result)
     print_summary(result, summary_lines(result), out)
 
 

@@ -18,22 +18,36 @@ decompressed and checked equal to its input.
 
 from __future__ import annotations
 
-import argparse
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from zip2zip._hub import hub_is_reachable
 from zip2zip.codec import LZWCodec
-from zip2zip.corpora import SOURCES, Corpus, load_corpus
+from zip2zip.corpora import CORPORA, SOURCES, Corpus, load_corpus
 from zip2zip.metrics import EfficiencyTotals
-from zip2zip.results import BenchmarkResult, metric, read_result, write_result
+from zip2zip.registry import check_name
+from zip2zip.results import BenchmarkResult, metric
 from zip2zip.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
 
-from ._cli import add_common_arguments, comma_list, default_output_path, parse_args, print_summary
+from ._cli import (
+    ResultFile,
+    argument_type,
+    check_hub_tokenizers,
+    comma_list,
+    comma_list_of,
+    default_output_path,
+    given_fields,
+    new_parser,
+    one_of,
+    parse_args,
+    print_summary,
+    resolve_config,
+    tokenizer_name,
+)
 
 _CHUNK_DOCS = 32  # documents per batch_encode call: bounds the padded [batch, len] array
 
@@ -60,10 +74,11 @@ class Config:
     def __post_init__(self) -> None:
         if self.max_subtokens < 2:
             raise ValueError(f"max_subtokens={self.max_subtokens}: a hypertoken merges at least 2 base ids")
-        if self.corpus_source not in SOURCES:
-            raise ValueError(f"corpus_source={self.corpus_source!r}; expected one of {SOURCES}")
+        check_name(self.corpus_source, SOURCES, kind="corpus source")
         if not self.tokenizers or not self.corpora:
             raise ValueError("need at least one tokenizer and one corpus")
+        for corpus in self.corpora:
+            check_name(corpus, CORPORA, kind="corpus")
 
     @classmethod
     def smoke(cls) -> Config:
@@ -141,11 +156,18 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["tokenizer"], row["corpus"], row["setting"], row["max_subtokens"], row["max_codebook_size"])
 
 
-def run(config: Config, *, status: str = "full", previous: BenchmarkResult | None = None) -> BenchmarkResult:
+def run(
+    config: Config,
+    *,
+    status: str = "full",
+    previous: Sequence[dict[str, Any]] = (),
+    on_progress: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
+) -> BenchmarkResult:
     """Measure every (tokenizer, corpus, setting) cell. ``previous``: rows of an earlier run with the same
-    sampling config are reused (``--resume``), so an interrupted full run only computes what is missing."""
+    sampling config are reused (``--resume``), so an interrupted full run only computes what is missing.
+    After each new (tokenizer, corpus), ``on_progress(rows so far, assets)``."""
     start = time.perf_counter()
-    reusable = {_key(r): r for r in previous.rows} if previous else {}
+    reusable = {_key(r): r for r in previous}
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     assets: dict[str, Any] = {"tokenizers": {}, "corpora": {}}
@@ -168,6 +190,11 @@ def run(config: Config, *, status: str = "full", previous: BenchmarkResult | Non
         except MissingAssetError as exc:
             skipped.append({"name": f"tokenizer:{tok_name}", "reason": str(exc)})
             continue
+        except ValueError as exc:  # a hub id while the hub is unreachable; else a bug, so raise
+            if tok_name in TOKENIZERS or hub_is_reachable():
+                raise
+            skipped.append({"name": f"tokenizer:{tok_name}", "reason": str(exc)})
+            continue
         assets["tokenizers"][tok_name] = {**tok.provenance, "vocab_size": tok.vocab_size,
                                           "num_special_ids": len(tok.special_ids), "pad_token_id": tok.pad_token_id}  # fmt: skip
         for corpus in corpora:
@@ -183,6 +210,8 @@ def run(config: Config, *, status: str = "full", previous: BenchmarkResult | Non
             for setting, m, c in todo:
                 totals = measure_cell(tok, corpus, base_ids, max_subtokens=m, max_codebook_size=c)
                 rows.append(_row(tok, corpus, setting, m, c, totals, config.num_top_hypertokens))
+            if on_progress is not None:
+                on_progress(rows, assets)
     return BenchmarkResult(benchmark="efficiency", status=status, config=asdict(config), rows=rows,
                            duration_s=time.perf_counter() - start, assets=assets, skipped=skipped)  # fmt: skip
 
@@ -203,20 +232,16 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.efficiency", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    add_common_arguments(parser, benchmark="efficiency")
-    parser.add_argument(
-        "--resume", action="store_true", help="reuse rows already in --out (same sampling config)"
-    )
+    parser = new_parser("efficiency", __doc__)
+    parser.add_argument("--resume", action="store_true", help="reuse rows of an interrupted run (its "
+                        ".partial.json file), else of --out (same sampling config)")  # fmt: skip
     parser.add_argument(
         "--tokenizers",
-        type=comma_list(str),
+        type=comma_list(tokenizer_name),
         help=f"comma list (default llama3,qwen2,phi4,gemma3; known: {','.join(TOKENIZERS)} or HF ids)",
     )
-    parser.add_argument(
-        "--corpora", type=comma_list(str), help="comma list (default code,math,chat,multilingual,web)"
-    )
+    parser.add_argument("--corpora", type=comma_list_of(CORPORA, kind="corpus"),
+                        help=f"comma list (default {','.join(CORPORA)})")  # fmt: skip
     parser.add_argument("--max-subtokens", type=int, help="M, base ids per hypertoken at most (default 3)")
     parser.add_argument(
         "--max-codebook-size", type=int, help="hypertokens per document at most (default 2048)"
@@ -230,12 +255,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--max-doc-bytes", type=int, help="longer documents are cut to this size (default 16384)"
     )
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
-    parser.add_argument(
-        "--corpus-source", choices=SOURCES, help="auto: hub if reachable else offline (default)"
-    )
-    parser.add_argument(
-        "--sweep-tokenizer", help="tokenizer for the M / codebook-size sweep (default llama3)"
-    )
+    parser.add_argument("--corpus-source", type=one_of(SOURCES, kind="corpus source"),
+                        help=f"{', '.join(SOURCES)}; auto: hub if reachable else offline (default)")  # fmt: skip
+    parser.add_argument("--sweep-tokenizer", type=argument_type(tokenizer_name),
+                        help="one of --tokenizers, for the M / codebook-size sweep (default llama3)")  # fmt: skip
     parser.add_argument(
         "--sweep-max-subtokens", type=comma_list(int), help="M values of the sweep ('' = none)"
     )
@@ -243,30 +266,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--sweep-max-codebook-sizes", type=comma_list(int), help="codebook sizes of the sweep ('' = none)"
     )
     args = parse_args(parser, argv)
-    config = Config.smoke() if args.smoke else Config()
-    config = replace(
-        config, **{f.name: v for f in fields(Config) if (v := getattr(args, f.name, None)) is not None}
-    )
-    out: Path = args.out or default_output_path("efficiency", smoke=args.smoke)
-    previous = None
-    if args.resume and out.exists():
-        previous = read_result(out)
-        sampling = (
-            "corpora",
-            "num_docs",
-            "max_total_bytes",
-            "min_doc_bytes",
-            "max_doc_bytes",
-            "seed",
-            "corpus_source",
-        )
-        if any(
-            previous.config.get(k) != (list(v) if isinstance(v := getattr(config, k), tuple) else v)
-            for k in sampling
-        ):
-            raise ValueError(f"--resume: {out} was sampled with another config; remove it or drop --resume")
-    result = run(config, status="smoke" if args.smoke else "full", previous=previous)
-    write_result(out, result, allow_dirty=args.allow_dirty)
+    config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
+    if args.sweep_tokenizer is not None and args.sweep_tokenizer not in config.tokenizers:
+        parser.error(f"--sweep-tokenizer {args.sweep_tokenizer!r} is not one of --tokenizers "
+                     f"({','.join(config.tokenizers)}), so no sweep would run")  # fmt: skip
+    check_hub_tokenizers(parser, config.tokenizers)
+    out = args.out or default_output_path("efficiency", smoke=args.smoke)
+    sampling = ("corpora", "num_docs", "max_total_bytes", "min_doc_bytes", "max_doc_bytes", "seed",
+                "corpus_source")  # fmt: skip
+    results = ResultFile(parser, out, benchmark="efficiency", config=asdict(config), must_match=sampling,
+                         row_keys=("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size"),
+                         allow_dirty=args.allow_dirty)  # fmt: skip
+    saved = results.begin(resume=args.resume)
+    result = run(config, status="smoke" if args.smoke else "full", previous=saved.rows,
+                 on_progress=results.save_progress)  # fmt: skip
+    results.write(result)
     print_summary(result, summary_lines(result), out)
 
 

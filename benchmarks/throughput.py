@@ -34,27 +34,48 @@ hyper-encoder, model) and the memory peaks. Not measured: sampling, batching > 1
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from zip2zip.corpora import SOURCES, load_corpus
-from zip2zip.results import BenchmarkResult, read_result, write_result
+from zip2zip.corpora import CORPORA, SOURCES, load_corpus
+from zip2zip.registry import check_name, lookup
+from zip2zip.results import BenchmarkResult
 from zip2zip.tokenizers import Tokenizer, get_tokenizer
 
-from ._cli import add_common_arguments, comma_list, default_output_path, parse_args, print_summary
-from ._devices import device_name, device_sync, device_tag, mps_fallback_enabled, resolve_device
+from ._checkpoints import checked_checkpoint, checkpoint_path
+from ._cli import (
+    ResultFile,
+    argument_type,
+    comma_list,
+    comma_list_of,
+    default_output_path,
+    given_fields,
+    new_parser,
+    one_of,
+    parse_args,
+    print_summary,
+    resolve_config,
+)
+from ._devices import (
+    checked_device,
+    device_name,
+    device_sync,
+    device_tag,
+    mps_fallback_enabled,
+    resolve_device,
+)
 from ._throughput_loops import Inputs, measure_cell, prepare_inputs
 
 MODES = ("replay", "generate")
 MODELS = ("smollm2", "phi3.5-mini", "tiny")
+DTYPES = ("float32", "bfloat16", "float16")
 PHI35_HUB_ID = "microsoft/Phi-3.5-mini-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -76,7 +97,7 @@ class Config:
     max_codebook_size: int = 2048
     num_repeats: int = 5
     num_warmup: int = 1
-    # One torch thread on CPU: on this shared 2-core machine two OpenMP threads spin at every barrier
+    # One torch thread on CPU: on a shared 2-core CPU two OpenMP threads spin at every barrier
     # and a SmolLM2 step slowed from ~60 ms to ~500 ms whenever another process held a core.
     num_threads: int | None = 1
     memory_bandwidth_gb_per_s: float | None = None  # override the datasheet table (CUDA roofline)
@@ -85,14 +106,15 @@ class Config:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model={self.model!r}; known: {MODELS}")
-        if not self.modes or set(self.modes) - set(MODES):
-            raise ValueError(f"modes={self.modes}; choose from {MODES}")
-        if self.corpus_source not in SOURCES:
-            raise ValueError(f"corpus_source={self.corpus_source!r}; expected one of {SOURCES}")
-        if self.dtype not in ("float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype={self.dtype!r}; expected float32, bfloat16 or float16")
+        check_name(self.model, MODELS, kind="model")
+        if not self.modes:
+            raise ValueError(f"modes=(); choose from {', '.join(MODES)}")
+        for mode in self.modes:
+            check_name(mode, MODES, kind="mode")
+        for corpus in self.corpora:
+            check_name(corpus, CORPORA, kind="corpus")
+        check_name(self.corpus_source, SOURCES, kind="corpus source")
+        check_name(self.dtype, DTYPES, kind="dtype")
         if not self.prompt_base_tokens or min(self.prompt_base_tokens) < 1 or self.new_base_tokens < 1:
             raise ValueError("prompt_base_tokens and new_base_tokens must be >= 1")
         if self.num_repeats < 1 or self.num_warmup < 1:
@@ -112,9 +134,7 @@ class Config:
             "mps": cls(model="phi3.5-mini", device="mps", dtype="float16", modes=MODES,
                        corpora=all_domains, corpus_source="auto", num_threads=None),
         }  # fmt: skip
-        if name not in presets:
-            raise ValueError(f"unknown preset {name!r}; known: {', '.join(presets)}")
-        return presets[name]
+        return lookup(presets, name, kind="preset")
 
     @classmethod
     def smoke(cls) -> Config:
@@ -197,7 +217,7 @@ def _wrap(config: Config, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any
     from zip2zip.model import Zip2ZipForCausalLM
 
     if config.checkpoint:
-        model = Zip2ZipForCausalLM.from_pretrained(config.checkpoint, base_model=base)
+        model = Zip2ZipForCausalLM.from_pretrained(checkpoint_path(config.checkpoint), base_model=base)
         if model.compression.initial_vocab_size != tok.vocab_size:
             raise ValueError(f"{config.checkpoint} was trained for V={model.compression.initial_vocab_size}, "
                              f"but the tokenizer has {tok.vocab_size} ids")  # fmt: skip
@@ -234,10 +254,11 @@ def run(
     *,
     status: str = "full",
     previous: list[dict[str, Any]] | None = None,
-    on_cell: Callable[[BenchmarkResult], None] | None = None,
+    previous_assets: dict[str, Any] | None = None,
+    on_progress: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
 ) -> BenchmarkResult:
     """Measure every (domain, prompt length, mode) cell; cells in ``previous`` rows are kept (``--resume``).
-    ``on_cell`` gets the partial result after each cell (unfinished cells listed in ``skipped``)."""
+    After each new cell, ``on_progress(rows so far, assets)`` (the caller saves them for ``--resume``)."""
     started = time.perf_counter()
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
@@ -256,13 +277,10 @@ def run(
     kept = [r for r in previous or [] if _cell_key(r) in set(cells)]
     done = {_cell_key(r) for r in kept}
     rows = list(kept)
-
-    def result(final: bool) -> BenchmarkResult:
-        todo = [] if final else [c for c in cells if c not in done]
-        skipped = [{"name": f"cell:{c}/{p}+{config.new_base_tokens}/{m}",
-                    "reason": "not measured yet (interrupted run: continue with --resume)"} for c, p, m in todo]  # fmt: skip
-        return BenchmarkResult(benchmark="throughput", status=status, config=asdict(config), rows=rows,
-                               duration_s=time.perf_counter() - started, assets=assets, skipped=skipped)  # fmt: skip
+    kept_cells = (previous_assets or {}).get("cells", {})  # "corpus/prompt/mode" -> what the cell used
+    if kept_cells:
+        assets["cells"] = {f"{c}/{p}/{m}": kept_cells[f"{c}/{p}/{m}"] for c, p, m in cells
+                           if (c, p, m) in done and f"{c}/{p}/{m}" in kept_cells}  # fmt: skip
 
     for corpus_name in config.corpora:
         ids, assets["corpora"][corpus_name] = _document_ids(config, tok, corpus_name, needed)
@@ -285,9 +303,10 @@ def run(
                 rows.extend({**key, **r} for r in cell_rows)
                 assets.setdefault("cells", {})[f"{corpus_name}/{p}/{mode}"] = cell_assets
                 done.add((corpus_name, p, mode))
-                if on_cell is not None:
-                    on_cell(result(final=False))
-    return result(final=True)
+                if on_progress is not None:
+                    on_progress(rows, assets)
+    return BenchmarkResult(benchmark="throughput", status=status, config=asdict(config), rows=rows,
+                           duration_s=time.perf_counter() - started, assets=assets)  # fmt: skip
 
 
 def summary_lines(result: BenchmarkResult) -> list[str]:
@@ -308,24 +327,28 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    add_common_arguments(parser, benchmark="throughput")
-    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; "
-                        "picks the preset (cuda/mps: Phi-3.5-mini; cpu: SmolLM2-135M)")  # fmt: skip
-    parser.add_argument("--resume", action="store_true", help="keep finished cells of --out (same config)")
-    parser.add_argument("--model", choices=MODELS)
-    parser.add_argument("--checkpoint", help="zip2zip checkpoint directory (trained hyper-encoders)")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"))
+    parser = new_parser("throughput", __doc__)
+    parser.add_argument("--device", default="auto", type=argument_type(checked_device),
+                        help="auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; picks the preset "
+                        "(cuda/mps: Phi-3.5-mini; cpu: SmolLM2-135M)")  # fmt: skip
+    parser.add_argument("--resume", action="store_true", help="keep finished cells of an interrupted run "
+                        "(its .partial.json file), else of --out (same config)")  # fmt: skip
+    parser.add_argument("--model", type=one_of(MODELS, kind="model"), help=", ".join(MODELS))
+    parser.add_argument("--checkpoint", type=argument_type(checked_checkpoint),
+                        help="zip2zip checkpoint directory (trained hyper-encoders)")  # fmt: skip
+    parser.add_argument("--dtype", type=one_of(DTYPES, kind="dtype"), help=", ".join(DTYPES))
     parser.add_argument(
         "--prompt-base-tokens", type=comma_list(int), help="comma list (default 256,512,1024,2048)"
     )
     parser.add_argument("--new-base-tokens", type=int, help="generated base tokens per run (default 256)")
-    parser.add_argument("--modes", type=comma_list(str), help="comma list of replay,generate")
     parser.add_argument(
-        "--corpora", type=comma_list(str), help="comma list of code,math,chat,multilingual,web"
+        "--modes", type=comma_list_of(MODES, kind="mode"), help="comma list of replay,generate"
     )
-    parser.add_argument("--corpus-source", choices=SOURCES)
+    parser.add_argument("--corpora", type=comma_list_of(CORPORA, kind="corpus"),
+                        help=f"comma list of {','.join(CORPORA)}")  # fmt: skip
+    parser.add_argument(
+        "--corpus-source", type=one_of(SOURCES, kind="corpus source"), help=", ".join(SOURCES)
+    )
     parser.add_argument("--max-codebook-size", type=int)
     parser.add_argument("--num-repeats", type=int, help="timed rounds (>= 5 for a full run)")
     parser.add_argument("--num-warmup", type=int)
@@ -333,46 +356,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--memory-bandwidth-gb-per-s", type=float, help="GPU bandwidth for the roofline")
     args = parse_args(parser, argv)
     device = resolve_device(args.device)
-    kind = device.type
-    config = Config.smoke() if args.smoke else Config.from_name(kind)
-    config = replace(config, device=str(device))
-    config = replace(config, **{f.name: v for f in fields(Config)
-                                if f.name != "device" and (v := getattr(args, f.name, None)) is not None})  # fmt: skip
+    config = Config.smoke() if args.smoke else Config.from_name(device.type)
+    overrides = {**given_fields(args, Config), "device": str(device)}
+    config = resolve_config(parser, config, overrides)
     if not args.smoke and config.num_repeats < 5:
-        raise ValueError(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
-    out: Path = args.out or default_output_path("throughput", smoke=args.smoke, device=device_tag(device))
-    previous = None
+        parser.error(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
+    out = args.out or default_output_path("throughput", smoke=args.smoke, device=device_tag(device))
+    ignore = {"prompt_base_tokens", "modes", "corpora"}  # cells: a resumed run may measure more or fewer
+    results = ResultFile(parser, out, benchmark="throughput", config=asdict(config),
+                         must_match=[k for k in asdict(config) if k not in ignore],
+                         row_keys=("corpus", "prompt_base_tokens", "mode"), allow_dirty=args.allow_dirty)  # fmt: skip
     if out.exists():
-        old = read_result(out)
-        if old.assets.get("device_tag") != device_tag(device):
-            raise ValueError(f"{out} holds a {old.assets.get('device_tag')} result; this run is on "
-                             f"{device_tag(device)}: pass another --out")  # fmt: skip
-        if args.resume:
-            ignore = {"prompt_base_tokens", "modes", "corpora"}
-            new = {k: v for k, v in asdict(config).items() if k not in ignore}
-            old_config = {k: old.config.get(k) for k in new}
-            if json_like(new) != json_like(old_config):
-                raise ValueError(
-                    f"--resume: {out} was measured with another config; remove it or drop --resume"
-                )
-            previous = old.rows
-    status = "smoke" if args.smoke else "full"
-
-    def save(partial: BenchmarkResult) -> None:
-        write_result(out, partial, allow_dirty=args.allow_dirty)
-
-    result = run(config, status=status, previous=previous, on_cell=save)
-    write_result(out, result, allow_dirty=args.allow_dirty)
+        old_tag = results.read(out).get("assets", {}).get("device_tag")
+        if old_tag != device_tag(device):
+            parser.error(
+                f"{out} holds a {old_tag} result; this run is on {device_tag(device)}: pass another --out"
+            )
+    saved = results.begin(resume=args.resume)
+    result = run(config, status="smoke" if args.smoke else "full", previous=saved.rows,
+                 previous_assets=saved.assets, on_progress=results.save_progress)  # fmt: skip
+    results.write(result)
     print_summary(result, summary_lines(result), out)
-
-
-def json_like(obj: Any) -> Any:
-    """Tuples -> lists, as a config reads back from JSON."""
-    if isinstance(obj, dict):
-        return {k: json_like(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_like(v) for v in obj]
-    return obj
 
 
 if __name__ == "__main__":

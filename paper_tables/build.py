@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from zip2zip.results import BenchmarkResult, read_result
+from zip2zip.results import BenchmarkResult, is_partial, read_result
 
 from .tables import TABLES
 
@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def latest_result(folder: Path) -> tuple[Path, BenchmarkResult] | None:
-    """Newest ``status == "full"`` result in ``folder`` (by ``created_utc``), or None."""
-    found = [(p, read_result(p)) for p in sorted(folder.glob("*.json"))]
+    """Newest ``status == "full"`` result in ``folder`` (by ``created_utc``), or None. Progress files of
+    interrupted runs (``*.partial.json``, read only by ``--resume``) are not results and are ignored."""
+    paths = [p for p in sorted(folder.glob("*.json")) if not is_partial(p)]
+    found = [(p, read_result(p)) for p in paths]
     full = [(p, r) for p, r in found if r.status == "full"]
     return max(full, key=lambda pr: (pr[1].created_utc, pr[0].name)) if full else None
 

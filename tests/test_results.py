@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -90,3 +91,16 @@ def test_bad_status_and_name() -> None:
         BenchmarkResult(benchmark="x", status="draft", config={}, rows=[], duration_s=0)
     with pytest.raises(ValueError, match="snake_case"):
         BenchmarkResult(benchmark="token efficiency", status="full", config={}, rows=[], duration_s=0)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [('{"schema_version": 1, "rows": [', "not readable JSON"), ("[]", "not a result object"),
+     ('{"schema_version": 1, "benchmark": "efficiency"}', "missing keys ['config', 'duration_s', 'rows', 'status']")],
+)  # fmt: skip
+def test_read_result_names_the_file_and_the_problem(tmp_path, content, problem) -> None:
+    path = tmp_path / "damaged.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=re.escape(f"{path}: ")) as exc_info:
+        read_result(path)
+    assert problem in str(exc_info.value)

@@ -23,7 +23,6 @@ document, so these two numbers matter: they are recorded with every result. This
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ._hub import hub_is_reachable
+from .registry import lookup
 from .tokenizers import MissingAssetError
 
 SOURCES = ("auto", "hub", "offline")
@@ -277,11 +277,7 @@ CORPORA: dict[str, CorpusSpec] = {
 
 def get_corpus_spec(name: str) -> CorpusSpec:
     """Registry lookup with a suggestion on a typo."""
-    if name in CORPORA:
-        return CORPORA[name]
-    close = difflib.get_close_matches(name, list(CORPORA), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown corpus {name!r}. Known: {', '.join(CORPORA)}.{hint}")
+    return lookup(CORPORA, name, kind="corpus")
 
 
 # ---- sampling --------------------------------------------------------------------------------------

@@ -15,13 +15,13 @@ recorded at run time (no revision is pinned here: it could not be checked offlin
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from ._hub import hub_is_reachable
 from .corpora import SOURCES, Corpus, HubSource, load_corpus, load_hub_pool, sample_documents
+from .registry import lookup
 from .train_data import DataConfig, is_heldout
 
 
@@ -59,11 +59,7 @@ EVAL_CORPORA: dict[str, EvalCorpusSpec] = {
 
 
 def get_eval_corpus_spec(name: str) -> EvalCorpusSpec:
-    if name in EVAL_CORPORA:
-        return EVAL_CORPORA[name]
-    close = difflib.get_close_matches(name, list(EVAL_CORPORA), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown perplexity corpus {name!r}. Known: {', '.join(EVAL_CORPORA)}.{hint}")
+    return lookup(EVAL_CORPORA, name, kind="perplexity corpus")
 
 
 def load_eval_corpus(

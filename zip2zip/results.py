@@ -21,6 +21,9 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 STATUSES = ("full", "smoke")
+# An interrupted run keeps its progress beside the result it will write (``cpu.json`` -> ``cpu.partial.json``):
+# not a result, so renderers skip it and git ignores it.
+PARTIAL_SUFFIX = ".partial.json"
 
 _VERSIONED_PACKAGES = (
     "zip2zip",
@@ -228,9 +231,26 @@ def write_result(path: Path | str, result: BenchmarkResult, *, allow_dirty: bool
     return write_json_atomic(path, result)
 
 
+def partial_path(out: Path | str) -> Path:
+    """Where a long run writing ``out`` keeps the rows measured so far (for ``--resume``)."""
+    out = Path(out)
+    return out.with_name(out.stem + PARTIAL_SUFFIX)
+
+
+def is_partial(path: Path | str) -> bool:
+    """True for an interrupted run's progress file, which is never a result."""
+    return Path(path).name.endswith(PARTIAL_SUFFIX)
+
+
 def read_result(path: Path | str) -> BenchmarkResult:
-    """Load a result file; rejects files of another schema version."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    """Load a result file. A file that is not one (bad JSON, another schema version, unknown or missing
+    keys) raises ValueError naming the file and the problem."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a JSON {type(data).__name__}, not a result object")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema_version={version!r}, this code reads {SCHEMA_VERSION}")
@@ -238,4 +258,9 @@ def read_result(path: Path | str) -> BenchmarkResult:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{path}: unknown keys {unknown}")
+    required = {f.name for f in dataclasses.fields(BenchmarkResult) if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING}  # fmt: skip
+    missing = sorted(required - set(data))
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing}")
     return BenchmarkResult(**data)

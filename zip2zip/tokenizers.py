@@ -16,7 +16,6 @@ when it is unreachable.
 from __future__ import annotations
 
 import base64
-import difflib
 import gzip
 import hashlib
 import importlib.metadata
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ._hub import hub_is_reachable
+from .registry import suggestion, unknown_name_message
 
 # Llama-3 pre-tokenizer (llama_models/llama3/tokenizer.py); Qwen-2 (HF tokenizer.json of Qwen2).
 _LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -315,11 +315,9 @@ def _load_hf_id(name: str) -> Tokenizer:
         tok = AutoTokenizer.from_pretrained(name, local_files_only=is_local or not hub_is_reachable())
     except (OSError, ValueError) as exc:
         known = ", ".join(TOKENIZERS)
-        close = difflib.get_close_matches(name, list(TOKENIZERS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
             f"unknown tokenizer {name!r}: not in the registry ({known}) and not loadable as a Hugging Face "
-            f"id or path (hub reachable: {hub_is_reachable()}).{hint}"
+            f"id or path (hub reachable: {hub_is_reachable()}).{suggestion(name, TOKENIZERS)}"
         ) from exc
     return _from_hf(name, tok, {"hf_id": name, "name_or_path": str(tok.name_or_path)})
 
@@ -331,8 +329,4 @@ def get_tokenizer(name: str) -> Tokenizer:
         return spec.load()
     if "/" in name or Path(name).exists():
         return _load_hf_id(name)
-    close = difflib.get_close_matches(name, list(TOKENIZERS), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"unknown tokenizer {name!r}. Known: {', '.join(TOKENIZERS)}, or a Hugging Face id/path.{hint}"
-    )
+    raise ValueError(unknown_name_message("tokenizer", name, TOKENIZERS, also="a Hugging Face id/path"))

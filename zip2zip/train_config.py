@@ -19,12 +19,12 @@ chosen here and recorded in every training log with the rest of the config.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .registry import lookup
 from .train_data import DOMAINS, DataConfig
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -163,11 +163,7 @@ class TrainConfig:
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> TrainConfig:
         """A preset, with field overrides. Raises ValueError with the known names on a typo."""
-        if name not in PRESETS:
-            close = difflib.get_close_matches(name, list(PRESETS), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown preset {name!r}. Known: {', '.join(PRESETS)}.{hint}")
-        return dataclasses.replace(PRESETS[name][1], **overrides)
+        return dataclasses.replace(lookup(PRESETS, name, kind="preset")[1], **overrides)
 
     def data_config(self) -> DataConfig:
         return DataConfig(

@@ -50,19 +50,20 @@ def test_missing_tokenizer_is_skipped_not_fatal(tmp_path, _llama3, monkeypatch) 
     assert {r["tokenizer"] for r in result.rows} == {"llama3"}
 
 
-def test_resume_reuses_rows(tmp_path, _llama3, monkeypatch) -> None:
+def test_resume_reuses_rows(tmp_path, _llama3, monkeypatch, capsys) -> None:
     out = tmp_path / "eff.json"
     efficiency.main(["--smoke", "--out", str(out)])
     before = read_result(out).rows
     monkeypatch.setattr(efficiency, "measure_cell", lambda *a, **k: pytest.fail("resume recomputed a cell"))
     efficiency.main(["--smoke", "--resume", "--out", str(out)])
     assert read_result(out).rows == before
-    with pytest.raises(ValueError, match="another config"):
+    with pytest.raises(SystemExit) as exit_info:
         efficiency.main(["--smoke", "--resume", "--seed", "7", "--out", str(out)])
+    assert exit_info.value.code == 2 and "another seed" in capsys.readouterr().err
 
 
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="max_subtokens"):
         efficiency.Config(max_subtokens=1)
-    with pytest.raises(ValueError, match="corpus_source"):
+    with pytest.raises(ValueError, match="unknown corpus source 'cloud'"):
         efficiency.Config(corpus_source="cloud")

@@ -4,6 +4,7 @@ plus the replay stream, resume, result-file protection and the device plumbing (
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,12 @@ from benchmarks._throughput_loops import replay_codes
 from zip2zip.config import CompressionConfig
 from zip2zip.lzw import LZWStream, compress
 from zip2zip.results import read_result
+
+
+def _partial(out: Path) -> Path:
+    """Where an interrupted run keeps its progress: ``<out stem>.partial.json`` beside ``--out``."""
+    return out.with_name(out.stem + ".partial.json")
+
 
 torch.set_num_threads(1)
 
@@ -93,38 +100,81 @@ def test_replay_codes_worked_example() -> None:
     assert stream.base_ids == prompt + continuation
 
 
-def test_resume_keeps_cells_and_refuses_other_configs(smoke_result, tmp_path, monkeypatch) -> None:
+def test_resume_keeps_cells_and_refuses_other_configs(smoke_result, tmp_path, monkeypatch, capsys) -> None:
     out = tmp_path / "smoke.json"
     out.write_bytes(smoke_result[0].read_bytes())
-    before = read_result(out).rows
+    before = read_result(out)
     monkeypatch.setattr(throughput, "measure_cell", lambda *a, **k: pytest.fail("resume re-measured a cell"))
     throughput.main(["--smoke", "--device", "cpu", "--resume", "--out", str(out)])
-    assert read_result(out).rows == before
-    with pytest.raises(ValueError, match="another config"):
+    after = read_result(out)
+    assert after.rows == before.rows and after.assets["cells"] == before.assets["cells"]
+    saved = out.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
         throughput.main(
             ["--smoke", "--device", "cpu", "--resume", "--max-codebook-size", "128", "--out", str(out)]
         )
+    assert exit_info.value.code == 2 and "another max_codebook_size" in capsys.readouterr().err
+    assert out.read_bytes() == saved
 
 
-def test_never_overwrites_another_devices_file(smoke_result, tmp_path, monkeypatch) -> None:
+def test_killed_run_leaves_out_untouched_and_resume_finishes_it(smoke_result, tmp_path, monkeypatch) -> None:
+    """A rerun stopped after one cell used to replace the whole result with that cell's rows."""
+    out = tmp_path / "smoke.json"
+    out.write_bytes(smoke_result[0].read_bytes())
+    before = out.read_bytes()
+    measured: list[str] = []
+    real_measure_cell = throughput.measure_cell
+    interrupted: list[bool] = []
+
+    def killed_at_second_cell(*args, **kwargs):
+        if len(measured) == 1 and not interrupted:
+            interrupted.append(True)
+            raise KeyboardInterrupt  # what Ctrl-C or a job time limit does mid-run
+        measured.append(args[5])  # mode
+        return real_measure_cell(*args, **kwargs)
+
+    monkeypatch.setattr(throughput, "measure_cell", killed_at_second_cell)
+    argv = ["--smoke", "--device", "cpu", "--corpora", "code", "--prompt-base-tokens", "32",
+            "--new-base-tokens", "8", "--num-repeats", "1", "--out", str(out)]  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        throughput.main(argv)
+    assert out.read_bytes() == before
+    progress = json.loads(_partial(out).read_text())
+    assert {r["mode"] for r in progress["rows"]} == {"replay"} and list(progress["assets"]["cells"]) == [
+        "code/32/replay"
+    ]
+
+    throughput.main([*argv, "--resume"])  # measures only the generate cell
+    assert measured == ["replay", "generate"]
+    result = read_result(out)
+    assert {(r["mode"], r["method"]) for r in result.rows} >= {("replay", "zip2zip"), ("generate", "zip2zip")}
+    assert set(result.assets["cells"]) == {"code/32/replay", "code/32/generate"}
+    assert not _partial(out).exists()
+
+
+def test_never_overwrites_another_devices_file(smoke_result, tmp_path, monkeypatch, capsys) -> None:
     out = tmp_path / "other.json"
     out.write_bytes(smoke_result[0].read_bytes())
     monkeypatch.setattr(throughput, "device_tag", lambda device: "cuda-h100-80gb-hbm3")
-    with pytest.raises(ValueError, match="holds a cpu result"):
+    with pytest.raises(SystemExit) as exit_info:
         throughput.main(["--smoke", "--device", "cpu", "--out", str(out)])
+    assert exit_info.value.code == 2 and "holds a cpu result" in capsys.readouterr().err
 
 
 def test_config_validation() -> None:
-    with pytest.raises(ValueError, match="modes"):
+    with pytest.raises(ValueError, match="unknown mode 'sample'"):
         throughput.Config(modes=("sample",))
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(ValueError, match="unknown model 'gpt2'"):
         throughput.Config(model="gpt2")
+    with pytest.raises(ValueError, match="Did you mean 'code'"):
+        throughput.Config(corpora=("cod",))
     with pytest.raises(ValueError, match="num_repeats"):
         throughput.Config(num_repeats=0)
-    with pytest.raises(ValueError, match="needs >= 5"):
+    with pytest.raises(SystemExit) as exit_info:
         throughput.main(
             ["--device", "cpu", "--num-repeats", "3", "--allow-dirty", "--out", "/nonexistent/x.json"]
         )
+    assert exit_info.value.code == 2
     cuda = throughput.Config.from_name("cuda")
     assert (
         cuda.model == "phi3.5-mini" and cuda.dtype == "bfloat16" and set(cuda.modes) == {"replay", "generate"}
@@ -161,8 +211,8 @@ def test_bandwidth_table_longest_name_first(monkeypatch, gpu: str, expected: flo
 
 def test_cpu_device_and_memory() -> None:
     assert _devices.resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="expected one of"):
-        _devices.resolve_device("tpu")
+    with pytest.raises(ValueError, match=r"unknown device 'cuda1'\. Known: auto, cuda, mps, cpu, or cuda:N"):
+        _devices.resolve_device("cuda1")
     memory = _devices.PeakMemory(torch.device("cpu"))
     memory.reset()
     assert memory.read_bytes() > 0 and memory.kind.startswith("cpu_")

@@ -67,3 +67,12 @@ def test_build_renders_latest_full_result(tmp_path) -> None:
             "efficiency_sweep.png", "efficiency_sweep.pdf"} <= names  # fmt: skip
     assert "rendered from a.json" in (tmp_path / "out" / "efficiency.md").read_text()
     assert set(TABLES) >= {"efficiency"}
+
+
+def test_build_ignores_an_interrupted_runs_partial_file(tmp_path) -> None:
+    results = tmp_path / "results" / "efficiency"
+    write_result(results / "a.json", _result())
+    (results / "a.partial.json").write_text('{"benchmark": "efficiency", "config": {}, "rows": [')
+    with pytest.warns(UserWarning):
+        build(tmp_path / "results", tmp_path / "out")
+    assert "rendered from a.json" in (tmp_path / "out" / "efficiency.md").read_text()

@@ -11,13 +11,13 @@ empty codebook slots), so padding never has to be turned into a vector.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from ..model_config import HyperEncoderConfig
+from ..registry import lookup
 
 _REGISTRY: dict[str, type[HyperEncoder]] = {}
 
@@ -55,13 +55,7 @@ def known_hyper_encoders() -> list[str]:
 
 def build_hyper_encoder(config: HyperEncoderConfig, *, hidden_size: int, max_subtokens: int) -> HyperEncoder:
     """Instantiate the variant ``config.name`` for a base model of width ``hidden_size``."""
-    cls = _REGISTRY.get(config.name)
-    if cls is None:
-        close = difflib.get_close_matches(config.name, _REGISTRY, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(
-            f"unknown hyper-encoder {config.name!r}. Known: {', '.join(known_hyper_encoders())}.{hint}"
-        )
+    cls = lookup(dict(sorted(_REGISTRY.items())), config.name, kind="hyper-encoder")
     return cls(config, hidden_size=hidden_size, max_subtokens=max_subtokens)
 
 
