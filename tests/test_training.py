@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from tests._model_factories import PAD, VOCAB, compression, repetitive_ids, tiny_base
 from zip2zip.codec import LZWCodec
+from zip2zip.lm_head import slot_mask_from_positions
 from zip2zip.model import Zip2ZipForCausalLM
 from zip2zip.model_config import HyperEncoderConfig
 from zip2zip.reconstruction import IGNORE_INDEX, ReconstructionDecoder, reconstruction_targets, select_entries
@@ -192,3 +193,52 @@ def test_gradient_accumulation_matches_one_big_batch_for_equal_sizes() -> None:
     train_step(b, [_batch(chunks[:1]), _batch(chunks[1:])], optimizer=opt_b, max_grad_norm=None)
     for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=1e-3, atol=1e-5, msg=name)
+
+
+@torch.no_grad()
+def _live_hypertoken_logits(module: Zip2ZipTrainingModule, batch: TrainBatch) -> torch.Tensor:
+    """Logits of the hypertoken columns each real position can emit, flattened."""
+    model = module.model
+    ids, mask, table, positions = batch.as_tuple()
+    targets = next_code_targets(ids, mask)
+    hyper_in, hyper_out = model.encode_codebook(table)
+    position_ids = (mask.cumsum(-1) - 1).clamp_min(0)
+    hidden = model.run_decoder(model.embed(ids, hyper_in), attention_mask=mask, position_ids=position_ids)
+    slots = slot_mask_from_positions(positions, ids.shape[1], targets=targets, initial_vocab_size=VOCAB)
+    logits = model.logits(hidden, hyper_out, slots)[..., VOCAB : VOCAB + slots.shape[-1]]
+    return logits[slots & mask.bool()[..., None]]
+
+
+def _hypertoken_logit_shift(*, unit_gain: bool) -> torch.Tensor:
+    """|change| of live hypertoken logits after one Adam step (LR 3e-4) of the encoders alone."""
+    base = tiny_base("llama", tie=True)
+    with torch.no_grad():  # SmolLM2-135M's scales: rows of RMS 0.136, final hidden states of norm ~50
+        rows = base.get_input_embeddings().weight
+        rows.mul_(0.136 / rows.pow(2).mean().sqrt())
+        base.model.norm.weight.fill_(50.0 / base.config.hidden_size**0.5)
+    model = Zip2ZipForCausalLM.from_base(
+        base, compression=compression(), hyper_encoder=HyperEncoderConfig(num_heads=4)
+    )
+    if unit_gain:  # the initialisation before the output-scale fix
+        with torch.no_grad():
+            model.output_encoder.final_norm.weight.fill_(1.0)
+    module = Zip2ZipTrainingModule(model, None, reconstruction_weight=0.0)
+    encoders = list(model.output_encoder.parameters())
+    for p in module.parameters():
+        p.requires_grad_(False)
+    for p in encoders:
+        p.requires_grad_(True)
+    batch = _batch(_chunks(2, 120))
+    before = _live_hypertoken_logits(module.eval(), batch)
+    train_step(module, [batch], optimizer=torch.optim.Adam(encoders, lr=3e-4), max_grad_norm=None)
+    return (_live_hypertoken_logits(module.eval(), batch) - before).abs()
+
+
+def test_one_adam_step_moves_hypertoken_logits_by_less_than_a_few_nats() -> None:
+    """With the final norm's gain at the row RMS, a step at LR 3e-4 moves no live hypertoken logit by 2
+    nats; at unit gain the same step moves them ~6x more (~6 nats here; tens on SmolLM2 itself)."""
+    fixed = _hypertoken_logit_shift(unit_gain=False)
+    unfixed = _hypertoken_logit_shift(unit_gain=True)
+    assert fixed.numel() > 100
+    assert float(fixed.max()) < 2.0
+    assert float(unfixed.max()) > 3 * float(fixed.max())
