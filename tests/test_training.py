@@ -12,8 +12,22 @@ from zip2zip.codec import LZWCodec
 from zip2zip.lm_head import slot_mask_from_positions
 from zip2zip.model import Zip2ZipForCausalLM
 from zip2zip.model_config import HyperEncoderConfig
-from zip2zip.reconstruction import IGNORE_INDEX, ReconstructionDecoder, reconstruction_targets, select_entries
-from zip2zip.training import TrainBatch, Zip2ZipTrainingModule, collate_chunks, next_code_targets, train_step
+from zip2zip.reconstruction import (
+    IGNORE_INDEX,
+    ReconstructionDecoder,
+    reconstruction_targets,
+    select_entries,
+    slot_blind_accuracy,
+)
+from zip2zip.training import (
+    TrainBatch,
+    Zip2ZipTrainingModule,
+    clip_grad_norms,
+    collate_chunks,
+    next_code_targets,
+    slot_blind_reconstruction_accuracy,
+    train_step,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -193,6 +207,56 @@ def test_gradient_accumulation_matches_one_big_batch_for_equal_sizes() -> None:
     train_step(b, [_batch(chunks[:1]), _batch(chunks[1:])], optimizer=opt_b, max_grad_norm=None)
     for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=1e-3, atol=1e-5, msg=name)
+
+
+def test_each_parameter_group_is_clipped_alone_and_its_norm_reported() -> None:
+    small, large, free = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+    small.grad, large.grad, free.grad = (
+        torch.tensor([0.3, 0.4]),
+        torch.tensor([30.0, 40.0]),
+        torch.tensor([6.0, 8.0]),
+    )
+    optimizer = torch.optim.SGD(
+        [
+            {"params": [small], "name": "lora", "max_grad_norm": 1.0},
+            {"params": [large], "name": "encoders", "max_grad_norm": 1.0},
+            {"params": [free], "name": "decoder", "max_grad_norm": None},
+        ],
+        lr=0.1,
+    )
+    norms = clip_grad_norms(optimizer, default_max_norm=1.0)
+    assert norms == pytest.approx({"lora": 0.5, "encoders": 50.0, "decoder": 10.0})
+    torch.testing.assert_close(small.grad, torch.tensor([0.3, 0.4]))  # a global clip would scale it by ~1/50
+    torch.testing.assert_close(large.grad, torch.tensor([0.6, 0.8]))
+    torch.testing.assert_close(free.grad, torch.tensor([6.0, 8.0]))
+
+
+def test_train_step_reports_grad_norms_per_group() -> None:
+    module = _module().train()
+    model = module.model
+    encoders = [*model.input_encoder.parameters(), *model.output_encoder.parameters()]
+    lora_free = [p for n, p in module.named_parameters() if p.requires_grad and "encoder" not in n]
+    groups = [{"params": encoders, "name": "encoders"}, {"params": lora_free, "name": "rest"}]
+    stats = train_step(module, [_batch(_chunks(2, 60))], optimizer=torch.optim.AdamW(groups, lr=1e-3))
+    assert set(stats.grad_norms) == {"encoders", "rest"} and all(v > 0 for v in stats.grad_norms.values())
+    assert stats.to_dict()["grad_norms"] == stats.grad_norms
+
+
+def test_slot_blind_accuracy_worked_example() -> None:
+    """Entries (5, 7) and (5, 5, 8): repeating 5 gets 1 of 2 and 2 of 3 -> 3 / 5."""
+    assert slot_blind_accuracy(torch.tensor([[5, 7, PAD], [5, 5, 8]]), PAD) == pytest.approx(0.6)
+    assert slot_blind_accuracy(torch.full((2, 3), PAD), PAD) is None
+
+
+def test_slot_blind_level_is_computed_on_the_entries_the_loss_scores() -> None:
+    batches = [_batch(_chunks(2, 60)), _batch(_chunks(2, 60, seed=5))]
+    cap = 5
+    members = []
+    for b in batches:
+        filled = b.codebook_table[..., 0] != PAD
+        members.append(b.codebook_table[filled][select_entries(int(filled.sum()), cap, torch.device("cpu"))])
+    expected = slot_blind_accuracy(torch.cat(members), PAD)
+    assert slot_blind_reconstruction_accuracy(batches, pad_token_id=PAD, max_entries=cap) == expected
 
 
 @torch.no_grad()
