@@ -157,7 +157,7 @@ def downstream(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
-    """Embedded default: zip2zip SmolLM2-135M + no-compression control side by side (1 core each) -> checkpoints/."""
+    """Embedded default: zip2zip SmolLM2-135M + no-compression control, same recipe, side by side (1 core each, ~1 h) -> checkpoints/."""
     python = _shared_python(session)
     _print_versions(session, python)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

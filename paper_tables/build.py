@@ -1,8 +1,10 @@
 """Render every table that has a result: ``results/<name>/*.json`` -> ``paper_tables/out/<name>.{md,tex}``
-(+ plots). The newest full result of each table is rendered (smoke results are never rendered).
+(+ plots). The newest full result of each table is rendered (smoke results are never rendered). Then the
+learning curves of the committed training runs, ``models/*/train_log.json`` ->
+``paper_tables/out/learning_curves.{png,pdf}`` (``learning_curves.py``).
 
     python -m paper_tables.build                      # all tables
-    python -m paper_tables.build --results results --out paper_tables/out
+    python -m paper_tables.build --results results --out paper_tables/out --models models
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from zip2zip.results import BenchmarkResult, is_partial, read_result
 
+from . import learning_curves
 from .tables import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,8 +31,9 @@ def latest_result(folder: Path) -> tuple[Path, BenchmarkResult] | None:
     return max(full, key=lambda pr: (pr[1].created_utc, pr[0].name)) if full else None
 
 
-def build(results_dir: Path, out_dir: Path) -> list[Path]:
-    """Render all tables with results; returns the files written. Tables without results are reported."""
+def build(results_dir: Path, out_dir: Path, *, models_dir: Path | None = None) -> list[Path]:
+    """Render all tables with results (+ the learning curves of ``models_dir``'s training logs, if given);
+    returns the files written. Tables without results and logs without curves are reported."""
     written: list[Path] = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, spec in TABLES.items():
@@ -50,6 +54,8 @@ def build(results_dir: Path, out_dir: Path) -> list[Path]:
         written += [md, tex]
         if hasattr(module, "plot"):
             written += module.plot(result, out_dir)
+    if models_dir is not None:
+        written += learning_curves.plot(models_dir, out_dir)
     return written
 
 
@@ -60,8 +66,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--results", type=Path, default=ROOT / "results", help="results folder (default results/)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "paper_tables" / "out", help="output folder")
+    parser.add_argument(
+        "--models", type=Path, default=ROOT / "models", help="training runs to plot (default models/)"
+    )
     args = parser.parse_args(argv)
-    for path in build(args.results, args.out):
+    for path in build(args.results, args.out, models_dir=args.models):
         print(f"wrote {path}")
 
 

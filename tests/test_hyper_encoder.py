@@ -47,6 +47,45 @@ def test_untrained_encoder_returns_mean_of_members(name, num_layers):
     torch.testing.assert_close(out, masked_mean(rows, mask), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("width", [None, D // 2], ids=["width-d", "narrow"])
+def test_output_scale_sets_the_final_gain_and_keeps_the_mean(width):
+    rows, mask = _rows_and_mask()
+    enc = _encoder(width=width)
+    enc.init_output_scale(0.136)
+    assert torch.all(enc.final_norm.weight == 0.136)
+    torch.testing.assert_close(enc(rows, mask), masked_mean(rows, mask), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="row_rms"):
+        enc.init_output_scale(0.0)
+    _encoder("mean").init_output_scale(0.136)  # parameter-free variant: nothing to scale
+
+
+@pytest.mark.parametrize("tie", [False, True], ids=["untied", "tied"])
+def test_fresh_wrapper_scales_each_encoder_by_the_rows_it_reads(tie):
+    """Input encoder: RMS of the input-embedding rows; output (or tied) encoder: RMS of the LM-head rows."""
+    from tests._model_factories import VOCAB, compression, tiny_base
+    from zip2zip.model import Zip2ZipForCausalLM
+
+    base = tiny_base("llama")
+    with torch.no_grad():
+        base.get_input_embeddings().weight.mul_(3.0)  # make the two tables' scales differ
+    model = Zip2ZipForCausalLM.from_base(
+        base, compression=compression(), hyper_encoder=HyperEncoderConfig(num_heads=4), tie_encoders=tie
+    )
+
+    def rms(weight):
+        return float(weight[:VOCAB].pow(2).mean().sqrt())
+
+    head, embed = rms(model.lm_head.weight.detach()), rms(model.input_embeddings.weight.detach())
+    assert embed > 2 * head
+    assert model.output_encoder.final_norm.weight.detach() == pytest.approx(
+        [head] * model.config.hidden_size, rel=1e-6
+    )
+    expected_input = head if tie else embed
+    assert model.input_encoder.final_norm.weight.detach() == pytest.approx(
+        [expected_input] * model.config.hidden_size, rel=1e-6
+    )
+
+
 def test_narrow_encoder_starts_at_the_mean_and_is_smaller():
     rows, mask = _rows_and_mask()
     narrow = _encoder(width=D // 2)

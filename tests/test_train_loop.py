@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import torch
 from tests._model_factories import tiny_base
 from zip2zip.lora import FUSED_TARGETS, SPLIT_TARGETS, build_lora_config, lora_target_modules
 from zip2zip.train import parse_command_line, run
-from zip2zip.train_config import PRESETS, TrainConfig
+from zip2zip.train_config import PRESETS, TrainConfig, at_smoke_size
 from zip2zip.train_state import chunk_index, lr_factor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +92,20 @@ def test_presets_and_cli_map_to_config_fields() -> None:
     )
     assert (config.use_compression, config.num_steps, config.corpora) == (False, 5, ("code", "math"))
     assert config.mixture_weights == (2.0, 1.0) and config.compile is True
+    groups = parse_command_line(
+        ["--preset", "smoke", "--encoder-learning-rate", "2e-4", "--decoder-max-grad-norm", "5"]
+    )[0].group_recipes()
+    assert (groups["encoders"].learning_rate, groups["decoder"].max_grad_norm) == (2e-4, 5.0)
+    cpu = TrainConfig.from_name("smollm2-cpu").group_recipes()
+    assert {name: r.learning_rate for name, r in cpu.items()} == {
+        "lora": 1e-3,
+        "encoders": 2e-4,
+        "decoder": 1e-3,
+    }
+    with pytest.raises(ValueError, match="encoder_warmup_steps"):
+        TrainConfig.from_name("smoke", encoder_warmup_steps=8)
+    with pytest.raises(ValueError, match="decoder_min_lr_ratio"):
+        TrainConfig.from_name("smoke", decoder_min_lr_ratio=1.5)
     assert config.resolved_output_dir() == Path("checkpoints/smoke-no-compression")
     phi = TrainConfig.from_name("paper-phi3.5")
     assert (phi.seq_len, phi.tokens_per_step, phi.num_steps, phi.reconstruction_weight) == (
@@ -124,7 +139,8 @@ def test_resume_continues_exactly(tmp_path) -> None:
     assert [s["step"] for s in resumed["steps"]] == [1, 2, 3, 4, 5, 6]
     for a, b in zip(full["steps"], resumed["steps"], strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-6, abs=1e-7), a["step"]
-        assert a["learning_rate"] == pytest.approx(b["learning_rate"])
+        assert a["learning_rates"] == pytest.approx(b["learning_rates"])
+        assert a["grad_norms"] == pytest.approx(b["grad_norms"], rel=1e-5)
     assert full["summary"]["final_heldout"]["lm_loss"] == pytest.approx(
         resumed["summary"]["final_heldout"]["lm_loss"], rel=1e-6
     )
@@ -218,12 +234,6 @@ def test_two_process_gloo_run_matches_one_process(tmp_path) -> None:
     single = run(_smoke(tmp_path, "single", num_steps=4), show_progress=False)
     for a, b in zip(single["steps"], log["steps"], strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4), a["step"]
-
-
-def test_encoders_can_have_their_own_learning_rate(tmp_path) -> None:
-    log = run(_smoke(tmp_path, "enc-lr", num_steps=2, encoder_learning_rate=1e-5), show_progress=False)
-    first = log["steps"][0]
-    assert first["encoder_learning_rate"] / first["learning_rate"] == pytest.approx(1e-5 / 3e-3)
 
 
 class _WritesMarker:
@@ -328,3 +338,104 @@ def test_bad_flag_values_exit_2_with_one_line(argv, capsys) -> None:
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "error" in err and "Traceback" not in err, err
+
+
+def test_parameter_groups_follow_their_own_schedules_and_clips(tmp_path) -> None:
+    config = _smoke(
+        tmp_path,
+        "groups",
+        num_steps=4,
+        eval_every=2,
+        learning_rate=1e-3,
+        warmup_steps=0,
+        min_lr_ratio=1.0,  # constant
+        encoder_learning_rate=2e-4,
+        encoder_warmup_steps=2,
+        encoder_min_lr_ratio=0.1,
+        encoder_max_grad_norm=None,
+        decoder_learning_rate=5e-3,
+        decoder_min_lr_ratio=0.5,
+    )
+    log = run(config, show_progress=False)
+    recipes = config.group_recipes()
+    assert recipes["decoder"].warmup_steps == 0  # not set: follows LoRA's
+    for record in log["steps"]:
+        assert set(record["grad_norms"]) == {"lora", "encoders", "decoder"}
+        for name, recipe in recipes.items():
+            factor = lr_factor(
+                record["step"] - 1,
+                warmup_steps=recipe.warmup_steps,
+                num_steps=config.num_steps,
+                min_ratio=recipe.min_lr_ratio,
+            )
+            assert record["learning_rates"][name] == pytest.approx(recipe.learning_rate * factor), name
+    assert [r["learning_rates"]["lora"] for r in log["steps"]] == pytest.approx([1e-3] * 4)
+    assert log["steps"][0]["learning_rates"]["encoders"] == pytest.approx(1e-4)  # warm-up: 1/2 of the peak
+
+
+def test_learning_curve_points_record_what_training_has_seen(tmp_path) -> None:
+    log = run(_smoke(tmp_path, "curves", num_steps=4, eval_every=2), show_progress=False)
+    points = log["validation"]
+    assert [p["step"] for p in points] == [0, 2, 4]  # before the first step, then every eval_every
+    codes = [s["num_codes"] for s in log["steps"]]
+    base = [s["num_base_tokens"] for s in log["steps"]]
+    assert [p["num_train_codes_seen"] for p in points] == [0, sum(codes[:2]), sum(codes)]
+    assert [p["num_train_base_tokens_seen"] for p in points] == [0, sum(base[:2]), sum(base)]
+    for p in points:
+        assert p["nll_per_base_token"] > 0 and p["hypertoken_loss"] > 0 and p["base_loss"] > 0
+        assert 0 <= p["reconstruction_accuracy"] <= 1
+    reference = log["heldout_reference"]
+    assert reference["num_chunks"] == 4 and 0 < reference["slot_blind_reconstruction_accuracy"] < 1
+
+
+def test_control_has_only_the_lora_group(tmp_path) -> None:
+    log = run(_smoke(tmp_path, "control-groups", num_steps=2, use_compression=False), show_progress=False)
+    assert all(set(s["grad_norms"]) == set(s["learning_rates"]) == {"lora"} for s in log["steps"])
+    assert log["heldout_reference"]["slot_blind_reconstruction_accuracy"] is None
+    assert all(p["hypertoken_loss"] is None for p in log["validation"])
+
+
+def test_at_smoke_size_keeps_the_recipe_and_takes_the_size() -> None:
+    paper = TrainConfig.from_name("paper-phi3.5")
+    small = at_smoke_size(paper)
+    smoke = TrainConfig.from_name("smoke")
+    assert (small.model, small.num_steps, small.seq_len, small.data_source) == (
+        "tiny-llama",
+        8,
+        64,
+        "offline",
+    )
+    assert small.group_recipes()["encoders"].learning_rate == paper.group_recipes()["encoders"].learning_rate
+    assert (small.compile, small.mixed_precision, small.min_lr_ratio) == (True, "auto", paper.min_lr_ratio)
+    assert small.warmup_steps == small.encoder_warmup_steps == 1  # 200 and 500 of 10,000 steps -> >= 1 of 8
+    assert small.tokens_per_step == smoke.tokens_per_step and small.preset == "paper-phi3.5-at-smoke-size"
+
+
+@pytest.fixture
+def _fresh_accelerate_state():
+    """accelerate keeps one process-wide state, fixed by the first Accelerator (here: no mixed precision);
+    a run with another precision needs it cleared, and the next test needs it back as it was."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
+    yield
+    AcceleratorState._reset_state()
+
+
+@pytest.mark.usefixtures("_fresh_accelerate_state")
+def test_gpu_preset_runs_at_smoke_size(tmp_path) -> None:
+    """paper-phi3.5's recipe (per-group LRs, floors and clips, bf16 autocast) on a tiny model, on the CPU.
+
+    torch.compile is off: compiling the training step on a CPU takes longer than a test may (> 10 min).
+    """
+    config = at_smoke_size(
+        TrainConfig.from_name("paper-phi3.5"),
+        compile=False,
+        mixed_precision="bf16",
+        output_dir=str(tmp_path / "gpu"),
+        cache_dir=str(tmp_path / "cache"),
+    )
+    log = run(config, show_progress=False)
+    first = log["steps"][0]["learning_rates"]
+    assert first == pytest.approx({"lora": 3e-4, "encoders": 4e-5, "decoder": 3e-4})
+    assert log["summary"]["is_complete"] and math.isfinite(log["summary"]["final_heldout"]["lm_loss"])

@@ -9,10 +9,25 @@ import torch.nn.functional as F
 
 from tests._model_factories import PAD, VOCAB, compression, repetitive_ids, tiny_base
 from zip2zip.codec import LZWCodec
+from zip2zip.lm_head import slot_mask_from_positions
 from zip2zip.model import Zip2ZipForCausalLM
 from zip2zip.model_config import HyperEncoderConfig
-from zip2zip.reconstruction import IGNORE_INDEX, ReconstructionDecoder, reconstruction_targets, select_entries
-from zip2zip.training import TrainBatch, Zip2ZipTrainingModule, collate_chunks, next_code_targets, train_step
+from zip2zip.reconstruction import (
+    IGNORE_INDEX,
+    ReconstructionDecoder,
+    reconstruction_targets,
+    select_entries,
+    slot_blind_accuracy,
+)
+from zip2zip.training import (
+    TrainBatch,
+    Zip2ZipTrainingModule,
+    clip_grad_norms,
+    collate_chunks,
+    next_code_targets,
+    slot_blind_reconstruction_accuracy,
+    train_step,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -192,3 +207,102 @@ def test_gradient_accumulation_matches_one_big_batch_for_equal_sizes() -> None:
     train_step(b, [_batch(chunks[:1]), _batch(chunks[1:])], optimizer=opt_b, max_grad_norm=None)
     for (name, pa), pb in zip(a.named_parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb, rtol=1e-3, atol=1e-5, msg=name)
+
+
+def test_each_parameter_group_is_clipped_alone_and_its_norm_reported() -> None:
+    small, large, free = (torch.nn.Parameter(torch.zeros(2)) for _ in range(3))
+    small.grad, large.grad, free.grad = (
+        torch.tensor([0.3, 0.4]),
+        torch.tensor([30.0, 40.0]),
+        torch.tensor([6.0, 8.0]),
+    )
+    optimizer = torch.optim.SGD(
+        [
+            {"params": [small], "name": "lora", "max_grad_norm": 1.0},
+            {"params": [large], "name": "encoders", "max_grad_norm": 1.0},
+            {"params": [free], "name": "decoder", "max_grad_norm": None},
+        ],
+        lr=0.1,
+    )
+    norms = clip_grad_norms(optimizer, default_max_norm=1.0)
+    assert norms == pytest.approx({"lora": 0.5, "encoders": 50.0, "decoder": 10.0})
+    torch.testing.assert_close(small.grad, torch.tensor([0.3, 0.4]))  # a global clip would scale it by ~1/50
+    torch.testing.assert_close(large.grad, torch.tensor([0.6, 0.8]))
+    torch.testing.assert_close(free.grad, torch.tensor([6.0, 8.0]))
+
+
+def test_train_step_reports_grad_norms_per_group() -> None:
+    module = _module().train()
+    model = module.model
+    encoders = [*model.input_encoder.parameters(), *model.output_encoder.parameters()]
+    lora_free = [p for n, p in module.named_parameters() if p.requires_grad and "encoder" not in n]
+    groups = [{"params": encoders, "name": "encoders"}, {"params": lora_free, "name": "rest"}]
+    stats = train_step(module, [_batch(_chunks(2, 60))], optimizer=torch.optim.AdamW(groups, lr=1e-3))
+    assert set(stats.grad_norms) == {"encoders", "rest"} and all(v > 0 for v in stats.grad_norms.values())
+    assert stats.to_dict()["grad_norms"] == stats.grad_norms
+
+
+def test_slot_blind_accuracy_worked_example() -> None:
+    """Entries (5, 7) and (5, 5, 8): repeating 5 gets 1 of 2 and 2 of 3 -> 3 / 5."""
+    assert slot_blind_accuracy(torch.tensor([[5, 7, PAD], [5, 5, 8]]), PAD) == pytest.approx(0.6)
+    assert slot_blind_accuracy(torch.full((2, 3), PAD), PAD) is None
+
+
+def test_slot_blind_level_is_computed_on_the_entries_the_loss_scores() -> None:
+    batches = [_batch(_chunks(2, 60)), _batch(_chunks(2, 60, seed=5))]
+    cap = 5
+    members = []
+    for b in batches:
+        filled = b.codebook_table[..., 0] != PAD
+        members.append(b.codebook_table[filled][select_entries(int(filled.sum()), cap, torch.device("cpu"))])
+    expected = slot_blind_accuracy(torch.cat(members), PAD)
+    assert slot_blind_reconstruction_accuracy(batches, pad_token_id=PAD, max_entries=cap) == expected
+
+
+@torch.no_grad()
+def _live_hypertoken_logits(module: Zip2ZipTrainingModule, batch: TrainBatch) -> torch.Tensor:
+    """Logits of the hypertoken columns each real position can emit, flattened."""
+    model = module.model
+    ids, mask, table, positions = batch.as_tuple()
+    targets = next_code_targets(ids, mask)
+    hyper_in, hyper_out = model.encode_codebook(table)
+    position_ids = (mask.cumsum(-1) - 1).clamp_min(0)
+    hidden = model.run_decoder(model.embed(ids, hyper_in), attention_mask=mask, position_ids=position_ids)
+    slots = slot_mask_from_positions(positions, ids.shape[1], targets=targets, initial_vocab_size=VOCAB)
+    logits = model.logits(hidden, hyper_out, slots)[..., VOCAB : VOCAB + slots.shape[-1]]
+    return logits[slots & mask.bool()[..., None]]
+
+
+def _hypertoken_logit_shift(*, unit_gain: bool) -> torch.Tensor:
+    """|change| of live hypertoken logits after one Adam step (LR 3e-4) of the encoders alone."""
+    base = tiny_base("llama", tie=True)
+    with torch.no_grad():  # SmolLM2-135M's scales: rows of RMS 0.136, final hidden states of norm ~50
+        rows = base.get_input_embeddings().weight
+        rows.mul_(0.136 / rows.pow(2).mean().sqrt())
+        base.model.norm.weight.fill_(50.0 / base.config.hidden_size**0.5)
+    model = Zip2ZipForCausalLM.from_base(
+        base, compression=compression(), hyper_encoder=HyperEncoderConfig(num_heads=4)
+    )
+    if unit_gain:  # the initialisation before the output-scale fix
+        with torch.no_grad():
+            model.output_encoder.final_norm.weight.fill_(1.0)
+    module = Zip2ZipTrainingModule(model, None, reconstruction_weight=0.0)
+    encoders = list(model.output_encoder.parameters())
+    for p in module.parameters():
+        p.requires_grad_(False)
+    for p in encoders:
+        p.requires_grad_(True)
+    batch = _batch(_chunks(2, 120))
+    before = _live_hypertoken_logits(module.eval(), batch)
+    train_step(module, [batch], optimizer=torch.optim.Adam(encoders, lr=3e-4), max_grad_norm=None)
+    return (_live_hypertoken_logits(module.eval(), batch) - before).abs()
+
+
+def test_one_adam_step_moves_hypertoken_logits_by_less_than_a_few_nats() -> None:
+    """With the final norm's gain at the row RMS, a step at LR 3e-4 moves no live hypertoken logit by 2
+    nats; at unit gain the same step moves them ~6x more (~6 nats here; tens on SmolLM2 itself)."""
+    fixed = _hypertoken_logit_shift(unit_gain=False)
+    unfixed = _hypertoken_logit_shift(unit_gain=True)
+    assert fixed.numel() > 100
+    assert float(fixed.max()) < 2.0
+    assert float(unfixed.max()) > 3 * float(fixed.max())

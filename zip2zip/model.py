@@ -112,7 +112,17 @@ class Zip2ZipForCausalLM(nn.Module):
             base_gguf_file=base_gguf_file,
             base_revision=base_revision,
         )
-        return cls(base_model, config)
+        model = cls(base_model, config)
+        model._init_encoder_output_scale()
+        return model
+
+    @torch.no_grad()
+    def _init_encoder_output_scale(self) -> None:
+        """Fresh encoders: size their learned residual by the RMS of the rows each reads (V tokenizer ids)."""
+        v = self.compression.initial_vocab_size
+        self.output_encoder.init_output_scale(_rms(self.lm_head.weight[:v]))
+        if not self.config.tie_encoders:
+            self.input_encoder.init_output_scale(_rms(self.input_embeddings.weight[:v]))
 
     @classmethod
     def from_pretrained(
@@ -540,6 +550,11 @@ def _is_present(path: Path, component: str) -> bool:
 
 # Below this many entries one padded call is cheaper than one call per entry length.
 _MIN_ENTRIES_TO_GROUP = 16
+
+
+def _rms(rows: torch.Tensor) -> float:
+    """Root mean square of all entries of ``rows`` (computed in float32, so bf16/fp16 bases work too)."""
+    return float(rows.detach().float().pow(2).mean().sqrt())
 
 
 def _encode_grouped(

@@ -4,17 +4,20 @@ The loop, top to bottom: prepare (or reuse) the chunk cache (``train_data``), bu
 hyper-encoders + LoRA + reconstruction decoder, then for each optimizer step take ``tokens_per_step``
 compressed ids (gradient accumulation over micro-batches, split across processes), run ``training.train_step``
 under ``accelerate`` (so ``accelerate launch`` / ``torchrun`` run it unchanged on many GPUs or nodes; bf16
-autocast on GPU), step a warm-up + cosine schedule, validate every ``eval_every`` steps on held-out
-documents and checkpoint every ``save_every`` steps. A checkpoint holds the trainable weights, optimizer,
-scheduler, step (which fixes the data position: the chunk order is a seeded function of the step) and
-every process's RNG state, so ``--resume`` continues exactly. ``--no-compression`` trains the
-continual-pretraining control on the same documents with compression off.
+autocast on GPU), with three AdamW parameter groups (LoRA, encoders, decoder: each its own warm-up +
+cosine schedule and gradient clip, ``TrainConfig.group_recipes``), validate on a fixed held-out set
+before the first step and every ``eval_every`` steps (the learning curve: each point also records the
+training codes and base tokens seen) and checkpoint every ``save_every`` steps. A checkpoint holds the
+trainable weights, optimizer, scheduler, step (which fixes the data position: the chunk order is a seeded
+function of the step) and every process's RNG state, so ``--resume`` continues exactly.
+``--no-compression`` trains the continual-pretraining control on the same documents with compression off.
 
 Outputs in ``<output_dir>`` (default ``checkpoints/<preset>[-no-compression]``, outside git):
 ``final/`` (zip2zip checkpoint: config, hyper-encoders, LoRA adapter, base referenced by path; plus the
 reconstruction decoder; ``partial-step-NNNNNN/`` instead when ``stop_after_steps`` ended the run early),
 ``step-NNNNNN/`` (resumable), ``train_log.json`` (config, environment, data
-manifest, per-step losses and throughput, validation, summary).
+manifest, per-step losses, learning rates, pre-clip gradient norms per group and throughput, the
+learning-curve points in ``validation`` with ``heldout_reference``, summary).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import statistics
 import sys
 import time
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +44,7 @@ from transformers.hf_argparser import DataClassType, string_to_bool
 from .model import Zip2ZipForCausalLM
 from .model_config import PACKAGE_SCHEME, HyperEncoderConfig
 from .reconstruction import ReconstructionDecoder
-from .train_config import PRESETS, SMOLLM2_GGUF, TrainConfig, smollm2_gguf_path
+from .train_config import PRESETS, SMOLLM2_GGUF, GroupRecipe, TrainConfig, smollm2_gguf_path
 from .train_data import PreparedData, prepare_data
 from .train_state import (
     check_resume_config,
@@ -57,6 +60,7 @@ from .training import (
     StepStats,
     Zip2ZipTrainingModule,
     evaluate,
+    slot_blind_reconstruction_accuracy,
     summarize,
     train_step,
 )
@@ -167,16 +171,57 @@ def _reduce_stats(stats: StepStats, accelerator: Any, reconstruction_weight: flo
     return summarize(sums, reconstruction_weight=reconstruction_weight, num_codes=int(t[-1]))
 
 
-def _param_groups(module: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
-    """LoRA weights at ``learning_rate``; encoders + decoder at ``encoder_learning_rate`` (same schedule)."""
-    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
-    lora = [p for n, p in named if "lora_" in n]
-    others = [p for n, p in named if "lora_" not in n]
-    groups = [{"params": lora, "lr": config.learning_rate, "name": "lora"}]
-    if others:
-        lr = config.encoder_learning_rate or config.learning_rate
-        groups.append({"params": others, "lr": lr, "name": "encoders"})
-    return groups
+def _param_groups(module: Zip2ZipTrainingModule, config: TrainConfig) -> list[dict[str, Any]]:
+    """Trainable parameters split into the ``lora``, ``encoders`` and ``decoder`` groups (empty ones dropped).
+
+    Each group carries its peak ``lr`` and its ``max_grad_norm`` (read by ``training.clip_grad_norms``).
+    A trainable parameter in none of the three is our bug, not silently put in some group.
+    """
+    encoders = {
+        id(p) for p in [*module.model.input_encoder.parameters(), *module.model.output_encoder.parameters()]
+    }
+    decoder = {id(p) for p in module.decoder.parameters()} if module.decoder is not None else set()
+    members: dict[str, list[nn.Parameter]] = {"lora": [], "encoders": [], "decoder": []}
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        group = "encoders" if id(p) in encoders else "decoder" if id(p) in decoder else "lora"
+        if group == "lora" and "lora_" not in name:
+            raise AssertionError(f"trainable parameter {name} is not LoRA, encoder or decoder")
+        members[group].append(p)
+    recipes = config.group_recipes()
+    return [
+        {
+            "params": params,
+            "lr": recipes[name].learning_rate,
+            "max_grad_norm": recipes[name].max_grad_norm,
+            "name": name,
+        }
+        for name, params in members.items()
+        if params
+    ]
+
+
+def build_optimizer(module: Zip2ZipTrainingModule, config: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW over the parameter groups + a per-group warm-up/cosine schedule (stepped once per step)."""
+    groups = _param_groups(module, config)
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    recipes = config.group_recipes()
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, [_schedule(recipes[g["name"]], config.num_steps) for g in groups]
+    )
+    return optimizer, scheduler
+
+
+def _schedule(recipe: GroupRecipe, num_steps: int) -> Callable[[int], float]:
+    """The LR multiplier of one group after ``step`` optimizer steps (a plain function: nothing to save)."""
+
+    def factor(step: int) -> float:
+        return lr_factor(
+            step, warmup_steps=recipe.warmup_steps, num_steps=num_steps, min_ratio=recipe.min_lr_ratio
+        )
+
+    return factor
 
 
 def _sync(device: torch.device) -> None:
@@ -230,16 +275,7 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
         module = build_model(config, prepared, output_dir)
     pad = prepared.compression.pad_token_id
     params = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(_param_groups(module, config), weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: lr_factor(
-            s,
-            warmup_steps=config.warmup_steps,
-            num_steps=config.num_steps,
-            min_ratio=config.min_learning_rate / config.learning_rate,
-        ),
-    )
+    optimizer, scheduler = build_optimizer(module, config)
     prepared_module, optimizer = accelerator.prepare(
         module, optimizer
     )  # scheduler: stepped by us, once per step
@@ -274,6 +310,23 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
     )
     stop = config.stop_after_steps or config.num_steps
     weight = config.reconstruction_weight if config.use_compression else 0.0
+    seen = {
+        "num_train_codes_seen": sum(s["num_codes"] for s in log["steps"]),
+        "num_train_base_tokens_seen": sum(s["num_base_tokens"] for s in log["steps"]),
+    }
+    log["heldout_reference"] = _heldout_reference(config, prepared)
+
+    def validate(step: int) -> None:
+        """One learning-curve point: held-out statistics after ``step`` steps and what training had seen."""
+        val = _reduce_stats(
+            evaluate(module, heldout, reconstruction_weight=weight, accelerator=accelerator),
+            accelerator,
+            weight,
+        )
+        log["validation"].append({"step": step, **seen, **val.to_dict()})
+
+    if start == 0:
+        validate(0)  # the curves start at the untrained wrapper (the base model when compression is off)
     bar = tqdm(
         total=stop,
         initial=start,
@@ -288,7 +341,7 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
                 prepared.train, step=step, config=config, num_accum=num_accum, rank=rank, world=world, pad=pad
             )
         ]
-        lr, encoder_lr = optimizer.param_groups[0]["lr"], optimizer.param_groups[-1]["lr"]
+        learning_rates = {g["name"]: g["lr"] for g in optimizer.param_groups}
         _sync(accelerator.device)
         t0 = time.perf_counter()
         stats = train_step(
@@ -302,27 +355,25 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
         )
         _sync(accelerator.device)
         elapsed = time.perf_counter() - t0
+        grad_norms = stats.grad_norms  # all-reduced gradients: the same on every process
         stats = _reduce_stats(stats, accelerator, weight)
         record = {
             "step": step + 1,
-            "learning_rate": lr,
-            "encoder_learning_rate": encoder_lr,
+            "learning_rates": learning_rates,
+            "grad_norms": grad_norms,
             "duration_s": elapsed,
             "train_codes_per_s": stats.num_codes / elapsed,
             "train_base_tokens_per_s": stats.num_base_tokens / elapsed,
             **stats.to_dict(),
         }
         log["steps"].append(record)
+        seen["num_train_codes_seen"] += stats.num_codes
+        seen["num_train_base_tokens_seen"] += stats.num_base_tokens
         bar.update(1)
         bar.set_postfix(loss=f"{stats.loss:.3f}", codes_per_s=f"{record['train_codes_per_s']:.0f}")
         done = step + 1
         if done % config.eval_every == 0 or done == stop:
-            val = _reduce_stats(
-                evaluate(module, heldout, reconstruction_weight=weight, accelerator=accelerator),
-                accelerator,
-                weight,
-            )
-            log["validation"].append({"step": done, **val.to_dict()})
+            validate(done)
         if done % config.save_every == 0 or done == stop:
             save_checkpoint(
                 output_dir / f"step-{done:06d}",
@@ -352,6 +403,31 @@ def run(config: TrainConfig, *, resume: bool = False, show_progress: bool = True
         write_log(output_dir / LOG_FILE, log)
     accelerator.wait_for_everyone()
     return log
+
+
+def _heldout_reference(config: TrainConfig, prepared: PreparedData) -> dict[str, Any]:
+    """Facts of the learning-curve set that training cannot change, for reading the curves."""
+    batches = eval_batches(
+        prepared.heldout,
+        config.num_eval_chunks,
+        config=config,
+        rank=0,
+        world=1,
+        pad=prepared.compression.pad_token_id,
+    )
+    slot_blind = None
+    if config.use_compression and config.reconstruction_weight > 0:
+        slot_blind = slot_blind_reconstruction_accuracy(
+            batches,
+            pad_token_id=prepared.compression.pad_token_id,
+            max_entries=config.max_reconstruction_entries,
+        )
+    return {
+        "num_chunks": min(config.num_eval_chunks, len(prepared.heldout)),
+        # best reconstruction accuracy without member order (one id repeated in every slot of an entry),
+        # on the entries one process scores: the trivial level a trained decoder must rise above
+        "slot_blind_reconstruction_accuracy": slot_blind,
+    }
 
 
 def _finish(

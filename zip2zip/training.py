@@ -14,12 +14,16 @@ What is logged, from summed numerators and denominators (so micro-batches aggreg
 ``nll_per_base_token`` (summed code NLL over the base ids those targets stand for: comparable across
 compression on/off), ``reconstruction_loss`` and ``reconstruction_accuracy`` (argmax == member, per real
 member id). With compression off (C = 0) this is plain causal LM training through the same code path.
+
+``train_step`` clips gradients per optimizer parameter group (each group's own ``max_grad_norm``): the
+hyper-encoders' gradient norms are ~100x LoRA's, so one global clip would rescale LoRA's step by a factor
+set by the encoders. The pre-clip norm of every group is returned for the log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,7 +33,12 @@ from torch import nn
 
 from .lm_head import slot_mask_from_positions
 from .model import IGNORE_INDEX, Zip2ZipForCausalLM
-from .reconstruction import ReconstructionDecoder, reconstruction_targets, select_entries
+from .reconstruction import (
+    ReconstructionDecoder,
+    reconstruction_targets,
+    select_entries,
+    slot_blind_accuracy,
+)
 from .tokenization import NO_POSITION
 
 # summed statistics returned by a forward pass; ratios of them are what gets logged
@@ -177,11 +186,9 @@ class Zip2ZipTrainingModule(nn.Module):
         if self.decoder is None:
             return None
         pad = self.model.compression.pad_token_id
-        filled = codebook_table[..., 0] != pad  # [B, S]
-        members = codebook_table[filled]  # [N, M]
-        embeds = hyper_in[filled]  # [N, d]
-        keep = select_entries(members.shape[0], self.max_reconstruction_entries, members.device)
-        members, embeds = members[keep], embeds[keep]
+        filled, keep = scored_entries(codebook_table, pad, self.max_reconstruction_entries)
+        members = codebook_table[filled][keep]  # [N, M]
+        embeds = hyper_in[filled][keep]  # [N, d]
         if members.shape[0] == 0:
             return None
         v = self.model.compression.initial_vocab_size
@@ -193,6 +200,36 @@ class Zip2ZipTrainingModule(nn.Module):
         real = targets != IGNORE_INDEX
         correct = ((logits.argmax(-1) == targets) & real).sum()
         return nll, correct.float(), real.sum().float()
+
+
+def scored_entries(
+    codebook_table: torch.Tensor, pad_token_id: int, max_entries: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which entries of a micro-batch the reconstruction loss scores: ``(filled [B, S], keep [N])``.
+
+    ``codebook_table[filled][keep]`` are the scored entries' members ``[N, M]``: the filled slots of all
+    rows, flattened, thinned to ``max_entries`` evenly spaced ones (``select_entries``).
+    """
+    filled = codebook_table[..., 0] != pad_token_id  # [B, S]
+    keep = select_entries(int(filled.sum()), max_entries, codebook_table.device)
+    return filled, keep
+
+
+def slot_blind_reconstruction_accuracy(
+    batches: Sequence[TrainBatch], *, pad_token_id: int, max_entries: int | None
+) -> float | None:
+    """``reconstruction.slot_blind_accuracy`` over the entries ``evaluate`` scores in ``batches``.
+
+    The level a decoder reaches by naming an entry's members without their order (repeating one member in
+    every slot); reconstruction accuracy above it needs member order. None when no entry is scored.
+    """
+    members = []
+    for batch in batches:
+        filled, keep = scored_entries(batch.codebook_table, pad_token_id, max_entries)
+        members.append(batch.codebook_table[filled][keep])  # [N, M]
+    if not members:
+        return None
+    return slot_blind_accuracy(torch.cat(members), pad_token_id)
 
 
 def _target_base_ids(targets: torch.Tensor, table: torch.Tensor, v: int, pad: int) -> torch.Tensor:
@@ -221,9 +258,13 @@ class StepStats:
     num_codes: int
     num_base_tokens: int
     sums: dict[str, float]
+    grad_norms: dict[str, float] = field(default_factory=dict)  # group name -> pre-clip norm (train only)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "sums"}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("sums", "grad_norms")}
+        if self.grad_norms:
+            out["grad_norms"] = dict(self.grad_norms)
+        return out
 
 
 def summarize(sums: dict[str, float], *, reconstruction_weight: float, num_codes: int) -> StepStats:
@@ -268,7 +309,9 @@ def train_step(
 
     With an ``accelerate.Accelerator``, backward goes through it, gradients are only all-reduced on the
     last micro-batch (``no_sync``), and forward runs under its autocast (bf16 on GPU when configured).
-    The returned statistics are this process's (not all-reduced).
+    Gradients are clipped per parameter group (``clip_grad_norms``); ``max_grad_norm`` applies to groups
+    that carry no ``max_grad_norm`` entry of their own. The returned statistics are this process's (not
+    all-reduced), plus the pre-clip gradient norm of every group (identical on all processes).
     """
     if not micro_batches:
         raise ValueError("train_step needs at least one micro-batch")
@@ -290,17 +333,37 @@ def train_step(
                 accelerator.backward(loss)
         _accumulate(sums, out)
         num_codes += batch.num_codes
-    if max_grad_norm is not None:
-        params = [p for p in module.parameters() if p.grad is not None]
-        if accelerator is None:
-            torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        else:
-            accelerator.clip_grad_norm_(params, max_grad_norm)
+    if accelerator is not None:
+        accelerator.unscale_gradients()  # fp16 loss scaling: clip and log the true gradients (else no-op)
+    grad_norms = clip_grad_norms(optimizer, default_max_norm=max_grad_norm)
     optimizer.step()
     if scheduler is not None:
         scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return summarize(sums, reconstruction_weight=reconstruction_weight, num_codes=num_codes)
+    stats = summarize(sums, reconstruction_weight=reconstruction_weight, num_codes=num_codes)
+    stats.grad_norms = grad_norms
+    return stats
+
+
+def clip_grad_norms(optimizer: torch.optim.Optimizer, *, default_max_norm: float | None) -> dict[str, float]:
+    """Clip each parameter group's gradients to that group's ``max_grad_norm`` (None: not clipped).
+
+    Groups without the entry use ``default_max_norm``. Returns the pre-clip L2 norm of each group that has
+    gradients, keyed by the group's ``name`` (its index when unnamed). Example: groups lora (norm 0.5,
+    max 1) and encoders (norm 40, max 1) -> lora unchanged, encoders scaled by 1/40; a single global clip
+    would have scaled both by 1/40.
+    """
+    norms: dict[str, float] = {}
+    for index, group in enumerate(optimizer.param_groups):
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            continue
+        max_norm = group.get("max_grad_norm", default_max_norm)
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params])
+        if max_norm is not None:
+            torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm)
+        norms[str(group.get("name", index))] = float(norm)
+    return norms
 
 
 @torch.no_grad()

@@ -34,6 +34,16 @@ class HyperEncoder(nn.Module):
     def forward(self, member_rows: torch.Tensor, member_mask: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def init_output_scale(self, row_rms: float) -> None:
+        """Before training: size what the encoder learns to add in units of its input rows.
+
+        ``row_rms`` is the root mean square of the base rows this encoder reads (embedding or LM-head rows
+        of the tokenizer's ids). Called once on fresh encoders by ``Zip2ZipForCausalLM.from_base``; a
+        loaded checkpoint keeps its trained weights. Must not change the untrained output. No-op for
+        variants without a learned part.
+        """
+        del row_rms
+
 
 def register_hyper_encoder(name: str) -> Callable[[type[HyperEncoder]], type[HyperEncoder]]:
     """Class decorator adding a variant under ``name`` (what ``HyperEncoderConfig.name`` selects)."""

@@ -11,6 +11,19 @@ on the output side it makes a hypertoken's logit the mean of its members' logits
 the best member's: a freshly wrapped model therefore keeps behaving like its base model (base ids win
 ties), instead of sampling from randomly embedded hypertokens. Training then moves ``out_proj`` away
 from zero and the blocks behind it start to matter (the ReZero / zero-init-residual trick).
+
+Output scale: ``init_output_scale`` sets the final norm's gain to the RMS of the base rows the encoder
+reads (SmolLM2-135M: 0.136). Why: Adam's first steps move every weight by about the learning rate,
+whatever the gradient's size, so with a unit-gain norm in front of the zero ``out_proj`` one step at
+LR 3e-4 moves each output component by ~lr x width x 0.8 (0.14 at width 576), as large as a whole
+component of an embedding row; through final hidden states of norm ~50 that shifted SmolLM2's hypertoken
+logits by tens of nats and the encoders diverged at LR >= 1e-4. With the gain at the row RMS the same
+step moves outputs by that fraction of a row (~7 times less on SmolLM2), the residual is measured in
+units of the rows it corrects, and encoder LRs of 1e-4..3e-4 train stably. Chosen over a learnable
+scalar gate: a gate starting at zero would need hundreds of steps at these LRs to grow to a row's
+scale (too slow for short budgets), and it would add a parameter that checkpoints saved before it lack.
+The gain changes nothing at initialisation (``out_proj`` is zero) and stays learnable. On much wider
+models the same step is still ~lr x width row units, so the encoder LR should shrink roughly as 1/width.
 """
 
 from __future__ import annotations
@@ -62,6 +75,13 @@ class TransformerHyperEncoder(HyperEncoder):
         self.out_proj = nn.Linear(width, hidden_size)
         nn.init.zeros_(self.out_proj.weight)
         nn.init.zeros_(self.out_proj.bias)
+
+    def init_output_scale(self, row_rms: float) -> None:
+        """Final norm gain := ``row_rms`` (see the module docstring); the output stays the member mean."""
+        if not row_rms > 0:
+            raise ValueError(f"row_rms={row_rms!r} must be > 0 (the RMS of the base rows this encoder reads)")
+        with torch.no_grad():
+            self.final_norm.weight.fill_(row_rms)
 
     def forward(self, member_rows: torch.Tensor, member_mask: torch.Tensor) -> torch.Tensor:
         m = member_rows.shape[1]

@@ -1,0 +1,113 @@
+"""Learning curves of the embedded training runs: zip2zip vs the control, from ``models/*/train_log.json``.
+
+``python -m zip2zip.train`` evaluates a fixed held-out set every ``eval_every`` steps (and before the first
+step) and appends each point to the log's ``validation`` list with the training codes and base tokens
+seen so far. This renderer plots those points against training codes seen, one line per run:
+
+1. held-out nats per base token (comparable between zip2zip and the control: same text, same unit);
+2. held-out loss per target kind, nats per code: zip2zip's base-id and hypertoken targets, and the
+   control's base-id targets;
+3. held-out reconstruction accuracy (zip2zip only), with the slot-blind level the log records (the best
+   a decoder can do that repeats one id in every slot of an entry).
+
+Logs whose validation points carry no ``num_train_codes_seen`` (written before curves were recorded)
+are skipped with a warning. Nothing is computed here beyond drawing the logged numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LOG_FILE = "train_log.json"
+STEM = "learning_curves"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run's curve: ``name`` is its folder, ``points`` its validation records in step order."""
+
+    name: str
+    use_compression: bool
+    points: list[dict[str, Any]]
+    slot_blind_accuracy: float | None
+
+
+def find_runs(models_dir: Path) -> list[Run]:
+    """Every ``<models_dir>/*/train_log.json`` with learning-curve points; others are skipped with a warning."""
+    runs = []
+    for path in sorted(models_dir.glob(f"*/{LOG_FILE}")):
+        log = json.loads(path.read_text(encoding="utf-8"))
+        points = [p for p in log.get("validation", []) if "num_train_codes_seen" in p]
+        if not points:
+            warnings.warn(
+                f"{path}: no learning-curve points (log written before curves were recorded); not plotted",
+                stacklevel=2,
+            )
+            continue
+        reference = log.get("heldout_reference") or {}
+        runs.append(
+            Run(
+                name=path.parent.name,
+                use_compression=bool(log.get("config", {}).get("use_compression", True)),
+                points=sorted(points, key=lambda p: p["step"]),
+                slot_blind_accuracy=reference.get("slot_blind_reconstruction_accuracy"),
+            )
+        )
+    return runs
+
+
+def _series(run: Run, key: str) -> tuple[list[int], list[float]]:
+    pts = [(p["num_train_codes_seen"], p[key]) for p in run.points if p.get(key) is not None]
+    return [x for x, _ in pts], [y for _, y in pts]
+
+
+def plot(models_dir: Path, out_dir: Path) -> list[Path]:
+    """Draw ``<out_dir>/learning_curves.{png,pdf}`` from the runs in ``models_dir``; [] when none has curves."""
+    runs = find_runs(models_dir)
+    if not runs:
+        warnings.warn(f"no train log with learning curves under {models_dir}: nothing plotted", stacklevel=2)
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), squeeze=False)
+    ax_nll, ax_kind, ax_recon = axes[0]
+    for index, run in enumerate(runs):
+        color = f"C{index}"  # one colour per run in every panel
+        style = "-" if run.use_compression else "--"
+        ax_nll.plot(*_series(run, "nll_per_base_token"), style, color=color, marker="o", ms=3, label=run.name)
+        ax_kind.plot(*_series(run, "base_loss"), style, color=color, marker="o", ms=3,
+                     label=f"{run.name}: base-id targets")  # fmt: skip
+        if not run.use_compression:
+            continue
+        ax_kind.plot(*_series(run, "hypertoken_loss"), ":", color=color, marker="s", ms=3,
+                     label=f"{run.name}: hypertoken targets")  # fmt: skip
+        xs, ys = _series(run, "reconstruction_accuracy")
+        if ys:
+            ax_recon.plot(xs, ys, style, color=color, marker="o", ms=3, label=run.name)
+            if run.slot_blind_accuracy is not None:
+                ax_recon.axhline(run.slot_blind_accuracy, color=color, ls=":", lw=1,
+                                 label=f"slot-blind level {run.slot_blind_accuracy:.3f}")  # fmt: skip
+    ax_nll.set_ylabel("held-out nats per base token")
+    ax_kind.set_ylabel("held-out loss, nats per code")
+    ax_recon.set_ylabel("held-out reconstruction accuracy")
+    titles = ("LM loss per base token", "loss by target kind", "reconstruction")
+    for ax, title in zip((ax_nll, ax_kind, ax_recon), titles, strict=True):
+        ax.set_xlabel("training codes seen")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths = [out_dir / f"{STEM}.png", out_dir / f"{STEM}.pdf"]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1], metadata={"CreationDate": None})  # no timestamp: stable files
+    plt.close(fig)
+    return paths
