@@ -165,11 +165,11 @@ def train(session: nox.Session) -> None:
     session.run(
         python,
         "-c",
-        "from zip2zip.tokenizers import get_tokenizer; get_tokenizer('smollm2')",
+        "from zip2zip.data.tokenizers import get_tokenizer; get_tokenizer('smollm2')",
         external=True,
         env=env,
     )
-    command = [python, "-m", "zip2zip.train", "--preset", "smollm2-cpu", "--no-progress", *session.posargs]
+    command = [python, "-m", "zip2zip.training", "--preset", "smollm2-cpu", "--no-progress", *session.posargs]
     runs = [subprocess.Popen(command + extra, env=env) for extra in ([], ["--no-compression"])]
     exit_codes = [run.wait() for run in runs]
     if any(exit_codes):

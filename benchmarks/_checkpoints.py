@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zip2zip.model_config import CONFIG_FILE_NAME
+from zip2zip.modeling.config import CONFIG_FILE_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from zip2zip.registry import check_name, unknown_name_message
-from zip2zip.results import (
+from zip2zip.evaluation.results import (
     PARTIAL_SUFFIX,
     SCHEMA_VERSION,
     BenchmarkResult,
@@ -32,6 +31,7 @@ from zip2zip.results import (
     write_json_atomic,
     write_result,
 )
+from zip2zip.registry import check_name, unknown_name_message
 
 RESULTS_DIR = Path("results")
 C = TypeVar("C")
@@ -147,7 +147,7 @@ _HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 def tokenizer_name(text: str) -> str:
     """A ``--tokenizer`` value: a registry name, an existing folder, or something shaped like a Hugging Face
     id (``org/name``, checked when it is loaded)."""
-    from zip2zip.tokenizers import TOKENIZERS
+    from zip2zip.data.tokenizers import TOKENIZERS
 
     if text in TOKENIZERS or Path(text).exists() or _HF_ID.fullmatch(text):
         return text
@@ -157,8 +157,8 @@ def tokenizer_name(text: str) -> str:
 def check_hub_tokenizers(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
     """Load each non-registry tokenizer (a hub id or folder) once, before any work: one that does not load
     while the hub is reachable is a usage error. With the hub unreachable the benchmark skips it, saying so."""
-    from zip2zip._hub import hub_is_reachable
-    from zip2zip.tokenizers import TOKENIZERS, get_tokenizer
+    from zip2zip.data._hub import hub_is_reachable
+    from zip2zip.data.tokenizers import TOKENIZERS, get_tokenizer
 
     for name in names:
         if name in TOKENIZERS:

@@ -1,4 +1,4 @@
-"""The two decoders the timed benchmarks hand to ``zip2zip.timing.time_decode``: the bare HF causal LM
+"""The two decoders the timed benchmarks hand to ``zip2zip.evaluation.timing.time_decode``: the bare HF causal LM
 and ``Zip2ZipForCausalLM``. Both do the same work per step: argmax over the last logits (the one
 device->host read per step), optionally replaced by a forced id per row (EOS is never checked), one
 forward of the whole batch with the KV cache. Clock, sync and step counting live in ``time_decode``;
@@ -13,8 +13,8 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from zip2zip.generation import DecodeState, encode_step_entries, feed_streams, prefill, run_step
-from zip2zip.model import Zip2ZipForCausalLM
+from zip2zip.inference.generation import DecodeState, encode_step_entries, feed_streams, prefill, run_step
+from zip2zip.modeling.model import Zip2ZipForCausalLM
 
 
 class _Decoder:
@@ -106,7 +106,7 @@ class BaseDecoder(_Decoder):
 
 
 class Zip2ZipDecoder(_Decoder):
-    """``Zip2ZipForCausalLM`` through ``zip2zip.generation``'s step parts: prefill unpadded compressed
+    """``Zip2ZipForCausalLM`` through ``zip2zip.inference.generation``'s step parts: prefill unpadded compressed
     prompts, then one id (base or hyper) per row per step. Laps: select, codec (feeding the streams),
     encoder (new entries), model (embedding + decoder + joint head). With ``base_token_budget`` it is
     done once every row has decoded that many base ids."""

@@ -1,5 +1,5 @@
 """Timed runs of ``benchmarks/throughput.py``: one cell's inputs, one baseline run, one zip2zip run, and
-the rows of one cell. Both runs go through ``zip2zip.timing.time_decode`` (device synced before every
+the rows of one cell. Both runs go through ``zip2zip.evaluation.timing.time_decode`` (device synced before every
 clock read) with the decoders of ``_decode_timing.py``, which do the same per-step work on both sides:
 argmax over the logits (the one device->host read), feed one id, one forward with the KV cache.
 """
@@ -15,13 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from zip2zip.codec import LZWCodec
-from zip2zip.config import CompressionConfig
-from zip2zip.lzw import LZWStream
-from zip2zip.results import metric
-from zip2zip.timing import time_decode
-from zip2zip.tokenization import compress_ids
-from zip2zip.tokenizers import Tokenizer
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw import LZWStream
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.data.tokenizers import Tokenizer
+from zip2zip.evaluation.results import metric
+from zip2zip.evaluation.timing import time_decode
+from zip2zip.inference.tokenization import compress_ids
 
 from ._decode_timing import BaseDecoder, Zip2ZipDecoder
 from ._devices import PeakMemory, decode_step_bytes, memory_bandwidth_gb_per_s

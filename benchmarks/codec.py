@@ -1,4 +1,4 @@
-"""Codec throughput: ``zip2zip.codec.LZWCodec`` vs the released ``zip2zip-compression`` package.
+"""Codec throughput: ``zip2zip.codec.lzw_codec.LZWCodec`` vs the released ``zip2zip-compression`` package.
 
 Measures encode and decode speed in base ids per second on real text: ~1 MB of CPython standard-library
 source as byte-level ids (V=256) and as ids of a real tokenizer shipped offline (Llama-3 by default),
@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from zip2zip import lzw
-from zip2zip.codec import LZWCodec
-from zip2zip.results import BenchmarkResult, metric
-from zip2zip.timing import median, stdev, time_interleaved
+from zip2zip.codec import lzw
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.evaluation.results import BenchmarkResult, metric
+from zip2zip.evaluation.timing import median, stdev, time_interleaved
 
 from ._cli import (
     ResultFile,
@@ -104,7 +104,7 @@ def _streams(config: Config, text: bytes) -> tuple[list[_Stream], dict[str, Any]
     assets: dict[str, Any] = {}
     skipped: list[dict[str, str]] = []
     try:
-        from zip2zip.tokenizers import get_tokenizer
+        from zip2zip.data.tokenizers import get_tokenizer
 
         tok = get_tokenizer(config.tokenizer)
     except ImportError as exc:  # MissingAssetError names the package to install

@@ -1,4 +1,4 @@
-"""Codec fuzz: the compiled ``LZWCodec`` decoder against the plain-Python reference ``zip2zip.lzw``.
+"""Codec fuzz: the compiled ``LZWCodec`` decoder against the plain-Python reference ``zip2zip.codec.lzw``.
 
 Streams are random walks over what a decoder accepts at each step: any base id, any live hypertoken,
 or, where legal, the same-step id. This is what a model may emit, including hypertokens read
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from zip2zip import lzw
-from zip2zip.codec import Decoded, LZWCodec
-from zip2zip.config import CompressionConfig
+from zip2zip.codec import lzw
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw_codec import Decoded, LZWCodec
 
 VOCAB_SIZES = (2, 3, 4, 8, 16, 50, 300, 50_000)
 MAX_SUBTOKENS = (1, 2, 3, 3, 4, 5, 8, 16)
@@ -51,7 +51,7 @@ class Config:
 
 @dataclass(frozen=True)
 class Reference:
-    """What ``zip2zip.lzw`` decodes a stream to."""
+    """What ``zip2zip.codec.lzw`` decodes a stream to."""
 
     base_ids: list[int]
     entries: list[tuple[int, ...]]
@@ -239,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     report = run(config, progress=not args.no_progress)
     print(
         f"checked {report.num_streams:,} streams ({report.num_codes:,} codes, {report.num_configs:,} "
-        f"configs) against zip2zip.lzw: {report.num_mismatches:,} mismatches "
+        f"configs) against zip2zip.codec.lzw: {report.num_mismatches:,} mismatches "
         f"[seed {config.seed}, {time.perf_counter() - start:.1f} s]"
     )
     if report.num_mismatches:

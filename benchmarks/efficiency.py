@@ -8,7 +8,7 @@ Reported per cell, as ratios of totals over the domain: bytes per base token, by
 again after creation (the paper: ~25%), and the most used hypertokens decoded to text. With ``--sweep``
 (on by default in the full run) gains are also measured over M and over the codebook size for one tokenizer.
 
-Real tokenizers and real text only, offline (see ``zip2zip.tokenizers`` / ``zip2zip.corpora``); the hub
+Real tokenizers and real text only, offline (see ``zip2zip.data.tokenizers`` / ``zip2zip.data.corpora``); the hub
 datasets are used when reachable. Not measured: any model, speed, or perplexity. Every compressed stream is
 decompressed and checked equal to its input.
 
@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from zip2zip._hub import hub_is_reachable
-from zip2zip.codec import LZWCodec
-from zip2zip.corpora import CORPORA, SOURCES, Corpus, load_corpus
-from zip2zip.metrics import EfficiencyTotals
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.data._hub import hub_is_reachable
+from zip2zip.data.corpora import CORPORA, SOURCES, Corpus, load_corpus
+from zip2zip.data.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
+from zip2zip.evaluation.metrics import EfficiencyTotals
+from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.registry import check_name
-from zip2zip.results import BenchmarkResult, metric
-from zip2zip.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
 
 from ._cli import (
     ResultFile,

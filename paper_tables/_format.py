@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from zip2zip.results import BenchmarkResult
+from zip2zip.evaluation.results import BenchmarkResult
 
 MISSING = "--"
 

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from zip2zip.results import BenchmarkResult, is_partial, read_result
+from zip2zip.evaluation.results import BenchmarkResult, is_partial, read_result
 
 from . import learning_curves
 from .tables import TABLES

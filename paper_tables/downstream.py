@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zip2zip.results import BenchmarkResult
+from zip2zip.evaluation.results import BenchmarkResult
 
 from ._format import MISSING, delta, fmt, footer_lines, latex_escape
 from .paper_numbers import DOWNSTREAM, DOWNSTREAM_SOURCE, DOWNSTREAM_TASKS

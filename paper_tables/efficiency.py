@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zip2zip.results import BenchmarkResult
+from zip2zip.evaluation.results import BenchmarkResult
 
 from ._format import MISSING, delta, fmt, footer_lines, latex_escape, value
 from .paper_numbers import EFFICIENCY, HYPERTOKEN_REUSE_FRACTION, SOURCE

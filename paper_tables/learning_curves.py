@@ -1,6 +1,6 @@
 """Learning curves of the embedded training runs: zip2zip vs the control, from ``models/*/train_log.json``.
 
-``python -m zip2zip.train`` evaluates a fixed held-out set every ``eval_every`` steps (and before the first
+``python -m zip2zip.training`` evaluates a fixed held-out set every ``eval_every`` steps (and before the first
 step) and appends each point to the log's ``validation`` list with the training codes and base tokens
 seen so far. This renderer plots those points against training codes seen, one line per run:
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zip2zip.results import BenchmarkResult
+from zip2zip.evaluation.results import BenchmarkResult
 
 from ._format import MISSING, fmt, footer_lines, latex_escape
 from .paper_numbers import PERPLEXITY, PERPLEXITY_CORPORA, PERPLEXITY_SOURCE

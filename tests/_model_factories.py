@@ -11,9 +11,9 @@ from transformers import (
     Qwen2Config,
 )
 
-from zip2zip.config import CompressionConfig
-from zip2zip.model import Zip2ZipForCausalLM
-from zip2zip.model_config import HyperEncoderConfig
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.modeling.config import HyperEncoderConfig
+from zip2zip.modeling.model import Zip2ZipForCausalLM
 
 # Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two OpenMP threads
 # spinning at every op barrier made these tests 6x slower (measured): keep torch single-threaded.

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zip2zip.chunking import chunk_document
-from zip2zip.codec import LZWCodec
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.data.chunking import chunk_document
 
 
 def test_worked_example() -> None:

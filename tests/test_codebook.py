@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from zip2zip.codebook import Codebook
-from zip2zip.config import CompressionConfig
+from zip2zip.codec.codebook import Codebook
+from zip2zip.codec.config import CompressionConfig
 
 CONFIG = CompressionConfig(10, 0, max_subtokens=3, max_codebook_size=4)
 

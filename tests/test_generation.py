@@ -23,9 +23,9 @@ from _model_factories import (
     words,
 )
 
-from zip2zip import lzw
-from zip2zip.generation import DecodingConfig, decode_step, generate, prefill, select_next
-from zip2zip.tokenization import Zip2ZipTokenizer, compress_ids
+from zip2zip.codec import lzw
+from zip2zip.inference.generation import DecodingConfig, decode_step, generate, prefill, select_next
+from zip2zip.inference.tokenization import Zip2ZipTokenizer, compress_ids
 
 PROMPTS = [repetitive_ids(40, seed=1), repetitive_ids(23, seed=2), repetitive_ids(31, seed=3)]
 
@@ -255,7 +255,7 @@ def test_smollm2_offline_end_to_end():
         pytest.skip(f"{gguf} not found in {directory}")
     from transformers import AutoTokenizer
 
-    from zip2zip.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
 
     hf_tok = AutoTokenizer.from_pretrained(str(directory), gguf_file=gguf)
     model = Zip2ZipForCausalLM.from_pretrained(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zip2zip.hyper_encoder import build_hyper_encoder, known_hyper_encoders, masked_mean
-from zip2zip.model_config import HyperEncoderConfig, Zip2ZipConfig
+from zip2zip.modeling.config import HyperEncoderConfig, Zip2ZipConfig
+from zip2zip.modeling.hyper_encoder import build_hyper_encoder, known_hyper_encoders, masked_mean
 
 D, M = 32, 3
 
@@ -63,7 +63,7 @@ def test_output_scale_sets_the_final_gain_and_keeps_the_mean(width):
 def test_fresh_wrapper_scales_each_encoder_by_the_rows_it_reads(tie):
     """Input encoder: RMS of the input-embedding rows; output (or tied) encoder: RMS of the LM-head rows."""
     from tests._model_factories import VOCAB, compression, tiny_base
-    from zip2zip.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
 
     base = tiny_base("llama")
     with torch.no_grad():
@@ -143,7 +143,7 @@ def test_heads_must_divide_hidden_size():
 
 
 def test_zip2zip_config_round_trip_and_unknown_keys():
-    from zip2zip.config import CompressionConfig
+    from zip2zip.codec.config import CompressionConfig
 
     cfg = Zip2ZipConfig(
         compression=CompressionConfig(initial_vocab_size=50, pad_token_id=0, max_codebook_size=8),

@@ -14,11 +14,11 @@ from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.models.huggingface import HFLM  # noqa: E402
 from lm_eval.tasks import TaskManager  # noqa: E402
 
-from zip2zip.lm_eval_model import Zip2ZipLM  # noqa: E402
-from zip2zip.lzw import LZWStream  # noqa: E402
-from zip2zip.model import Zip2ZipForCausalLM  # noqa: E402
-from zip2zip.scoring import compress_segments, score_continuations  # noqa: E402
-from zip2zip.tokenization import compression_config_from_tokenizer  # noqa: E402
+from zip2zip.codec.config import compression_config_from_tokenizer  # noqa: E402
+from zip2zip.codec.lzw import LZWStream  # noqa: E402
+from zip2zip.evaluation.lm_eval_model import Zip2ZipLM  # noqa: E402
+from zip2zip.inference.scoring import compress_segments, score_continuations  # noqa: E402
+from zip2zip.modeling.model import Zip2ZipForCausalLM  # noqa: E402
 
 # A tiny offline task folder: one task per request type, words of the tiny tokenizer ("w3".."w95").
 _UTILS = """

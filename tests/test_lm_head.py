@@ -5,8 +5,12 @@ from __future__ import annotations
 import torch
 from _model_factories import MODEL_ROWS, VOCAB, tiny_zip2zip
 
-from zip2zip.lm_head import joint_logits, slot_mask_from_counts, slot_mask_from_positions
-from zip2zip.tokenization import NO_POSITION
+from zip2zip.modeling.lm_head import (
+    NO_POSITION,
+    joint_logits,
+    slot_mask_from_counts,
+    slot_mask_from_positions,
+)
 
 NEG_INF = float("-inf")
 

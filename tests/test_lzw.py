@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zip2zip import lzw
-from zip2zip.codec import LZWCodec
-from zip2zip.config import CompressionConfig
+from zip2zip.codec import lzw
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw_codec import LZWCodec
 
 IMPLEMENTATIONS = [pytest.param(False, id="reference"), pytest.param(True, id="fast")]
 

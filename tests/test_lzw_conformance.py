@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zip2zip.codec import LZWCodec
+from zip2zip.codec.lzw_codec import LZWCodec
 
 upstream = pytest.importorskip(
     "zip2zip_compression", reason="the oracle is the 'zip2zip-compression' package: pip install -e '.[test]'"
@@ -92,7 +92,7 @@ def test_threaded_batch_equals_single() -> None:
 
 def test_real_tokenizer_stream_matches_upstream() -> None:
     """Llama-3 ids (the tokenizer file shipped in the llama-models package) of standard-library source."""
-    tokenizers = pytest.importorskip("zip2zip.tokenizers")
+    tokenizers = pytest.importorskip("zip2zip.data.tokenizers")
     try:
         tok = tokenizers.get_tokenizer("llama3")
     except ImportError as exc:  # the asset package is missing: the message names it

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zip2zip import lzw
-from zip2zip.codec import LZWCodec
-from zip2zip.config import CompressionConfig
+from zip2zip.codec import lzw
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw_codec import LZWCodec
 
 
 @st.composite

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zip2zip.codec import LZWCodec
-from zip2zip.metrics import EfficiencyTotals, bytes_per_token, gain_percent
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.evaluation.metrics import EfficiencyTotals, bytes_per_token, gain_percent
 
 
 def test_scalar_metrics() -> None:

@@ -10,11 +10,11 @@ import pytest
 import torch
 from _model_factories import ARCHITECTURES, PAD, VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
 
-from zip2zip import lzw
-from zip2zip.generation import decode_step, prefill
-from zip2zip.model import ENCODER_WEIGHTS_FILE, Zip2ZipForCausalLM, checkpoint_contents
-from zip2zip.model_config import HyperEncoderConfig, resolve_base_location
-from zip2zip.tokenization import compress_ids, pad_sequences
+from zip2zip.codec import lzw
+from zip2zip.inference.generation import decode_step, prefill
+from zip2zip.inference.tokenization import compress_ids, pad_sequences
+from zip2zip.modeling.config import HyperEncoderConfig, resolve_base_location
+from zip2zip.modeling.model import ENCODER_WEIGHTS_FILE, Zip2ZipForCausalLM, checkpoint_contents
 
 ARCHS = sorted(ARCHITECTURES)
 ROOT = Path(__file__).resolve().parent.parent
@@ -368,7 +368,7 @@ def test_m_mismatch_with_checkpoint_is_rejected(tmp_path):
 
 
 def test_tokenizer_larger_than_model_vocab_is_rejected():
-    from zip2zip.config import CompressionConfig
+    from zip2zip.codec.config import CompressionConfig
 
     too_big = CompressionConfig(initial_vocab_size=500, pad_token_id=0)
     with pytest.raises(ValueError, match="tokenizer/model mismatch"):
@@ -378,8 +378,8 @@ def test_tokenizer_larger_than_model_vocab_is_rejected():
 def test_tokenizer_and_config_vocab_mismatch_is_rejected():
     from _model_factories import tiny_tokenizer
 
-    from zip2zip.config import CompressionConfig
-    from zip2zip.tokenization import Zip2ZipTokenizer
+    from zip2zip.codec.config import CompressionConfig
+    from zip2zip.inference.tokenization import Zip2ZipTokenizer
 
     with pytest.raises(ValueError, match="tokenizer/model mismatch"):
         Zip2ZipTokenizer(tiny_tokenizer(), CompressionConfig(initial_vocab_size=90, pad_token_id=0))

@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zip2zip.results import BenchmarkResult, git_info, metric, read_result, write_json_atomic, write_result
+from zip2zip.evaluation.results import (
+    BenchmarkResult,
+    git_info,
+    metric,
+    read_result,
+    write_json_atomic,
+    write_result,
+)
 
 
 def make(status: str = "smoke") -> BenchmarkResult:
@@ -46,7 +53,7 @@ def test_full_result_from_dirty_tree_is_refused(tmp_path: Path) -> None:
 
 def test_outputs_of_the_jobs_do_not_make_a_checkout_dirty(tmp_path: Path) -> None:
     """A fresh clone must stay clean while `nox -s efficiency perplexity` rewrites committed results."""
-    files = ["results/efficiency/cpu.json", "paper_tables/out/efficiency.md", "zip2zip/codec.py"]
+    files = ["results/efficiency/cpu.json", "paper_tables/out/efficiency.md", "zip2zip/codec/lzw_codec.py"]
     for name in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("v1\n")

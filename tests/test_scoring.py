@@ -8,10 +8,10 @@ from _model_factories import VOCAB, compression, repetitive_ids, tiny_base, tiny
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zip2zip import lzw
-from zip2zip.generation import decode_step, prefill
-from zip2zip.model import Zip2ZipForCausalLM
-from zip2zip.scoring import compress_segments, score_continuations
+from zip2zip.codec import lzw
+from zip2zip.inference.generation import decode_step, prefill
+from zip2zip.inference.scoring import compress_segments, score_continuations
+from zip2zip.modeling.model import Zip2ZipForCausalLM
 
 segments_strategy = st.lists(st.lists(st.integers(3, 8), min_size=1, max_size=40), min_size=1, max_size=4)
 

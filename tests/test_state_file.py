@@ -1,4 +1,4 @@
-"""zip2zip.state_file: nested training state through safetensors + JSON, without pickle."""
+"""zip2zip.training.state_file: nested training state through safetensors + JSON, without pickle."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from zip2zip.state_file import load_state, save_state
+from zip2zip.training.state_file import load_state, save_state
 
 
 def test_optimizer_scheduler_and_rng_state_round_trip_exactly(tmp_path) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from zip2zip.timing import time_decode
+from zip2zip.evaluation.timing import time_decode
 
 PREFILL_S, SELECT_S, MODEL_S = 10.0, 1.0, 2.0
 

@@ -7,7 +7,7 @@ import importlib.util
 
 import pytest
 
-from zip2zip.tokenizers import TOKENIZERS, MissingAssetError, get_tokenizer
+from zip2zip.data.tokenizers import TOKENIZERS, MissingAssetError, get_tokenizer
 
 TEXTS = [
     "hello world",

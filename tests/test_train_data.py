@@ -1,4 +1,4 @@
-"""zip2zip.train_data: lossless chunking into the cache, held-out split, cache keying and resumption."""
+"""zip2zip.data.training_chunks: lossless chunking into the cache, held-out split, cache keying and resumption."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from zip2zip.codec import LZWCodec
-from zip2zip.train_data import (
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.data.training_chunks import (
     DataConfig,
     Document,
     bytes_tokenizer,
@@ -66,7 +66,7 @@ def test_chunks_decode_to_the_documents(tmp_path) -> None:
 def test_chunk_tables_and_positions_match_a_fresh_decoder() -> None:
     tok = bytes_tokenizer()
     config = _config()
-    from zip2zip.train_data import compression_config
+    from zip2zip.data.training_chunks import compression_config
 
     codec = LZWCodec.from_config(compression_config(tok, config))
     arrays = chunk_documents([tok.encode(d.text) for d in _docs(5)], codec, 32)

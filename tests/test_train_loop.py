@@ -1,4 +1,4 @@
-"""zip2zip.train / train_config / lora: schedule, data order, LoRA targets, CLI, exact resume, checkpoints."""
+"""zip2zip.training.loop / train_config / lora: schedule, data order, LoRA targets, CLI, exact resume, checkpoints."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from tests._model_factories import tiny_base
-from zip2zip.lora import FUSED_TARGETS, SPLIT_TARGETS, build_lora_config, lora_target_modules
-from zip2zip.train import parse_command_line, run
-from zip2zip.train_config import PRESETS, TrainConfig, at_smoke_size
-from zip2zip.train_state import chunk_index, lr_factor
+from zip2zip.modeling.lora import FUSED_TARGETS, SPLIT_TARGETS, build_lora_config, lora_target_modules
+from zip2zip.training.config import PRESETS, TrainConfig, at_smoke_size
+from zip2zip.training.loop import parse_command_line, run
+from zip2zip.training.state import chunk_index, lr_factor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,10 +154,10 @@ def test_resume_continues_exactly(tmp_path) -> None:
 
 def test_final_checkpoint_is_small_and_reloads(tmp_path) -> None:
     """``final/`` holds config + encoders + LoRA adapter (+ decoder), base referenced; it reloads to the same loss."""
-    from zip2zip.model import Zip2ZipForCausalLM
-    from zip2zip.train_data import prepare_data
-    from zip2zip.train_state import eval_batches
-    from zip2zip.training import Zip2ZipTrainingModule, evaluate
+    from zip2zip.data.training_chunks import prepare_data
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.training.loss import Zip2ZipTrainingModule, evaluate
+    from zip2zip.training.state import eval_batches
 
     config = _smoke(tmp_path, "ckpt", num_steps=3)
     log = run(config, show_progress=False)
@@ -212,7 +212,7 @@ def test_two_process_gloo_run_matches_one_process(tmp_path) -> None:
         "--master_port",
         "29517",
         "-m",
-        "zip2zip.train",
+        "zip2zip.training",
         "--preset",
         "smoke",
         "--output-dir",
@@ -252,7 +252,7 @@ def test_resume_never_unpickles_a_checkpoint(tmp_path) -> None:
 
     from safetensors.torch import save_file
 
-    from zip2zip.train_state import TRAINABLE_FILE, load_checkpoint, trainable_state
+    from zip2zip.training.state import TRAINABLE_FILE, load_checkpoint, trainable_state
 
     module = torch.nn.Linear(2, 2)
     optimizer = torch.optim.AdamW(module.parameters())

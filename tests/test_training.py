@@ -1,4 +1,4 @@
-"""Loss of zip2zip.training: per-position slot availability, same-step codes, reconstruction padding, control."""
+"""Loss of zip2zip.training.loss: per-position slot availability, same-step codes, reconstruction padding, control."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ import torch
 import torch.nn.functional as F
 
 from tests._model_factories import PAD, VOCAB, compression, repetitive_ids, tiny_base
-from zip2zip.codec import LZWCodec
-from zip2zip.lm_head import slot_mask_from_positions
-from zip2zip.model import Zip2ZipForCausalLM
-from zip2zip.model_config import HyperEncoderConfig
-from zip2zip.reconstruction import (
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.modeling.config import HyperEncoderConfig
+from zip2zip.modeling.lm_head import slot_mask_from_positions
+from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.reconstruction import (
     IGNORE_INDEX,
     ReconstructionDecoder,
     reconstruction_targets,
     select_entries,
     slot_blind_accuracy,
 )
-from zip2zip.training import (
+from zip2zip.training.loss import (
     TrainBatch,
     Zip2ZipTrainingModule,
     clip_grad_norms,

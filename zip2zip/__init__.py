@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from .codebook import Codebook
-from .codec import BatchEncoded, Decoded, Encoded, LZWCodec
-from .config import CompressionConfig
-from .lzw import LZWStream, compress, decompress
+from typing import TYPE_CHECKING
+
+from zip2zip.codec.codebook import Codebook
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw import LZWStream, compress, decompress
+from zip2zip.codec.lzw_codec import BatchEncoded, Decoded, Encoded, LZWCodec
 
 __version__ = "0.1.0"
 
 # The model side needs torch; it is imported on first use so that `import zip2zip` (the codec) stays light.
+# Type checkers and IDEs see the real imports below; at run time ``__getattr__`` resolves them lazily.
+if TYPE_CHECKING:
+    from zip2zip.inference.generation import DecodingConfig, generate
+    from zip2zip.inference.tokenization import Zip2ZipTokenizer
+    from zip2zip.modeling.config import HyperEncoderConfig, Zip2ZipConfig
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
+
 _LAZY_EXPORTS = {
-    "DecodingConfig": "generation",
-    "HyperEncoderConfig": "model_config",
-    "Zip2ZipConfig": "model_config",
-    "Zip2ZipForCausalLM": "model",
-    "Zip2ZipTokenizer": "tokenization",
-    "generate": "generation",
+    "DecodingConfig": "zip2zip.inference.generation",
+    "HyperEncoderConfig": "zip2zip.modeling.config",
+    "Zip2ZipConfig": "zip2zip.modeling.config",
+    "Zip2ZipForCausalLM": "zip2zip.modeling.model",
+    "Zip2ZipTokenizer": "zip2zip.inference.tokenization",
+    "generate": "zip2zip.inference.generation",
 }
 
 
@@ -24,7 +33,7 @@ def __getattr__(name: str) -> object:
     if name in _LAZY_EXPORTS:
         import importlib
 
-        return getattr(importlib.import_module(f".{_LAZY_EXPORTS[name]}", __name__), name)
+        return getattr(importlib.import_module(_LAZY_EXPORTS[name]), name)
     raise AttributeError(f"module 'zip2zip' has no attribute {name!r}")
 
 

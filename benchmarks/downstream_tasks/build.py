@@ -80,8 +80,8 @@ class BuildConfig:
 
 def _held_out_docs(domain: str) -> tuple[list[str], dict[str, Any]]:
     """The documents of a training domain that the training split held out, with the split rule."""
-    from zip2zip.corpora import load_corpus
-    from zip2zip.train_data import DataConfig, is_heldout
+    from zip2zip.data.corpora import load_corpus
+    from zip2zip.data.training_chunks import DataConfig, is_heldout
 
     data = DataConfig()
     corpus = load_corpus(domain, num_docs=10**6, max_total_bytes=10**12, min_doc_bytes=data.min_doc_bytes,
@@ -336,7 +336,7 @@ def _piqa_items(*, n: int, rng: random.Random) -> tuple[list[dict[str, Any]], di
 
 def _gsm8k_items(config: BuildConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """GSM8K format (question, answer ending in "#### <n>"): (test items, few-shot pool, provenance)."""
-    from zip2zip._math_text import generate_documents
+    from zip2zip.data._math_text import generate_documents
 
     wanted = config.num_math_items + config.num_math_fewshot
     docs, prov = generate_documents(seed=config.math_seed, num_docs=max(4, wanted // 8), min_doc_bytes=4096)

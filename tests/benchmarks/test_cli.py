@@ -4,13 +4,13 @@ import argparse
 
 import pytest
 
-import zip2zip.results
+import zip2zip.evaluation.results
 from benchmarks._cli import add_common_arguments, comma_list_of, new_parser, one_of, parse_args
 
 
 @pytest.fixture
 def dirty_checkout(monkeypatch):
-    monkeypatch.setattr(zip2zip.results, "git_info", lambda: {"commit": "abc", "dirty": True})
+    monkeypatch.setattr(zip2zip.evaluation.results, "git_info", lambda: {"commit": "abc", "dirty": True})
 
 
 def _parser():

@@ -9,15 +9,15 @@ import re
 import pytest
 
 from benchmarks import codec_fuzz
-from zip2zip import lzw
-from zip2zip.codec import LZWCodec
-from zip2zip.config import CompressionConfig
+from zip2zip.codec import lzw
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw_codec import LZWCodec
 
 
 def test_short_run_finds_no_mismatch(capsys: pytest.CaptureFixture[str]) -> None:
     codec_fuzz.main(["--streams", "3000", "--seed", "1", "--no-progress"])
     assert re.search(
-        r"checked 3,000 streams \(.* codes, .* configs\) against zip2zip.lzw: 0 mismatches",
+        r"checked 3,000 streams \(.* codes, .* configs\) against zip2zip.codec.lzw: 0 mismatches",
         capsys.readouterr().out,
     )
 

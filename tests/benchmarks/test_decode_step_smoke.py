@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 
 from benchmarks import decode_step
-from zip2zip.results import read_result
+from zip2zip.evaluation.results import read_result
 
 
 def test_smoke_run_measures_every_variant(tmp_path):

@@ -8,8 +8,8 @@ import torch
 from _model_factories import VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
 
 from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
-from zip2zip.lzw import LZWStream, compress, decompress
-from zip2zip.timing import time_decode
+from zip2zip.codec.lzw import LZWStream, compress, decompress
+from zip2zip.evaluation.timing import time_decode
 
 PROMPT_BASE_TOKENS = 24
 

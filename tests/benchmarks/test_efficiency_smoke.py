@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from benchmarks import efficiency
-from zip2zip.results import read_result
-from zip2zip.tokenizers import MissingAssetError, get_tokenizer
+from zip2zip.data.tokenizers import MissingAssetError, get_tokenizer
+from zip2zip.evaluation.results import read_result
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer, words
 
 from benchmarks import perplexity
-from zip2zip.eval_corpora import load_eval_corpus
-from zip2zip.model import Zip2ZipForCausalLM
-from zip2zip.results import read_result
-from zip2zip.train_data import is_heldout
+from zip2zip.data.eval_corpora import load_eval_corpus
+from zip2zip.data.training_chunks import is_heldout
+from zip2zip.evaluation.results import read_result
+from zip2zip.modeling.model import Zip2ZipForCausalLM
 
 
 def test_baseline_bits_per_byte_equal_lm_eval_hf_model():

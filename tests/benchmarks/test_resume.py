@@ -8,7 +8,7 @@ import json
 import pytest
 
 from benchmarks._cli import ResultFile, new_parser
-from zip2zip.results import BenchmarkResult, metric, partial_path, read_result
+from zip2zip.evaluation.results import BenchmarkResult, metric, partial_path, read_result
 
 CONFIG = {"seed": 0, "max_length": 1024, "corpora": ("wikitext",)}
 MEASURED = {"model": "base", "corpus": "wikitext", "metrics": {"nll_nats": metric(1.0, "nats")}}

@@ -12,9 +12,9 @@ import torch
 
 from benchmarks import _devices, throughput
 from benchmarks._throughput_loops import replay_codes
-from zip2zip.config import CompressionConfig
-from zip2zip.lzw import LZWStream, compress
-from zip2zip.results import read_result
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw import LZWStream, compress
+from zip2zip.evaluation.results import read_result
 
 
 def _partial(out: Path) -> Path:

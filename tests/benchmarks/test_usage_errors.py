@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks import _checkpoints, codec, decode_step, downstream, efficiency, perplexity, throughput
 from benchmarks._cli import default_output_path
-from zip2zip.tokenizers import MissingAssetError
+from zip2zip.data.tokenizers import MissingAssetError
 
 
 def _partial(out: Path) -> Path:

@@ -7,7 +7,7 @@ import pytest
 from paper_tables import efficiency
 from paper_tables.build import build
 from paper_tables.tables import TABLES
-from zip2zip.results import BenchmarkResult, metric, write_result
+from zip2zip.evaluation.results import BenchmarkResult, metric, write_result
 
 
 def _row(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paper_tables import perplexity
-from zip2zip.results import BenchmarkResult, metric
+from zip2zip.evaluation.results import BenchmarkResult, metric
 
 
 def _result() -> BenchmarkResult:

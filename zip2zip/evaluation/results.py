@@ -1,0 +1,170 @@
+"""Result files shared by every benchmark: schema, environment capture, atomic JSON writes.
+
+One JSON object per file (``indent=2``, sorted keys, UTF-8, trailing newline) so that committed results
+diff cleanly. Benchmarks build a :class:`BenchmarkResult` and hand it to :func:`write_result`; renderers
+read it back with :func:`read_result`. Nothing here rounds or aggregates numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zip2zip.provenance import capture_environment, git_info
+
+SCHEMA_VERSION = 1
+STATUSES = ("full", "smoke")
+# An interrupted run keeps its progress beside the result it will write (``cpu.json`` -> ``cpu.partial.json``):
+# not a result, so renderers skip it and git ignores it.
+PARTIAL_SUFFIX = ".partial.json"
+
+
+@dataclass
+class BenchmarkResult:
+    """Everything one benchmark run produced; serialised as-is to JSON.
+
+    ``rows`` hold the measurements: identifying keys (``model``, ``corpus``, ``setting`` ...) plus a
+    ``metrics`` dict whose values are ``metric(...)`` objects. ``assets`` says which real tokenizers,
+    corpora and models were actually used (names, versions, file hashes), ``skipped`` what was not and why.
+    """
+
+    benchmark: str
+    status: str
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    duration_s: float
+    assets: dict[str, Any] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)
+    created_utc: str = ""
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status={self.status!r}; expected one of {STATUSES}")
+        if not self.benchmark.isidentifier():
+            raise ValueError(f"benchmark={self.benchmark!r} must be a snake_case name such as 'efficiency'")
+
+
+def metric(
+    value: float | int | None,
+    unit: str,
+    *,
+    num_samples: int | None = None,
+    values: list[float] | None = None,
+    stdev: float | None = None,
+    ci95: list[float] | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """One measured quantity. ``value=None`` must come with a ``reason`` (never a sentinel number).
+    ``ci95``: [low, high] of a 95% interval (how it was computed is the benchmark's to document)."""
+    if value is None and not reason:
+        raise ValueError(f"metric with unit {unit!r} has no value: say why in reason=...")
+    out: dict[str, Any] = {"value": value, "unit": unit, "num_samples": num_samples}
+    if values is not None:
+        out["values"] = list(values)
+    if stdev is not None:
+        out["stdev"] = stdev
+    if ci95 is not None:
+        out["ci95"] = list(ci95)
+    if reason:
+        out["reason"] = reason
+    return out
+
+
+def _to_jsonable(obj: Any) -> Any:
+    """Numpy scalars/arrays, paths and dataclasses -> plain JSON values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _to_jsonable(dataclasses.asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return obj.tolist()
+    return obj
+
+
+def write_json_atomic(path: Path | str, payload: Any) -> Path:
+    """Write ``payload`` as sorted, indented JSON: temp file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_to_jsonable(payload), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+_DIRTY_REFUSAL = (
+    "refusing to write a 'full' result from a checkout with uncommitted changes: commit first, "
+    "or pass --allow-dirty (the result then records dirty=true)"
+)
+
+
+def refuse_dirty_checkout(allow_dirty: bool) -> None:
+    """Fail before a long run, not after it, if ``write_result`` would refuse its full result."""
+    if not allow_dirty and git_info().get("dirty"):
+        raise ValueError(_DIRTY_REFUSAL)
+
+
+def write_result(path: Path | str, result: BenchmarkResult, *, allow_dirty: bool = False) -> Path:
+    """Fill in environment, git and timestamp, refuse a ``full`` result from a dirty tree, write atomically."""
+    result.environment = result.environment or capture_environment()
+    result.git = result.git or git_info()
+    result.created_utc = result.created_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    if result.status == "full" and result.git.get("dirty") and not allow_dirty:
+        raise ValueError(_DIRTY_REFUSAL)
+    return write_json_atomic(path, result)
+
+
+def partial_path(out: Path | str) -> Path:
+    """Where a long run writing ``out`` keeps the rows measured so far (for ``--resume``)."""
+    out = Path(out)
+    return out.with_name(out.stem + PARTIAL_SUFFIX)
+
+
+def is_partial(path: Path | str) -> bool:
+    """True for an interrupted run's progress file, which is never a result."""
+    return Path(path).name.endswith(PARTIAL_SUFFIX)
+
+
+def read_result(path: Path | str) -> BenchmarkResult:
+    """Load a result file. A file that is not one (bad JSON, another schema version, unknown or missing
+    keys) raises ValueError naming the file and the problem."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not readable JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a JSON {type(data).__name__}, not a result object")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version={version!r}, this code reads {SCHEMA_VERSION}")
+    known = {f.name for f in dataclasses.fields(BenchmarkResult)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {unknown}")
+    required = {f.name for f in dataclasses.fields(BenchmarkResult) if f.default is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING}  # fmt: skip
+    missing = sorted(required - set(data))
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing}")
+    return BenchmarkResult(**data)

@@ -1,0 +1,469 @@
+"""Online-compressed generation: ``prefill``, ``decode_step`` and ``generate``.
+
+Each batch row has its own streaming LZW decoder (``zip2zip.codec.lzw.LZWStream``) and its own slots in a
+``HyperCache``. Prefill feeds the compressed prompt to the streams, encodes the output-side vectors of
+every entry the prompt created (one batched encoder call) and the input-side vectors of the hypertokens
+the prompt actually uses, then runs the base model once. Each step then: picks one id per row from the
+joint vocabulary (one device->host read, the only sync), feeds it to the row's stream, encodes just the
+entries that step created (output side, batched over rows) and any hypertoken read as input for the
+first time (input side), and runs one decoder step with the KV cache.
+
+The head never offers the LZW "same-step" code (see ``lm_head.slot_mask_from_positions``), so every
+id it can emit already exists in that row's codebook; the embedding, the head and the stream agree on
+the live hypertokens at every step. Batched generation equals per-row generation: rows only share
+tensor shapes (left padding is masked out, positions come from the mask, slots are per row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from zip2zip.codec.codebook import Codebook
+from zip2zip.codec.lzw import LZWStream, as_ids
+from zip2zip.inference.hyper_cache import HyperCache
+from zip2zip.inference.tokenization import Zip2ZipTokenizer, compress_ids
+from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+BUDGET_UNITS = ("steps", "base_tokens")
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    """How to pick ids and when to stop.
+
+    ``max_new_tokens`` counts model steps (one emitted id, base or hyper) when ``budget_unit="steps"``,
+    or generated base tokens after decompression when ``"base_tokens"`` (the output is then cut to
+    exactly that many base ids, since the last hypertoken may overshoot by up to M - 1).
+    """
+
+    max_new_tokens: int = 128
+    budget_unit: str = "steps"
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    stop_strings: tuple[str, ...] = ()
+    eos_token_ids: tuple[int, ...] | None = None
+    ignore_eos: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens={self.max_new_tokens} must be >= 1")
+        if self.budget_unit not in BUDGET_UNITS:
+            raise ValueError(f"budget_unit={self.budget_unit!r}; expected one of {BUDGET_UNITS}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature={self.temperature} must be > 0 (use do_sample=False for greedy)")
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k={self.top_k} must be >= 1 or None")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p={self.top_p} must be in (0, 1] or None")
+        if isinstance(self.stop_strings, str):
+            raise TypeError("stop_strings must be a tuple of strings, not one string")
+
+
+@dataclass
+class DecodeState:
+    """Everything a decoding step carries over from the previous one."""
+
+    streams: list[LZWStream]
+    hyper_cache: HyperCache
+    past_key_values: Any
+    attention_mask: torch.Tensor  # [B, capacity]: prompt mask then ones for generated steps
+    length: int  # columns of attention_mask in use
+    next_positions: torch.Tensor  # [B] position id of the next input
+    is_active: list[bool]  # rows whose stream still takes ids (finished rows are fed pad)
+    num_prompt_entries: list[int] = field(default_factory=list)
+    num_prompt_base_tokens: list[int] = field(default_factory=list)
+
+
+@dataclass
+class GeneratedRow:
+    """One row's generation: ids, text, final codebook and counts (prompt excluded unless named)."""
+
+    base_ids: list[int]
+    text: str | None
+    compressed_ids: list[int]  # one id per model step
+    codebook: Codebook  # after generation (prompt entries first)
+    finish_reason: str  # "eos", "stop_string" or "length"
+    num_prompt_base_tokens: int
+    num_prompt_codes: int
+    num_steps: int
+    num_base_tokens: int
+    num_hypertokens_emitted: int  # steps whose id was a hypertoken
+    num_distinct_hypertokens_emitted: int  # distinct entries reused by the model
+    num_hypertokens_created: int  # entries created during generation
+
+
+@dataclass
+class GenerationOutput:
+    rows: list[GeneratedRow]
+
+    @property
+    def texts(self) -> list[str | None]:
+        return [r.text for r in self.rows]
+
+
+# ----------------------------------------------------------------------------------- encoders
+def _members(
+    entries: Sequence[tuple[int, ...]], model: Zip2ZipForCausalLM, device: torch.device
+) -> torch.Tensor:
+    comp = model.compression
+    table = np.full((len(entries), comp.max_subtokens), comp.pad_token_id, dtype=np.int64)
+    for i, entry in enumerate(entries):
+        table[i, : len(entry)] = entry
+    return torch.from_numpy(table).to(device)  # [N, M]
+
+
+def _write_outputs(
+    model: Zip2ZipForCausalLM, cache: HyperCache, new: list[tuple[int, int, tuple[int, ...]]]
+) -> None:
+    """Encode the output side of newly created entries (row, slot, base ids), all rows in one call."""
+    if not new:
+        return
+    rows, slots, entries = zip(*new, strict=True)
+    lengths = [len(e) for e in entries]
+    vectors = model.encode_output_entries(
+        _members(entries, model, cache.output_embeds.device), lengths=lengths
+    )
+    cache.write_output(list(rows), list(slots), vectors)
+    if model.config.tie_encoders:  # the same vector is the input embedding: no second encoder pass
+        cache.write_input(list(rows), list(slots), model.output_to_input(vectors))
+
+
+def _write_inputs(
+    model: Zip2ZipForCausalLM, cache: HyperCache, streams: list[LZWStream], needed: list[tuple[int, int]]
+) -> None:
+    """Encode the input side of hypertokens about to be read for the first time (row, slot).
+
+    Untied encoders only: in tied mode ``_write_outputs`` already stored every input vector."""
+    if not needed:
+        return
+    rows, slots = zip(*needed, strict=True)
+    entries = [streams[r].entries[k] for r, k in needed]
+    lengths = [len(e) for e in entries]
+    vectors = model.encode_input_entries(_members(entries, model, cache.input_embeds.device), lengths=lengths)
+    cache.write_input(list(rows), list(slots), vectors)
+
+
+# ----------------------------------------------------------------------------------- prefill / step
+@torch.no_grad()
+def prefill(
+    model: Zip2ZipForCausalLM, prompts: Sequence[Sequence[int]], *, max_new_steps: int
+) -> tuple[torch.Tensor, DecodeState]:
+    """Run compressed prompts (one list of codes per row, unpadded) -> next-id logits ``[B, V + C]``.
+
+    The batch is left-padded internally; ``max_new_steps`` sizes the attention-mask buffer.
+    """
+    comp = model.compression
+    v = comp.initial_vocab_size
+    if not prompts or any(len(p) == 0 for p in prompts):
+        raise ValueError("every prompt needs at least one id (e.g. the BOS id); got an empty batch or row")
+    weight = model.input_embeddings.weight
+    prompts = [as_ids(codes, f"prompts[{row}]") for row, codes in enumerate(prompts)]
+    streams = [LZWStream(comp) for _ in prompts]
+    new: list[tuple[int, int, tuple[int, ...]]] = []
+    for row, codes in enumerate(prompts):
+        for hyper_id, entry in streams[row].feed_many(codes):  # checks that every id exists
+            new.append((row, hyper_id - v, entry))
+    cache = HyperCache(
+        batch_size=len(prompts),
+        max_codebook_size=comp.max_codebook_size,
+        hidden_size=model.config.hidden_size,
+        dtype=weight.dtype,
+        device=weight.device,
+    )
+    _write_outputs(model, cache, new)
+    used = {(row, c - v) for row, codes in enumerate(prompts) for c in codes if c >= v}
+    needed = sorted((row, k) for row, k in used if not cache.is_input_encoded[row, k])  # untied only
+    _write_inputs(model, cache, streams, needed)
+
+    b, length = len(prompts), max(len(p) for p in prompts)
+    ids = torch.full((b, length), comp.pad_token_id, dtype=torch.long)
+    mask = torch.ones((b, length + max_new_steps), dtype=torch.long)
+    for row, codes in enumerate(prompts):
+        ids[row, length - len(codes) :] = torch.tensor(list(codes), dtype=torch.long)
+        mask[row, : length - len(codes)] = 0
+    ids, mask = ids.to(weight.device), mask.to(weight.device)
+    position_ids = (mask[:, :length].cumsum(-1) - 1).clamp_min(0)  # [B, L]
+    past = DynamicCache(config=model.causal_lm.config)
+    hidden = model.run_decoder(
+        model.embed(ids, cache.input_embeds),
+        attention_mask=mask[:, :length],
+        position_ids=position_ids,
+        past_key_values=past,
+    )
+    logits = model.logits(hidden[:, -1:], cache.output_view(), cache.slot_mask())[:, 0]  # [B, V + C]
+    state = DecodeState(
+        streams=streams,
+        hyper_cache=cache,
+        past_key_values=past,
+        attention_mask=mask,
+        length=length,
+        next_positions=position_ids[:, -1] + 1,
+        is_active=[True] * b,
+        num_prompt_entries=[s.num_entries for s in streams],
+        num_prompt_base_tokens=[len(s.base_ids) for s in streams],
+    )
+    return logits, state
+
+
+def feed_streams(
+    model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]
+) -> tuple[list[tuple[int, int, tuple[int, ...]]], list[tuple[int, int]]]:
+    """Host half of a step: feed each active row's id to its stream; return (new entries, inputs to encode)."""
+    v = model.compression.initial_vocab_size
+    cache = state.hyper_cache
+    new: list[tuple[int, int, tuple[int, ...]]] = []
+    needed: list[tuple[int, int]] = []
+    for row, code in enumerate(ids):
+        if not state.is_active[row]:
+            continue
+        for hyper_id, entry in state.streams[row].feed(code):
+            new.append((row, hyper_id - v, entry))
+        if code >= v and not cache.is_input_encoded[row, code - v]:
+            needed.append((row, code - v))
+    return new, needed
+
+
+@torch.no_grad()
+def encode_step_entries(
+    model: Zip2ZipForCausalLM,
+    state: DecodeState,
+    new: list[tuple[int, int, tuple[int, ...]]],
+    needed: list[tuple[int, int]],
+) -> None:
+    """Encoder part of a step: output side of the new entries, input side of first-time reads."""
+    _write_outputs(model, state.hyper_cache, new)
+    _write_inputs(model, state.hyper_cache, state.streams, needed)
+
+
+@torch.no_grad()
+def run_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
+    """Model part of a step (embedding, decoder with KV cache, joint head) -> ``[B, V + C]``."""
+    cache = state.hyper_cache
+    if state.length >= state.attention_mask.shape[1]:
+        raise ValueError(
+            f"more decode steps than prefill(max_new_steps=...) allowed ({state.length} columns)"
+        )
+    pad = model.compression.pad_token_id
+    step_ids = torch.tensor(
+        [[code if active else pad] for code, active in zip(ids, state.is_active, strict=True)],
+        device=cache.input_embeds.device,
+    )  # [B, 1]
+    state.length += 1
+    reads_hyper = any(code >= model.compression.initial_vocab_size for code in ids)  # host-side check
+    hidden = model.run_decoder(
+        model.embed(step_ids, cache.input_embeds if reads_hyper else None),
+        attention_mask=state.attention_mask[:, : state.length],
+        position_ids=state.next_positions[:, None],
+        past_key_values=state.past_key_values,
+    )
+    state.next_positions = state.next_positions + 1
+    return model.logits(hidden, cache.output_view(), cache.slot_mask())[:, 0]  # [B, V + C]
+
+
+def forward_step(
+    model: Zip2ZipForCausalLM,
+    state: DecodeState,
+    ids: Sequence[int],
+    new: list[tuple[int, int, tuple[int, ...]]],
+    needed: list[tuple[int, int]],
+) -> torch.Tensor:
+    """Device half of a step: encode what ``feed_streams`` found, run one decoder step -> ``[B, V + C]``."""
+    encode_step_entries(model, state, new, needed)
+    return run_step(model, state, ids)
+
+
+def decode_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
+    """Feed one id per row (ignored for inactive rows) and return the next logits ``[B, V + C]``."""
+    if len(ids) != len(state.streams):
+        raise ValueError(f"decode_step got {len(ids)} ids for a batch of {len(state.streams)}")
+    new, needed = feed_streams(model, state, ids)
+    return forward_step(model, state, ids, new, needed)
+
+
+# ----------------------------------------------------------------------------------- sampling
+def _warpers(config: DecodingConfig) -> LogitsProcessorList:
+    warpers = LogitsProcessorList()
+    if config.do_sample:
+        if config.temperature != 1.0:
+            warpers.append(TemperatureLogitsWarper(config.temperature))
+        if config.top_k is not None:
+            warpers.append(TopKLogitsWarper(config.top_k))
+        if config.top_p is not None and config.top_p < 1.0:
+            warpers.append(TopPLogitsWarper(config.top_p))
+    return warpers
+
+
+def select_next(
+    logits: torch.Tensor,
+    config: DecodingConfig,
+    warpers: LogitsProcessorList,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """``[B, V + C]`` -> ``[B]`` ids: argmax, or a sample after temperature/top-k/top-p (HF warpers)."""
+    if not config.do_sample:
+        return logits.argmax(dim=-1)
+    scores = warpers(None, logits.float())  # type: ignore[arg-type]  # these warpers ignore input_ids
+    probs = torch.softmax(scores, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+# ----------------------------------------------------------------------------------- generate
+def _eos_ids(
+    model: Zip2ZipForCausalLM, tokenizer: Zip2ZipTokenizer | None, config: DecodingConfig
+) -> set[int]:
+    if config.eos_token_ids is not None:
+        return set(config.eos_token_ids)
+    ids: set[int] = set()
+    if tokenizer is not None and tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    gen_config = getattr(model.causal_lm, "generation_config", None)
+    eos = getattr(gen_config, "eos_token_id", None)
+    if eos is not None:
+        ids.update([eos] if isinstance(eos, int) else eos)
+    return {i for i in ids if i < model.compression.initial_vocab_size}
+
+
+def _as_batch(prompts: str | Sequence[Any]) -> Sequence[Any]:
+    """A lone prompt (text, or ids incl. a 1-D array) as a batch of one; a batch as it is. Any scalar
+    first item means ids, so ``[1.5, 2]`` is one prompt whose float is rejected, not a batch of floats."""
+    if isinstance(prompts, str) or (
+        len(prompts) and not isinstance(prompts[0], str) and np.ndim(prompts[0]) == 0
+    ):
+        return [prompts]
+    return prompts
+
+
+def generate(
+    model: Zip2ZipForCausalLM,
+    prompts: str | Sequence[str] | Sequence[Sequence[int]],
+    *,
+    tokenizer: Zip2ZipTokenizer | None = None,
+    config: DecodingConfig | None = None,
+    add_special_tokens: bool = True,
+) -> GenerationOutput:
+    """Generate from text prompts (needs ``tokenizer``) or base-id prompts, batched and left-padded.
+
+    Returns per row the generated base ids, their text (if a tokenizer is given), the ids the model
+    emitted, the final codebook and counts. EOS ids come from ``config``, else the tokenizer and the
+    base model's generation config; EOS is never inside a hypertoken (special ids are disabled).
+    Greedy output does not depend on the batch it runs in; sampling draws from one seeded generator
+    for the whole batch, so sampled rows depend on the batch composition.
+    """
+    config = config or DecodingConfig()
+    comp = model.compression
+    if tokenizer is not None and tokenizer.compression != comp:
+        raise ValueError(
+            "tokenizer/model mismatch: the tokenizer's compression config "
+            f"{tokenizer.compression.to_dict()} differs from the model's {comp.to_dict()}"
+        )
+    base_prompts: list[list[int]] = []
+    for prompt in _as_batch(prompts):
+        if isinstance(prompt, str):
+            if tokenizer is None:
+                raise ValueError("text prompts need tokenizer=Zip2ZipTokenizer(...); or pass base ids")
+            base_prompts.append(tokenizer.encode_base(prompt, add_special_tokens=add_special_tokens))
+        else:
+            base_prompts.append(as_ids(prompt, f"prompts[{len(base_prompts)}]"))
+    codes = [compress_ids(p, comp).ids for p in base_prompts]
+    logits, state = prefill(model, codes, max_new_steps=config.max_new_tokens)
+    eos = set() if config.ignore_eos else _eos_ids(model, tokenizer, config)
+    warpers = _warpers(config)
+    generator = None
+    if config.do_sample:
+        generator = torch.Generator(device=logits.device).manual_seed(config.seed)
+    b = len(codes)
+    emitted: list[list[int]] = [[] for _ in range(b)]
+    reasons = ["length"] * b
+    for _ in range(config.max_new_tokens):
+        next_ids = select_next(logits, config, warpers, generator).tolist()  # the one host sync per step
+        new, needed = feed_streams(model, state, next_ids)
+        for row, code in enumerate(next_ids):
+            if not state.is_active[row]:
+                continue
+            emitted[row].append(code)
+            reason = _finish_reason(
+                state.streams[row],
+                state.num_prompt_base_tokens[row],
+                code,
+                len(emitted[row]),
+                eos,
+                config,
+                tokenizer,
+            )
+            if reason is not None:
+                reasons[row] = reason
+                state.is_active[row] = False
+        if not any(state.is_active):
+            break
+        logits = forward_step(model, state, next_ids, new, needed)
+    return GenerationOutput(
+        [_row_result(model, state, r, emitted[r], reasons[r], codes[r], tokenizer, config) for r in range(b)]
+    )
+
+
+def _finish_reason(
+    stream: LZWStream,
+    num_prompt_base: int,
+    code: int,
+    num_steps: int,
+    eos: set[int],
+    config: DecodingConfig,
+    tokenizer: Zip2ZipTokenizer | None,
+) -> str | None:
+    if code in eos:
+        return "eos"
+    if config.stop_strings:
+        if tokenizer is None:
+            raise ValueError("stop_strings need a tokenizer to turn ids into text")
+        text = tokenizer.decode_base(stream.base_ids[num_prompt_base:])
+        if any(s in text for s in config.stop_strings):
+            return "stop_string"
+    done = num_steps if config.budget_unit == "steps" else len(stream.base_ids) - num_prompt_base
+    return "length" if done >= config.max_new_tokens else None
+
+
+def _row_result(
+    model: Zip2ZipForCausalLM,
+    state: DecodeState,
+    row: int,
+    emitted: list[int],
+    reason: str,
+    prompt_codes: list[int],
+    tokenizer: Zip2ZipTokenizer | None,
+    config: DecodingConfig,
+) -> GeneratedRow:
+    stream = state.streams[row]
+    v = model.compression.initial_vocab_size
+    base_ids = stream.base_ids[state.num_prompt_base_tokens[row] :]
+    if config.budget_unit == "base_tokens":
+        base_ids = base_ids[: config.max_new_tokens]
+    hyper = [c for c in emitted if c >= v]
+    return GeneratedRow(
+        base_ids=base_ids,
+        text=None if tokenizer is None else tokenizer.decode_base(base_ids, skip_special_tokens=True),
+        compressed_ids=emitted,
+        codebook=Codebook.from_entries(model.compression, list(stream.entries)),
+        finish_reason=reason,
+        num_prompt_base_tokens=state.num_prompt_base_tokens[row],
+        num_prompt_codes=len(prompt_codes),
+        num_steps=len(emitted),
+        num_base_tokens=len(base_ids),
+        num_hypertokens_emitted=len(hyper),
+        num_distinct_hypertokens_emitted=len(set(hyper)),
+        num_hypertokens_created=stream.num_entries - state.num_prompt_entries[row],
+    )

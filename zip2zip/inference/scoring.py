@@ -1,0 +1,147 @@
+"""Teacher-forced log-likelihood of a continuation given its context, over the joint vocabulary.
+
+Shared by the perplexity benchmark and the lm-eval model. Context and continuation are compressed
+back to back with one codebook (entries learnt in the context serve the continuation) but no code
+crosses the boundary, so exactly the continuation's base ids are scored, by both compressed and
+uncompressed models.
+
+The parse is the one generation would produce: at each position the longest phrase that is an entry
+the model can already see (completed by the codes before it), else the base id. That is LZW's own
+output except for the rare "same-step" code, which the head never offers. The score is the
+log-probability of this code sequence, a lower bound on the text's probability summed over all
+parses; it is what the paper reports. With compression off (C = 0) codes are base ids and the score
+is the plain causal-LM log-likelihood.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw import LZWStream
+from zip2zip.modeling.lm_head import NO_POSITION
+from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+
+@dataclass(frozen=True)
+class SegmentedCodes:
+    """Codes of several segments compressed with one codebook; ``stream`` holds that codebook."""
+
+    codes: list[int]
+    codes_per_segment: list[int]
+    stream: LZWStream
+
+
+@dataclass(frozen=True)
+class SpanScore:
+    """Score of one continuation: summed log-probability (nats) of its codes and whether argmax picks them."""
+
+    logprob: float
+    is_greedy: bool  # every continuation code is the argmax of the joint distribution at its position
+    num_codes: int  # model steps scored
+    num_base_tokens: int
+
+
+def compress_segments(segments: Sequence[Sequence[int]], config: CompressionConfig) -> SegmentedCodes:
+    """Compress base-id segments back to back; a code never spans two segments."""
+    v, m = config.initial_vocab_size, config.max_subtokens
+    stream = LZWStream(config)
+    codes: list[int] = []
+    counts: list[int] = []
+    for segment in segments:
+        ids = [int(i) for i in segment]
+        bad = [i for i in ids if not 0 <= i < v]
+        if bad:
+            raise ValueError(f"base id {bad[0]} is outside the base vocabulary 0..{v - 1}")
+        start = len(codes)
+        j = 0
+        while j < len(ids):
+            code, length = ids[j], 1
+            for span in range(min(m, len(ids) - j), 1, -1):
+                hyper_id = stream.hyper_id_of(tuple(ids[j : j + span]))
+                if hyper_id is not None:
+                    code, length = hyper_id, span
+                    break
+            stream.feed(code)
+            codes.append(code)
+            j += length
+        counts.append(len(codes) - start)
+    return SegmentedCodes(codes, counts, stream)
+
+
+@torch.no_grad()
+def score_continuations(
+    model: Zip2ZipForCausalLM,
+    requests: Sequence[tuple[Sequence[int], Sequence[int]]],
+    *,
+    batch_size: int = 4,
+    on_batch_done: Callable[[int], None] | None = None,
+) -> list[SpanScore]:
+    """Score ``(context base ids, continuation base ids)`` pairs; the context must not be empty.
+
+    Rows are batched by length (right-padded), so results do not depend on ``batch_size`` beyond
+    float noise. ``on_batch_done(n)`` is called with the number of requests each batch finished.
+    """
+    comp = model.compression
+    prepared = []
+    for i, (context, continuation) in enumerate(requests):
+        if not context:
+            raise ValueError(f"request {i} has an empty context: pass at least one id (e.g. BOS/EOS)")
+        if not continuation:
+            raise ValueError(f"request {i} has an empty continuation: nothing to score")
+        prepared.append(compress_segments([context, continuation], comp))
+    order = sorted(range(len(prepared)), key=lambda i: -len(prepared[i].codes))
+    scores: list[SpanScore | None] = [None] * len(prepared)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        batch = [prepared[i] for i in rows]
+        for i, score in zip(rows, _score_batch(model, batch, requests, rows), strict=True):
+            scores[i] = score
+        if on_batch_done is not None:
+            on_batch_done(len(rows))
+    return [s for s in scores if s is not None]
+
+
+def _score_batch(
+    model: Zip2ZipForCausalLM,
+    batch: list[SegmentedCodes],
+    requests: Sequence[tuple[Sequence[int], Sequence[int]]],
+    rows: list[int],
+) -> list[SpanScore]:
+    comp = model.compression
+    device = model.input_embeddings.weight.device
+    length = max(len(s.codes) for s in batch) - 1  # inputs: every code but the last
+    slots = max(s.stream.num_entries for s in batch)
+    ids = torch.full((len(batch), length), comp.pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    table = torch.full((len(batch), slots, comp.max_subtokens), comp.pad_token_id, dtype=torch.long)
+    positions = torch.full((len(batch), slots), NO_POSITION, dtype=torch.long)
+    for r, seg in enumerate(batch):
+        n = len(seg.codes) - 1
+        ids[r, :n] = torch.tensor(seg.codes[:-1])
+        mask[r, :n] = 1
+        for k, (entry, pos) in enumerate(zip(seg.stream.entries, seg.stream.entry_positions, strict=True)):
+            if pos < n:  # entries completed by the last code are never seen by the model
+                table[r, k, : len(entry)] = torch.tensor(entry)
+                positions[r, k] = pos
+    logits = model(
+        ids.to(device),
+        table.to(device),
+        attention_mask=mask.to(device),
+        entry_positions=positions.to(device),
+        validate=False,  # built above from the streams, which validated every code
+    ).logits  # [B, L, V + C]
+    results = []
+    for r, seg in enumerate(batch):
+        n_cont = seg.codes_per_segment[-1]
+        first = len(seg.codes) - 1 - n_cont  # input position predicting the first continuation code
+        targets = torch.tensor(seg.codes[-n_cont:], device=device)
+        row_logits = logits[r, first : first + n_cont].float()
+        logprobs = torch.log_softmax(row_logits, dim=-1)
+        logprob = float(logprobs.gather(-1, targets[:, None]).sum())
+        is_greedy = bool((row_logits.argmax(-1) == targets).all())
+        results.append(SpanScore(logprob, is_greedy, n_cont, len(requests[rows[r]][1])))
+    return results

@@ -1,0 +1,150 @@
+"""``Zip2ZipTokenizer``: text -> base ids -> LZW-compressed ids + codebook, and back.
+
+Wraps a Hugging Face tokenizer (the base tokenizer) and the codec. The compression settings are
+derived from the tokenizer (``compression_config_from_tokenizer``): V is its full vocabulary including
+added tokens, the pad id is its pad token or else EOS, and every special/added id is disabled (never
+merged), so EOS and chat markers stay visible as themselves in a compressed stream. Batches are padded
+on an explicitly chosen side, with per-row codebook tables and entry positions shifted accordingly.
+This module runs no model.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from zip2zip.codec import lzw
+from zip2zip.codec.codebook import Codebook
+from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
+from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.modeling.lm_head import NO_POSITION
+
+
+@dataclass(frozen=True)
+class CompressedSequence:
+    """One compressed text: ``ids`` (codes), the codebook they define, and when each entry completes."""
+
+    base_ids: list[int]
+    ids: list[int]
+    codebook: Codebook
+    entry_positions: list[int]  # entry k completes on reading ids[entry_positions[k]]
+
+
+@dataclass
+class CompressedBatch:
+    """Padded batch. ``entry_positions`` index the padded sequence; missing slots hold ``NO_POSITION``."""
+
+    input_ids: torch.Tensor  # [B, L] codes, padded with the pad id
+    attention_mask: torch.Tensor  # [B, L] 1 = real code
+    codebook_table: torch.Tensor  # [B, S, M] base ids of each row's entries, pad-filled
+    entry_positions: torch.Tensor  # [B, S]
+    sequences: list[CompressedSequence]
+
+
+@functools.lru_cache(maxsize=8)
+def _codec(config: CompressionConfig) -> LZWCodec:
+    return LZWCodec.from_config(config, num_threads=1)
+
+
+def compress_ids(base_ids: Sequence[int], config: CompressionConfig) -> CompressedSequence:
+    """Compress base ids with a fresh codebook (compiled codec; equal to ``lzw.compress`` by its tests).
+    A non-integer id (2.5, True, "3") raises TypeError."""
+    ids = lzw.as_ids(base_ids, "base_ids")
+    encoded = _codec(config).encode(ids)
+    return CompressedSequence(
+        base_ids=ids,
+        ids=encoded.ids.tolist(),
+        codebook=encoded.codebook,
+        entry_positions=encoded.entry_positions.tolist(),
+    )
+
+
+def pad_sequences(
+    sequences: Sequence[CompressedSequence], config: CompressionConfig, *, padding_side: str
+) -> CompressedBatch:
+    """Stack compressed sequences into tensors, padding codes on ``padding_side`` ("left" or "right")."""
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side={padding_side!r}; pass 'left' (generation) or 'right' (training)")
+    b = len(sequences)
+    length = max((len(s.ids) for s in sequences), default=0)
+    slots = max((s.codebook.num_entries for s in sequences), default=0)
+    ids = torch.full((b, length), config.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((b, length), dtype=torch.long)
+    table = torch.full((b, slots, config.max_subtokens), config.pad_token_id, dtype=torch.long)
+    positions = torch.full((b, slots), NO_POSITION, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        n = len(seq.ids)
+        offset = length - n if padding_side == "left" else 0
+        ids[row, offset : offset + n] = torch.tensor(seq.ids, dtype=torch.long)
+        mask[row, offset : offset + n] = 1
+        k = seq.codebook.num_entries
+        if k:
+            table[row, :k] = torch.tensor(seq.codebook.table, dtype=torch.long)
+            positions[row, :k] = torch.tensor(seq.entry_positions, dtype=torch.long) + offset
+    return CompressedBatch(ids, mask, table, positions, list(sequences))
+
+
+class Zip2ZipTokenizer:
+    """A base tokenizer plus the LZW codec: ``encode``/``__call__`` compress, ``decode`` expands."""
+
+    def __init__(self, tokenizer: Any, compression: CompressionConfig) -> None:
+        if len(tokenizer) != compression.initial_vocab_size:
+            raise ValueError(
+                f"tokenizer has {len(tokenizer)} ids (added tokens included) but the compression config "
+                f"says initial_vocab_size={compression.initial_vocab_size}: tokenizer/model mismatch. Use the "
+                "tokenizer the model was wrapped with, or rebuild the config with compression_config_from_tokenizer"
+            )
+        self.tokenizer = tokenizer
+        self.compression = compression
+
+    @classmethod
+    def from_tokenizer(
+        cls, tokenizer: Any, *, max_subtokens: int = 3, max_codebook_size: int = 2048
+    ) -> Zip2ZipTokenizer:
+        config = compression_config_from_tokenizer(
+            tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
+        )
+        return cls(tokenizer, config)
+
+    @property
+    def eos_token_id(self) -> int | None:
+        return self.tokenizer.eos_token_id
+
+    def encode_base(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=add_special_tokens)["input_ids"])
+
+    def encode(
+        self, text_or_ids: str | Sequence[int], *, add_special_tokens: bool = True
+    ) -> CompressedSequence:
+        """Text (or base ids) -> compressed ids + codebook."""
+        base = (
+            self.encode_base(text_or_ids, add_special_tokens=add_special_tokens)
+            if isinstance(text_or_ids, str)
+            else text_or_ids
+        )
+        return compress_ids(base, self.compression)
+
+    def __call__(
+        self, texts: Sequence[str | Sequence[int]], *, padding_side: str, add_special_tokens: bool = True
+    ) -> CompressedBatch:
+        """Compress a batch; every row gets its own codebook. ``padding_side`` is required on purpose."""
+        if isinstance(texts, str):
+            raise TypeError("pass a list of texts (a batch); use encode() for one text")
+        seqs = [self.encode(t, add_special_tokens=add_special_tokens) for t in texts]
+        return pad_sequences(seqs, self.compression, padding_side=padding_side)
+
+    def decompress(self, ids: Sequence[int]) -> list[int]:
+        """Compressed ids -> base ids (raises ValueError on an id that does not exist at its position)."""
+        base, _, _ = lzw.decompress(lzw.as_ids(ids, "ids"), self.compression)
+        return base
+
+    def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
+        """Compressed ids (as one stream with a fresh codebook) -> text."""
+        return self.tokenizer.decode(self.decompress(ids), skip_special_tokens=skip_special_tokens)
+
+    def decode_base(self, base_ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
+        return self.tokenizer.decode(list(base_ids), skip_special_tokens=skip_special_tokens)

@@ -1,0 +1,586 @@
+"""``Zip2ZipForCausalLM``: any Hugging Face causal LM reading and writing LZW-compressed id streams.
+
+The wrapper owns two hyper-encoders (input side over the base input-embedding rows, output side over
+the base LM-head rows; with ``tie_encoders`` one encoder over the LM-head rows serves both sides, the
+paper's choice for tied-embedding models) and delegates everything else to the base
+model, whose weights are referenced, never copied: ``save_pretrained`` writes the zip2zip config, the
+encoder weights (safetensors) and the peft adapter if there is one, and the config lists which of them
+the checkpoint holds, so ``from_pretrained`` refuses one that lost a part. ``forward`` is the training/scoring
+pass over a whole compressed batch with its codebook tables; the incremental pieces a generation loop
+needs (``encode_*_entries``, ``embed``, ``logits``, ``run_decoder``) are public so ``generation.py`` can
+drive them. This module has no generation loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.modeling.config import (
+    CONFIG_FILE_NAME,
+    HyperEncoderConfig,
+    Zip2ZipConfig,
+    recorded_contents,
+    resolve_base_location,
+)
+from zip2zip.modeling.embedding import embed_compressed_ids
+from zip2zip.modeling.hyper_encoder import build_hyper_encoder
+from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
+from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions
+
+ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
+ADAPTER_DIR = "adapter"
+# The components a checkpoint may hold besides its config: the files each needs, and what loading
+# without them would silently give.
+ADAPTER, HYPER_ENCODERS = "adapter", "hyper_encoders"
+_COMPONENT_FILES = {
+    ADAPTER: (f"{ADAPTER_DIR}/adapter_config.json", f"{ADAPTER_DIR}/adapter_model.safetensors"),
+    HYPER_ENCODERS: (ENCODER_WEIGHTS_FILE,),
+}
+_WITHOUT = {
+    ADAPTER: "the base model without its LoRA adapter",
+    HYPER_ENCODERS: "randomly initialised hyper-encoders",
+}
+# Head post-processing a joint head would have to reproduce; refuse rather than silently differ.
+_UNSUPPORTED_HEAD_SCALES = ("logit_scale", "logits_scaling")
+
+
+@dataclass
+class Zip2ZipOutput:
+    logits: torch.Tensor  # [B, T, V + C]
+    loss: torch.Tensor | None = None
+
+
+def _is_peft_model(model: nn.Module) -> bool:
+    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
+
+
+class Zip2ZipForCausalLM(nn.Module):
+    """A base causal LM plus hyper-encoders; vocabulary = V base ids + C per-sequence hypertoken slots."""
+
+    def __init__(self, base_model: nn.Module, config: Zip2ZipConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.base_model = base_model
+        self._check_base()
+        kwargs = {"hidden_size": config.hidden_size, "max_subtokens": config.compression.max_subtokens}
+        self.input_encoder = build_hyper_encoder(config.hyper_encoder, **kwargs)
+        self.output_encoder = (
+            self.input_encoder if config.tie_encoders else build_hyper_encoder(config.hyper_encoder, **kwargs)
+        )
+        weight = self.input_embeddings.weight
+        self.input_encoder.to(device=weight.device, dtype=weight.dtype)
+        self.output_encoder.to(device=weight.device, dtype=weight.dtype)
+
+    # ----------------------------------------------------------------------------- construction
+    @classmethod
+    def from_base(
+        cls,
+        base_model: nn.Module,
+        *,
+        compression: CompressionConfig,
+        hyper_encoder: HyperEncoderConfig | None = None,
+        tie_encoders: bool | None = None,
+        base_model_name_or_path: str | None = None,
+        base_gguf_file: str | None = None,
+        base_revision: str | None = None,
+    ) -> Zip2ZipForCausalLM:
+        """Wrap an already loaded causal LM with freshly initialised encoders (see ``hyper_encoder``).
+
+        ``tie_encoders=None`` follows the base model's ``tie_word_embeddings`` (the paper's rule: a model
+        with tied embeddings reuses one hyper-encoder output on both sides).
+        """
+        base: Any = base_model  # a transformers PreTrainedModel (or a peft wrapper of one)
+        if tie_encoders is None:
+            text_config = base.config.get_text_config()
+            tie_encoders = bool(getattr(text_config, "tie_word_embeddings", False))
+        name = base_model_name_or_path or getattr(base.config, "_name_or_path", None) or None
+        config = Zip2ZipConfig(
+            compression=compression,
+            hidden_size=int(base.get_input_embeddings().weight.shape[1]),
+            hyper_encoder=hyper_encoder or HyperEncoderConfig(),
+            tie_encoders=tie_encoders,
+            base_model_name_or_path=name,
+            base_gguf_file=base_gguf_file,
+            base_revision=base_revision,
+        )
+        model = cls(base_model, config)
+        model._init_encoder_output_scale()
+        return model
+
+    @torch.no_grad()
+    def _init_encoder_output_scale(self) -> None:
+        """Fresh encoders: size their learned residual by the RMS of the rows each reads (V tokenizer ids)."""
+        v = self.compression.initial_vocab_size
+        self.output_encoder.init_output_scale(_rms(self.lm_head.weight[:v]))
+        if not self.config.tie_encoders:
+            self.input_encoder.init_output_scale(_rms(self.input_embeddings.weight[:v]))
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name_or_path: str | Path,
+        *,
+        gguf_file: str | None = None,
+        revision: str | None = None,
+        compression: CompressionConfig | None = None,
+        tokenizer: Any = None,
+        max_subtokens: int = 3,
+        max_codebook_size: int = 2048,
+        hyper_encoder: HyperEncoderConfig | None = None,
+        tie_encoders: bool | None = None,
+        dtype: torch.dtype | None = None,
+        base_model: nn.Module | None = None,
+        is_trainable: bool = False,
+    ) -> Zip2ZipForCausalLM:
+        """Load a saved zip2zip checkpoint, or wrap a base model id/path (optionally a GGUF file in it).
+
+        For a base model the codec settings come from ``compression`` or else from ``tokenizer`` (loaded
+        from the same place when not given) with ``max_subtokens``/``max_codebook_size``. For a checkpoint
+        they come from its config; passing different ones is an error, never a silent override.
+        ``base_model`` supplies an already loaded base instead of loading the referenced one.
+        """
+        path = Path(name_or_path)
+        if (path / CONFIG_FILE_NAME).is_file():
+            return cls._from_checkpoint(
+                path,
+                compression=compression,
+                hyper_encoder=hyper_encoder,
+                dtype=dtype,
+                base_model=base_model,
+                is_trainable=is_trainable,
+            )
+        from transformers import AutoModelForCausalLM
+
+        if compression is None:
+            from zip2zip.codec.config import compression_config_from_tokenizer
+
+            if tokenizer is None:
+                from transformers import AutoTokenizer
+
+                tokenizer = AutoTokenizer.from_pretrained(
+                    str(name_or_path), gguf_file=gguf_file, revision=revision
+                )
+            compression = compression_config_from_tokenizer(
+                tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
+            )
+        base = base_model
+        if base is None:
+            base = AutoModelForCausalLM.from_pretrained(
+                str(name_or_path), gguf_file=gguf_file, revision=revision, dtype=dtype
+            )
+        return cls.from_base(
+            base,
+            compression=compression,
+            hyper_encoder=hyper_encoder,
+            tie_encoders=tie_encoders,
+            base_model_name_or_path=str(name_or_path),
+            base_gguf_file=gguf_file,
+            base_revision=revision,
+        )
+
+    @classmethod
+    def _from_checkpoint(
+        cls,
+        path: Path,
+        *,
+        compression: CompressionConfig | None,
+        hyper_encoder: HyperEncoderConfig | None,
+        dtype: torch.dtype | None,
+        base_model: nn.Module | None,
+        is_trainable: bool,
+    ) -> Zip2ZipForCausalLM:
+        config = Zip2ZipConfig.load(path)
+        contents = checkpoint_contents(path)  # before the (slow) base model: fail in a second
+        if compression is not None and compression != config.compression:
+            diffs = {
+                k: (v, config.compression.to_dict()[k])
+                for k, v in compression.to_dict().items()
+                if v != config.compression.to_dict()[k]
+            }
+            raise ValueError(
+                f"{path} was trained with other compression settings; (given, checkpoint) = {diffs}. "
+                "Encoders trained for one M/C do not transfer: drop compression= or use a matching checkpoint"
+            )
+        if hyper_encoder is not None and hyper_encoder != config.hyper_encoder:
+            raise ValueError(
+                f"hyper_encoder={hyper_encoder} differs from the checkpoint's {config.hyper_encoder}"
+            )
+        if base_model is None:
+            if not config.base_model_name_or_path:
+                raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
+            from transformers import AutoModelForCausalLM
+
+            base_model = AutoModelForCausalLM.from_pretrained(
+                resolve_base_location(config.base_model_name_or_path),
+                gguf_file=config.base_gguf_file,
+                revision=config.base_revision,
+                dtype=dtype,
+            )
+        if ADAPTER in contents:
+            from peft import PeftModel
+
+            adapter = str(path / ADAPTER_DIR)
+            base_model = PeftModel.from_pretrained(base_model, adapter, is_trainable=is_trainable)
+        model = cls(base_model, config)
+        if HYPER_ENCODERS in contents:
+            model._load_encoder_weights(path / ENCODER_WEIGHTS_FILE)
+        return model
+
+    def save_pretrained(self, directory: Path | str) -> Path:
+        """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
+
+        With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
+        The config's ``contents`` lists what was written (see ``checkpoint_contents``)."""
+        if not self.config.base_model_name_or_path:
+            raise ValueError(
+                "this model's base has no name or path to reference: save the base model first "
+                "(base.save_pretrained(dir)) and wrap it with from_base(..., base_model_name_or_path=dir)"
+            )
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        contents = []
+        if self.compression.max_codebook_size > 0:
+            state = {k: v.detach().contiguous() for k, v in self.encoders_state_dict().items()}
+            save_file(state, str(directory / ENCODER_WEIGHTS_FILE), metadata={"format": "pt"})
+            contents.append(HYPER_ENCODERS)
+        base: Any = self.base_model
+        if _is_peft_model(base):
+            # peft records where the base was loaded from on this machine; record the portable reference
+            for adapter_config in base.peft_config.values():
+                adapter_config.base_model_name_or_path = self.config.base_model_name_or_path
+            base.save_pretrained(str(directory / ADAPTER_DIR))
+            contents.append(ADAPTER)
+        self.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
+        return directory
+
+    def encoders_state_dict(self) -> dict[str, torch.Tensor]:
+        """Encoder weights only, prefixed ``input_encoder.`` / ``output_encoder.`` (output omitted if tied)."""
+        state = {f"input_encoder.{k}": v for k, v in self.input_encoder.state_dict().items()}
+        if not self.config.tie_encoders:
+            state.update({f"output_encoder.{k}": v for k, v in self.output_encoder.state_dict().items()})
+        return state
+
+    def _load_encoder_weights(self, file: Path) -> None:
+        if not file.is_file():
+            raise ValueError(f"{file} is missing: refusing to use randomly initialised hyper-encoders")
+        loaded = load_file(str(file))
+        expected = self.encoders_state_dict()
+        missing, unexpected = sorted(set(expected) - set(loaded)), sorted(set(loaded) - set(expected))
+        if missing or unexpected:
+            raise ValueError(
+                f"{file} does not match this model's encoders: missing {missing[:5]}, unexpected {unexpected[:5]} "
+                f"(checkpoint saved with another hyper-encoder or tie_encoders setting?)"
+            )
+        wrong = [
+            (k, tuple(loaded[k].shape), tuple(v.shape))
+            for k, v in expected.items()
+            if loaded[k].shape != v.shape
+        ]
+        if wrong:
+            raise ValueError(f"{file}: shape mismatch (name, saved, expected): {wrong[:5]}")
+        with torch.no_grad():
+            for k, v in expected.items():
+                v.copy_(loaded[k])
+
+    def add_lora(self, lora_config: Any) -> None:
+        """Wrap the base model with a peft adapter (saved and restored with the checkpoint)."""
+        from peft import get_peft_model
+
+        self.base_model = get_peft_model(self.base_model, lora_config)
+
+    # ----------------------------------------------------------------------------- base-model parts
+    @property
+    def causal_lm(self) -> Any:  # a transformers PreTrainedModel
+        """The transformers causal LM (inside the peft wrapper if there is one)."""
+        base: Any = self.base_model
+        return base.get_base_model() if _is_peft_model(base) else base
+
+    @property
+    def decoder(self) -> Any:
+        return self.causal_lm.base_model  # e.g. LlamaModel: embeddings + layers + final norm
+
+    @property
+    def input_embeddings(self) -> Any:  # nn.Module with .weight [rows, d]
+        return self.causal_lm.get_input_embeddings()
+
+    @property
+    def lm_head(self) -> Any:  # nn.Module with .weight [rows, d]
+        return self.causal_lm.get_output_embeddings()
+
+    @property
+    def compression(self) -> CompressionConfig:
+        return self.config.compression
+
+    @property
+    def logit_softcap(self) -> float | None:
+        return getattr(self.causal_lm.config.get_text_config(), "final_logit_softcapping", None)
+
+    def _check_base(self) -> None:
+        v = self.config.compression.initial_vocab_size
+        emb, head = self.input_embeddings, self.lm_head
+        if emb is None or head is None or not hasattr(head, "weight"):
+            raise ValueError(f"{type(self.causal_lm).__name__} has no input embedding / LM head to extend")
+        rows_in, width = emb.weight.shape
+        rows_out = head.weight.shape[0]
+        if v > min(rows_in, rows_out):
+            raise ValueError(
+                f"tokenizer/model mismatch: the codec's base vocabulary has V={v} ids but the model's "
+                f"embedding has {rows_in} rows and its LM head {rows_out}; use the model's own tokenizer"
+            )
+        if width != self.config.hidden_size:
+            raise ValueError(
+                f"base model hidden size {width} != config hidden_size {self.config.hidden_size}: "
+                "this checkpoint was made for another base model"
+            )
+        text_config = self.causal_lm.config.get_text_config()
+        for name in _UNSUPPORTED_HEAD_SCALES:
+            if getattr(text_config, name, 1.0) not in (None, 1.0):
+                raise ValueError(
+                    f"{type(self.causal_lm).__name__} scales its logits ({name}); not supported yet"
+                )
+
+    # ----------------------------------------------------------------------------- building blocks
+    def encode_input_entries(
+        self, member_ids: torch.Tensor, *, lengths: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """Input-side vectors of entries given as base ids ``[N, M]`` (pad-filled) -> ``[N, d]``.
+
+        With ``tie_encoders`` this is the output-side vector times the embedding module's scale
+        (e.g. Gemma's sqrt(d)), so one encoder pass serves both sides. ``lengths`` (host-side member
+        counts, if the caller has them) spares a device read when a large batch is grouped by length.
+        """
+        if self.config.tie_encoders:
+            return self.output_to_input(self.encode_output_entries(member_ids, lengths=lengths))
+        pad = self.compression.pad_token_id
+        return _encode_grouped(self.input_encoder, self.input_embeddings, member_ids, pad, lengths)
+
+    def encode_output_entries(
+        self, member_ids: torch.Tensor, *, lengths: Sequence[int] | None = None
+    ) -> torch.Tensor:
+        """Output-side vectors (encoder over rows of the LM head) of entries ``[N, M]`` -> ``[N, d]``."""
+        weight = self.lm_head.weight
+        pad = self.compression.pad_token_id
+        return _encode_grouped(
+            self.output_encoder, lambda ids: F.embedding(ids, weight), member_ids, pad, lengths
+        )
+
+    def output_to_input(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Tied mode: an output-side vector read as an input embedding (scaled like the base rows)."""
+        scale = getattr(self.input_embeddings, "embed_scale", None)
+        return vectors if scale is None else vectors * scale.to(vectors.dtype)
+
+    def encode_codebook(self, codebook_table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-row tables ``[B, S, M]`` -> (input, output) vectors ``[B, S, d]``; empty slots stay zero.
+
+        Only real entries go through the encoders (one batched call per side; one in tied mode).
+        """
+        b, s, _ = codebook_table.shape
+        d = self.config.hidden_size
+        dtype = self.input_embeddings.weight.dtype
+        filled = codebook_table[..., 0] != self.compression.pad_token_id  # [B, S]
+        inputs = codebook_table.new_zeros((b, s, d), dtype=dtype)
+        outputs = codebook_table.new_zeros((b, s, d), dtype=dtype)
+        members = codebook_table[filled]  # [N, M]
+        if members.shape[0]:
+            out_vectors = self.encode_output_entries(members)
+            in_vectors = (
+                self.output_to_input(out_vectors)
+                if self.config.tie_encoders
+                else self.encode_input_entries(members)
+            )
+            inputs = inputs.index_put((filled,), in_vectors)
+            outputs = outputs.index_put((filled,), out_vectors)
+        return inputs, outputs
+
+    def embed(self, ids: torch.Tensor, hyper_embeds: torch.Tensor | None) -> torch.Tensor:
+        """Compressed ids ``[B, T]`` -> input embeddings ``[B, T, d]`` (see ``embedding.py``)."""
+        return embed_compressed_ids(
+            ids,
+            base_embedding=self.input_embeddings,
+            hyper_embeds=hyper_embeds,
+            initial_vocab_size=self.compression.initial_vocab_size,
+        )
+
+    def logits(
+        self, hidden: torch.Tensor, hyper_unembeds: torch.Tensor | None, slot_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Hidden states ``[B, T, d]`` -> joint logits ``[B, T, V + C]`` (see ``lm_head.py``)."""
+        return joint_logits(
+            hidden,
+            base_head=self.lm_head,
+            hyper_unembeds=hyper_unembeds,
+            slot_mask=slot_mask,
+            initial_vocab_size=self.compression.initial_vocab_size,
+            max_codebook_size=self.compression.max_codebook_size,
+            logit_softcap=self.logit_softcap,
+        )
+
+    def run_decoder(
+        self,
+        inputs_embeds: torch.Tensor,
+        *,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        past_key_values: Any = None,
+    ) -> torch.Tensor:
+        """The base transformer body (no head): ``[B, T, d]`` -> final hidden states ``[B, T, d]``."""
+        out = self.decoder(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            use_cache=past_key_values is not None,
+        )
+        return out.last_hidden_state
+
+    # ----------------------------------------------------------------------------- training pass
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        codebook_table: torch.Tensor,
+        *,
+        attention_mask: torch.Tensor | None = None,
+        entry_positions: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        validate: bool = True,
+    ) -> Zip2ZipOutput:
+        """Logits (and loss) over the joint vocabulary for a compressed batch.
+
+        Args:
+            input_ids: ``[B, T]`` compressed ids (base ids < V, hypertoken ids V + slot).
+            codebook_table: ``[B, S, M]`` each row's entries (S <= C), pad-filled; row k = hypertoken V + k.
+            attention_mask: ``[B, T]``, 1 for real codes (either padding side).
+            entry_positions: ``[B, S]`` index in ``input_ids`` at which each entry completes. With it,
+                slot k is offered only from that position on (what generation sees); without it, every
+                entry of the final codebook is offered everywhere (leaks future entries: scoring only).
+            labels: ``[B, T]`` targets aligned with ``input_ids`` (shifted inside, HF style); positions
+                with ``IGNORE_INDEX`` or attention 0 are not scored. Hypertoken targets that are LZW
+                "same-step" codes get their column opened (see ``slot_mask_from_positions``).
+            validate: check ids, shapes and that every hypertoken exists where it is used (host syncs).
+        """
+        comp = self.compression
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if validate:
+            validate_compressed_batch(
+                comp, input_ids, codebook_table, entry_positions, labels, attention_mask
+            )
+        if position_ids is None:
+            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
+        targets = None
+        if labels is not None:
+            labels = labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
+            targets = torch.cat([labels[:, 1:], labels.new_full((labels.shape[0], 1), IGNORE_INDEX)], dim=1)
+        hyper_in, hyper_out = self.encode_codebook(codebook_table)
+        hidden = self.run_decoder(
+            self.embed(input_ids, hyper_in), attention_mask=attention_mask, position_ids=position_ids
+        )
+        if entry_positions is None:
+            slot_mask = (codebook_table[..., 0] != comp.pad_token_id).unsqueeze(1)  # [B, 1, S]
+        else:
+            slot_mask = slot_mask_from_positions(
+                entry_positions,
+                input_ids.shape[1],
+                targets=targets,
+                initial_vocab_size=comp.initial_vocab_size,
+            )
+        logits = self.logits(hidden, hyper_out, slot_mask)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(
+                logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="mean"
+            )
+        return Zip2ZipOutput(logits=logits, loss=loss)
+
+
+def checkpoint_contents(path: Path | str) -> frozenset[str]:
+    """The components (``"adapter"``, ``"hyper_encoders"``) of the checkpoint in ``path``, checked present.
+
+    The list is the one its config records; a checkpoint saved before that record existed holds the
+    components whose files are present, plus the hyper-encoders whenever compression is on (a control
+    checkpoint, C = 0, has none by design). Raises ValueError naming any missing file, or a component
+    present but not recorded: either way the loaded model would not be the saved one.
+    """
+    path = Path(path)
+    recorded = recorded_contents(path)
+    config = Zip2ZipConfig.load(path)
+    if recorded is None:
+        present = {name for name in _COMPONENT_FILES if _is_present(path, name)}
+        recorded = frozenset(present | ({HYPER_ENCODERS} if config.compression.max_codebook_size else set()))
+    unknown = sorted(recorded - _COMPONENT_FILES.keys())
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown components {unknown} in its config; known: {sorted(_COMPONENT_FILES)}"
+        )
+    if config.compression.max_codebook_size and HYPER_ENCODERS not in recorded:
+        raise ValueError(f"{path}: compression is on but its config does not list {HYPER_ENCODERS!r}")
+    missing = {
+        name: [f for f in _COMPONENT_FILES[name] if not (path / f).is_file()] for name in sorted(recorded)
+    }
+    if any(missing.values()):
+        details = "; ".join(
+            f"{name} lacks {', '.join(files)} (loading would give {_WITHOUT[name]})"
+            for name, files in missing.items()
+            if files
+        )
+        raise ValueError(f"{path} is incomplete: {details}. Copy the whole checkpoint directory")
+    unlisted = sorted(name for name in _COMPONENT_FILES if name not in recorded and _is_present(path, name))
+    if unlisted:
+        raise ValueError(
+            f"{path} holds {unlisted} but its config does not list them, so it is not the checkpoint its "
+            f"config describes; remove those files or list them under 'contents' in {CONFIG_FILE_NAME}"
+        )
+    return recorded
+
+
+def _is_present(path: Path, component: str) -> bool:
+    """Any trace of the component: its directory or file, complete or not."""
+    return (path / Path(_COMPONENT_FILES[component][0]).parts[0]).exists()
+
+
+# Below this many entries one padded call is cheaper than one call per entry length.
+_MIN_ENTRIES_TO_GROUP = 16
+
+
+def _rms(rows: torch.Tensor) -> float:
+    """Root mean square of all entries of ``rows`` (computed in float32, so bf16/fp16 bases work too)."""
+    return float(rows.detach().float().pow(2).mean().sqrt())
+
+
+def _encode_grouped(
+    encoder: nn.Module,
+    rows_of: Any,
+    member_ids: torch.Tensor,
+    pad_token_id: int,
+    lengths: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """Run ``encoder`` over entries ``[N, M]``; large batches are grouped by length so no padded member
+    row is computed (the encoder masks padding, so results equal one padded call up to rounding).
+    Without host-side ``lengths`` the grouping reads the lengths from the device once."""
+    mask = member_ids != pad_token_id  # [N, M]
+    n = member_ids.shape[0]
+    if n < _MIN_ENTRIES_TO_GROUP:
+        return encoder(rows_of(member_ids), mask)
+    if lengths is None:
+        lengths = mask.sum(dim=1).tolist()
+    by_length: dict[int, list[int]] = {}
+    for i, length in enumerate(lengths):
+        by_length.setdefault(int(length), []).append(i)
+    order = [i for length in sorted(by_length) for i in by_length[length]]
+    parts = []
+    for length in sorted(by_length):
+        idx = torch.tensor(by_length[length], device=member_ids.device)
+        parts.append(encoder(rows_of(member_ids[idx, :length]), mask[idx, :length]))
+    inverse = torch.empty(n, dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(n)
+    return torch.cat(parts)[inverse.to(member_ids.device)]  # back to the input order, [N, d]

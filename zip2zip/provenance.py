@@ -1,0 +1,109 @@
+"""Where a number came from: package versions, hardware and the git commit of the code that ran.
+
+Shared by result files (``evaluation.results``) and training logs (``training.loop``), so it sits under
+every layer. Imports no torch (it reads device facts only when torch is already imported).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+_VERSIONED_PACKAGES = (
+    "zip2zip",
+    "numpy",
+    "numba",
+    "torch",
+    "transformers",
+    "peft",
+    "datasets",
+    "tokenizers",
+    "tiktoken",
+    "lm_eval",
+    "zip2zip-compression",
+)
+
+
+def _package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in _VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _accelerators() -> dict[str, Any]:
+    """Device facts; imports torch only if it is already imported (keeps codec benchmarks torch-free)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {"torch_imported": False}
+    info: dict[str, Any] = {"cuda_available": torch.cuda.is_available(), "cuda": torch.version.cuda}
+    if torch.cuda.is_available():
+        info["gpus"] = [
+            {
+                "name": torch.cuda.get_device_name(i),
+                "memory_gib": torch.cuda.get_device_properties(i).total_memory / 2**30,
+            }
+            for i in range(torch.cuda.device_count())
+        ]
+    mps = getattr(torch.backends, "mps", None)
+    info["mps_available"] = bool(mps and mps.is_available())
+    info["num_threads"] = torch.get_num_threads()
+    return info
+
+
+def capture_environment() -> dict[str, Any]:
+    """Versions and hardware of this run. No hostnames, user names or paths."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "machine": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "packages": _package_versions(),
+        "accelerators": _accelerators(),
+    }
+
+
+# What the jobs themselves write: edits there do not change the code a result comes from, so they do
+# not make a checkout dirty (else `nox -s efficiency perplexity` could never run from a clean clone).
+GENERATED_PATHS = ("results", "paper_tables/out", "checkpoints")
+
+
+def git_info(repo: Path | None = None) -> dict[str, Any]:
+    """Commit and dirty flag (tracked files changed outside ``GENERATED_PATHS``) of the checkout the code
+    runs from; ``None`` outside a git checkout."""
+    cwd = repo or Path(__file__).resolve().parents[1]
+    excluded = [f":(exclude){path}" for path in GENERATED_PATHS]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}

@@ -1,0 +1,5 @@
+"""``python -m zip2zip.training --preset NAME``: see ``zip2zip.training.loop``."""
+
+from zip2zip.training.loop import main
+
+main()
