@@ -46,8 +46,11 @@ class _Parser(argparse.ArgumentParser):
 
 def new_parser(benchmark: str, description: str | None) -> argparse.ArgumentParser:
     """The parser of ``python -m benchmarks.<benchmark>``, with the common arguments already added."""
-    parser = _Parser(prog=f"python -m benchmarks.{benchmark}", description=description,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = _Parser(
+        prog=f"python -m benchmarks.{benchmark}",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_common_arguments(parser, benchmark=benchmark)
     return parser
 
@@ -265,8 +268,11 @@ class ResultFile:
         source = self.partial if self.partial.exists() else self.out if self.out.exists() else None
         if not resume:
             if self.partial.exists():
-                print(f"note: starting afresh; {self.partial} (an interrupted run) will be replaced "
-                      "(pass --resume to continue it)", file=sys.stderr)  # fmt: skip
+                print(
+                    f"note: starting afresh; {self.partial} (an interrupted run) will be replaced "
+                    "(pass --resume to continue it)",
+                    file=sys.stderr,
+                )
             return Saved()
         if source is None:
             return Saved()
@@ -282,16 +288,25 @@ class ResultFile:
 
     def save_progress(self, rows: Sequence[dict[str, Any]], assets: Mapping[str, Any] | None = None) -> None:
         """The rows finished so far (and their assets) to the partial file; ``--out`` is not touched."""
-        write_json_atomic(self.partial, {"benchmark": self.benchmark, "config": self.config,
-                                         "rows": list(rows), "assets": dict(assets or {})})  # fmt: skip
+        write_json_atomic(
+            self.partial,
+            {
+                "benchmark": self.benchmark,
+                "config": self.config,
+                "rows": list(rows),
+                "assets": dict(assets or {}),
+            },
+        )
 
     def write(self, result: BenchmarkResult) -> None:
         """Write the complete result to ``--out`` and remove the partial file. No rows: nothing is written,
         and the process exits with status 1 saying why (what was skipped)."""
         if not result.rows:
             reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in result.skipped) or "nothing to measure"
-            print(f"{self.parser.prog}: error: no rows measured, {self.out} not written ({reasons})",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"{self.parser.prog}: error: no rows measured, {self.out} not written ({reasons})",
+                file=sys.stderr,
+            )
             raise SystemExit(1)
         write_result(self.out, result, allow_dirty=self.allow_dirty)
         self.partial.unlink(missing_ok=True)

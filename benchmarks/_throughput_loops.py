@@ -106,8 +106,9 @@ def prepare_inputs(model: Any, tok: Tokenizer, prompt_ids: list[int], continuati
         "lzw_decode_prompt_and_continuation_s": _timed(lambda: codec.decode(all_codes), _NUM_HOST_REPEATS),
         "detokenize_continuation_s": _timed(lambda: tok.decode(continuation_ids), _NUM_HOST_REPEATS),
     }
-    return Inputs(prompt_ids, continuation_ids, prompt_codes, replay,
-                  len(continuation_text.encode("utf-8")), host_s)  # fmt: skip
+    return Inputs(
+        prompt_ids, continuation_ids, prompt_codes, replay, len(continuation_text.encode("utf-8")), host_s
+    )
 
 
 # --------------------------------------------------------------------------------------- one run
@@ -120,20 +121,30 @@ def baseline_run(base: Any, inputs: Inputs, mode: str, budget: int, sync: Callab
     return Run(timing.prefill_s, timing.decode_s, timing.num_steps, n, n, decoder.emitted_ids[0])
 
 
-def zip2zip_run(model: Any, inputs: Inputs, mode: str, budget: int, sync: Callable[[], None], *,
-                profile: bool = False) -> Run:  # fmt: skip
+def zip2zip_run(
+    model: Any, inputs: Inputs, mode: str, budget: int, sync: Callable[[], None], *, profile: bool = False
+) -> Run:
     """``prefill`` on the compressed prompt, then steps until ``budget`` base tokens are decoded.
 
     ``profile`` splits each step into select / codec / encoder / model with a sync between parts
     (used in the warm-up round only, so the timed runs carry no extra syncs)."""
     forced = [inputs.replay_codes] if mode == "replay" else None
     max_steps = len(inputs.replay_codes) if mode == "replay" else budget
-    decoder = Zip2ZipDecoder(model, [inputs.prompt_codes], max_steps=max_steps, forced=forced,
-                             base_token_budget=budget)  # fmt: skip
+    decoder = Zip2ZipDecoder(
+        model, [inputs.prompt_codes], max_steps=max_steps, forced=forced, base_token_budget=budget
+    )
     timing = time_decode(decoder, sync=sync, profile=profile)
     (produced,) = decoder.decoded_base_ids
-    run = Run(timing.prefill_s, timing.decode_s, timing.num_steps, min(len(produced), budget), len(produced),
-              produced[:budget], decoder.num_hypertokens_fed, decoder.num_entries_created)  # fmt: skip
+    run = Run(
+        timing.prefill_s,
+        timing.decode_s,
+        timing.num_steps,
+        min(len(produced), budget),
+        len(produced),
+        produced[:budget],
+        decoder.num_hypertokens_fed,
+        decoder.num_entries_created,
+    )
     if profile:
         run.profile_s = {
             **{f"decode_{k}": s for k, s in timing.profile_s.items()},
@@ -173,8 +184,16 @@ def _stat(values: list[float], unit: str) -> dict[str, Any]:
     return metric(statistics.median(values), unit, num_samples=len(values), values=values, stdev=spread)
 
 
-def measure_cell(config: Any, base: Any, model: Any, tok: Tokenizer, inputs: Inputs, mode: str,
-                 device: torch.device, sync: Callable[[], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:  # fmt: skip
+def measure_cell(
+    config: Any,
+    base: Any,
+    model: Any,
+    tok: Tokenizer,
+    inputs: Inputs,
+    mode: str,
+    device: torch.device,
+    sync: Callable[[], None],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Warm-up rounds (profile + memory peaks), then interleaved timed rounds; returns rows + cell assets."""
     k = config.new_base_tokens
     runners: dict[str, Callable[[bool], Run]] = {
@@ -198,15 +217,27 @@ def measure_cell(config: Any, base: Any, model: Any, tok: Tokenizer, inputs: Inp
         {"method": "host", "phase": "host", "metrics": {n: _stat(v, "s") for n, v in inputs.host_s.items()}}
     ]
     rows += _method_rows(config, base, tok, inputs, mode, runs, warm, peaks, bandwidth)
-    assets = {"peak_memory_kind": memory.kind, "memory_bandwidth_gb_per_s": bandwidth,
-              "memory_bandwidth_source": bandwidth_source,
-              "zip2zip_text_sample": tok.decode(runs["zip2zip"][0].generated_ids[:64]),
-              "baseline_text_sample": tok.decode(runs["baseline"][0].generated_ids[:64])}  # fmt: skip
+    assets = {
+        "peak_memory_kind": memory.kind,
+        "memory_bandwidth_gb_per_s": bandwidth,
+        "memory_bandwidth_source": bandwidth_source,
+        "zip2zip_text_sample": tok.decode(runs["zip2zip"][0].generated_ids[:64]),
+        "baseline_text_sample": tok.decode(runs["baseline"][0].generated_ids[:64]),
+    }
     return rows, assets
 
 
-def _method_rows(config: Any, base: Any, tok: Tokenizer, inputs: Inputs, mode: str, runs: dict[str, list[Run]],
-                 warm: dict[str, Run], peaks: dict[str, int], bandwidth: float | None) -> list[dict[str, Any]]:  # fmt: skip
+def _method_rows(
+    config: Any,
+    base: Any,
+    tok: Tokenizer,
+    inputs: Inputs,
+    mode: str,
+    runs: dict[str, list[Run]],
+    warm: dict[str, Run],
+    peaks: dict[str, int],
+    bandwidth: float | None,
+) -> list[dict[str, Any]]:
     p, n = len(inputs.prompt_ids), config.num_repeats
     base_runs, zip_runs = runs["baseline"], runs["zip2zip"]
     r_prompt = p / len(inputs.prompt_codes)
@@ -214,23 +245,31 @@ def _method_rows(config: Any, base: Any, tok: Tokenizer, inputs: Inputs, mode: s
     for name, method_runs in runs.items():
         first = method_runs[0]
         num_prompt_ids = p if name == "baseline" else len(inputs.prompt_codes)
-        num_bytes = (inputs.continuation_num_bytes if mode == "replay"
-                     else len(tok.decode(first.generated_ids).encode("utf-8")))  # fmt: skip
+        num_bytes = (
+            inputs.continuation_num_bytes
+            if mode == "replay"
+            else len(tok.decode(first.generated_ids).encode("utf-8"))
+        )
         prefill_s = [r.prefill_s for r in method_runs]
         decode_s = [r.decode_s for r in method_runs]
-        pre = {"prefill_s": _stat(prefill_s, "s"),
-               "prefill_base_tokens_per_s": _stat([p / t for t in prefill_s], "base_tokens/s"),
-               "num_prompt_base_tokens": metric(p, "base_tokens", num_samples=1),
-               "num_prompt_ids": metric(num_prompt_ids, "ids", num_samples=1),
-               "peak_memory_bytes": metric(peaks[name], "bytes", num_samples=1)}  # fmt: skip
-        dec = {"decode_s": _stat(decode_s, "s"),
-               "decode_steps_per_s": _stat([r.num_steps / r.decode_s for r in method_runs], "steps/s"),
-               "decode_base_tokens_per_s": _stat([r.num_base_tokens / r.decode_s for r in method_runs],
-                                                 "base_tokens/s"),
-               "decode_bytes_per_s": _stat([num_bytes / t for t in decode_s], "bytes/s"),
-               "num_decode_steps": metric(first.num_steps, "steps", num_samples=1),
-               "num_base_tokens": metric(first.num_base_tokens, "base_tokens", num_samples=1),
-               "num_bytes": metric(num_bytes, "bytes", num_samples=1)}  # fmt: skip
+        pre = {
+            "prefill_s": _stat(prefill_s, "s"),
+            "prefill_base_tokens_per_s": _stat([p / t for t in prefill_s], "base_tokens/s"),
+            "num_prompt_base_tokens": metric(p, "base_tokens", num_samples=1),
+            "num_prompt_ids": metric(num_prompt_ids, "ids", num_samples=1),
+            "peak_memory_bytes": metric(peaks[name], "bytes", num_samples=1),
+        }
+        dec = {
+            "decode_s": _stat(decode_s, "s"),
+            "decode_steps_per_s": _stat([r.num_steps / r.decode_s for r in method_runs], "steps/s"),
+            "decode_base_tokens_per_s": _stat(
+                [r.num_base_tokens / r.decode_s for r in method_runs], "base_tokens/s"
+            ),
+            "decode_bytes_per_s": _stat([num_bytes / t for t in decode_s], "bytes/s"),
+            "num_decode_steps": metric(first.num_steps, "steps", num_samples=1),
+            "num_base_tokens": metric(first.num_base_tokens, "base_tokens", num_samples=1),
+            "num_bytes": metric(num_bytes, "bytes", num_samples=1),
+        }
         if bandwidth is not None:
             context = num_prompt_ids + first.num_steps // 2
             ideal_s = decode_step_bytes(base, context) / (bandwidth * 1e9)
@@ -238,30 +277,49 @@ def _method_rows(config: Any, base: Any, tok: Tokenizer, inputs: Inputs, mode: s
             dec["roofline_pct"] = metric(100 * ideal_s / step_s, "%", num_samples=n)
         if name == "zip2zip":
             prefill_speedup = [b.prefill_s / z.prefill_s for b, z in zip(base_runs, zip_runs, strict=True)]
-            decode_speedup = [(z.num_base_tokens / z.decode_s) / (b.num_base_tokens / b.decode_s)
-                              for b, z in zip(base_runs, zip_runs, strict=True)]  # fmt: skip
-            step_ratio = [(z.num_steps / z.decode_s) / (b.num_steps / b.decode_s)
-                          for b, z in zip(base_runs, zip_runs, strict=True)]  # fmt: skip
+            decode_speedup = [
+                (z.num_base_tokens / z.decode_s) / (b.num_base_tokens / b.decode_s)
+                for b, z in zip(base_runs, zip_runs, strict=True)
+            ]
+            step_ratio = [
+                (z.num_steps / z.decode_s) / (b.num_steps / b.decode_s)
+                for b, z in zip(base_runs, zip_runs, strict=True)
+            ]
             r_decode = first.num_base_tokens_produced / first.num_steps
             profile = warm["zip2zip"].profile_s or {}
-            pre |= {"prompt_compression_ratio": metric(r_prompt, "base_tokens/id", num_samples=1),
-                    "prefill_speedup": _stat(prefill_speedup, "x"),
-                    "prefill_gain_pct": metric(100 * (statistics.median(prefill_speedup) - 1), "%", num_samples=n),
-                    "prefill_speedup_per_r": metric(statistics.median(prefill_speedup) / r_prompt,
-                                                    "fraction of r", num_samples=n),
-                    **{f"profile_{key}_s": metric(profile[key], "s", num_samples=1)
-                       for key in ("prefill_codec", "prefill_encoder")}}  # fmt: skip
-            dec |= {"compression_ratio": metric(r_decode, "base_tokens/step", num_samples=1),
-                    "decode_base_token_speedup": _stat(decode_speedup, "x"),
-                    "decode_gain_pct": metric(100 * (statistics.median(decode_speedup) - 1), "%", num_samples=n),
-                    "decode_step_rate_ratio": _stat(step_ratio, "x"),
-                    "decode_speedup_per_r": metric(statistics.median(decode_speedup) / r_decode,
-                                                   "fraction of r", num_samples=n),
-                    "num_hypertokens_fed": metric(first.num_hypertokens_fed, "hypertokens", num_samples=1),
-                    "num_entries_created": metric(first.num_entries_created, "entries", num_samples=1),
-                    **{f"profile_{key}_ms_per_step": metric(1e3 * profile[key] / first.num_steps, "ms",
-                                                            num_samples=first.num_steps)
-                       for key in ("decode_select", "decode_codec", "decode_encoder", "decode_model")}}  # fmt: skip
-        rows += [{"method": name, "phase": "prefill", "metrics": pre},
-                 {"method": name, "phase": "decode", "metrics": dec}]  # fmt: skip
+            pre |= {
+                "prompt_compression_ratio": metric(r_prompt, "base_tokens/id", num_samples=1),
+                "prefill_speedup": _stat(prefill_speedup, "x"),
+                "prefill_gain_pct": metric(
+                    100 * (statistics.median(prefill_speedup) - 1), "%", num_samples=n
+                ),
+                "prefill_speedup_per_r": metric(
+                    statistics.median(prefill_speedup) / r_prompt, "fraction of r", num_samples=n
+                ),
+                **{
+                    f"profile_{key}_s": metric(profile[key], "s", num_samples=1)
+                    for key in ("prefill_codec", "prefill_encoder")
+                },
+            }
+            dec |= {
+                "compression_ratio": metric(r_decode, "base_tokens/step", num_samples=1),
+                "decode_base_token_speedup": _stat(decode_speedup, "x"),
+                "decode_gain_pct": metric(100 * (statistics.median(decode_speedup) - 1), "%", num_samples=n),
+                "decode_step_rate_ratio": _stat(step_ratio, "x"),
+                "decode_speedup_per_r": metric(
+                    statistics.median(decode_speedup) / r_decode, "fraction of r", num_samples=n
+                ),
+                "num_hypertokens_fed": metric(first.num_hypertokens_fed, "hypertokens", num_samples=1),
+                "num_entries_created": metric(first.num_entries_created, "entries", num_samples=1),
+                **{
+                    f"profile_{key}_ms_per_step": metric(
+                        1e3 * profile[key] / first.num_steps, "ms", num_samples=first.num_steps
+                    )
+                    for key in ("decode_select", "decode_codec", "decode_encoder", "decode_model")
+                },
+            }
+        rows += [
+            {"method": name, "phase": "prefill", "metrics": pre},
+            {"method": name, "phase": "decode", "metrics": dec},
+        ]
     return rows

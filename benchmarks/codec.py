@@ -265,8 +265,11 @@ def _summary_lines(result: BenchmarkResult) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = new_parser("codec", __doc__)
     parser.add_argument("--num-bytes", type=int, help="bytes of standard-library source (default 1,000,000)")
-    parser.add_argument("--tokenizer", type=argument_type(tokenizer_name),
-                        help="tokenizer registry name (or HF id) for the second stream (default llama3)")  # fmt: skip
+    parser.add_argument(
+        "--tokenizer",
+        type=argument_type(tokenizer_name),
+        help="tokenizer registry name (or HF id) for the second stream (default llama3)",
+    )
     parser.add_argument("--num-repeats", type=int, help="timed repeats per measurement (default 7)")
     parser.add_argument("--num-threads", type=int, help="threads for batch_encode (default 2)")
     args = parse_args(parser, argv)

@@ -286,46 +286,85 @@ def _rows(
     steps, rows = config.num_decode_steps, []
     key = {"model": model_name, "batch_size": b}
     base_pre = [t.prefill_s for t in cell.base["greedy"]]
-    rows.append({**key, "method": "base", "phase": "prefill", "metrics": {
-        "prefill_ms": _timing(base_pre),
-        "num_prompt_ids_per_row": metric(config.prompt_base_tokens, "base ids", num_samples=b),
-    }})  # fmt: skip
+    rows.append(
+        {
+            **key,
+            "method": "base",
+            "phase": "prefill",
+            "metrics": {
+                "prefill_ms": _timing(base_pre),
+                "num_prompt_ids_per_row": metric(config.prompt_base_tokens, "base ids", num_samples=b),
+            },
+        }
+    )
     for mode in config.decode_modes:
         base_dec = [t.decode_s for t in cell.base[mode]]
-        rows.append({**key, "method": "base", "phase": "decode", "decode_mode": mode, "metrics": {
-            "decode_step_ms": _timing(base_dec, steps),
-            "decode_steps_per_s": metric(b * steps / statistics.median(base_dec), "steps/s"),
-            "base_tokens_per_s": metric(b * steps / statistics.median(base_dec), "base tokens/s"),
-            "num_decode_steps": metric(steps, "steps", num_samples=b),
-        }})  # fmt: skip
+        rows.append(
+            {
+                **key,
+                "method": "base",
+                "phase": "decode",
+                "decode_mode": mode,
+                "metrics": {
+                    "decode_step_ms": _timing(base_dec, steps),
+                    "decode_steps_per_s": metric(b * steps / statistics.median(base_dec), "steps/s"),
+                    "base_tokens_per_s": metric(b * steps / statistics.median(base_dec), "base tokens/s"),
+                    "num_decode_steps": metric(steps, "steps", num_samples=b),
+                },
+            }
+        )
     for c, model in wrappers.items():
         width = model.config.hyper_encoder.resolved_width(model.config.hidden_size)
         zkey = {**key, "method": "zip2zip", "max_codebook_size": c[0], "hyper_encoder_width": width}
         pre = [t.prefill_s for t in cell.zip2zip[(c, "greedy")]]
         num_codes = [len(x) for x in cell.codes[(c, "greedy")]]
-        rows.append({**zkey, "phase": "prefill", "metrics": {
-            "prefill_ms": _timing(pre),
-            "prefill_time_ratio_vs_base": _ratio(pre, base_pre),
-            "prompt_codec_ms": _timing(cell.codec_s[c]),
-            "num_prompt_ids_per_row": metric(statistics.mean(num_codes), "compressed ids", num_samples=b),
-            "prompt_compression_ratio": metric(
-                b * config.prompt_base_tokens / sum(num_codes), "base ids per compressed id", num_samples=b),
-        }})  # fmt: skip
+        rows.append(
+            {
+                **zkey,
+                "phase": "prefill",
+                "metrics": {
+                    "prefill_ms": _timing(pre),
+                    "prefill_time_ratio_vs_base": _ratio(pre, base_pre),
+                    "prompt_codec_ms": _timing(cell.codec_s[c]),
+                    "num_prompt_ids_per_row": metric(
+                        statistics.mean(num_codes), "compressed ids", num_samples=b
+                    ),
+                    "prompt_compression_ratio": metric(
+                        b * config.prompt_base_tokens / sum(num_codes),
+                        "base ids per compressed id",
+                        num_samples=b,
+                    ),
+                },
+            }
+        )
         for mode in config.decode_modes:
             dec = [t.decode_s for t in cell.zip2zip[(c, mode)]]
             base_dec = [t.decode_s for t in cell.base[mode]]
             counts, med = cell.counts[(c, mode)], statistics.median(dec)
-            rows.append({**zkey, "phase": "decode", "decode_mode": mode, "metrics": {
-                "decode_step_ms": _timing(dec, steps),
-                "decode_step_time_ratio_vs_base": _ratio(dec, base_dec),
-                "decode_steps_per_s": metric(b * steps / med, "steps/s"),
-                "base_tokens_per_s": metric(counts["num_base_tokens_decoded"] / med, "base tokens/s"),
-                "num_decode_steps": metric(steps, "steps", num_samples=b),
-                "num_hypertokens_fed": metric(counts["num_hypertokens_fed"], "hypertokens", num_samples=b * steps),
-                "num_entries_created": metric(counts["num_entries_created"], "entries", num_samples=b * steps),
-                **{f"profile_{k}_ms_per_step": metric(1e3 * v / steps, "ms", num_samples=steps)
-                   for k, v in cell.profile_s[(c, mode)].items()},
-            }})  # fmt: skip
+            rows.append(
+                {
+                    **zkey,
+                    "phase": "decode",
+                    "decode_mode": mode,
+                    "metrics": {
+                        "decode_step_ms": _timing(dec, steps),
+                        "decode_step_time_ratio_vs_base": _ratio(dec, base_dec),
+                        "decode_steps_per_s": metric(b * steps / med, "steps/s"),
+                        "base_tokens_per_s": metric(counts["num_base_tokens_decoded"] / med, "base tokens/s"),
+                        "num_decode_steps": metric(steps, "steps", num_samples=b),
+                        "num_hypertokens_fed": metric(
+                            counts["num_hypertokens_fed"], "hypertokens", num_samples=b * steps
+                        ),
+                        "num_entries_created": metric(
+                            counts["num_entries_created"], "entries", num_samples=b * steps
+                        ),
+                        **{
+                            f"profile_{k}_ms_per_step": metric(1e3 * v / steps, "ms", num_samples=steps)
+                            for k, v in cell.profile_s[(c, mode)].items()
+                        },
+                    },
+                }
+            )
     return rows
 
 
@@ -408,8 +447,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", type=one_of(MODELS, kind="model"), help=" ".join(MODELS))
     parser.add_argument("--batch-sizes", nargs="+", type=int)
     parser.add_argument("--codebook-sizes", nargs="+", type=int)
-    parser.add_argument("--decode-modes", nargs="+", type=one_of(DECODE_MODES, kind="decode mode"),
-                        help=" ".join(DECODE_MODES))  # fmt: skip
+    parser.add_argument(
+        "--decode-modes",
+        nargs="+",
+        type=one_of(DECODE_MODES, kind="decode mode"),
+        help=" ".join(DECODE_MODES),
+    )
     parser.add_argument("--num-decode-steps", type=int)
     parser.add_argument("--num-repeats", type=int)
     parser.add_argument("--num-threads", type=int, help="torch threads (default 1, see Config)")
@@ -419,8 +462,12 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         help="extra variant's encoder width (default 256; 0 = no extra variant)",
     )
-    parser.add_argument("--device", default="cpu", type=one_of(["cpu"], kind="device"),
-                        help="CPU only (this benchmark's scope)")  # fmt: skip
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        type=one_of(["cpu"], kind="device"),
+        help="CPU only (this benchmark's scope)",
+    )
     args = parse_args(parser, argv)
     config = Config.smoke() if args.smoke else Config()
     overrides = {
@@ -438,8 +485,9 @@ def main(argv: list[str] | None = None) -> None:
     if config.narrow_encoder_width == 0:
         config = dataclasses.replace(config, narrow_encoder_width=None)
     out = args.out or default_output_path("decode_step", smoke=args.smoke)
-    results = ResultFile(parser, out, benchmark="decode_step", config=dataclasses.asdict(config),
-                         allow_dirty=args.allow_dirty)  # fmt: skip
+    results = ResultFile(
+        parser, out, benchmark="decode_step", config=dataclasses.asdict(config), allow_dirty=args.allow_dirty
+    )
     result = run(config)
     if args.smoke:
         result.status = "smoke"

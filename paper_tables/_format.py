@@ -38,8 +38,16 @@ def delta(ours: float | None, paper: float | None, digits: int) -> str:
 
 
 def latex_escape(text: str) -> str:
-    for char, repl in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                       ("$", r"\$"), ("{", r"\{"), ("}", r"\}")):  # fmt: skip
+    for char, repl in (
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("$", r"\$"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+    ):
         text = text.replace(char, repl)
     return text
 
@@ -48,8 +56,10 @@ def footer_lines(result: BenchmarkResult) -> list[str]:
     """Provenance: commit, date, status, duration, and every asset actually used or skipped."""
     git = result.git or {}
     commit = (git.get("commit") or "unknown")[:12] + (" (dirty)" if git.get("dirty") else "")
-    lines = [f"Run: commit {commit}, {result.created_utc or 'unknown date'}, status {result.status}, "
-             f"{result.duration_s:.0f} s on {result.environment.get('cpu_count', '?')} CPUs."]  # fmt: skip
+    lines = [
+        f"Run: commit {commit}, {result.created_utc or 'unknown date'}, status {result.status}, "
+        f"{result.duration_s:.0f} s on {result.environment.get('cpu_count', '?')} CPUs."
+    ]
     for name, tok in sorted(result.assets.get("tokenizers", {}).items()):
         where = f"{tok.get('package', tok.get('hf_id', '?'))}=={tok.get('version', '?')}"
         digest = tok.get("sha256") or tok.get("gguf_sha256") or tok.get("tokenizer_json_sha256") or "?"
@@ -62,8 +72,15 @@ def footer_lines(result: BenchmarkResult) -> list[str]:
             (w.get("attribution") for w in corpus.get("wikipedia", {}).values() if w.get("attribution")), None
         )
         facts = [f"{corpus.get('source')}" + (f" {src}" if src != corpus.get("source") else "")]
-        facts += [f"{corpus[key]} {label}" for key, label in (("num_docs", "docs"), ("num_bytes", "bytes"),
-                  ("num_base_tokens", "base tokens")) if key in corpus]  # fmt: skip
+        facts += [
+            f"{corpus[key]} {label}"
+            for key, label in (
+                ("num_docs", "docs"),
+                ("num_bytes", "bytes"),
+                ("num_base_tokens", "base tokens"),
+            )
+            if key in corpus
+        ]
         digest = corpus.get("sha256") or corpus.get("doc_sha256_prefix")
         if digest:
             facts.append(f"sample sha256 {digest[:12]}")

@@ -46,11 +46,17 @@ def build(results_dir: Path, out_dir: Path, *, models_dir: Path | None = None) -
         path, result = latest
         module = spec.module()
         md = out_dir / f"{name}.md"
-        md.write_text(f"<!-- rendered from {path.name} by paper_tables/build.py -->\n"
-                      + module.render_markdown(result, caption=spec.caption), encoding="utf-8")  # fmt: skip
+        md.write_text(
+            f"<!-- rendered from {path.name} by paper_tables/build.py -->\n"
+            + module.render_markdown(result, caption=spec.caption),
+            encoding="utf-8",
+        )
         tex = out_dir / f"{name}.tex"
-        tex.write_text(f"% rendered from {path.name} by paper_tables/build.py\n"
-                       + module.render_latex(result, caption=spec.caption, label=spec.label), encoding="utf-8")  # fmt: skip
+        tex.write_text(
+            f"% rendered from {path.name} by paper_tables/build.py\n"
+            + module.render_latex(result, caption=spec.caption, label=spec.label),
+            encoding="utf-8",
+        )
         written += [md, tex]
         if hasattr(module, "plot"):
             written += module.plot(result, out_dir)
@@ -60,8 +66,11 @@ def build(results_dir: Path, out_dir: Path, *, models_dir: Path | None = None) -
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m paper_tables.build", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m paper_tables.build",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--results", type=Path, default=ROOT / "results", help="results folder (default results/)"
     )

@@ -18,11 +18,21 @@ from ._format import MISSING, delta, fmt, footer_lines, latex_escape
 from .paper_numbers import DOWNSTREAM, DOWNSTREAM_SOURCE, DOWNSTREAM_TASKS
 
 PAPER_MODEL = "Phi-3.5-4B"
-TASK_LABELS = {"arc_challenge": "ARC-c", "arc_easy": "ARC-e", "hellaswag": "HellaSwag", "openbookqa": "OBQA",
-               "piqa": "PIQA", "winogrande": "WG", "gsm8k": "GSM8K"}  # fmt: skip
+TASK_LABELS = {
+    "arc_challenge": "ARC-c",
+    "arc_easy": "ARC-e",
+    "hellaswag": "HellaSwag",
+    "openbookqa": "OBQA",
+    "piqa": "PIQA",
+    "winogrande": "WG",
+    "gsm8k": "GSM8K",
+}
 VARIANTS = ("acc", "acc_norm", "exact_match_strict", "exact_match_flexible")
-_METHODS = (("base", "baseline", "Baseline"), ("control", "continual_pretraining", "Continual pretraining"),
-            ("zip2zip", "zip2zip", "zip2zip"))  # fmt: skip
+_METHODS = (
+    ("base", "baseline", "Baseline"),
+    ("control", "continual_pretraining", "Continual pretraining"),
+    ("zip2zip", "zip2zip", "zip2zip"),
+)
 _STAND_IN_MARK = "†"
 
 
@@ -52,8 +62,15 @@ def _compression(row: dict[str, Any] | None) -> str:
     if row is None:
         return MISSING
     m = row["metrics"]
-    parts = [f"{fmt(m[k]['value'], 2)} {label}" for k, label in (("input_compression_ratio", "in"),
-             ("prompt_compression_ratio", "prompt"), ("generated_compression_ratio", "out")) if k in m]  # fmt: skip
+    parts = [
+        f"{fmt(m[k]['value'], 2)} {label}"
+        for k, label in (
+            ("input_compression_ratio", "in"),
+            ("prompt_compression_ratio", "prompt"),
+            ("generated_compression_ratio", "out"),
+        )
+        if k in m
+    ]
     return ", ".join(parts) or MISSING
 
 
@@ -69,16 +86,26 @@ def _main_rows(result: BenchmarkResult) -> list[list[str]]:
             [label] + [c for t in tasks for c in (fmt(paper.get(t), 2), _ours(scores.get((model, t))))]
         )
     if any(m == "zip2zip" for m, _ in scores):
-        rows.append(["zip2zip r (base tokens/step)"]
-                    + [c for t in tasks for c in (MISSING, _compression(scores.get(("zip2zip", t))))])  # fmt: skip
+        rows.append(
+            ["zip2zip r (base tokens/step)"]
+            + [c for t in tasks for c in (MISSING, _compression(scores.get(("zip2zip", t))))]
+        )
     return rows
 
 
 def _difference_rows(result: BenchmarkResult) -> list[list[str]]:
     diffs, scores = _differences(result), _scores(result)
     paper = DOWNSTREAM[PAPER_MODEL]
-    rows = [["Task", "Metric", "paper zip2zip - baseline", "ours zip2zip - base [95% CI]",
-             "ours zip2zip - control [95% CI]", "items"]]  # fmt: skip
+    rows = [
+        [
+            "Task",
+            "Metric",
+            "paper zip2zip - baseline",
+            "ours zip2zip - base [95% CI]",
+            "ours zip2zip - control [95% CI]",
+            "items",
+        ]
+    ]
     for task in _tasks(result):
         row = scores.get(("zip2zip", task))
         for variant in VARIANTS:
@@ -87,10 +114,18 @@ def _difference_rows(result: BenchmarkResult) -> list[list[str]]:
             cells = []
             for reference in ("base", "control"):
                 d = diffs.get((reference, task), {}).get(f"{variant}_difference")
-                cells.append(MISSING if d is None else
-                             f"{d['value']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]")  # fmt: skip
-            rows.append([TASK_LABELS[task], variant, delta(paper["zip2zip"].get(task), paper["baseline"].get(task), 2),
-                         *cells, str(row["metrics"][variant]["num_samples"])])  # fmt: skip
+                cells.append(
+                    MISSING if d is None else f"{d['value']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+                )
+            rows.append(
+                [
+                    TASK_LABELS[task],
+                    variant,
+                    delta(paper["zip2zip"].get(task), paper["baseline"].get(task), 2),
+                    *cells,
+                    str(row["metrics"][variant]["num_samples"]),
+                ]
+            )
     return rows
 
 
@@ -109,21 +144,28 @@ def _setup_lines(result: BenchmarkResult) -> list[str]:
         how = (
             f" ({training['preset']} preset, {training['num_steps']} steps)" if training.get("preset") else ""
         )
-        lines.append(f"Ours, {labels.get(model, model)}: {what}{how}, lm-eval model type '{info.get('lm_eval_model')}'."
-                     + (f" Fallback: {info['fallback_reason']}." if info.get("fallback_reason") else ""))  # fmt: skip
+        lines.append(
+            f"Ours, {labels.get(model, model)}: {what}{how}, lm-eval model type '{info.get('lm_eval_model')}'."
+            + (f" Fallback: {info['fallback_reason']}." if info.get("fallback_reason") else "")
+        )
     shots = {t: r.get("num_fewshot") for (_, t), r in scores.items()}
     versions = {t: r.get("lm_eval_task_version") for (_, t), r in scores.items()}
-    lines.append(f"lm-eval {a.get('lm_eval_version', '?')}; few-shot: "
-                 + ", ".join(f"{TASK_LABELS[t]} {shots[t]}" for t in _tasks(result))
-                 + "; task versions: " + ", ".join(f"{TASK_LABELS[t]} {versions[t]}" for t in _tasks(result))
-                 + ". Cells: acc / acc_norm (WG: acc; GSM8K: exact match, strict-match / flexible-extract filter).")  # fmt: skip
+    lines.append(
+        f"lm-eval {a.get('lm_eval_version', '?')}; few-shot: "
+        + ", ".join(f"{TASK_LABELS[t]} {shots[t]}" for t in _tasks(result))
+        + "; task versions: "
+        + ", ".join(f"{TASK_LABELS[t]} {versions[t]}" for t in _tasks(result))
+        + ". Cells: acc / acc_norm (WG: acc; GSM8K: exact match, strict-match / flexible-extract filter)."
+    )
     stand_ins = a.get("stand_ins", {}).get("tasks", {})
     for task in _tasks(result):
         row = next((r for (_, t), r in scores.items() if t == task), None)
         if row is not None and row.get("task_source") == "offline":
             spec = stand_ins.get(row["lm_eval_task"], {})
-            lines.append(f"{_STAND_IN_MARK} {TASK_LABELS[task]}: offline stand-in '{row['lm_eval_task']}' in {task}'s "
-                         f"lm-eval format, {row.get('num_items')} items: {spec.get('items', '?')}.")  # fmt: skip
+            lines.append(
+                f"{_STAND_IN_MARK} {TASK_LABELS[task]}: offline stand-in '{row['lm_eval_task']}' in {task}'s "
+                f"lm-eval format, {row.get('num_items')} items: {spec.get('items', '?')}."
+            )
     return lines
 
 
@@ -135,17 +177,28 @@ def _markdown_table(rows: list[list[str]]) -> list[str]:
 
 
 def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
-    out = [f"**{caption}**", "", *_markdown_table(_main_rows(result)), "",
-           "**Differences (zip2zip minus reference, fraction of items)**", "",
-           *_markdown_table(_difference_rows(result)), ""]  # fmt: skip
+    out = [
+        f"**{caption}**",
+        "",
+        *_markdown_table(_main_rows(result)),
+        "",
+        "**Differences (zip2zip minus reference, fraction of items)**",
+        "",
+        *_markdown_table(_difference_rows(result)),
+        "",
+    ]
     out += [f"{line}  " for line in _setup_lines(result) + footer_lines(result)]
     return "\n".join(out) + "\n"
 
 
 def _latex_tabular(rows: list[list[str]]) -> list[str]:
     header, *body = rows
-    out = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
-           " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]  # fmt: skip
+    out = [
+        r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in header) + r" \\",
+        r"\midrule",
+    ]
     out += [
         " & ".join(latex_escape(c).replace(_STAND_IN_MARK, r"$^\dagger$") for c in r) + r" \\" for r in body
     ]
@@ -156,7 +209,15 @@ def render_latex(result: BenchmarkResult, *, caption: str, label: str) -> str:
     notes = " ".join(
         latex_escape(line).replace(_STAND_IN_MARK, r"$^\dagger$") for line in _setup_lines(result)
     )
-    out = [r"\begin{table}[t]", r"\centering", r"\scriptsize", *_latex_tabular(_main_rows(result)), r"\par\medskip",
-           *_latex_tabular(_difference_rows(result)), f"\\caption{{{latex_escape(caption)} {notes}}}",
-           f"\\label{{{label}}}", r"\end{table}"]  # fmt: skip
+    out = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\scriptsize",
+        *_latex_tabular(_main_rows(result)),
+        r"\par\medskip",
+        *_latex_tabular(_difference_rows(result)),
+        f"\\caption{{{latex_escape(caption)} {notes}}}",
+        f"\\label{{{label}}}",
+        r"\end{table}",
+    ]
     return "\n".join(out) + "\n"

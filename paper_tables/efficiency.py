@@ -15,8 +15,20 @@ from zip2zip.evaluation.results import BenchmarkResult
 from ._format import MISSING, delta, fmt, footer_lines, latex_escape, value
 from .paper_numbers import EFFICIENCY, HYPERTOKEN_REUSE_FRACTION, SOURCE
 
-_HEADER = ["Tokenizer", "Domain", "Base B/tok paper", "ours", "Δ", "zip2zip B/tok paper", "ours", "Δ",
-           "Gain % paper", "ours", "Δ", "Reuse"]  # fmt: skip
+_HEADER = [
+    "Tokenizer",
+    "Domain",
+    "Base B/tok paper",
+    "ours",
+    "Δ",
+    "zip2zip B/tok paper",
+    "ours",
+    "Δ",
+    "Gain % paper",
+    "ours",
+    "Δ",
+    "Reuse",
+]
 
 
 def _main_rows(result: BenchmarkResult) -> list[dict[str, Any]]:
@@ -31,28 +43,47 @@ def _cells(row: dict[str, Any]) -> list[str]:
     r1 = lambda x: None if x is None else round(x, 1)  # noqa: E731  (delta of displayed values)
     r0 = lambda x: None if x is None else round(x)  # noqa: E731
     return [
-        row.get("tokenizer_label", row["tokenizer"]), row["corpus"],
-        fmt(p_base, 1), fmt(base, 2), delta(r1(base), p_base, 1),
-        fmt(p_zip, 1), fmt(zipped, 2), delta(r1(zipped), p_zip, 1),
-        fmt(p_gain, 0), fmt(gain, 1), delta(r0(gain), p_gain, 0),
+        row.get("tokenizer_label", row["tokenizer"]),
+        row["corpus"],
+        fmt(p_base, 1),
+        fmt(base, 2),
+        delta(r1(base), p_base, 1),
+        fmt(p_zip, 1),
+        fmt(zipped, 2),
+        delta(r1(zipped), p_zip, 1),
+        fmt(p_gain, 0),
+        fmt(gain, 1),
+        delta(r0(gain), p_gain, 0),
         fmt(reuse, 2),
-    ]  # fmt: skip
+    ]
 
 
 def _sweep_cells(result: BenchmarkResult) -> list[list[str]]:
     rows = [r for r in result.rows if r.get("setting", "").startswith("sweep")]
     rows.sort(key=lambda r: (r["setting"], r["corpus"], r["max_subtokens"], r["max_codebook_size"]))
-    return [[r["tokenizer"], r["corpus"], str(r["max_subtokens"]), str(r["max_codebook_size"]),
-             fmt(value(r, "bytes_per_compressed_id"), 2), fmt(value(r, "gain_pct"), 1),
-             fmt(value(r, "hypertoken_reuse_fraction"), 2)] for r in rows]  # fmt: skip
+    return [
+        [
+            r["tokenizer"],
+            r["corpus"],
+            str(r["max_subtokens"]),
+            str(r["max_codebook_size"]),
+            fmt(value(r, "bytes_per_compressed_id"), 2),
+            fmt(value(r, "gain_pct"), 1),
+            fmt(value(r, "hypertoken_reuse_fraction"), 2),
+        ]
+        for r in rows
+    ]
 
 
 def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
     lines = [f"**{caption}**", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in _main_rows(result)]
-    lines += ["", f"Paper: {SOURCE}; {MISSING} = not reported there. Paper's hypertoken reuse: "
-              f"~{HYPERTOKEN_REUSE_FRACTION:.0%}. Ours: M={result.config.get('max_subtokens')}, codebook "
-              f"{result.config.get('max_codebook_size')}, ratios of totals over each domain."]  # fmt: skip
+    lines += [
+        "",
+        f"Paper: {SOURCE}; {MISSING} = not reported there. Paper's hypertoken reuse: "
+        f"~{HYPERTOKEN_REUSE_FRACTION:.0%}. Ours: M={result.config.get('max_subtokens')}, codebook "
+        f"{result.config.get('max_codebook_size')}, ratios of totals over each domain.",
+    ]
     sweep = _sweep_cells(result)
     if sweep:
         head = ["Tokenizer", "Domain", "M", "Codebook", "zip2zip B/tok", "Gain %", "Reuse"]
@@ -71,17 +102,29 @@ def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
 def render_latex(result: BenchmarkResult, *, caption: str, label: str) -> str:
     body = [" & ".join(latex_escape(c) for c in _cells(r)) + r" \\" for r in _main_rows(result)]
     notes = " ".join(latex_escape(line) for line in footer_lines(result))
-    return "\n".join([
-        r"\begin{table}[t]", r"\centering", r"\small",
-        rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
-        r"\begin{tabular}{ll rrr rrr rrr r}", r"\toprule",
-        r" & & \multicolumn{3}{c}{Base bytes/token} & \multicolumn{3}{c}{zip2zip bytes/token} "
-        r"& \multicolumn{3}{c}{Gain (\%)} & Reuse \\",
-        r"Tokenizer & Domain & paper & ours & $\Delta$ & paper & ours & $\Delta$ & paper & ours & $\Delta$ & ours \\",
-        r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
-        rf"\par\smallskip{{\footnotesize Paper: {latex_escape(SOURCE)}. {notes}}}",
-        r"\end{table}",
-    ]) + "\n"  # fmt: skip
+    return (
+        "\n".join(
+            [
+                r"\begin{table}[t]",
+                r"\centering",
+                r"\small",
+                rf"\caption{{{latex_escape(caption)}}}",
+                rf"\label{{{label}}}",
+                r"\begin{tabular}{ll rrr rrr rrr r}",
+                r"\toprule",
+                r" & & \multicolumn{3}{c}{Base bytes/token} & \multicolumn{3}{c}{zip2zip bytes/token} "
+                r"& \multicolumn{3}{c}{Gain (\%)} & Reuse \\",
+                r"Tokenizer & Domain & paper & ours & $\Delta$ & paper & ours & $\Delta$ & paper & ours & $\Delta$ & ours \\",
+                r"\midrule",
+                *body,
+                r"\bottomrule",
+                r"\end{tabular}",
+                rf"\par\smallskip{{\footnotesize Paper: {latex_escape(SOURCE)}. {notes}}}",
+                r"\end{table}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def plot(result: BenchmarkResult, out_dir: Path) -> list[Path]:
@@ -112,8 +155,10 @@ def plot(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     fig.tight_layout()
     written += _save(fig, out_dir / "efficiency_bytes_per_token")
     plt.close(fig)
-    sweeps = [("sweep_max_subtokens", "max_subtokens", "M (max base ids per hypertoken)"),
-              ("sweep_codebook_size", "max_codebook_size", "codebook size (entries)")]  # fmt: skip
+    sweeps = [
+        ("sweep_max_subtokens", "max_subtokens", "M (max base ids per hypertoken)"),
+        ("sweep_codebook_size", "max_codebook_size", "codebook size (entries)"),
+    ]
     sweep_rows = [r for r in result.rows if r.get("setting", "").startswith("sweep")]
     if sweep_rows:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), squeeze=False)

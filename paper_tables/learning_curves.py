@@ -83,18 +83,35 @@ def plot(models_dir: Path, out_dir: Path) -> list[Path]:
         color = f"C{index}"  # one colour per run in every panel
         style = "-" if run.use_compression else "--"
         ax_nll.plot(*_series(run, "nll_per_base_token"), style, color=color, marker="o", ms=3, label=run.name)
-        ax_kind.plot(*_series(run, "base_loss"), style, color=color, marker="o", ms=3,
-                     label=f"{run.name}: base-id targets")  # fmt: skip
+        ax_kind.plot(
+            *_series(run, "base_loss"),
+            style,
+            color=color,
+            marker="o",
+            ms=3,
+            label=f"{run.name}: base-id targets",
+        )
         if not run.use_compression:
             continue
-        ax_kind.plot(*_series(run, "hypertoken_loss"), ":", color=color, marker="s", ms=3,
-                     label=f"{run.name}: hypertoken targets")  # fmt: skip
+        ax_kind.plot(
+            *_series(run, "hypertoken_loss"),
+            ":",
+            color=color,
+            marker="s",
+            ms=3,
+            label=f"{run.name}: hypertoken targets",
+        )
         xs, ys = _series(run, "reconstruction_accuracy")
         if ys:
             ax_recon.plot(xs, ys, style, color=color, marker="o", ms=3, label=run.name)
             if run.slot_blind_accuracy is not None:
-                ax_recon.axhline(run.slot_blind_accuracy, color=color, ls=":", lw=1,
-                                 label=f"slot-blind level {run.slot_blind_accuracy:.3f}")  # fmt: skip
+                ax_recon.axhline(
+                    run.slot_blind_accuracy,
+                    color=color,
+                    ls=":",
+                    lw=1,
+                    label=f"slot-blind level {run.slot_blind_accuracy:.3f}",
+                )
     ax_nll.set_ylabel("held-out nats per base token")
     ax_kind.set_ylabel("held-out loss, nats per code")
     ax_recon.set_ylabel("held-out reconstruction accuracy")

@@ -25,8 +25,11 @@ def _ours(result: BenchmarkResult) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _increase(result: BenchmarkResult) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(r["versus"], r["corpus"]): r["metrics"]["byte_perplexity_increase_pct"] for r in result.rows
-            if "versus" in r}  # fmt: skip
+    return {
+        (r["versus"], r["corpus"]): r["metrics"]["byte_perplexity_increase_pct"]
+        for r in result.rows
+        if "versus" in r
+    }
 
 
 def _paper_increase(corpus: str) -> float | None:
@@ -48,8 +51,12 @@ def _rows(result: BenchmarkResult) -> list[list[str]]:
             paper = PERPLEXITY[PAPER_MODEL][method].get(corpus) if method else None
             row = ours.get((model, corpus))
             ppl = row["metrics"]["byte_perplexity"] if row else None
-            cells += [fmt(paper, 2), MISSING if ppl is None else
-                      f"{ppl['value']:.3f} [{ppl['ci95'][0]:.3f}, {ppl['ci95'][1]:.3f}]"]  # fmt: skip
+            cells += [
+                fmt(paper, 2),
+                MISSING
+                if ppl is None
+                else f"{ppl['value']:.3f} [{ppl['ci95'][0]:.3f}, {ppl['ci95'][1]:.3f}]",
+            ]
         rows.append(cells)
     for versus in ("control", "base"):
         if not any(k[0] == versus for k in increase):
@@ -58,8 +65,12 @@ def _rows(result: BenchmarkResult) -> list[list[str]]:
         for corpus in corpora:
             paper = _paper_increase(corpus) if versus == "base" else None
             inc = increase.get((versus, corpus))
-            cells += [fmt(paper, 1, signed=True), MISSING if inc is None else
-                      f"{inc['value']:+.1f} [{inc['ci95'][0]:+.1f}, {inc['ci95'][1]:+.1f}]"]  # fmt: skip
+            cells += [
+                fmt(paper, 1, signed=True),
+                MISSING
+                if inc is None
+                else f"{inc['value']:+.1f} [{inc['ci95'][0]:+.1f}, {inc['ci95'][1]:+.1f}]",
+            ]
         rows.append(cells)
     return [_header(corpora), *rows]
 
@@ -83,9 +94,11 @@ def _setup_lines(result: BenchmarkResult) -> list[str]:
         what = facts.get("dataset") if source == "hub" else f"offline stand-in: {facts.get('stand_in')}"
         lines.append(f"Scored text for {corpus}: {what}.")
     c = result.config
-    lines.append(f"Windows of {c.get('max_length')} base tokens (lm-eval rolling, 1 token of context); byte "
-                 f"perplexity = exp(total NLL / total bytes); 95% CI: {c.get('bootstrap_samples')} document "
-                 "bootstrap resamples (paired for the increases).")  # fmt: skip
+    lines.append(
+        f"Windows of {c.get('max_length')} base tokens (lm-eval rolling, 1 token of context); byte "
+        f"perplexity = exp(total NLL / total bytes); 95% CI: {c.get('bootstrap_samples')} document "
+        "bootstrap resamples (paired for the increases)."
+    )
     return lines
 
 
@@ -99,10 +112,22 @@ def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
 
 def render_latex(result: BenchmarkResult, *, caption: str, label: str) -> str:
     header, *rows = _rows(result)
-    out = [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
-           r"\toprule", " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]  # fmt: skip
+    out = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in header) + r" \\",
+        r"\midrule",
+    ]
     out += [" & ".join(latex_escape(c) for c in r) + r" \\" for r in rows]
     notes = " ".join(latex_escape(line) for line in _setup_lines(result))
-    out += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{latex_escape(caption)} {notes}}}",
-            f"\\label{{{label}}}", r"\end{table}"]  # fmt: skip
+    out += [
+        r"\bottomrule",
+        r"\end{tabular}",
+        f"\\caption{{{latex_escape(caption)} {notes}}}",
+        f"\\label{{{label}}}",
+        r"\end{table}",
+    ]
     return "\n".join(out) + "\n"

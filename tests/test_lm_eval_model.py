@@ -48,11 +48,15 @@ def _docs() -> dict[str, list[dict]]:
         words([3 + (7 * i + j) % 30 for j in range(n)]) for i, n in enumerate((4, 9, 30))
     ]  # 30 > max_length
     return {
-        "tiny_choice": [{"ctx": c, "choices": [words([5, 6]), words([7]), words([8, 5, 6])], "label": i % 3}
-                        for i, c in enumerate(ctx)],
-        "tiny_rolling": [{"text": words([3 + (i * 5 + j) % 17 for j in range(n)])} for i, n in enumerate((6, 41))],
+        "tiny_choice": [
+            {"ctx": c, "choices": [words([5, 6]), words([7]), words([8, 5, 6])], "label": i % 3}
+            for i, c in enumerate(ctx)
+        ],
+        "tiny_rolling": [
+            {"text": words([3 + (i * 5 + j) % 17 for j in range(n)])} for i, n in enumerate((6, 41))
+        ],
         "tiny_generate": [{"ctx": c, "target": words([9])} for c in ctx],
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +65,23 @@ def task_manager(tmp_path_factory: pytest.TempPathFactory) -> TaskManager:
     (folder / "utils.py").write_text(_UTILS)
     for name, rows in _docs().items():
         (folder / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        (folder / f"{name}.yaml").write_text(f"task: {name}\ncustom_dataset: !function utils.load\n"
-                                             f"dataset_kwargs:\n  data_file: {name}.jsonl\ntest_split: test\n"
-                                             f"{_YAML[name]}metadata:\n  version: 1.0\n")  # fmt: skip
+        (folder / f"{name}.yaml").write_text(
+            f"task: {name}\ncustom_dataset: !function utils.load\n"
+            f"dataset_kwargs:\n  data_file: {name}.jsonl\ntest_split: test\n"
+            f"{_YAML[name]}metadata:\n  version: 1.0\n"
+        )
     return TaskManager(include_path=str(folder), include_defaults=False)
 
 
 def _evaluate(lm: object, manager: TaskManager) -> dict:
-    out = lm_eval.simple_evaluate(model=lm, tasks=sorted(_YAML), task_manager=manager, log_samples=True,
-                                  bootstrap_iters=0, verbosity="ERROR")  # fmt: skip
+    out = lm_eval.simple_evaluate(
+        model=lm,
+        tasks=sorted(_YAML),
+        task_manager=manager,
+        log_samples=True,
+        bootstrap_iters=0,
+        verbosity="ERROR",
+    )
     assert out is not None
     return out
 
@@ -79,8 +91,13 @@ def test_registered_and_runs_end_to_end_through_simple_evaluate(task_manager: Ta
 
     assert get_model("zip2zip") is Zip2ZipLM
     model, tok = tiny_zip2zip(max_codebook_size=16), tiny_tokenizer()
-    out = lm_eval.simple_evaluate(model="zip2zip", model_args={"pretrained": model, "tokenizer": tok, "batch_size": 2},
-                                  tasks=sorted(_YAML), task_manager=task_manager, bootstrap_iters=0)  # fmt: skip
+    out = lm_eval.simple_evaluate(
+        model="zip2zip",
+        model_args={"pretrained": model, "tokenizer": tok, "batch_size": 2},
+        tasks=sorted(_YAML),
+        task_manager=task_manager,
+        bootstrap_iters=0,
+    )
     assert out is not None
     assert {"acc,none", "acc_norm,none"} <= set(out["results"]["tiny_choice"])
     assert out["results"]["tiny_rolling"]["word_perplexity,none"] > 1
@@ -124,8 +141,11 @@ def _bpe_tokenizer():  # -> PreTrainedTokenizerFast
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "</s>", "<s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<pad>", "</s>", "<s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     backend.train_from_iterator(
         ["the cat sat on the mat, then the cat sat on the hat. " * 4], trainer=trainer
     )

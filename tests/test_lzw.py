@@ -96,8 +96,15 @@ def test_non_greedy_stream_creates_more_entries_than_codes(use_fast: bool) -> No
     dec = c.decode_with_codebook([0, 1, 3, 4, 0, 6, 5])
     assert dec.base_ids.tolist() == [0, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1]
     assert [e for _, e in dec.codebook] == [
-        (0, 1), (1, 0), (0, 1, 1), (1, 0, 0), (0, 1, 0), (0, 0), (0, 0, 1), (1, 1),
-    ]  # fmt: skip
+        (0, 1),
+        (1, 0),
+        (0, 1, 1),
+        (1, 0, 0),
+        (0, 1, 0),
+        (0, 0),
+        (0, 0, 1),
+        (1, 1),
+    ]
     assert dec.entry_positions.tolist() == [1, 2, 3, 4, 5, 5, 6, 6]
 
 

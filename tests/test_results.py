@@ -102,9 +102,15 @@ def test_bad_status_and_name() -> None:
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [('{"schema_version": 1, "rows": [', "not readable JSON"), ("[]", "not a result object"),
-     ('{"schema_version": 1, "benchmark": "efficiency"}', "missing keys ['config', 'duration_s', 'rows', 'status']")],
-)  # fmt: skip
+    [
+        ('{"schema_version": 1, "rows": [', "not readable JSON"),
+        ("[]", "not a result object"),
+        (
+            '{"schema_version": 1, "benchmark": "efficiency"}',
+            "missing keys ['config', 'duration_s', 'rows', 'status']",
+        ),
+    ],
+)
 def test_read_result_names_the_file_and_the_problem(tmp_path, content, problem) -> None:
     path = tmp_path / "damaged.json"
     path.write_text(content)

@@ -54,14 +54,28 @@ class StandIn:
 
 
 STAND_INS: dict[str, StandIn] = {
-    "standin_arc_easy": StandIn("arc_easy", "Wikipedia article -> its Wikidata description; distractors from other topics"),
-    "standin_arc_challenge": StandIn("arc_challenge", "Wikipedia article -> its Wikidata description; distractors from the same topic"),
-    "standin_openbookqa": StandIn("openbookqa", "Wikidata description -> article title; distractors of the same kind"),
-    "standin_hellaswag": StandIn("hellaswag", "Wikipedia lead: first sentence -> second sentence; distractors from same-topic articles"),
-    "standin_piqa": StandIn("piqa", "CPython stdlib function header -> first statement; distractor from the same file"),
-    "standin_winogrande": StandIn("winogrande", "Wikipedia first sentence, title blanked: title vs a title of the same kind"),
-    "standin_gsm8k": StandIn("gsm8k", "mathematics-dataset questions with integer answers |a| < 1000, '#### a' targets"),
-}  # fmt: skip
+    "standin_arc_easy": StandIn(
+        "arc_easy", "Wikipedia article -> its Wikidata description; distractors from other topics"
+    ),
+    "standin_arc_challenge": StandIn(
+        "arc_challenge", "Wikipedia article -> its Wikidata description; distractors from the same topic"
+    ),
+    "standin_openbookqa": StandIn(
+        "openbookqa", "Wikidata description -> article title; distractors of the same kind"
+    ),
+    "standin_hellaswag": StandIn(
+        "hellaswag", "Wikipedia lead: first sentence -> second sentence; distractors from same-topic articles"
+    ),
+    "standin_piqa": StandIn(
+        "piqa", "CPython stdlib function header -> first statement; distractor from the same file"
+    ),
+    "standin_winogrande": StandIn(
+        "winogrande", "Wikipedia first sentence, title blanked: title vs a title of the same kind"
+    ),
+    "standin_gsm8k": StandIn(
+        "gsm8k", "mathematics-dataset questions with integer answers |a| < 1000, '#### a' targets"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -84,15 +98,29 @@ def _held_out_docs(domain: str) -> tuple[list[str], dict[str, Any]]:
     from zip2zip.data.training_chunks import DataConfig, is_heldout
 
     data = DataConfig()
-    corpus = load_corpus(domain, num_docs=10**6, max_total_bytes=10**12, min_doc_bytes=data.min_doc_bytes,
-                         max_doc_bytes=data.max_doc_bytes, seed=data.seed, source="offline")  # fmt: skip
+    corpus = load_corpus(
+        domain,
+        num_docs=10**6,
+        max_total_bytes=10**12,
+        min_doc_bytes=data.min_doc_bytes,
+        max_doc_bytes=data.max_doc_bytes,
+        seed=data.seed,
+        source="offline",
+    )
     kept = [
         d for d, h in zip(corpus.docs, corpus.doc_sha256, strict=True) if is_heldout(h, data.heldout_fraction)
     ]
-    prov = {key: corpus.assets[key] for key in ("package", "version", "license", "attribution", "source", "python")
-            if key in corpus.assets}  # fmt: skip
-    prov.update(held_out_rule="train_data.is_heldout(sha256(document), heldout_fraction)",
-                heldout_fraction=data.heldout_fraction, num_docs=len(corpus.docs), num_held_out_docs=len(kept))  # fmt: skip
+    prov = {
+        key: corpus.assets[key]
+        for key in ("package", "version", "license", "attribution", "source", "python")
+        if key in corpus.assets
+    }
+    prov.update(
+        held_out_rule="train_data.is_heldout(sha256(document), heldout_fraction)",
+        heldout_fraction=data.heldout_fraction,
+        num_docs=len(corpus.docs),
+        num_held_out_docs=len(kept),
+    )
     return kept, prov
 
 
@@ -110,9 +138,15 @@ def _articles() -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, A
         art = raw[key]
         if not art.get("extract"):
             continue
-        articles.append({"title": art["title"], "short_title": re.sub(r"\s*\(.*\)$", "", art["title"]),
-                         "description": (art.get("description") or "").strip(),
-                         "topic": str(art.get("topic") or "other"), "extract": art["extract"]})  # fmt: skip
+        articles.append(
+            {
+                "title": art["title"],
+                "short_title": re.sub(r"\s*\(.*\)$", "", art["title"]),
+                "description": (art.get("description") or "").strip(),
+                "topic": str(art.get("topic") or "other"),
+                "extract": art["extract"],
+            }
+        )
     joined = "\x00".join(held_docs)
     held = [a for a in articles if f"{a['title']}\n\n{a['extract']}" in joined]
     return held, articles, {**prov, "num_articles": len(articles), "num_held_out_articles": len(held)}
@@ -182,8 +216,14 @@ def _similar(articles: list[dict[str, str]], field: str) -> Callable[[dict[str, 
     )
 
 
-def _arc_items(held: list[dict[str, str]], everyone: list[dict[str, str]], *, same_topic: bool, n: int,
-               rng: random.Random) -> list[dict[str, Any]]:  # fmt: skip
+def _arc_items(
+    held: list[dict[str, str]],
+    everyone: list[dict[str, str]],
+    *,
+    same_topic: bool,
+    n: int,
+    rng: random.Random,
+) -> list[dict[str, Any]]:
     """ARC format: question, choices {text, label}, answerKey."""
     usable = [a for a in everyone if _usable_description(a["description"])]
     by_topic = _by_topic(usable, "description")
@@ -198,15 +238,22 @@ def _arc_items(held: list[dict[str, str]], everyone: list[dict[str, str]], *, sa
         if distractors is None:
             continue
         choices, gold = _choice_item(rng, art["description"], distractors)
-        items.append({"id": art["title"], "question": f"Which of these best describes {art['short_title']}?",
-                      "choices": {"text": choices, "label": list(LABELS)}, "answerKey": LABELS[gold]})  # fmt: skip
+        items.append(
+            {
+                "id": art["title"],
+                "question": f"Which of these best describes {art['short_title']}?",
+                "choices": {"text": choices, "label": list(LABELS)},
+                "answerKey": LABELS[gold],
+            }
+        )
         if len(items) == n:
             break
     return items
 
 
-def _openbookqa_items(held: list[dict[str, str]], everyone: list[dict[str, str]], *, n: int,
-                      rng: random.Random) -> list[dict[str, Any]]:  # fmt: skip
+def _openbookqa_items(
+    held: list[dict[str, str]], everyone: list[dict[str, str]], *, n: int, rng: random.Random
+) -> list[dict[str, Any]]:
     """OpenBookQA format: question_stem, choices {text, label}, answerKey."""
     similar = _similar(everyone, "short_title")
     items = []
@@ -217,15 +264,22 @@ def _openbookqa_items(held: list[dict[str, str]], everyone: list[dict[str, str]]
         if distractors is None:
             continue
         choices, gold = _choice_item(rng, art["short_title"], distractors)
-        items.append({"id": art["title"], "question_stem": f'Which of these is described as "{art["description"]}"?',
-                      "choices": {"text": choices, "label": list(LABELS)}, "answerKey": LABELS[gold]})  # fmt: skip
+        items.append(
+            {
+                "id": art["title"],
+                "question_stem": f'Which of these is described as "{art["description"]}"?',
+                "choices": {"text": choices, "label": list(LABELS)},
+                "answerKey": LABELS[gold],
+            }
+        )
         if len(items) == n:
             break
     return items
 
 
-def _hellaswag_items(held: list[dict[str, str]], everyone: list[dict[str, str]], *, n: int,
-                     rng: random.Random) -> list[dict[str, Any]]:  # fmt: skip
+def _hellaswag_items(
+    held: list[dict[str, str]], everyone: list[dict[str, str]], *, n: int, rng: random.Random
+) -> list[dict[str, Any]]:
     """HellaSwag format after lm-eval's ``process_docs``: query, choices, label."""
 
     def second(a: dict[str, str]) -> tuple[str, str] | None:
@@ -244,15 +298,22 @@ def _hellaswag_items(held: list[dict[str, str]], everyone: list[dict[str, str]],
         if pair is None or distractors is None:
             continue
         choices, gold = _choice_item(rng, pair[1], distractors)
-        items.append({"id": art["title"], "query": f"{art['short_title']}: {pair[0]}", "choices": choices,
-                      "label": gold})  # fmt: skip
+        items.append(
+            {
+                "id": art["title"],
+                "query": f"{art['short_title']}: {pair[0]}",
+                "choices": choices,
+                "label": gold,
+            }
+        )
         if len(items) == n:
             break
     return items
 
 
-def _winogrande_items(held: list[dict[str, str]], everyone: list[dict[str, str]], *, n: int,
-                      rng: random.Random) -> list[dict[str, Any]]:  # fmt: skip
+def _winogrande_items(
+    held: list[dict[str, str]], everyone: list[dict[str, str]], *, n: int, rng: random.Random
+) -> list[dict[str, Any]]:
     """WinoGrande format: sentence with one ``_``, option1, option2, answer ("1" or "2")."""
     similar = _similar(everyone, "short_title")
     items = []
@@ -264,13 +325,21 @@ def _winogrande_items(held: list[dict[str, str]], everyone: list[dict[str, str]]
         if match is None or len(sentences[0]) - match.end() < 20 or len(sentences[0]) > 300:
             continue
         blanked = sentences[0][: match.start()] + "_" + sentences[0][match.end() - 1 :]
-        distractors = _pick(rng, [t for t in similar(art) if t not in sentences[0]],
-                            {art["short_title"].lower()}, 1)  # fmt: skip
+        distractors = _pick(
+            rng, [t for t in similar(art) if t not in sentences[0]], {art["short_title"].lower()}, 1
+        )
         if distractors is None:
             continue
         options, gold = _choice_item(rng, art["short_title"], distractors)
-        items.append({"id": art["title"], "sentence": blanked, "option1": options[0], "option2": options[1],
-                      "answer": str(gold + 1)})  # fmt: skip
+        items.append(
+            {
+                "id": art["title"],
+                "sentence": blanked,
+                "option1": options[0],
+                "option2": options[1],
+                "answer": str(gold + 1),
+            }
+        )
         if len(items) == n:
             break
     return items
@@ -311,8 +380,11 @@ def _function_openings(doc: str) -> list[tuple[str, str]]:
                 continue
         header = "\n".join(line[indent:] for line in lines[first : (body[k - 1] if k else end) + 1])
         statement = lines[body[k]].strip()
-        if 8 <= len(statement) <= 100 and not statement.startswith(("#", "@", "pass", "...", "'", '"')) and \
-                statement[-1] not in "([{,\\":  # fmt: skip
+        if (
+            8 <= len(statement) <= 100
+            and not statement.startswith(("#", "@", "pass", "...", "'", '"'))
+            and statement[-1] not in "([{,\\"
+        ):
             out.append((header, statement))
     return out
 
@@ -352,8 +424,11 @@ def _gsm8k_items(config: BuildConfig) -> tuple[list[dict[str, Any]], list[dict[s
     if len(items) < wanted:
         raise ValueError(f"mathematics-dataset gave {len(items)} usable questions, {wanted} needed")
     rule = "integer answer with |a| < 1000, question <= 100 characters, no number bases"
-    return items[config.num_math_fewshot : wanted], items[: config.num_math_fewshot], {**prov, "filter": rule,
-            "seed": config.math_seed}  # fmt: skip
+    return (
+        items[config.num_math_fewshot : wanted],
+        items[: config.num_math_fewshot],
+        {**prov, "filter": rule, "seed": config.math_seed},
+    )
 
 
 # ---- build -----------------------------------------------------------------------------------------
@@ -369,11 +444,13 @@ def build(config: BuildConfig) -> tuple[dict[str, list[dict[str, Any]]], dict[st
     n = config.num_choice_items
     builders: dict[str, Callable[[], list[dict[str, Any]]]] = {
         "standin_arc_easy": lambda: _arc_items(held, everyone, same_topic=False, n=n, rng=rng("arc_easy")),
-        "standin_arc_challenge": lambda: _arc_items(held, everyone, same_topic=True, n=n, rng=rng("arc_challenge")),
+        "standin_arc_challenge": lambda: _arc_items(
+            held, everyone, same_topic=True, n=n, rng=rng("arc_challenge")
+        ),
         "standin_openbookqa": lambda: _openbookqa_items(held, everyone, n=n, rng=rng("openbookqa")),
         "standin_hellaswag": lambda: _hellaswag_items(held, everyone, n=n, rng=rng("hellaswag")),
         "standin_winogrande": lambda: _winogrande_items(held, everyone, n=n, rng=rng("winogrande")),
-    }  # fmt: skip
+    }
     files = {f"{task}.jsonl": make() for task, make in builders.items()}
     files["standin_piqa.jsonl"], code = _piqa_items(n=n, rng=rng("piqa"))
     files["standin_gsm8k.jsonl"], files["standin_gsm8k_fewshot.jsonl"], math = _gsm8k_items(config)
@@ -384,8 +461,11 @@ def build(config: BuildConfig) -> tuple[dict[str, list[dict[str, Any]]], dict[st
         if len(rows) < min(n, config.num_math_items):
             raise ValueError(f"{task}: only {len(rows)} items could be built")
         tasks[task] = {**asdict(spec), "num_items": len(rows), "source": sources.get(task, wiki)}
-    manifest = {"config": asdict(config), "tasks": tasks,
-                "files": {name: _sha256(_jsonl(rows)) for name, rows in sorted(files.items())}}  # fmt: skip
+    manifest = {
+        "config": asdict(config),
+        "tasks": tasks,
+        "files": {name: _sha256(_jsonl(rows)) for name, rows in sorted(files.items())},
+    }
     return files, manifest
 
 
@@ -404,16 +484,22 @@ def _render(files: dict[str, list[dict[str, Any]]], manifest: dict[str, Any]) ->
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.downstream_tasks.build", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.downstream_tasks.build",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--check", action="store_true", help="compare with the committed files, write nothing"
     )
     args = parser.parse_args(argv)
     rendered = _render(*build(BuildConfig()))
     if args.check:
-        stale = [str(p.relative_to(HERE)) for p, text in rendered.items()
-                 if not p.is_file() or p.read_text(encoding="utf-8") != text]  # fmt: skip
+        stale = [
+            str(p.relative_to(HERE))
+            for p, text in rendered.items()
+            if not p.is_file() or p.read_text(encoding="utf-8") != text
+        ]
         if stale:
             sys.exit(f"stand-in task files differ from a fresh build: {stale}; rebuild and commit them")
         print(f"{len(rendered)} files match a fresh build")

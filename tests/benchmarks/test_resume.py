@@ -16,8 +16,13 @@ DERIVED = {"model": "zip2zip", "versus": "base", "corpus": "wikitext", "metrics"
 
 
 def _file(out, **kwargs) -> ResultFile:
-    options = {"benchmark": "perplexity", "config": CONFIG, "must_match": ["seed", "max_length"],
-               "row_keys": ["model", "corpus"], **kwargs}  # fmt: skip
+    options = {
+        "benchmark": "perplexity",
+        "config": CONFIG,
+        "must_match": ["seed", "max_length"],
+        "row_keys": ["model", "corpus"],
+        **kwargs,
+    }
     return ResultFile(new_parser("perplexity", None), out, **options)
 
 
@@ -26,8 +31,14 @@ def _save(path, config, rows, **extra) -> None:
 
 
 def _result(rows) -> BenchmarkResult:
-    return BenchmarkResult(benchmark="perplexity", status="smoke", config=CONFIG, rows=rows, duration_s=1.0,
-                           skipped=[{"name": "corpus pile", "reason": "hub unreachable"}])  # fmt: skip
+    return BenchmarkResult(
+        benchmark="perplexity",
+        status="smoke",
+        config=CONFIG,
+        rows=rows,
+        duration_s=1.0,
+        skipped=[{"name": "corpus pile", "reason": "hub unreachable"}],
+    )
 
 
 def _usage_error(capsys, call) -> str:

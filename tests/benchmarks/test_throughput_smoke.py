@@ -46,8 +46,13 @@ def test_smoke_writes_every_cell(smoke_result) -> None:
     }
     for corpus, p, mode in cells:
         rows = _rows(result, corpus=corpus, prompt_base_tokens=p, mode=mode)
-        assert {(r["method"], r["phase"]) for r in rows} == {("host", "host"), ("baseline", "prefill"),
-            ("baseline", "decode"), ("zip2zip", "prefill"), ("zip2zip", "decode")}  # fmt: skip
+        assert {(r["method"], r["phase"]) for r in rows} == {
+            ("host", "host"),
+            ("baseline", "prefill"),
+            ("baseline", "decode"),
+            ("zip2zip", "prefill"),
+            ("zip2zip", "decode"),
+        }
         for row in rows:
             for m in row["metrics"].values():
                 assert m["value"] is not None and m["unit"]
@@ -134,8 +139,21 @@ def test_killed_run_leaves_out_untouched_and_resume_finishes_it(smoke_result, tm
         return real_measure_cell(*args, **kwargs)
 
     monkeypatch.setattr(throughput, "measure_cell", killed_at_second_cell)
-    argv = ["--smoke", "--device", "cpu", "--corpora", "code", "--prompt-base-tokens", "32",
-            "--new-base-tokens", "8", "--num-repeats", "1", "--out", str(out)]  # fmt: skip
+    argv = [
+        "--smoke",
+        "--device",
+        "cpu",
+        "--corpora",
+        "code",
+        "--prompt-base-tokens",
+        "32",
+        "--new-base-tokens",
+        "8",
+        "--num-repeats",
+        "1",
+        "--out",
+        str(out),
+    ]
     with pytest.raises(KeyboardInterrupt):
         throughput.main(argv)
     assert out.read_bytes() == before
@@ -196,9 +214,16 @@ def test_sync_paths_call_the_device_synchronize(monkeypatch) -> None:
 
 @pytest.mark.parametrize(
     ("gpu", "expected"),
-    [("NVIDIA H100 80GB HBM3", 3350.0), ("NVIDIA H100 PCIe", 2000.0), ("NVIDIA A100-SXM4-80GB", 2039.0),
-     ("NVIDIA A10G", 600.0), ("NVIDIA L4", 300.0), ("NVIDIA L40S", 864.0), ("Some Future GPU", None)],
-)  # fmt: skip
+    [
+        ("NVIDIA H100 80GB HBM3", 3350.0),
+        ("NVIDIA H100 PCIe", 2000.0),
+        ("NVIDIA A100-SXM4-80GB", 2039.0),
+        ("NVIDIA A10G", 600.0),
+        ("NVIDIA L4", 300.0),
+        ("NVIDIA L40S", 864.0),
+        ("Some Future GPU", None),
+    ],
+)
 def test_bandwidth_table_longest_name_first(monkeypatch, gpu: str, expected: float | None) -> None:
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: gpu)
     bandwidth, source = _devices.memory_bandwidth_gb_per_s(torch.device("cuda"), None)

@@ -25,8 +25,14 @@ def _partial(out: Path) -> Path:
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = "cpu-x86_64-2cores.json"  # a committed full result of each benchmark
-MODULES = {"perplexity": perplexity, "downstream": downstream, "throughput": throughput,
-           "efficiency": efficiency, "codec": codec, "decode_step": decode_step}  # fmt: skip
+MODULES = {
+    "perplexity": perplexity,
+    "downstream": downstream,
+    "throughput": throughput,
+    "efficiency": efficiency,
+    "codec": codec,
+    "decode_step": decode_step,
+}
 
 
 @pytest.fixture
@@ -50,16 +56,27 @@ def existing_result(tmp_path):
 
 
 CASES = [
-    ("perplexity", ["--corpora", "wikitext103"], "argument --corpora: unknown corpus 'wikitext103'. Known: "
-     "wikitext, pile, mc4, dc4. Did you mean 'wikitext'?"),
+    (
+        "perplexity",
+        ["--corpora", "wikitext103"],
+        "argument --corpora: unknown corpus 'wikitext103'. Known: "
+        "wikitext, pile, mc4, dc4. Did you mean 'wikitext'?",
+    ),
     ("perplexity", ["--models", "base,zip2zp"], "Did you mean 'zip2zip'?"),
-    ("perplexity", ["--zip2zip-checkpoint", "models/smollm2-cpu-zip2zp"],
-     "argument --zip2zip-checkpoint: no checkpoint folder"),
+    (
+        "perplexity",
+        ["--zip2zip-checkpoint", "models/smollm2-cpu-zip2zp"],
+        "argument --zip2zip-checkpoint: no checkpoint folder",
+    ),
     ("perplexity", ["--control-checkpoint", "models"], "holds no zip2zip_config.json"),
     ("perplexity", ["--corpus-source", "offlin"], "Did you mean 'offline'?"),
     ("perplexity", ["--corpora", ","], "argument --corpora: no corpus given"),
-    ("downstream", ["--tasks", "arc_easy,hellaswg"], "unknown task 'hellaswg'. Known: arc_challenge, "
-     "arc_easy, hellaswag, openbookqa, piqa, winogrande, gsm8k. Did you mean 'hellaswag'?"),
+    (
+        "downstream",
+        ["--tasks", "arc_easy,hellaswg"],
+        "unknown task 'hellaswg'. Known: arc_challenge, "
+        "arc_easy, hellaswag, openbookqa, piqa, winogrande, gsm8k. Did you mean 'hellaswag'?",
+    ),
     ("downstream", ["--models", "contrl"], "Did you mean 'control'?"),
     ("downstream", ["--zip2zip-checkpoint", "/nonexistent/checkpoint"], "no checkpoint folder /nonexistent"),
     ("downstream", ["--task-source", "hubb"], "unknown task source 'hubb'"),
@@ -75,7 +92,7 @@ CASES = [
     ("codec", ["--tokenizer", "lama3"], "Did you mean 'llama3'?"),
     ("decode_step", ["--models", "smollm2", "tiyn"], "Did you mean 'tiny'?"),
     ("decode_step", ["--decode-modes", "forced"], "keep 'greedy' in decode_modes"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(
@@ -122,8 +139,15 @@ def test_perplexity_typo_from_the_command_line_keeps_the_committed_result(tmp_pa
     shutil.copyfile(ROOT / "results" / "perplexity" / COMMITTED, out)
     before = out.read_bytes()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.perplexity", "--corpora", "wikitext103"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.perplexity", "--corpora", "wikitext103"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         "python -m benchmarks.perplexity: error: argument --corpora: unknown corpus 'wikitext103'. "
@@ -137,8 +161,17 @@ def test_damaged_resume_file_from_the_command_line(tmp_path) -> None:
     partial = _partial(out)
     partial.write_text('{"benchmark": "throughput", "config": {"model": "tiny"}, "rows": [{"corp')
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "benchmarks.throughput", "--smoke", "--device", "cpu", "--resume",
-               "--out", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.throughput",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--resume",
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 2
     (line,) = proc.stderr.splitlines()

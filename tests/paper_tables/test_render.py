@@ -14,25 +14,49 @@ def _row(
     tokenizer: str, corpus: str, base: float, zipped: float, setting: str = "main", m: int = 3, c: int = 2048
 ) -> dict:
     return {
-        "tokenizer": tokenizer, "tokenizer_label": tokenizer, "corpus": corpus, "setting": setting,
-        "max_subtokens": m, "max_codebook_size": c,
+        "tokenizer": tokenizer,
+        "tokenizer_label": tokenizer,
+        "corpus": corpus,
+        "setting": setting,
+        "max_subtokens": m,
+        "max_codebook_size": c,
         "metrics": {
             "bytes_per_base_token": metric(base, "bytes/base_token", num_samples=2),
             "bytes_per_compressed_id": metric(zipped, "bytes/compressed_id", num_samples=2),
             "gain_pct": metric(100 * (zipped / base - 1), "%", num_samples=2),
-            "hypertoken_reuse_fraction": metric(None, "fraction", num_samples=2, reason="no hypertoken was created"),
+            "hypertoken_reuse_fraction": metric(
+                None, "fraction", num_samples=2, reason="no hypertoken was created"
+            ),
         },
-    }  # fmt: skip
+    }
 
 
 def _result() -> BenchmarkResult:
-    rows = [_row("llama3", "code", 4.0, 6.0), _row("llama3", "chat", 5.0, 5.5),
-            _row("llama3", "code", 4.0, 5.0, setting="sweep_max_subtokens", m=2)]  # fmt: skip
-    return BenchmarkResult(benchmark="efficiency", status="full", config={"max_subtokens": 3, "max_codebook_size": 2048},
-                           rows=rows, duration_s=1.0, assets={"tokenizers": {"llama3": {"package": "llama-models",
-                           "version": "0.3.0", "sha256": "ab" * 32, "vocab_size": 128256}}},
-                           skipped=[{"name": "tokenizer:gemma3", "reason": "not installed"}],
-                           git={"commit": "0123456789abcdef", "dirty": False}, created_utc="2026-01-01T00:00:00+00:00")  # fmt: skip
+    rows = [
+        _row("llama3", "code", 4.0, 6.0),
+        _row("llama3", "chat", 5.0, 5.5),
+        _row("llama3", "code", 4.0, 5.0, setting="sweep_max_subtokens", m=2),
+    ]
+    return BenchmarkResult(
+        benchmark="efficiency",
+        status="full",
+        config={"max_subtokens": 3, "max_codebook_size": 2048},
+        rows=rows,
+        duration_s=1.0,
+        assets={
+            "tokenizers": {
+                "llama3": {
+                    "package": "llama-models",
+                    "version": "0.3.0",
+                    "sha256": "ab" * 32,
+                    "vocab_size": 128256,
+                }
+            }
+        },
+        skipped=[{"name": "tokenizer:gemma3", "reason": "not installed"}],
+        git={"commit": "0123456789abcdef", "dirty": False},
+        created_utc="2026-01-01T00:00:00+00:00",
+    )
 
 
 def test_markdown_paper_ours_delta() -> None:
@@ -63,8 +87,14 @@ def test_build_renders_latest_full_result(tmp_path) -> None:
     with pytest.warns(UserWarning):
         written = build(tmp_path / "results", tmp_path / "out")
     names = {p.name for p in written}
-    assert {"efficiency.md", "efficiency.tex", "efficiency_bytes_per_token.png", "efficiency_bytes_per_token.pdf",
-            "efficiency_sweep.png", "efficiency_sweep.pdf"} <= names  # fmt: skip
+    assert {
+        "efficiency.md",
+        "efficiency.tex",
+        "efficiency_bytes_per_token.png",
+        "efficiency_bytes_per_token.pdf",
+        "efficiency_sweep.png",
+        "efficiency_sweep.pdf",
+    } <= names
     assert "rendered from a.json" in (tmp_path / "out" / "efficiency.md").read_text()
     assert set(TABLES) >= {"efficiency"}
 

@@ -8,11 +8,19 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 
 def _result() -> BenchmarkResult:
     def row(model: str, ppl: float) -> dict:
-        return {"model": model, "corpus": "wikitext", "corpus_source": "offline",
-                "metrics": {"byte_perplexity": metric(ppl, "", ci95=[ppl - 0.1, ppl + 0.1])}}  # fmt: skip
+        return {
+            "model": model,
+            "corpus": "wikitext",
+            "corpus_source": "offline",
+            "metrics": {"byte_perplexity": metric(ppl, "", ci95=[ppl - 0.1, ppl + 0.1])},
+        }
 
-    increase = {"model": "zip2zip", "corpus": "wikitext", "versus": "control",
-                "metrics": {"byte_perplexity_increase_pct": metric(12.5, "%", ci95=[10.0, 15.0])}}  # fmt: skip
+    increase = {
+        "model": "zip2zip",
+        "corpus": "wikitext",
+        "versus": "control",
+        "metrics": {"byte_perplexity_increase_pct": metric(12.5, "%", ci95=[10.0, 15.0])},
+    }
     return BenchmarkResult(
         benchmark="perplexity",
         status="full",

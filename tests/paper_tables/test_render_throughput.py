@@ -11,35 +11,81 @@ from zip2zip.evaluation.results import BenchmarkResult, metric, write_result
 
 
 def _rows(p: int, *, prefill_x: float, decode_x: float, r: float) -> list[dict]:
-    key = {"model": "smollm2", "corpus": "code", "prompt_base_tokens": p, "new_base_tokens": 256,
-           "setting": f"{p}+256", "mode": "replay"}  # fmt: skip
+    key = {
+        "model": "smollm2",
+        "corpus": "code",
+        "prompt_base_tokens": p,
+        "new_base_tokens": 256,
+        "setting": f"{p}+256",
+        "mode": "replay",
+    }
     timed = lambda v, unit: metric(v, unit, num_samples=5, values=[v] * 5, stdev=0.5)  # noqa: E731
     return [
-        {**key, "method": "baseline", "phase": "prefill", "metrics": {"prefill_base_tokens_per_s": timed(400.0, "base_tokens/s")}},
-        {**key, "method": "baseline", "phase": "decode", "metrics": {"decode_base_tokens_per_s": timed(20.0, "base_tokens/s")}},
-        {**key, "method": "zip2zip", "phase": "prefill", "metrics": {
-            "prefill_base_tokens_per_s": timed(400.0 * prefill_x, "base_tokens/s"),
-            "prefill_gain_pct": metric(100 * (prefill_x - 1), "%", num_samples=5),
-            "prompt_compression_ratio": metric(r, "base_tokens/id", num_samples=1),
-            "prefill_speedup_per_r": metric(prefill_x / r, "fraction of r", num_samples=5)}},
-        {**key, "method": "zip2zip", "phase": "decode", "metrics": {
-            "decode_base_tokens_per_s": timed(20.0 * decode_x, "base_tokens/s"),
-            "decode_gain_pct": metric(100 * (decode_x - 1), "%", num_samples=5),
-            "compression_ratio": metric(r, "base_tokens/step", num_samples=1),
-            "decode_speedup_per_r": metric(decode_x / r, "fraction of r", num_samples=5)}},
-    ]  # fmt: skip
+        {
+            **key,
+            "method": "baseline",
+            "phase": "prefill",
+            "metrics": {"prefill_base_tokens_per_s": timed(400.0, "base_tokens/s")},
+        },
+        {
+            **key,
+            "method": "baseline",
+            "phase": "decode",
+            "metrics": {"decode_base_tokens_per_s": timed(20.0, "base_tokens/s")},
+        },
+        {
+            **key,
+            "method": "zip2zip",
+            "phase": "prefill",
+            "metrics": {
+                "prefill_base_tokens_per_s": timed(400.0 * prefill_x, "base_tokens/s"),
+                "prefill_gain_pct": metric(100 * (prefill_x - 1), "%", num_samples=5),
+                "prompt_compression_ratio": metric(r, "base_tokens/id", num_samples=1),
+                "prefill_speedup_per_r": metric(prefill_x / r, "fraction of r", num_samples=5),
+            },
+        },
+        {
+            **key,
+            "method": "zip2zip",
+            "phase": "decode",
+            "metrics": {
+                "decode_base_tokens_per_s": timed(20.0 * decode_x, "base_tokens/s"),
+                "decode_gain_pct": metric(100 * (decode_x - 1), "%", num_samples=5),
+                "compression_ratio": metric(r, "base_tokens/step", num_samples=1),
+                "decode_speedup_per_r": metric(decode_x / r, "fraction of r", num_samples=5),
+            },
+        },
+    ]
 
 
 def _result() -> BenchmarkResult:
     rows = _rows(256, prefill_x=1.3, decode_x=1.2, r=1.4) + _rows(512, prefill_x=1.4, decode_x=1.35, r=1.4)
-    config = {"model": "smollm2", "dtype": "float32", "device": "cpu", "max_subtokens": 3, "max_codebook_size": 2048,
-              "num_repeats": 5, "num_warmup": 1, "num_threads": 1, "new_base_tokens": 256,
-              "target_speedup_fraction_of_r": 0.9}  # fmt: skip
-    assets = {"model": {"name": "SmolLM2-135M-Instruct", "hyper_encoders": "freshly initialised"},
-              "device_name": "Test CPU"}  # fmt: skip
-    return BenchmarkResult(benchmark="throughput", status="full", config=config, rows=rows, duration_s=60.0,
-                           assets=assets, git={"commit": "0123456789abcdef", "dirty": False},
-                           created_utc="2026-01-01T00:00:00+00:00")  # fmt: skip
+    config = {
+        "model": "smollm2",
+        "dtype": "float32",
+        "device": "cpu",
+        "max_subtokens": 3,
+        "max_codebook_size": 2048,
+        "num_repeats": 5,
+        "num_warmup": 1,
+        "num_threads": 1,
+        "new_base_tokens": 256,
+        "target_speedup_fraction_of_r": 0.9,
+    }
+    assets = {
+        "model": {"name": "SmolLM2-135M-Instruct", "hyper_encoders": "freshly initialised"},
+        "device_name": "Test CPU",
+    }
+    return BenchmarkResult(
+        benchmark="throughput",
+        status="full",
+        config=config,
+        rows=rows,
+        duration_s=60.0,
+        assets=assets,
+        git={"commit": "0123456789abcdef", "dirty": False},
+        created_utc="2026-01-01T00:00:00+00:00",
+    )
 
 
 def test_markdown_paper_beside_ours() -> None:

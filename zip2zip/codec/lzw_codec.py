@@ -242,10 +242,23 @@ class LZWCodec:
 
         def run(lo: int, hi: int) -> None:
             _lzw_fast.compress_batch(
-                flat, offsets, lo, hi, cfg.initial_vocab_size, cfg.max_subtokens, cfg.max_codebook_size,
-                self._disabled_mask, out_codes, out_num_codes, out_table, table_offsets, out_lengths,
-                out_positions, out_num_entries, error,
-            )  # fmt: skip
+                flat,
+                offsets,
+                lo,
+                hi,
+                cfg.initial_vocab_size,
+                cfg.max_subtokens,
+                cfg.max_codebook_size,
+                self._disabled_mask,
+                out_codes,
+                out_num_codes,
+                out_table,
+                table_offsets,
+                out_lengths,
+                out_positions,
+                out_num_entries,
+                error,
+            )
 
         self._run_split(run, offsets)
         if error[0] >= 0:
@@ -284,10 +297,24 @@ class LZWCodec:
 
         def run(lo: int, hi: int) -> None:
             _lzw_fast.decompress_batch(
-                flat, offsets, lo, hi, cfg.initial_vocab_size, cfg.max_subtokens, cfg.max_codebook_size,
-                self._disabled_mask, out_ids, out_offsets, out_num_ids, out_table, table_offsets,
-                out_lengths, out_positions, out_num_entries, error,
-            )  # fmt: skip
+                flat,
+                offsets,
+                lo,
+                hi,
+                cfg.initial_vocab_size,
+                cfg.max_subtokens,
+                cfg.max_codebook_size,
+                self._disabled_mask,
+                out_ids,
+                out_offsets,
+                out_num_ids,
+                out_table,
+                table_offsets,
+                out_lengths,
+                out_positions,
+                out_num_entries,
+                error,
+            )
 
         self._run_split(run, offsets)
         if error[0] >= 0:

@@ -101,11 +101,20 @@ def generate_documents(*, seed: int, num_docs: int, min_doc_bytes: int) -> tuple
     if importlib.util.find_spec("mathematics_dataset") is None:
         raise MissingAssetError(f"the offline math corpus needs mathematics-dataset: {_INSTALL}")
     package_root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONHASHSEED": "0",
-           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    }
     args = json.dumps({"seed": seed, "num_docs": num_docs, "min_doc_bytes": min_doc_bytes})
-    proc = subprocess.run([sys.executable, "-m", "zip2zip.data._math_text", args], env=env, capture_output=True,
-                          text=True, encoding="utf-8", check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "zip2zip.data._math_text", args],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"math text generation failed:\n{proc.stderr[-2000:]}")
     out = json.loads(proc.stdout)
@@ -145,8 +154,13 @@ def _generate_here(*, seed: int, num_docs: int, min_doc_bytes: int) -> tuple[lis
                 pairs.append(f"Question: {question}\nAnswer: {answer}")
                 size += len(pairs[-1].encode("utf-8")) + 2
             docs.append("\n\n".join(pairs))
-    prov = {"package": "mathematics-dataset", "version": importlib.metadata.version("mathematics-dataset"),
-            "license": "Apache-2.0", "modules_used": working, "modules_skipped": sorted(failing)}  # fmt: skip
+    prov = {
+        "package": "mathematics-dataset",
+        "version": importlib.metadata.version("mathematics-dataset"),
+        "license": "Apache-2.0",
+        "modules_used": working,
+        "modules_skipped": sorted(failing),
+    }
     return docs, prov
 
 

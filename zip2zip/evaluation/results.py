@@ -162,8 +162,11 @@ def read_result(path: Path | str) -> BenchmarkResult:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{path}: unknown keys {unknown}")
-    required = {f.name for f in dataclasses.fields(BenchmarkResult) if f.default is dataclasses.MISSING
-                and f.default_factory is dataclasses.MISSING}  # fmt: skip
+    required = {
+        f.name
+        for f in dataclasses.fields(BenchmarkResult)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
     missing = sorted(required - set(data))
     if missing:
         raise ValueError(f"{path}: missing keys {missing}")
