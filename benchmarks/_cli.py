@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from zip2zip.evaluation.results import (
     PARTIAL_SUFFIX,
@@ -33,8 +33,11 @@ from zip2zip.evaluation.results import (
 )
 from zip2zip.registry import check_name, unknown_name_message
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 RESULTS_DIR = Path("results")
-C = TypeVar("C")
+C = TypeVar("C", bound="DataclassInstance")  # a benchmark Config: ``dataclasses.replace`` needs a dataclass
 
 
 class _Parser(argparse.ArgumentParser):

@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, LlamaConfig
+from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedModel
 
 from benchmarks._cli import (
     ResultFile,
@@ -172,7 +172,7 @@ def _forced_codes(model: Zip2ZipForCausalLM, ids: list[int], config: Config) -> 
     return full[:cut], forced
 
 
-def _load_model(name: str, vocab_size: int, config: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
+def _load_model(name: str, vocab_size: int, config: Config) -> tuple[PreTrainedModel, dict[str, Any]]:
     if name == "smollm2":
         directory = _smollm2_dir()
         model = AutoModelForCausalLM.from_pretrained(

@@ -110,7 +110,7 @@ def _held_out_docs(domain: str) -> tuple[list[str], dict[str, Any]]:
     kept = [
         d for d, h in zip(corpus.docs, corpus.doc_sha256, strict=True) if is_heldout(h, data.heldout_fraction)
     ]
-    prov = {
+    prov: dict[str, Any] = {
         key: corpus.assets[key]
         for key in ("package", "version", "license", "attribution", "source", "python")
         if key in corpus.assets
@@ -360,11 +360,9 @@ def _function_openings(doc: str) -> list[tuple[str, str]]:
         end = next(
             (i for i in range(first, min(first + 4, len(lines))) if lines[i].rstrip().endswith(":")), None
         )
-        body = (
-            [i for i in range(end + 1, min(end + 40, len(lines))) if lines[i].strip()]
-            if end is not None
-            else []
-        )
+        if end is None:  # no signature line ending in ':' (and so no body) within 4 lines
+            continue
+        body = [i for i in range(end + 1, min(end + 40, len(lines))) if lines[i].strip()]
         if len(body) < 2 or len(lines[body[0]]) - len(lines[body[0]].lstrip()) <= indent:
             continue
         quote = lines[body[0]].strip()[:3]
