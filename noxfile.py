@@ -95,7 +95,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
-    """ruff (lint + format check) and mypy on the package."""
+    """ruff (lint + format check) and mypy on zip2zip/, benchmarks/ and paper_tables/."""
     python = _shared_python(session)
     session.run(python, "-m", "ruff", "check", ".", external=True)
     session.run(python, "-m", "ruff", "format", "--check", ".", external=True)
@@ -109,7 +109,7 @@ def tables(session: nox.Session) -> None:
     session.run(python, "-m", "paper_tables.build", *session.posargs, external=True)
 
 
-@nox.session(venv_backend="none")
+@nox.session(venv_backend="none", tags=["paper"])
 def efficiency(session: nox.Session) -> None:
     """Token efficiency, 4 real tokenizers x 5 domains, offline (~1 min) -> results/efficiency/, then tables."""
     _run_benchmark(session, "efficiency")
