@@ -1,5 +1,5 @@
-"""Generation: issue tests 1 (greedy, compression off == base) and 3 (every id decodes, codebooks agree,
-no logit on a missing slot), batch == per-row, budgets, stopping, sampling, the tokenizer, and a slow
+"""Generation: greedy with compression off == base; every id decodes, codebooks agree and no logit
+falls on a missing slot; batch == per-row, budgets, stopping, sampling, the tokenizer, and a slow
 end-to-end run on the real SmolLM2-135M."""
 
 from __future__ import annotations

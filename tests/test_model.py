@@ -1,5 +1,5 @@
-"""Zip2ZipForCausalLM: issue tests 1 (compression off == base), 2 (incremental == full forward),
-4 (save/load) and 5 (bad input), plus the same-step code and the training loss."""
+"""Zip2ZipForCausalLM: compression off == base, incremental == full forward, save/load and bad input,
+plus the same-step code and the training loss."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Compiled (numba) LZW kernels with exactly the semantics of ``zip2zip.codec.lzw``; tested equal to it.
 
-Why numba: measured on this project's 2-core machine (``nox -s codec``), the plain-Python reference
+Why numba: measured on a 2-core CPU (``nox -s codec``), the plain-Python reference
 encodes ~2M base ids/s, these kernels ~tens of millions, and numba needs no C toolchain on the
 user's machine. Kernels are ``nogil`` so ``LZWCodec`` can run sequences of a batch on several threads.
 

@@ -7,7 +7,7 @@ provenance of the files actually loaded (package versions, sha256). Any name out
 as a Hugging Face hub id or local path via ``AutoTokenizer`` (only when the hub is reachable, or from
 the local cache).
 
-Why packages and not the hub: the benchmark machine has no hub access, and the ranks files shipped in
+Why packages and not the hub: the benchmarks run without hub access, and the ranks files shipped in
 these packages are byte-identical to the released tokenizers (tests compare ids against an independent
 implementation, ``quicktok``). This module does not compress anything and never downloads from the hub
 when it is unreachable.

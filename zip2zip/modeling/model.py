@@ -254,7 +254,7 @@ class Zip2ZipForCausalLM(nn.Module):
             contents.append(HYPER_ENCODERS)
         base: Any = self.base_model
         if _is_peft_model(base):
-            # peft records where the base was loaded from on this machine; record the portable reference
+            # peft records the local path the base was loaded from; record the portable reference
             for adapter_config in base.peft_config.values():
                 adapter_config.base_model_name_or_path = self.config.base_model_name_or_path
             base.save_pretrained(str(directory / ADAPTER_DIR))
