@@ -10,7 +10,24 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class TokenizerVocabulary(Protocol):
+    """What ``compression_config_from_tokenizer`` reads of a base tokenizer; a Hugging Face tokenizer has it.
+
+    ``len(tokenizer)`` is the full vocabulary V including added tokens. ``all_special_ids`` and
+    ``added_tokens_decoder`` are read as well when the tokenizer has them (they are optional).
+    """
+
+    def __len__(self) -> int: ...
+
+    @property
+    def pad_token_id(self) -> int | None: ...
+
+    @property
+    def eos_token_id(self) -> int | None: ...
+
 
 # Ids are stored as int64 and a trie key packs (parent id, child id) into one int64.
 _MAX_VOCAB_SIZE = 2**30
@@ -105,7 +122,7 @@ def _as_id_set(values: Iterable[int], name: str) -> frozenset[int]:
 
 
 def compression_config_from_tokenizer(
-    tokenizer: Any, *, max_subtokens: int = 3, max_codebook_size: int = 2048
+    tokenizer: TokenizerVocabulary, *, max_subtokens: int = 3, max_codebook_size: int = 2048
 ) -> CompressionConfig:
     """The codec settings a tokenizer implies (see the module docstring)."""
     vocab_size = len(tokenizer)

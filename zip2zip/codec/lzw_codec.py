@@ -13,15 +13,30 @@ import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from zip2zip.codec import _lzw_fast, lzw
 from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.config import CompressionConfig
 
 PaddingSide = Literal["left", "right"]
+
+
+class IdTensor(Protocol):
+    """A CPU torch tensor of ids, as the codec uses it (typed without importing torch)."""
+
+    def detach(self) -> IdTensor: ...
+
+    def cpu(self) -> IdTensor: ...
+
+    def numpy(self) -> np.ndarray: ...
+
+
+# One sequence of integer ids: a list or tuple of ints, a 1-D integer numpy array or a CPU torch tensor.
+Ids: TypeAlias = Sequence[int] | np.ndarray | IdTensor
 
 # Below this many ids a batch runs on one thread: starting threads would cost more than it saves.
 _MIN_IDS_PER_THREAD = 32_768
@@ -77,7 +92,7 @@ class BatchEncoded:
         return np.stack([cb.padded_table(num_rows) for cb in self.codebooks])
 
 
-def _as_id_array(ids: Any, what: str) -> np.ndarray:
+def _as_id_array(ids: Ids, what: str) -> np.ndarray:
     """1-D int64 copy or view of a list, tuple, numpy array or CPU torch tensor of integer ids.
 
     Never coerces: a float, str or bool id (a list's or an array's dtype) raises TypeError naming it.
@@ -139,14 +154,17 @@ class LZWCodec:
         self._disabled_mask[list(self.config.disabled_ids)] = True
 
     @classmethod
-    def from_config(cls, config: CompressionConfig, **options: Any) -> LZWCodec:
+    def from_config(
+        cls, config: CompressionConfig, *, num_threads: int | None = None, use_fast: bool = True
+    ) -> LZWCodec:
         return cls(
             config.initial_vocab_size,
             pad_token_id=config.pad_token_id,
             max_subtokens=config.max_subtokens,
             max_codebook_size=config.max_codebook_size,
             disabled_ids=config.disabled_ids,
-            **options,
+            num_threads=num_threads,
+            use_fast=use_fast,
         )
 
     def __repr__(self) -> str:
@@ -158,15 +176,15 @@ class LZWCodec:
 
     # ---- single sequence -------------------------------------------------------------------------
 
-    def encode(self, ids: Any) -> Encoded:
+    def encode(self, ids: Ids) -> Encoded:
         """Compress base ids (each in ``0..V-1``) with a fresh codebook."""
         return self._encode_many([_as_id_array(ids, "ids")])[0]
 
-    def decode(self, codes: Any) -> np.ndarray:
+    def decode(self, codes: Ids) -> np.ndarray:
         """Base ids of a compressed stream (canonical or not). Raises ValueError on an id that cannot exist."""
         return self.decode_with_codebook(codes).base_ids
 
-    def decode_with_codebook(self, codes: Any) -> Decoded:
+    def decode_with_codebook(self, codes: Ids) -> Decoded:
         """Base ids plus the codebook (and entry positions) the decoder derived from the stream."""
         return self._decode_many([_as_id_array(codes, "codes")])[0]
 
@@ -178,7 +196,7 @@ class LZWCodec:
 
     def batch_encode(
         self,
-        sequences: Sequence[Any],
+        sequences: Sequence[Ids],
         *,
         padding_side: PaddingSide = "right",
         pad_to_length: int | None = None,
@@ -212,7 +230,7 @@ class LZWCodec:
         )
 
     def batch_decode(
-        self, sequences: Sequence[Any] | np.ndarray, attention_mask: Any = None
+        self, sequences: Sequence[Ids] | np.ndarray, attention_mask: npt.ArrayLike | None = None
     ) -> list[np.ndarray]:
         """Base ids of each compressed sequence; with ``attention_mask``, padded positions are dropped."""
         if attention_mask is not None:

@@ -33,7 +33,7 @@ import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from lm_eval.api.model import TemplateLM
@@ -53,6 +53,10 @@ from zip2zip.inference.scoring import compress_segments, score_continuations
 from zip2zip.inference.tokenization import Zip2ZipTokenizer
 from zip2zip.modeling.config import CONFIG_FILE_NAME, Zip2ZipConfig, resolve_base_location
 from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+if TYPE_CHECKING:
+    from lm_eval.api.instance import Instance
+    from transformers import PreTrainedTokenizerBase
 
 # Generation options this model honours; any other key in a task's generation_kwargs is an error.
 _GENERATION_KEYS = {"do_sample", "temperature", "top_k", "top_p"}
@@ -89,7 +93,7 @@ class Zip2ZipLM(TemplateLM):
     def __init__(
         self,
         pretrained: str | Zip2ZipForCausalLM,
-        tokenizer: Any = None,
+        tokenizer: str | Path | PreTrainedTokenizerBase | None = None,
         *,
         gguf_file: str | None = None,
         max_codebook_size: int | None = None,
@@ -102,7 +106,7 @@ class Zip2ZipLM(TemplateLM):
         dtype: str = "float32",
         device: str | None = None,
         max_batch_size: int | None = None,  # lm-eval passes it for batch_size="auto", unsupported here
-        **unused: Any,
+        **unused: object,
     ) -> None:
         super().__init__()
         unknown = {k: v for k, v in unused.items() if v is not None}
@@ -112,7 +116,7 @@ class Zip2ZipLM(TemplateLM):
             raise ValueError("zip2zip model: batch_size='auto' is not supported; pass an integer")
         if dtype not in _DTYPES:
             raise ValueError(f"dtype={dtype!r}; expected one of {sorted(_DTYPES)}")
-        model, tokenizer = _load(
+        model, hf_tokenizer = _load(
             pretrained,
             tokenizer,
             gguf_file=gguf_file,
@@ -127,8 +131,8 @@ class Zip2ZipLM(TemplateLM):
         elif device is not None:
             model.to(device)
         self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.zip2zip_tokenizer = Zip2ZipTokenizer(tokenizer, model.compression)  # checks V matches
+        self.tokenizer = hf_tokenizer
+        self.zip2zip_tokenizer = Zip2ZipTokenizer(hf_tokenizer, model.compression)  # checks V matches
         self.batch_size = int(batch_size)
         self.add_bos_token = add_bos_token
         self.custom_prefix_token_id = prefix_token_id
@@ -170,7 +174,7 @@ class Zip2ZipLM(TemplateLM):
         string: str,
         add_special_tokens: bool | None = None,
         left_truncate_len: int | None = None,
-        **kwargs: Any,
+        **kwargs: object,  # lm-eval's interface; unused
     ) -> list[int]:
         """Base ids, with the ``hf`` model's rules for special tokens (BOS already in the text is not doubled)."""
         options: dict[str, Any] = {}
@@ -215,7 +219,7 @@ class Zip2ZipLM(TemplateLM):
             results.append(answer)
         return results
 
-    def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
+    def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         """Whole-text log-likelihood (nats): sum over lm-eval's disjoint windows of ``max_length`` base tokens."""
         windows: list[tuple[None, list[int], list[int]]] = []
         owners: list[int] = []
@@ -241,7 +245,7 @@ class Zip2ZipLM(TemplateLM):
         return totals
 
     # ------------------------------------------------------------------ generation
-    def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+    def generate_until(self, requests: list[Instance], disable_tqdm: bool = False) -> list[str]:
         """Completions only, cut at the first stop string; requests with equal options are batched by length."""
         results: list[str | None] = [None] * len(requests)
         groups: dict[str, list[int]] = {}
@@ -316,7 +320,7 @@ class Zip2ZipLM(TemplateLM):
 
 def _load(
     pretrained: str | Zip2ZipForCausalLM,
-    tokenizer: Any,
+    tokenizer: str | Path | PreTrainedTokenizerBase | None,
     *,
     gguf_file: str | None,
     max_codebook_size: int | None,

@@ -15,9 +15,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 import numpy as np
+
+
+class HypertokenCodebook(Protocol):
+    """What ``EfficiencyTotals.add_document`` reads of a codebook (``zip2zip.Codebook`` has it)."""
+
+    @property
+    def num_entries(self) -> int: ...
+
+    def subtokens(self, hyper_id: int) -> tuple[int, ...]: ...
 
 
 def bytes_per_token(num_bytes: int, num_tokens: int) -> float:
@@ -49,7 +58,9 @@ class EfficiencyTotals:
     _uses_by_subtokens: Counter[tuple[int, ...]] = field(default_factory=Counter, repr=False)
     _docs_by_subtokens: Counter[tuple[int, ...]] = field(default_factory=Counter, repr=False)
 
-    def add_document(self, num_bytes: int, num_base_tokens: int, codes: np.ndarray, codebook: Any) -> None:
+    def add_document(
+        self, num_bytes: int, num_base_tokens: int, codes: np.ndarray, codebook: HypertokenCodebook
+    ) -> None:
         """Count one document: its bytes, base length, compressed ids ``codes`` and the codebook built for it.
 
         ``codebook`` needs ``num_entries`` and ``subtokens(hyper_id) -> tuple[int, ...]``.

@@ -95,7 +95,10 @@ def _to_jsonable(obj: Any) -> Any:
 
 
 def write_json_atomic(path: Path | str, payload: Any) -> Path:
-    """Write ``payload`` as sorted, indented JSON: temp file in the same folder, then rename."""
+    """Write ``payload`` as sorted, indented JSON: temp file in the same folder, then rename.
+
+    ``payload`` is arbitrary JSON (plus numpy values, paths and dataclasses, converted), hence ``Any``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_to_jsonable(payload), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

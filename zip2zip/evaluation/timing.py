@@ -11,7 +11,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 
 def _no_sync() -> None:
@@ -23,7 +23,7 @@ def _no_lap(part: str) -> None:
 
 
 def time_interleaved(
-    fns: dict[str, Callable[[], Any]],
+    fns: dict[str, Callable[[], object]],  # return values are discarded
     *,
     num_repeats: int,
     num_warmup: int = 1,

@@ -80,7 +80,7 @@ class DecodeState:
 
     streams: list[LZWStream]
     hyper_cache: HyperCache
-    past_key_values: Any
+    past_key_values: DynamicCache
     attention_mask: torch.Tensor  # [B, capacity]: prompt mask then ones for generated steps
     length: int  # columns of attention_mask in use
     next_positions: torch.Tensor  # [B] position id of the next input

@@ -11,17 +11,31 @@ This module runs no model.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, cast
 
 import torch
 
 from zip2zip.codec import lzw
 from zip2zip.codec.codebook import Codebook
-from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
+from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary, compression_config_from_tokenizer
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.modeling.lm_head import NO_POSITION
+
+
+class BaseTokenizer(TokenizerVocabulary, Protocol):
+    """The base tokenizer ``Zip2ZipTokenizer`` wraps: what it calls of a Hugging Face tokenizer.
+
+    Besides ``len()``, ``pad_token_id`` and ``eos_token_id`` (see ``TokenizerVocabulary``): calling it on
+    one text gives a mapping whose ``"input_ids"`` are that text's base ids, and ``decode`` turns a list
+    of base ids back into text (a Hugging Face tokenizer is typed to return ``str | list[str]``; a flat
+    list of ids gives a ``str``).
+    """
+
+    def __call__(self, text: str, *, add_special_tokens: bool = ...) -> Mapping[str, Sequence[int]]: ...
+
+    def decode(self, token_ids: list[int], *, skip_special_tokens: bool = ...) -> str | list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,7 @@ def pad_sequences(
 class Zip2ZipTokenizer:
     """A base tokenizer plus the LZW codec: ``encode``/``__call__`` compress, ``decode`` expands."""
 
-    def __init__(self, tokenizer: Any, compression: CompressionConfig) -> None:
+    def __init__(self, tokenizer: BaseTokenizer, compression: CompressionConfig) -> None:
         if len(tokenizer) != compression.initial_vocab_size:
             raise ValueError(
                 f"tokenizer has {len(tokenizer)} ids (added tokens included) but the compression config "
@@ -103,7 +117,7 @@ class Zip2ZipTokenizer:
 
     @classmethod
     def from_tokenizer(
-        cls, tokenizer: Any, *, max_subtokens: int = 3, max_codebook_size: int = 2048
+        cls, tokenizer: BaseTokenizer, *, max_subtokens: int = 3, max_codebook_size: int = 2048
     ) -> Zip2ZipTokenizer:
         config = compression_config_from_tokenizer(
             tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
@@ -144,7 +158,8 @@ class Zip2ZipTokenizer:
 
     def decode(self, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
         """Compressed ids (as one stream with a fresh codebook) -> text."""
-        return self.tokenizer.decode(self.decompress(ids), skip_special_tokens=skip_special_tokens)
+        # one flat id list decodes to one str (see BaseTokenizer)
+        return cast(str, self.tokenizer.decode(self.decompress(ids), skip_special_tokens=skip_special_tokens))
 
     def decode_base(self, base_ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
-        return self.tokenizer.decode(list(base_ids), skip_special_tokens=skip_special_tokens)
+        return cast(str, self.tokenizer.decode(list(base_ids), skip_special_tokens=skip_special_tokens))

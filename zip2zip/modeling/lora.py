@@ -8,9 +8,12 @@ matches neither layout is refused with the names it does have. This module does 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from torch import nn
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
 
 FUSED_TARGETS = ("qkv_proj", "o_proj", "gate_up_proj", "down_proj")  # Phi-3 / Phi-3.5
 SPLIT_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")  # Llama & co.
@@ -48,7 +51,7 @@ def build_lora_config(
     alpha: int,
     dropout: float = 0.0,
     targets: list[str] | None = None,
-) -> Any:
+) -> LoraConfig:
     """A peft ``LoraConfig`` for ``model`` (targets resolved by ``lora_target_modules`` unless given)."""
     from peft import LoraConfig
 

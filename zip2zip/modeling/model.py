@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
 from zip2zip.modeling.config import (
     CONFIG_FILE_NAME,
     HyperEncoderConfig,
@@ -35,6 +35,10 @@ from zip2zip.modeling.embedding import embed_compressed_ids
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
 from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
 from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions
+
+if TYPE_CHECKING:
+    from peft import LoraConfig
+    from transformers import Cache, PreTrainedModel
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
@@ -132,7 +136,7 @@ class Zip2ZipForCausalLM(nn.Module):
         gguf_file: str | None = None,
         revision: str | None = None,
         compression: CompressionConfig | None = None,
-        tokenizer: Any = None,
+        tokenizer: TokenizerVocabulary | None = None,
         max_subtokens: int = 3,
         max_codebook_size: int = 2048,
         hyper_encoder: HyperEncoderConfig | None = None,
@@ -291,7 +295,7 @@ class Zip2ZipForCausalLM(nn.Module):
             for k, v in expected.items():
                 v.copy_(loaded[k])
 
-    def add_lora(self, lora_config: Any) -> None:
+    def add_lora(self, lora_config: LoraConfig) -> None:
         """Wrap the base model with a peft adapter (saved and restored with the checkpoint)."""
         from peft import get_peft_model
 
@@ -299,21 +303,22 @@ class Zip2ZipForCausalLM(nn.Module):
 
     # ----------------------------------------------------------------------------- base-model parts
     @property
-    def causal_lm(self) -> Any:  # a transformers PreTrainedModel
+    def causal_lm(self) -> PreTrainedModel:
         """The transformers causal LM (inside the peft wrapper if there is one)."""
         base: Any = self.base_model
         return base.get_base_model() if _is_peft_model(base) else base
 
     @property
-    def decoder(self) -> Any:
+    def decoder(self) -> nn.Module:
         return self.causal_lm.base_model  # e.g. LlamaModel: embeddings + layers + final norm
 
+    # Any, not nn.Module: callers read ``.weight`` [rows, d], which torch types as ``Tensor | Module``.
     @property
-    def input_embeddings(self) -> Any:  # nn.Module with .weight [rows, d]
+    def input_embeddings(self) -> Any:
         return self.causal_lm.get_input_embeddings()
 
     @property
-    def lm_head(self) -> Any:  # nn.Module with .weight [rows, d]
+    def lm_head(self) -> Any:  # nn.Module with .weight [rows, d]; Any as for input_embeddings
         return self.causal_lm.get_output_embeddings()
 
     @property
@@ -430,7 +435,7 @@ class Zip2ZipForCausalLM(nn.Module):
         *,
         attention_mask: torch.Tensor,
         position_ids: torch.Tensor,
-        past_key_values: Any = None,
+        past_key_values: Cache | None = None,
     ) -> torch.Tensor:
         """The base transformer body (no head): ``[B, T, d]`` -> final hidden states ``[B, T, d]``."""
         out = self.decoder(

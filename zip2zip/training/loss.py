@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -40,6 +40,9 @@ from zip2zip.modeling.reconstruction import (
     slot_blind_accuracy,
 )
 
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
 # summed statistics returned by a forward pass; ratios of them are what gets logged
 _SUMS = (
     "lm_nll_sum",
@@ -53,6 +56,17 @@ _SUMS = (
     "recon_correct",
     "num_recon_members",
 )
+
+
+class Scheduler(Protocol):
+    """A learning-rate scheduler as a training step and a checkpoint use it: a torch ``LRScheduler``, or
+    the wrapper ``accelerate`` puts around one (which is not an ``LRScheduler`` subclass)."""
+
+    def step(self) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -299,8 +313,8 @@ def train_step(
     micro_batches: Sequence[TrainBatch],
     *,
     optimizer: torch.optim.Optimizer,
-    scheduler: Any = None,
-    accelerator: Any = None,
+    scheduler: Scheduler | None = None,
+    accelerator: Accelerator | None = None,
     max_grad_norm: float | None = 1.0,
     reconstruction_weight: float = 0.1,
 ) -> StepStats:
@@ -367,7 +381,11 @@ def clip_grad_norms(optimizer: torch.optim.Optimizer, *, default_max_norm: float
 
 @torch.no_grad()
 def evaluate(
-    module: nn.Module, batches: Sequence[TrainBatch], *, reconstruction_weight: float, accelerator: Any = None
+    module: nn.Module,
+    batches: Sequence[TrainBatch],
+    *,
+    reconstruction_weight: float,
+    accelerator: Accelerator | None = None,
 ) -> StepStats:
     """Summed statistics over ``batches`` (no gradients, eval mode), as ``StepStats``."""
     module.eval()

@@ -16,7 +16,7 @@ import random
 import shutil
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,8 +25,11 @@ from torch import nn
 
 from zip2zip.data.training_chunks import ChunkArrays
 from zip2zip.training.config import TrainConfig
-from zip2zip.training.loss import TrainBatch, collate_chunks
+from zip2zip.training.loss import Scheduler, TrainBatch, collate_chunks
 from zip2zip.training.state_file import load_state, save_state
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
 
 TRAINABLE_FILE = "trainable.safetensors"
 STATE_FILE = "trainer_state.safetensors"  # step, optimizer, scheduler
@@ -141,11 +144,11 @@ def save_checkpoint(
     directory: Path,
     *,
     module: nn.Module,
-    optimizer: Any,
-    scheduler: Any,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Scheduler,
     step: int,
     log: dict[str, Any],
-    accelerator: Any,
+    accelerator: Accelerator,
 ) -> None:
     """Write ``directory`` (atomically: temp dir + rename). Every process writes its own RNG file."""
     tmp = directory.with_name(directory.name + ".tmp")
@@ -194,7 +197,12 @@ def check_resume_config(directory: Path, config: TrainConfig) -> None:
 
 
 def load_checkpoint(
-    directory: Path, *, module: nn.Module, optimizer: Any, scheduler: Any, accelerator: Any
+    directory: Path,
+    *,
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Scheduler,
+    accelerator: Accelerator,
 ) -> tuple[int, dict[str, Any]]:
     """Restore what ``save_checkpoint`` wrote; returns the step and the log up to it."""
     _require_current_format(directory)

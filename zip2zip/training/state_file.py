@@ -25,7 +25,10 @@ _PRIMITIVES = (str, int, float, bool, type(None))
 
 
 def save_state(path: Path, state: Any) -> None:
-    """Write ``state`` (see the module docstring for the types allowed) to ``path``; tensors go to CPU."""
+    """Write ``state`` (see the module docstring for the types allowed) to ``path``; tensors go to CPU.
+
+    ``state`` is ``Any``: an arbitrary tree of JSON values and tensors (an optimizer's ``state_dict``).
+    """
     tensors: dict[str, torch.Tensor] = {}
     structure = _encode(state, tensors, where="state")
     save_file(tensors, str(path), metadata={_STRUCTURE_KEY: json.dumps(structure)})
