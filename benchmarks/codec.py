@@ -130,6 +130,7 @@ def _ratio(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _measure_cell(stream: _Stream, m: int, c: int, config: Config, upstream: Any) -> list[dict[str, Any]]:
+    """One (data, M, C) cell: both codecs checked equal on the stream, then encode/decode/batch rates."""
     ours = LZWCodec(
         stream.vocab_size,
         pad_token_id=stream.pad_token_id,
@@ -150,6 +151,33 @@ def _measure_cell(stream: _Stream, m: int, c: int, config: Config, upstream: Any
             f"{stream.name} M={m} C={c}: outputs differ from upstream; run the conformance tests"
         )
     key = {"data": stream.name, "max_subtokens": m, "max_codebook_size": c}
+    rows = []
+    for operation, samples, count in _time_operations(
+        stream, config, ours, theirs, encoded, ids_list=ids_list, codes_list=codes_list
+    ):
+        metrics = {name: _rate(count, s, name) for name, s in samples.items()}
+        metrics["speedup_numpy_vs_upstream"] = _ratio(metrics["ours_numpy"], metrics["upstream_list"])
+        if "ours_list" in metrics:
+            metrics["speedup_list_vs_upstream"] = _ratio(metrics["ours_list"], metrics["upstream_list"])
+        metrics["compression_ratio"] = metric(
+            encoded.compression_ratio, "base_ids/compressed_id", num_samples=1
+        )
+        rows.append({**key, "operation": operation, "num_base_ids": count, "metrics": metrics})
+    return rows
+
+
+def _time_operations(
+    stream: _Stream,
+    config: Config,
+    ours: LZWCodec,
+    theirs: Any,
+    encoded: Any,
+    *,
+    ids_list: list[int],
+    codes_list: list[int],
+) -> list[tuple[str, dict[str, list[float]], int]]:
+    """(operation, timing samples per codec and input type, base ids per call) for encode, decode and a
+    batch encode of ``batch_size`` rows; the codecs alternate within each operation (``time_interleaved``)."""
     n = len(stream.ids)
     enc = time_interleaved(
         {
@@ -180,17 +208,7 @@ def _measure_cell(stream: _Stream, m: int, c: int, config: Config, upstream: Any
         num_repeats=config.num_repeats,
         num_warmup=config.num_warmup,
     )
-    rows = []
-    for operation, samples, count in (("encode", enc, n), ("decode", dec, n), ("batch_encode", bat, batch_n)):
-        metrics = {name: _rate(count, s, name) for name, s in samples.items()}
-        metrics["speedup_numpy_vs_upstream"] = _ratio(metrics["ours_numpy"], metrics["upstream_list"])
-        if "ours_list" in metrics:
-            metrics["speedup_list_vs_upstream"] = _ratio(metrics["ours_list"], metrics["upstream_list"])
-        metrics["compression_ratio"] = metric(
-            encoded.compression_ratio, "base_ids/compressed_id", num_samples=1
-        )
-        rows.append({**key, "operation": operation, "num_base_ids": count, "metrics": metrics})
-    return rows
+    return [("encode", enc, n), ("decode", dec, n), ("batch_encode", bat, batch_n)]
 
 
 def _reference_python_row(stream: _Stream, config: Config) -> dict[str, Any]:

@@ -234,12 +234,48 @@ def run(
         raise ValueError(
             f"tokenizer {tokenizer.name!r} has neither BOS nor EOS to condition the first window on"
         )
+    prefix_token = tokenizer.prefix_token_id
     assets: dict[str, Any] = {
         "tokenizer": {"name": tokenizer.name, **tokenizer.provenance},
         "corpora": {},
         "models": dict((previous_assets or {}).get("models", {})),
     }
     skipped: list[dict[str, str]] = []
+    corpora = _load_corpora(config, tokenizer, assets=assets, skipped=skipped)
+    done = {(r["model"], r["corpus"]): r for r in previous}
+    rows: list[dict[str, Any]] = []
+    for model_name in config.models:
+        todo = [c for c in corpora if (model_name, c) not in done]
+        rows += [done[(model_name, c)] for c in corpora if (model_name, c) in done]
+        if not todo:
+            continue
+        try:
+            model, assets["models"][model_name] = load_model(model_name, config, tokenizer)
+        except (ValueError, ImportError, OSError) as exc:
+            skipped.append({"name": f"model {model_name}", "reason": str(exc)})
+            continue
+        for corpus_name in todo:
+            corpus, docs_ids = corpora[corpus_name]
+            rows.append(_score_cell(model, model_name, corpus_name, corpus, docs_ids, prefix_token, config))
+            if on_progress is not None:
+                on_progress(rows, assets)
+        del model
+    rows += relative_rows(rows, config)
+    return BenchmarkResult(
+        benchmark="perplexity",
+        status=status,
+        config=_config_dict(config),
+        rows=rows,
+        duration_s=time.perf_counter() - start,
+        assets=assets,
+        skipped=skipped,
+    )
+
+
+def _load_corpora(
+    config: Config, tokenizer: Tokenizer, *, assets: dict[str, Any], skipped: list[dict[str, str]]
+) -> dict[str, tuple[Corpus, list[list[int]]]]:
+    """Every corpus that loads, with its documents' base ids; facts go to ``assets``, failures to ``skipped``."""
     corpora: dict[str, tuple[Corpus, list[list[int]]]] = {}
     for name in config.corpora:
         try:
@@ -260,51 +296,35 @@ def run(
             "doc_sha256": corpus.doc_sha256,
             **corpus.assets,
         }
-    done = {(r["model"], r["corpus"]): r for r in previous}
-    rows: list[dict[str, Any]] = []
-    for model_name in config.models:
-        todo = [c for c in corpora if (model_name, c) not in done]
-        rows += [done[(model_name, c)] for c in corpora if (model_name, c) in done]
-        if not todo:
-            continue
-        try:
-            model, assets["models"][model_name] = load_model(model_name, config, tokenizer)
-        except (ValueError, ImportError, OSError) as exc:
-            skipped.append({"name": f"model {model_name}", "reason": str(exc)})
-            continue
-        for corpus_name in todo:
-            corpus, docs_ids = corpora[corpus_name]
-            per_doc = score_documents(
-                model,
-                docs_ids,
-                prefix_token=tokenizer.prefix_token_id,
-                config=config,
-                desc=f"{model_name}/{corpus_name}",
-            )
-            doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
-            rows.append(
-                {
-                    "model": model_name,
-                    "corpus": corpus_name,
-                    "corpus_source": corpus.source,
-                    "metrics": summarise(per_doc, doc_bytes, config),
-                    "per_doc_nll_nats": [-d["logprob"] for d in per_doc],
-                    "per_doc_bytes": doc_bytes,
-                }
-            )
-            if on_progress is not None:
-                on_progress(rows, assets)
-        del model
-    rows += relative_rows(rows, config)
-    return BenchmarkResult(
-        benchmark="perplexity",
-        status=status,
-        config=_config_dict(config),
-        rows=rows,
-        duration_s=time.perf_counter() - start,
-        assets=assets,
-        skipped=skipped,
+    return corpora
+
+
+def _score_cell(
+    model: Any,
+    model_name: str,
+    corpus_name: str,
+    corpus: Corpus,
+    docs_ids: list[list[int]],
+    prefix_token: int,
+    config: Config,
+) -> dict[str, Any]:
+    """One (model, corpus) row: the summary metrics and the per-document NLL and bytes they come from."""
+    per_doc = score_documents(
+        model,
+        docs_ids,
+        prefix_token=prefix_token,
+        config=config,
+        desc=f"{model_name}/{corpus_name}",
     )
+    doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
+    return {
+        "model": model_name,
+        "corpus": corpus_name,
+        "corpus_source": corpus.source,
+        "metrics": summarise(per_doc, doc_bytes, config),
+        "per_doc_nll_nats": [-d["logprob"] for d in per_doc],
+        "per_doc_bytes": doc_bytes,
+    }
 
 
 def _config_dict(config: Config) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from _model_factories import ARCHITECTURES, PAD, VOCAB, compression, repetitive_
 from zip2zip.codec import lzw
 from zip2zip.inference.generation import decode_step, prefill
 from zip2zip.inference.tokenization import compress_ids, pad_sequences
+from zip2zip.modeling.checkpoint import ENCODER_WEIGHTS_FILE, checkpoint_contents
 from zip2zip.modeling.config import HyperEncoderConfig, resolve_base_location
-from zip2zip.modeling.model import ENCODER_WEIGHTS_FILE, Zip2ZipForCausalLM, checkpoint_contents
+from zip2zip.modeling.model import Zip2ZipForCausalLM
 
 ARCHS = sorted(ARCHITECTURES)
 ROOT = Path(__file__).resolve().parent.parent

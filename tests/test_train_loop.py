@@ -1,4 +1,4 @@
-"""zip2zip.training.loop / train_config / lora: schedule, data order, LoRA targets, CLI, exact resume, checkpoints."""
+"""zip2zip.training.loop / cli / build / train_config / lora: schedule, data order, LoRA targets, CLI, exact resume, checkpoints."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import torch
 
 from tests._model_factories import tiny_base
 from zip2zip.modeling.lora import FUSED_TARGETS, SPLIT_TARGETS, build_lora_config, lora_target_modules
+from zip2zip.training.cli import parse_command_line
 from zip2zip.training.config import PRESETS, TrainConfig, at_smoke_size
-from zip2zip.training.loop import parse_command_line, run
+from zip2zip.training.loop import run
 from zip2zip.training.state import chunk_index, lr_factor
 
 ROOT = Path(__file__).resolve().parent.parent

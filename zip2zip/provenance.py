@@ -1,6 +1,6 @@
 """Where a number came from: package versions, hardware and the git commit of the code that ran.
 
-Shared by result files (``evaluation.results``) and training logs (``training.loop``), so it sits under
+Shared by result files (``evaluation.results``) and training logs (``training.run_log``), so it sits under
 every layer. Imports no torch (it reads device facts only when torch is already imported).
 """
 

@@ -15,6 +15,9 @@ Decoding re-runs the encoder over the decoded base ids (the codebook depends on 
 with a shortcut that keeps it at one table probe per *code*: in a canonical stream the pending phrase
 plus the next code's first id is never a known phrase, and then the encoder's walk over that code is
 known to end at the code itself (every prefix of an entry is a code).
+
+``compress_batch`` and ``decompress_batch`` stay long on purpose: each is one hot loop over every id, and
+splitting it into helpers would put calls (and their argument passing) inside that loop.
 """
 
 from __future__ import annotations

@@ -396,22 +396,14 @@ def load_corpus(
             f"need num_docs >= 1, max_total_bytes >= 1 and 0 < min_doc_bytes <= max_doc_bytes; got {num_docs}, "
             f"{max_total_bytes}, {min_doc_bytes}, {max_doc_bytes}"
         )
-    hub_note = None
-    if source == "hub" or (source == "auto" and hub_is_reachable()):
-        try:
-            pool, prov = load_hub_pool(spec.hub, num_docs=num_docs, seed=seed)
-            used = "hub"
-        except Exception as exc:  # any hub/dataset failure: fall back offline, but say why
-            if source == "hub":
-                raise
-            hub_note = (
-                f"hub dataset {spec.hub.dataset} failed ({type(exc).__name__}: {exc}); used offline text"
-            )
-    else:
-        hub_note = "hub not reachable (or HF_HUB_OFFLINE=1): used the offline default"
-    if source == "offline" or hub_note is not None:
-        pool, prov = spec.build_offline(seed, num_docs, min_doc_bytes, max_doc_bytes)
-        used = "offline"
+    pool, prov, used, hub_note = _document_pool(
+        spec,
+        source=source,
+        num_docs=num_docs,
+        min_doc_bytes=min_doc_bytes,
+        max_doc_bytes=max_doc_bytes,
+        seed=seed,
+    )
     docs = sample_documents(
         pool, num_docs=num_docs, max_total_bytes=max_total_bytes, max_doc_bytes=max_doc_bytes, seed=seed
     )
@@ -436,3 +428,26 @@ def load_corpus(
         num_docs_available=sum(len(v) for v in pool.values()),
         assets=assets,
     )
+
+
+def _document_pool(
+    spec: CorpusSpec, *, source: str, num_docs: int, min_doc_bytes: int, max_doc_bytes: int, seed: int
+) -> tuple[Pool, dict[str, Any], str, str | None]:
+    """The pool to sample from, its provenance, the source used and why not the hub (``None``: it was used)."""
+    hub_note = None
+    if source == "hub" or (source == "auto" and hub_is_reachable()):
+        try:
+            pool, prov = load_hub_pool(spec.hub, num_docs=num_docs, seed=seed)
+            used = "hub"
+        except Exception as exc:  # any hub/dataset failure: fall back offline, but say why
+            if source == "hub":
+                raise
+            hub_note = (
+                f"hub dataset {spec.hub.dataset} failed ({type(exc).__name__}: {exc}); used offline text"
+            )
+    else:
+        hub_note = "hub not reachable (or HF_HUB_OFFLINE=1): used the offline default"
+    if source == "offline" or hub_note is not None:
+        pool, prov = spec.build_offline(seed, num_docs, min_doc_bytes, max_doc_bytes)
+        used = "offline"
+    return pool, prov, used, hub_note

@@ -327,50 +327,102 @@ def prepare_data(
     root = Path(cache_root) if cache_root is not None else cache_dir() / "train_data"
     directory = root / cache_key(tokenizer, compression, config, documents)
     manifest_path = directory / "manifest.json"
-    splits = {
-        "train": [d for d in documents if not is_heldout(d.sha256, config.heldout_fraction)],
-        "heldout": [d for d in documents if is_heldout(d.sha256, config.heldout_fraction)],
-    }
-    if not splits["train"] or not splits["heldout"]:
-        raise ValueError(
-            f"{len(documents)} documents give {len(splits['train'])} train / {len(splits['heldout'])} held-out: "
-            "raise total_bytes or heldout_fraction so both splits are non-empty"
-        )
+    splits = _split_documents(documents, config.heldout_fraction)
     codec = LZWCodec.from_config(compression, num_threads=1)
-    jobs = []
-    for split, docs in splits.items():
-        (directory / split).mkdir(parents=True, exist_ok=True)
-        for s, lo in enumerate(range(0, len(docs), docs_per_shard)):
-            path = directory / split / f"shard-{s:05d}.npz"
-            jobs.append((path, docs[lo : lo + docs_per_shard], lo))
-
-    def run(job: tuple[Path, list[Document], int]) -> None:
-        path, docs, lo = job
-        base_ids = tokenizer.encode_batch([d.text for d in docs])
-        _save_npz_atomic(path, chunk_documents(base_ids, codec, config.seq_len, first_doc_index=lo))
-
+    jobs = _shard_jobs(directory, splits, docs_per_shard)
     todo = [j for j in jobs if not j[0].is_file()]  # finished shards are kept: resumable
     if todo:
-        from tqdm.auto import tqdm
-
-        with ThreadPoolExecutor(max(1, num_workers)) as pool:
-            bar = tqdm(
-                total=len(jobs),
-                initial=len(jobs) - len(todo),
-                desc="chunking",
-                unit="shard",
-                disable=not show_progress,
-            )
-            for _ in pool.map(run, todo):
-                bar.update(1)
-            bar.close()
+        _build_shards(
+            todo,
+            tokenizer=tokenizer,
+            codec=codec,
+            seq_len=config.seq_len,
+            num_jobs=len(jobs),
+            num_workers=num_workers,
+            show_progress=show_progress,
+        )
     loaded = {
         split: ChunkArrays.concatenate(
             [_load_npz(p) for p, _, _ in jobs if p.parent.name == split], compression.max_subtokens
         )
         for split in SPLITS
     }
-    manifest = {
+    manifest = _manifest(config, tokenizer, compression, provenance, splits, loaded)
+    if not manifest_path.is_file():
+        _write_json_atomic(manifest_path, manifest)
+    return PreparedData(loaded["train"], loaded["heldout"], compression, directory, manifest)
+
+
+# A shard to build: its file, its documents and the index of its first document in the split.
+_ShardJob = tuple[Path, list[Document], int]
+
+
+def _split_documents(documents: list[Document], heldout_fraction: float) -> dict[str, list[Document]]:
+    """Train and held-out documents (by hash, so a document keeps its split); both must be non-empty."""
+    splits = {
+        "train": [d for d in documents if not is_heldout(d.sha256, heldout_fraction)],
+        "heldout": [d for d in documents if is_heldout(d.sha256, heldout_fraction)],
+    }
+    if not splits["train"] or not splits["heldout"]:
+        raise ValueError(
+            f"{len(documents)} documents give {len(splits['train'])} train / {len(splits['heldout'])} held-out: "
+            "raise total_bytes or heldout_fraction so both splits are non-empty"
+        )
+    return splits
+
+
+def _shard_jobs(directory: Path, splits: dict[str, list[Document]], docs_per_shard: int) -> list[_ShardJob]:
+    """Every shard of every split, ``docs_per_shard`` documents each (split directories created)."""
+    jobs = []
+    for split, docs in splits.items():
+        (directory / split).mkdir(parents=True, exist_ok=True)
+        for s, lo in enumerate(range(0, len(docs), docs_per_shard)):
+            path = directory / split / f"shard-{s:05d}.npz"
+            jobs.append((path, docs[lo : lo + docs_per_shard], lo))
+    return jobs
+
+
+def _build_shards(
+    todo: list[_ShardJob],
+    *,
+    tokenizer: Tokenizer,
+    codec: LZWCodec,
+    seq_len: int,
+    num_jobs: int,
+    num_workers: int,
+    show_progress: bool,
+) -> None:
+    """Tokenize, compress and chunk the ``todo`` shards on ``num_workers`` threads, each written atomically."""
+    from tqdm.auto import tqdm
+
+    def run(job: _ShardJob) -> None:
+        path, docs, lo = job
+        base_ids = tokenizer.encode_batch([d.text for d in docs])
+        _save_npz_atomic(path, chunk_documents(base_ids, codec, seq_len, first_doc_index=lo))
+
+    with ThreadPoolExecutor(max(1, num_workers)) as pool:
+        bar = tqdm(
+            total=num_jobs,
+            initial=num_jobs - len(todo),
+            desc="chunking",
+            unit="shard",
+            disable=not show_progress,
+        )
+        for _ in pool.map(run, todo):
+            bar.update(1)
+        bar.close()
+
+
+def _manifest(
+    config: DataConfig,
+    tokenizer: Tokenizer,
+    compression: CompressionConfig,
+    provenance: dict[str, Any],
+    splits: dict[str, list[Document]],
+    loaded: dict[str, ChunkArrays],
+) -> dict[str, Any]:
+    """What the cache holds and how it was made: config, tokenizer, codec, corpora and per-split counts."""
+    return {
         "format": CACHE_FORMAT_VERSION,
         "config": asdict(config),
         "tokenizer": {"name": tokenizer.name, "provenance": tokenizer.provenance},
@@ -388,6 +440,3 @@ def prepare_data(
             for split in SPLITS
         },
     }
-    if not manifest_path.is_file():
-        _write_json_atomic(manifest_path, manifest)
-    return PreparedData(loaded["train"], loaded["heldout"], compression, directory, manifest)

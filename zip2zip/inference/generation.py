@@ -371,6 +371,25 @@ def generate(
             "tokenizer/model mismatch: the tokenizer's compression config "
             f"{tokenizer.compression.to_dict()} differs from the model's {comp.to_dict()}"
         )
+    base_prompts = _base_prompts(prompts, tokenizer, add_special_tokens=add_special_tokens)
+    codes = [compress_ids(p, comp).ids for p in base_prompts]
+    logits, state = prefill(model, codes, max_new_steps=config.max_new_tokens)
+    emitted, reasons = _decode(model, state, logits, tokenizer=tokenizer, config=config)
+    return GenerationOutput(
+        [
+            _row_result(model, state, r, emitted[r], reasons[r], codes[r], tokenizer, config)
+            for r in range(len(codes))
+        ]
+    )
+
+
+def _base_prompts(
+    prompts: str | Sequence[str] | Sequence[Sequence[int]],
+    tokenizer: Zip2ZipTokenizer | None,
+    *,
+    add_special_tokens: bool,
+) -> list[list[int]]:
+    """Every prompt as base ids: text through ``tokenizer`` (required then), id lists checked as they are."""
     base_prompts: list[list[int]] = []
     for prompt in _as_batch(prompts):
         if isinstance(prompt, str):
@@ -379,14 +398,24 @@ def generate(
             base_prompts.append(tokenizer.encode_base(prompt, add_special_tokens=add_special_tokens))
         else:
             base_prompts.append(as_ids(prompt, f"prompts[{len(base_prompts)}]"))
-    codes = [compress_ids(p, comp).ids for p in base_prompts]
-    logits, state = prefill(model, codes, max_new_steps=config.max_new_tokens)
+    return base_prompts
+
+
+def _decode(
+    model: Zip2ZipForCausalLM,
+    state: DecodeState,
+    logits: torch.Tensor,
+    *,
+    tokenizer: Zip2ZipTokenizer | None,
+    config: DecodingConfig,
+) -> tuple[list[list[int]], list[str]]:
+    """Decode steps after the prefill's ``logits`` until every row stops: per row its ids and why it stopped."""
     eos = set() if config.ignore_eos else _eos_ids(model, tokenizer, config)
     warpers = _warpers(config)
     generator = None
     if config.do_sample:
         generator = torch.Generator(device=logits.device).manual_seed(config.seed)
-    b = len(codes)
+    b = len(state.streams)
     emitted: list[list[int]] = [[] for _ in range(b)]
     reasons = ["length"] * b
     for _ in range(config.max_new_tokens):
@@ -411,9 +440,7 @@ def generate(
         if not any(state.is_active):
             break
         logits = forward_step(model, state, next_ids, new, needed)
-    return GenerationOutput(
-        [_row_result(model, state, r, emitted[r], reasons[r], codes[r], tokenizer, config) for r in range(b)]
-    )
+    return emitted, reasons
 
 
 def _finish_reason(

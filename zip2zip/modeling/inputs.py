@@ -25,7 +25,28 @@ def validate_compressed_batch(
     attention_mask: torch.Tensor,
 ) -> None:
     """Raise ValueError on the first problem found; see the module docstring for what is checked."""
-    v, c, m = comp.initial_vocab_size, comp.max_codebook_size, comp.max_subtokens
+    _check_shapes(comp, input_ids, table, entry_positions, attention_mask)
+    v = comp.initial_vocab_size
+    bad_table = (table < 0) | (table >= v)
+    if bool(bad_table.any()):
+        where = bad_table.nonzero()[0].tolist()
+        raise ValueError(f"codebook_table{where} = {int(table[tuple(where)])} is not a base id (0..{v - 1})")
+    for name, ids in (("input_ids", input_ids), ("labels", labels)):
+        if ids is None:
+            continue
+        live = attention_mask.bool() if name == "input_ids" else (ids != IGNORE_INDEX) & attention_mask.bool()
+        _check_codes(comp, name, ids, live, table, entry_positions, seq_len=input_ids.shape[1])
+
+
+def _check_shapes(
+    comp: CompressionConfig,
+    input_ids: torch.Tensor,
+    table: torch.Tensor,
+    entry_positions: torch.Tensor | None,
+    attention_mask: torch.Tensor,
+) -> None:
+    """Ranks and sizes: ``[B, T]`` ids and mask, a ``[B, S <= C, M]`` table, ``[B, S]`` entry positions."""
+    c, m = comp.max_codebook_size, comp.max_subtokens
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids must be [batch, seq], got shape {tuple(input_ids.shape)}")
     b, t = input_ids.shape
@@ -42,40 +63,46 @@ def validate_compressed_batch(
         raise ValueError(f"attention_mask shape {tuple(attention_mask.shape)} != input_ids {(b, t)}")
     if entry_positions is not None and entry_positions.shape != table.shape[:2]:
         raise ValueError(f"entry_positions must be [batch, slots]={tuple(table.shape[:2])}")
-    bad_table = (table < 0) | (table >= v)
-    if bool(bad_table.any()):
-        where = bad_table.nonzero()[0].tolist()
-        raise ValueError(f"codebook_table{where} = {int(table[tuple(where)])} is not a base id (0..{v - 1})")
+
+
+def _check_codes(
+    comp: CompressionConfig,
+    name: str,
+    ids: torch.Tensor,
+    live: torch.Tensor,
+    table: torch.Tensor,
+    entry_positions: torch.Tensor | None,
+    *,
+    seq_len: int,
+) -> None:
+    """The ``live`` codes of ``ids`` are in ``V + C`` and each hypertoken's entry exists by its position."""
+    v, c = comp.initial_vocab_size, comp.max_codebook_size
+    out_of_range = live & ((ids < 0) | (ids >= v + c))
+    if bool(out_of_range.any()):
+        where = out_of_range.nonzero()[0].tolist()
+        raise ValueError(
+            f"{name}{where} = {int(ids[tuple(where)])} is outside the joint vocabulary 0..{v + c - 1} "
+            f"(V={v} base ids + C={c} hypertoken slots)"
+        )
     filled = table[..., 0] != comp.pad_token_id  # [B, S]
-    for name, ids in (("input_ids", input_ids), ("labels", labels)):
-        if ids is None:
-            continue
-        live = attention_mask.bool() if name == "input_ids" else (ids != IGNORE_INDEX) & attention_mask.bool()
-        out_of_range = live & ((ids < 0) | (ids >= v + c))
-        if bool(out_of_range.any()):
-            where = out_of_range.nonzero()[0].tolist()
+    slots = ids - v
+    is_hyper = live & (slots >= 0)
+    exists = filled.gather(1, slots.clamp(0, max(table.shape[1] - 1, 0))) if table.shape[1] else None
+    missing = is_hyper if exists is None else is_hyper & ~exists
+    if bool(missing.any()):
+        where = missing.nonzero()[0].tolist()
+        raise ValueError(
+            f"{name}{where} = hypertoken {int(ids[tuple(where)])}, but that row's codebook has no entry "
+            f"{int(ids[tuple(where)]) - v}"
+        )
+    if entry_positions is not None and table.shape[1]:
+        # the code at index t (input, or label predicted from t - 1) must complete by t;
+        # completing exactly at t is the LZW same-step code
+        created = entry_positions.gather(1, slots.clamp(0, table.shape[1] - 1))  # [B, T]
+        late = is_hyper & (created > torch.arange(seq_len, device=ids.device)[None, :])
+        if bool(late.any()):
+            where = late.nonzero()[0].tolist()
             raise ValueError(
-                f"{name}{where} = {int(ids[tuple(where)])} is outside the joint vocabulary 0..{v + c - 1} "
-                f"(V={v} base ids + C={c} hypertoken slots)"
+                f"{name}{where} = hypertoken {int(ids[tuple(where)])} is used before its entry exists "
+                f"(entry completes at position {int(created[tuple(where)])})"
             )
-        slots = ids - v
-        is_hyper = live & (slots >= 0)
-        exists = filled.gather(1, slots.clamp(0, max(table.shape[1] - 1, 0))) if table.shape[1] else None
-        missing = is_hyper if exists is None else is_hyper & ~exists
-        if bool(missing.any()):
-            where = missing.nonzero()[0].tolist()
-            raise ValueError(
-                f"{name}{where} = hypertoken {int(ids[tuple(where)])}, but that row's codebook has no entry "
-                f"{int(ids[tuple(where)]) - v}"
-            )
-        if entry_positions is not None and table.shape[1]:
-            # the code at index t (input, or label predicted from t - 1) must complete by t;
-            # completing exactly at t is the LZW same-step code
-            created = entry_positions.gather(1, slots.clamp(0, table.shape[1] - 1))  # [B, T]
-            late = is_hyper & (created > torch.arange(t, device=ids.device)[None, :])
-            if bool(late.any()):
-                where = late.nonzero()[0].tolist()
-                raise ValueError(
-                    f"{name}{where} = hypertoken {int(ids[tuple(where)])} is used before its entry exists "
-                    f"(entry completes at position {int(created[tuple(where)])})"
-                )

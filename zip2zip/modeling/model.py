@@ -5,7 +5,8 @@ the base LM-head rows; with ``tie_encoders`` one encoder over the LM-head rows s
 paper's choice for tied-embedding models) and delegates everything else to the base
 model, whose weights are referenced, never copied: ``save_pretrained`` writes the zip2zip config, the
 encoder weights (safetensors) and the peft adapter if there is one, and the config lists which of them
-the checkpoint holds, so ``from_pretrained`` refuses one that lost a part. ``forward`` is the training/scoring
+the checkpoint holds, so ``from_pretrained`` refuses one that lost a part (the files and those checks are
+``checkpoint.py``'s; the two methods here are its public face). ``forward`` is the training/scoring
 pass over a whole compressed batch with its codebook tables; the incremental pieces a generation loop
 needs (``encode_*_entries``, ``embed``, ``logits``, ``run_decoder``) are public so ``generation.py`` can
 drive them. This module has no generation loop.
@@ -20,17 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
-from zip2zip.modeling.config import (
-    CONFIG_FILE_NAME,
-    HyperEncoderConfig,
-    Zip2ZipConfig,
-    recorded_contents,
-    resolve_base_location,
+from zip2zip.modeling.checkpoint import (
+    compression_for_base,
+    is_checkpoint,
+    is_peft_model,
+    load_base_model,
+    load_checkpoint,
+    save_checkpoint,
 )
+from zip2zip.modeling.config import HyperEncoderConfig, Zip2ZipConfig
 from zip2zip.modeling.embedding import embed_compressed_ids
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
 from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
@@ -40,19 +42,6 @@ if TYPE_CHECKING:
     from peft import LoraConfig
     from transformers import Cache, PreTrainedModel
 
-ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
-ADAPTER_DIR = "adapter"
-# The components a checkpoint may hold besides its config: the files each needs, and what loading
-# without them would silently give.
-ADAPTER, HYPER_ENCODERS = "adapter", "hyper_encoders"
-_COMPONENT_FILES = {
-    ADAPTER: (f"{ADAPTER_DIR}/adapter_config.json", f"{ADAPTER_DIR}/adapter_model.safetensors"),
-    HYPER_ENCODERS: (ENCODER_WEIGHTS_FILE,),
-}
-_WITHOUT = {
-    ADAPTER: "the base model without its LoRA adapter",
-    HYPER_ENCODERS: "randomly initialised hyper-encoders",
-}
 # Head post-processing a joint head would have to reproduce; refuse rather than silently differ.
 _UNSUPPORTED_HEAD_SCALES = ("logit_scale", "logits_scaling")
 
@@ -61,10 +50,6 @@ _UNSUPPORTED_HEAD_SCALES = ("logit_scale", "logits_scaling")
 class Zip2ZipOutput:
     logits: torch.Tensor  # [B, T, V + C]
     loss: torch.Tensor | None = None
-
-
-def _is_peft_model(model: nn.Module) -> bool:
-    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
 
 
 class Zip2ZipForCausalLM(nn.Module):
@@ -153,8 +138,9 @@ class Zip2ZipForCausalLM(nn.Module):
         ``base_model`` supplies an already loaded base instead of loading the referenced one.
         """
         path = Path(name_or_path)
-        if (path / CONFIG_FILE_NAME).is_file():
-            return cls._from_checkpoint(
+        if is_checkpoint(path):
+            return load_checkpoint(
+                cls,
                 path,
                 compression=compression,
                 hyper_encoder=hyper_encoder,
@@ -162,27 +148,21 @@ class Zip2ZipForCausalLM(nn.Module):
                 base_model=base_model,
                 is_trainable=is_trainable,
             )
-        from transformers import AutoModelForCausalLM
-
         if compression is None:
-            from zip2zip.codec.config import compression_config_from_tokenizer
-
-            if tokenizer is None:
-                from transformers import AutoTokenizer
-
-                tokenizer = AutoTokenizer.from_pretrained(
-                    str(name_or_path), gguf_file=gguf_file, revision=revision
-                )
-            compression = compression_config_from_tokenizer(
-                tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
+            compression = compression_for_base(
+                str(name_or_path),
+                tokenizer=tokenizer,
+                gguf_file=gguf_file,
+                revision=revision,
+                max_subtokens=max_subtokens,
+                max_codebook_size=max_codebook_size,
             )
-        base = base_model
-        if base is None:
-            base = AutoModelForCausalLM.from_pretrained(
+        if base_model is None:
+            base_model = load_base_model(
                 str(name_or_path), gguf_file=gguf_file, revision=revision, dtype=dtype
             )
         return cls.from_base(
-            base,
+            base_model,
             compression=compression,
             hyper_encoder=hyper_encoder,
             tie_encoders=tie_encoders,
@@ -191,80 +171,12 @@ class Zip2ZipForCausalLM(nn.Module):
             base_revision=revision,
         )
 
-    @classmethod
-    def _from_checkpoint(
-        cls,
-        path: Path,
-        *,
-        compression: CompressionConfig | None,
-        hyper_encoder: HyperEncoderConfig | None,
-        dtype: torch.dtype | None,
-        base_model: nn.Module | None,
-        is_trainable: bool,
-    ) -> Zip2ZipForCausalLM:
-        config = Zip2ZipConfig.load(path)
-        contents = checkpoint_contents(path)  # before the (slow) base model: fail in a second
-        if compression is not None and compression != config.compression:
-            diffs = {
-                k: (v, config.compression.to_dict()[k])
-                for k, v in compression.to_dict().items()
-                if v != config.compression.to_dict()[k]
-            }
-            raise ValueError(
-                f"{path} was trained with other compression settings; (given, checkpoint) = {diffs}. "
-                "Encoders trained for one M/C do not transfer: drop compression= or use a matching checkpoint"
-            )
-        if hyper_encoder is not None and hyper_encoder != config.hyper_encoder:
-            raise ValueError(
-                f"hyper_encoder={hyper_encoder} differs from the checkpoint's {config.hyper_encoder}"
-            )
-        if base_model is None:
-            if not config.base_model_name_or_path:
-                raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
-            from transformers import AutoModelForCausalLM
-
-            base_model = AutoModelForCausalLM.from_pretrained(
-                resolve_base_location(config.base_model_name_or_path),
-                gguf_file=config.base_gguf_file,
-                revision=config.base_revision,
-                dtype=dtype,
-            )
-        if ADAPTER in contents:
-            from peft import PeftModel
-
-            adapter = str(path / ADAPTER_DIR)
-            base_model = PeftModel.from_pretrained(base_model, adapter, is_trainable=is_trainable)
-        model = cls(base_model, config)
-        if HYPER_ENCODERS in contents:
-            model._load_encoder_weights(path / ENCODER_WEIGHTS_FILE)
-        return model
-
     def save_pretrained(self, directory: Path | str) -> Path:
         """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
 
         With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
-        The config's ``contents`` lists what was written (see ``checkpoint_contents``)."""
-        if not self.config.base_model_name_or_path:
-            raise ValueError(
-                "this model's base has no name or path to reference: save the base model first "
-                "(base.save_pretrained(dir)) and wrap it with from_base(..., base_model_name_or_path=dir)"
-            )
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        contents = []
-        if self.compression.max_codebook_size > 0:
-            state = {k: v.detach().contiguous() for k, v in self.encoders_state_dict().items()}
-            save_file(state, str(directory / ENCODER_WEIGHTS_FILE), metadata={"format": "pt"})
-            contents.append(HYPER_ENCODERS)
-        base: Any = self.base_model
-        if _is_peft_model(base):
-            # peft records the local path the base was loaded from; record the portable reference
-            for adapter_config in base.peft_config.values():
-                adapter_config.base_model_name_or_path = self.config.base_model_name_or_path
-            base.save_pretrained(str(directory / ADAPTER_DIR))
-            contents.append(ADAPTER)
-        self.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
-        return directory
+        The config's ``contents`` lists what was written (see ``checkpoint.checkpoint_contents``)."""
+        return save_checkpoint(self, directory)
 
     def encoders_state_dict(self) -> dict[str, torch.Tensor]:
         """Encoder weights only, prefixed ``input_encoder.`` / ``output_encoder.`` (output omitted if tied)."""
@@ -272,28 +184,6 @@ class Zip2ZipForCausalLM(nn.Module):
         if not self.config.tie_encoders:
             state.update({f"output_encoder.{k}": v for k, v in self.output_encoder.state_dict().items()})
         return state
-
-    def _load_encoder_weights(self, file: Path) -> None:
-        if not file.is_file():
-            raise ValueError(f"{file} is missing: refusing to use randomly initialised hyper-encoders")
-        loaded = load_file(str(file))
-        expected = self.encoders_state_dict()
-        missing, unexpected = sorted(set(expected) - set(loaded)), sorted(set(loaded) - set(expected))
-        if missing or unexpected:
-            raise ValueError(
-                f"{file} does not match this model's encoders: missing {missing[:5]}, unexpected {unexpected[:5]} "
-                f"(checkpoint saved with another hyper-encoder or tie_encoders setting?)"
-            )
-        wrong = [
-            (k, tuple(loaded[k].shape), tuple(v.shape))
-            for k, v in expected.items()
-            if loaded[k].shape != v.shape
-        ]
-        if wrong:
-            raise ValueError(f"{file}: shape mismatch (name, saved, expected): {wrong[:5]}")
-        with torch.no_grad():
-            for k, v in expected.items():
-                v.copy_(loaded[k])
 
     def add_lora(self, lora_config: LoraConfig) -> None:
         """Wrap the base model with a peft adapter (saved and restored with the checkpoint)."""
@@ -306,7 +196,7 @@ class Zip2ZipForCausalLM(nn.Module):
     def causal_lm(self) -> PreTrainedModel:
         """The transformers causal LM (inside the peft wrapper if there is one)."""
         base: Any = self.base_model
-        return base.get_base_model() if _is_peft_model(base) else base
+        return base.get_base_model() if is_peft_model(base) else base
 
     @property
     def decoder(self) -> nn.Module:
@@ -506,51 +396,6 @@ class Zip2ZipForCausalLM(nn.Module):
                 logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="mean"
             )
         return Zip2ZipOutput(logits=logits, loss=loss)
-
-
-def checkpoint_contents(path: Path | str) -> frozenset[str]:
-    """The components (``"adapter"``, ``"hyper_encoders"``) of the checkpoint in ``path``, checked present.
-
-    The list is the one its config records; a checkpoint saved before that record existed holds the
-    components whose files are present, plus the hyper-encoders whenever compression is on (a control
-    checkpoint, C = 0, has none by design). Raises ValueError naming any missing file, or a component
-    present but not recorded: either way the loaded model would not be the saved one.
-    """
-    path = Path(path)
-    recorded = recorded_contents(path)
-    config = Zip2ZipConfig.load(path)
-    if recorded is None:
-        present = {name for name in _COMPONENT_FILES if _is_present(path, name)}
-        recorded = frozenset(present | ({HYPER_ENCODERS} if config.compression.max_codebook_size else set()))
-    unknown = sorted(recorded - _COMPONENT_FILES.keys())
-    if unknown:
-        raise ValueError(
-            f"{path}: unknown components {unknown} in its config; known: {sorted(_COMPONENT_FILES)}"
-        )
-    if config.compression.max_codebook_size and HYPER_ENCODERS not in recorded:
-        raise ValueError(f"{path}: compression is on but its config does not list {HYPER_ENCODERS!r}")
-    missing = {
-        name: [f for f in _COMPONENT_FILES[name] if not (path / f).is_file()] for name in sorted(recorded)
-    }
-    if any(missing.values()):
-        details = "; ".join(
-            f"{name} lacks {', '.join(files)} (loading would give {_WITHOUT[name]})"
-            for name, files in missing.items()
-            if files
-        )
-        raise ValueError(f"{path} is incomplete: {details}. Copy the whole checkpoint directory")
-    unlisted = sorted(name for name in _COMPONENT_FILES if name not in recorded and _is_present(path, name))
-    if unlisted:
-        raise ValueError(
-            f"{path} holds {unlisted} but its config does not list them, so it is not the checkpoint its "
-            f"config describes; remove those files or list them under 'contents' in {CONFIG_FILE_NAME}"
-        )
-    return recorded
-
-
-def _is_present(path: Path, component: str) -> bool:
-    """Any trace of the component: its directory or file, complete or not."""
-    return (path / Path(_COMPONENT_FILES[component][0]).parts[0]).exists()
 
 
 # Below this many entries one padded call is cheaper than one call per entry length.

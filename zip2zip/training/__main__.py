@@ -1,5 +1,5 @@
-"""``python -m zip2zip.training --preset NAME``: see ``zip2zip.training.loop``."""
+"""``python -m zip2zip.training --preset NAME``: see ``zip2zip.training.cli`` and ``zip2zip.training.loop``."""
 
-from zip2zip.training.loop import main
+from zip2zip.training.cli import main
 
 main()

@@ -1,0 +1,250 @@
+"""Checkpoints on disk: what ``Zip2ZipForCausalLM.save_pretrained`` writes and ``from_pretrained`` reads.
+
+A checkpoint is a directory with the zip2zip config, the hyper-encoder weights (safetensors; none with
+compression off) and the peft adapter if there is one. The base model is referenced by name or path, never
+copied, and loaded from that reference (``resolve_base_location``). The config lists which components the
+checkpoint holds (``checkpoint_contents``), so a checkpoint that lost one is refused instead of loading as
+another model. Settings passed at load time that differ from the checkpoint's are an error, never a
+silent override. This module reads and writes files; the model itself is ``model``'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.modeling.config import (
+    CONFIG_FILE_NAME,
+    HyperEncoderConfig,
+    Zip2ZipConfig,
+    recorded_contents,
+    resolve_base_location,
+)
+
+if TYPE_CHECKING:
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
+ADAPTER_DIR = "adapter"
+# The components a checkpoint may hold besides its config: the files each needs, and what loading
+# without them would silently give.
+ADAPTER, HYPER_ENCODERS = "adapter", "hyper_encoders"
+_COMPONENT_FILES = {
+    ADAPTER: (f"{ADAPTER_DIR}/adapter_config.json", f"{ADAPTER_DIR}/adapter_model.safetensors"),
+    HYPER_ENCODERS: (ENCODER_WEIGHTS_FILE,),
+}
+_WITHOUT = {
+    ADAPTER: "the base model without its LoRA adapter",
+    HYPER_ENCODERS: "randomly initialised hyper-encoders",
+}
+
+
+def is_peft_model(model: nn.Module) -> bool:
+    return hasattr(model, "get_base_model") and hasattr(model, "peft_config")
+
+
+# ---- base models -------------------------------------------------------------------------------------
+
+
+def load_base_model(
+    name_or_path: str, *, gguf_file: str | None, revision: str | None, dtype: torch.dtype | None
+) -> nn.Module:
+    """The transformers causal LM at a hub id or local path (optionally a GGUF file in it)."""
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(
+        name_or_path, gguf_file=gguf_file, revision=revision, dtype=dtype
+    )
+
+
+def compression_for_base(
+    name_or_path: str,
+    *,
+    tokenizer: Any,
+    gguf_file: str | None,
+    revision: str | None,
+    max_subtokens: int,
+    max_codebook_size: int,
+) -> CompressionConfig:
+    """Codec settings for a base model from its tokenizer (loaded from ``name_or_path`` when not given)."""
+    from zip2zip.codec.config import compression_config_from_tokenizer
+
+    if tokenizer is None:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, gguf_file=gguf_file, revision=revision)
+    return compression_config_from_tokenizer(
+        tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
+    )
+
+
+# ---- loading -----------------------------------------------------------------------------------------
+
+
+def is_checkpoint(path: Path) -> bool:
+    """Whether ``path`` is a zip2zip checkpoint directory (else a base model id or path)."""
+    return (path / CONFIG_FILE_NAME).is_file()
+
+
+def load_checkpoint(
+    cls: type[Zip2ZipForCausalLM],
+    path: Path,
+    *,
+    compression: CompressionConfig | None,
+    hyper_encoder: HyperEncoderConfig | None,
+    dtype: torch.dtype | None,
+    base_model: nn.Module | None,
+    is_trainable: bool,
+) -> Zip2ZipForCausalLM:
+    """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders."""
+    config = Zip2ZipConfig.load(path)
+    contents = checkpoint_contents(path)  # before the (slow) base model: fail in a second
+    _check_matching_settings(path, config, compression=compression, hyper_encoder=hyper_encoder)
+    if base_model is None:
+        if not config.base_model_name_or_path:
+            raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
+        base_model = load_base_model(
+            resolve_base_location(config.base_model_name_or_path),
+            gguf_file=config.base_gguf_file,
+            revision=config.base_revision,
+            dtype=dtype,
+        )
+    if ADAPTER in contents:
+        from peft import PeftModel
+
+        adapter = str(path / ADAPTER_DIR)
+        base_model = PeftModel.from_pretrained(base_model, adapter, is_trainable=is_trainable)
+    model = cls(base_model, config)
+    if HYPER_ENCODERS in contents:
+        load_encoder_weights(model, path / ENCODER_WEIGHTS_FILE)
+    return model
+
+
+def _check_matching_settings(
+    path: Path,
+    config: Zip2ZipConfig,
+    *,
+    compression: CompressionConfig | None,
+    hyper_encoder: HyperEncoderConfig | None,
+) -> None:
+    """Settings passed to ``from_pretrained`` must equal the checkpoint's: trained encoders do not transfer."""
+    if compression is not None and compression != config.compression:
+        diffs = {
+            k: (v, config.compression.to_dict()[k])
+            for k, v in compression.to_dict().items()
+            if v != config.compression.to_dict()[k]
+        }
+        raise ValueError(
+            f"{path} was trained with other compression settings; (given, checkpoint) = {diffs}. "
+            "Encoders trained for one M/C do not transfer: drop compression= or use a matching checkpoint"
+        )
+    if hyper_encoder is not None and hyper_encoder != config.hyper_encoder:
+        raise ValueError(
+            f"hyper_encoder={hyper_encoder} differs from the checkpoint's {config.hyper_encoder}"
+        )
+
+
+def load_encoder_weights(model: Zip2ZipForCausalLM, file: Path) -> None:
+    """Copy saved encoder weights into ``model``; refuses a missing file, other names or other shapes."""
+    if not file.is_file():
+        raise ValueError(f"{file} is missing: refusing to use randomly initialised hyper-encoders")
+    loaded = load_file(str(file))
+    expected = model.encoders_state_dict()
+    missing, unexpected = sorted(set(expected) - set(loaded)), sorted(set(loaded) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"{file} does not match this model's encoders: missing {missing[:5]}, unexpected {unexpected[:5]} "
+            f"(checkpoint saved with another hyper-encoder or tie_encoders setting?)"
+        )
+    wrong = [
+        (k, tuple(loaded[k].shape), tuple(v.shape)) for k, v in expected.items() if loaded[k].shape != v.shape
+    ]
+    if wrong:
+        raise ValueError(f"{file}: shape mismatch (name, saved, expected): {wrong[:5]}")
+    with torch.no_grad():
+        for k, v in expected.items():
+            v.copy_(loaded[k])
+
+
+# ---- saving ------------------------------------------------------------------------------------------
+
+
+def save_checkpoint(model: Zip2ZipForCausalLM, directory: Path | str) -> Path:
+    """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
+
+    With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
+    The config's ``contents`` lists what was written (see ``checkpoint_contents``)."""
+    if not model.config.base_model_name_or_path:
+        raise ValueError(
+            "this model's base has no name or path to reference: save the base model first "
+            "(base.save_pretrained(dir)) and wrap it with from_base(..., base_model_name_or_path=dir)"
+        )
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    contents = []
+    if model.compression.max_codebook_size > 0:
+        state = {k: v.detach().contiguous() for k, v in model.encoders_state_dict().items()}
+        save_file(state, str(directory / ENCODER_WEIGHTS_FILE), metadata={"format": "pt"})
+        contents.append(HYPER_ENCODERS)
+    base: Any = model.base_model
+    if is_peft_model(base):
+        # peft records the local path the base was loaded from; record the portable reference instead
+        for adapter_config in base.peft_config.values():
+            adapter_config.base_model_name_or_path = model.config.base_model_name_or_path
+        base.save_pretrained(str(directory / ADAPTER_DIR))
+        contents.append(ADAPTER)
+    model.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
+    return directory
+
+
+# ---- contents ----------------------------------------------------------------------------------------
+
+
+def checkpoint_contents(path: Path | str) -> frozenset[str]:
+    """The components (``"adapter"``, ``"hyper_encoders"``) of the checkpoint in ``path``, checked present.
+
+    The list is the one its config records; a checkpoint saved before that record existed holds the
+    components whose files are present, plus the hyper-encoders whenever compression is on (a control
+    checkpoint, C = 0, has none by design). Raises ValueError naming any missing file, or a component
+    present but not recorded: either way the loaded model would not be the saved one.
+    """
+    path = Path(path)
+    recorded = recorded_contents(path)
+    config = Zip2ZipConfig.load(path)
+    if recorded is None:
+        present = {name for name in _COMPONENT_FILES if _is_present(path, name)}
+        recorded = frozenset(present | ({HYPER_ENCODERS} if config.compression.max_codebook_size else set()))
+    unknown = sorted(recorded - _COMPONENT_FILES.keys())
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown components {unknown} in its config; known: {sorted(_COMPONENT_FILES)}"
+        )
+    if config.compression.max_codebook_size and HYPER_ENCODERS not in recorded:
+        raise ValueError(f"{path}: compression is on but its config does not list {HYPER_ENCODERS!r}")
+    missing = {
+        name: [f for f in _COMPONENT_FILES[name] if not (path / f).is_file()] for name in sorted(recorded)
+    }
+    if any(missing.values()):
+        details = "; ".join(
+            f"{name} lacks {', '.join(files)} (loading would give {_WITHOUT[name]})"
+            for name, files in missing.items()
+            if files
+        )
+        raise ValueError(f"{path} is incomplete: {details}. Copy the whole checkpoint directory")
+    unlisted = sorted(name for name in _COMPONENT_FILES if name not in recorded and _is_present(path, name))
+    if unlisted:
+        raise ValueError(
+            f"{path} holds {unlisted} but its config does not list them, so it is not the checkpoint its "
+            f"config describes; remove those files or list them under 'contents' in {CONFIG_FILE_NAME}"
+        )
+    return recorded
+
+
+def _is_present(path: Path, component: str) -> bool:
+    """Any trace of the component: its directory or file, complete or not."""
+    return (path / Path(_COMPONENT_FILES[component][0]).parts[0]).exists()

