@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.data.splits import is_heldout
 from zip2zip.data.training_chunks import (
     DataConfig,
     Document,
     bytes_tokenizer,
     chunk_documents,
-    is_heldout,
     prepare_data,
 )
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zip2zip.data._hub import hub_is_reachable
+from zip2zip.data.hub import hub_is_reachable
 from zip2zip.registry import suggestion, unknown_name_message
 
 # Llama-3 pre-tokenizer (llama_models/llama3/tokenizer.py); Qwen-2 (HF tokenizer.json of Qwen2).

@@ -31,6 +31,7 @@ import numpy as np
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.data.chunking import chunk_document
+from zip2zip.data.splits import DOCUMENT_SEED, HELDOUT_FRACTION, MAX_DOC_BYTES, MIN_DOC_BYTES, is_heldout
 from zip2zip.data.tokenizers import Tokenizer, cache_dir, get_tokenizer
 
 DOMAINS = ("code", "math", "chat", "multilingual", "web")
@@ -49,14 +50,14 @@ class DataConfig:
     mixture_weights: tuple[float, ...] | None = None
     source: str = "offline"  # "offline" | "auto" | "hub", as in corpora.load_corpus
     total_bytes: int = 4_000_000
-    heldout_fraction: float = 0.05
-    min_doc_bytes: int = 2048
-    max_doc_bytes: int = 16384
+    heldout_fraction: float = HELDOUT_FRACTION
+    min_doc_bytes: int = MIN_DOC_BYTES
+    max_doc_bytes: int = MAX_DOC_BYTES
     seq_len: int = 256
     max_subtokens: int = 3
     max_codebook_size: int = 2048
     use_compression: bool = True
-    seed: int = 0
+    seed: int = DOCUMENT_SEED
 
     def __post_init__(self) -> None:
         if not self.corpora:
@@ -153,11 +154,6 @@ def load_documents(config: DataConfig) -> tuple[list[Document], dict[str, Any]]:
             "assets": corpus.assets,
         }
     return docs, provenance
-
-
-def is_heldout(doc_sha256: str, heldout_fraction: float) -> bool:
-    """Deterministic split by document hash: held out iff the first 8 hex digits / 16^8 < fraction."""
-    return int(doc_sha256[:8], 16) / 16**8 < heldout_fraction
 
 
 # ---- chunk storage -------------------------------------------------------------------------------
