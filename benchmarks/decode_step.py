@@ -163,7 +163,7 @@ def _forced_codes(model: Zip2ZipForCausalLM, ids: list[int], config: Config) -> 
     return full[:cut], forced
 
 
-def _load_model(name: str, vocab_size: int, config: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
+def _load_model(name: str, vocab_size: int, config: Config) -> tuple[Any, dict[str, Any]]:
     if name == "smollm2":
         return load_base_model("smollm2")
     if name == "tiny":

