@@ -32,7 +32,7 @@ def _config(**overrides) -> DataConfig:
     base = dict(
         tokenizer="bytes",
         corpora=("code",),
-        total_bytes=10_000,
+        data_bytes=10_000,
         heldout_fraction=0.2,
         seq_len=32,
         max_codebook_size=64,
