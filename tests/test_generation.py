@@ -230,13 +230,12 @@ def test_tokenizer_round_trip_and_padding_sides():
         assert tok.decode(enc.ids) == text
     left = tok(texts, padding_side="left", add_special_tokens=False)
     right = tok(texts, padding_side="right", add_special_tokens=False)
-    for row, seq in enumerate(left.sequences):
-        n, length = len(seq.ids), left.input_ids.shape[1]
-        assert left.input_ids[row, length - n :].tolist() == seq.ids == right.input_ids[row, :n].tolist()
-        k = seq.codebook.num_entries
-        assert (left.entry_positions[row, :k] - right.entry_positions[row, :k]).unique().tolist() == [
-            length - n
-        ]
+    for row, text in enumerate(texts):
+        seq = tok.encode(text, add_special_tokens=False)
+        n, length = len(seq.ids), left.ids.shape[1]
+        assert left.ids[row, length - n :].tolist() == seq.ids == right.ids[row, :n].tolist()
+        assert left.codebooks[row] == right.codebooks[row] == seq.codebook
+        assert set(left.entry_positions[row] - right.entry_positions[row]) == {length - n}
     with pytest.raises(ValueError, match="padding_side"):
         tok(texts, padding_side="middle")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from _model_factories import MODEL_ROWS, VOCAB, tiny_zip2zip
 
+from zip2zip.codec.lzw_codec import NO_POSITION
 from zip2zip.modeling.lm_head import (
-    NO_POSITION,
     joint_logits,
     slot_mask_from_counts,
     slot_mask_from_positions,

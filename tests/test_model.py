@@ -12,7 +12,7 @@ from _model_factories import ARCHITECTURES, PAD, VOCAB, compression, repetitive_
 
 from zip2zip.codec import lzw
 from zip2zip.inference.generation import decode_step, prefill
-from zip2zip.inference.tokenization import compress_ids, pad_sequences
+from zip2zip.inference.tokenization import compress_batch, compress_ids, model_inputs
 from zip2zip.modeling.checkpoint import ENCODER_WEIGHTS_FILE, checkpoint_contents
 from zip2zip.modeling.config import HyperEncoderConfig, resolve_base_location
 from zip2zip.modeling.model import Zip2ZipForCausalLM
@@ -21,9 +21,13 @@ ARCHS = sorted(ARCHITECTURES)
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _padded(seqs, compression, padding_side):
+    return model_inputs(compress_batch([s.base_ids for s in seqs], compression, padding_side=padding_side))
+
+
 def _batch(model, lengths=(60, 41, 50), *, padding_side="left"):
     seqs = [compress_ids(repetitive_ids(n, seed=n), model.compression) for n in lengths]
-    return seqs, pad_sequences(seqs, model.compression, padding_side=padding_side)
+    return seqs, _padded(seqs, model.compression, padding_side)
 
 
 # ------------------------------------------------------------------ test 1: compression off
@@ -53,16 +57,16 @@ def test_incremental_decoding_matches_full_forward(arch):
     """Ragged batch, left-padded: prefill a prefix, teacher-force the rest step by step."""
     model = tiny_zip2zip(arch)
     seqs, batch = _batch(model)
-    assert batch.codebook_table.shape[1] > 10  # the streams really use hypertokens
+    assert batch["codebook_table"].shape[1] > 10  # the streams really use hypertokens
     assert any(c >= VOCAB for s in seqs for c in s.ids)
     with torch.no_grad():
         full = model(
-            batch.input_ids,
-            batch.codebook_table,
-            attention_mask=batch.attention_mask,
-            entry_positions=batch.entry_positions,
+            batch["input_ids"],
+            batch["codebook_table"],
+            attention_mask=batch["attention_mask"],
+            entry_positions=batch["entry_positions"],
         ).logits
-    length, prefix = batch.input_ids.shape[1], 7
+    length, prefix = batch["input_ids"].shape[1], 7
     logits, state = prefill(model, [s.ids[:prefix] for s in seqs], max_new_steps=length)
     for t in range(prefix - 1, max(len(s.ids) for s in seqs)):
         for row, seq in enumerate(seqs):
@@ -94,12 +98,12 @@ def test_right_and_left_padding_give_the_same_logits():
         seqs, batch = _batch(model, padding_side=side)
         with torch.no_grad():
             logits = model(
-                batch.input_ids,
-                batch.codebook_table,
-                attention_mask=batch.attention_mask,
-                entry_positions=batch.entry_positions,
+                batch["input_ids"],
+                batch["codebook_table"],
+                attention_mask=batch["attention_mask"],
+                entry_positions=batch["entry_positions"],
             ).logits
-        real = batch.attention_mask.bool()
+        real = batch["attention_mask"].bool()
         out[side] = [logits[r][real[r]] for r in range(len(seqs))]
     for a, b in zip(out["left"], out["right"], strict=True):
         assert torch.equal(torch.isinf(a), torch.isinf(b))
@@ -112,12 +116,12 @@ def test_same_step_code_is_never_a_minus_inf_target():
     model = tiny_zip2zip("llama")
     seq = compress_ids([5, 5, 5], model.compression)
     assert seq.ids == [5, VOCAB] and seq.entry_positions == [1]
-    batch = pad_sequences([seq], model.compression, padding_side="right")
-    kwargs = dict(attention_mask=batch.attention_mask, entry_positions=batch.entry_positions)
-    scored = model(batch.input_ids, batch.codebook_table, labels=batch.input_ids, **kwargs)
+    batch = _padded([seq], model.compression, "right")
+    kwargs = dict(attention_mask=batch["attention_mask"], entry_positions=batch["entry_positions"])
+    scored = model(batch["input_ids"], batch["codebook_table"], labels=batch["input_ids"], **kwargs)
     assert torch.isfinite(scored.loss)
     assert torch.isfinite(scored.logits[0, 0, VOCAB])  # opened because it is the target
-    plain = model(batch.input_ids, batch.codebook_table, **kwargs)
+    plain = model(batch["input_ids"], batch["codebook_table"], **kwargs)
     assert plain.logits[0, 0, VOCAB] == float("-inf")  # generation never offers it
     logits, _ = prefill(model, [[5]], max_new_steps=1)
     assert torch.isinf(logits[0, VOCAB:]).all()
@@ -129,11 +133,11 @@ def test_training_loss_is_finite_and_reaches_encoders(arch):
     model.train()
     _, batch = _batch(model, padding_side="right")
     out = model(
-        batch.input_ids,
-        batch.codebook_table,
-        attention_mask=batch.attention_mask,
-        entry_positions=batch.entry_positions,
-        labels=batch.input_ids,
+        batch["input_ids"],
+        batch["codebook_table"],
+        attention_mask=batch["attention_mask"],
+        entry_positions=batch["entry_positions"],
+        labels=batch["input_ids"],
     )
     assert torch.isfinite(out.loss)
     out.loss.backward()
@@ -159,10 +163,10 @@ def _logits(model):
     _, batch = _batch(model, lengths=(30, 20))
     with torch.no_grad():
         return model(
-            batch.input_ids,
-            batch.codebook_table,
-            attention_mask=batch.attention_mask,
-            entry_positions=batch.entry_positions,
+            batch["input_ids"],
+            batch["codebook_table"],
+            attention_mask=batch["attention_mask"],
+            entry_positions=batch["entry_positions"],
         ).logits
 
 
@@ -350,10 +354,10 @@ def test_hypertoken_used_before_it_exists_is_rejected():
     model = tiny_zip2zip("llama")
     seq = compress_ids([5, 6, 5, 6], model.compression)  # [5, 6, V] with entry V = (5, 6) at 1
     assert seq.ids == [5, 6, VOCAB]
-    batch = pad_sequences([seq], model.compression, padding_side="right")
+    batch = _padded([seq], model.compression, "right")
     early = torch.tensor([[VOCAB, 6, 5]])
     with pytest.raises(ValueError, match="before its entry exists"):
-        model(early, batch.codebook_table, entry_positions=batch.entry_positions)
+        model(early, batch["codebook_table"], entry_positions=batch["entry_positions"])
 
 
 def test_m_mismatch_between_table_and_model_is_rejected():

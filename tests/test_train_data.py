@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.data.splits import is_heldout
 from zip2zip.data.training_chunks import (
     DataConfig,
     Document,
     bytes_tokenizer,
     chunk_documents,
-    is_heldout,
     prepare_data,
 )
 
@@ -32,7 +32,7 @@ def _config(**overrides) -> DataConfig:
     base = dict(
         tokenizer="bytes",
         corpora=("code",),
-        total_bytes=10_000,
+        data_bytes=10_000,
         heldout_fraction=0.2,
         seq_len=32,
         max_codebook_size=64,

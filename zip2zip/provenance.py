@@ -6,7 +6,9 @@ every layer. Imports no torch (it reads device facts only when torch is already 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import subprocess
@@ -28,6 +30,41 @@ _VERSIONED_PACKAGES = (
 )
 
 
+class MissingAssetError(ImportError):
+    """An optional package holding a tokenizer, corpus or model is not installed; the message says which."""
+
+
+def sha256_file(path: Path | str) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def packaged_file(
+    dist: str, module: str, relpath: str, install: str, *, with_sha256: bool = True
+) -> tuple[Path, dict[str, Any]]:
+    """Path of a data file shipped inside an installed package, plus its record: package, version, file
+    (``module/relpath``) and, unless ``with_sha256=False``, the file's sha256. The package is located
+    without importing it (some import heavy dependencies). Raises MissingAssetError naming ``install``."""
+    try:
+        version = importlib.metadata.version(dist)
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModuleNotFoundError(module)
+        path = Path(next(iter(spec.submodule_search_locations))) / relpath
+    except (importlib.metadata.PackageNotFoundError, ModuleNotFoundError) as exc:
+        raise MissingAssetError(f"package {dist!r} is not installed; install it with: {install}") from exc
+    if not path.is_file():
+        raise MissingAssetError(f"{dist}=={version} has no {module}/{relpath}; reinstall with: {install}")
+    record: dict[str, Any] = {"package": dist, "version": version, "file": f"{module}/{relpath}"}
+    if with_sha256:
+        record["sha256"] = sha256_file(path)
+    return path, record
+
+
 def _package_versions() -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
     for name in _VERSIONED_PACKAGES:
@@ -38,7 +75,8 @@ def _package_versions() -> dict[str, str | None]:
     return versions
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows of it."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -76,7 +114,7 @@ def capture_environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
         "machine": platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "packages": _package_versions(),
         "accelerators": _accelerators(),

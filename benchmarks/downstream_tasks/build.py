@@ -95,21 +95,18 @@ class BuildConfig:
 def _held_out_docs(domain: str) -> tuple[list[str], dict[str, Any]]:
     """The documents of a training domain that the training split held out, with the split rule."""
     from zip2zip.data.corpora import load_corpus
-    from zip2zip.data.training_chunks import DataConfig, is_heldout
+    from zip2zip.data.splits import DOCUMENT_SEED, HELDOUT_FRACTION, MAX_DOC_BYTES, MIN_DOC_BYTES, is_heldout
 
-    data = DataConfig()
     corpus = load_corpus(
         domain,
         num_docs=10**6,
         max_total_bytes=10**12,
-        min_doc_bytes=data.min_doc_bytes,
-        max_doc_bytes=data.max_doc_bytes,
-        seed=data.seed,
+        min_doc_bytes=MIN_DOC_BYTES,
+        max_doc_bytes=MAX_DOC_BYTES,
+        seed=DOCUMENT_SEED,
         source="offline",
     )
-    kept = [
-        d for d, h in zip(corpus.docs, corpus.doc_sha256, strict=True) if is_heldout(h, data.heldout_fraction)
-    ]
+    kept = [d for d, h in zip(corpus.docs, corpus.doc_sha256, strict=True) if is_heldout(h, HELDOUT_FRACTION)]
     prov: dict[str, Any] = {
         key: corpus.assets[key]
         for key in ("package", "version", "license", "attribution", "source", "python")
@@ -117,7 +114,7 @@ def _held_out_docs(domain: str) -> tuple[list[str], dict[str, Any]]:
     }
     prov.update(
         held_out_rule="train_data.is_heldout(sha256(document), heldout_fraction)",
-        heldout_fraction=data.heldout_fraction,
+        heldout_fraction=HELDOUT_FRACTION,
         num_docs=len(corpus.docs),
         num_held_out_docs=len(kept),
     )
@@ -406,7 +403,7 @@ def _piqa_items(*, n: int, rng: random.Random) -> tuple[list[dict[str, Any]], di
 
 def _gsm8k_items(config: BuildConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """GSM8K format (question, answer ending in "#### <n>"): (test items, few-shot pool, provenance)."""
-    from zip2zip.data._math_text import generate_documents
+    from zip2zip.data.math_text import generate_documents
 
     wanted = config.num_math_items + config.num_math_fewshot
     docs, prov = generate_documents(seed=config.math_seed, num_docs=max(4, wanted // 8), min_doc_bytes=4096)

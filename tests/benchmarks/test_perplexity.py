@@ -10,7 +10,7 @@ from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer, word
 
 from benchmarks import perplexity
 from zip2zip.data.eval_corpora import load_eval_corpus
-from zip2zip.data.training_chunks import is_heldout
+from zip2zip.data.splits import is_heldout
 from zip2zip.evaluation.results import read_result
 from zip2zip.modeling.model import Zip2ZipForCausalLM
 

@@ -38,6 +38,9 @@ class IdTensor(Protocol):
 # One sequence of integer ids: a list or tuple of ints, a 1-D integer numpy array or a CPU torch tensor.
 Ids: TypeAlias = Sequence[int] | np.ndarray | IdTensor
 
+# ``entry_positions`` of a codebook slot no entry fills: the position is never reached, so never available.
+NO_POSITION = int(np.iinfo(np.int64).max)
+
 # Below this many ids a batch runs on one thread: starting threads would cost more than it saves.
 _MIN_IDS_PER_THREAD = 32_768
 
@@ -75,7 +78,8 @@ class BatchEncoded:
     """A padded batch of compressed sequences.
 
     ``ids`` is padded with the pad id on ``padding_side``; ``attention_mask`` is 1 on real codes.
-    ``entry_positions[b]`` are indices into row b of ``ids`` (left padding already added).
+    ``entry_positions[b]`` are indices into row b of ``ids`` (left padding already added). The one batch
+    type of the package: the model side takes its tensors from ``inference.tokenization.model_inputs``.
     """
 
     ids: np.ndarray  # [batch, max_len] int64
@@ -85,11 +89,63 @@ class BatchEncoded:
     num_base_ids: np.ndarray  # [batch]
     padding_side: PaddingSide
 
+    @classmethod
+    def pad(
+        cls,
+        encoded: Sequence[Encoded],
+        *,
+        pad_token_id: int,
+        padding_side: PaddingSide,
+        pad_to_length: int | None = None,
+    ) -> BatchEncoded:
+        """Stack compressed sequences, padding codes with ``pad_token_id`` on ``padding_side`` to the
+        longest (or ``pad_to_length``); entry positions shift with left padding."""
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side={padding_side!r}; expected 'left' or 'right'")
+        lengths = [len(e.ids) for e in encoded]
+        max_len = max(lengths, default=0)
+        if pad_to_length is not None:
+            if pad_to_length < max_len:
+                raise ValueError(f"pad_to_length={pad_to_length} < longest compressed sequence ({max_len})")
+            max_len = pad_to_length
+        ids = np.full((len(encoded), max_len), pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(encoded), max_len), dtype=np.int64)
+        positions = []
+        for b, (enc, n) in enumerate(zip(encoded, lengths, strict=True)):
+            start = max_len - n if padding_side == "left" else 0
+            ids[b, start : start + n] = enc.ids
+            mask[b, start : start + n] = 1
+            positions.append(enc.entry_positions + start)
+        return cls(
+            ids=ids,
+            attention_mask=mask,
+            codebooks=[e.codebook for e in encoded],
+            entry_positions=positions,
+            num_base_ids=np.array([e.num_base_ids for e in encoded], dtype=np.int64),
+            padding_side=padding_side,
+        )
+
+    @property
+    def num_slots(self) -> int:
+        """Most entries any row's codebook holds (0 for an empty batch or no hypertokens)."""
+        return max((cb.num_entries for cb in self.codebooks), default=0)
+
     def codebook_tables(self, num_rows: int | None = None) -> np.ndarray:
         """``[batch, num_rows, M]`` entry tables padded with the pad id (default rows: ``max_codebook_size``)."""
         if not self.codebooks:
             raise ValueError("empty batch has no codebook tables")
         return np.stack([cb.padded_table(num_rows) for cb in self.codebooks])
+
+    def entry_position_table(self, num_rows: int | None = None) -> np.ndarray:
+        """``[batch, num_rows]`` entry positions, ``NO_POSITION`` past a row's last entry (default rows:
+        ``max_codebook_size``), aligned with ``codebook_tables(num_rows)``."""
+        if not self.codebooks:
+            raise ValueError("empty batch has no entry positions")
+        num_rows = self.codebooks[0].config.max_codebook_size if num_rows is None else num_rows
+        out = np.full((len(self.codebooks), num_rows), NO_POSITION, dtype=np.int64)
+        for b, positions in enumerate(self.entry_positions):
+            out[b, : len(positions)] = positions
+        return out
 
 
 def _as_id_array(ids: Ids, what: str) -> np.ndarray:
@@ -205,28 +261,11 @@ class LZWCodec:
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side={padding_side!r}; expected 'left' or 'right'")
         arrays = [_as_id_array(s, f"sequences[{i}]") for i, s in enumerate(sequences)]
-        encoded = self._encode_many(arrays)
-        lengths = [len(e.ids) for e in encoded]
-        max_len = max(lengths, default=0)
-        if pad_to_length is not None:
-            if pad_to_length < max_len:
-                raise ValueError(f"pad_to_length={pad_to_length} < longest compressed sequence ({max_len})")
-            max_len = pad_to_length
-        ids = np.full((len(arrays), max_len), self.config.pad_token_id, dtype=np.int64)
-        mask = np.zeros((len(arrays), max_len), dtype=np.int64)
-        positions = []
-        for b, (enc, n) in enumerate(zip(encoded, lengths, strict=True)):
-            start = max_len - n if padding_side == "left" else 0
-            ids[b, start : start + n] = enc.ids
-            mask[b, start : start + n] = 1
-            positions.append(enc.entry_positions + start)
-        return BatchEncoded(
-            ids=ids,
-            attention_mask=mask,
-            codebooks=[e.codebook for e in encoded],
-            entry_positions=positions,
-            num_base_ids=np.array([e.num_base_ids for e in encoded], dtype=np.int64),
+        return BatchEncoded.pad(
+            self._encode_many(arrays),
+            pad_token_id=self.config.pad_token_id,
             padding_side=padding_side,
+            pad_to_length=pad_to_length,
         )
 
     def batch_decode(

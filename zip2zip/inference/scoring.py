@@ -22,7 +22,7 @@ import torch
 
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw import LZWStream
-from zip2zip.modeling.lm_head import NO_POSITION
+from zip2zip.codec.lzw_codec import NO_POSITION
 from zip2zip.modeling.model import Zip2ZipForCausalLM
 
 

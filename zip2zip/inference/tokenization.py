@@ -3,8 +3,8 @@
 Wraps a Hugging Face tokenizer (the base tokenizer) and the codec. The compression settings are
 derived from the tokenizer (``compression_config_from_tokenizer``): V is its full vocabulary including
 added tokens, the pad id is its pad token or else EOS, and every special/added id is disabled (never
-merged), so EOS and chat markers stay visible as themselves in a compressed stream. Batches are padded
-on an explicitly chosen side, with per-row codebook tables and entry positions shifted accordingly.
+merged), so EOS and chat markers stay visible as themselves in a compressed stream. Batches are the
+codec's ``BatchEncoded``, padded on an explicitly chosen side; ``model_inputs`` gives their tensors.
 This module runs no model.
 """
 
@@ -20,8 +20,7 @@ import torch
 from zip2zip.codec import lzw
 from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary, compression_config_from_tokenizer
-from zip2zip.codec.lzw_codec import LZWCodec
-from zip2zip.modeling.lm_head import NO_POSITION
+from zip2zip.codec.lzw_codec import BatchEncoded, LZWCodec, PaddingSide
 
 
 class BaseTokenizer(TokenizerVocabulary, Protocol):
@@ -48,17 +47,6 @@ class CompressedSequence:
     entry_positions: list[int]  # entry k completes on reading ids[entry_positions[k]]
 
 
-@dataclass
-class CompressedBatch:
-    """Padded batch. ``entry_positions`` index the padded sequence; missing slots hold ``NO_POSITION``."""
-
-    input_ids: torch.Tensor  # [B, L] codes, padded with the pad id
-    attention_mask: torch.Tensor  # [B, L] 1 = real code
-    codebook_table: torch.Tensor  # [B, S, M] base ids of each row's entries, pad-filled
-    entry_positions: torch.Tensor  # [B, S]
-    sequences: list[CompressedSequence]
-
-
 @functools.lru_cache(maxsize=8)
 def _codec(config: CompressionConfig) -> LZWCodec:
     return LZWCodec.from_config(config, num_threads=1)
@@ -77,29 +65,27 @@ def compress_ids(base_ids: Sequence[int], config: CompressionConfig) -> Compress
     )
 
 
-def pad_sequences(
-    sequences: Sequence[CompressedSequence], config: CompressionConfig, *, padding_side: str
-) -> CompressedBatch:
-    """Stack compressed sequences into tensors, padding codes on ``padding_side`` ("left" or "right")."""
-    if padding_side not in ("left", "right"):
-        raise ValueError(f"padding_side={padding_side!r}; pass 'left' (generation) or 'right' (training)")
-    b = len(sequences)
-    length = max((len(s.ids) for s in sequences), default=0)
-    slots = max((s.codebook.num_entries for s in sequences), default=0)
-    ids = torch.full((b, length), config.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((b, length), dtype=torch.long)
-    table = torch.full((b, slots, config.max_subtokens), config.pad_token_id, dtype=torch.long)
-    positions = torch.full((b, slots), NO_POSITION, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        n = len(seq.ids)
-        offset = length - n if padding_side == "left" else 0
-        ids[row, offset : offset + n] = torch.tensor(seq.ids, dtype=torch.long)
-        mask[row, offset : offset + n] = 1
-        k = seq.codebook.num_entries
-        if k:
-            table[row, :k] = torch.tensor(seq.codebook.table, dtype=torch.long)
-            positions[row, :k] = torch.tensor(seq.entry_positions, dtype=torch.long) + offset
-    return CompressedBatch(ids, mask, table, positions, list(sequences))
+def compress_batch(
+    base_ids: Sequence[Sequence[int]], config: CompressionConfig, *, padding_side: PaddingSide
+) -> BatchEncoded:
+    """Compress each row with its own fresh codebook and pad the codes on ``padding_side`` ("left" for
+    generation, "right" for training). A non-integer id raises TypeError, as in ``compress_ids``."""
+    rows = [lzw.as_ids(ids, f"base_ids[{i}]") for i, ids in enumerate(base_ids)]
+    return _codec(config).batch_encode(rows, padding_side=padding_side)
+
+
+def model_inputs(batch: BatchEncoded) -> dict[str, torch.Tensor]:
+    """The tensors ``Zip2ZipForCausalLM.forward`` takes for ``batch``: ``model(**model_inputs(batch))``.
+
+    Codebook tables and entry positions have one slot per entry of the fullest row; the other rows'
+    missing slots hold the pad id and ``NO_POSITION``.
+    """
+    return {
+        "input_ids": torch.from_numpy(batch.ids),  # [B, L]
+        "attention_mask": torch.from_numpy(batch.attention_mask),  # [B, L]
+        "codebook_table": torch.from_numpy(batch.codebook_tables(batch.num_slots)),  # [B, S, M]
+        "entry_positions": torch.from_numpy(batch.entry_position_table(batch.num_slots)),  # [B, S]
+    }
 
 
 class Zip2ZipTokenizer:
@@ -143,13 +129,20 @@ class Zip2ZipTokenizer:
         return compress_ids(base, self.compression)
 
     def __call__(
-        self, texts: Sequence[str | Sequence[int]], *, padding_side: str, add_special_tokens: bool = True
-    ) -> CompressedBatch:
+        self,
+        texts: Sequence[str | Sequence[int]],
+        *,
+        padding_side: PaddingSide,
+        add_special_tokens: bool = True,
+    ) -> BatchEncoded:
         """Compress a batch; every row gets its own codebook. ``padding_side`` is required on purpose."""
         if isinstance(texts, str):
             raise TypeError("pass a list of texts (a batch); use encode() for one text")
-        seqs = [self.encode(t, add_special_tokens=add_special_tokens) for t in texts]
-        return pad_sequences(seqs, self.compression, padding_side=padding_side)
+        base = [
+            self.encode_base(t, add_special_tokens=add_special_tokens) if isinstance(t, str) else t
+            for t in texts
+        ]
+        return compress_batch(base, self.compression, padding_side=padding_side)
 
     def decompress(self, ids: Sequence[int]) -> list[int]:
         """Compressed ids -> base ids (raises ValueError on an id that does not exist at its position)."""

@@ -23,7 +23,6 @@ from torch import nn
 
 NEG_INF = float("-inf")
 # entry_positions value of a slot that does not exist (compares greater than any position)
-NO_POSITION = torch.iinfo(torch.int64).max
 
 
 def base_logits(hidden: torch.Tensor, base_head: nn.Module, initial_vocab_size: int) -> torch.Tensor:

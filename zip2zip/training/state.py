@@ -10,6 +10,7 @@ from it, and it resumes only the run it was made by (same config, see ``check_re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -182,6 +183,9 @@ def check_resume_config(directory: Path, config: TrainConfig) -> None:
     _require_current_format(directory)
     saved = json.loads((directory / LOG_FILE).read_text(encoding="utf-8"))["config"]
     now = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as in the saved JSON
+    # a field the saved run predates had its default then (e.g. min_doc_bytes before it became a flag)
+    defaults = {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
+    saved = {**json.loads(json.dumps(defaults)), **saved}
     differ = sorted(
         k for k in saved.keys() | now.keys() if k not in RESUMABLE_CHANGES and saved.get(k) != now.get(k)
     )

@@ -108,7 +108,7 @@ def generate_documents(*, seed: int, num_docs: int, min_doc_bytes: int) -> tuple
     }
     args = json.dumps({"seed": seed, "num_docs": num_docs, "min_doc_bytes": min_doc_bytes})
     proc = subprocess.run(
-        [sys.executable, "-m", "zip2zip.data._math_text", args],
+        [sys.executable, "-m", "zip2zip.data.math_text", args],
         env=env,
         capture_output=True,
         text=True,
