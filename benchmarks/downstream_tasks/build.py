@@ -3,7 +3,7 @@
 The seven datasets are on the hub only, so ``benchmarks/downstream.py`` runs these local tasks offline. They
 keep each task's lm-eval *format* (prompt template, number of choices, metric, few-shot count, GSM8K filters)
 but not its content: they are stand-ins and every result says so. Items come from real packaged text, and
-only from documents the training split held out (``train_data.is_heldout``, as the perplexity stand-ins):
+only from documents the training split held out (``zip2zip.data.splits.is_heldout``, as the perplexity stand-ins):
 
 | task                   | stands in for | items                                                            |
 |------------------------|---------------|------------------------------------------------------------------|
@@ -38,6 +38,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from benchmarks.downstream_tasks.code_openings import function_openings
 
 HERE = Path(__file__).resolve().parent
 DATA_DIR = HERE / "data"
@@ -344,52 +346,13 @@ def _winogrande_items(
 
 # ---- code and math ---------------------------------------------------------------------------------
 
-_DEF = re.compile(r"^( *)def [A-Za-z_]\w*\(", re.M)
-
-
-def _function_openings(doc: str) -> list[tuple[str, str]]:
-    """(header, first statement) of each function in ``doc``; header = signature (<= 4 lines) + docstring
-    (<= 6 lines), dedented. Functions whose first statement is short, empty or a decorator are skipped."""
-    lines = doc.split("\n")
-    out = []
-    for match in _DEF.finditer(doc):
-        first, indent = doc.count("\n", 0, match.start()), len(match.group(1))
-        end = next(
-            (i for i in range(first, min(first + 4, len(lines))) if lines[i].rstrip().endswith(":")), None
-        )
-        if end is None:  # no signature line ending in ':' (and so no body) within 4 lines
-            continue
-        body = [i for i in range(end + 1, min(end + 40, len(lines))) if lines[i].strip()]
-        if len(body) < 2 or len(lines[body[0]]) - len(lines[body[0]].lstrip()) <= indent:
-            continue
-        quote = lines[body[0]].strip()[:3]
-        k = 0  # index in body of the first statement
-        if quote in ('"""', "'''"):
-            rest = lines[body[0]].strip()[3:]
-            k = (
-                1
-                if quote in rest
-                else next((j + 1 for j in range(1, len(body)) if quote in lines[body[j]]), 0)
-            )
-            if k == 0 or k > 6 or k >= len(body):
-                continue
-        header = "\n".join(line[indent:] for line in lines[first : (body[k - 1] if k else end) + 1])
-        statement = lines[body[k]].strip()
-        if (
-            8 <= len(statement) <= 100
-            and not statement.startswith(("#", "@", "pass", "...", "'", '"'))
-            and statement[-1] not in "([{,\\"
-        ):
-            out.append((header, statement))
-    return out
-
 
 def _piqa_items(*, n: int, rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """PIQA format: goal, sol1, sol2, label (0 or 1)."""
     docs, prov = _held_out_docs("code")
     candidates = []
     for doc in docs:
-        openings = _function_openings(doc)
+        openings = function_openings(doc)
         for header, statement in openings:
             others = sorted({s for _, s in openings if s != statement})
             if others:

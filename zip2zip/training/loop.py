@@ -1,6 +1,6 @@
 """The training run behind ``python -m zip2zip.training``: LoRA continued pretraining on LZW-compressed text.
 
-The loop, top to bottom: prepare (or reuse) the chunk cache (``train_data``), build the base model +
+The loop, top to bottom: prepare (or reuse) the chunk cache (``data.training_chunks``), build the base model +
 hyper-encoders + LoRA + reconstruction decoder, then for each optimizer step take ``tokens_per_step``
 compressed ids (gradient accumulation over micro-batches, split across processes), run ``training.train_step``
 under ``accelerate`` (so ``accelerate launch`` / ``torchrun`` run it unchanged on many GPUs or nodes; bf16
