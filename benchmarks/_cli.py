@@ -1,5 +1,6 @@
 """Command-line pieces every benchmark shares: the parser, name/path validators, default result paths, the
-one resume/write path (:class:`ResultFile`) and the closing summary.
+one resume/write path (:class:`ResultFile`), the closing summary, and :func:`run_and_write`, which
+strings those together as the end of every benchmark's ``main``.
 
 Usage errors are one line on stderr and exit status 2, raised while the arguments are parsed, before any
 work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a damaged ``--resume`` file.
@@ -337,6 +338,52 @@ def _schema_problem(data: Any, benchmark: str, row_keys: Sequence[str]) -> str |
     if not isinstance(data.get("assets", {}), dict):
         return "'assets' is not an object"
     return None
+
+
+def run_and_write(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    config: Any,
+    *,
+    benchmark: str,
+    run: Callable[..., BenchmarkResult],
+    summary_lines: Callable[[BenchmarkResult], list[str]],
+    config_dict: Mapping[str, Any],
+    must_match: Iterable[str],
+    row_keys: Iterable[str],
+    device: str = "cpu",
+    check_existing: Callable[[ResultFile], None] | None = None,
+) -> None:
+    """The close of every benchmark's ``main``, once the arguments and the Config are checked: pick ``--out``
+    (default :func:`default_output_path`), resume what ``--resume`` keeps (:class:`ResultFile`), call
+    ``run(config, status=, previous=, previous_assets=, on_progress=)``, write the result and print the summary.
+
+    ``config_dict``: the config as recorded (and compared on ``--resume``); ``device``: the run tag's device;
+    ``check_existing``: called with the :class:`ResultFile` when ``--out`` already exists, before anything is
+    resumed (to refuse, with ``parser.error``, a file this run must not continue or replace).
+    """
+    out = args.out or default_output_path(benchmark, smoke=args.smoke, device=device)
+    results = ResultFile(
+        parser,
+        out,
+        benchmark=benchmark,
+        config=config_dict,
+        must_match=must_match,
+        row_keys=row_keys,
+        allow_dirty=args.allow_dirty,
+    )
+    if check_existing is not None and out.exists():
+        check_existing(results)
+    saved = results.begin(resume=args.resume)
+    result = run(
+        config,
+        status="smoke" if args.smoke else "full",
+        previous=saved.rows,
+        previous_assets=saved.assets,
+        on_progress=results.save_progress,
+    )
+    results.write(result)
+    print_summary(result, summary_lines(result), out)
 
 
 def print_summary(result: BenchmarkResult, lines: list[str], out: Path) -> None:

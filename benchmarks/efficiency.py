@@ -34,18 +34,16 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.registry import check_name
 
 from ._cli import (
-    ResultFile,
     argument_type,
     check_hub_tokenizers,
     comma_list,
     comma_list_of,
-    default_output_path,
     given_fields,
     new_parser,
     one_of,
     parse_args,
-    print_summary,
     resolve_config,
+    run_and_write,
     tokenizer_name,
 )
 
@@ -178,11 +176,14 @@ def run(
     *,
     status: str = "full",
     previous: Sequence[dict[str, Any]] = (),
+    previous_assets: dict[str, Any] | None = None,
     on_progress: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None = None,
 ) -> BenchmarkResult:
     """Measure every (tokenizer, corpus, setting) cell. ``previous``: rows of an earlier run with the same
     sampling config are reused (``--resume``), so an interrupted full run only computes what is missing.
-    After each new (tokenizer, corpus), ``on_progress(rows so far, assets)``."""
+    ``previous_assets`` is not needed (taken for the shared ``run`` signature): every tokenizer and corpus
+    is loaded again, so their assets are recorded afresh. After each new (tokenizer, corpus),
+    ``on_progress(rows so far, assets)``."""
     start = time.perf_counter()
     reusable = {_key(r): r for r in previous}
     rows: list[dict[str, Any]] = []
@@ -327,7 +328,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"({','.join(config.tokenizers)}), so no sweep would run"
         )
     check_hub_tokenizers(parser, config.tokenizers)
-    out = args.out or default_output_path("efficiency", smoke=args.smoke)
     sampling = (
         "corpora",
         "num_docs",
@@ -337,24 +337,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "seed",
         "corpus_source",
     )
-    results = ResultFile(
+    run_and_write(
         parser,
-        out,
+        args,
+        config,
         benchmark="efficiency",
-        config=asdict(config),
+        run=run,
+        summary_lines=summary_lines,
+        config_dict=asdict(config),
         must_match=sampling,
         row_keys=("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size"),
-        allow_dirty=args.allow_dirty,
     )
-    saved = results.begin(resume=args.resume)
-    result = run(
-        config,
-        status="smoke" if args.smoke else "full",
-        previous=saved.rows,
-        on_progress=results.save_progress,
-    )
-    results.write(result)
-    print_summary(result, summary_lines(result), out)
 
 
 if __name__ == "__main__":

@@ -46,16 +46,14 @@ from ._checkpoints import (
     missing_checkpoints,
 )
 from ._cli import (
-    ResultFile,
     argument_type,
     comma_list_of,
-    default_output_path,
     given_fields,
     new_parser,
     one_of,
     parse_args,
-    print_summary,
     resolve_config,
+    run_and_write,
 )
 
 MODELS = ("base", "control", "zip2zip")
@@ -415,7 +413,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         config.models, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint
     ):
         parser.error(problem)
-    out = args.out or default_output_path("perplexity", smoke=args.smoke)
     must_match = (
         "base_model",
         "corpus_source",
@@ -425,25 +422,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "control_checkpoint",
         "zip2zip_checkpoint",
     )
-    results = ResultFile(
+    run_and_write(
         parser,
-        out,
+        args,
+        config,
         benchmark="perplexity",
-        config=_config_dict(config),
+        run=run,
+        summary_lines=summary_lines,
+        config_dict=_config_dict(config),
         must_match=must_match,
         row_keys=("model", "corpus"),
-        allow_dirty=args.allow_dirty,
     )
-    saved = results.begin(resume=args.resume)
-    result = run(
-        config,
-        status="smoke" if args.smoke else "full",
-        previous=saved.rows,
-        previous_assets=saved.assets,
-        on_progress=results.save_progress,
-    )
-    results.write(result)
-    print_summary(result, summary_lines(result), out)
 
 
 if __name__ == "__main__":

@@ -55,13 +55,12 @@ from ._cli import (
     argument_type,
     comma_list,
     comma_list_of,
-    default_output_path,
     given_fields,
     new_parser,
     one_of,
     parse_args,
-    print_summary,
     resolve_config,
+    run_and_write,
 )
 from ._devices import (
     checked_device,
@@ -433,33 +432,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = resolve_config(parser, config, overrides)
     if not args.smoke and config.num_repeats < 5:
         parser.error(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
-    out = args.out or default_output_path("throughput", smoke=args.smoke, device=device_tag(device))
+    tag = device_tag(device)
+
+    def same_device(results: ResultFile) -> None:
+        old_tag = results.read(results.out).get("assets", {}).get("device_tag")
+        if old_tag != tag:
+            parser.error(f"{results.out} holds a {old_tag} result; this run is on {tag}: pass another --out")
+
     ignore = {"prompt_base_tokens", "modes", "corpora"}  # cells: a resumed run may measure more or fewer
-    results = ResultFile(
+    run_and_write(
         parser,
-        out,
+        args,
+        config,
         benchmark="throughput",
-        config=asdict(config),
+        run=run,
+        summary_lines=summary_lines,
+        config_dict=asdict(config),
         must_match=[k for k in asdict(config) if k not in ignore],
         row_keys=("corpus", "prompt_base_tokens", "mode"),
-        allow_dirty=args.allow_dirty,
+        device=tag,
+        check_existing=same_device,
     )
-    if out.exists():
-        old_tag = results.read(out).get("assets", {}).get("device_tag")
-        if old_tag != device_tag(device):
-            parser.error(
-                f"{out} holds a {old_tag} result; this run is on {device_tag(device)}: pass another --out"
-            )
-    saved = results.begin(resume=args.resume)
-    result = run(
-        config,
-        status="smoke" if args.smoke else "full",
-        previous=saved.rows,
-        previous_assets=saved.assets,
-        on_progress=results.save_progress,
-    )
-    results.write(result)
-    print_summary(result, summary_lines(result), out)
 
 
 if __name__ == "__main__":
