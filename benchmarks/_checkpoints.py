@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from zip2zip.modeling.config import CONFIG_FILE_NAME
+
+from ._cli import argument_type
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +38,21 @@ def checked_checkpoint(text: str) -> str:
     if text and (problem := checkpoint_problem(text)):
         raise ValueError(problem)
     return text
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser, *, untrained: str) -> None:
+    """``--control-checkpoint`` and ``--zip2zip-checkpoint``, checked as they are parsed; ``untrained``: what
+    ``--zip2zip-checkpoint ''`` evaluates instead."""
+    parser.add_argument(
+        "--control-checkpoint",
+        type=argument_type(checked_checkpoint),
+        help="continual-pretraining control (default models/smollm2-cpu-control)",
+    )
+    parser.add_argument(
+        "--zip2zip-checkpoint",
+        type=argument_type(checked_checkpoint),
+        help=f"zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = {untrained})",
+    )
 
 
 def missing_checkpoints(models: Sequence[str], *, control: str, zip2zip: str) -> str | None:

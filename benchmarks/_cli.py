@@ -74,6 +74,17 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> 
     )
 
 
+def add_resume_argument(parser: argparse.ArgumentParser, *, kept: str, same: str = "") -> None:
+    """``--resume``, worded the same in every benchmark: "<kept> of an interrupted run ..., else of --out"
+    (``same``: what the earlier run must share, e.g. "sampling config")."""
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"{kept} of an interrupted run (its .partial.json file), else of --out"
+        + (f" (same {same})" if same else ""),
+    )
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """``parser.parse_args``, then a usage error at once, not after a long run, if the full result
     could not be written (uncommitted changes without ``--allow-dirty``)."""

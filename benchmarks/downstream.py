@@ -39,14 +39,14 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.registry import check_name
 
 from ._checkpoints import (
-    checked_checkpoint,
+    add_checkpoint_arguments,
     checkpoint_path,
     checkpoint_problem,
     describe_checkpoint,
     missing_checkpoints,
 )
 from ._cli import (
-    argument_type,
+    add_resume_argument,
     comma_list_of,
     given_fields,
     new_parser,
@@ -396,11 +396,7 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = new_parser("downstream", __doc__)
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep (model, task) rows of an interrupted run (its .partial.json file), else of --out",
-    )
+    add_resume_argument(parser, kept="keep (model, task) rows")
     parser.add_argument(
         "--models",
         type=comma_list_of(MODELS, kind="model"),
@@ -416,16 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=one_of(TASK_SOURCES, kind="task source"),
         help=f"{', '.join(TASK_SOURCES)}; auto: the hub's tasks if reachable, else stand-ins",
     )
-    parser.add_argument(
-        "--control-checkpoint",
-        type=argument_type(checked_checkpoint),
-        help="continual-pretraining control (default models/smollm2-cpu-control)",
-    )
-    parser.add_argument(
-        "--zip2zip-checkpoint",
-        type=argument_type(checked_checkpoint),
-        help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained)",
-    )
+    add_checkpoint_arguments(parser, untrained="untrained")
     parser.add_argument("--limit", type=int, help="items per task (default all)")
     parser.add_argument(
         "--batch-size", type=int, help="requests per forward pass / generation batch (default 4)"

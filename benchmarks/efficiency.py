@@ -34,6 +34,7 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.registry import check_name
 
 from ._cli import (
+    add_resume_argument,
     argument_type,
     check_hub_tokenizers,
     comma_list,
@@ -275,12 +276,7 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = new_parser("efficiency", __doc__)
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="reuse rows of an interrupted run (its "
-        ".partial.json file), else of --out (same sampling config)",
-    )
+    add_resume_argument(parser, kept="reuse rows", same="sampling config")
     parser.add_argument(
         "--tokenizers",
         type=comma_list(tokenizer_name),

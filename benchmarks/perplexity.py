@@ -39,14 +39,14 @@ from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.results import BenchmarkResult, metric
 
 from ._checkpoints import (
-    checked_checkpoint,
+    add_checkpoint_arguments,
     checkpoint_path,
     checkpoint_problem,
     describe_checkpoint,
     missing_checkpoints,
 )
 from ._cli import (
-    argument_type,
+    add_resume_argument,
     comma_list_of,
     given_fields,
     new_parser,
@@ -371,11 +371,7 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = new_parser("perplexity", __doc__)
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep (model, corpus) rows of an interrupted run (its .partial.json file), else of --out",
-    )
+    add_resume_argument(parser, kept="keep (model, corpus) rows")
     parser.add_argument(
         "--models",
         type=comma_list_of(MODELS, kind="model"),
@@ -386,16 +382,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=comma_list_of(EVAL_CORPORA, kind="corpus"),
         help=f"comma list of {','.join(EVAL_CORPORA)} (default all)",
     )
-    parser.add_argument(
-        "--control-checkpoint",
-        type=argument_type(checked_checkpoint),
-        help="continual-pretraining control (default models/smollm2-cpu-control)",
-    )
-    parser.add_argument(
-        "--zip2zip-checkpoint",
-        type=argument_type(checked_checkpoint),
-        help="zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = untrained wrapper)",
-    )
+    add_checkpoint_arguments(parser, untrained="untrained wrapper")
     parser.add_argument(
         "--corpus-source",
         type=one_of(SOURCES, kind="corpus source"),

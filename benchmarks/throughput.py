@@ -52,6 +52,7 @@ from zip2zip.registry import check_name, lookup
 from ._checkpoints import checked_checkpoint, checkpoint_path
 from ._cli import (
     ResultFile,
+    add_resume_argument,
     argument_type,
     comma_list,
     comma_list_of,
@@ -394,12 +395,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; picks the preset "
         "(cuda/mps: Phi-3.5-mini; cpu: SmolLM2-135M)",
     )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="keep finished cells of an interrupted run "
-        "(its .partial.json file), else of --out (same config)",
-    )
+    add_resume_argument(parser, kept="keep finished cells", same="config")
     parser.add_argument("--model", type=one_of(MODELS, kind="model"), help=", ".join(MODELS))
     parser.add_argument(
         "--checkpoint",
