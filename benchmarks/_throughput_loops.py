@@ -238,8 +238,9 @@ def _method_rows(
     peaks: dict[str, int],
     bandwidth: float | None,
 ) -> list[dict[str, Any]]:
+    """Per method, a prefill and a decode row; zip2zip's also hold its speedups over the baseline (paired
+    by round) and the profile of its last warm-up round."""
     p, n = len(inputs.prompt_ids), config.num_repeats
-    base_runs, zip_runs = runs["baseline"], runs["zip2zip"]
     r_prompt = p / len(inputs.prompt_codes)
     rows = []
     for name, method_runs in runs.items():
@@ -250,76 +251,94 @@ def _method_rows(
             if mode == "replay"
             else len(tok.decode(first.generated_ids).encode("utf-8"))
         )
-        prefill_s = [r.prefill_s for r in method_runs]
-        decode_s = [r.decode_s for r in method_runs]
-        pre = {
-            "prefill_s": _stat(prefill_s, "s"),
-            "prefill_base_tokens_per_s": _stat([p / t for t in prefill_s], "base_tokens/s"),
-            "num_prompt_base_tokens": metric(p, "base_tokens", num_samples=1),
-            "num_prompt_ids": metric(num_prompt_ids, "ids", num_samples=1),
-            "peak_memory_bytes": metric(peaks[name], "bytes", num_samples=1),
-        }
-        dec = {
-            "decode_s": _stat(decode_s, "s"),
-            "decode_steps_per_s": _stat([r.num_steps / r.decode_s for r in method_runs], "steps/s"),
-            "decode_base_tokens_per_s": _stat(
-                [r.num_base_tokens / r.decode_s for r in method_runs], "base_tokens/s"
-            ),
-            "decode_bytes_per_s": _stat([num_bytes / t for t in decode_s], "bytes/s"),
-            "num_decode_steps": metric(first.num_steps, "steps", num_samples=1),
-            "num_base_tokens": metric(first.num_base_tokens, "base_tokens", num_samples=1),
-            "num_bytes": metric(num_bytes, "bytes", num_samples=1),
-        }
+        pre = _prefill_metrics(method_runs, p, num_prompt_ids, peaks[name])
+        dec = _decode_metrics(method_runs, num_bytes)
         if bandwidth is not None:
             context = num_prompt_ids + first.num_steps // 2
             ideal_s = decode_step_bytes(base, context) / (bandwidth * 1e9)
-            step_s = statistics.median(decode_s) / first.num_steps
+            step_s = statistics.median([r.decode_s for r in method_runs]) / first.num_steps
             dec["roofline_pct"] = metric(100 * ideal_s / step_s, "%", num_samples=n)
         if name == "zip2zip":
-            prefill_speedup = [b.prefill_s / z.prefill_s for b, z in zip(base_runs, zip_runs, strict=True)]
-            decode_speedup = [
-                (z.num_base_tokens / z.decode_s) / (b.num_base_tokens / b.decode_s)
-                for b, z in zip(base_runs, zip_runs, strict=True)
-            ]
-            step_ratio = [
-                (z.num_steps / z.decode_s) / (b.num_steps / b.decode_s)
-                for b, z in zip(base_runs, zip_runs, strict=True)
-            ]
-            r_decode = first.num_base_tokens_produced / first.num_steps
             profile = warm["zip2zip"].profile_s or {}
-            pre |= {
-                "prompt_compression_ratio": metric(r_prompt, "base_tokens/id", num_samples=1),
-                "prefill_speedup": _stat(prefill_speedup, "x"),
-                "prefill_gain_pct": metric(
-                    100 * (statistics.median(prefill_speedup) - 1), "%", num_samples=n
-                ),
-                "prefill_speedup_per_r": metric(
-                    statistics.median(prefill_speedup) / r_prompt, "fraction of r", num_samples=n
-                ),
-                **{
-                    f"profile_{key}_s": metric(profile[key], "s", num_samples=1)
-                    for key in ("prefill_codec", "prefill_encoder")
-                },
-            }
-            dec |= {
-                "compression_ratio": metric(r_decode, "base_tokens/step", num_samples=1),
-                "decode_base_token_speedup": _stat(decode_speedup, "x"),
-                "decode_gain_pct": metric(100 * (statistics.median(decode_speedup) - 1), "%", num_samples=n),
-                "decode_step_rate_ratio": _stat(step_ratio, "x"),
-                "decode_speedup_per_r": metric(
-                    statistics.median(decode_speedup) / r_decode, "fraction of r", num_samples=n
-                ),
-                "num_hypertokens_fed": metric(first.num_hypertokens_fed, "hypertokens", num_samples=1),
-                "num_entries_created": metric(first.num_entries_created, "entries", num_samples=1),
-                **{
-                    f"profile_{key}_ms_per_step": metric(
-                        1e3 * profile[key] / first.num_steps, "ms", num_samples=first.num_steps
-                    )
-                    for key in ("decode_select", "decode_codec", "decode_encoder", "decode_model")
-                },
-            }
+            pre |= _zip2zip_prefill_metrics(runs["baseline"], method_runs, r_prompt, profile, n)
+            dec |= _zip2zip_decode_metrics(runs["baseline"], method_runs, profile, n)
         rows += [
             {"method": name, "phase": "prefill", "metrics": pre},
             {"method": name, "phase": "decode", "metrics": dec},
         ]
     return rows
+
+
+def _prefill_metrics(runs: list[Run], p: int, num_prompt_ids: int, peak_bytes: int) -> dict[str, Any]:
+    prefill_s = [r.prefill_s for r in runs]
+    return {
+        "prefill_s": _stat(prefill_s, "s"),
+        "prefill_base_tokens_per_s": _stat([p / t for t in prefill_s], "base_tokens/s"),
+        "num_prompt_base_tokens": metric(p, "base_tokens", num_samples=1),
+        "num_prompt_ids": metric(num_prompt_ids, "ids", num_samples=1),
+        "peak_memory_bytes": metric(peak_bytes, "bytes", num_samples=1),
+    }
+
+
+def _decode_metrics(runs: list[Run], num_bytes: int) -> dict[str, Any]:
+    first = runs[0]
+    decode_s = [r.decode_s for r in runs]
+    return {
+        "decode_s": _stat(decode_s, "s"),
+        "decode_steps_per_s": _stat([r.num_steps / r.decode_s for r in runs], "steps/s"),
+        "decode_base_tokens_per_s": _stat([r.num_base_tokens / r.decode_s for r in runs], "base_tokens/s"),
+        "decode_bytes_per_s": _stat([num_bytes / t for t in decode_s], "bytes/s"),
+        "num_decode_steps": metric(first.num_steps, "steps", num_samples=1),
+        "num_base_tokens": metric(first.num_base_tokens, "base_tokens", num_samples=1),
+        "num_bytes": metric(num_bytes, "bytes", num_samples=1),
+    }
+
+
+def _zip2zip_prefill_metrics(
+    base_runs: list[Run], zip_runs: list[Run], r_prompt: float, profile: dict[str, float], n: int
+) -> dict[str, Any]:
+    prefill_speedup = [b.prefill_s / z.prefill_s for b, z in zip(base_runs, zip_runs, strict=True)]
+    return {
+        "prompt_compression_ratio": metric(r_prompt, "base_tokens/id", num_samples=1),
+        "prefill_speedup": _stat(prefill_speedup, "x"),
+        "prefill_gain_pct": metric(100 * (statistics.median(prefill_speedup) - 1), "%", num_samples=n),
+        "prefill_speedup_per_r": metric(
+            statistics.median(prefill_speedup) / r_prompt, "fraction of r", num_samples=n
+        ),
+        **{
+            f"profile_{key}_s": metric(profile[key], "s", num_samples=1)
+            for key in ("prefill_codec", "prefill_encoder")
+        },
+    }
+
+
+def _zip2zip_decode_metrics(
+    base_runs: list[Run], zip_runs: list[Run], profile: dict[str, float], n: int
+) -> dict[str, Any]:
+    first = zip_runs[0]
+    decode_speedup = [
+        (z.num_base_tokens / z.decode_s) / (b.num_base_tokens / b.decode_s)
+        for b, z in zip(base_runs, zip_runs, strict=True)
+    ]
+    step_ratio = [
+        (z.num_steps / z.decode_s) / (b.num_steps / b.decode_s)
+        for b, z in zip(base_runs, zip_runs, strict=True)
+    ]
+    r_decode = first.num_base_tokens_produced / first.num_steps
+    return {
+        "compression_ratio": metric(r_decode, "base_tokens/step", num_samples=1),
+        "decode_base_token_speedup": _stat(decode_speedup, "x"),
+        "decode_gain_pct": metric(100 * (statistics.median(decode_speedup) - 1), "%", num_samples=n),
+        "decode_step_rate_ratio": _stat(step_ratio, "x"),
+        "decode_speedup_per_r": metric(
+            statistics.median(decode_speedup) / r_decode, "fraction of r", num_samples=n
+        ),
+        "num_hypertokens_fed": metric(first.num_hypertokens_fed, "hypertokens", num_samples=1),
+        "num_entries_created": metric(first.num_entries_created, "entries", num_samples=1),
+        **{
+            f"profile_{key}_ms_per_step": metric(
+                1e3 * profile[key] / first.num_steps, "ms", num_samples=first.num_steps
+            )
+            for key in ("decode_select", "decode_codec", "decode_encoder", "decode_model")
+        },
+    }
