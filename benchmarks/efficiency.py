@@ -18,6 +18,7 @@ decompressed and checked equal to its input.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -172,6 +173,50 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["tokenizer"], row["corpus"], row["setting"], row["max_subtokens"], row["max_codebook_size"])
 
 
+def _load_corpora(config: Config, skipped: list[dict[str, str]]) -> tuple[list[Corpus], dict[str, Any]]:
+    """The sampled domains and what the result records of each; one whose data is missing goes to ``skipped``."""
+    corpora: list[Corpus] = []
+    assets: dict[str, Any] = {}
+    for name in config.corpora:
+        try:
+            corpus = load_corpus(
+                name,
+                num_docs=config.num_docs,
+                max_total_bytes=config.max_total_bytes,
+                min_doc_bytes=config.min_doc_bytes,
+                max_doc_bytes=config.max_doc_bytes,
+                seed=config.seed,
+                source=config.corpus_source,
+            )
+        except MissingAssetError as exc:
+            skipped.append({"name": f"corpus:{name}", "reason": str(exc)})
+            continue
+        corpora.append(corpus)
+        assets[name] = {
+            **corpus.assets,
+            "num_docs": len(corpus.docs),
+            "num_bytes": corpus.num_bytes,
+            "num_docs_available": corpus.num_docs_available,
+            "sha256": corpus.sha256,
+            "doc_sha256_prefixes": [h[:16] for h in corpus.doc_sha256],
+        }
+    return corpora, assets
+
+
+def _load_tokenizer(name: str, skipped: list[dict[str, str]]) -> Tokenizer | None:
+    """The tokenizer, or None (said in ``skipped``) if its files are missing or it is a hub id while the hub
+    is unreachable; any other failure is a bug, so it raises."""
+    try:
+        return get_tokenizer(name)
+    except MissingAssetError as exc:
+        skipped.append({"name": f"tokenizer:{name}", "reason": str(exc)})
+    except ValueError as exc:
+        if name in TOKENIZERS or hub_is_reachable():
+            raise
+        skipped.append({"name": f"tokenizer:{name}", "reason": str(exc)})
+    return None
+
+
 def run(
     config: Config,
     *,
@@ -189,41 +234,11 @@ def run(
     reusable = {_key(r): r for r in previous}
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
-    assets: dict[str, Any] = {"tokenizers": {}, "corpora": {}}
-    corpora: list[Corpus] = []
-    for name in config.corpora:
-        try:
-            corpus = load_corpus(
-                name,
-                num_docs=config.num_docs,
-                max_total_bytes=config.max_total_bytes,
-                min_doc_bytes=config.min_doc_bytes,
-                max_doc_bytes=config.max_doc_bytes,
-                seed=config.seed,
-                source=config.corpus_source,
-            )
-        except MissingAssetError as exc:
-            skipped.append({"name": f"corpus:{name}", "reason": str(exc)})
-            continue
-        corpora.append(corpus)
-        assets["corpora"][name] = {
-            **corpus.assets,
-            "num_docs": len(corpus.docs),
-            "num_bytes": corpus.num_bytes,
-            "num_docs_available": corpus.num_docs_available,
-            "sha256": corpus.sha256,
-            "doc_sha256_prefixes": [h[:16] for h in corpus.doc_sha256],
-        }
+    corpora, corpus_assets = _load_corpora(config, skipped)
+    assets: dict[str, Any] = {"tokenizers": {}, "corpora": corpus_assets}
     for tok_name in config.tokenizers:
-        try:
-            tok = get_tokenizer(tok_name)
-        except MissingAssetError as exc:
-            skipped.append({"name": f"tokenizer:{tok_name}", "reason": str(exc)})
-            continue
-        except ValueError as exc:  # a hub id while the hub is unreachable; else a bug, so raise
-            if tok_name in TOKENIZERS or hub_is_reachable():
-                raise
-            skipped.append({"name": f"tokenizer:{tok_name}", "reason": str(exc)})
+        tok = _load_tokenizer(tok_name, skipped)
+        if tok is None:
             continue
         assets["tokenizers"][tok_name] = {
             **tok.provenance,
@@ -274,7 +289,8 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
+    """The arguments of ``python -m benchmarks.efficiency``."""
     parser = new_parser("efficiency", __doc__)
     add_resume_argument(parser, kept="reuse rows", same="sampling config")
     parser.add_argument(
@@ -316,6 +332,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--sweep-max-codebook-sizes", type=comma_list(int), help="codebook sizes of the sweep ('' = none)"
     )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
     args = parse_args(parser, argv)
     config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
     if args.sweep_tokenizer is not None and args.sweep_tokenizer not in config.tokenizers:

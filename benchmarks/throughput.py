@@ -34,6 +34,7 @@ hyper-encoder, model) and the memory peaks. Not measured: sampling, batching > 1
 
 from __future__ import annotations
 
+import argparse
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -386,7 +387,8 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
+    """The arguments of ``python -m benchmarks.throughput``."""
     parser = new_parser("throughput", __doc__)
     parser.add_argument(
         "--device",
@@ -421,6 +423,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--num-warmup", type=int)
     parser.add_argument("--num-threads", type=int, help="torch intra-op threads (CPU preset: 1)")
     parser.add_argument("--memory-bandwidth-gb-per-s", type=float, help="GPU bandwidth for the roofline")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
     args = parse_args(parser, argv)
     device = resolve_device(args.device)
     config = Config.smoke() if args.smoke else Config.from_name(device.type)
