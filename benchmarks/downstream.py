@@ -287,34 +287,7 @@ def run(
             skipped.append({"name": f"model {model_name}", "reason": str(exc)})
             continue
         for task in todo:
-            counts_before = dict(getattr(lm, "counts", {}))
-            began = time.perf_counter()
-            outcome = evaluate_task(lm, names[task], manager, config)
-            assets["lm_eval_version"] = outcome.pop("lm_eval_version")
-            assets["lm_eval_run"] = outcome.pop("lm_eval_run")
-            assets["tasks"][task] = {
-                "lm_eval_task": names[task],
-                "lm_eval_config": outcome.pop("lm_eval_config"),
-            }
-            row = {
-                "model": model_name,
-                "task": task,
-                "lm_eval_task": names[task],
-                "task_source": source,
-                "duration_s": time.perf_counter() - began,
-                **outcome,
-            }
-            if hasattr(lm, "counts"):  # the zip2zip model type counts base tokens and model steps
-                row["metrics"].update(_compression_metrics(counts_before, lm.counts))
-            rows.append(row)
-            print(
-                f"{model_name:8s} {task:14s} "
-                + " ".join(
-                    f"{k}={m['value']:.3f}" for k, m in row["metrics"].items() if m["unit"] == "fraction"
-                )
-                + f" ({row['duration_s']:.0f} s)",
-                flush=True,
-            )
+            rows.append(_task_row(lm, model_name, task, names[task], manager, config, source, assets))
             if on_progress is not None:
                 on_progress(rows, assets)
         del lm
@@ -328,6 +301,45 @@ def run(
         assets=assets,
         skipped=skipped,
     )
+
+
+def _task_row(
+    lm: Any,
+    model_name: str,
+    task: str,
+    lm_eval_task: str,
+    manager: Any,
+    config: Config,
+    source: str,
+    assets: dict[str, Any],
+) -> dict[str, Any]:
+    """Evaluate one (model, task), record the task's lm-eval config in ``assets``, print a line; the row."""
+    counts_before = dict(getattr(lm, "counts", {}))
+    began = time.perf_counter()
+    outcome = evaluate_task(lm, lm_eval_task, manager, config)
+    assets["lm_eval_version"] = outcome.pop("lm_eval_version")
+    assets["lm_eval_run"] = outcome.pop("lm_eval_run")
+    assets["tasks"][task] = {
+        "lm_eval_task": lm_eval_task,
+        "lm_eval_config": outcome.pop("lm_eval_config"),
+    }
+    row = {
+        "model": model_name,
+        "task": task,
+        "lm_eval_task": lm_eval_task,
+        "task_source": source,
+        "duration_s": time.perf_counter() - began,
+        **outcome,
+    }
+    if hasattr(lm, "counts"):  # the zip2zip model type counts base tokens and model steps
+        row["metrics"].update(_compression_metrics(counts_before, lm.counts))
+    print(
+        f"{model_name:8s} {task:14s} "
+        + " ".join(f"{k}={m['value']:.3f}" for k, m in row["metrics"].items() if m["unit"] == "fraction")
+        + f" ({row['duration_s']:.0f} s)",
+        flush=True,
+    )
+    return row
 
 
 def _compression_metrics(before: dict[str, int], after: dict[str, int]) -> dict[str, Any]:
