@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -309,26 +308,6 @@ def _kept_cells(
     return list(kept), done, cell_assets
 
 
-def _measure_cell_noting_fallbacks(
-    config: Config,
-    base: Any,
-    model: Any,
-    tok: Tokenizer,
-    inputs: Inputs,
-    mode: str,
-    device: torch.device,
-    sync: Callable[[], None],
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """``measure_cell``, with any warning that an op fell back to the CPU recorded in the cell's assets."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cell_rows, cell_assets = measure_cell(config, base, model, tok, inputs, mode, device, sync)
-    fallback = sorted({str(w.message)[:200] for w in caught if "fall" in str(w.message).lower()})
-    if fallback:  # e.g. MPS "... will fall back to run on the CPU": timings are not pure-device
-        cell_assets["cpu_fallback_warnings"] = fallback
-    return cell_rows, cell_assets
-
-
 def _run_assets(tok: Tokenizer, device: torch.device, model_asset: dict[str, Any]) -> dict[str, Any]:
     """What the result records of the model, tokenizer and device (``corpora`` and ``cells`` follow)."""
     assets: dict[str, Any] = {
@@ -383,9 +362,7 @@ def run(
                     "setting": f"{p}+{config.new_base_tokens}",
                     "mode": mode,
                 }
-                cell_rows, cell_assets = _measure_cell_noting_fallbacks(
-                    config, base, model, tok, inputs, mode, device, sync
-                )
+                cell_rows, cell_assets = measure_cell(config, base, model, tok, inputs, mode, device, sync)
                 rows.extend({**key, **r} for r in cell_rows)
                 assets.setdefault("cells", {})[f"{corpus_name}/{p}/{mode}"] = cell_assets
                 done.add((corpus_name, p, mode))
