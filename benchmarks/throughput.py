@@ -52,6 +52,7 @@ from zip2zip.registry import check_name, lookup
 from ._checkpoints import checked_checkpoint, checkpoint_path
 from ._cli import (
     ResultFile,
+    add_corpus_source_argument,
     add_resume_argument,
     argument_type,
     comma_list,
@@ -430,9 +431,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--corpora", type=comma_list_of(CORPORA, kind="corpus"), help=f"comma list of {','.join(CORPORA)}"
     )
-    parser.add_argument(
-        "--corpus-source", type=one_of(SOURCES, kind="corpus source"), help=", ".join(SOURCES)
-    )
+    add_corpus_source_argument(parser)
     parser.add_argument("--max-codebook-size", type=int)
     parser.add_argument("--num-repeats", type=int, help="timed rounds (>= 5 for a full run)")
     parser.add_argument("--num-warmup", type=int)
