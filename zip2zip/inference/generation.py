@@ -169,6 +169,11 @@ def prefill(
     """
     comp = model.compression
     v = comp.initial_vocab_size
+    if model.config.position_mode != "compressed":
+        raise ValueError(
+            f"generation with position_mode={model.config.position_mode!r} (the authors' zip2zip++ models) is "
+            "not implemented; scoring through model(...) is"
+        )
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one id (e.g. the BOS id); got an empty batch or row")
     weight = model.input_embeddings.weight
@@ -205,7 +210,10 @@ def prefill(
         position_ids=position_ids,
         past_key_values=past,
     )
-    logits = model.logits(hidden[:, -1:], cache.output_view(), cache.slot_mask())[:, 0]  # [B, V + C]
+    # head rows beyond the tokenizer (kept for the authors' checkpoints) are never emitted
+    logits = model.logits(hidden[:, -1:], cache.output_view(), cache.slot_mask())[
+        :, 0, : comp.total_vocab_size
+    ]
     state = DecodeState(
         streams=streams,
         hyper_cache=cache,
@@ -272,7 +280,9 @@ def run_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) 
         past_key_values=state.past_key_values,
     )
     state.next_positions = state.next_positions + 1
-    return model.logits(hidden, cache.output_view(), cache.slot_mask())[:, 0]  # [B, V + C]
+    return model.logits(hidden, cache.output_view(), cache.slot_mask())[
+        :, 0, : model.compression.total_vocab_size
+    ]
 
 
 def forward_step(

@@ -25,6 +25,7 @@ from zip2zip.modeling.config import (
     recorded_contents,
     resolve_base_location,
 )
+from zip2zip.modeling.upstream_checkpoint import load_upstream_checkpoint, upstream_format_version
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
@@ -98,18 +99,25 @@ def load_checkpoint(
     compression: CompressionConfig | None,
     hyper_encoder: HyperEncoderConfig | None,
     dtype: torch.dtype | None,
-    base_model: nn.Module | None,
+    base_model: nn.Module | str | Path | None,
     is_trainable: bool,
+    tokenizer: Any = None,
 ) -> Zip2ZipForCausalLM:
     """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders."""
+    if upstream_format_version(path) is not None:  # the authors' layout: settings come from their config
+        if compression is not None or hyper_encoder is not None:
+            raise ValueError(f"{path} fixes its own compression and encoder settings; drop those arguments")
+        return load_upstream_checkpoint(
+            cls, path, base_model=base_model, tokenizer=tokenizer, dtype=dtype, is_trainable=is_trainable
+        )
     config = Zip2ZipConfig.load(path)
     contents = checkpoint_contents(path)  # before the (slow) base model: fail in a second
     _check_matching_settings(path, config, compression=compression, hyper_encoder=hyper_encoder)
-    if base_model is None:
-        if not config.base_model_name_or_path:
+    if not isinstance(base_model, nn.Module):
+        if not (base_model or config.base_model_name_or_path):
             raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
         base_model = load_base_model(
-            resolve_base_location(config.base_model_name_or_path),
+            str(base_model or resolve_base_location(str(config.base_model_name_or_path))),
             gguf_file=config.base_gguf_file,
             revision=config.base_revision,
             dtype=dtype,

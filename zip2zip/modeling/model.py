@@ -37,6 +37,8 @@ from zip2zip.modeling.embedding import embed_compressed_ids
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
 from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
 from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions
+from zip2zip.modeling.positions import code_position_ids
+from zip2zip.modeling.upstream_checkpoint import fetch_upstream_checkpoint
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -127,7 +129,7 @@ class Zip2ZipForCausalLM(nn.Module):
         hyper_encoder: HyperEncoderConfig | None = None,
         tie_encoders: bool | None = None,
         dtype: torch.dtype | None = None,
-        base_model: nn.Module | None = None,
+        base_model: nn.Module | str | Path | None = None,
         is_trainable: bool = False,
     ) -> Zip2ZipForCausalLM:
         """Load a saved zip2zip checkpoint, or wrap a base model id/path (optionally a GGUF file in it).
@@ -135,9 +137,12 @@ class Zip2ZipForCausalLM(nn.Module):
         For a base model the codec settings come from ``compression`` or else from ``tokenizer`` (loaded
         from the same place when not given) with ``max_subtokens``/``max_codebook_size``. For a checkpoint
         they come from its config; passing different ones is an error, never a silent override.
-        ``base_model`` supplies an already loaded base instead of loading the referenced one.
+        ``base_model`` supplies an already loaded base (or where to load it from) instead of the referenced
+        one. The authors' checkpoints (local or hub) load too, see ``upstream_checkpoint.py``.
         """
         path = Path(name_or_path)
+        if not is_checkpoint(path):
+            path = fetch_upstream_checkpoint(str(name_or_path), revision=revision) or path
         if is_checkpoint(path):
             return load_checkpoint(
                 cls,
@@ -147,6 +152,7 @@ class Zip2ZipForCausalLM(nn.Module):
                 dtype=dtype,
                 base_model=base_model,
                 is_trainable=is_trainable,
+                tokenizer=tokenizer,
             )
         if compression is None:
             compression = compression_for_base(
@@ -157,9 +163,9 @@ class Zip2ZipForCausalLM(nn.Module):
                 max_subtokens=max_subtokens,
                 max_codebook_size=max_codebook_size,
             )
-        if base_model is None:
+        if not isinstance(base_model, nn.Module):
             base_model = load_base_model(
-                str(name_or_path), gguf_file=gguf_file, revision=revision, dtype=dtype
+                str(base_model or name_or_path), gguf_file=gguf_file, revision=revision, dtype=dtype
             )
         return cls.from_base(
             base_model,
@@ -317,6 +323,7 @@ class Zip2ZipForCausalLM(nn.Module):
             initial_vocab_size=self.compression.initial_vocab_size,
             max_codebook_size=self.compression.max_codebook_size,
             logit_softcap=self.logit_softcap,
+            keep_extra_rows=self.config.extra_head_rows == "after_hypertokens",
         )
 
     def run_decoder(
@@ -371,7 +378,7 @@ class Zip2ZipForCausalLM(nn.Module):
                 comp, input_ids, codebook_table, entry_positions, labels, attention_mask
             )
         if position_ids is None:
-            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
+            position_ids = code_position_ids(self.config, input_ids, attention_mask, codebook_table)
         targets = None
         if labels is not None:
             labels = labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
@@ -419,7 +426,7 @@ def _encode_grouped(
     Without host-side ``lengths`` the grouping reads the lengths from the device once."""
     mask = member_ids != pad_token_id  # [N, M]
     n = member_ids.shape[0]
-    if n < _MIN_ENTRIES_TO_GROUP:
+    if n < _MIN_ENTRIES_TO_GROUP or getattr(encoder, "reads_padding", False):
         return encoder(rows_of(member_ids), mask)
     if lengths is None:
         lengths = mask.sum(dim=1).tolist()
