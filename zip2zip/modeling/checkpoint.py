@@ -10,8 +10,9 @@ silent override. This module reads and writes files; the model itself is ``model
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -20,6 +21,8 @@ from torch import nn
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.modeling.config import (
     CONFIG_FILE_NAME,
+    HF_CONFIG_FILE_NAME,
+    MODEL_TYPE,
     HyperEncoderConfig,
     Zip2ZipConfig,
     recorded_contents,
@@ -28,6 +31,8 @@ from zip2zip.modeling.config import (
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+ModelT = TypeVar("ModelT", bound="Zip2ZipForCausalLM")
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
@@ -52,7 +57,7 @@ def is_peft_model(model: nn.Module) -> bool:
 
 
 def load_base_model(
-    name_or_path: str, *, gguf_file: str | None, revision: str | None, dtype: torch.dtype | None
+    name_or_path: str, *, gguf_file: str | None, revision: str | None, dtype: torch.dtype | str | None
 ) -> nn.Module:
     """The transformers causal LM at a hub id or local path (optionally a GGUF file in it)."""
     from transformers import AutoModelForCausalLM
@@ -92,15 +97,15 @@ def is_checkpoint(path: Path) -> bool:
 
 
 def load_checkpoint(
-    cls: type[Zip2ZipForCausalLM],
+    cls: type[ModelT],
     path: Path,
     *,
     compression: CompressionConfig | None,
     hyper_encoder: HyperEncoderConfig | None,
-    dtype: torch.dtype | None,
+    dtype: torch.dtype | str | None,
     base_model: nn.Module | None,
     is_trainable: bool,
-) -> Zip2ZipForCausalLM:
+) -> ModelT:
     """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders."""
     config = Zip2ZipConfig.load(path)
     contents = checkpoint_contents(path)  # before the (slow) base model: fail in a second
@@ -198,8 +203,17 @@ def save_checkpoint(model: Zip2ZipForCausalLM, directory: Path | str) -> Path:
             adapter_config.base_model_name_or_path = model.config.base_model_name_or_path
         base.save_pretrained(str(directory / ADAPTER_DIR))
         contents.append(ADAPTER)
+    write_hf_config(directory)
     model.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
     return directory
+
+
+def write_hf_config(directory: Path) -> Path:
+    """The ``config.json`` through which ``AutoConfig``/``AutoModelForCausalLM`` recognise a zip2zip checkpoint."""
+    path = directory / HF_CONFIG_FILE_NAME
+    data = {"model_type": MODEL_TYPE, "architectures": ["Zip2ZipForCausalLM"]}
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 # ---- contents ----------------------------------------------------------------------------------------

@@ -17,6 +17,10 @@ from typing import Any
 from zip2zip.codec.config import CompressionConfig
 
 CONFIG_FILE_NAME = "zip2zip_config.json"
+# What the Hugging Face Auto classes read: ``config.json`` naming the model type registered on ``import zip2zip``
+# (the zip2zip settings themselves stay in CONFIG_FILE_NAME, the one source of truth).
+HF_CONFIG_FILE_NAME = "config.json"
+MODEL_TYPE = "zip2zip"
 CONTENTS_KEY = "contents"  # written next to the config fields by save(); not part of Zip2ZipConfig
 FORMAT_VERSION = 1
 
