@@ -236,14 +236,17 @@ def test_rejects_ambiguous_or_missing_arguments() -> None:
 def test_command_passes_the_device_the_run_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     """lm-eval records its --device in the results and defaults it to cuda:0 even on a CPU-only run."""
     seen: list[list[str]] = []
+    monkeypatch.setattr(sys, "argv", ["zip2zip-lm-eval"])  # main() sets it, as a console script's is
     monkeypatch.setattr("lm_eval.__main__.cli_evaluate", lambda: seen.append(sys.argv[1:]))
     main(["--model", "zip2zip", "--tasks", "x"])
     main(["--model", "zip2zip", "--device=cpu"])
+    main(["ls", "tasks"])
     expected = "cuda:0" if torch.cuda.is_available() else "cpu"
     assert default_device() == expected
     assert seen == [
         ["--model", "zip2zip", "--tasks", "x", "--device", expected],
         ["--model", "zip2zip", "--device=cpu"],
+        ["ls", "tasks"],
     ]
 
 
@@ -254,8 +257,11 @@ def test_an_unavailable_device_is_an_error_not_a_silent_cpu_run() -> None:
 
 
 @pytest.mark.slow
-def test_command_runs_a_checkpoint_and_records_the_cpu(tmp_path: Path, task_folder: Path) -> None:
+def test_command_runs_a_checkpoint_and_records_the_cpu(
+    tmp_path: Path, task_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The whole command in-process: a saved tiny checkpoint, a local task, lm-eval's results file."""
+    monkeypatch.setattr(sys, "argv", ["zip2zip-lm-eval"])
     tiny_base(vocab_size=VOCAB).save_pretrained(tmp_path / "base")
     tiny_tokenizer().save_pretrained(tmp_path / "tok")
     model = Zip2ZipForCausalLM.from_base(

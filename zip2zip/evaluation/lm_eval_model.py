@@ -389,10 +389,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     from lm_eval.__main__ import cli_evaluate
 
     args = list(sys.argv[1:] if argv is None else argv)
-    if not any(a == "--device" or a.startswith("--device=") for a in args):
+    is_run = bool(args) and args[0] not in _NO_DEVICE_COMMANDS
+    if is_run and not any(a == "--device" or a.startswith("--device=") for a in args):
         args += ["--device", default_device()]
     sys.argv = [sys.argv[0], *args]
     cli_evaluate()
+
+
+# lm-eval commands that run no model (and reject --device)
+_NO_DEVICE_COMMANDS = ("ls", "validate", "-h", "--help")
 
 
 def default_device() -> str:

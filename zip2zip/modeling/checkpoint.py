@@ -1,7 +1,8 @@
 """Checkpoints on disk: what ``Zip2ZipForCausalLM.save_pretrained`` writes and ``from_pretrained`` reads.
 
 A checkpoint is a directory with the zip2zip config, the hyper-encoder weights (safetensors; none with
-compression off) and the peft adapter if there is one. The base model is referenced by name or path, never
+compression off), the peft adapter if there is one, and a ``config.json`` naming the model type for the
+transformers Auto classes. The base model is referenced by name or path, never
 copied, and loaded from that reference (``resolve_base_location``). The config lists which components the
 checkpoint holds (``checkpoint_contents``), so a checkpoint that lost one is refused instead of loading as
 another model. Settings passed at load time that differ from the checkpoint's are an error, never a

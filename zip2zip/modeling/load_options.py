@@ -51,13 +51,13 @@ def resolve_device(device_map: str | int | torch.device | Mapping[str, Any] | No
                 f"device_map places modules on {sorted(devices)}; zip2zip runs on one device: "
                 "pass one device, e.g. device_map='cuda:0' or 'cpu'"
             )
-        device_map = next(iter(device_map.values()))
-    if device_map == AUTO:
+    target = next(iter(device_map.values())) if isinstance(device_map, Mapping) else device_map
+    if target == AUTO:
         if torch.cuda.is_available():
             return torch.device("cuda:0")
         return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
     try:
-        device = torch.device(f"cuda:{device_map}" if isinstance(device_map, int) else device_map)
+        device = torch.device(f"cuda:{target}" if isinstance(target, int) else target)
     except (RuntimeError, TypeError) as error:
         raise ValueError(f"device_map={device_map!r} is not a device ({error})") from None
     if device.type == "cuda" and not torch.cuda.is_available():
