@@ -152,8 +152,13 @@ class Zip2ZipForCausalLM(nn.Module):
         check_auto_class_arguments(auto_class_arguments)
         dtype = resolve_dtype(dtype, torch_dtype)
         device = resolve_device(device_map)
-        hub_options = {"cache_dir": cache_dir, "local_files_only": local_files_only, "token": token}
-        checkpoint = locate_checkpoint(name_or_path, revision=revision, **hub_options)
+        checkpoint = locate_checkpoint(
+            name_or_path,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+        )
         if checkpoint is not None:
             model = load_checkpoint(
                 cls,
