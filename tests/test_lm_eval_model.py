@@ -283,8 +283,6 @@ def test_command_runs_a_checkpoint_and_records_the_cpu(
             str(task_folder),
             "--output_path",
             str(tmp_path / "out"),
-            "--bootstrap_iters",
-            "0",
         ]
     )
     (results,) = (tmp_path / "out").rglob("results_*.json")
