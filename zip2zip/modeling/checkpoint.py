@@ -1,7 +1,8 @@
 """Checkpoints on disk: what ``Zip2ZipForCausalLM.save_pretrained`` writes and ``from_pretrained`` reads.
 
 A checkpoint is a directory with the zip2zip config, the hyper-encoder weights (safetensors; none with
-compression off) and the peft adapter if there is one. The base model is referenced by name or path, never
+compression off), the peft adapter if there is one, and a ``config.json`` naming the model type for the
+transformers Auto classes. The base model is referenced by name or path, never
 copied, and loaded from that reference (``resolve_base_location``). The config lists which components the
 checkpoint holds (``checkpoint_contents``), so a checkpoint that lost one is refused instead of loading as
 another model. Settings passed at load time that differ from the checkpoint's are an error, never a
@@ -10,8 +11,9 @@ silent override. This module reads and writes files; the model itself is ``model
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -20,6 +22,8 @@ from torch import nn
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.modeling.config import (
     CONFIG_FILE_NAME,
+    HF_CONFIG_FILE_NAME,
+    MODEL_TYPE,
     HyperEncoderConfig,
     Zip2ZipConfig,
     recorded_contents,
@@ -29,6 +33,8 @@ from zip2zip.modeling.upstream_checkpoint import load_upstream_checkpoint, upstr
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+ModelT = TypeVar("ModelT", bound="Zip2ZipForCausalLM")
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
@@ -53,7 +59,7 @@ def is_peft_model(model: nn.Module) -> bool:
 
 
 def load_base_model(
-    name_or_path: str, *, gguf_file: str | None, revision: str | None, dtype: torch.dtype | None
+    name_or_path: str, *, gguf_file: str | None, revision: str | None, dtype: torch.dtype | str | None
 ) -> nn.Module:
     """The transformers causal LM at a hub id or local path (optionally a GGUF file in it)."""
     from transformers import AutoModelForCausalLM
@@ -93,16 +99,16 @@ def is_checkpoint(path: Path) -> bool:
 
 
 def load_checkpoint(
-    cls: type[Zip2ZipForCausalLM],
+    cls: type[ModelT],
     path: Path,
     *,
     compression: CompressionConfig | None,
     hyper_encoder: HyperEncoderConfig | None,
-    dtype: torch.dtype | None,
+    dtype: torch.dtype | str | None,
     base_model: nn.Module | str | Path | None,
     is_trainable: bool,
     tokenizer: Any = None,
-) -> Zip2ZipForCausalLM:
+) -> ModelT:
     """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders."""
     if upstream_format_version(path) is not None:  # the authors' layout: settings come from their config
         if compression is not None or hyper_encoder is not None:
@@ -206,8 +212,17 @@ def save_checkpoint(model: Zip2ZipForCausalLM, directory: Path | str) -> Path:
             adapter_config.base_model_name_or_path = model.config.base_model_name_or_path
         base.save_pretrained(str(directory / ADAPTER_DIR))
         contents.append(ADAPTER)
+    write_hf_config(directory)
     model.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
     return directory
+
+
+def write_hf_config(directory: Path) -> Path:
+    """The ``config.json`` through which ``AutoConfig``/``AutoModelForCausalLM`` recognise a zip2zip checkpoint."""
+    path = directory / HF_CONFIG_FILE_NAME
+    data = {"model_type": MODEL_TYPE, "architectures": ["Zip2ZipForCausalLM"]}
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 # ---- contents ----------------------------------------------------------------------------------------

@@ -26,6 +26,10 @@ POSITION_MODES = ("compressed", "base_token_end")
 # Base-head rows beyond the tokenizer (V <= id < rows): "drop" them, or keep them as columns after the
 # C hypertoken slots, the authors' layout (their checkpoints' log-probabilities normalise over them).
 EXTRA_HEAD_ROWS = ("drop", "after_hypertokens")
+# What the Hugging Face Auto classes read: ``config.json`` naming the model type registered on ``import zip2zip``
+# (the zip2zip settings themselves stay in CONFIG_FILE_NAME, the one source of truth).
+HF_CONFIG_FILE_NAME = "config.json"
+MODEL_TYPE = "zip2zip"
 CONTENTS_KEY = "contents"  # written next to the config fields by save(); not part of Zip2ZipConfig
 FORMAT_VERSION = 1
 

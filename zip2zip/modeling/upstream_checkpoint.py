@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from safetensors.torch import load_file
@@ -33,6 +33,8 @@ from zip2zip.modeling.config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2Zi
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+ModelT = TypeVar("ModelT", bound="Zip2ZipForCausalLM")
 
 ENCODER_FILES = ("zip2zip_encoders.safetensors", "encoders.safetensors")
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
@@ -54,35 +56,15 @@ def upstream_format_version(path: Path) -> int | None:
     return int(version)
 
 
-def fetch_upstream_checkpoint(name: str, *, revision: str | None = None) -> Path | None:
-    """A hub repo id holding an authors' checkpoint -> its local snapshot; None for anything else.
-
-    Only ``owner/name`` strings that are not local paths are asked for; a base model repo (no zip2zip
-    config) or an unreachable hub gives None, so base-model loading proceeds as before.
-    """
-    if name.count("/") != 1 or Path(name).exists():
-        return None
-    from huggingface_hub import hf_hub_download, snapshot_download
-    from huggingface_hub.errors import EntryNotFoundError
-
-    try:
-        config = Path(hf_hub_download(name, CONFIG_FILE_NAME, revision=revision))
-    except (OSError, ValueError, EntryNotFoundError):
-        return None
-    if upstream_format_version(config.parent) is None:
-        return None
-    return Path(snapshot_download(name, revision=revision))
-
-
 def load_upstream_checkpoint(
-    cls: type[Zip2ZipForCausalLM],
+    cls: type[ModelT],
     path: Path,
     *,
     base_model: nn.Module | str | Path | None,
     tokenizer: TokenizerVocabulary | None,
-    dtype: torch.dtype | None,
+    dtype: torch.dtype | str | None,
     is_trainable: bool,
-) -> Zip2ZipForCausalLM:
+) -> ModelT:
     """The authors' checkpoint in ``path``; ``base_model`` overrides the referenced base (module or location)."""
     raw = json.loads((path / CONFIG_FILE_NAME).read_text(encoding="utf-8"))
     version = upstream_format_version(path)
