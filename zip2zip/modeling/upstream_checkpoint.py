@@ -162,7 +162,7 @@ def _hyper_encoder_config(raw: dict[str, Any]) -> HyperEncoderConfig:
     kind, enc = raw["encoder_type"], raw["encoder"]
     if kind not in _ENCODER_TYPES:
         raise ValueError(f"encoder_type={kind!r} is not supported; known: {', '.join(_ENCODER_TYPES)}")
-    common = {"num_layers": int(enc["num_hidden_layers"]), "num_heads": int(enc["num_heads"])}
+    num_layers, num_heads = int(enc["num_hidden_layers"]), int(enc["num_heads"])
     hidden = int(enc["hidden_size"])
     intermediate = enc.get("intermediate_size") or 4 * hidden
     if kind == "transformer":
@@ -174,7 +174,8 @@ def _hyper_encoder_config(raw: dict[str, Any]) -> HyperEncoderConfig:
             name="upstream_transformer",
             intermediate_size=int(intermediate),
             member_positions=enc.get("position_encoding") == "learnable",
-            **common,
+            num_layers=num_layers,
+            num_heads=num_heads,
         )
     return HyperEncoderConfig(
         name="res_latent_attn",
@@ -182,7 +183,8 @@ def _hyper_encoder_config(raw: dict[str, Any]) -> HyperEncoderConfig:
         intermediate_size=int(intermediate),
         causal=bool(enc.get("causal", False)),
         residual=bool(enc.get("residual", True)),
-        **common,
+        num_layers=num_layers,
+        num_heads=num_heads,
     )
 
 
