@@ -207,14 +207,28 @@ def save_checkpoint(model: Zip2ZipForCausalLM, directory: Path | str) -> Path:
         contents.append(HYPER_ENCODERS)
     base: Any = model.base_model
     if is_peft_model(base):
+        reference = str(model.config.base_model_name_or_path)
         # peft records the local path the base was loaded from; record the portable reference instead
         for adapter_config in base.peft_config.values():
-            adapter_config.base_model_name_or_path = model.config.base_model_name_or_path
+            adapter_config.base_model_name_or_path = reference
         base.save_pretrained(str(directory / ADAPTER_DIR))
+        _name_base_portably_in_model_card(directory / ADAPTER_DIR, model.causal_lm, reference)
         contents.append(ADAPTER)
     write_hf_config(directory)
     model.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
     return directory
+
+
+def _name_base_portably_in_model_card(adapter_dir: Path, causal_lm: Any, reference: str) -> None:
+    """peft's model card (``README.md``) names the base by the local path it was loaded from; name the reference."""
+    card = adapter_dir / "README.md"
+    if not card.is_file():
+        return
+    local_names = {getattr(causal_lm, "name_or_path", None), getattr(causal_lm.config, "_name_or_path", None)}
+    text = card.read_text(encoding="utf-8")
+    for name in local_names - {None, "", reference}:
+        text = text.replace(str(name), reference)
+    card.write_text(text, encoding="utf-8")
 
 
 def write_hf_config(directory: Path) -> Path:
