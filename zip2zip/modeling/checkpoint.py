@@ -29,6 +29,7 @@ from zip2zip.modeling.config import (
     recorded_contents,
     resolve_base_location,
 )
+from zip2zip.modeling.tensor_copy import copy_tensors_strictly
 from zip2zip.modeling.upstream_checkpoint import load_upstream_checkpoint, upstream_format_version
 
 if TYPE_CHECKING:
@@ -167,22 +168,13 @@ def load_encoder_weights(model: Zip2ZipForCausalLM, file: Path) -> None:
     """Copy saved encoder weights into ``model``; refuses a missing file, other names or other shapes."""
     if not file.is_file():
         raise ValueError(f"{file} is missing: refusing to use randomly initialised hyper-encoders")
-    loaded = load_file(str(file))
-    expected = model.encoders_state_dict()
-    missing, unexpected = sorted(set(expected) - set(loaded)), sorted(set(loaded) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"{file} does not match this model's encoders: missing {missing[:5]}, unexpected {unexpected[:5]} "
-            f"(checkpoint saved with another hyper-encoder or tie_encoders setting?)"
-        )
-    wrong = [
-        (k, tuple(loaded[k].shape), tuple(v.shape)) for k, v in expected.items() if loaded[k].shape != v.shape
-    ]
-    if wrong:
-        raise ValueError(f"{file}: shape mismatch (name, saved, expected): {wrong[:5]}")
-    with torch.no_grad():
-        for k, v in expected.items():
-            v.copy_(loaded[k])
+    copy_tensors_strictly(
+        file,
+        load_file(str(file)),
+        model.encoders_state_dict(),
+        what="this model's encoders",
+        hint=" (checkpoint saved with another hyper-encoder or tie_encoders setting?)",
+    )
 
 
 # ---- saving ------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
 from zip2zip.modeling.config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2ZipConfig
+from zip2zip.modeling.tensor_copy import copy_tensors_strictly
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
@@ -230,19 +231,6 @@ def _load_encoders(model: Zip2ZipForCausalLM, file: Path, *, is_tied: bool) -> N
     if not is_tied:
         sides["output_encoder."] = model.output_encoder
     expected = {prefix + k: v for prefix, module in sides.items() for k, v in module.state_dict().items()}
-    missing, unmatched = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
-    if missing or unmatched:
-        raise ValueError(
-            f"{file} does not match the encoders its config describes: missing {missing[:5]}, "
-            f"unmatched {unmatched[:5]}"
-        )
-    wrong = [
-        (k, tuple(saved[k].shape), tuple(v.shape)) for k, v in expected.items() if saved[k].shape != v.shape
-    ]
-    if wrong:
-        raise ValueError(f"{file}: shape mismatch (name, saved, expected): {wrong[:5]}")
-    with torch.no_grad():
-        for k, v in expected.items():
-            v.copy_(saved[k])
-        if is_tied and model.output_encoder is not model.input_encoder:  # one set of weights, two tables
-            model.output_encoder.load_state_dict(model.input_encoder.state_dict())
+    copy_tensors_strictly(file, saved, expected, what="the encoders its config describes")
+    if is_tied and model.output_encoder is not model.input_encoder:  # one set of weights, two tables
+        model.output_encoder.load_state_dict(model.input_encoder.state_dict())
