@@ -206,8 +206,16 @@ class LZWCodec:
         )
         self.num_threads = max(1, num_threads or min(os.cpu_count() or 1, 8))
         self.use_fast = use_fast
-        self._disabled_mask = np.zeros(base_vocab_size, dtype=np.bool_)
-        self._disabled_mask[list(self.config.disabled_ids)] = True
+        disabled_mask = np.zeros(base_vocab_size, dtype=np.bool_)
+        disabled_mask[list(self.config.disabled_ids)] = True
+        # What both numba kernels take after their (ids, offsets, lo, hi) arguments.
+        cfg = self.config
+        self._kernel_limits = (
+            cfg.initial_vocab_size,
+            cfg.max_subtokens,
+            cfg.max_codebook_size,
+            disabled_mask,
+        )
 
     @classmethod
     def from_config(
@@ -298,10 +306,7 @@ class LZWCodec:
                 offsets,
                 lo,
                 hi,
-                cfg.initial_vocab_size,
-                cfg.max_subtokens,
-                cfg.max_codebook_size,
-                self._disabled_mask,
+                *self._kernel_limits,
                 out_codes,
                 out_num_codes,
                 *entries.kernel_args(),
@@ -342,10 +347,7 @@ class LZWCodec:
                 offsets,
                 lo,
                 hi,
-                cfg.initial_vocab_size,
-                cfg.max_subtokens,
-                cfg.max_codebook_size,
-                self._disabled_mask,
+                *self._kernel_limits,
                 out_ids,
                 out_offsets,
                 out_num_ids,
