@@ -8,9 +8,8 @@ joint vocabulary (one device->host read, the only sync), feeds it to the row's s
 entries that step created (output side, batched over rows) and any hypertoken read as input for the
 first time (input side), and runs one decoder step with the KV cache.
 
-Positions follow the config's ``position_mode`` (see ``modeling.positions``): ``compressed`` counts
-model steps; ``base_token_end`` (the authors' zip2zip++ models) puts each code at the index of its last
-base token, so a step's position is the row's decoded base-token count minus one, read from its stream.
+Positions follow ``position_mode`` (``modeling.positions``): ``compressed`` counts steps; ``base_token_end``
+(the authors' zip2zip++) puts a code at its last base token: a step at the row's decoded base-token count - 1.
 
 The head never offers the LZW "same-step" code (see ``lm_head.slot_mask_from_positions``), so every
 id it can emit already exists in that row's codebook; the embedding, the head and the stream agree on
@@ -192,17 +191,13 @@ def prefill(
 
 
 def _prompt_position_ids(
-    model: Zip2ZipForCausalLM, prompts: Sequence[list[int]], streams: list[LZWStream], mask: torch.Tensor
+    model: Zip2ZipForCausalLM, prompts: Sequence[Sequence[int]], streams: list[LZWStream], mask: torch.Tensor
 ) -> torch.Tensor:
-    """Positions of the left-padded prompts ``[B, L]`` (padding at 0), as ``model.forward`` gives them.
-
-    ``base_token_end``: a code spans 1 base token, or its entry's length for a hypertoken (once the whole
-    prompt is fed every entry it uses exists, the same-step code included)."""
+    """Positions ``[B, L]`` of the left-padded prompts as ``model.forward`` gives them (padding at 0)."""
     if model.config.position_mode == "compressed":
         return (mask.cumsum(-1) - 1).clamp_min(0)
-    v = model.compression.initial_vocab_size
-    positions = torch.zeros_like(mask)
-    for row, codes in enumerate(prompts):
+    v, positions = model.compression.initial_vocab_size, torch.zeros_like(mask)
+    for row, codes in enumerate(prompts):  # a hypertoken spans its entry (all exist once the prompt is fed)
         spans = [1 if c < v else len(streams[row].entries[c - v]) for c in codes]
         positions[row, mask.shape[1] - len(codes) :] = torch.tensor(spans).cumsum(0) - 1
     return positions  # [B, L]
@@ -213,9 +208,8 @@ def _step_position_ids(model: Zip2ZipForCausalLM, state: DecodeState) -> torch.T
     if model.config.position_mode == "compressed":
         positions = state.next_positions
     else:  # the fed code ends at the row's last decoded base token
-        positions = torch.tensor(
-            [len(s.base_ids) - 1 for s in state.streams], device=state.next_positions.device
-        )
+        counts = [len(s.base_ids) for s in state.streams]
+        positions = torch.tensor(counts, device=state.next_positions.device) - 1
     state.next_positions = positions + 1
     return positions[:, None]
 
@@ -371,7 +365,9 @@ def generate(
     """
     config = as_decoding_config(config)
     comp = model.compression
-    tokenizer = as_zip2zip_tokenizer(tokenizer, comp)
+    tokenizer = as_zip2zip_tokenizer(
+        tokenizer, comp, allow_unused_base_ids=model.config.vocab_may_exceed_tokenizer
+    )
     if tokenizer is not None and tokenizer.compression != comp:
         raise ValueError(
             "tokenizer/model mismatch: the tokenizer's compression config "
