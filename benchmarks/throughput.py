@@ -27,29 +27,42 @@ memory-bandwidth roofline fraction. Tokenisation and LZW encode/decode are timed
 rows), never inside prefill/decode. Warm-up rounds also yield a per-part profile of zip2zip (codec,
 hyper-encoder, model) and the memory peaks. Not measured: sampling, batching > 1, output quality.
 
+``--checkpoint`` (a folder or hub id; ours or the authors', either format) gives zip2zip its trained
+weights; the baseline is then the checkpoint's base model (model ``checkpoint`` when that is not the
+preset's), on the checkpoint's tokenizer.
+
     python -m benchmarks.throughput                       # device auto; CPU: SmolLM2-135M, ~13 min
     python -m benchmarks.throughput --device cuda --modes replay,generate
+    python -m benchmarks.throughput --device cuda --checkpoint epfl-dlab/zip2zip-pp-Phi-3.5-mini-instruct
     python -m benchmarks.throughput --smoke --out /tmp/throughput.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from zip2zip.data.corpora import CORPORA, SOURCES, load_corpus
-from zip2zip.data.tokenizers import Tokenizer, get_tokenizer
+from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.results import BenchmarkResult
-from zip2zip.modeling.base_models import PHI35_MINI_HUB_ID, TinyLlama, load_base_model
+from zip2zip.modeling.base_models import PHI35_MINI_HUB_ID
+from zip2zip.modeling.checkpoint import BaseReference
 from zip2zip.registry import check_name, lookup
 
-from ._checkpoints import checked_checkpoint, checkpoint_path
+from ._checkpoints import (
+    CHECKPOINT_BASE,
+    SMOLLM2_BASE,
+    base_setting,
+    checked_checkpoint,
+    describe_base,
+    find_checkpoint,
+)
 from ._cli import (
     ResultFile,
     add_corpus_source_argument,
@@ -73,9 +86,12 @@ from ._devices import (
     resolve_device,
 )
 from ._throughput_loops import Inputs, measure_cell, prepare_inputs
+from ._throughput_models import load_base, load_tokenizer, wrap
 
 MODES = ("replay", "generate")
-MODELS = ("smollm2", "phi3.5-mini", "tiny")
+MODELS = ("smollm2", "phi3.5-mini", "tiny", CHECKPOINT_BASE)  # the last: the base of --checkpoint
+# The base each registered model is (tiny: random, no checkpoint wraps it).
+MODEL_BASES = {"smollm2": SMOLLM2_BASE, "phi3.5-mini": BaseReference(PHI35_MINI_HUB_ID), "tiny": None}
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -84,7 +100,9 @@ class Config:
     """Defaults are the paper's settings on the CPU preset; ``from_name("cuda"|"mps"|"cpu")``, ``smoke()``."""
 
     model: str = "smollm2"
-    checkpoint: str | None = None  # a saved zip2zip checkpoint (trained encoders); None: fresh wrapper
+    checkpoint: str | None = (
+        None  # zip2zip checkpoint, folder or hub id (trained encoders); None: fresh wrapper
+    )
     device: str = "cpu"
     dtype: str = "float32"
     prompt_base_tokens: tuple[int, ...] = (256, 512, 1024, 2048)
@@ -106,6 +124,10 @@ class Config:
 
     def __post_init__(self) -> None:
         check_name(self.model, MODELS, kind="model")
+        if self.model == CHECKPOINT_BASE and not self.checkpoint:
+            raise ValueError(
+                f"model {CHECKPOINT_BASE!r} is the base of --checkpoint, but no checkpoint is given"
+            )
         if not self.modes:
             raise ValueError(f"modes=(); choose from {', '.join(MODES)}")
         for mode in self.modes:
@@ -164,102 +186,6 @@ class Config:
 
 
 # --------------------------------------------------------------------------------------- assets
-def _bytes_tokenizer() -> Tokenizer:
-    """UTF-8 bytes as ids (pad = 256): no asset needed, for smoke runs."""
-    return Tokenizer(
-        name="bytes",
-        vocab_size=257,
-        special_ids=frozenset({256}),
-        pad_token_id=256,
-        provenance={"kind": "UTF-8 bytes, pad id 256"},
-        _encode_batch=lambda texts: [list(t.encode("utf-8")) for t in texts],
-        _decode=lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
-    )
-
-
-def _load_base(config: Config, tok: Tokenizer, device: torch.device) -> tuple[Any, dict[str, Any]]:
-    dtype = getattr(torch, config.dtype)
-    if config.model == "smollm2":
-        return load_base_model("smollm2", dtype=dtype, device=device)
-    torch.manual_seed(config.seed)
-    if config.model == "tiny":
-        tiny = TinyLlama(tok.vocab_size, tie_word_embeddings=True, pad_token_id=tok.pad_token_id)
-        return load_base_model("tiny-llama", tiny=tiny, dtype=dtype, device=device)
-    try:
-        return load_base_model("phi-3.5-mini", dtype=dtype, device=device)
-    except (OSError, ValueError) as exc:
-        if not config.allow_random_weights:
-            raise ValueError(
-                f"{PHI35_MINI_HUB_ID} is not available ({exc}); allow random weights or use the hub"
-            ) from exc
-        reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-    return _random_phi35_mini(tok, dtype, device, reason)
-
-
-def _random_phi35_mini(
-    tok: Tokenizer, dtype: torch.dtype, device: torch.device, reason: str
-) -> tuple[Any, dict]:
-    """Phi-3.5-mini's shape with random weights: replay-mode cost does not depend on the weights."""
-    from transformers import AutoModelForCausalLM, Phi3Config
-
-    cfg = Phi3Config(
-        vocab_size=max(tok.vocab_size, 32064),
-        hidden_size=3072,
-        intermediate_size=8192,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=32,
-        max_position_embeddings=4096,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=None,
-        eos_token_id=None,
-    )
-    with torch.device(device):
-        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
-    return model.eval(), {
-        "name": "Phi-3.5-mini shape, random weights",
-        "random_weights": True,
-        "why_random": reason,
-    }
-
-
-def _load_tokenizer(config: Config) -> Tokenizer:
-    if config.model == "tiny":
-        return _bytes_tokenizer()
-    if config.model == "phi3.5-mini":
-        try:
-            return get_tokenizer(PHI35_MINI_HUB_ID)
-        except Exception:  # offline: any hub failure falls back to an offline tokenizer
-            return get_tokenizer("smollm2")
-    return get_tokenizer("smollm2")
-
-
-def _wrap(config: Config, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any]]:
-    from zip2zip.codec.config import CompressionConfig
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
-
-    if config.checkpoint:
-        model = Zip2ZipForCausalLM.from_pretrained(checkpoint_path(config.checkpoint), base_model=base)
-        if model.compression.initial_vocab_size != tok.vocab_size:
-            raise ValueError(
-                f"{config.checkpoint} was trained for V={model.compression.initial_vocab_size}, "
-                f"but the tokenizer has {tok.vocab_size} ids"
-            )
-        return model.eval(), {"hyper_encoders": f"trained checkpoint {Path(config.checkpoint).name}"}
-    comp = CompressionConfig(
-        initial_vocab_size=tok.vocab_size,
-        pad_token_id=tok.pad_token_id,
-        max_subtokens=config.max_subtokens,
-        max_codebook_size=config.max_codebook_size,
-        disabled_ids=tok.special_ids,
-    )
-    model = Zip2ZipForCausalLM.from_base(base, compression=comp).eval()
-    return model, {
-        "hyper_encoders": "freshly initialised (untrained): fine for replay mode, whose cost "
-        "does not depend on the weights; generate-mode outputs are not meaningful text"
-    }
-
-
 def _document_ids(config: Config, tok: Tokenizer, corpus_name: str, needed: int) -> tuple[list[int], dict]:
     """Base ids of one real document of the domain with >= ``needed`` ids (else documents joined)."""
     corpus = load_corpus(
@@ -309,10 +235,14 @@ def _kept_cells(
     return list(kept), done, cell_assets
 
 
-def _run_assets(tok: Tokenizer, device: torch.device, model_asset: dict[str, Any]) -> dict[str, Any]:
-    """What the result records of the model, tokenizer and device (``corpora`` and ``cells`` follow)."""
+def _run_assets(
+    config: Config, tok: Tokenizer, device: torch.device, model_asset: dict[str, Any]
+) -> dict[str, Any]:
+    """What the result records of the model, checkpoint, tokenizer and device (``corpora`` and ``cells``
+    follow)."""
     assets: dict[str, Any] = {
         "model": model_asset,
+        "checkpoint": find_checkpoint(config.checkpoint).record() if config.checkpoint else None,
         "tokenizer": tok.provenance,
         "tokenizer_name": tok.name,
         "device_tag": device_tag(device),
@@ -339,10 +269,10 @@ def run(
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
     sync = device_sync(device)
-    tok = _load_tokenizer(config)
-    base, model_asset = _load_base(config, tok, device)
-    model, wrap_asset = _wrap(config, base, tok)
-    assets = _run_assets(tok, device, {**model_asset, **wrap_asset})
+    tok = load_tokenizer(config)
+    base, model_asset = load_base(config, tok, device)
+    model, wrap_asset = wrap(config, base, tok)
+    assets = _run_assets(config, tok, device, {**model_asset, **wrap_asset})
     needed = max(config.prompt_base_tokens) + config.new_base_tokens
     rows, done, kept_cell_assets = _kept_cells(config, previous or [], previous_assets or {})
     if kept_cell_assets is not None:
@@ -418,7 +348,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--checkpoint",
         type=argument_type(checked_checkpoint),
-        help="zip2zip checkpoint directory (trained hyper-encoders)",
+        help="zip2zip checkpoint, ours or the authors' (folder or Hugging Face hub id): its trained weights "
+        "for zip2zip, its base model for the baseline",
     )
     parser.add_argument("--dtype", type=one_of(DTYPES, kind="dtype"), help=", ".join(DTYPES))
     parser.add_argument(
@@ -440,6 +371,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _with_checkpoint_base(parser: argparse.ArgumentParser, config: Config, *, given: bool) -> Config:
+    """``config`` with model ``checkpoint`` when its checkpoint wraps another base than the model's; a
+    ``--model`` given for another base than the checkpoint's is a usage error."""
+    if not config.checkpoint or config.model == CHECKPOINT_BASE:
+        return config
+    model = base_setting(config.model, config.checkpoint, MODEL_BASES[config.model])
+    if model == config.model:
+        return config
+    if given:
+        base = describe_base(find_checkpoint(config.checkpoint).base)
+        parser.error(
+            f"--model {config.model} is not the base of --checkpoint (which wraps {base}); drop --model"
+        )
+    return dataclasses.replace(config, model=model)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     args = parse_args(parser, argv)
@@ -447,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     config = Config.smoke() if args.smoke else Config.from_name(device.type)
     overrides = {**given_fields(args, Config), "device": str(device)}
     config = resolve_config(parser, config, overrides)
+    config = _with_checkpoint_base(parser, config, given=args.model is not None)
     if not args.smoke and config.num_repeats < 5:
         parser.error(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
     tag = device_tag(device)

@@ -389,3 +389,7 @@ def test_tokenizer_and_config_vocab_mismatch_is_rejected():
 
     with pytest.raises(ValueError, match="tokenizer/model mismatch"):
         Zip2ZipTokenizer(tiny_tokenizer(), CompressionConfig(initial_vocab_size=90, pad_token_id=0))
+    larger_v = CompressionConfig(initial_vocab_size=101, pad_token_id=0)  # the authors' format 2: V = rows
+    with pytest.raises(ValueError, match="tokenizer/model mismatch"):
+        Zip2ZipTokenizer(tiny_tokenizer(), larger_v)
+    assert Zip2ZipTokenizer(tiny_tokenizer(), larger_v, allow_unused_base_ids=True).compression == larger_v

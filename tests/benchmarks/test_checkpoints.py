@@ -2,7 +2,14 @@
 
 import json
 
-from benchmarks._checkpoints import ROOT, checkpoint_path, describe_checkpoint
+from benchmarks._checkpoints import (
+    ROOT,
+    SMOLLM2_BASE,
+    Checkpoint,
+    checkpoint_path,
+    describe_checkpoint,
+    find_checkpoint,
+)
 
 
 def test_relative_checkpoints_are_found_from_the_repository_root():
@@ -10,16 +17,19 @@ def test_relative_checkpoints_are_found_from_the_repository_root():
 
 
 def test_embedded_checkpoint_is_recorded_relative_with_its_training():
-    info = describe_checkpoint(checkpoint_path("models/smollm2-cpu-zip2zip"))
-    assert info["checkpoint"] == "models/smollm2-cpu-zip2zip"
+    info = describe_checkpoint(find_checkpoint("models/smollm2-cpu-zip2zip"))
+    assert info["checkpoint"] == info["path"] == info["as_given"] == "models/smollm2-cpu-zip2zip"
+    assert info["format"] == "zip2zip" and info["base_model"]["name_or_path"] == SMOLLM2_BASE.name_or_path
     assert info["training"]["preset"] == "smollm2-cpu"
     log = json.loads((ROOT / "models" / "smollm2-cpu-zip2zip" / "train_log.json").read_text())
     assert info["training"]["num_steps"] == log["config"]["num_steps"]  # the embedded run is complete
 
 
 def test_checkpoint_elsewhere_without_log_is_recorded_by_absolute_path(tmp_path):
-    assert describe_checkpoint(tmp_path) == {"checkpoint": str(tmp_path)}
+    checkpoint = Checkpoint(str(tmp_path), tmp_path, SMOLLM2_BASE)
+    assert describe_checkpoint(checkpoint)["checkpoint"] == str(tmp_path)
+    assert "training" not in describe_checkpoint(checkpoint)
     (tmp_path / "train_log.json").write_text(
         json.dumps({"summary": {"final_heldout": {"nll_per_base_token": 1.5}}})
     )
-    assert describe_checkpoint(tmp_path)["training"]["final_heldout_nll_per_base_token"] == 1.5
+    assert describe_checkpoint(checkpoint)["training"]["final_heldout_nll_per_base_token"] == 1.5

@@ -116,7 +116,7 @@ def _tiktoken(
     )
 
 
-def _from_hf(name: str, tok: Any, prov: dict[str, Any]) -> Tokenizer:
+def from_hf_tokenizer(name: str, tok: Any, prov: dict[str, Any]) -> Tokenizer:
     """Wrap a transformers tokenizer: V = len(tok), specials = special + added-special ids."""
     specials = set(tok.all_special_ids)
     specials |= {
@@ -167,7 +167,7 @@ def _hf_from_gguf(name: str, gguf: Path, gguf_sha256: str, prov: dict[str, Any])
         "gguf_sha256": gguf_sha256,
         "tokenizer_json_sha256": sha256_file(target / "tokenizer.json"),
     }
-    return _from_hf(name, tok, prov)
+    return from_hf_tokenizer(name, tok, prov)
 
 
 # ---- loaders ---------------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def _load_hf_id(name: str) -> Tokenizer:
             f"unknown tokenizer {name!r}: not in the registry ({known}) and not loadable as a Hugging Face "
             f"id or path (hub reachable: {hub_is_reachable()}).{suggestion(name, TOKENIZERS)}"
         ) from exc
-    return _from_hf(name, tok, {"hf_id": name, "name_or_path": str(tok.name_or_path)})
+    return from_hf_tokenizer(name, tok, {"hf_id": name, "name_or_path": str(tok.name_or_path)})
 
 
 def get_tokenizer(name: str) -> Tokenizer:

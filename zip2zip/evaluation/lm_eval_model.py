@@ -133,7 +133,9 @@ class Zip2ZipLM(TemplateLM):
             model.to(resolve_device(device))  # an unavailable device is an error: results record it
         self.model = model.eval()
         self.tokenizer = hf_tokenizer
-        self.zip2zip_tokenizer = Zip2ZipTokenizer(hf_tokenizer, model.compression)  # checks V matches
+        self.zip2zip_tokenizer = Zip2ZipTokenizer(  # checks V matches
+            hf_tokenizer, model.compression, allow_unused_base_ids=model.config.vocab_may_exceed_tokenizer
+        )
         self.batch_size = int(batch_size)
         self.add_bos_token = add_bos_token
         self.custom_prefix_token_id = prefix_token_id

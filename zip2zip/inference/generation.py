@@ -8,6 +8,9 @@ joint vocabulary (one device->host read, the only sync), feeds it to the row's s
 entries that step created (output side, batched over rows) and any hypertoken read as input for the
 first time (input side), and runs one decoder step with the KV cache.
 
+Positions follow ``position_mode`` (``modeling.positions``): ``compressed`` counts steps; ``base_token_end``
+(the authors' zip2zip++) puts a code at its last base token: a step at the row's decoded base-token count - 1.
+
 The head never offers the LZW "same-step" code (see ``lm_head.slot_mask_from_positions``), so every
 id it can emit already exists in that row's codebook; the embedding, the head and the stream agree on
 the live hypertokens at every step. Batched generation equals per-row generation: rows only share
@@ -47,7 +50,7 @@ class DecodeState:
     past_key_values: DynamicCache
     attention_mask: torch.Tensor  # [B, capacity]: prompt mask then ones for generated steps
     length: int  # columns of attention_mask in use
-    next_positions: torch.Tensor  # [B] position id of the next input
+    next_positions: torch.Tensor  # [B] position id of the next input (``compressed`` positions)
     is_active: list[bool]  # rows whose stream still takes ids (finished rows are fed pad)
     num_prompt_entries: list[int] = field(default_factory=list)
     num_prompt_base_tokens: list[int] = field(default_factory=list)
@@ -133,11 +136,6 @@ def prefill(
     """
     comp = model.compression
     v = comp.initial_vocab_size
-    if model.config.position_mode != "compressed":
-        raise ValueError(
-            f"generation with position_mode={model.config.position_mode!r} (the authors' zip2zip++ models) is "
-            "not implemented; scoring through model(...) is"
-        )
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one id (e.g. the BOS id); got an empty batch or row")
     weight = model.input_embeddings.weight
@@ -165,8 +163,8 @@ def prefill(
     for row, codes in enumerate(prompts):
         ids[row, length - len(codes) :] = torch.tensor(list(codes), dtype=torch.long)
         mask[row, : length - len(codes)] = 0
-    ids, mask = ids.to(weight.device), mask.to(weight.device)
-    position_ids = (mask[:, :length].cumsum(-1) - 1).clamp_min(0)  # [B, L]
+    position_ids = _prompt_position_ids(model, prompts, streams, mask[:, :length])  # [B, L]
+    ids, mask, position_ids = ids.to(weight.device), mask.to(weight.device), position_ids.to(weight.device)
     past = DynamicCache(config=model.causal_lm.config)
     hidden = model.run_decoder(
         model.embed(ids, cache.input_embeds),
@@ -190,6 +188,30 @@ def prefill(
         num_prompt_base_tokens=[len(s.base_ids) for s in streams],
     )
     return logits, state
+
+
+def _prompt_position_ids(
+    model: Zip2ZipForCausalLM, prompts: Sequence[Sequence[int]], streams: list[LZWStream], mask: torch.Tensor
+) -> torch.Tensor:
+    """Positions ``[B, L]`` of the left-padded prompts as ``model.forward`` gives them (padding at 0)."""
+    if model.config.position_mode == "compressed":
+        return (mask.cumsum(-1) - 1).clamp_min(0)
+    v, positions = model.compression.initial_vocab_size, torch.zeros_like(mask)
+    for row, codes in enumerate(prompts):  # a hypertoken spans its entry (all exist once the prompt is fed)
+        spans = [1 if c < v else len(streams[row].entries[c - v]) for c in codes]
+        positions[row, mask.shape[1] - len(codes) :] = torch.tensor(spans).cumsum(0) - 1
+    return positions  # [B, L]
+
+
+def _step_position_ids(model: Zip2ZipForCausalLM, state: DecodeState) -> torch.Tensor:
+    """``[B, 1]`` positions of the ids a step feeds (already fed to the streams); advances the state."""
+    if model.config.position_mode == "compressed":
+        positions = state.next_positions
+    else:  # the fed code ends at the row's last decoded base token
+        counts = [len(s.base_ids) for s in state.streams]
+        positions = torch.tensor(counts, device=state.next_positions.device) - 1
+    state.next_positions = positions + 1
+    return positions[:, None]
 
 
 def feed_streams(
@@ -224,7 +246,8 @@ def encode_step_entries(
 
 @torch.no_grad()
 def run_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
-    """Model part of a step (embedding, decoder with KV cache, joint head) -> ``[B, V + C]``."""
+    """Model part of a step (embedding, decoder with KV cache, joint head) -> ``[B, V + C]``. ``ids`` must
+    have been fed to the streams (``feed_streams``): ``base_token_end`` positions are read from them."""
     cache = state.hyper_cache
     if state.length >= state.attention_mask.shape[1]:
         raise ValueError(
@@ -240,10 +263,9 @@ def run_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) 
     hidden = model.run_decoder(
         model.embed(step_ids, cache.input_embeds if reads_hyper else None),
         attention_mask=state.attention_mask[:, : state.length],
-        position_ids=state.next_positions[:, None],
+        position_ids=_step_position_ids(model, state),
         past_key_values=state.past_key_values,
     )
-    state.next_positions = state.next_positions + 1
     return model.logits(hidden, cache.output_view(), cache.slot_mask())[
         :, 0, : model.compression.total_vocab_size
     ]
@@ -343,7 +365,9 @@ def generate(
     """
     config = as_decoding_config(config)
     comp = model.compression
-    tokenizer = as_zip2zip_tokenizer(tokenizer, comp)
+    tokenizer = as_zip2zip_tokenizer(
+        tokenizer, comp, allow_unused_base_ids=model.config.vocab_may_exceed_tokenizer
+    )
     if tokenizer is not None and tokenizer.compression != comp:
         raise ValueError(
             "tokenizer/model mismatch: the tokenizer's compression config "

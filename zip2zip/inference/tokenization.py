@@ -91,8 +91,13 @@ def model_inputs(batch: BatchEncoded) -> dict[str, torch.Tensor]:
 class Zip2ZipTokenizer:
     """A base tokenizer plus the LZW codec: ``encode``/``__call__`` compress, ``decode`` expands."""
 
-    def __init__(self, tokenizer: BaseTokenizer, compression: CompressionConfig) -> None:
-        if len(tokenizer) != compression.initial_vocab_size:
+    def __init__(
+        self, tokenizer: BaseTokenizer, compression: CompressionConfig, *, allow_unused_base_ids: bool = False
+    ) -> None:
+        """``allow_unused_base_ids``: V may exceed the tokenizer's size (ids it never produces, as in the
+        authors' format 2, see ``Zip2ZipConfig.vocab_may_exceed_tokenizer``); a larger tokenizer is refused."""
+        size, v = len(tokenizer), compression.initial_vocab_size
+        if size > v or (size < v and not allow_unused_base_ids):
             raise ValueError(
                 f"tokenizer has {len(tokenizer)} ids (added tokens included) but the compression config "
                 f"says initial_vocab_size={compression.initial_vocab_size}: tokenizer/model mismatch. Use the "
@@ -159,7 +164,10 @@ class Zip2ZipTokenizer:
 
 
 def as_zip2zip_tokenizer(
-    tokenizer: Zip2ZipTokenizer | BaseTokenizer | None, compression: CompressionConfig
+    tokenizer: Zip2ZipTokenizer | BaseTokenizer | None,
+    compression: CompressionConfig,
+    *,
+    allow_unused_base_ids: bool = False,
 ) -> Zip2ZipTokenizer | None:
     """A ``Zip2ZipTokenizer`` as is; a base (Hugging Face) tokenizer wrapped with the model's ``compression``.
 
@@ -171,4 +179,4 @@ def as_zip2zip_tokenizer(
         raise TypeError(
             f"tokenizer must be a Zip2ZipTokenizer or a Hugging Face tokenizer, got {type(tokenizer).__name__}"
         )
-    return Zip2ZipTokenizer(tokenizer, compression)
+    return Zip2ZipTokenizer(tokenizer, compression, allow_unused_base_ids=allow_unused_base_ids)

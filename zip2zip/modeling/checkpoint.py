@@ -12,6 +12,7 @@ silent override. This module reads and writes files; the model itself is ``model
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,7 +31,11 @@ from zip2zip.modeling.config import (
     resolve_base_location,
 )
 from zip2zip.modeling.tensor_copy import copy_tensors_strictly
-from zip2zip.modeling.upstream_checkpoint import load_upstream_checkpoint, upstream_format_version
+from zip2zip.modeling.upstream_checkpoint import (
+    load_upstream_checkpoint,
+    upstream_base_location,
+    upstream_format_version,
+)
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
@@ -97,6 +102,28 @@ def compression_for_base(
 def is_checkpoint(path: Path) -> bool:
     """Whether ``path`` is a zip2zip checkpoint directory (else a base model id or path)."""
     return (path / CONFIG_FILE_NAME).is_file()
+
+
+@dataclass(frozen=True)
+class BaseReference:
+    """The base model a checkpoint wraps, as its config names it (``package:`` locations unresolved)."""
+
+    name_or_path: str  # hub id, folder, or package:<module>
+    gguf_file: str | None = None
+    revision: str | None = None
+
+
+def base_reference(path: Path) -> BaseReference:
+    """The base model of the checkpoint in ``path`` (ours or the authors'), read from its config alone.
+
+    A self-contained checkpoint (the authors' format 2) is its own base: its folder. Raises ValueError
+    when the config names none."""
+    if upstream_format_version(path) is not None:
+        return BaseReference(upstream_base_location(path))
+    config = Zip2ZipConfig.load(path)
+    if not config.base_model_name_or_path:
+        raise ValueError(f"{path}/{CONFIG_FILE_NAME} does not say which base model it wraps")
+    return BaseReference(config.base_model_name_or_path, config.base_gguf_file, config.base_revision)
 
 
 def load_checkpoint(

@@ -167,6 +167,12 @@ class Zip2ZipConfig:
         if self.extra_head_rows not in EXTRA_HEAD_ROWS:
             raise ValueError(f"extra_head_rows={self.extra_head_rows!r}; known: {', '.join(EXTRA_HEAD_ROWS)}")
 
+    @property
+    def vocab_may_exceed_tokenizer(self) -> bool:
+        """Whether V may count ids no tokenizer produces: the authors' layout (their format 2 counts embedding
+        rows, e.g. 32064 for Phi-3.5's 32011 tokenizer ids)."""
+        return self.extra_head_rows == "after_hypertokens"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,

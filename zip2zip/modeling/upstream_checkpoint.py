@@ -119,6 +119,13 @@ def _refuse_unsupported_files(path: Path, version: int | None) -> None:
         )
 
 
+def upstream_base_location(path: Path) -> str:
+    """Where the authors' checkpoint in ``path`` takes its base from: the folder itself (format 2), else the
+    hub id or path its config names."""
+    raw = json.loads((path / CONFIG_FILE_NAME).read_text(encoding="utf-8"))
+    return _base_location(path, raw, None)
+
+
 def _base_location(path: Path, raw: dict[str, Any], base_model: nn.Module | str | Path | None) -> str:
     """Where the base (and its tokenizer) is: the override, the folder itself (format 2), or the reference."""
     if isinstance(base_model, str | Path):
