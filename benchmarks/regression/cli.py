@@ -8,7 +8,6 @@ rendering); 2 on a usage error (such as ``--update-baselines`` from a checkout w
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from .metrics import Metric
 from .presets import PRESETS, ROOT, Outcome, Preset, Runner, run_in_subprocess
 from .rendering import NAME as RENDERING
 from .rendering import file_hashes, render
-from .report import summary_lines, table_lines, write_report
+from .report import run_times_line, summary_lines, table_lines, write_report
 
 CHOICES = (*PRESETS, RENDERING)
 DEFAULT_REPORT = Path(tempfile.gettempdir()) / "zip2zip-regression.json"
@@ -72,9 +71,12 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_in_subproces
     with tempfile.TemporaryDirectory(prefix="zip2zip-regression-") as scratch:
         work = args.work_dir or Path(scratch)
         checks, durations = _run_all(names, work, baselines, runner, repo=repo, update=args.update_baselines)
-    if not args.update_baselines:
-        print("\n".join(table_lines(checks)))
-    print("\n".join(summary_lines(checks, durations)))
+    if args.update_baselines and not any(c.failed for c in checks):
+        print(f"{run_times_line(durations)}\nbaselines written to {baselines}")
+    elif args.update_baselines:
+        print("\n".join(summary_lines(checks, durations)))
+    else:
+        print("\n".join(table_lines(checks) + summary_lines(checks, durations)))
     print(f"wrote {write_report(args.out, checks, durations, repo=repo)}")
     if any(c.failed for c in checks):
         raise SystemExit(1)
@@ -143,6 +145,8 @@ def _preset_checks(preset: Preset, folder: Path, baselines: Path, *, repo: Path,
 def _update(
     preset: Preset, folder: Path, metrics: dict[str, Metric], path: Path, *, repo: Path
 ) -> list[Check]:
+    if problem := dirty_tree_problem(repo):  # checked at the start too; files may change during a run
+        return [_setup_failure(preset.name, "baseline", f"{path} not written: {problem}")]
     missing_rules = uncovered(metrics)
     if missing_rules:
         print(f"  not writing {path}: no tolerance rule for {len(missing_rules)} metrics")
@@ -161,7 +165,3 @@ def _update(
 
 def _setup_failure(name: str, what: str, reason: str) -> Check:
     return Check(f"{name}/setup/{what}", "", None, None, "--", "FAIL", reason)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

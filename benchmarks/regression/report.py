@@ -47,14 +47,19 @@ def table_lines(checks: Sequence[Check]) -> list[str]:
     return lines
 
 
+def run_times_line(durations_s: Mapping[str, float]) -> str:
+    parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in durations_s.items())
+    return f"run times: {parts}; total {sum(durations_s.values()):.0f} s"
+
+
 def summary_lines(checks: Sequence[Check], durations_s: Mapping[str, float]) -> list[str]:
-    """Counts per verdict, run times, and each failure with its reason."""
+    """Run times, counts per verdict, and each failure with its reason."""
     failed = [c for c in checks if c.failed]
     counts: dict[str, int] = {}
     for c in checks:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
     lines = [
-        "run times: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in durations_s.items()),
+        run_times_line(durations_s),
         "verdicts: "
         + ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
         + " (ignored: absolute timings and memory, listed in the JSON report)",
