@@ -70,23 +70,23 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_in_subproces
     baselines = repo / args.baselines
     with tempfile.TemporaryDirectory(prefix="zip2zip-regression-") as scratch:
         work = args.work_dir or Path(scratch)
-        checks, durations = _run_all(names, work, baselines, runner, repo=repo, update=args.update_baselines)
+        checks, outcomes = _run_all(names, work, baselines, runner, repo=repo, update=args.update_baselines)
     if args.update_baselines and not any(c.failed for c in checks):
-        print(f"{run_times_line(durations)}\nbaselines written to {baselines}")
+        print(f"{run_times_line(outcomes)}\nbaselines written to {baselines}")
     elif args.update_baselines:
-        print("\n".join(summary_lines(checks, durations)))
+        print("\n".join(summary_lines(checks, outcomes)))
     else:
-        print("\n".join(table_lines(checks) + summary_lines(checks, durations)))
-    print(f"wrote {write_report(args.out, checks, durations, repo=repo)}")
+        print("\n".join(table_lines(checks) + summary_lines(checks, outcomes)))
+    print(f"wrote {write_report(args.out, checks, outcomes, repo=repo)}")
     if any(c.failed for c in checks):
         raise SystemExit(1)
 
 
 def _run_all(
     names: list[str], work: Path, baselines: Path, runner: Runner, *, repo: Path, update: bool
-) -> tuple[list[Check], dict[str, float]]:
+) -> tuple[list[Check], dict[str, Outcome]]:
     checks: list[Check] = []
-    durations: dict[str, float] = {}
+    outcomes: dict[str, Outcome] = {}
     for number, name in enumerate(names, start=1):
         print(f"[{number}/{len(names)}] {name} ...", flush=True)
         if name == RENDERING:
@@ -103,11 +103,14 @@ def _run_all(
             new = _outcome_checks(name, outcome) or _preset_checks(
                 preset, work / name, baselines, repo=repo, update=update
             )
-        durations[name] = outcome.duration_s
+        outcomes[name] = outcome
         checks += new
         failed = sum(c.failed for c in new)
-        print(f"  {name}: {outcome.duration_s:.0f} s, {len(new)} checks, {failed} failed", flush=True)
-    return checks, durations
+        print(
+            f"  {name}: {outcome.duration_s:.0f} s ({outcome.cpu_s:.0f} s CPU), {len(new)} checks, {failed} failed",
+            flush=True,
+        )
+    return checks, outcomes
 
 
 def _outcome_checks(name: str, outcome: Outcome) -> list[Check]:

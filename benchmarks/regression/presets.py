@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -142,25 +143,33 @@ PRESETS: dict[str, Preset] = {
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a preset's run ended: exit status, wall time, and the file holding its output lines."""
+    """How a preset's run ended: exit status, wall time, the file holding its output lines, and the CPU
+    time it used (user + system; on a busy machine, closer than the wall time to what an idle one takes)."""
 
     returncode: int
     duration_s: float
     log: Path
+    cpu_s: float = 0.0
+
+
+def run_logged(command: list[str], log: Path, *, env: dict[str, str] | None = None) -> Outcome:
+    """Run ``command`` from the repository root, its stdout and stderr into ``log``; time it."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    with log.open("w", encoding="utf-8") as sink:
+        done = subprocess.run(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, check=False)
+    wall_s = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Outcome(done.returncode, wall_s, log, cpu_s)
 
 
 Runner = Callable[[Preset, Path], Outcome]
 
 
 def run_in_subprocess(preset: Preset, folder: Path) -> Outcome:
-    """Run ``preset`` with ``folder`` as its output folder, offline, from the repository root; its stdout
-    and stderr go to ``folder/run.log`` (progress bars would bury the table)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "run.log"
+    """Run ``preset`` with ``folder`` as its output folder, offline; its stdout and stderr go to
+    ``folder/run.log`` (progress bars would bury the table)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    start = time.perf_counter()
-    with log.open("w", encoding="utf-8") as sink:
-        done = subprocess.run(
-            preset.command(folder), cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, check=False
-        )
-    return Outcome(done.returncode, time.perf_counter() - start, log)
+    return run_logged(preset.command(folder), folder / "run.log", env=env)

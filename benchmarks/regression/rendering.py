@@ -10,14 +10,11 @@ off); PNG and PDF do record the matplotlib version, so another matplotlib shows 
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from .metrics import Metric
-from .presets import Outcome
+from .presets import Outcome, run_logged
 
 NAME = "paper_tables"
 
@@ -34,19 +31,6 @@ def file_hashes(folder: Path) -> dict[str, Metric]:
 def render(repo: Path, folder: Path) -> Outcome:
     """Render ``repo``'s results and models into ``folder/out``; output lines go to ``folder/run.log``."""
     (folder / "out").mkdir(parents=True, exist_ok=True)
-    log = folder / "run.log"
-    command = [sys.executable, "-m", "paper_tables.build"]
-    command += [
-        "--results",
-        str(repo / "results"),
-        "--models",
-        str(repo / "models"),
-        "--out",
-        str(folder / "out"),
-    ]
-    start = time.perf_counter()
-    with log.open("w", encoding="utf-8") as sink:
-        done = subprocess.run(
-            command, cwd=repo, env=dict(os.environ), stdout=sink, stderr=subprocess.STDOUT, check=False
-        )
-    return Outcome(done.returncode, time.perf_counter() - start, log)
+    command = [sys.executable, "-m", "paper_tables.build", "--out", str(folder / "out")]
+    command += ["--results", str(repo / "results"), "--models", str(repo / "models")]
+    return run_logged(command, folder / "run.log")

@@ -16,6 +16,7 @@ from zip2zip.provenance import git_info
 
 from .compare import Check
 from .metrics import Value
+from .presets import Outcome
 
 _HASH_DIGITS = 12  # of a sha256: enough to tell two files apart in a table
 
@@ -47,19 +48,22 @@ def table_lines(checks: Sequence[Check]) -> list[str]:
     return lines
 
 
-def run_times_line(durations_s: Mapping[str, float]) -> str:
-    parts = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in durations_s.items())
-    return f"run times: {parts}; total {sum(durations_s.values()):.0f} s"
+def run_times_line(outcomes: Mapping[str, Outcome]) -> str:
+    """Wall time per run (and CPU time: on a busy machine, closer to what an idle one would take)."""
+    parts = ", ".join(f"{name} {o.duration_s:.0f} s ({o.cpu_s:.0f} s CPU)" for name, o in outcomes.items())
+    wall_s = sum(o.duration_s for o in outcomes.values())
+    cpu_s = sum(o.cpu_s for o in outcomes.values())
+    return f"run times: {parts}; total {wall_s:.0f} s ({cpu_s:.0f} s CPU)"
 
 
-def summary_lines(checks: Sequence[Check], durations_s: Mapping[str, float]) -> list[str]:
+def summary_lines(checks: Sequence[Check], outcomes: Mapping[str, Outcome]) -> list[str]:
     """Run times, counts per verdict, and each failure with its reason."""
     failed = [c for c in checks if c.failed]
     counts: dict[str, int] = {}
     for c in checks:
         counts[c.verdict] = counts.get(c.verdict, 0) + 1
     lines = [
-        run_times_line(durations_s),
+        run_times_line(outcomes),
         "verdicts: "
         + ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
         + " (ignored: absolute timings and memory, listed in the JSON report)",
@@ -75,15 +79,16 @@ def summary_lines(checks: Sequence[Check], durations_s: Mapping[str, float]) -> 
     return lines
 
 
-def write_report(
-    path: Path, checks: Sequence[Check], durations_s: Mapping[str, float], *, repo: Path
-) -> Path:
+def write_report(path: Path, checks: Sequence[Check], outcomes: Mapping[str, Outcome], *, repo: Path) -> Path:
     payload: dict[str, Any] = {
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "git": git_info(repo),
         "passed": not any(c.failed for c in checks),
         "num_failed": sum(c.failed for c in checks),
-        "durations_s": dict(durations_s),
+        "runs": {
+            name: {"wall_s": o.duration_s, "cpu_s": o.cpu_s, "exit_status": o.returncode}
+            for name, o in outcomes.items()
+        },
         "checks": [c.to_dict() for c in checks],
     }
     return write_json_atomic(path, payload)
