@@ -106,6 +106,13 @@ RULES: tuple[Rule, ...] = (
         IGNORE,
         "100 x (speedup - 1): the speedup it restates is compared as a ratio",
     ),
+    Rule(
+        "codec",
+        "speedup_numpy_vs_reference_python",
+        IGNORE,
+        "a sub-millisecond call over a tens-of-ms one: CPU contention moves it 20-70x (measured: 51x idle, "
+        "1136x under load); the compiled path vs the upstream codec is the timing ratio compared",
+    ),
     # ---- same-run timing ratios ------------------------------------------------------------------------
     Rule("codec", "speedup_*", TIMING_RATIO, _TIMING_RATIO + ": project codec vs the reference codec"),
     Rule("throughput", "*speedup*", TIMING_RATIO, _TIMING_RATIO + ": zip2zip vs the base model"),

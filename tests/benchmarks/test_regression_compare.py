@@ -84,6 +84,7 @@ def test_unknown_tolerance_kind_is_refused() -> None:
         ("throughput", "prompt_compression_ratio", "exact"),
         ("codec", "speedup_numpy_vs_upstream", "ratio"),
         ("codec", "ours_numpy", "ignore"),
+        ("codec", "speedup_numpy_vs_reference_python", "ignore"),
         ("decode_step", "decode_step_time_ratio_vs_base", "ratio"),
         ("perplexity", "bits_per_byte", "close"),
         ("downstream", "acc_norm_difference", "close"),
