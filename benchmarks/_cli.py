@@ -85,6 +85,18 @@ def add_resume_argument(parser: argparse.ArgumentParser, *, kept: str, same: str
     )
 
 
+def add_corpus_source_argument(parser: argparse.ArgumentParser, *, auto: str | None = None) -> None:
+    """``--corpus-source``, one of the corpus sources; ``auto``: what the benchmark does with "auto" (said
+    in the help after the sources)."""
+    from zip2zip.data.corpora import SOURCES
+
+    parser.add_argument(
+        "--corpus-source",
+        type=one_of(SOURCES, kind="corpus source"),
+        help=", ".join(SOURCES) + (f"; auto: {auto}" if auto else ""),
+    )
+
+
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """``parser.parse_args``, then a usage error at once, not after a long run, if the full result
     could not be written (uncommitted changes without ``--allow-dirty``)."""

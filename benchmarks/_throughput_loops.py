@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -194,7 +195,9 @@ def measure_cell(
     device: torch.device,
     sync: Callable[[], None],
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Warm-up rounds (profile + memory peaks), then interleaved timed rounds; returns rows + cell assets."""
+    """Warm-up rounds (profile + memory peaks), then interleaved timed rounds; returns rows + cell assets.
+    A warning that an op fell back to the CPU (e.g. MPS "... will fall back to run on the CPU") is recorded
+    in the assets: those timings are not pure-device."""
     k = config.new_base_tokens
     runners: dict[str, Callable[[bool], Run]] = {
         "baseline": lambda _profile: baseline_run(base, inputs, mode, k, sync),
@@ -203,27 +206,31 @@ def measure_cell(
     memory = PeakMemory(device)
     peaks: dict[str, int] = {}
     warm: dict[str, Run] = {}
-    for w in range(config.num_warmup):
-        for name, runner in runners.items():
-            memory.reset()
-            warm[name] = runner(w == config.num_warmup - 1)
-            peaks[name] = memory.read_bytes()
     runs: dict[str, list[Run]] = {name: [] for name in runners}
-    for i in range(config.num_repeats):  # alternate the order so drift and cache effects hit both alike
-        for name in list(runners) if i % 2 == 0 else list(reversed(runners)):
-            runs[name].append(runners[name](False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for w in range(config.num_warmup):
+            for name, runner in runners.items():
+                memory.reset()
+                warm[name] = runner(w == config.num_warmup - 1)
+                peaks[name] = memory.read_bytes()
+        for i in range(config.num_repeats):  # alternate the order so drift and cache effects hit both alike
+            for name in list(runners) if i % 2 == 0 else list(reversed(runners)):
+                runs[name].append(runners[name](False))
     bandwidth, bandwidth_source = memory_bandwidth_gb_per_s(device, config.memory_bandwidth_gb_per_s)
     rows = [
         {"method": "host", "phase": "host", "metrics": {n: _stat(v, "s") for n, v in inputs.host_s.items()}}
     ]
     rows += _method_rows(config, base, tok, inputs, mode, runs, warm, peaks, bandwidth)
-    assets = {
+    assets: dict[str, Any] = {
         "peak_memory_kind": memory.kind,
         "memory_bandwidth_gb_per_s": bandwidth,
         "memory_bandwidth_source": bandwidth_source,
         "zip2zip_text_sample": tok.decode(runs["zip2zip"][0].generated_ids[:64]),
         "baseline_text_sample": tok.decode(runs["baseline"][0].generated_ids[:64]),
     }
+    if fallback := sorted({str(w.message)[:200] for w in caught if "fall" in str(w.message).lower()}):
+        assets["cpu_fallback_warnings"] = fallback
     return rows, assets
 
 

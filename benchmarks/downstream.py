@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +40,16 @@ from zip2zip.registry import check_name
 
 from ._checkpoints import (
     add_checkpoint_arguments,
-    checkpoint_path,
-    checkpoint_problem,
+    config_dict,
     describe_checkpoint,
-    missing_checkpoints,
+    model_checkpoint,
+    new_evaluation_parser,
+    parse_config,
+    rows_per_model,
 )
 from ._cli import (
-    add_resume_argument,
     comma_list_of,
-    given_fields,
-    new_parser,
     one_of,
-    parse_args,
-    resolve_config,
     run_and_write,
 )
 
@@ -142,12 +139,9 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
         return HFLM(pretrained=base, tokenizer=tokenizer, batch_size=config.batch_size), {
             "lm_eval_model": "hf"
         }
-    path_text = config.control_checkpoint if name == "control" else config.zip2zip_checkpoint
-    path = checkpoint_path(path_text)
     info: dict[str, Any] = {"lm_eval_model": "zip2zip"}
-    if name == "control" or path_text:  # only an empty zip2zip path means "untrained wrapper"
-        if problem := checkpoint_problem(path_text):
-            raise ValueError(f"{name} checkpoint: {problem}")
+    if name == "control" or config.zip2zip_checkpoint:  # only an empty zip2zip path means "untrained wrapper"
+        path = model_checkpoint(name, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint)
         model = Zip2ZipForCausalLM.from_pretrained(path, base_model=copy.deepcopy(base), dtype=torch.float32)
         info.update(describe_checkpoint(path), trained=True)
     else:
@@ -274,60 +268,68 @@ def run(
     if source == "offline":
         assets["stand_ins"] = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
     skipped: list[dict[str, str]] = []
-    done = {(r["model"], r["task"]): r for r in previous}
-    rows: list[dict[str, Any]] = []
-    for model_name in config.models:
-        todo = [t for t in config.tasks if (model_name, t) not in done]
-        rows += [done[(model_name, t)] for t in config.tasks if (model_name, t) in done]
-        if not todo:
-            continue
-        try:
-            lm, assets["models"][model_name] = load_lm(model_name, config, base, tokenizer)
-        except (ValueError, ImportError, OSError) as exc:
-            skipped.append({"name": f"model {model_name}", "reason": str(exc)})
-            continue
-        for task in todo:
-            counts_before = dict(getattr(lm, "counts", {}))
-            began = time.perf_counter()
-            outcome = evaluate_task(lm, names[task], manager, config)
-            assets["lm_eval_version"] = outcome.pop("lm_eval_version")
-            assets["lm_eval_run"] = outcome.pop("lm_eval_run")
-            assets["tasks"][task] = {
-                "lm_eval_task": names[task],
-                "lm_eval_config": outcome.pop("lm_eval_config"),
-            }
-            row = {
-                "model": model_name,
-                "task": task,
-                "lm_eval_task": names[task],
-                "task_source": source,
-                "duration_s": time.perf_counter() - began,
-                **outcome,
-            }
-            if hasattr(lm, "counts"):  # the zip2zip model type counts base tokens and model steps
-                row["metrics"].update(_compression_metrics(counts_before, lm.counts))
-            rows.append(row)
-            print(
-                f"{model_name:8s} {task:14s} "
-                + " ".join(
-                    f"{k}={m['value']:.3f}" for k, m in row["metrics"].items() if m["unit"] == "fraction"
-                )
-                + f" ({row['duration_s']:.0f} s)",
-                flush=True,
-            )
-            if on_progress is not None:
-                on_progress(rows, assets)
-        del lm
+    rows = rows_per_model(
+        config.models,
+        config.tasks,
+        item_key="task",
+        previous=previous,
+        load=lambda name: load_lm(name, config, base, tokenizer),
+        evaluate=lambda lm, name, task: _task_row(
+            lm, name, task, names[task], manager, config, source, assets
+        ),
+        assets=assets,
+        skipped=skipped,
+        on_progress=on_progress,
+    )
     rows += difference_rows(rows, config)
     return BenchmarkResult(
         benchmark="downstream",
         status=status,
-        config=_config_dict(config),
+        config=config_dict(config),
         rows=rows,
         duration_s=time.perf_counter() - start,
         assets=assets,
         skipped=skipped,
     )
+
+
+def _task_row(
+    lm: Any,
+    model_name: str,
+    task: str,
+    lm_eval_task: str,
+    manager: Any,
+    config: Config,
+    source: str,
+    assets: dict[str, Any],
+) -> dict[str, Any]:
+    """Evaluate one (model, task), record the task's lm-eval config in ``assets``, print a line; the row."""
+    counts_before = dict(getattr(lm, "counts", {}))
+    began = time.perf_counter()
+    outcome = evaluate_task(lm, lm_eval_task, manager, config)
+    assets["lm_eval_version"] = outcome.pop("lm_eval_version")
+    assets["lm_eval_run"] = outcome.pop("lm_eval_run")
+    assets["tasks"][task] = {
+        "lm_eval_task": lm_eval_task,
+        "lm_eval_config": outcome.pop("lm_eval_config"),
+    }
+    row = {
+        "model": model_name,
+        "task": task,
+        "lm_eval_task": lm_eval_task,
+        "task_source": source,
+        "duration_s": time.perf_counter() - began,
+        **outcome,
+    }
+    if hasattr(lm, "counts"):  # the zip2zip model type counts base tokens and model steps
+        row["metrics"].update(_compression_metrics(counts_before, lm.counts))
+    print(
+        f"{model_name:8s} {task:14s} "
+        + " ".join(f"{k}={m['value']:.3f}" for k, m in row["metrics"].items() if m["unit"] == "fraction")
+        + f" ({row['duration_s']:.0f} s)",
+        flush=True,
+    )
+    return row
 
 
 def _compression_metrics(before: dict[str, int], after: dict[str, int]) -> dict[str, Any]:
@@ -347,10 +349,6 @@ def _compression_metrics(before: dict[str, int], after: dict[str, int]) -> dict[
                 "num_steps": d[step_key],
             }
     return out
-
-
-def _config_dict(config: Config) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
 
 
 def difference_rows(rows: list[dict[str, Any]], config: Config) -> list[dict[str, Any]]:
@@ -395,13 +393,7 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = new_parser("downstream", __doc__)
-    add_resume_argument(parser, kept="keep (model, task) rows")
-    parser.add_argument(
-        "--models",
-        type=comma_list_of(MODELS, kind="model"),
-        help=f"comma list of {','.join(MODELS)} (default all)",
-    )
+    parser = new_evaluation_parser("downstream", __doc__, models=MODELS, item="task")
     parser.add_argument(
         "--tasks",
         type=comma_list_of(PAPER_TASKS, kind="task"),
@@ -421,12 +413,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--bootstrap-samples", type=int, help="item resamples for the difference CIs (default 2000)"
     )
-    args = parse_args(parser, argv)
-    config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
-    if problem := missing_checkpoints(
-        config.models, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint
-    ):
-        parser.error(problem)
+    args, config = parse_config(parser, argv, Config(), Config.smoke())
     run_and_write(
         parser,
         args,
@@ -434,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         benchmark="downstream",
         run=run,
         summary_lines=summary_lines,
-        config_dict=_config_dict(config),
+        config_dict=config_dict(config),
         must_match=("base_model", "task_source", "limit", "control_checkpoint", "zip2zip_checkpoint", "seed"),
         row_keys=("model", "task"),
     )

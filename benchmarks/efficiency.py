@@ -35,6 +35,7 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.registry import check_name
 
 from ._cli import (
+    add_corpus_source_argument,
     add_resume_argument,
     argument_type,
     check_hub_tokenizers,
@@ -42,7 +43,6 @@ from ._cli import (
     comma_list_of,
     given_fields,
     new_parser,
-    one_of,
     parse_args,
     resolve_config,
     run_and_write,
@@ -316,11 +316,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-doc-bytes", type=int, help="longer documents are cut to this size (default 16384)"
     )
     parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
-    parser.add_argument(
-        "--corpus-source",
-        type=one_of(SOURCES, kind="corpus source"),
-        help=f"{', '.join(SOURCES)}; auto: hub if reachable else offline (default)",
-    )
+    add_corpus_source_argument(parser, auto="hub if reachable else offline (default)")
     parser.add_argument(
         "--sweep-tokenizer",
         type=argument_type(tokenizer_name),

@@ -27,32 +27,29 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from zip2zip.data.corpora import SOURCES, Corpus
+from zip2zip.data.corpora import Corpus
 from zip2zip.data.eval_corpora import EVAL_CORPORA, load_eval_corpus
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.results import BenchmarkResult, metric
 
 from ._checkpoints import (
     add_checkpoint_arguments,
-    checkpoint_path,
-    checkpoint_problem,
+    config_dict,
     describe_checkpoint,
-    missing_checkpoints,
+    model_checkpoint,
+    new_evaluation_parser,
+    parse_config,
+    rows_per_model,
 )
 from ._cli import (
-    add_resume_argument,
+    add_corpus_source_argument,
     comma_list_of,
-    given_fields,
-    new_parser,
-    one_of,
-    parse_args,
-    resolve_config,
     run_and_write,
 )
 
@@ -122,10 +119,7 @@ def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, di
         comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
         model = Zip2ZipForCausalLM.from_base(base, compression=comp)
         return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
-    path_text = config.control_checkpoint if name == "control" else config.zip2zip_checkpoint
-    if problem := checkpoint_problem(path_text):
-        raise ValueError(f"{name} checkpoint: {problem}")
-    path = checkpoint_path(path_text)
+    path = model_checkpoint(name, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint)
     model = Zip2ZipForCausalLM.from_pretrained(path, dtype=torch.float32)
     info = {**describe_checkpoint(path), "config": model.config.to_dict()}
     return model.eval(), info
@@ -225,29 +219,24 @@ def run(
     }
     skipped: list[dict[str, str]] = []
     corpora = _load_corpora(config, tokenizer, assets=assets, skipped=skipped)
-    done = {(r["model"], r["corpus"]): r for r in previous}
-    rows: list[dict[str, Any]] = []
-    for model_name in config.models:
-        todo = [c for c in corpora if (model_name, c) not in done]
-        rows += [done[(model_name, c)] for c in corpora if (model_name, c) in done]
-        if not todo:
-            continue
-        try:
-            model, assets["models"][model_name] = load_model(model_name, config, tokenizer)
-        except (ValueError, ImportError, OSError) as exc:
-            skipped.append({"name": f"model {model_name}", "reason": str(exc)})
-            continue
-        for corpus_name in todo:
-            corpus, docs_ids = corpora[corpus_name]
-            rows.append(_score_cell(model, model_name, corpus_name, corpus, docs_ids, prefix_token, config))
-            if on_progress is not None:
-                on_progress(rows, assets)
-        del model
+    rows = rows_per_model(
+        config.models,
+        list(corpora),
+        item_key="corpus",
+        previous=previous,
+        load=lambda name: load_model(name, config, tokenizer),
+        evaluate=lambda model, name, corpus: _score_cell(
+            model, name, corpus, *corpora[corpus], prefix_token, config
+        ),
+        assets=assets,
+        skipped=skipped,
+        on_progress=on_progress,
+    )
     rows += relative_rows(rows, config)
     return BenchmarkResult(
         benchmark="perplexity",
         status=status,
-        config=_config_dict(config),
+        config=config_dict(config),
         rows=rows,
         duration_s=time.perf_counter() - start,
         assets=assets,
@@ -310,10 +299,6 @@ def _score_cell(
     }
 
 
-def _config_dict(config: Config) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
-
-
 def relative_rows(rows: list[dict[str, Any]], config: Config) -> list[dict[str, Any]]:
     """zip2zip's byte-perplexity increase over the control and the base, with a paired document bootstrap."""
     by_key = {(r["model"], r["corpus"]): r for r in rows if "per_doc_nll_nats" in r}
@@ -370,36 +355,21 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = new_parser("perplexity", __doc__)
-    add_resume_argument(parser, kept="keep (model, corpus) rows")
-    parser.add_argument(
-        "--models",
-        type=comma_list_of(MODELS, kind="model"),
-        help=f"comma list of {','.join(MODELS)} (default all)",
-    )
+    parser = new_evaluation_parser("perplexity", __doc__, models=MODELS, item="corpus")
     parser.add_argument(
         "--corpora",
         type=comma_list_of(EVAL_CORPORA, kind="corpus"),
         help=f"comma list of {','.join(EVAL_CORPORA)} (default all)",
     )
     add_checkpoint_arguments(parser, untrained="untrained wrapper")
-    parser.add_argument(
-        "--corpus-source",
-        type=one_of(SOURCES, kind="corpus source"),
-        help=f"{', '.join(SOURCES)}; auto: hub if reachable, else stand-ins",
-    )
+    add_corpus_source_argument(parser, auto="hub if reachable, else stand-ins")
     parser.add_argument("--max-bytes-per-corpus", type=int, help="text budget per corpus (default 48,000)")
     parser.add_argument("--max-length", type=int, help="base tokens per window (default 1024)")
     parser.add_argument("--batch-size", type=int, help="windows per forward pass (default 2)")
     parser.add_argument("--num-threads", type=int, help="torch threads (default 2)")
     parser.add_argument("--bootstrap-samples", type=int, help="document resamples for the CIs (default 2000)")
     parser.add_argument("--seed", type=int, help="document sampling and bootstrap seed (default 0)")
-    args = parse_args(parser, argv)
-    config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
-    if problem := missing_checkpoints(
-        config.models, control=config.control_checkpoint, zip2zip=config.zip2zip_checkpoint
-    ):
-        parser.error(problem)
+    args, config = parse_config(parser, argv, Config(), Config.smoke())
     must_match = (
         "base_model",
         "corpus_source",
@@ -416,7 +386,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         benchmark="perplexity",
         run=run,
         summary_lines=summary_lines,
-        config_dict=_config_dict(config),
+        config_dict=config_dict(config),
         must_match=must_match,
         row_keys=("model", "corpus"),
     )

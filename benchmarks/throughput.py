@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ from zip2zip.registry import check_name, lookup
 from ._checkpoints import checked_checkpoint, checkpoint_path
 from ._cli import (
     ResultFile,
+    add_corpus_source_argument,
     add_resume_argument,
     argument_type,
     comma_list,
@@ -178,8 +178,6 @@ def _bytes_tokenizer() -> Tokenizer:
 
 
 def _load_base(config: Config, tok: Tokenizer, device: torch.device) -> tuple[Any, dict[str, Any]]:
-    from transformers import AutoModelForCausalLM, Phi3Config
-
     dtype = getattr(torch, config.dtype)
     if config.model == "smollm2":
         return load_base_model("smollm2", dtype=dtype, device=device)
@@ -195,7 +193,15 @@ def _load_base(config: Config, tok: Tokenizer, device: torch.device) -> tuple[An
                 f"{PHI35_MINI_HUB_ID} is not available ({exc}); allow random weights or use the hub"
             ) from exc
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-    # Phi-3.5-mini's shape with random weights: replay-mode cost does not depend on the weights.
+    return _random_phi35_mini(tok, dtype, device, reason)
+
+
+def _random_phi35_mini(
+    tok: Tokenizer, dtype: torch.dtype, device: torch.device, reason: str
+) -> tuple[Any, dict]:
+    """Phi-3.5-mini's shape with random weights: replay-mode cost does not depend on the weights."""
+    from transformers import AutoModelForCausalLM, Phi3Config
+
     cfg = Phi3Config(
         vocab_size=max(tok.vocab_size, 32064),
         hidden_size=3072,
@@ -284,6 +290,40 @@ def _cell_key(row: dict[str, Any]) -> tuple[str, int, str]:
     return (row["corpus"], row["prompt_base_tokens"], row["mode"])
 
 
+def _kept_cells(
+    config: Config, previous: list[dict[str, Any]], previous_assets: dict[str, Any]
+) -> tuple[list[dict[str, Any]], set[tuple[str, int, str]], dict[str, Any] | None]:
+    """What ``--resume`` keeps of this run's cells: their rows, their keys, and their cell assets (None if
+    the earlier run recorded none)."""
+    cells = [(c, p, m) for c in config.corpora for p in config.prompt_base_tokens for m in config.modes]
+    kept = [r for r in previous if _cell_key(r) in set(cells)]
+    done = {_cell_key(r) for r in kept}
+    kept_cells = previous_assets.get("cells", {})  # "corpus/prompt/mode" -> what the cell used
+    if not kept_cells:
+        return list(kept), done, None
+    cell_assets = {
+        f"{c}/{p}/{m}": kept_cells[f"{c}/{p}/{m}"]
+        for c, p, m in cells
+        if (c, p, m) in done and f"{c}/{p}/{m}" in kept_cells
+    }
+    return list(kept), done, cell_assets
+
+
+def _run_assets(tok: Tokenizer, device: torch.device, model_asset: dict[str, Any]) -> dict[str, Any]:
+    """What the result records of the model, tokenizer and device (``corpora`` and ``cells`` follow)."""
+    assets: dict[str, Any] = {
+        "model": model_asset,
+        "tokenizer": tok.provenance,
+        "tokenizer_name": tok.name,
+        "device_tag": device_tag(device),
+        "device_name": device_name(device),
+        "corpora": {},
+    }
+    if device.type == "mps":  # unsupported ops run on the CPU only when this is set; say so in the result
+        assets["mps_cpu_fallback_enabled"] = mps_fallback_enabled()
+    return assets
+
+
 def run(
     config: Config,
     *,
@@ -302,28 +342,11 @@ def run(
     tok = _load_tokenizer(config)
     base, model_asset = _load_base(config, tok, device)
     model, wrap_asset = _wrap(config, base, tok)
-    assets: dict[str, Any] = {
-        "model": {**model_asset, **wrap_asset},
-        "tokenizer": tok.provenance,
-        "tokenizer_name": tok.name,
-        "device_tag": device_tag(device),
-        "device_name": device_name(device),
-        "corpora": {},
-    }
-    if device.type == "mps":  # unsupported ops run on the CPU only when this is set; say so in the result
-        assets["mps_cpu_fallback_enabled"] = mps_fallback_enabled()
+    assets = _run_assets(tok, device, {**model_asset, **wrap_asset})
     needed = max(config.prompt_base_tokens) + config.new_base_tokens
-    cells = [(c, p, m) for c in config.corpora for p in config.prompt_base_tokens for m in config.modes]
-    kept = [r for r in previous or [] if _cell_key(r) in set(cells)]
-    done = {_cell_key(r) for r in kept}
-    rows = list(kept)
-    kept_cells = (previous_assets or {}).get("cells", {})  # "corpus/prompt/mode" -> what the cell used
-    if kept_cells:
-        assets["cells"] = {
-            f"{c}/{p}/{m}": kept_cells[f"{c}/{p}/{m}"]
-            for c, p, m in cells
-            if (c, p, m) in done and f"{c}/{p}/{m}" in kept_cells
-        }
+    rows, done, kept_cell_assets = _kept_cells(config, previous or [], previous_assets or {})
+    if kept_cell_assets is not None:
+        assets["cells"] = kept_cell_assets
 
     for corpus_name in config.corpora:
         ids, assets["corpora"][corpus_name] = _document_ids(config, tok, corpus_name, needed)
@@ -340,14 +363,7 @@ def run(
                     "setting": f"{p}+{config.new_base_tokens}",
                     "mode": mode,
                 }
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    cell_rows, cell_assets = measure_cell(
-                        config, base, model, tok, inputs, mode, device, sync
-                    )
-                fallback = sorted({str(w.message)[:200] for w in caught if "fall" in str(w.message).lower()})
-                if fallback:  # e.g. MPS "... will fall back to run on the CPU": timings are not pure-device
-                    cell_assets["cpu_fallback_warnings"] = fallback
+                cell_rows, cell_assets = measure_cell(config, base, model, tok, inputs, mode, device, sync)
                 rows.extend({**key, **r} for r in cell_rows)
                 assets.setdefault("cells", {})[f"{corpus_name}/{p}/{mode}"] = cell_assets
                 done.add((corpus_name, p, mode))
@@ -415,9 +431,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--corpora", type=comma_list_of(CORPORA, kind="corpus"), help=f"comma list of {','.join(CORPORA)}"
     )
-    parser.add_argument(
-        "--corpus-source", type=one_of(SOURCES, kind="corpus source"), help=", ".join(SOURCES)
-    )
+    add_corpus_source_argument(parser)
     parser.add_argument("--max-codebook-size", type=int)
     parser.add_argument("--num-repeats", type=int, help="timed rounds (>= 5 for a full run)")
     parser.add_argument("--num-warmup", type=int)

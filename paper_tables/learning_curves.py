@@ -20,7 +20,10 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 LOG_FILE = "train_log.json"
 STEM = "learning_curves"
@@ -65,6 +68,41 @@ def _series(run: Run, key: str) -> tuple[list[int], list[float]]:
     return [x for x, _ in pts], [y for _, y in pts]
 
 
+def _draw_run(run: Run, color: str, ax_nll: Axes, ax_kind: Axes, ax_recon: Axes) -> None:
+    """One run's curves in the three panels (dashed: the no-compression control)."""
+    style = "-" if run.use_compression else "--"
+    ax_nll.plot(*_series(run, "nll_per_base_token"), style, color=color, marker="o", ms=3, label=run.name)
+    ax_kind.plot(
+        *_series(run, "base_loss"),
+        style,
+        color=color,
+        marker="o",
+        ms=3,
+        label=f"{run.name}: base-id targets",
+    )
+    if not run.use_compression:
+        return
+    ax_kind.plot(
+        *_series(run, "hypertoken_loss"),
+        ":",
+        color=color,
+        marker="s",
+        ms=3,
+        label=f"{run.name}: hypertoken targets",
+    )
+    xs, ys = _series(run, "reconstruction_accuracy")
+    if ys:
+        ax_recon.plot(xs, ys, style, color=color, marker="o", ms=3, label=run.name)
+        if run.slot_blind_accuracy is not None:
+            ax_recon.axhline(
+                run.slot_blind_accuracy,
+                color=color,
+                ls=":",
+                lw=1,
+                label=f"slot-blind level {run.slot_blind_accuracy:.3f}",
+            )
+
+
 def plot(models_dir: Path, out_dir: Path) -> list[Path]:
     """Draw ``<out_dir>/learning_curves.{png,pdf}`` from the runs in ``models_dir``; [] when none has curves."""
     runs = find_runs(models_dir)
@@ -80,38 +118,7 @@ def plot(models_dir: Path, out_dir: Path) -> list[Path]:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), squeeze=False)
     ax_nll, ax_kind, ax_recon = axes[0]
     for index, run in enumerate(runs):
-        color = f"C{index}"  # one colour per run in every panel
-        style = "-" if run.use_compression else "--"
-        ax_nll.plot(*_series(run, "nll_per_base_token"), style, color=color, marker="o", ms=3, label=run.name)
-        ax_kind.plot(
-            *_series(run, "base_loss"),
-            style,
-            color=color,
-            marker="o",
-            ms=3,
-            label=f"{run.name}: base-id targets",
-        )
-        if not run.use_compression:
-            continue
-        ax_kind.plot(
-            *_series(run, "hypertoken_loss"),
-            ":",
-            color=color,
-            marker="s",
-            ms=3,
-            label=f"{run.name}: hypertoken targets",
-        )
-        xs, ys = _series(run, "reconstruction_accuracy")
-        if ys:
-            ax_recon.plot(xs, ys, style, color=color, marker="o", ms=3, label=run.name)
-            if run.slot_blind_accuracy is not None:
-                ax_recon.axhline(
-                    run.slot_blind_accuracy,
-                    color=color,
-                    ls=":",
-                    lw=1,
-                    label=f"slot-blind level {run.slot_blind_accuracy:.3f}",
-                )
+        _draw_run(run, f"C{index}", ax_nll, ax_kind, ax_recon)  # one colour per run in every panel
     ax_nll.set_ylabel("held-out nats per base token")
     ax_kind.set_ylabel("held-out loss, nats per code")
     ax_recon.set_ylabel("held-out reconstruction accuracy")

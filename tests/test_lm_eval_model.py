@@ -4,8 +4,11 @@ scored ids are exactly the continuation's, generation returns only the completio
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
+import torch
 from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer, tiny_zip2zip, words
 
 lm_eval = pytest.importorskip("lm_eval")
@@ -16,7 +19,7 @@ from lm_eval.tasks import TaskManager  # noqa: E402
 
 from zip2zip.codec.config import compression_config_from_tokenizer  # noqa: E402
 from zip2zip.codec.lzw import LZWStream  # noqa: E402
-from zip2zip.evaluation.lm_eval_model import Zip2ZipLM  # noqa: E402
+from zip2zip.evaluation.lm_eval_model import Zip2ZipLM, default_device, main  # noqa: E402
 from zip2zip.inference.scoring import compress_segments, score_continuations  # noqa: E402
 from zip2zip.modeling.model import Zip2ZipForCausalLM  # noqa: E402
 
@@ -60,7 +63,7 @@ def _docs() -> dict[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def task_manager(tmp_path_factory: pytest.TempPathFactory) -> TaskManager:
+def task_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny_tasks")
     (folder / "utils.py").write_text(_UTILS)
     for name, rows in _docs().items():
@@ -70,7 +73,12 @@ def task_manager(tmp_path_factory: pytest.TempPathFactory) -> TaskManager:
             f"dataset_kwargs:\n  data_file: {name}.jsonl\ntest_split: test\n"
             f"{_YAML[name]}metadata:\n  version: 1.0\n"
         )
-    return TaskManager(include_path=str(folder), include_defaults=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def task_manager(task_folder: Path) -> TaskManager:
+    return TaskManager(include_path=str(task_folder), include_defaults=False)
 
 
 def _evaluate(lm: object, manager: TaskManager) -> dict:
@@ -222,3 +230,61 @@ def test_rejects_ambiguous_or_missing_arguments() -> None:
     lm = Zip2ZipLM(model, tok)
     with pytest.raises(ValueError, match="unsupported generation_kwargs"):
         _generate(lm, [words([3, 4])], until=[], max_gen_toks=2, num_beams=4)
+
+
+# ------------------------------------------------------------------ the zip2zip-lm-eval command
+def test_command_passes_the_device_the_run_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """lm-eval records its --device in the results and defaults it to cuda:0 even on a CPU-only run."""
+    seen: list[list[str]] = []
+    monkeypatch.setattr(sys, "argv", ["zip2zip-lm-eval"])  # main() sets it, as a console script's is
+    monkeypatch.setattr("lm_eval.__main__.cli_evaluate", lambda: seen.append(sys.argv[1:]))
+    main(["--model", "zip2zip", "--tasks", "x"])
+    main(["--model", "zip2zip", "--device=cpu"])
+    main(["ls", "tasks"])
+    expected = "cuda:0" if torch.cuda.is_available() else "cpu"
+    assert default_device() == expected
+    assert seen == [
+        ["--model", "zip2zip", "--tasks", "x", "--device", expected],
+        ["--model", "zip2zip", "--device=cpu"],
+        ["ls", "tasks"],
+    ]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where CUDA is missing")
+def test_an_unavailable_device_is_an_error_not_a_silent_cpu_run() -> None:
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        Zip2ZipLM(tiny_zip2zip(max_codebook_size=16), tiny_tokenizer(), device="cuda:0")
+
+
+@pytest.mark.slow
+def test_command_runs_a_checkpoint_and_records_the_cpu(
+    tmp_path: Path, task_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole command in-process: a saved tiny checkpoint, a local task, lm-eval's results file."""
+    monkeypatch.setattr(sys, "argv", ["zip2zip-lm-eval"])
+    tiny_base(vocab_size=VOCAB).save_pretrained(tmp_path / "base")
+    tiny_tokenizer().save_pretrained(tmp_path / "tok")
+    model = Zip2ZipForCausalLM.from_base(
+        tiny_base(vocab_size=VOCAB),
+        compression=compression(max_codebook_size=16),
+        base_model_name_or_path=str(tmp_path / "base"),
+    )
+    model.save_pretrained(tmp_path / "ckpt")
+    args = f"pretrained={tmp_path / 'ckpt'},tokenizer={tmp_path / 'tok'}"
+    main(
+        [
+            "--model",
+            "zip2zip",
+            "--model_args",
+            args,
+            "--tasks",
+            "tiny_choice",
+            "--include_path",
+            str(task_folder),
+            "--output_path",
+            str(tmp_path / "out"),
+        ]
+    )
+    (results,) = (tmp_path / "out").rglob("results_*.json")
+    config = json.loads(results.read_text())["config"]
+    assert config["device"] == default_device() and config["model"] == "zip2zip"

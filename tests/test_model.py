@@ -188,6 +188,7 @@ def test_lora_adapter_round_trip(tmp_path):
     model.save_pretrained(tmp_path / "lora")
     adapter_config = json.loads((tmp_path / "lora" / "adapter" / "adapter_config.json").read_text())
     assert adapter_config["base_model_name_or_path"] == model.config.base_model_name_or_path
+    assert "/machine/specific" not in (tmp_path / "lora" / "adapter" / "README.md").read_text()
     loaded = Zip2ZipForCausalLM.from_pretrained(tmp_path / "lora").eval()
     torch.testing.assert_close(_logits(model.eval()), _logits(loaded))
 

@@ -81,3 +81,20 @@ def test_sources_have_no_issue_or_machine_references() -> None:
         for number, reason, line in _violations(path.read_text(encoding="utf-8"))
     ]
     assert not found, "reword these to stand on their own:\n" + "\n".join(found)
+
+
+def test_committed_checkpoints_name_no_local_install_path() -> None:
+    """The embedded checkpoints name their base portably (``package:...``), never the training machine's path.
+
+    ``train_log.json`` is exempt: it records where that run kept its data cache, and nothing loads it."""
+    local_path = re.compile(r"(?:site-packages|/\.nox/|/home/|/work/|/root/)")
+    texts = [
+        p for p in (ROOT / "models").rglob("*") if p.suffix in {".json", ".md"} and p.name != "train_log.json"
+    ]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in texts
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if local_path.search(line)
+    ]
+    assert texts and not offenders, offenders

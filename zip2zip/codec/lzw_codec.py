@@ -288,14 +288,9 @@ class LZWCodec:
             return [self._encode_reference(a) for a in arrays]
         cfg = self.config
         flat, offsets = _concat(arrays)
-        table_offsets = _starts(self._max_entries(np.diff(offsets)))
+        entries = _EntryBuffers.allocate(cfg, self._max_entries(np.diff(offsets)))
         out_codes = np.empty(len(flat), np.int64)
         out_num_codes = np.zeros(len(arrays), np.int64)
-        out_table = np.full((table_offsets[-1], cfg.max_subtokens), cfg.pad_token_id, np.int64)
-        out_lengths = np.zeros(table_offsets[-1], np.int64)
-        out_positions = np.zeros(table_offsets[-1], np.int64)
-        out_num_entries = np.zeros(len(arrays), np.int64)
-        error = np.full(3, -1, np.int64)
 
         def run(lo: int, hi: int) -> None:
             _lzw_fast.compress_batch(
@@ -309,17 +304,12 @@ class LZWCodec:
                 self._disabled_mask,
                 out_codes,
                 out_num_codes,
-                out_table,
-                table_offsets,
-                out_lengths,
-                out_positions,
-                out_num_entries,
-                error,
+                *entries.kernel_args(),
             )
 
         self._run_split(run, offsets)
-        if error[0] >= 0:
-            seq, pos, value = (int(x) for x in error)
+        if entries.error[0] >= 0:
+            seq, pos, value = (int(x) for x in entries.error)
             where = f"sequence {seq}: " if len(arrays) > 1 else ""
             raise ValueError(
                 f"{where}base id {value} at position {pos} is outside the base vocabulary "
@@ -327,10 +317,9 @@ class LZWCodec:
             )
         results = []
         for s in range(len(arrays)):
-            rows = slice(table_offsets[s], table_offsets[s] + out_num_entries[s])
-            codebook = Codebook(cfg, out_table[rows], out_lengths[rows])
+            codebook, positions = entries.codebook(cfg, s)
             codes = out_codes[offsets[s] : offsets[s] + out_num_codes[s]].copy()
-            results.append(Encoded(codes, codebook, out_positions[rows].copy(), len(arrays[s])))
+            results.append(Encoded(codes, codebook, positions, len(arrays[s])))
         return results
 
     def _decode_many(self, arrays: list[np.ndarray]) -> list[Decoded]:
@@ -344,13 +333,8 @@ class LZWCodec:
         max_base_ids = np.diff(offsets) + (cfg.max_subtokens - 1) * num_hyper
         out_offsets = _starts(max_base_ids)
         out_ids = np.empty(out_offsets[-1], np.int64)
-        table_offsets = _starts(self._max_entries(max_base_ids))
         out_num_ids = np.zeros(len(arrays), np.int64)
-        out_table = np.full((table_offsets[-1], cfg.max_subtokens), cfg.pad_token_id, np.int64)
-        out_lengths = np.zeros(table_offsets[-1], np.int64)
-        out_positions = np.zeros(table_offsets[-1], np.int64)
-        out_num_entries = np.zeros(len(arrays), np.int64)
-        error = np.full(3, -1, np.int64)
+        entries = _EntryBuffers.allocate(cfg, self._max_entries(max_base_ids))
 
         def run(lo: int, hi: int) -> None:
             _lzw_fast.decompress_batch(
@@ -365,17 +349,12 @@ class LZWCodec:
                 out_ids,
                 out_offsets,
                 out_num_ids,
-                out_table,
-                table_offsets,
-                out_lengths,
-                out_positions,
-                out_num_entries,
-                error,
+                *entries.kernel_args(),
             )
 
         self._run_split(run, offsets)
-        if error[0] >= 0:
-            seq, pos = int(error[0]), int(error[1])
+        if entries.error[0] >= 0:
+            seq, pos = int(entries.error[0]), int(entries.error[1])
             try:  # the reference decoder words the reason precisely
                 lzw.decompress(arrays[seq][: pos + 1].tolist(), cfg)
             except ValueError as exc:
@@ -384,11 +363,8 @@ class LZWCodec:
             raise AssertionError(f"fast decoder rejected sequence {seq} at {pos}; the reference accepts it")
         results = []
         for s in range(len(arrays)):
-            rows = slice(table_offsets[s], table_offsets[s] + out_num_entries[s])
             base = out_ids[out_offsets[s] : out_offsets[s] + out_num_ids[s]].copy()
-            results.append(
-                Decoded(base, Codebook(cfg, out_table[rows], out_lengths[rows]), out_positions[rows].copy())
-            )
+            results.append(Decoded(base, *entries.codebook(cfg, s)))
         return results
 
     def _max_entries(self, num_base_ids: np.ndarray) -> np.ndarray:
@@ -423,6 +399,43 @@ class LZWCodec:
         base, entries, positions = lzw.decompress(codes.tolist(), self.config)
         codebook = Codebook.from_entries(self.config, entries)
         return Decoded(np.array(base, np.int64), codebook, np.array(positions, np.int64))
+
+
+@dataclass(frozen=True)
+class _EntryBuffers:
+    """The codebook arrays both batch kernels fill, one block of rows per sequence: sequence s owns rows
+    ``table_offsets[s]:table_offsets[s + 1]`` and fills the first ``num_entries[s]`` of them. ``error``
+    stays -1 unless a kernel rejects an input: (sequence, position, value)."""
+
+    table: np.ndarray  # [total rows, max_subtokens] int64, padded with pad_token_id
+    table_offsets: np.ndarray  # [num_seqs + 1] int64
+    lengths: np.ndarray  # [total rows] int64
+    positions: np.ndarray  # [total rows] int64
+    num_entries: np.ndarray  # [num_seqs] int64
+    error: np.ndarray  # [3] int64
+
+    @classmethod
+    def allocate(cls, cfg: CompressionConfig, max_entries: np.ndarray) -> _EntryBuffers:
+        """Room for ``max_entries[s]`` entries of each sequence s."""
+        table_offsets = _starts(max_entries)
+        num_rows = table_offsets[-1]
+        return cls(
+            table=np.full((num_rows, cfg.max_subtokens), cfg.pad_token_id, np.int64),
+            table_offsets=table_offsets,
+            lengths=np.zeros(num_rows, np.int64),
+            positions=np.zeros(num_rows, np.int64),
+            num_entries=np.zeros(len(max_entries), np.int64),
+            error=np.full(3, -1, np.int64),
+        )
+
+    def kernel_args(self) -> tuple[np.ndarray, ...]:
+        """The buffers in the order the kernels take them, after their own outputs."""
+        return (self.table, self.table_offsets, self.lengths, self.positions, self.num_entries, self.error)
+
+    def codebook(self, cfg: CompressionConfig, s: int) -> tuple[Codebook, np.ndarray]:
+        """Sequence s's codebook and a copy of its entry positions."""
+        rows = slice(self.table_offsets[s], self.table_offsets[s] + self.num_entries[s])
+        return Codebook(cfg, self.table[rows], self.lengths[rows]), self.positions[rows].copy()
 
 
 @functools.cache

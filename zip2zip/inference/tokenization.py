@@ -156,3 +156,19 @@ class Zip2ZipTokenizer:
 
     def decode_base(self, base_ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
         return cast(str, self.tokenizer.decode(list(base_ids), skip_special_tokens=skip_special_tokens))
+
+
+def as_zip2zip_tokenizer(
+    tokenizer: Zip2ZipTokenizer | BaseTokenizer | None, compression: CompressionConfig
+) -> Zip2ZipTokenizer | None:
+    """A ``Zip2ZipTokenizer`` as is; a base (Hugging Face) tokenizer wrapped with the model's ``compression``.
+
+    A tokenizer of another size than the model's base vocabulary raises the ``Zip2ZipTokenizer`` mismatch error.
+    """
+    if tokenizer is None or isinstance(tokenizer, Zip2ZipTokenizer):
+        return tokenizer
+    if not (callable(tokenizer) and hasattr(tokenizer, "decode") and hasattr(tokenizer, "__len__")):
+        raise TypeError(
+            f"tokenizer must be a Zip2ZipTokenizer or a Hugging Face tokenizer, got {type(tokenizer).__name__}"
+        )
+    return Zip2ZipTokenizer(tokenizer, compression)

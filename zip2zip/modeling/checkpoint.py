@@ -1,7 +1,8 @@
 """Checkpoints on disk: what ``Zip2ZipForCausalLM.save_pretrained`` writes and ``from_pretrained`` reads.
 
 A checkpoint is a directory with the zip2zip config, the hyper-encoder weights (safetensors; none with
-compression off) and the peft adapter if there is one. The base model is referenced by name or path, never
+compression off), the peft adapter if there is one, and a ``config.json`` naming the model type for the
+transformers Auto classes. The base model is referenced by name or path, never
 copied, and loaded from that reference (``resolve_base_location``). The config lists which components the
 checkpoint holds (``checkpoint_contents``), so a checkpoint that lost one is refused instead of loading as
 another model. Settings passed at load time that differ from the checkpoint's are an error, never a
@@ -10,8 +11,9 @@ silent override. This module reads and writes files; the model itself is ``model
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -20,14 +22,20 @@ from torch import nn
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.modeling.config import (
     CONFIG_FILE_NAME,
+    HF_CONFIG_FILE_NAME,
+    MODEL_TYPE,
     HyperEncoderConfig,
     Zip2ZipConfig,
     recorded_contents,
     resolve_base_location,
 )
+from zip2zip.modeling.tensor_copy import copy_tensors_strictly
+from zip2zip.modeling.upstream_checkpoint import load_upstream_checkpoint, upstream_format_version
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+ModelT = TypeVar("ModelT", bound="Zip2ZipForCausalLM")
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
@@ -52,7 +60,7 @@ def is_peft_model(model: nn.Module) -> bool:
 
 
 def load_base_model(
-    name_or_path: str, *, gguf_file: str | None, revision: str | None, dtype: torch.dtype | None
+    name_or_path: str, *, gguf_file: str | None, revision: str | None, dtype: torch.dtype | str | None
 ) -> nn.Module:
     """The transformers causal LM at a hub id or local path (optionally a GGUF file in it)."""
     from transformers import AutoModelForCausalLM
@@ -92,24 +100,31 @@ def is_checkpoint(path: Path) -> bool:
 
 
 def load_checkpoint(
-    cls: type[Zip2ZipForCausalLM],
+    cls: type[ModelT],
     path: Path,
     *,
     compression: CompressionConfig | None,
     hyper_encoder: HyperEncoderConfig | None,
-    dtype: torch.dtype | None,
-    base_model: nn.Module | None,
+    dtype: torch.dtype | str | None,
+    base_model: nn.Module | str | Path | None,
     is_trainable: bool,
-) -> Zip2ZipForCausalLM:
+    tokenizer: Any = None,
+) -> ModelT:
     """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders."""
+    if upstream_format_version(path) is not None:  # the authors' layout: settings come from their config
+        if compression is not None or hyper_encoder is not None:
+            raise ValueError(f"{path} fixes its own compression and encoder settings; drop those arguments")
+        return load_upstream_checkpoint(
+            cls, path, base_model=base_model, tokenizer=tokenizer, dtype=dtype, is_trainable=is_trainable
+        )
     config = Zip2ZipConfig.load(path)
     contents = checkpoint_contents(path)  # before the (slow) base model: fail in a second
     _check_matching_settings(path, config, compression=compression, hyper_encoder=hyper_encoder)
-    if base_model is None:
-        if not config.base_model_name_or_path:
+    if not isinstance(base_model, nn.Module):
+        if not (base_model or config.base_model_name_or_path):
             raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
         base_model = load_base_model(
-            resolve_base_location(config.base_model_name_or_path),
+            str(base_model or resolve_base_location(str(config.base_model_name_or_path))),
             gguf_file=config.base_gguf_file,
             revision=config.base_revision,
             dtype=dtype,
@@ -153,22 +168,13 @@ def load_encoder_weights(model: Zip2ZipForCausalLM, file: Path) -> None:
     """Copy saved encoder weights into ``model``; refuses a missing file, other names or other shapes."""
     if not file.is_file():
         raise ValueError(f"{file} is missing: refusing to use randomly initialised hyper-encoders")
-    loaded = load_file(str(file))
-    expected = model.encoders_state_dict()
-    missing, unexpected = sorted(set(expected) - set(loaded)), sorted(set(loaded) - set(expected))
-    if missing or unexpected:
-        raise ValueError(
-            f"{file} does not match this model's encoders: missing {missing[:5]}, unexpected {unexpected[:5]} "
-            f"(checkpoint saved with another hyper-encoder or tie_encoders setting?)"
-        )
-    wrong = [
-        (k, tuple(loaded[k].shape), tuple(v.shape)) for k, v in expected.items() if loaded[k].shape != v.shape
-    ]
-    if wrong:
-        raise ValueError(f"{file}: shape mismatch (name, saved, expected): {wrong[:5]}")
-    with torch.no_grad():
-        for k, v in expected.items():
-            v.copy_(loaded[k])
+    copy_tensors_strictly(
+        file,
+        load_file(str(file)),
+        model.encoders_state_dict(),
+        what="this model's encoders",
+        hint=" (checkpoint saved with another hyper-encoder or tie_encoders setting?)",
+    )
 
 
 # ---- saving ------------------------------------------------------------------------------------------
@@ -193,13 +199,36 @@ def save_checkpoint(model: Zip2ZipForCausalLM, directory: Path | str) -> Path:
         contents.append(HYPER_ENCODERS)
     base: Any = model.base_model
     if is_peft_model(base):
+        reference = str(model.config.base_model_name_or_path)
         # peft records the local path the base was loaded from; record the portable reference instead
         for adapter_config in base.peft_config.values():
-            adapter_config.base_model_name_or_path = model.config.base_model_name_or_path
+            adapter_config.base_model_name_or_path = reference
         base.save_pretrained(str(directory / ADAPTER_DIR))
+        _name_base_portably_in_model_card(directory / ADAPTER_DIR, model.causal_lm, reference)
         contents.append(ADAPTER)
+    write_hf_config(directory)
     model.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
     return directory
+
+
+def _name_base_portably_in_model_card(adapter_dir: Path, causal_lm: Any, reference: str) -> None:
+    """peft's model card (``README.md``) names the base by the local path it was loaded from; name the reference."""
+    card = adapter_dir / "README.md"
+    if not card.is_file():
+        return
+    local_names = {getattr(causal_lm, "name_or_path", None), getattr(causal_lm.config, "_name_or_path", None)}
+    text = card.read_text(encoding="utf-8")
+    for name in local_names - {None, "", reference}:
+        text = text.replace(str(name), reference)
+    card.write_text(text, encoding="utf-8")
+
+
+def write_hf_config(directory: Path) -> Path:
+    """The ``config.json`` through which ``AutoConfig``/``AutoModelForCausalLM`` recognise a zip2zip checkpoint."""
+    path = directory / HF_CONFIG_FILE_NAME
+    data = {"model_type": MODEL_TYPE, "architectures": ["Zip2ZipForCausalLM"]}
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 # ---- contents ----------------------------------------------------------------------------------------

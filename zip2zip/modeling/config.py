@@ -17,6 +17,19 @@ from typing import Any
 from zip2zip.codec.config import CompressionConfig
 
 CONFIG_FILE_NAME = "zip2zip_config.json"
+# Encoder switches and their defaults; to_dict writes only the ones changed, so configs saved before
+# they existed read back unchanged.
+SWITCH_DEFAULTS = {"member_positions": True, "causal": False, "residual": True}
+# Position ids of compressed codes: "compressed" counts codes; "base_token_end" gives each code the
+# index of its last base token (the authors' zip2zip++ convention).
+POSITION_MODES = ("compressed", "base_token_end")
+# Base-head rows beyond the tokenizer (V <= id < rows): "drop" them, or keep them as columns after the
+# C hypertoken slots, the authors' layout (their checkpoints' log-probabilities normalise over them).
+EXTRA_HEAD_ROWS = ("drop", "after_hypertokens")
+# What the Hugging Face Auto classes read: ``config.json`` naming the model type registered on ``import zip2zip``
+# (the zip2zip settings themselves stay in CONFIG_FILE_NAME, the one source of truth).
+HF_CONFIG_FILE_NAME = "config.json"
+MODEL_TYPE = "zip2zip"
 CONTENTS_KEY = "contents"  # written next to the config fields by save(); not part of Zip2ZipConfig
 FORMAT_VERSION = 1
 
@@ -31,6 +44,10 @@ class HyperEncoderConfig:
     2 * w``. A width below d (projected in and out) makes the encoder cheaper per decoding step: its
     weights are read once per step, so their size, not the entry count, sets its cost (see
     ``benchmarks/decode_step.py``).
+
+    ``member_positions``, ``causal`` and ``residual`` are switches of the variants that reproduce the
+    authors' encoders (``upstream_transformer``, ``res_latent_attn``); a variant without a switch refuses
+    a non-default value (``SWITCH_DEFAULTS``) instead of ignoring it.
     """
 
     name: str = "transformer"
@@ -39,6 +56,9 @@ class HyperEncoderConfig:
     intermediate_size: int | None = None
     norm_eps: float = 1e-5
     width: int | None = None
+    member_positions: bool = True
+    causal: bool = False
+    residual: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -51,6 +71,13 @@ class HyperEncoderConfig:
                 raise ValueError(f"{name}={value!r} must be a positive int, or None to derive it from d")
         if not self.norm_eps > 0:
             raise ValueError(f"norm_eps={self.norm_eps!r} must be > 0")
+        for name in SWITCH_DEFAULTS:
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+
+    def changed_switches(self) -> set[str]:
+        """The switches set away from their default (the variant must support each)."""
+        return {name for name, default in SWITCH_DEFAULTS.items() if getattr(self, name) != default}
 
     def resolved_width(self, hidden_size: int) -> int:
         return self.width if self.width is not None else hidden_size
@@ -78,12 +105,15 @@ class HyperEncoderConfig:
             "intermediate_size": self.intermediate_size,
             "norm_eps": self.norm_eps,
             "width": self.width,
+            **{name: getattr(self, name) for name in sorted(self.changed_switches())},
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HyperEncoderConfig:
         _reject_unknown(
-            data, cls, {"name", "num_layers", "num_heads", "intermediate_size", "norm_eps", "width"}
+            data,
+            cls,
+            {"name", "num_layers", "num_heads", "intermediate_size", "norm_eps", "width", *SWITCH_DEFAULTS},
         )
         return cls(**data)
 
@@ -99,7 +129,9 @@ class Zip2ZipConfig:
     output serves the output side and (times the embedding scale) the input side, as the paper does
     for tied-embedding models. ``base_model_name_or_path`` may be ``package:<module>`` (a directory
     inside an installed Python package, see ``resolve_base_location``) so a checkpoint of a packaged
-    base model does not depend on where that package was installed.
+    base model does not depend on where that package was installed. ``position_mode`` and
+    ``extra_head_rows`` (see ``POSITION_MODES``, ``EXTRA_HEAD_ROWS``) exist to reproduce the authors'
+    checkpoints; the defaults are this project's conventions and are not written when unchanged.
     """
 
     compression: CompressionConfig
@@ -109,6 +141,8 @@ class Zip2ZipConfig:
     base_model_name_or_path: str | None = None
     base_gguf_file: str | None = None
     base_revision: str | None = None
+    position_mode: str = "compressed"
+    extra_head_rows: str = "drop"
 
     def __post_init__(self) -> None:
         if not isinstance(self.compression, CompressionConfig):
@@ -128,6 +162,10 @@ class Zip2ZipConfig:
         if not isinstance(self.tie_encoders, bool):
             raise TypeError(f"tie_encoders must be a bool, got {self.tie_encoders!r}")
         self.hyper_encoder.resolved_num_heads(self.hidden_size)  # fail now, not at build time
+        if self.position_mode not in POSITION_MODES:
+            raise ValueError(f"position_mode={self.position_mode!r}; known: {', '.join(POSITION_MODES)}")
+        if self.extra_head_rows not in EXTRA_HEAD_ROWS:
+            raise ValueError(f"extra_head_rows={self.extra_head_rows!r}; known: {', '.join(EXTRA_HEAD_ROWS)}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +177,12 @@ class Zip2ZipConfig:
             "base_model_name_or_path": self.base_model_name_or_path,
             "base_gguf_file": self.base_gguf_file,
             "base_revision": self.base_revision,
+            **({"position_mode": self.position_mode} if self.position_mode != POSITION_MODES[0] else {}),
+            **(
+                {"extra_head_rows": self.extra_head_rows}
+                if self.extra_head_rows != EXTRA_HEAD_ROWS[0]
+                else {}
+            ),
         }
 
     @classmethod
@@ -158,6 +202,8 @@ class Zip2ZipConfig:
                 "base_model_name_or_path",
                 "base_gguf_file",
                 "base_revision",
+                "position_mode",
+                "extra_head_rows",
             },
         )
         return cls(

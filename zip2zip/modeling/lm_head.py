@@ -6,7 +6,9 @@ Column layout (the one place it is defined; ids and columns coincide):
 * column ``V + k`` for ``0 <= k < C``: hypertoken ``V + k`` = entry k of that row's codebook, logit
   ``<hidden, u_k>`` where ``u_k`` is the output-side hyper-encoder vector of entry k;
 * base-head rows ``>= V`` (padded embedding matrices, e.g. 32064 rows for a 32011-id tokenizer) are
-  dropped, so no id outside the tokenizer can ever be emitted;
+  dropped, so no id outside the tokenizer can ever be emitted; with ``keep_extra_rows`` (the authors'
+  layout, for their checkpoints) head row ``r >= V`` is column ``r + C`` instead, after the hypertoken
+  slots, so the softmax normalises over the same columns as theirs;
 * slots that do not exist yet for that row (and position, during training) are ``-inf``, so sampling
   can never pick them and the softmax never normalises over phantom slots.
 
@@ -42,8 +44,10 @@ def joint_logits(
     initial_vocab_size: int,
     max_codebook_size: int,
     logit_softcap: float | None = None,
+    keep_extra_rows: bool = False,
 ) -> torch.Tensor:
-    """Joint logits ``[B, T, V + C]`` for hidden states ``[B, T, d]``.
+    """Joint logits ``[B, T, V + C]`` for hidden states ``[B, T, d]`` (``[B, T, rows + C]`` when
+    ``keep_extra_rows``, see the module docstring).
 
     Args:
         hyper_unembeds: ``[B, S, d]`` output-side vectors of slots ``0..S-1`` (S <= C); None when S = 0.
@@ -53,8 +57,11 @@ def joint_logits(
     """
     b, t, _ = hidden.shape
     v, c = initial_vocab_size, max_codebook_size
-    out = hidden.new_empty((b, t, v + c))  # [B, T, V + C]
-    out[..., :v] = _softcap(base_logits(hidden, base_head, v), logit_softcap)
+    rows = _head_rows(base_head) if keep_extra_rows else v
+    out = hidden.new_empty((b, t, rows + c))  # [B, T, V + C (+ rows - V)]
+    base = _softcap(base_logits(hidden, base_head, rows), logit_softcap)  # [B, T, rows]
+    out[..., :v] = base[..., :v]
+    out[..., v + c :] = base[..., v:]
     s = 0 if hyper_unembeds is None else hyper_unembeds.shape[1]
     if s > c:
         raise ValueError(f"{s} hypertoken vectors but max_codebook_size={c}")
@@ -62,8 +69,14 @@ def joint_logits(
         assert hyper_unembeds is not None and slot_mask is not None
         hyper = torch.matmul(hidden, hyper_unembeds.transpose(1, 2).to(hidden.dtype))  # [B, T, S]
         out[..., v : v + s] = _softcap(hyper, logit_softcap).masked_fill(~slot_mask, NEG_INF)
-    out[..., v + s :] = NEG_INF
+    out[..., v + s : v + c] = NEG_INF
     return out
+
+
+def _head_rows(base_head: nn.Module) -> int:
+    weight = base_head.weight
+    assert isinstance(weight, torch.Tensor)
+    return int(weight.shape[0])
 
 
 def slot_mask_from_counts(num_entries: torch.Tensor, num_slots: int) -> torch.Tensor:

@@ -9,7 +9,9 @@ the checkpoint holds, so ``from_pretrained`` refuses one that lost a part (the f
 ``checkpoint.py``'s; the two methods here are its public face). ``forward`` is the training/scoring
 pass over a whole compressed batch with its codebook tables; the incremental pieces a generation loop
 needs (``encode_*_entries``, ``embed``, ``logits``, ``run_decoder``) are public so ``generation.py`` can
-drive them. This module has no generation loop.
+drive them. It also behaves like a transformers model where that costs nothing (``device``, ``dtype``,
+``num_parameters``, ``push_to_hub``, ``from_pretrained`` options and hub ids). This module has no generation
+loop: ``zip2zip.Zip2ZipForCausalLM`` (``inference/causal_lm.py``) is this class plus ``generate``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +28,6 @@ from torch import nn
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
 from zip2zip.modeling.checkpoint import (
     compression_for_base,
-    is_checkpoint,
     is_peft_model,
     load_base_model,
     load_checkpoint,
@@ -34,9 +35,12 @@ from zip2zip.modeling.checkpoint import (
 )
 from zip2zip.modeling.config import HyperEncoderConfig, Zip2ZipConfig
 from zip2zip.modeling.embedding import embed_compressed_ids
+from zip2zip.modeling.hub import locate_checkpoint, upload_checkpoint
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
 from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
 from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions
+from zip2zip.modeling.load_options import check_auto_class_arguments, resolve_device, resolve_dtype
+from zip2zip.modeling.positions import code_position_ids
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -81,7 +85,7 @@ class Zip2ZipForCausalLM(nn.Module):
         base_model_name_or_path: str | None = None,
         base_gguf_file: str | None = None,
         base_revision: str | None = None,
-    ) -> Zip2ZipForCausalLM:
+    ) -> Self:
         """Wrap an already loaded causal LM with freshly initialised encoders (see ``hyper_encoder``).
 
         ``tie_encoders=None`` follows the base model's ``tie_word_embeddings`` (the paper's rule: a model
@@ -126,28 +130,49 @@ class Zip2ZipForCausalLM(nn.Module):
         max_codebook_size: int = 2048,
         hyper_encoder: HyperEncoderConfig | None = None,
         tie_encoders: bool | None = None,
-        dtype: torch.dtype | None = None,
-        base_model: nn.Module | None = None,
+        dtype: torch.dtype | str | None = None,
+        torch_dtype: torch.dtype | str | None = None,
+        device_map: str | int | torch.device | dict[str, Any] | None = None,
+        base_model: nn.Module | str | Path | None = None,
         is_trainable: bool = False,
-    ) -> Zip2ZipForCausalLM:
-        """Load a saved zip2zip checkpoint, or wrap a base model id/path (optionally a GGUF file in it).
+        cache_dir: str | Path | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        **auto_class_arguments: Any,
+    ) -> Self:
+        """Load a saved zip2zip checkpoint (folder or hub id), or wrap a base model id/path (optionally a GGUF).
 
         For a base model the codec settings come from ``compression`` or else from ``tokenizer`` (loaded
         from the same place when not given) with ``max_subtokens``/``max_codebook_size``. For a checkpoint
         they come from its config; passing different ones is an error, never a silent override.
-        ``base_model`` supplies an already loaded base instead of loading the referenced one.
+        ``base_model`` supplies an already loaded base (or where to load it from) instead of the referenced
+        one. The authors' checkpoints (local or hub) load too, see ``upstream_checkpoint.py``. As in
+        transformers: ``dtype`` (older name ``torch_dtype``; a dtype, its name or ``"auto"``), ``device_map``
+        (one device or ``"auto"``, see ``load_options.resolve_device``), ``revision``/``cache_dir``/
+        ``local_files_only``/``token`` for the hub; ``AutoModelForCausalLM.from_pretrained`` calls this.
         """
-        path = Path(name_or_path)
-        if is_checkpoint(path):
-            return load_checkpoint(
+        check_auto_class_arguments(auto_class_arguments)
+        dtype = resolve_dtype(dtype, torch_dtype)
+        device = resolve_device(device_map)
+        checkpoint = locate_checkpoint(
+            name_or_path,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+        )
+        if checkpoint is not None:
+            model = load_checkpoint(
                 cls,
-                path,
+                checkpoint,
                 compression=compression,
                 hyper_encoder=hyper_encoder,
                 dtype=dtype,
                 base_model=base_model,
                 is_trainable=is_trainable,
+                tokenizer=tokenizer,
             )
+            return model if device is None else model.to(device)
         if compression is None:
             compression = compression_for_base(
                 str(name_or_path),
@@ -157,11 +182,11 @@ class Zip2ZipForCausalLM(nn.Module):
                 max_subtokens=max_subtokens,
                 max_codebook_size=max_codebook_size,
             )
-        if base_model is None:
+        if not isinstance(base_model, nn.Module):
             base_model = load_base_model(
-                str(name_or_path), gguf_file=gguf_file, revision=revision, dtype=dtype
+                str(base_model or name_or_path), gguf_file=gguf_file, revision=revision, dtype=dtype
             )
-        return cls.from_base(
+        model = cls.from_base(
             base_model,
             compression=compression,
             hyper_encoder=hyper_encoder,
@@ -170,6 +195,7 @@ class Zip2ZipForCausalLM(nn.Module):
             base_gguf_file=gguf_file,
             base_revision=revision,
         )
+        return model if device is None else model.to(device)
 
     def save_pretrained(self, directory: Path | str) -> Path:
         """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
@@ -190,6 +216,41 @@ class Zip2ZipForCausalLM(nn.Module):
         from peft import get_peft_model
 
         self.base_model = get_peft_model(self.base_model, lora_config)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        token: str | bool | None = None,
+        revision: str | None = None,
+        commit_message: str | None = None,
+    ) -> Any:
+        """Upload what ``save_pretrained`` writes to the hub repo ``repo_id`` (created if missing)."""
+        return upload_checkpoint(
+            self, repo_id, private=private, token=token, revision=revision, commit_message=commit_message
+        )
+
+    # ----------------------------------------------------------------------------- as transformers models
+    @property
+    def device(self) -> torch.device:
+        """Where the model runs (that of its input embedding; the wrapper lives on one device)."""
+        return self.input_embeddings.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.input_embeddings.weight.dtype
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """Parameters of base model and encoders, each shared tensor once (transformers' signature)."""
+        skipped = set()
+        if exclude_embeddings:
+            skipped = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        return sum(
+            p.numel()
+            for p in self.parameters()
+            if id(p) not in skipped and (p.requires_grad or not only_trainable)
+        )
 
     # ----------------------------------------------------------------------------- base-model parts
     @property
@@ -317,6 +378,7 @@ class Zip2ZipForCausalLM(nn.Module):
             initial_vocab_size=self.compression.initial_vocab_size,
             max_codebook_size=self.compression.max_codebook_size,
             logit_softcap=self.logit_softcap,
+            keep_extra_rows=self.config.extra_head_rows == "after_hypertokens",
         )
 
     def run_decoder(
@@ -371,7 +433,7 @@ class Zip2ZipForCausalLM(nn.Module):
                 comp, input_ids, codebook_table, entry_positions, labels, attention_mask
             )
         if position_ids is None:
-            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
+            position_ids = code_position_ids(self.config, input_ids, attention_mask, codebook_table)
         targets = None
         if labels is not None:
             labels = labels.masked_fill(attention_mask == 0, IGNORE_INDEX)
@@ -419,7 +481,7 @@ def _encode_grouped(
     Without host-side ``lengths`` the grouping reads the lengths from the device once."""
     mask = member_ids != pad_token_id  # [N, M]
     n = member_ids.shape[0]
-    if n < _MIN_ENTRIES_TO_GROUP:
+    if n < _MIN_ENTRIES_TO_GROUP or getattr(encoder, "reads_padding", False):
         return encoder(rows_of(member_ids), mask)
     if lengths is None:
         lengths = mask.sum(dim=1).tolist()

@@ -237,8 +237,24 @@ class TrainConfig(DataConfig):
         return dataclasses.asdict(self)
 
 
+def _schedules(
+    learning_rate: float, *, warmup_steps: int, min_lr_ratio: float, encoder_warmup_steps: int
+) -> dict[str, Any]:
+    """The per-group schedule fields the paper and SmolLM2 presets share: LoRA's as given, the decoder at
+    LoRA's peak and warm-up, encoders with their own warm-up; encoders and decoder decay to 10% of their peak."""
+    return dict(
+        learning_rate=learning_rate,
+        warmup_steps=warmup_steps,
+        min_lr_ratio=min_lr_ratio,
+        encoder_warmup_steps=encoder_warmup_steps,
+        encoder_min_lr_ratio=0.1,
+        decoder_learning_rate=learning_rate,
+        decoder_warmup_steps=warmup_steps,
+        decoder_min_lr_ratio=0.1,
+    )
+
+
 _PAPER: dict[str, Any] = dict(
-    tokenizer="",  # set per model below (the model's own tokenizer)
     data_source="hub",
     data_bytes=4_000_000_000,  # ~1B tokens
     heldout_fraction=0.001,
@@ -246,14 +262,8 @@ _PAPER: dict[str, Any] = dict(
     tokens_per_step=32_768,
     micro_batch_size=8,
     num_steps=10_000,
-    learning_rate=3e-4,  # LoRA: the sheet's cosine 3e-4 -> 1e-5
-    min_lr_ratio=1e-5 / 3e-4,
-    warmup_steps=200,
-    encoder_warmup_steps=500,
-    encoder_min_lr_ratio=0.1,
-    decoder_learning_rate=3e-4,
-    decoder_warmup_steps=200,
-    decoder_min_lr_ratio=0.1,
+    # LoRA: the sheet's cosine 3e-4 -> 1e-5; the encoder peak depends on the model (``_paper_preset``)
+    **_schedules(3e-4, warmup_steps=200, min_lr_ratio=1e-5 / 3e-4, encoder_warmup_steps=500),
     eval_every=100,
     save_every=500,
     num_eval_chunks=256,
@@ -273,28 +283,35 @@ def _encoder_lr(hidden_size: int) -> float:
     return float(f"{2e-4 * 576 / hidden_size:.1g}")
 
 
+def _paper_preset(
+    preset: str, model: str, *, hidden_size: int, lora_rank: int, **overrides: Any
+) -> TrainConfig:
+    """The paper's recipe (``_PAPER``) on ``model`` with its own tokenizer: LoRA alpha = rank, encoder LR
+    scaled to the model's width, then ``overrides``."""
+    return TrainConfig(
+        preset=preset,
+        model=model,
+        lora_rank=lora_rank,
+        lora_alpha=lora_rank,
+        encoder_learning_rate=_encoder_lr(hidden_size),
+        **{**_PAPER, "tokenizer": model, **overrides},
+    )
+
+
 PRESETS: dict[str, tuple[str, TrainConfig]] = {
     "paper-phi3.5": (
         "the paper's Phi-3.5-mini (3.8B) run: hub data, seq 1024, 32k ids/step, LoRA r=16/alpha=16, 10k steps, "
         "per-group LRs (one 80 GB GPU, or several under accelerate launch)",
-        TrainConfig(
-            preset="paper-phi3.5",
-            model="microsoft/Phi-3.5-mini-instruct",
-            lora_rank=16,
-            lora_alpha=16,
-            encoder_learning_rate=_encoder_lr(3072),
-            **{**_PAPER, "tokenizer": "microsoft/Phi-3.5-mini-instruct"},
-        ),
+        _paper_preset("paper-phi3.5", "microsoft/Phi-3.5-mini-instruct", hidden_size=3072, lora_rank=16),
     ),
     "paper-phi3-medium": (
         "the paper's Phi-3-medium (14B) run: as paper-phi3.5 with LoRA r=32/alpha=32 (sheet), micro-batch 4 (GPUs)",
-        TrainConfig(
-            preset="paper-phi3-medium",
-            model="microsoft/Phi-3-medium-4k-instruct",
+        _paper_preset(
+            "paper-phi3-medium",
+            "microsoft/Phi-3-medium-4k-instruct",
+            hidden_size=5120,
             lora_rank=32,
-            lora_alpha=32,
-            encoder_learning_rate=_encoder_lr(5120),
-            **{**_PAPER, "tokenizer": "microsoft/Phi-3-medium-4k-instruct", "micro_batch_size": 4},
+            micro_batch_size=4,
         ),
     ),
     "smollm2-cpu": (
@@ -305,15 +322,8 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
             num_steps=200,
             tokens_per_step=1024,
             # LoRA nearly constant: a short budget is spent learning, not annealing
-            learning_rate=1e-3,
-            warmup_steps=10,
-            min_lr_ratio=0.5,
+            **_schedules(1e-3, warmup_steps=10, min_lr_ratio=0.5, encoder_warmup_steps=20),
             encoder_learning_rate=_encoder_lr(576),
-            encoder_warmup_steps=20,
-            encoder_min_lr_ratio=0.1,
-            decoder_learning_rate=1e-3,
-            decoder_warmup_steps=10,
-            decoder_min_lr_ratio=0.1,
             eval_every=25,
             num_eval_chunks=32,
             save_every=50,

@@ -6,7 +6,7 @@ decorates its class with ``@register_hyper_encoder("name")`` and importing it be
 
 from __future__ import annotations
 
-from . import mean, transformer
+from . import mean, res_latent_attn, transformer, upstream_transformer
 from .base import HyperEncoder, build_hyper_encoder, known_hyper_encoders, masked_mean, register_hyper_encoder
 
 __all__ = [
@@ -16,5 +16,7 @@ __all__ = [
     "masked_mean",
     "mean",
     "register_hyper_encoder",
+    "res_latent_attn",
     "transformer",
+    "upstream_transformer",
 ]

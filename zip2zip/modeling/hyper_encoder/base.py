@@ -23,7 +23,14 @@ _REGISTRY: dict[str, type[HyperEncoder]] = {}
 
 
 class HyperEncoder(nn.Module):
-    """Base class: ``forward(member_rows [N, M, d], member_mask [N, M] bool) -> [N, d]``."""
+    """Base class: ``forward(member_rows [N, M, d], member_mask [N, M] bool) -> [N, d]``.
+
+    ``reads_padding``: the variant's output depends on the pad slots, so callers must pass all M columns
+    (no dropping of padded columns). ``switches``: the ``HyperEncoderConfig`` switches it implements.
+    """
+
+    reads_padding: bool = False
+    switches: frozenset[str] = frozenset()
 
     def __init__(self, config: HyperEncoderConfig, *, hidden_size: int, max_subtokens: int) -> None:
         super().__init__()
@@ -66,6 +73,11 @@ def known_hyper_encoders() -> list[str]:
 def build_hyper_encoder(config: HyperEncoderConfig, *, hidden_size: int, max_subtokens: int) -> HyperEncoder:
     """Instantiate the variant ``config.name`` for a base model of width ``hidden_size``."""
     cls = lookup(dict(sorted(_REGISTRY.items())), config.name, kind="hyper-encoder")
+    unsupported = sorted(config.changed_switches() - cls.switches)
+    if unsupported:
+        raise ValueError(
+            f"hyper-encoder {config.name!r} has no switch {unsupported}; leave them at the default"
+        )
     return cls(config, hidden_size=hidden_size, max_subtokens=max_subtokens)
 
 

@@ -1,0 +1,140 @@
+"""zip2zip checkpoints by hub id, through a Hugging Face cache laid out as the hub writes it, offline; and
+``push_to_hub`` building the right upload (with a fake ``HfApi``: no network)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import ClassVar
+
+import huggingface_hub
+import pytest
+import torch
+from _model_factories import VOCAB, compression, tiny_base
+from huggingface_hub import constants
+from transformers import AutoModelForCausalLM
+
+import zip2zip
+from zip2zip.modeling.config import HyperEncoderConfig
+from zip2zip.modeling.hub import locate_checkpoint
+
+REVISION = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _model(base_path: str) -> zip2zip.Zip2ZipForCausalLM:
+    model = zip2zip.Zip2ZipForCausalLM.from_base(
+        tiny_base(vocab_size=VOCAB),
+        compression=compression(),
+        hyper_encoder=HyperEncoderConfig(num_heads=4),
+        base_model_name_or_path=base_path,
+    )
+    with torch.no_grad():
+        model.input_encoder.out_proj.weight.normal_(0.0, 0.2)
+    return model
+
+
+def _cache(cache: Path, repo_id: str, folder: Path) -> Path:
+    """Put ``folder`` into ``cache`` as the hub does: models--org--name/snapshots/<commit>/ + refs/main."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(folder, repo / "snapshots" / REVISION)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(REVISION)
+    return cache
+
+
+@pytest.fixture
+def offline_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty hub cache, as HF_HUB_CACHE=<it> HF_HUB_OFFLINE=1 would give (both read at hub import)."""
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[zip2zip.Zip2ZipForCausalLM, Path]:
+    base = tmp_path / "base"
+    tiny_base(vocab_size=VOCAB).save_pretrained(base)
+    model = _model(str(base))
+    return model, model.save_pretrained(tmp_path / "ckpt")
+
+
+def _same_model(a: zip2zip.Zip2ZipForCausalLM, b: zip2zip.Zip2ZipForCausalLM) -> None:
+    assert type(b) is zip2zip.Zip2ZipForCausalLM and a.config == b.config
+    for (name, x), y in zip(a.encoders_state_dict().items(), b.encoders_state_dict().values(), strict=True):
+        torch.testing.assert_close(x, y, msg=name)
+
+
+def test_checkpoint_hub_id_loads_from_the_cache_offline(offline_cache, saved) -> None:
+    model, folder = saved
+    _cache(offline_cache, "org/tiny-zip2zip", folder)
+    _same_model(model, zip2zip.Zip2ZipForCausalLM.from_pretrained("org/tiny-zip2zip"))
+
+
+def test_auto_model_loads_a_checkpoint_hub_id(tmp_path, saved) -> None:
+    model, folder = saved
+    cache = _cache(tmp_path / "other-cache", "org/tiny-zip2zip", folder)
+    loaded = AutoModelForCausalLM.from_pretrained("org/tiny-zip2zip", cache_dir=cache, local_files_only=True)
+    _same_model(model, loaded)
+
+
+def test_a_cached_base_model_id_is_not_a_checkpoint(offline_cache, tmp_path) -> None:
+    base = tmp_path / "base"
+    tiny_base(vocab_size=VOCAB).save_pretrained(base)
+    _cache(offline_cache, "org/tiny-base", base)
+    assert locate_checkpoint("org/tiny-base") is None
+
+
+def test_an_id_missing_offline_is_one_clear_line(offline_cache) -> None:
+    with pytest.raises(ValueError, match=r"org/absent is not in the Hugging Face cache") as error:
+        zip2zip.Zip2ZipForCausalLM.from_pretrained("org/absent")
+    assert "\n" not in str(error.value) and error.value.__cause__ is None
+
+
+def test_a_missing_folder_is_not_taken_for_a_hub_id(tmp_path) -> None:
+    with pytest.raises(ValueError, match="no such folder"):
+        locate_checkpoint(tmp_path / "models" / "typo")
+
+
+class _FakeApi:
+    """Records the calls ``push_to_hub`` makes and the files of the folder it uploads."""
+
+    calls: ClassVar[list[tuple[str, dict]]] = []
+
+    def __init__(self, token: object = None) -> None:
+        self.calls.append(("init", {"token": token}))
+
+    def create_repo(self, repo_id: str, **options: object) -> None:
+        self.calls.append(("create_repo", {"repo_id": repo_id, **options}))
+
+    def upload_folder(self, *, folder_path: str, **options: object) -> str:
+        files = sorted(p.name for p in Path(folder_path).iterdir())
+        self.calls.append(("upload_folder", {"files": files, **options}))
+        return "commit-info"
+
+
+def test_push_to_hub_uploads_what_save_pretrained_writes(monkeypatch) -> None:
+    _FakeApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", _FakeApi)
+    model = _model("org/tiny-base")
+    assert model.push_to_hub("me/tiny-zip2zip", private=True, token="t") == "commit-info"
+    assert _FakeApi.calls == [
+        ("init", {"token": "t"}),
+        ("create_repo", {"repo_id": "me/tiny-zip2zip", "private": True, "exist_ok": True}),
+        (
+            "upload_folder",
+            {
+                "files": ["config.json", "hyper_encoders.safetensors", "zip2zip_config.json"],
+                "repo_id": "me/tiny-zip2zip",
+                "revision": None,
+                "commit_message": "Upload zip2zip checkpoint",
+            },
+        ),
+    ]
+
+
+def test_push_to_hub_refuses_a_local_base_folder(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(huggingface_hub, "HfApi", _FakeApi)
+    with pytest.raises(ValueError, match="not a hub id"):
+        _model(str(tmp_path)).push_to_hub("me/tiny-zip2zip")

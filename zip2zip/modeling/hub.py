@@ -1,0 +1,105 @@
+"""zip2zip checkpoints on the Hugging Face hub: an id -> a local snapshot folder, and a saved folder -> a hub repo.
+
+``locate_checkpoint`` tells a zip2zip checkpoint (its folder, local or a hub snapshot, holds
+``zip2zip_config.json``) from a base model (anything else), going through the hub cache the way
+transformers does, so ``HF_HUB_OFFLINE=1``, ``HF_HUB_CACHE`` and ``local_files_only`` behave as
+transformers users expect. ``upload_checkpoint`` pushes a folder ``save_pretrained`` wrote. The file
+format is ``checkpoint``'s.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zip2zip.modeling.checkpoint import is_checkpoint
+from zip2zip.modeling.config import CONFIG_FILE_NAME, HF_CONFIG_FILE_NAME, PACKAGE_SCHEME
+
+if TYPE_CHECKING:
+    from zip2zip.modeling.model import Zip2ZipForCausalLM
+
+# "name" or "org/name" (the hub's own rule, without its length limits)
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def is_hub_id(name: str) -> bool:
+    return _HUB_ID.fullmatch(name) is not None and ".." not in name
+
+
+def locate_checkpoint(
+    name_or_path: str | Path,
+    *,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> Path | None:
+    """The local folder of the zip2zip checkpoint ``name_or_path`` names, or None if it names a base model.
+
+    A hub id is looked up on the hub (or only in its cache when offline) and the whole checkpoint is
+    fetched. Raises ValueError, in one line, for a path that does not exist, a hub id that does not exist,
+    or one that is neither in the cache nor reachable.
+    """
+    path = Path(name_or_path)
+    if path.exists():
+        return path if is_checkpoint(path) else None
+    name = str(name_or_path)
+    if name.startswith(PACKAGE_SCHEME):
+        return None  # a base model inside an installed package (see config.resolve_base_location)
+    if not is_hub_id(name):
+        raise ValueError(f"{name}: no such folder, and not a Hugging Face hub id (org/name)")
+    from huggingface_hub import hf_hub_download, snapshot_download, try_to_load_from_cache
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    options: dict[str, Any] = {"revision": revision, "cache_dir": cache_dir, "token": token}
+    try:
+        hf_hub_download(name, CONFIG_FILE_NAME, local_files_only=local_files_only, **options)
+    except LocalEntryNotFoundError:  # offline (or unreachable) and not cached: a cached base model is fine
+        if isinstance(try_to_load_from_cache(name, HF_CONFIG_FILE_NAME, cache_dir, revision), str):
+            return None
+        raise ValueError(
+            f"{name} is not in the Hugging Face cache and the hub is offline or unreachable: download it once "
+            f"with network access (hf download {name}) or pass a local folder"
+        ) from None
+    except EntryNotFoundError:  # the repository exists and has no zip2zip config: a base model
+        return None
+    except RepositoryNotFoundError:
+        raise ValueError(
+            f"{name}: no such Hugging Face repository (or it is private/gated: pass token=)"
+        ) from None
+    return Path(snapshot_download(name, local_files_only=local_files_only, **options))
+
+
+def upload_checkpoint(
+    model: Zip2ZipForCausalLM,
+    repo_id: str,
+    *,
+    private: bool | None = None,
+    token: str | bool | None = None,
+    revision: str | None = None,
+    commit_message: str | None = None,
+) -> Any:
+    """``save_pretrained`` into a temporary folder, create ``repo_id`` if needed, upload; the commit info.
+
+    Refuses a model whose base is a local folder: the uploaded checkpoint would not load anywhere else.
+    """
+    base = model.config.base_model_name_or_path or ""
+    if Path(base).exists() or not (is_hub_id(base) or base.startswith(PACKAGE_SCHEME)):
+        raise ValueError(
+            f"the base model {base!r} is not a hub id, so the uploaded checkpoint would not load elsewhere: "
+            "upload the base model too and wrap it by its hub id (from_base(..., base_model_name_or_path=id))"
+        )
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder)
+        return api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            revision=revision,
+            commit_message=commit_message or "Upload zip2zip checkpoint",
+        )

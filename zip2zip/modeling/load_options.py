@@ -1,0 +1,79 @@
+"""The Hugging Face-style options of ``Zip2ZipForCausalLM.from_pretrained``: dtype, device_map, Auto-class extras.
+
+A transformers user passes ``dtype=`` (or its older name ``torch_dtype=``) as a torch dtype, its name or
+``"auto"``, and ``device_map=`` as a device, ``"auto"`` or a module -> device map. The wrapper runs on one
+device, so a map is accepted only when it names one. ``AutoModelForCausalLM.from_pretrained`` adds
+arguments of its own (``config=``, ``trust_remote_code=`` ...); ``check_auto_class_arguments`` accepts
+exactly those. This module interprets options; loading is ``model``'s and ``checkpoint``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from zip2zip.modeling.config import MODEL_TYPE
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+AUTO = "auto"  # dtype: the one the weights were saved in; device_map: the first accelerator, else the CPU
+# What AutoModelForCausalLM.from_pretrained passes on to a registered class besides the user's arguments.
+_AUTO_CLASS_ARGUMENTS = frozenset({"config", "trust_remote_code", "adapter_kwargs", "_from_auto"})
+
+
+def resolve_dtype(
+    dtype: torch.dtype | str | None, torch_dtype: torch.dtype | str | None
+) -> torch.dtype | str | None:
+    """``dtype`` or its older name ``torch_dtype`` as a torch dtype, ``"auto"`` or None (the loader's default)."""
+    if dtype is not None and torch_dtype is not None and dtype != torch_dtype:
+        raise ValueError(f"dtype={dtype!r} and torch_dtype={torch_dtype!r} disagree; pass dtype= only")
+    value = dtype if dtype is not None else torch_dtype
+    if value is None or isinstance(value, torch.dtype) or value == AUTO:
+        return value
+    if isinstance(value, str) and value.removeprefix("torch.") in DTYPES:
+        return DTYPES[value.removeprefix("torch.")]
+    raise ValueError(f"dtype={value!r}; expected a torch dtype, one of {sorted(DTYPES)} or 'auto'")
+
+
+def resolve_device(device_map: str | int | torch.device | Mapping[str, Any] | None) -> torch.device | None:
+    """The one device ``device_map`` names (None: leave the model where it loads, the CPU).
+
+    ``"auto"`` is the first CUDA device, else MPS, else the CPU. A map is accepted when every module goes
+    to the same device; spreading one model over several is not supported.
+    """
+    if device_map is None:
+        return None
+    if isinstance(device_map, Mapping):
+        devices = {str(d) for d in device_map.values()}
+        if len(devices) != 1:
+            raise ValueError(
+                f"device_map places modules on {sorted(devices)}; zip2zip runs on one device: "
+                "pass one device, e.g. device_map='cuda:0' or 'cpu'"
+            )
+    target = next(iter(device_map.values())) if isinstance(device_map, Mapping) else device_map
+    if target == AUTO:
+        if torch.cuda.is_available():
+            return torch.device("cuda:0")
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    try:
+        device = torch.device(f"cuda:{target}" if isinstance(target, int) else target)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device_map={device_map!r} is not a device ({error})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device_map={device_map!r} but CUDA is not available here; use 'cpu' or 'auto'")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device_map={device_map!r} but MPS is not available here; use 'cpu' or 'auto'")
+    return device
+
+
+def check_auto_class_arguments(arguments: Mapping[str, Any]) -> None:
+    """Accept what ``AutoModelForCausalLM.from_pretrained`` adds; name anything else as unsupported."""
+    unknown = sorted(set(arguments) - _AUTO_CLASS_ARGUMENTS)
+    if unknown:
+        raise TypeError(f"Zip2ZipForCausalLM.from_pretrained() does not take {unknown}")
+    config = arguments.get("config")
+    if config is not None and getattr(config, "model_type", None) != MODEL_TYPE:
+        raise TypeError(
+            f"config={type(config).__name__} is not a zip2zip config: zip2zip settings come from the checkpoint"
+        )
