@@ -94,6 +94,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def regression(session: nox.Session) -> None:
+    """Every benchmark at a small size vs the baselines in results/regression/, and paper_tables vs out/ (CI)."""
+    python = _shared_python(session)
+    _print_versions(session, python)
+    env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    session.run(python, "-m", "benchmarks.regression", *session.posargs, external=True, env=env)
+
+
+@nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
     """ruff (lint + format check) and mypy on zip2zip/, benchmarks/ and paper_tables/."""
     python = _shared_python(session)

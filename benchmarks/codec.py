@@ -31,6 +31,7 @@ from ._cli import (
     ResultFile,
     argument_type,
     check_hub_tokenizers,
+    comma_list,
     default_output_path,
     given_fields,
     new_parser,
@@ -55,6 +56,17 @@ class Config:
     num_warmup: int = 1
     num_threads: int = 2
     reference_python_num_ids: int = 100_000
+
+    def __post_init__(self) -> None:
+        if not self.max_subtokens or min(self.max_subtokens) < 2:
+            raise ValueError(
+                f"max_subtokens={self.max_subtokens}: give values >= 2 (a hypertoken merges 2+ ids)"
+            )
+        if not self.max_codebook_sizes or min(self.max_codebook_sizes) < 1:
+            raise ValueError(f"max_codebook_sizes={self.max_codebook_sizes}: give values >= 1")
+        for name in ("num_bytes", "batch_size", "batch_seq_len", "num_repeats", "reference_python_num_ids"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
 
     @classmethod
     def smoke(cls) -> Config:
@@ -290,6 +302,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--num-repeats", type=int, help="timed repeats per measurement (default 7)")
     parser.add_argument("--num-threads", type=int, help="threads for batch_encode (default 2)")
+    parser.add_argument(
+        "--max-subtokens", type=comma_list(int), help="comma list of M values (default 3,4,5)"
+    )
+    parser.add_argument(
+        "--max-codebook-sizes",
+        type=comma_list(int),
+        help="comma list of codebook sizes (default 1024,2048,8192)",
+    )
+    parser.add_argument("--batch-size", type=int, help="rows of the batch_encode measurement (default 64)")
+    parser.add_argument(
+        "--reference-python-num-ids",
+        type=int,
+        help="ids encoded by the plain-Python reference (default 100,000)",
+    )
     args = parse_args(parser, argv)
     config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
     check_hub_tokenizers(parser, [config.tokenizer])

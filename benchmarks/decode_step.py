@@ -106,6 +106,11 @@ class Config:
             check_name(mode, DECODE_MODES, kind="decode mode")
         if "greedy" not in self.decode_modes:
             raise ValueError("prefill rows come from the greedy rounds: keep 'greedy' in decode_modes")
+        if self.prompt_base_tokens < 1 or self.num_decode_steps < 1:
+            raise ValueError(
+                f"prompt_base_tokens={self.prompt_base_tokens}, num_decode_steps={self.num_decode_steps}: "
+                "both must be >= 1"
+            )
 
     @classmethod
     def smoke(cls) -> Config:
@@ -442,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
         type=one_of(DECODE_MODES, kind="decode mode"),
         help=" ".join(DECODE_MODES),
     )
+    parser.add_argument("--prompt-base-tokens", type=int, help="base ids of every prompt row (default 512)")
     parser.add_argument("--num-decode-steps", type=int)
     parser.add_argument("--num-repeats", type=int)
     parser.add_argument("--num-threads", type=int, help="torch threads (default 1, see Config)")
@@ -464,6 +470,7 @@ def main(argv: list[str] | None = None) -> None:
         "batch_sizes": tuple(args.batch_sizes) if args.batch_sizes else None,
         "codebook_sizes": tuple(args.codebook_sizes) if args.codebook_sizes else None,
         "decode_modes": tuple(dict.fromkeys(args.decode_modes)) if args.decode_modes else None,
+        "prompt_base_tokens": args.prompt_base_tokens,
         "num_decode_steps": args.num_decode_steps,
         "num_repeats": args.num_repeats,
         "num_threads": args.num_threads,
