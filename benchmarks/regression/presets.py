@@ -73,11 +73,9 @@ class Preset:
 
 
 _RESULT = ("--allow-dirty", "--out", "{out}")
-# The evaluation benchmarks' flag naming the zip2zip checkpoint: the one place the presets spell it.
-ZIP2ZIP_CHECKPOINT_FLAG = "--zip2zip-checkpoint"
 _CHECKPOINTS = (
     *("--control-checkpoint", "models/smollm2-cpu-control"),
-    *(ZIP2ZIP_CHECKPOINT_FLAG, "models/smollm2-cpu-zip2zip"),
+    *("--checkpoint", "models/smollm2-cpu-zip2zip"),
 )
 
 PRESETS: dict[str, Preset] = {
