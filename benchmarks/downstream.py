@@ -48,6 +48,7 @@ from ._checkpoints import (
     checkpoint_assets,
     config_dict,
     describe_checkpoint,
+    display_path,
     find_checkpoint,
     load_checkpoint_base,
     load_checkpoint_hf_tokenizer,
@@ -242,13 +243,20 @@ def evaluate_task(lm: Any, task: str, manager: Any, config: Config) -> dict[str,
         "per_item": per_item,
         "generations": list(generations.values()),
         **facts,
-        "lm_eval_config": json.loads(json.dumps(out["configs"][task], default=_name_of)),
+        "lm_eval_config": _portable(json.loads(json.dumps(out["configs"][task], default=_name_of))),
         "lm_eval_version": out.get("lm_eval_version"),
         "lm_eval_run": {
             k: out["config"].get(k)
             for k in ("random_seed", "numpy_seed", "torch_seed", "fewshot_seed", "bootstrap_iters", "limit")
         },
     }
+
+
+def _portable(config: dict[str, Any]) -> dict[str, Any]:
+    """A task config with its ``config_source`` (a file of this checkout) relative to the repository."""
+    if source := config.get("config_source"):
+        config["config_source"] = display_path(Path(source))
+    return config
 
 
 def _name_of(obj: Any) -> str:

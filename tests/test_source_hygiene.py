@@ -98,3 +98,13 @@ def test_committed_checkpoints_name_no_local_install_path() -> None:
         if local_path.search(line)
     ]
     assert texts and not offenders, offenders
+
+
+def test_committed_results_name_task_configs_relative_to_the_repository() -> None:
+    """lm-eval records each task's YAML by path; a committed result names it as a clone has it."""
+    sources = [
+        (p.relative_to(ROOT), m.group(1))
+        for p in (ROOT / "results").rglob("*.json")
+        for m in re.finditer(r'"config_source": "([^"]*)"', p.read_text(encoding="utf-8"))
+    ]
+    assert sources and all(not Path(s).is_absolute() for _, s in sources), sources
