@@ -127,8 +127,9 @@ def _is_hub_id(text: str) -> bool:
 def _from_hub(name: str) -> Path:
     from zip2zip.data.hub import hub_is_reachable
     from zip2zip.modeling.hub import locate_checkpoint
+    from zip2zip.modeling.load_options import HubOptions
 
-    path = locate_checkpoint(name, local_files_only=not hub_is_reachable())
+    path = locate_checkpoint(name, HubOptions(local_files_only=not hub_is_reachable()))
     if path is None:
         raise ValueError(f"{name} is a base model on the Hugging Face hub, not a zip2zip checkpoint")
     return path

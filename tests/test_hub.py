@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import huggingface_hub
 import pytest
 import torch
 from _model_factories import VOCAB, compression, tiny_base
 from huggingface_hub import constants
-from transformers import AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedConfig
+from transformers.utils import hub as transformers_hub
 
 import zip2zip
 from zip2zip.modeling.config import HyperEncoderConfig
@@ -72,11 +74,98 @@ def test_checkpoint_hub_id_loads_from_the_cache_offline(offline_cache, saved) ->
     _same_model(model, zip2zip.Zip2ZipForCausalLM.from_pretrained("org/tiny-zip2zip"))
 
 
-def test_auto_model_loads_a_checkpoint_hub_id(tmp_path, saved) -> None:
+def test_auto_model_loads_a_checkpoint_hub_id(offline_cache, tmp_path, saved) -> None:
     model, folder = saved
     cache = _cache(tmp_path / "other-cache", "org/tiny-zip2zip", folder)
     loaded = AutoModelForCausalLM.from_pretrained("org/tiny-zip2zip", cache_dir=cache, local_files_only=True)
     _same_model(model, loaded)
+
+
+class _SpyConfig(PreTrainedConfig):
+    model_type = "zip2zip-test-spy"
+
+
+class _SpyModel:
+    """Registered for ``_SpyConfig``: records what ``AutoModelForCausalLM.from_pretrained`` passes on."""
+
+    config_class = _SpyConfig
+    received: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: object, *args: object, **kwargs: Any) -> _SpyModel:
+        cls.received = kwargs
+        return cls()
+
+
+def _what_the_auto_class_passes(folder: Path, **user_options: Any) -> dict[str, Any]:
+    """The keyword arguments this transformers' ``AutoModelForCausalLM`` gives a registered class."""
+    AutoConfig.register(_SpyConfig.model_type, _SpyConfig, exist_ok=True)
+    AutoModelForCausalLM.register(_SpyConfig, _SpyModel, exist_ok=True)
+    _SpyConfig().save_pretrained(folder / user_options.get("subfolder", ""))
+    AutoModelForCausalLM.from_pretrained(folder, **user_options)
+    return _SpyModel.received
+
+
+def _hub_options_of_transformers() -> set[str]:
+    """The hub options as transformers itself defines them: the keyword parameters of its file lookup."""
+    return set(inspect.signature(transformers_hub.cached_files).parameters) - {"path_or_repo_id", "filenames"}
+
+
+def test_the_options_transformers_passes_reach_the_hub_download(
+    offline_cache, tmp_path, saved, monkeypatch
+) -> None:
+    """Whatever hub options this transformers release passes, each reaches the checkpoint's download."""
+    model, folder = saved
+    repo = tmp_path / "repo"
+    shutil.copytree(folder, repo / "zip2zip")
+    cache = _cache(tmp_path / "cache", "org/repo", repo)
+    options = {
+        "cache_dir": cache,
+        "local_files_only": True,
+        "revision": REVISION,
+        "token": "hf_not_a_real_token",
+        "proxies": {"https": "http://127.0.0.1:9"},
+        "subfolder": "zip2zip",
+    }
+    passed = _what_the_auto_class_passes(tmp_path / "spy", **options)
+    hub_options = set(passed) & _hub_options_of_transformers()
+    assert {"cache_dir", "revision", "subfolder"} <= hub_options  # the spy saw the hub options at all
+    calls: list[dict[str, Any]] = []
+
+    def recording(download: Any) -> Any:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            # huggingface_hub would only warn that it ignores proxies
+            return download(*args, **{k: v for k, v in kwargs.items() if k != "proxies"})
+
+        return record
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", recording(huggingface_hub.hf_hub_download))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", recording(huggingface_hub.snapshot_download))
+    loaded = AutoModelForCausalLM.from_pretrained("org/repo", **options)
+    _same_model(model, loaded)
+    config_call, snapshot_call = calls
+    assert config_call["subfolder"] == "zip2zip" and snapshot_call["allow_patterns"] == ["zip2zip/*"]
+    for name in sorted(hub_options - {"subfolder"}):
+        for call in (config_call, snapshot_call):
+            assert call[name] == passed[name], name
+
+
+def test_a_checkpoint_in_a_subfolder_of_a_folder_loads(tmp_path, saved) -> None:
+    model, folder = saved
+    shutil.copytree(folder, tmp_path / "outer" / "inner")
+    _same_model(model, AutoModelForCausalLM.from_pretrained(tmp_path / "outer", subfolder="inner"))
+    with pytest.raises(ValueError, match="has no subfolder 'absent'"):
+        zip2zip.Zip2ZipForCausalLM.from_pretrained(tmp_path / "outer", subfolder="absent")
+    with pytest.raises(ValueError, match="relative folder"):
+        zip2zip.Zip2ZipForCausalLM.from_pretrained(tmp_path / "outer", subfolder="../outer")
+
+
+def test_an_option_that_cannot_apply_is_named_in_one_line(saved) -> None:
+    _, folder = saved
+    with pytest.raises(TypeError, match=r"\['low_cpu_mem_usage'\]") as error:
+        AutoModelForCausalLM.from_pretrained(folder, low_cpu_mem_usage=True)
+    assert "\n" not in str(error.value)
 
 
 def test_a_cached_base_model_id_is_not_a_checkpoint(offline_cache, tmp_path) -> None:

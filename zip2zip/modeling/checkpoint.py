@@ -12,6 +12,7 @@ silent override. This module reads and writes files; the model itself is ``model
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -65,13 +66,20 @@ def is_peft_model(model: nn.Module) -> bool:
 
 
 def load_base_model(
-    name_or_path: str, *, gguf_file: str | None, revision: str | None, dtype: torch.dtype | str | None
+    name_or_path: str,
+    *,
+    gguf_file: str | None,
+    revision: str | None,
+    dtype: torch.dtype | str | None,
+    access: Mapping[str, Any] | None = None,
 ) -> nn.Module:
-    """The transformers causal LM at a hub id or local path (optionally a GGUF file in it)."""
+    """The transformers causal LM at a hub id or local path (optionally a GGUF file in it).
+
+    ``access``: hub options that apply to any repository (``HubOptions.access_options``)."""
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(
-        name_or_path, gguf_file=gguf_file, revision=revision, dtype=dtype
+        name_or_path, gguf_file=gguf_file, revision=revision, dtype=dtype, **(access or {})
     )
 
 
@@ -83,6 +91,7 @@ def compression_for_base(
     revision: str | None,
     max_subtokens: int,
     max_codebook_size: int,
+    access: Mapping[str, Any] | None = None,
 ) -> CompressionConfig:
     """Codec settings for a base model from its tokenizer (loaded from ``name_or_path`` when not given)."""
     from zip2zip.codec.config import compression_config_from_tokenizer
@@ -90,7 +99,9 @@ def compression_for_base(
     if tokenizer is None:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, gguf_file=gguf_file, revision=revision)
+        tokenizer = AutoTokenizer.from_pretrained(
+            name_or_path, gguf_file=gguf_file, revision=revision, **(access or {})
+        )
     return compression_config_from_tokenizer(
         tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
     )
@@ -136,8 +147,11 @@ def load_checkpoint(
     base_model: nn.Module | str | Path | None,
     is_trainable: bool,
     tokenizer: Any = None,
+    access: Mapping[str, Any] | None = None,
 ) -> ModelT:
-    """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders."""
+    """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders.
+
+    ``access``: hub options for the referenced base (``HubOptions.access_options``)."""
     if upstream_format_version(path) is not None:  # the authors' layout: settings come from their config
         if compression is not None or hyper_encoder is not None:
             raise ValueError(f"{path} fixes its own compression and encoder settings; drop those arguments")
@@ -155,6 +169,7 @@ def load_checkpoint(
             gguf_file=config.base_gguf_file,
             revision=config.base_revision,
             dtype=dtype,
+            access=access,
         )
     if ADAPTER in contents:
         from peft import PeftModel

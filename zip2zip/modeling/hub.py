@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from zip2zip.modeling.checkpoint import is_checkpoint
 from zip2zip.modeling.config import CONFIG_FILE_NAME, HF_CONFIG_FILE_NAME, PACKAGE_SCHEME
+from zip2zip.modeling.load_options import HubOptions
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
@@ -28,23 +29,21 @@ def is_hub_id(name: str) -> bool:
     return _HUB_ID.fullmatch(name) is not None and ".." not in name
 
 
-def locate_checkpoint(
-    name_or_path: str | Path,
-    *,
-    revision: str | None = None,
-    cache_dir: str | Path | None = None,
-    local_files_only: bool = False,
-    token: str | bool | None = None,
-) -> Path | None:
+def locate_checkpoint(name_or_path: str | Path, hub: HubOptions | None = None) -> Path | None:
     """The local folder of the zip2zip checkpoint ``name_or_path`` names, or None if it names a base model.
 
-    A hub id is looked up on the hub (or only in its cache when offline) and the whole checkpoint is
-    fetched. Raises ValueError, in one line, for a path that does not exist, a hub id that does not exist,
-    or one that is neither in the cache nor reachable.
+    ``hub.subfolder`` is a folder inside the local folder or hub repository that holds the checkpoint. A hub
+    id is looked up on the hub (or only in its cache when offline) with every option of ``hub``, and the
+    whole checkpoint is fetched. Raises ValueError, in one line, for a path that does not exist, a hub id
+    that does not exist, or one that is neither in the cache nor reachable.
     """
+    hub = hub or HubOptions()
     path = Path(name_or_path)
     if path.exists():
-        return path if is_checkpoint(path) else None
+        folder = path / hub.subfolder
+        if hub.subfolder and not folder.is_dir():
+            raise ValueError(f"{path} has no subfolder {hub.subfolder!r}")
+        return folder if is_checkpoint(folder) else None
     name = str(name_or_path)
     if name.startswith(PACKAGE_SCHEME):
         return None  # a base model inside an installed package (see config.resolve_base_location)
@@ -53,11 +52,13 @@ def locate_checkpoint(
     from huggingface_hub import hf_hub_download, snapshot_download, try_to_load_from_cache
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
-    options: dict[str, Any] = {"revision": revision, "cache_dir": cache_dir, "token": token}
+    options = hub.download_options()
+    inside = f"{hub.subfolder}/" if hub.subfolder else ""
     try:
-        hf_hub_download(name, CONFIG_FILE_NAME, local_files_only=local_files_only, **options)
+        hf_hub_download(name, CONFIG_FILE_NAME, subfolder=hub.subfolder or None, **options)
     except LocalEntryNotFoundError:  # offline (or unreachable) and not cached: a cached base model is fine
-        if isinstance(try_to_load_from_cache(name, HF_CONFIG_FILE_NAME, cache_dir, revision), str):
+        cached = try_to_load_from_cache(name, inside + HF_CONFIG_FILE_NAME, hub.cache_dir, hub.revision)
+        if isinstance(cached, str):
             return None
         raise ValueError(
             f"{name} is not in the Hugging Face cache and the hub is offline or unreachable: download it once "
@@ -69,7 +70,8 @@ def locate_checkpoint(
         raise ValueError(
             f"{name}: no such Hugging Face repository (or it is private/gated: pass token=)"
         ) from None
-    return Path(snapshot_download(name, local_files_only=local_files_only, **options))
+    allow_patterns = [inside + "*"] if inside else None
+    return Path(snapshot_download(name, allow_patterns=allow_patterns, **options)) / hub.subfolder
 
 
 def upload_checkpoint(

@@ -1,15 +1,19 @@
 """The Hugging Face-style options of ``Zip2ZipForCausalLM.from_pretrained``: dtype, device_map, Auto-class extras.
 
 A transformers user passes ``dtype=`` (or its older name ``torch_dtype=``) as a torch dtype, its name or
-``"auto"``, and ``device_map=`` as a device, ``"auto"`` or a module -> device map. The wrapper runs on one
-device, so a map is accepted only when it names one. ``AutoModelForCausalLM.from_pretrained`` adds
-arguments of its own (``config=``, ``trust_remote_code=`` ...); ``check_auto_class_arguments`` accepts
-exactly those. This module interprets options; loading is ``model``'s and ``checkpoint``'s.
+``"auto"``, ``device_map=`` as a device, ``"auto"`` or a module -> device map, and the hub options
+(``revision``, ``token``, ``cache_dir``, ``subfolder`` ...; ``HubOptions``). The wrapper runs on one device,
+so a map is accepted only when it names one. ``AutoModelForCausalLM.from_pretrained`` adds the hub options
+whether or not the user gave them, plus plumbing of its own (``config=``, ``trust_remote_code=``,
+``adapter_kwargs=`` and underscore-prefixed private flags); ``check_auto_class_arguments`` accepts that
+plumbing and names anything else. This module interprets options; loading is ``model``'s and ``checkpoint``'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,8 +22,45 @@ from zip2zip.modeling.config import MODEL_TYPE
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 AUTO = "auto"  # dtype: the one the weights were saved in; device_map: the first accelerator, else the CPU
-# What AutoModelForCausalLM.from_pretrained passes on to a registered class besides the user's arguments.
-_AUTO_CLASS_ARGUMENTS = frozenset({"config", "trust_remote_code", "adapter_kwargs", "_from_auto"})
+# What AutoModelForCausalLM.from_pretrained passes on to a registered class besides the user's arguments
+# and the hub options; names starting with "_" (e.g. "_from_auto") are its private flags and also pass.
+_AUTO_CLASS_ARGUMENTS = frozenset({"config", "trust_remote_code", "adapter_kwargs"})
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    """How to fetch from the Hugging Face hub, as transformers' ``from_pretrained`` takes it.
+
+    ``revision`` and ``subfolder`` say where a zip2zip checkpoint (or a wrapped base) is; the others (cache,
+    credentials, offline mode, forced download, proxies) also apply to the base model a checkpoint references.
+    huggingface_hub >= 1.0 ignores ``proxies`` with a warning (it reads HTTP_PROXY / HTTPS_PROXY instead).
+    """
+
+    revision: str | None = None
+    cache_dir: str | Path | None = None
+    local_files_only: bool = False
+    token: str | bool | None = None
+    force_download: bool = False
+    proxies: dict[str, str] | None = None
+    subfolder: str = ""
+
+    def __post_init__(self) -> None:
+        if Path(self.subfolder).is_absolute() or ".." in Path(self.subfolder).parts:
+            raise ValueError(
+                f"subfolder={self.subfolder!r}: expected a relative folder inside the checkpoint"
+            )
+
+    def download_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``huggingface_hub``'s downloads and of transformers' ``from_pretrained``."""
+        options = asdict(self)
+        del options["subfolder"]
+        return options
+
+    def access_options(self) -> dict[str, Any]:
+        """The options that apply to any repository: those of ``download_options`` but ``revision``."""
+        options = self.download_options()
+        del options["revision"]
+        return options
 
 
 def resolve_dtype(
@@ -68,10 +109,13 @@ def resolve_device(device_map: str | int | torch.device | Mapping[str, Any] | No
 
 
 def check_auto_class_arguments(arguments: Mapping[str, Any]) -> None:
-    """Accept what ``AutoModelForCausalLM.from_pretrained`` adds; name anything else as unsupported."""
-    unknown = sorted(set(arguments) - _AUTO_CLASS_ARGUMENTS)
+    """Accept the plumbing ``AutoModelForCausalLM.from_pretrained`` adds; name anything else as unsupported."""
+    unknown = sorted(k for k in arguments if k not in _AUTO_CLASS_ARGUMENTS and not k.startswith("_"))
     if unknown:
-        raise TypeError(f"Zip2ZipForCausalLM.from_pretrained() does not take {unknown}")
+        raise TypeError(
+            f"Zip2ZipForCausalLM.from_pretrained() does not take {unknown}: they do not apply to a zip2zip "
+            "checkpoint (see help(zip2zip.Zip2ZipForCausalLM.from_pretrained) for the options it takes)"
+        )
     config = arguments.get("config")
     if config is not None and getattr(config, "model_type", None) != MODEL_TYPE:
         raise TypeError(

@@ -39,7 +39,12 @@ from zip2zip.modeling.hub import locate_checkpoint, upload_checkpoint
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
 from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
 from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions
-from zip2zip.modeling.load_options import check_auto_class_arguments, resolve_device, resolve_dtype
+from zip2zip.modeling.load_options import (
+    HubOptions,
+    check_auto_class_arguments,
+    resolve_device,
+    resolve_dtype,
+)
 from zip2zip.modeling.positions import code_position_ids
 
 if TYPE_CHECKING:
@@ -138,6 +143,9 @@ class Zip2ZipForCausalLM(nn.Module):
         cache_dir: str | Path | None = None,
         local_files_only: bool = False,
         token: str | bool | None = None,
+        force_download: bool = False,
+        proxies: dict[str, str] | None = None,
+        subfolder: str | None = "",
         **auto_class_arguments: Any,
     ) -> Self:
         """Load a saved zip2zip checkpoint (folder or hub id), or wrap a base model id/path (optionally a GGUF).
@@ -148,19 +156,24 @@ class Zip2ZipForCausalLM(nn.Module):
         ``base_model`` supplies an already loaded base (or where to load it from) instead of the referenced
         one. The authors' checkpoints (local or hub) load too, see ``upstream_checkpoint.py``. As in
         transformers: ``dtype`` (older name ``torch_dtype``; a dtype, its name or ``"auto"``), ``device_map``
-        (one device or ``"auto"``, see ``load_options.resolve_device``), ``revision``/``cache_dir``/
-        ``local_files_only``/``token`` for the hub; ``AutoModelForCausalLM.from_pretrained`` calls this.
+        (one device or ``"auto"``, see ``load_options.resolve_device``), and the hub options
+        ``revision``/``subfolder`` (where the checkpoint is) and ``cache_dir``/``local_files_only``/``token``/
+        ``force_download``/``proxies`` (also used for the base model a checkpoint references; see
+        ``load_options.HubOptions``). ``AutoModelForCausalLM.from_pretrained`` calls this.
         """
         check_auto_class_arguments(auto_class_arguments)
         dtype = resolve_dtype(dtype, torch_dtype)
         device = resolve_device(device_map)
-        checkpoint = locate_checkpoint(
-            name_or_path,
+        hub = HubOptions(
             revision=revision,
             cache_dir=cache_dir,
             local_files_only=local_files_only,
             token=token,
+            force_download=force_download,
+            proxies=proxies,
+            subfolder=subfolder or "",
         )
+        checkpoint = locate_checkpoint(name_or_path, hub)
         if checkpoint is not None:
             model = load_checkpoint(
                 cls,
@@ -171,8 +184,17 @@ class Zip2ZipForCausalLM(nn.Module):
                 base_model=base_model,
                 is_trainable=is_trainable,
                 tokenizer=tokenizer,
+                access=hub.access_options(),
             )
             return model if device is None else model.to(device)
+        if hub.subfolder:
+            if not Path(name_or_path).is_dir():
+                raise ValueError(
+                    f"subfolder={hub.subfolder!r} with base model {name_or_path!r}: a subfolder of a hub "
+                    "repository can locate a zip2zip checkpoint, not a base model to wrap; pass the base "
+                    "model's local folder instead"
+                )
+            name_or_path = Path(name_or_path) / hub.subfolder
         if compression is None:
             compression = compression_for_base(
                 str(name_or_path),
@@ -181,10 +203,15 @@ class Zip2ZipForCausalLM(nn.Module):
                 revision=revision,
                 max_subtokens=max_subtokens,
                 max_codebook_size=max_codebook_size,
+                access=hub.access_options(),
             )
         if not isinstance(base_model, nn.Module):
             base_model = load_base_model(
-                str(base_model or name_or_path), gguf_file=gguf_file, revision=revision, dtype=dtype
+                str(base_model or name_or_path),
+                gguf_file=gguf_file,
+                revision=revision,
+                dtype=dtype,
+                access=hub.access_options(),
             )
         model = cls.from_base(
             base_model,
