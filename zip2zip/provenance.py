@@ -11,6 +11,7 @@ import importlib.metadata
 import importlib.util
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,64 @@ def capture_environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "packages": _package_versions(),
         "accelerators": _accelerators(),
+        "lock": lock_record(),
+    }
+
+
+# The suite's environment, every package pinned (``nox -s lock`` writes it; the noxfile installs it).
+LOCK_FILE = "requirements/lock-linux-x86_64-py3.11.txt"
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _normalized(name: str) -> str:
+    """A distribution name as PEP 503 compares them: ``Jinja2``, ``typing_extensions`` -> ``jinja2``, ``typing-extensions``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_lock(path: Path | str) -> dict[str, str]:
+    """The ``name==version`` pins of a lock file (normalised name -> version); comments and options skipped."""
+    pins = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if "==" in requirement and not requirement.startswith("-"):
+            name, version = requirement.split("==", 1)
+            pins[_normalized(name.split("[", 1)[0])] = version.split(";", 1)[0].strip()
+    return pins
+
+
+def installed_versions(*, excluding: tuple[str, ...] = ("zip2zip",)) -> dict[str, str]:
+    """Every distribution of the running environment (normalised name -> version), as ``pip freeze`` lists them."""
+    found = {_normalized(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    return {name: version for name, version in found.items() if name not in excluding}
+
+
+def lock_differences(locked: dict[str, str], installed: dict[str, str]) -> list[str]:
+    """How ``installed`` differs from ``locked``, one line a package. A local version label (torch's
+    ``+cpu`` or ``+cu128``) is the build for a platform, not another version, so it is not compared."""
+    differences = []
+    for name in sorted(locked.keys() | installed.keys()):
+        want, have = locked.get(name), installed.get(name)
+        if want is None:
+            differences.append(f"{name}=={have} is installed but not in the lock")
+        elif have is None:
+            differences.append(f"{name}=={want} is in the lock but not installed")
+        elif have.split("+", 1)[0] != want.split("+", 1)[0]:
+            differences.append(f"{name}: {have} installed, {want} in the lock")
+    return differences
+
+
+def lock_record(checkout: Path | None = None) -> dict[str, Any] | None:
+    """The lock file's path and sha256 and whether the running environment is exactly it; None outside a
+    checkout that has the lock (e.g. the library installed by ``pip install``)."""
+    path = (checkout or _CHECKOUT) / LOCK_FILE
+    if not path.is_file():
+        return None
+    differences = lock_differences(read_lock(path), installed_versions())
+    return {
+        "file": LOCK_FILE,
+        "sha256": sha256_file(path),
+        "matches_environment": not differences,
+        "differences": differences,
     }
 
 

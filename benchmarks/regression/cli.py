@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from zip2zip.provenance import LOCK_FILE, lock_record
+
 from .._cli import _Parser
 from .baselines import baseline_path, dirty_tree_problem, read_baseline, write_baseline
 from .compare import Check, compare, uncovered
@@ -68,6 +70,7 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_in_subproces
     if args.work_dir is not None and args.work_dir.resolve().is_relative_to((repo / "results").resolve()):
         parser.error(f"--work-dir {args.work_dir} is inside results/; pick a scratch folder")
     baselines = repo / args.baselines
+    print(_environment_line(repo), flush=True)
     with tempfile.TemporaryDirectory(prefix="zip2zip-regression-") as scratch:
         work = args.work_dir or Path(scratch)
         checks, outcomes = _run_all(names, work, baselines, runner, repo=repo, update=args.update_baselines)
@@ -80,6 +83,23 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_in_subproces
     print(f"wrote {write_report(args.out, checks, outcomes, repo=repo)}")
     if any(c.failed for c in checks):
         raise SystemExit(1)
+
+
+def _environment_line(repo: Path) -> str:
+    """Whether this environment is the lock the baselines were made with (a difference may move metrics)."""
+    record = lock_record(repo)
+    if record is None:
+        return f"environment: no {LOCK_FILE} in {repo}, so not compared with the lock"
+    if record["matches_environment"]:
+        return f"environment: exactly {LOCK_FILE} (sha256 {record['sha256'][:12]})"
+    differences = record["differences"]
+    return "\n".join(
+        [
+            f"environment: NOT the lock {LOCK_FILE} that the baselines were made with "
+            f"({len(differences)} differences; metrics may move for that reason alone):",
+            *(f"  {line}" for line in differences),
+        ]
+    )
 
 
 def _run_all(

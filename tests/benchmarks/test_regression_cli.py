@@ -18,6 +18,7 @@ from benchmarks.regression.compare import compare
 from benchmarks.regression.metrics import result_metrics
 from benchmarks.regression.presets import PRESETS, Outcome, Preset
 from benchmarks.regression.rendering import file_hashes
+from zip2zip.provenance import LOCK_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 BITS = "perplexity/model=zip2zip,corpus=wikitext/bits_per_byte"
@@ -204,3 +205,13 @@ def test_efficiency_preset_with_a_perturbed_codec_fails(
     failed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  FAIL: ")]
     cell = "efficiency/tokenizer=llama3,corpus=code,setting=main,max_subtokens=3,max_codebook_size=2048"
     assert any(line.startswith(f"  FAIL: {cell}/num_hypertokens_created") for line in failed)
+
+
+def test_the_session_says_when_the_environment_is_not_the_lock(tmp_path: Path) -> None:
+    lock = tmp_path / LOCK_FILE
+    lock.parent.mkdir()
+    lock.write_text("not-a-package-anyone-installed==1.0\n")
+    line = cli._environment_line(tmp_path)
+    assert line.startswith(f"environment: NOT the lock {LOCK_FILE}")
+    assert "  not-a-package-anyone-installed==1.0 is in the lock but not installed" in line.splitlines()
+    assert "not compared with the lock" in cli._environment_line(tmp_path / "elsewhere")
