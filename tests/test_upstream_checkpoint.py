@@ -50,10 +50,17 @@ def _logits(
 
 
 def _compare(ours: torch.Tensor, theirs: torch.Tensor) -> float:
-    """Max |difference| over finite entries, after checking shape, -inf pattern and argmax."""
+    """Max |difference| over finite entries, after checking shape, -inf pattern and argmax.
+
+    The argmax is compared where the reference's best logit leads the next by more than twice the tolerance:
+    at a near-tie (the fixtures have hypertokens whose logits agree to 1e-6) it is decided by rounding noise.
+    """
     assert ours.shape == theirs.shape
     assert torch.equal(torch.isinf(ours), torch.isinf(theirs)), "different -inf columns"
-    assert torch.equal(ours.argmax(-1), theirs.argmax(-1)), "different argmax"
+    best, runner_up = theirs.topk(2, dim=-1).values.unbind(-1)
+    decided = best - runner_up > 2 * TOLERANCE
+    assert decided.float().mean() > 0.5, "the argmax check would compare almost nothing"
+    assert torch.equal(ours.argmax(-1)[decided], theirs.argmax(-1)[decided]), "different argmax"
     finite = torch.isfinite(theirs)
     return float((ours[finite] - theirs[finite]).abs().max())
 
