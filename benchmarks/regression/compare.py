@@ -52,7 +52,7 @@ def compare(
 def _check(name: str, base: Metric | None, new: Metric | None, rules: tuple[Rule, ...]) -> Check:
     known = new or base
     assert known is not None  # ``name`` comes from one of the two mappings
-    rule = rule_for(known.benchmark, known.field, rules)
+    rule = rule_for(known.benchmark, known.field, rules, row=known.row)
     unit = known.unit
     base_value = None if base is None else base.value
     new_value = None if new is None else new.value
@@ -74,4 +74,4 @@ def _check(name: str, base: Metric | None, new: Metric | None, rules: tuple[Rule
 
 def uncovered(metrics: Mapping[str, Metric], *, rules: tuple[Rule, ...] = RULES) -> list[str]:
     """Names of metrics no rule covers (``--update-baselines`` refuses to write a baseline with any)."""
-    return [name for name, m in metrics.items() if rule_for(m.benchmark, m.field, rules) is None]
+    return [name for name, m in metrics.items() if rule_for(m.benchmark, m.field, rules, row=m.row) is None]

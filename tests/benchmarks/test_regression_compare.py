@@ -98,6 +98,19 @@ def test_rules_decide_as_documented(bench: str, field: str, kind: str) -> None:
     assert rule is not None and rule.tolerance.kind == kind
 
 
+def test_greedy_counts_of_a_random_model_are_not_compared_but_forced_ones_are() -> None:
+    greedy = rule_for(
+        "decode_step", "num_hypertokens_fed", row="model=tiny,method=zip2zip,decode_mode=greedy"
+    )
+    forced = rule_for(
+        "decode_step", "num_hypertokens_fed", row="model=tiny,method=zip2zip,decode_mode=forced"
+    )
+    steps = rule_for("decode_step", "num_decode_steps", row="model=tiny,method=zip2zip,decode_mode=greedy")
+    assert greedy is not None and greedy.tolerance.kind == "ignore"
+    assert forced is not None and forced.tolerance.kind == "exact"
+    assert steps is not None and steps.tolerance.kind == "exact"
+
+
 def test_every_rule_gives_a_reason() -> None:
     assert all(isinstance(r, Rule) and len(r.reason) > 20 for r in RULES)
 
