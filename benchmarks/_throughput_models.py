@@ -4,6 +4,7 @@ fresh encoders). Nothing here is timed."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -87,8 +88,13 @@ def load_tokenizer(config: Config) -> Tokenizer:
     if config.model == "phi3.5-mini":
         try:
             return get_tokenizer(PHI35_MINI_HUB_ID)
-        except Exception:  # offline: any hub failure falls back to an offline tokenizer
-            return get_tokenizer("smollm2")
+        except ValueError as exc:  # not cached and the hub unreachable
+            if not config.allow_random_weights:
+                raise ValueError(f"{PHI35_MINI_HUB_ID}'s tokenizer is not available ({exc})") from exc
+            stand_in = get_tokenizer("smollm2")
+            why = f"{PHI35_MINI_HUB_ID}'s tokenizer is not available offline: SmolLM2's stands in"
+            print(f"note: {why} (the random-weight replay cost does not depend on which)", flush=True)
+            return dataclasses.replace(stand_in, provenance={**stand_in.provenance, "stand_in_because": why})
     return get_tokenizer("smollm2")
 
 

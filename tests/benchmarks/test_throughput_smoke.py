@@ -241,3 +241,16 @@ def test_cpu_device_and_memory() -> None:
     memory = _devices.PeakMemory(torch.device("cpu"))
     memory.reset()
     assert memory.read_bytes() > 0 and memory.kind.startswith("cpu_")
+
+
+def test_an_offline_phi35_tokenizer_is_refused_or_its_stand_in_recorded(monkeypatch, capsys) -> None:
+    from benchmarks._throughput_models import load_tokenizer
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", "/nonexistent-zip2zip-test-cache")
+    strict = throughput.Config(model="phi3.5-mini", allow_random_weights=False)
+    with pytest.raises(ValueError, match=r"Phi-3\.5-mini-instruct's tokenizer is not available"):
+        load_tokenizer(strict)
+    stand_in = load_tokenizer(dataclasses.replace(strict, allow_random_weights=True))
+    assert "SmolLM2's stands in" in stand_in.provenance["stand_in_because"]
+    assert "SmolLM2's stands in" in capsys.readouterr().out
