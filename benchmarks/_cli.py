@@ -32,6 +32,7 @@ from zip2zip.evaluation.results import (
     write_json_atomic,
     write_result,
 )
+from zip2zip.modeling.pretrained_cache import reuse_loaded_models
 from zip2zip.registry import check_name, unknown_name_message
 
 if TYPE_CHECKING:
@@ -404,13 +405,14 @@ def run_and_write(
     if check_existing is not None and out.exists():
         check_existing(results)
     saved = results.begin(resume=args.resume)
-    result = run(
-        config,
-        status="smoke" if args.smoke else "full",
-        previous=saved.rows,
-        previous_assets=saved.assets,
-        on_progress=results.save_progress,
-    )
+    with reuse_loaded_models():  # the rows of one run share their base models' weights, read once
+        result = run(
+            config,
+            status="smoke" if args.smoke else "full",
+            previous=saved.rows,
+            previous_assets=saved.assets,
+            on_progress=results.save_progress,
+        )
     results.write(result)
     print_summary(result, summary_lines(result), out)
 

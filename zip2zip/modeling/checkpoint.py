@@ -31,6 +31,7 @@ from zip2zip.modeling.config import (
     recorded_contents,
     resolve_base_location,
 )
+from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.modeling.tensor_copy import copy_tensors_strictly
 from zip2zip.modeling.upstream_checkpoint import (
     load_upstream_checkpoint,
@@ -75,12 +76,9 @@ def load_base_model(
 ) -> nn.Module:
     """The transformers causal LM at a hub id or local path (optionally a GGUF file in it).
 
-    ``access``: hub options that apply to any repository (``HubOptions.access_options``)."""
-    from transformers import AutoModelForCausalLM
-
-    return AutoModelForCausalLM.from_pretrained(
-        name_or_path, gguf_file=gguf_file, revision=revision, dtype=dtype, **(access or {})
-    )
+    ``access``: hub options that apply to any repository (``HubOptions.access_options``). Loaded once per
+    run inside ``pretrained_cache.reuse_loaded_models()``."""
+    return load_causal_lm(name_or_path, gguf_file=gguf_file, revision=revision, dtype=dtype, **(access or {}))
 
 
 def compression_for_base(

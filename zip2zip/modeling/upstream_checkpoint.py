@@ -30,6 +30,7 @@ from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
 from zip2zip.modeling.config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2ZipConfig
+from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.modeling.tensor_copy import copy_tensors_strictly
 
 if TYPE_CHECKING:
@@ -77,9 +78,7 @@ def load_upstream_checkpoint(
     if encoder_file is None:
         raise ValueError(f"{path} has no {' or '.join(ENCODER_FILES)}: refusing random hyper-encoders")
     if not isinstance(base_model, nn.Module):
-        from transformers import AutoModelForCausalLM
-
-        base_model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype)
+        base_model = load_causal_lm(location, dtype=dtype)
     if version == 1 and (path / ADAPTER_WEIGHTS).is_file():
         base_model = _apply_adapter(base_model, path, is_trainable=is_trainable)
     emb = base_model.get_input_embeddings()  # type: ignore[operator]

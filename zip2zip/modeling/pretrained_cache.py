@@ -1,0 +1,56 @@
+"""Load each base causal LM once per run: a run that scores several models on one base (the base row, the
+control and the zip2zip checkpoints) would otherwise read, and for a GGUF de-quantise, the same weights again.
+
+Inside ``reuse_loaded_models()`` the first load of a (location, options) pair is kept as a pristine copy and
+every caller gets its own deep copy of it (a caller may wrap it in LoRA or move it; the kept one never
+changes). Outside it nothing is kept: a kept copy of a 7B model would double its memory, so only runs that
+know they load a base repeatedly (the benchmarks) ask for it. A local folder's file sizes and modification
+times are part of the key, so a base rewritten in place during a run is read again.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from torch import nn
+
+_kept: dict[tuple[Any, ...], nn.Module] | None = None  # (location, files, options) -> pristine model
+
+
+@contextmanager
+def reuse_loaded_models() -> Iterator[None]:
+    """Within this block ``load_causal_lm`` loads each (location, options) once; nested blocks share it."""
+    global _kept
+    outer = _kept
+    _kept = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _kept = outer
+
+
+def load_causal_lm(name_or_path: str, **options: Any) -> nn.Module:
+    """``AutoModelForCausalLM.from_pretrained(name_or_path, **options)``, from the kept copy when there is one."""
+    from transformers import AutoModelForCausalLM
+
+    if _kept is None:
+        return AutoModelForCausalLM.from_pretrained(name_or_path, **options)
+    key = (name_or_path, _local_files(name_or_path), tuple(sorted((k, repr(v)) for k, v in options.items())))
+    if key not in _kept:
+        _kept[key] = AutoModelForCausalLM.from_pretrained(name_or_path, **options)
+    return copy.deepcopy(_kept[key])
+
+
+def _local_files(name_or_path: str) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime) of the files of a local folder; empty for a hub id."""
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        return ()
+    return tuple(
+        (f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(folder.iterdir()) if f.is_file()
+    )
