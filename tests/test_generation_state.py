@@ -64,7 +64,7 @@ def _prompt_codes(model: Zip2ZipForCausalLM) -> list[list[int]]:
 
 
 def test_step_with_a_code_that_does_not_exist_yet_is_refused_and_changes_nothing():
-    """The issue's case: ``[5, V + 5]`` once fed row 0 (4 -> 5 ids) and then failed on row 1, leaving
+    """The reported case: ``[5, V + 5]`` once fed row 0 (4 -> 5 ids) and then failed on row 1, leaving
     row 0's stream one id ahead of its KV cache."""
     model = _model()
     _, state = prefill(model, _prompt_codes(model), max_new_steps=4)
