@@ -69,9 +69,7 @@ def test_step_with_a_code_that_does_not_exist_yet_is_refused_and_changes_nothing
     model = _model()
     _, state = prefill(model, _prompt_codes(model), max_new_steps=4)
     before = _snapshot(state)
-    with pytest.raises(
-        ValueError, match=rf"^decode_step: row 1: id {VOCAB + 5} at position 4 does not exist"
-    ) as err:
+    with pytest.raises(ValueError, match=rf"^decode_step: row 1: .*\b{VOCAB + 5}\b") as err:
         decode_step(model, state, [5, VOCAB + 5])
     assert "\n" not in str(err.value)
     _assert_same(before, _snapshot(state))
@@ -88,8 +86,8 @@ def test_step_with_a_code_that_does_not_exist_yet_is_refused_and_changes_nothing
     [
         pytest.param([5], ValueError, r"^decode_step got 1 ids for a batch of 2$", id="too-few-ids"),
         pytest.param([5, 8, 9], ValueError, r"^decode_step got 3 ids for a batch of 2$", id="too-many-ids"),
-        pytest.param([5, -1], ValueError, r"^decode_step: row 1: id -1 .*non-negative", id="negative-id"),
-        pytest.param([5, 1.5], TypeError, r"^decode_step: row 1: .*1\.5 \(float\)", id="float-id"),
+        pytest.param([5, -1], ValueError, r"^decode_step: row 1: .*-1\b", id="negative-id"),
+        pytest.param([5, 1.5], TypeError, r"^decode_step: row 1: .*1\.5\b", id="float-id"),
     ],
 )
 def test_malformed_step_is_refused_and_changes_nothing(ids, error, message):
