@@ -209,7 +209,9 @@ def load_checkpoint_base(
         return registered, {**provenance, "base_of_checkpoint": checkpoint.as_given}
     ref = checkpoint.base
     location = resolve_base_location(ref.name_or_path)
-    model = load_referenced_model(location, gguf_file=ref.gguf_file, revision=ref.revision, dtype=dtype)
+    model = load_referenced_model(
+        location, gguf_file=ref.gguf_file, revision=ref.revision, dtype=dtype, trust_remote_code=False
+    )
     provenance = {**checkpoint.record()["base_model"], "random_weights": False}
     provenance["name"] = provenance.pop("name_or_path")
     return model.to(device or "cpu").eval(), {**provenance, "base_of_checkpoint": checkpoint.as_given}
@@ -220,11 +222,14 @@ def load_checkpoint_hf_tokenizer(checkpoint: Checkpoint) -> Any:
     from transformers import AutoTokenizer
 
     from zip2zip.modeling.config import resolve_base_location
+    from zip2zip.remote_code import refusing_remote_code
 
     ref = checkpoint.base
-    return AutoTokenizer.from_pretrained(
-        resolve_base_location(ref.name_or_path), gguf_file=ref.gguf_file, revision=ref.revision
-    )
+    location = resolve_base_location(ref.name_or_path)
+    with refusing_remote_code(location):
+        return AutoTokenizer.from_pretrained(
+            location, gguf_file=ref.gguf_file, revision=ref.revision, trust_remote_code=False
+        )
 
 
 def load_checkpoint_tokenizer(checkpoint: Checkpoint) -> Any:  # -> zip2zip.data.tokenizers.Tokenizer

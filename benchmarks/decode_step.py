@@ -135,7 +135,7 @@ def _load_tokenizer(config: Config) -> tuple[Any, CompressionConfig, dict[str, A
     from transformers import AutoTokenizer
 
     gguf = smollm2_gguf_path()
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
     comp = compression_config_from_tokenizer(tok, max_subtokens=config.max_subtokens)
     return (lambda text: tok(text, add_special_tokens=False)["input_ids"]), comp, {"tokenizer": gguf.name}
 

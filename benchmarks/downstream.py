@@ -137,7 +137,7 @@ def load_base(config: Config) -> tuple[Any, Any, dict[str, Any]]:
         model, provenance = load_checkpoint_base(checkpoint)
         return model, load_checkpoint_hf_tokenizer(checkpoint), provenance
     gguf = smollm2_gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
     model, provenance = load_base_model("smollm2")
     return model, tokenizer, provenance
 

@@ -1,7 +1,8 @@
 """The package's layers: each subpackage imports only the layers below it, and the codec stays torch-free.
 
 codec -> data -> modeling -> inference -> evaluation, and training on codec, data and modeling.
-``registry`` (name lookups) and ``provenance`` (versions, hardware, git commit) sit under every layer.
+``registry`` (name lookups), ``provenance`` (versions, hardware, git commit) and ``remote_code`` (the
+trust_remote_code policy) sit under every layer.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "zip2zip"
 
-FOUNDATION = {"registry", "provenance"}
+FOUNDATION = {"registry", "provenance", "remote_code"}
 ALLOWED: dict[str, set[str]] = {
     "registry": set(),
     "provenance": set(),
+    "remote_code": set(),
     "codec": FOUNDATION,
     "data": FOUNDATION | {"codec"},
     "modeling": FOUNDATION | {"codec"},

@@ -34,20 +34,20 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_outside_the_block_every_load_reads_the_files(base_dir: Path, reads: list[str]) -> None:
-    load_causal_lm(str(base_dir))
-    load_causal_lm(str(base_dir))
+    load_causal_lm(str(base_dir), trust_remote_code=False)
+    load_causal_lm(str(base_dir), trust_remote_code=False)
     assert reads == [str(base_dir)] * 2
 
 
 def test_inside_the_block_each_caller_gets_its_own_copy_of_one_read(base_dir: Path, reads: list[str]) -> None:
     with reuse_loaded_models():
-        first = load_causal_lm(str(base_dir), dtype=torch.float32)
+        first = load_causal_lm(str(base_dir), dtype=torch.float32, trust_remote_code=False)
         with torch.no_grad():
             first.get_input_embeddings().weight.zero_()  # a caller's change stays its own
-        second = load_causal_lm(str(base_dir), dtype=torch.float32)
-        other_options = load_causal_lm(str(base_dir), dtype=torch.float16)
+        second = load_causal_lm(str(base_dir), dtype=torch.float32, trust_remote_code=False)
+        other_options = load_causal_lm(str(base_dir), dtype=torch.float16, trust_remote_code=False)
     assert reads == [str(base_dir)] * 2  # float32 once, float16 once
-    fresh = load_causal_lm(str(base_dir), dtype=torch.float32)
+    fresh = load_causal_lm(str(base_dir), dtype=torch.float32, trust_remote_code=False)
     assert torch.equal(second.get_input_embeddings().weight, fresh.get_input_embeddings().weight)
     assert second.get_input_embeddings().weight.data_ptr() != first.get_input_embeddings().weight.data_ptr()
     assert other_options.dtype == torch.float16
@@ -55,9 +55,9 @@ def test_inside_the_block_each_caller_gets_its_own_copy_of_one_read(base_dir: Pa
 
 def test_a_base_rewritten_during_the_run_is_read_again(base_dir: Path, reads: list[str]) -> None:
     with reuse_loaded_models():
-        load_causal_lm(str(base_dir))
+        load_causal_lm(str(base_dir), trust_remote_code=False)
         tiny_base(vocab_size=VOCAB, seed=7).save_pretrained(base_dir)
-        reloaded = load_causal_lm(str(base_dir))
+        reloaded = load_causal_lm(str(base_dir), trust_remote_code=False)
     assert len(reads) == 2
     expected = tiny_base(vocab_size=VOCAB, seed=7).get_input_embeddings().weight
     torch.testing.assert_close(reloaded.get_input_embeddings().weight, expected)

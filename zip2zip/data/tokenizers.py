@@ -5,7 +5,7 @@ strings in the text are encoded as ordinary text), the full vocabulary size ``V`
 tokens (hypertoken ids start at ``V``), the special ids (the codec's ``disabled_ids``), a pad id and the
 provenance of the files actually loaded (package versions, sha256). Any name outside the registry is tried
 as a Hugging Face hub id or local path via ``AutoTokenizer`` (only when the hub is reachable, or from
-the local cache).
+the local cache), never running custom code it ships (``zip2zip.remote_code``).
 
 Why packages and not the hub: the benchmarks run without hub access, and the ranks files shipped in
 these packages are byte-identical to the released tokenizers (tests compare ids against an independent
@@ -30,6 +30,7 @@ from typing import Any
 from zip2zip.data.hub import hub_is_reachable
 from zip2zip.provenance import MissingAssetError, packaged_file, sha256_file
 from zip2zip.registry import suggestion, unknown_name_message
+from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
 
 # Llama-3 pre-tokenizer (llama_models/llama3/tokenizer.py); Qwen-2 (HF tokenizer.json of Qwen2).
 _LLAMA3_PATTERN = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -159,9 +160,9 @@ def _hf_from_gguf(name: str, gguf: Path, gguf_sha256: str, prov: dict[str, Any])
         ) from exc
     target = cache_dir() / "tokenizers" / f"{name}-{gguf_sha256[:16]}"
     if not (target / "tokenizer.json").is_file():
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
         tok.save_pretrained(str(target))
-    tok = AutoTokenizer.from_pretrained(str(target))
+    tok = AutoTokenizer.from_pretrained(str(target), trust_remote_code=False)
     prov = {
         **prov,
         "gguf_sha256": gguf_sha256,
@@ -293,7 +294,12 @@ def _load_hf_id(name: str) -> Tokenizer:
 
     is_local = Path(name).exists()
     try:
-        tok = AutoTokenizer.from_pretrained(name, local_files_only=is_local or not hub_is_reachable())
+        with refusing_remote_code(name):
+            tok = AutoTokenizer.from_pretrained(
+                name, local_files_only=is_local or not hub_is_reachable(), trust_remote_code=False
+            )
+    except RemoteCodeError:
+        raise
     except (OSError, ValueError) as exc:
         known = ", ".join(TOKENIZERS)
         raise ValueError(

@@ -56,6 +56,7 @@ from zip2zip.modeling.config import Zip2ZipConfig, resolve_base_location
 from zip2zip.modeling.hub import locate_checkpoint
 from zip2zip.modeling.load_options import resolve_device
 from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.remote_code import check_trust_remote_code, refusing_remote_code
 
 if TYPE_CHECKING:
     from lm_eval.api.instance import Instance
@@ -93,6 +94,8 @@ class Zip2ZipLM(TemplateLM):
         batch_size: requests per forward pass (scoring) or per generation batch.
         device: where to run (default: where the model is); an unavailable device is an error, since
             lm-eval records this value in its results.
+        trust_remote_code: let a base model or tokenizer that needs custom code from its folder or
+            repository run it (lm-eval's ``--trust_remote_code`` passes True); else it is refused.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class Zip2ZipLM(TemplateLM):
         prefix_token_id: int | None = None,
         dtype: str = "float32",
         device: str | None = None,
+        trust_remote_code: bool = False,
         max_batch_size: int | None = None,  # lm-eval passes it for batch_size="auto", unsupported here
         **unused: object,
     ) -> None:
@@ -128,6 +132,7 @@ class Zip2ZipLM(TemplateLM):
             max_codebook_size=None if max_codebook_size is None else int(max_codebook_size),
             max_subtokens=int(max_subtokens),
             dtype=_DTYPES[dtype],
+            trust_remote_code=check_trust_remote_code(trust_remote_code),
         )
         if device is not None:
             model.to(resolve_device(device))  # an unavailable device is an error: results record it
@@ -329,12 +334,11 @@ def _load(
     max_codebook_size: int | None,
     max_subtokens: int,
     dtype: torch.dtype,
+    trust_remote_code: bool,
 ) -> tuple[Zip2ZipForCausalLM, Any]:
     """(model, Hugging Face tokenizer) from whatever ``pretrained`` is; see ``Zip2ZipLM``."""
-    from transformers import AutoTokenizer
-
     if isinstance(tokenizer, str | Path):
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
+        tokenizer = _load_tokenizer(str(tokenizer), gguf_file=None, trust_remote_code=trust_remote_code)
     if isinstance(pretrained, Zip2ZipForCausalLM):
         if tokenizer is None:
             raise ValueError("a loaded Zip2ZipForCausalLM needs tokenizer=<its base Hugging Face tokenizer>")
@@ -355,17 +359,24 @@ def _load(
         if tokenizer is None:
             if not config.base_model_name_or_path:
                 raise ValueError(f"{pretrained} does not name its base model; pass tokenizer=")
-            tokenizer = AutoTokenizer.from_pretrained(
-                resolve_base_location(config.base_model_name_or_path), gguf_file=config.base_gguf_file
+            tokenizer = _load_tokenizer(
+                resolve_base_location(config.base_model_name_or_path),
+                gguf_file=config.base_gguf_file,
+                trust_remote_code=trust_remote_code,
             )
-        return Zip2ZipForCausalLM.from_pretrained(checkpoint, dtype=dtype), tokenizer
+        model = Zip2ZipForCausalLM.from_pretrained(
+            checkpoint, dtype=dtype, trust_remote_code=trust_remote_code
+        )
+        return model, tokenizer
     if max_codebook_size is None:
         raise ValueError(
             f"{pretrained} is a base model, not a zip2zip checkpoint: pass max_codebook_size "
             "(0 = compression off; > 0 wraps it with untrained hyper-encoders)"
         )
     location = resolve_base_location(str(pretrained))
-    tokenizer = tokenizer or AutoTokenizer.from_pretrained(location, gguf_file=gguf_file)
+    tokenizer = tokenizer or _load_tokenizer(
+        location, gguf_file=gguf_file, trust_remote_code=trust_remote_code
+    )
     if max_codebook_size > 0:
         warnings.warn(f"{pretrained}: hyper-encoders are freshly initialised (untrained)", stacklevel=3)
     model = Zip2ZipForCausalLM.from_pretrained(
@@ -375,8 +386,21 @@ def _load(
         max_subtokens=max_subtokens,
         max_codebook_size=max_codebook_size,
         dtype=dtype,
+        trust_remote_code=trust_remote_code,
     )
     return model, tokenizer
+
+
+def _load_tokenizer(
+    location: str, *, gguf_file: str | None, trust_remote_code: bool
+) -> PreTrainedTokenizerBase:
+    """The Hugging Face tokenizer at ``location``; custom code it needs runs only if the user allowed it."""
+    from transformers import AutoTokenizer
+
+    with refusing_remote_code(location):
+        return AutoTokenizer.from_pretrained(
+            location, gguf_file=gguf_file, trust_remote_code=trust_remote_code
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

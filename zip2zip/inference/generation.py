@@ -214,10 +214,31 @@ def _step_position_ids(model: Zip2ZipForCausalLM, state: DecodeState) -> torch.T
     return positions[:, None]
 
 
+def _check_step(state: DecodeState, ids: Sequence[int]) -> None:
+    """Refuse a step before any row moves: one id per row, room in the mask, and every active row's id
+    existing in that row's codebook. Feeding row by row and failing on a later row would leave the earlier
+    rows' streams one id ahead of their KV cache (and of a prefill of the accepted ids)."""
+    if len(ids) != len(state.streams):
+        raise ValueError(f"decode_step got {len(ids)} ids for a batch of {len(state.streams)}")
+    if state.length >= state.attention_mask.shape[1]:
+        raise ValueError(
+            f"more decode steps than prefill(max_new_steps=...) allowed ({state.length} columns)"
+        )
+    for row, code in enumerate(ids):
+        if state.is_active[row]:
+            try:
+                state.streams[row].expand(code)  # side-effect free; raises as feed would
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"decode_step: row {row}: {error}") from None
+
+
 def feed_streams(
     model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]
 ) -> tuple[list[tuple[int, int, tuple[int, ...]]], list[tuple[int, int]]]:
-    """Host half of a step: feed each active row's id to its stream; return (new entries, inputs to encode)."""
+    """Host half of a step: feed each active row's id to its stream; return (new entries, inputs to encode).
+
+    The whole step is checked first (``_check_step``): a refused step leaves the state exactly as it was."""
+    _check_step(state, ids)
     v = model.compression.initial_vocab_size
     cache = state.hyper_cache
     new: list[tuple[int, int, tuple[int, ...]]] = []
@@ -247,12 +268,9 @@ def encode_step_entries(
 @torch.no_grad()
 def run_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
     """Model part of a step (embedding, decoder with KV cache, joint head) -> ``[B, V + C]``. ``ids`` must
-    have been fed to the streams (``feed_streams``): ``base_token_end`` positions are read from them."""
+    have been fed to the streams (``feed_streams``, which also checked that the mask has room for them):
+    ``base_token_end`` positions are read from the streams."""
     cache = state.hyper_cache
-    if state.length >= state.attention_mask.shape[1]:
-        raise ValueError(
-            f"more decode steps than prefill(max_new_steps=...) allowed ({state.length} columns)"
-        )
     pad = model.compression.pad_token_id
     step_ids = torch.tensor(
         [[code if active else pad] for code, active in zip(ids, state.is_active, strict=True)],
@@ -284,9 +302,10 @@ def forward_step(
 
 
 def decode_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
-    """Feed one id per row (ignored for inactive rows) and return the next logits ``[B, V + C]``."""
-    if len(ids) != len(state.streams):
-        raise ValueError(f"decode_step got {len(ids)} ids for a batch of {len(state.streams)}")
+    """Feed one id per row (ignored for inactive rows) and return the next logits ``[B, V + C]``.
+
+    A step the state cannot take (wrong number of ids, no room left, an id a row's codebook does not hold
+    yet) raises before any row moves, naming the row and the id; the state is then as before the call."""
     new, needed = feed_streams(model, state, ids)
     return forward_step(model, state, ids, new, needed)
 

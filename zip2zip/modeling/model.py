@@ -46,6 +46,7 @@ from zip2zip.modeling.load_options import (
     resolve_dtype,
 )
 from zip2zip.modeling.positions import code_position_ids
+from zip2zip.remote_code import check_trust_remote_code
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -146,6 +147,7 @@ class Zip2ZipForCausalLM(nn.Module):
         force_download: bool = False,
         proxies: dict[str, str] | None = None,
         subfolder: str | None = "",
+        trust_remote_code: bool = False,
         **auto_class_arguments: Any,
     ) -> Self:
         """Load a saved zip2zip checkpoint (folder or hub id), or wrap a base model id/path (optionally a GGUF).
@@ -160,7 +162,11 @@ class Zip2ZipForCausalLM(nn.Module):
         ``revision``/``subfolder`` (where the checkpoint is) and ``cache_dir``/``local_files_only``/``token``/
         ``force_download``/``proxies`` (also used for the base model a checkpoint references; see
         ``load_options.HubOptions``). ``AutoModelForCausalLM.from_pretrained`` calls this.
+        ``trust_remote_code=True`` lets a base model (or tokenizer) that needs custom code from its folder or
+        repository run it; by default it is refused in one line, and nothing is ever asked on stdin (see
+        ``zip2zip.remote_code``).
         """
+        trust_remote_code = check_trust_remote_code(trust_remote_code)
         check_auto_class_arguments(auto_class_arguments)
         dtype = resolve_dtype(dtype, torch_dtype)
         device = resolve_device(device_map)
@@ -183,6 +189,7 @@ class Zip2ZipForCausalLM(nn.Module):
                 dtype=dtype,
                 base_model=base_model,
                 is_trainable=is_trainable,
+                trust_remote_code=trust_remote_code,
                 tokenizer=tokenizer,
                 access=hub.access_options(),
             )
@@ -203,6 +210,7 @@ class Zip2ZipForCausalLM(nn.Module):
                 revision=revision,
                 max_subtokens=max_subtokens,
                 max_codebook_size=max_codebook_size,
+                trust_remote_code=trust_remote_code,
                 access=hub.access_options(),
             )
         if not isinstance(base_model, nn.Module):
@@ -211,6 +219,7 @@ class Zip2ZipForCausalLM(nn.Module):
                 gguf_file=gguf_file,
                 revision=revision,
                 dtype=dtype,
+                trust_remote_code=trust_remote_code,
                 access=hub.access_options(),
             )
         model = cls.from_base(

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zip2zip.remote_code import refusing_remote_code
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -34,16 +36,30 @@ def reuse_loaded_models() -> Iterator[None]:
         _kept = outer
 
 
-def load_causal_lm(name_or_path: str, **options: Any) -> nn.Module:
-    """``AutoModelForCausalLM.from_pretrained(name_or_path, **options)``, from the kept copy when there is one."""
+def load_causal_lm(name_or_path: str, *, trust_remote_code: bool, **options: Any) -> nn.Module:
+    """``AutoModelForCausalLM.from_pretrained(name_or_path, **options)``, from the kept copy when there is one.
+
+    A location that needs custom code the user did not allow is refused in one line (``remote_code``)."""
+    if _kept is None:
+        return _load(name_or_path, trust_remote_code=trust_remote_code, **options)
+    key = (
+        name_or_path,
+        _local_files(name_or_path),
+        trust_remote_code,
+        tuple(sorted((k, repr(v)) for k, v in options.items())),
+    )
+    if key not in _kept:
+        _kept[key] = _load(name_or_path, trust_remote_code=trust_remote_code, **options)
+    return copy.deepcopy(_kept[key])
+
+
+def _load(name_or_path: str, *, trust_remote_code: bool, **options: Any) -> nn.Module:
     from transformers import AutoModelForCausalLM
 
-    if _kept is None:
-        return AutoModelForCausalLM.from_pretrained(name_or_path, **options)
-    key = (name_or_path, _local_files(name_or_path), tuple(sorted((k, repr(v)) for k, v in options.items())))
-    if key not in _kept:
-        _kept[key] = AutoModelForCausalLM.from_pretrained(name_or_path, **options)
-    return copy.deepcopy(_kept[key])
+    with refusing_remote_code(name_or_path):
+        return AutoModelForCausalLM.from_pretrained(
+            name_or_path, trust_remote_code=trust_remote_code, **options
+        )
 
 
 def _local_files(name_or_path: str) -> tuple[tuple[str, int, int], ...]:

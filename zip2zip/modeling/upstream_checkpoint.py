@@ -32,6 +32,7 @@ from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
 from zip2zip.modeling.config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2ZipConfig
 from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.modeling.tensor_copy import copy_tensors_strictly
+from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
 
 if TYPE_CHECKING:
     from zip2zip.modeling.model import Zip2ZipForCausalLM
@@ -66,19 +67,24 @@ def load_upstream_checkpoint(
     tokenizer: TokenizerVocabulary | None,
     dtype: torch.dtype | str | None,
     is_trainable: bool,
+    trust_remote_code: bool,
 ) -> ModelT:
-    """The authors' checkpoint in ``path``; ``base_model`` overrides the referenced base (module or location)."""
+    """The authors' checkpoint in ``path``; ``base_model`` overrides the referenced base (module or location).
+
+    ``trust_remote_code`` applies to the base and its tokenizer (see ``zip2zip.remote_code``)."""
     raw = json.loads((path / CONFIG_FILE_NAME).read_text(encoding="utf-8"))
     version = upstream_format_version(path)
     _refuse_unsupported_files(path, version)
     location = _base_location(path, raw, base_model)
-    compression = _compression(raw, tokenizer or _load_tokenizer(location, path))
+    compression = _compression(
+        raw, tokenizer or _load_tokenizer(location, path, trust_remote_code=trust_remote_code)
+    )
     encoder = _hyper_encoder_config(raw)
     encoder_file = next((path / f for f in ENCODER_FILES if (path / f).is_file()), None)
     if encoder_file is None:
         raise ValueError(f"{path} has no {' or '.join(ENCODER_FILES)}: refusing random hyper-encoders")
     if not isinstance(base_model, nn.Module):
-        base_model = load_causal_lm(location, dtype=dtype)
+        base_model = load_causal_lm(location, dtype=dtype, trust_remote_code=trust_remote_code)
     if version == 1 and (path / ADAPTER_WEIGHTS).is_file():
         base_model = _apply_adapter(base_model, path, is_trainable=is_trainable)
     emb = base_model.get_input_embeddings()  # type: ignore[operator]
@@ -137,11 +143,16 @@ def _base_location(path: Path, raw: dict[str, Any], base_model: nn.Module | str 
     return str(referenced)
 
 
-def _load_tokenizer(location: str, path: Path) -> TokenizerVocabulary:
+def _load_tokenizer(location: str, path: Path, *, trust_remote_code: bool) -> TokenizerVocabulary:
     from transformers import AutoTokenizer
 
     try:
-        tokenizer: TokenizerVocabulary = AutoTokenizer.from_pretrained(location)
+        with refusing_remote_code(location):
+            tokenizer: TokenizerVocabulary = AutoTokenizer.from_pretrained(
+                location, trust_remote_code=trust_remote_code
+            )
+    except RemoteCodeError:
+        raise
     except (OSError, ValueError) as error:
         raise ValueError(
             f"{path}: cannot load the tokenizer of base model {location!r} (its pad id is part of the "
