@@ -5,7 +5,7 @@ fresh encoders). Nothing here is timed."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 
@@ -14,8 +14,24 @@ from zip2zip.modeling.base_models import PHI35_MINI_HUB_ID, TinyLlama, load_base
 
 from ._checkpoints import CHECKPOINT_BASE, find_checkpoint, load_checkpoint_base, load_checkpoint_tokenizer
 
-if TYPE_CHECKING:
-    from .throughput import Config
+
+class ModelSettings(Protocol):
+    """What this module reads of ``throughput.Config`` (a Protocol, so that it need not import the script)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def checkpoint(self) -> str | None: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def allow_random_weights(self) -> bool: ...
+    @property
+    def max_subtokens(self) -> int: ...
+    @property
+    def max_codebook_size(self) -> int: ...
 
 
 def bytes_tokenizer() -> Tokenizer:
@@ -31,7 +47,7 @@ def bytes_tokenizer() -> Tokenizer:
     )
 
 
-def load_base(config: Config, tok: Tokenizer, device: torch.device) -> tuple[Any, dict[str, Any]]:
+def load_base(config: ModelSettings, tok: Tokenizer, device: torch.device) -> tuple[Any, dict[str, Any]]:
     dtype = getattr(torch, config.dtype)
     if config.model == CHECKPOINT_BASE:
         return load_checkpoint_base(find_checkpoint(str(config.checkpoint)), dtype=dtype, device=device)
@@ -79,7 +95,7 @@ def _random_phi35_mini(
     }
 
 
-def load_tokenizer(config: Config) -> Tokenizer:
+def load_tokenizer(config: ModelSettings) -> Tokenizer:
     if config.model == CHECKPOINT_BASE:
         tokenizer: Tokenizer = load_checkpoint_tokenizer(find_checkpoint(str(config.checkpoint)))
         return tokenizer
@@ -98,7 +114,7 @@ def load_tokenizer(config: Config) -> Tokenizer:
     return get_tokenizer("smollm2")
 
 
-def wrap(config: Config, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any]]:
+def wrap(config: ModelSettings, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any]]:
     from zip2zip.codec.config import CompressionConfig
     from zip2zip.modeling.model import Zip2ZipForCausalLM
 

@@ -1,4 +1,6 @@
-"""The package's layers: each subpackage imports only the layers below it, and the codec stays torch-free.
+"""The package's layers: each subpackage imports only the layers below it, and the codec stays torch-free;
+and no module of ``zip2zip`` or ``benchmarks`` takes part in an import cycle (not even one through a
+``TYPE_CHECKING`` or function-level import: a cycle means two modules that cannot be read apart).
 
 codec -> data -> modeling -> inference -> evaluation, and training on codec, data and modeling.
 ``registry`` (name lookups), ``provenance`` (versions, hardware, git commit) and ``remote_code`` (the
@@ -79,3 +81,68 @@ def test_the_codec_and_data_layers_import_no_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph(packages: list[Path]) -> dict[str, set[str]]:
+    """Module -> the modules of ``packages`` it imports anywhere in its file (absolute or relative)."""
+    paths = {_module_name(p): p for package in packages for p in package.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = here.split(".")[: len(here.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([node.module] if node.module else [])])
+                imported |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
+            elif isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+        graph[name] = {m for m in imported if m in paths and m != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while (top := stack.pop()) != module:
+                component.append(top)
+            if component:
+                found.append(sorted([module, *component]))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle_through_a_type_only_import() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_takes_part_in_an_import_cycle() -> None:
+    graph = _import_graph([PACKAGE, PACKAGE.parent / "benchmarks"])
+    assert {"zip2zip.modeling.model", "benchmarks.throughput"} <= graph.keys()  # the graph covers both trees
+    assert _cycles(graph) == []

@@ -15,13 +15,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig
+from zip2zip.modeling.checkpoint_parts import CheckpointParts
 from zip2zip.modeling.config import (
     CONFIG_FILE_NAME,
     HF_CONFIG_FILE_NAME,
@@ -32,18 +33,12 @@ from zip2zip.modeling.config import (
     resolve_base_location,
 )
 from zip2zip.modeling.pretrained_cache import load_causal_lm
-from zip2zip.modeling.tensor_copy import copy_tensors_strictly
 from zip2zip.modeling.upstream_checkpoint import (
     load_upstream_checkpoint,
     upstream_base_location,
     upstream_format_version,
 )
 from zip2zip.remote_code import refusing_remote_code
-
-if TYPE_CHECKING:
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
-
-ModelT = TypeVar("ModelT", bound="Zip2ZipForCausalLM")
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
@@ -152,7 +147,6 @@ def base_reference(path: Path) -> BaseReference:
 
 
 def load_checkpoint(
-    cls: type[ModelT],
     path: Path,
     *,
     compression: CompressionConfig | None,
@@ -163,8 +157,9 @@ def load_checkpoint(
     trust_remote_code: bool,
     tokenizer: Any = None,
     access: Mapping[str, Any] | None = None,
-) -> ModelT:
-    """The model saved in ``path``: its base (``base_model`` or the one referenced), adapter and encoders.
+) -> CheckpointParts:
+    """What ``path`` holds: its config, its base (``base_model`` or the one referenced) with its adapter, and
+    its encoder file, each checked present.
 
     ``trust_remote_code`` applies to the base (see ``zip2zip.remote_code``); ``access``: hub options for the
     referenced base (``HubOptions.access_options``)."""
@@ -172,7 +167,6 @@ def load_checkpoint(
         if compression is not None or hyper_encoder is not None:
             raise ValueError(f"{path} fixes its own compression and encoder settings; drop those arguments")
         return load_upstream_checkpoint(
-            cls,
             path,
             base_model=base_model,
             tokenizer=tokenizer,
@@ -199,10 +193,12 @@ def load_checkpoint(
 
         adapter = str(path / ADAPTER_DIR)
         base_model = PeftModel.from_pretrained(base_model, adapter, is_trainable=is_trainable)
-    model = cls(base_model, config)
-    if HYPER_ENCODERS in contents:
-        load_encoder_weights(model, path / ENCODER_WEIGHTS_FILE)
-    return model
+    return CheckpointParts(
+        config,
+        base_model,
+        encoder_file=path / ENCODER_WEIGHTS_FILE if HYPER_ENCODERS in contents else None,
+        encoder_hint=" (checkpoint saved with another hyper-encoder or tie_encoders setting?)",
+    )
 
 
 def _check_matching_settings(
@@ -229,28 +225,21 @@ def _check_matching_settings(
         )
 
 
-def load_encoder_weights(model: Zip2ZipForCausalLM, file: Path) -> None:
-    """Copy saved encoder weights into ``model``; refuses a missing file, other names or other shapes."""
-    if not file.is_file():
-        raise ValueError(f"{file} is missing: refusing to use randomly initialised hyper-encoders")
-    copy_tensors_strictly(
-        file,
-        load_file(str(file)),
-        model.encoders_state_dict(),
-        what="this model's encoders",
-        hint=" (checkpoint saved with another hyper-encoder or tie_encoders setting?)",
-    )
-
-
 # ---- saving ------------------------------------------------------------------------------------------
 
 
-def save_checkpoint(model: Zip2ZipForCausalLM, directory: Path | str) -> Path:
-    """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
+def save_checkpoint(
+    directory: Path | str,
+    *,
+    config: Zip2ZipConfig,
+    base_model: nn.Module,
+    encoder_state: Mapping[str, torch.Tensor],
+) -> Path:
+    """Write encoder weights (+ the base's peft adapter) + config; the base model is referenced by name/path.
 
     With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
     The config's ``contents`` lists what was written (see ``checkpoint_contents``)."""
-    if not model.config.base_model_name_or_path:
+    if not config.base_model_name_or_path:
         raise ValueError(
             "this model's base has no name or path to reference: save the base model first "
             "(base.save_pretrained(dir)) and wrap it with from_base(..., base_model_name_or_path=dir)"
@@ -258,21 +247,21 @@ def save_checkpoint(model: Zip2ZipForCausalLM, directory: Path | str) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     contents = []
-    if model.compression.max_codebook_size > 0:
-        state = {k: v.detach().contiguous() for k, v in model.encoders_state_dict().items()}
+    if config.compression.max_codebook_size > 0:
+        state = {k: v.detach().contiguous() for k, v in encoder_state.items()}
         save_file(state, str(directory / ENCODER_WEIGHTS_FILE), metadata={"format": "pt"})
         contents.append(HYPER_ENCODERS)
-    base: Any = model.base_model
+    base: Any = base_model
     if is_peft_model(base):
-        reference = str(model.config.base_model_name_or_path)
+        reference = str(config.base_model_name_or_path)
         # peft records the local path the base was loaded from; record the portable reference instead
         for adapter_config in base.peft_config.values():
             adapter_config.base_model_name_or_path = reference
         base.save_pretrained(str(directory / ADAPTER_DIR))
-        _name_base_portably_in_model_card(directory / ADAPTER_DIR, model.causal_lm, reference)
+        _name_base_portably_in_model_card(directory / ADAPTER_DIR, base.get_base_model(), reference)
         contents.append(ADAPTER)
     write_hf_config(directory)
-    model.config.save(directory, contents=contents)  # last: a first save cut short leaves no config
+    config.save(directory, contents=contents)  # last: a first save cut short leaves no config
     return directory
 
 

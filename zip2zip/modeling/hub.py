@@ -3,23 +3,19 @@
 ``locate_checkpoint`` tells a zip2zip checkpoint (its folder, local or a hub snapshot, holds
 ``zip2zip_config.json``) from a base model (anything else), going through the hub cache the way
 transformers does, so ``HF_HUB_OFFLINE=1``, ``HF_HUB_CACHE`` and ``local_files_only`` behave as
-transformers users expect. ``upload_checkpoint`` pushes a folder ``save_pretrained`` wrote. The file
+transformers users expect. ``upload_folder`` pushes a folder ``save_pretrained`` wrote. The file
 format is ``checkpoint``'s.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zip2zip.modeling.checkpoint import is_checkpoint
 from zip2zip.modeling.config import CONFIG_FILE_NAME, HF_CONFIG_FILE_NAME, PACKAGE_SCHEME
 from zip2zip.modeling.load_options import HubOptions
-
-if TYPE_CHECKING:
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
 
 # "name" or "org/name" (the hub's own rule, without its length limits)
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
@@ -74,8 +70,18 @@ def locate_checkpoint(name_or_path: str | Path, hub: HubOptions | None = None) -
     return Path(snapshot_download(name, allow_patterns=allow_patterns, **options)) / hub.subfolder
 
 
-def upload_checkpoint(
-    model: Zip2ZipForCausalLM,
+def check_base_is_portable(base: str | None) -> None:
+    """Refuse to upload a checkpoint whose base is a local folder: it would not load anywhere else."""
+    base = base or ""
+    if Path(base).exists() or not (is_hub_id(base) or base.startswith(PACKAGE_SCHEME)):
+        raise ValueError(
+            f"the base model {base!r} is not a hub id, so the uploaded checkpoint would not load elsewhere: "
+            "upload the base model too and wrap it by its hub id (from_base(..., base_model_name_or_path=id))"
+        )
+
+
+def upload_folder(
+    folder: Path,
     repo_id: str,
     *,
     private: bool | None = None,
@@ -83,25 +89,14 @@ def upload_checkpoint(
     revision: str | None = None,
     commit_message: str | None = None,
 ) -> Any:
-    """``save_pretrained`` into a temporary folder, create ``repo_id`` if needed, upload; the commit info.
-
-    Refuses a model whose base is a local folder: the uploaded checkpoint would not load anywhere else.
-    """
-    base = model.config.base_model_name_or_path or ""
-    if Path(base).exists() or not (is_hub_id(base) or base.startswith(PACKAGE_SCHEME)):
-        raise ValueError(
-            f"the base model {base!r} is not a hub id, so the uploaded checkpoint would not load elsewhere: "
-            "upload the base model too and wrap it by its hub id (from_base(..., base_model_name_or_path=id))"
-        )
+    """Create ``repo_id`` if needed and upload the checkpoint ``folder`` (as ``save_pretrained`` wrote it)."""
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True)
-    with tempfile.TemporaryDirectory() as folder:
-        model.save_pretrained(folder)
-        return api.upload_folder(
-            repo_id=repo_id,
-            folder_path=folder,
-            revision=revision,
-            commit_message=commit_message or "Upload zip2zip checkpoint",
-        )
+    return api.upload_folder(
+        repo_id=repo_id,
+        folder_path=folder,
+        revision=revision,
+        commit_message=commit_message or "Upload zip2zip checkpoint",
+    )

@@ -16,6 +16,7 @@ loop: ``zip2zip.Zip2ZipForCausalLM`` (``inference/causal_lm.py``) is this class 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
@@ -33,9 +35,10 @@ from zip2zip.modeling.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from zip2zip.modeling.checkpoint_parts import CheckpointParts
 from zip2zip.modeling.config import HyperEncoderConfig, Zip2ZipConfig
 from zip2zip.modeling.embedding import embed_compressed_ids
-from zip2zip.modeling.hub import locate_checkpoint, upload_checkpoint
+from zip2zip.modeling.hub import check_base_is_portable, locate_checkpoint, upload_folder
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
 from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
 from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions
@@ -46,6 +49,7 @@ from zip2zip.modeling.load_options import (
     resolve_dtype,
 )
 from zip2zip.modeling.positions import code_position_ids
+from zip2zip.modeling.tensor_copy import copy_tensors_strictly
 from zip2zip.remote_code import check_trust_remote_code
 
 if TYPE_CHECKING:
@@ -181,8 +185,7 @@ class Zip2ZipForCausalLM(nn.Module):
         )
         checkpoint = locate_checkpoint(name_or_path, hub)
         if checkpoint is not None:
-            model = load_checkpoint(
-                cls,
+            parts = load_checkpoint(
                 checkpoint,
                 compression=compression,
                 hyper_encoder=hyper_encoder,
@@ -193,6 +196,7 @@ class Zip2ZipForCausalLM(nn.Module):
                 tokenizer=tokenizer,
                 access=hub.access_options(),
             )
+            model = cls._from_parts(parts)
             return model if device is None else model.to(device)
         if hub.subfolder:
             if not Path(name_or_path).is_dir():
@@ -233,12 +237,39 @@ class Zip2ZipForCausalLM(nn.Module):
         )
         return model if device is None else model.to(device)
 
+    @classmethod
+    def _from_parts(cls, parts: CheckpointParts) -> Self:
+        """The model a checkpoint's parts describe, its trained encoders loaded (``checkpoint_parts``)."""
+        model = cls(parts.base_model, parts.config)
+        if parts.encoder_file is not None:
+            model._load_encoders(parts)
+        return model
+
+    def _load_encoders(self, parts: CheckpointParts) -> None:
+        """Copy the saved encoder tensors into ours by name; a missing file or tensor, an unmatched one or
+        another shape is refused (it would load as another model)."""
+        file = parts.encoder_file
+        if file is None or not file.is_file():
+            raise ValueError(f"{file} is missing: refusing to use randomly initialised hyper-encoders")
+        expected = self.encoders_state_dict()
+        if parts.one_encoder_weight_set:
+            expected = {k: v for k, v in expected.items() if k.startswith("input_encoder.")}
+        what, hint = parts.encoder_description, parts.encoder_hint
+        copy_tensors_strictly(file, load_file(str(file)), expected, what=what, hint=hint)
+        if parts.one_encoder_weight_set and self.output_encoder is not self.input_encoder:
+            self.output_encoder.load_state_dict(self.input_encoder.state_dict())
+
     def save_pretrained(self, directory: Path | str) -> Path:
         """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
 
         With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
         The config's ``contents`` lists what was written (see ``checkpoint.checkpoint_contents``)."""
-        return save_checkpoint(self, directory)
+        return save_checkpoint(
+            directory,
+            config=self.config,
+            base_model=self.base_model,
+            encoder_state=self.encoders_state_dict(),
+        )
 
     def encoders_state_dict(self) -> dict[str, torch.Tensor]:
         """Encoder weights only, prefixed ``input_encoder.`` / ``output_encoder.`` (output omitted if tied)."""
@@ -262,10 +293,20 @@ class Zip2ZipForCausalLM(nn.Module):
         revision: str | None = None,
         commit_message: str | None = None,
     ) -> Any:
-        """Upload what ``save_pretrained`` writes to the hub repo ``repo_id`` (created if missing)."""
-        return upload_checkpoint(
-            self, repo_id, private=private, token=token, revision=revision, commit_message=commit_message
-        )
+        """Upload what ``save_pretrained`` writes to the hub repo ``repo_id`` (created if missing).
+
+        Refuses a model whose base is a local folder: the uploaded checkpoint would not load anywhere else."""
+        check_base_is_portable(self.config.base_model_name_or_path)
+        with tempfile.TemporaryDirectory() as folder:
+            self.save_pretrained(folder)
+            return upload_folder(
+                Path(folder),
+                repo_id,
+                private=private,
+                token=token,
+                revision=revision,
+                commit_message=commit_message,
+            )
 
     # ----------------------------------------------------------------------------- as transformers models
     @property

@@ -22,22 +22,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
+from zip2zip.modeling.checkpoint_parts import CheckpointParts
 from zip2zip.modeling.config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2ZipConfig
 from zip2zip.modeling.pretrained_cache import load_causal_lm
-from zip2zip.modeling.tensor_copy import copy_tensors_strictly
 from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
-
-if TYPE_CHECKING:
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
-
-ModelT = TypeVar("ModelT", bound="Zip2ZipForCausalLM")
 
 ENCODER_FILES = ("zip2zip_encoders.safetensors", "encoders.safetensors")
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
@@ -60,7 +55,6 @@ def upstream_format_version(path: Path) -> int | None:
 
 
 def load_upstream_checkpoint(
-    cls: type[ModelT],
     path: Path,
     *,
     base_model: nn.Module | str | Path | None,
@@ -68,8 +62,9 @@ def load_upstream_checkpoint(
     dtype: torch.dtype | str | None,
     is_trainable: bool,
     trust_remote_code: bool,
-) -> ModelT:
-    """The authors' checkpoint in ``path``; ``base_model`` overrides the referenced base (module or location).
+) -> CheckpointParts:
+    """The parts of the authors' checkpoint in ``path``; ``base_model`` overrides the referenced base (module or
+    location).
 
     ``trust_remote_code`` applies to the base and its tokenizer (see ``zip2zip.remote_code``)."""
     raw = json.loads((path / CONFIG_FILE_NAME).read_text(encoding="utf-8"))
@@ -101,9 +96,13 @@ def load_upstream_checkpoint(
         extra_head_rows="after_hypertokens",
     )
     _check_encoder_width(raw, config.hidden_size, path)
-    model = cls(base_model, config)
-    _load_encoders(model, encoder_file, is_tied=is_tied)
-    return model
+    return CheckpointParts(
+        config,
+        base_model,
+        encoder_file=encoder_file,
+        one_encoder_weight_set=is_tied,
+        encoder_description="the encoders its config describes",
+    )
 
 
 def _refuse_unsupported_files(path: Path, version: int | None) -> None:
@@ -239,15 +238,3 @@ def _apply_adapter(base_model: nn.Module, path: Path, *, is_trainable: bool) -> 
             f"{path / ADAPTER_WEIGHTS}: peft did not load these tensors as saved: {differing[:5]}"
         )
     return model
-
-
-def _load_encoders(model: Zip2ZipForCausalLM, file: Path, *, is_tied: bool) -> None:
-    """Copy their encoder tensors into ours by name; every tensor on both sides must match."""
-    saved = load_file(str(file))
-    sides = {"input_encoder.": model.input_encoder}
-    if not is_tied:
-        sides["output_encoder."] = model.output_encoder
-    expected = {prefix + k: v for prefix, module in sides.items() for k, v in module.state_dict().items()}
-    copy_tensors_strictly(file, saved, expected, what="the encoders its config describes")
-    if is_tied and model.output_encoder is not model.input_encoder:  # one set of weights, two tables
-        model.output_encoder.load_state_dict(model.input_encoder.state_dict())
