@@ -14,7 +14,7 @@ import torch
 from transformers import DynamicCache
 
 from zip2zip.inference.generation import DecodeState, encode_step_entries, feed_streams, prefill, run_step
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipForCausalLM, kv_cache_keyword
 
 
 class _Decoder:
@@ -84,9 +84,9 @@ class BaseDecoder(_Decoder):
             input_ids=ids,
             attention_mask=self._mask[:, : self._num_columns],
             position_ids=positions,
-            past_key_values=self._cache,
             use_cache=True,
             logits_to_keep=1,
+            **{kv_cache_keyword(type(self._model)): self._cache},
         )
         return out.logits[:, -1]  # [B, V]
 

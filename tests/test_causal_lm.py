@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -243,3 +244,28 @@ def test_num_parameters_counts_base_and_encoders_once() -> None:
     assert model.num_parameters(exclude_embeddings=True) == base + encoders - embedding
     model.causal_lm.requires_grad_(False)
     assert model.num_parameters(only_trainable=True) == encoders
+
+
+def test_kv_cache_keyword_follows_the_forward_signature() -> None:
+    from torch import nn
+
+    from zip2zip.modeling.model import kv_cache_keyword
+
+    class Renamed(nn.Module):
+        def forward(self, inputs_embeds: torch.Tensor, cache: object = None) -> None: ...
+
+    class Older(nn.Module):
+        def forward(self, inputs_embeds: torch.Tensor, past_key_values: object = None) -> None: ...
+
+    assert kv_cache_keyword(Renamed) == "cache"
+    assert kv_cache_keyword(Older) == "past_key_values"
+
+
+def test_generate_raises_no_deprecation_warning_of_our_making() -> None:
+    """transformers deprecates ``past_key_values=`` in favour of ``cache=``: our calls use the current name."""
+    model = _model(max_codebook_size=64, rows=MODEL_ROWS)
+    ids, mask = _left_padded([repetitive_ids(30, seed=1), repetitive_ids(21, seed=2)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        model.generate(ids, attention_mask=mask, max_new_tokens=6, eos_token_id=[])

@@ -16,6 +16,7 @@ loop: ``zip2zip.Zip2ZipForCausalLM`` (``inference/causal_lm.py``) is this class 
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,6 +59,19 @@ if TYPE_CHECKING:
 
 # Head post-processing a joint head would have to reproduce; refuse rather than silently differ.
 _UNSUPPORTED_HEAD_SCALES = ("logit_scale", "logits_scaling")
+
+
+_KV_CACHE_KEYWORDS: dict[type[nn.Module], str] = {}  # model class -> its forward's KV-cache keyword
+
+
+def kv_cache_keyword(model_class: type[nn.Module]) -> str:
+    """The name under which ``model_class.forward`` takes its KV cache: ``cache`` from transformers 5.25 on
+    (where ``past_key_values`` is deprecated, to go in 5.40), ``past_key_values`` before."""
+    keyword = _KV_CACHE_KEYWORDS.get(model_class)
+    if keyword is None:
+        parameters = inspect.signature(model_class.forward).parameters
+        keyword = _KV_CACHE_KEYWORDS[model_class] = "cache" if "cache" in parameters else "past_key_values"
+    return keyword
 
 
 @dataclass
@@ -467,12 +481,13 @@ class Zip2ZipForCausalLM(nn.Module):
         past_key_values: Cache | None = None,
     ) -> torch.Tensor:
         """The base transformer body (no head): ``[B, T, d]`` -> final hidden states ``[B, T, d]``."""
-        out = self.decoder(
+        decoder = self.decoder
+        out = decoder(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             use_cache=past_key_values is not None,
+            **{kv_cache_keyword(type(decoder)): past_key_values},
         )
         return out.last_hidden_state
 
