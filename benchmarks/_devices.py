@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from zip2zip.modeling.load_options import resolve_device as resolve_model_device
 from zip2zip.registry import unknown_name_message
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -46,19 +47,13 @@ GPU_MEMORY_BANDWIDTH_GB_PER_S: tuple[tuple[str, float], ...] = (
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda if available, else mps, else cpu; an unavailable explicit choice is an error."""
+    """A ``--device`` name as a device: ``auto`` is the first CUDA device, else MPS, else the CPU (the rule
+    of ``from_pretrained(device_map=...)``, ``load_options.resolve_device``); one this machine lacks is an error."""
     if name not in DEVICES and not re.fullmatch(r"cuda:\d+", name):
         raise ValueError(unknown_name_message("device", name, DEVICES, also="cuda:N"))
-    mps_ok = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but torch.cuda.is_available() is False; pass --device cpu")
-    if name.startswith("cuda:") and int(name.split(":")[1]) >= torch.cuda.device_count():
-        raise ValueError(f"device={name!r} but only {torch.cuda.device_count()} CUDA device(s) exist")
-    if name == "mps" and not mps_ok:
-        raise ValueError("device='mps' but torch.backends.mps.is_available() is False; pass --device cpu")
-    return torch.device(name)
+    device = resolve_model_device(name, option="--device")
+    assert device is not None  # a name is never None
+    return device
 
 
 def checked_device(name: str) -> str:

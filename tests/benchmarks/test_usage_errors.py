@@ -81,7 +81,7 @@ CASES = [
     ("downstream", ["--checkpoint", "/nonexistent/checkpoint"], "no checkpoint folder /nonexistent"),
     ("downstream", ["--task-source", "hubb"], "unknown task source 'hubb'"),
     ("throughput", ["--device", "gpu"], "argument --device: unknown device 'gpu'"),
-    ("throughput", ["--device", "cuda:0"], "torch.cuda.is_available() is False"),
+    ("throughput", ["--device", "cuda:0"], "CUDA is not available here"),
     ("throughput", ["--corpora", "code,mth"], "unknown corpus 'mth'"),
     ("throughput", ["--modes", "replay,generat"], "Did you mean 'generate'?"),
     ("throughput", ["--model", "phi35-mini"], "Did you mean 'phi3.5-mini'?"),

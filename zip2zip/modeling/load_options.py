@@ -77,11 +77,14 @@ def resolve_dtype(
     raise ValueError(f"dtype={value!r}; expected a torch dtype, one of {sorted(DTYPES)} or 'auto'")
 
 
-def resolve_device(device_map: str | int | torch.device | Mapping[str, Any] | None) -> torch.device | None:
+def resolve_device(
+    device_map: str | int | torch.device | Mapping[str, Any] | None, *, option: str = "device_map"
+) -> torch.device | None:
     """The one device ``device_map`` names (None: leave the model where it loads, the CPU).
 
     ``"auto"`` is the first CUDA device, else MPS, else the CPU. A map is accepted when every module goes
-    to the same device; spreading one model over several is not supported.
+    to the same device; spreading one model over several is not supported. A device this machine lacks
+    (no CUDA, no MPS, a CUDA index past the last GPU) is an error naming ``option`` (e.g. ``--device``).
     """
     if device_map is None:
         return None
@@ -97,14 +100,17 @@ def resolve_device(device_map: str | int | torch.device | Mapping[str, Any] | No
         if torch.cuda.is_available():
             return torch.device("cuda:0")
         return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    given = f"{option}={device_map!r}"
     try:
         device = torch.device(f"cuda:{target}" if isinstance(target, int) else target)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device_map={device_map!r} is not a device ({error})") from None
+        raise ValueError(f"{given} is not a device ({error})") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device_map={device_map!r} but CUDA is not available here; use 'cpu' or 'auto'")
+        raise ValueError(f"{given} but CUDA is not available here; use 'cpu' or 'auto'")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"{given} but only {torch.cuda.device_count()} CUDA device(s) exist")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device_map={device_map!r} but MPS is not available here; use 'cpu' or 'auto'")
+        raise ValueError(f"{given} but MPS is not available here; use 'cpu' or 'auto'")
     return device
 
 
