@@ -125,7 +125,7 @@ def _is_hub_id(text: str) -> bool:
 
 
 def _from_hub(name: str) -> Path:
-    from zip2zip.data.hub import hub_is_reachable
+    from zip2zip.data.hub_reachability import hub_is_reachable
     from zip2zip.modeling.hub import locate_checkpoint
     from zip2zip.modeling.load_options import HubOptions
 

@@ -188,7 +188,7 @@ def tokenizer_name(text: str) -> str:
 def check_hub_tokenizers(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
     """Load each non-registry tokenizer (a hub id or folder) once, before any work: one that does not load
     while the hub is reachable is a usage error. With the hub unreachable the benchmark skips it, saying so."""
-    from zip2zip.data.hub import hub_is_reachable
+    from zip2zip.data.hub_reachability import hub_is_reachable
     from zip2zip.data.tokenizers import TOKENIZERS, get_tokenizer
 
     for name in names:

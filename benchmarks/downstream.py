@@ -182,7 +182,7 @@ def resolve_tasks(config: Config) -> tuple[str, Any, dict[str, str]]:
     """(source used, lm-eval TaskManager, paper task -> lm-eval task name)."""
     from lm_eval.tasks import TaskManager
 
-    from zip2zip.data.hub import hub_is_reachable
+    from zip2zip.data.hub_reachability import hub_is_reachable
 
     for task in config.tasks:
         check_name(task, PAPER_TASKS, kind="task")

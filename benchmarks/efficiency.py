@@ -28,7 +28,7 @@ import numpy as np
 
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.data.corpora import CORPORA, SOURCES, Corpus, load_corpus
-from zip2zip.data.hub import hub_is_reachable
+from zip2zip.data.hub_reachability import hub_is_reachable
 from zip2zip.data.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
 from zip2zip.evaluation.metrics import EfficiencyTotals
 from zip2zip.evaluation.results import BenchmarkResult, metric

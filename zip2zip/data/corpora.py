@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zip2zip.data.hub import hub_is_reachable
+from zip2zip.data.hub_reachability import hub_is_reachable
 from zip2zip.data.tokenizers import MissingAssetError
 from zip2zip.registry import lookup
 

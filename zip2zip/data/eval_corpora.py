@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zip2zip.data.corpora import SOURCES, Corpus, HubSource, load_corpus, load_hub_pool, sample_documents
-from zip2zip.data.hub import hub_is_reachable
+from zip2zip.data.hub_reachability import hub_is_reachable
 from zip2zip.data.splits import DOCUMENT_SEED, HELDOUT_FRACTION, MAX_DOC_BYTES, MIN_DOC_BYTES, is_heldout
 from zip2zip.registry import lookup
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zip2zip.data.hub import hub_is_reachable
+from zip2zip.data.hub_reachability import hub_is_reachable
 from zip2zip.provenance import MissingAssetError, packaged_file, sha256_file
 from zip2zip.registry import suggestion, unknown_name_message
 from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
