@@ -14,7 +14,7 @@ import torch
 from transformers import DynamicCache
 
 from zip2zip.inference.generation import DecodeState, encode_step_entries, feed_streams, prefill, run_step
-from zip2zip.modeling.model import Zip2ZipForCausalLM, kv_cache_keyword
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel, kv_cache_keyword
 
 
 class _Decoder:
@@ -113,7 +113,7 @@ class Zip2ZipDecoder(_Decoder):
 
     def __init__(
         self,
-        model: Zip2ZipForCausalLM,
+        model: Zip2ZipPreTrainedModel,
         prompts: Sequence[Sequence[int]],
         *,
         max_steps: int,

@@ -48,7 +48,7 @@ GPU_MEMORY_BANDWIDTH_GB_PER_S: tuple[tuple[str, float], ...] = (
 
 def resolve_device(name: str) -> torch.device:
     """A ``--device`` name as a device: ``auto`` is the first CUDA device, else MPS, else the CPU (the rule
-    of ``from_pretrained(device_map=...)``, ``load_options.resolve_device``); one this machine lacks is an error."""
+    of ``from_pretrained(device_map=...)``, ``load_options.resolve_device``); one that is not there is an error."""
     if name not in DEVICES and not re.fullmatch(r"cuda:\d+", name):
         raise ValueError(unknown_name_message("device", name, DEVICES, also="cuda:N"))
     device = resolve_model_device(name, option="--device")

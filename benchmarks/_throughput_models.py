@@ -116,11 +116,11 @@ def load_tokenizer(config: ModelSettings) -> Tokenizer:
 
 def wrap(config: ModelSettings, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any]]:
     from zip2zip.codec.config import CompressionConfig
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
     if config.checkpoint:
         checkpoint = find_checkpoint(config.checkpoint)
-        model = Zip2ZipForCausalLM.from_pretrained(checkpoint.path, base_model=base)
+        model = Zip2ZipPreTrainedModel.from_pretrained(checkpoint.path, base_model=base)
         if tok.vocab_size > model.compression.initial_vocab_size:  # the authors' V may exceed the tokenizer's
             raise ValueError(
                 f"{config.checkpoint} was trained for V={model.compression.initial_vocab_size}, "
@@ -134,7 +134,7 @@ def wrap(config: ModelSettings, base: Any, tok: Tokenizer) -> tuple[Any, dict[st
         max_codebook_size=config.max_codebook_size,
         disabled_ids=tok.special_ids,
     )
-    model = Zip2ZipForCausalLM.from_base(base, compression=comp).eval()
+    model = Zip2ZipPreTrainedModel.from_base(base, compression=comp).eval()
     return model, {
         "hyper_encoders": "freshly initialised (untrained): fine for replay mode, whose cost "
         "does not depend on the weights; generate-mode outputs are not meaningful text"

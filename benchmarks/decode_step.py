@@ -55,7 +55,7 @@ from zip2zip.evaluation.timing import DecodeTiming, time_decode
 from zip2zip.inference.tokenization import compress_ids
 from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
 from zip2zip.modeling.config import HyperEncoderConfig
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.registry import check_name, unknown_name_message
 
 PROMPT_FILES = (
@@ -155,7 +155,9 @@ def _texts(encode: Any, config: Config, batch_size: int) -> tuple[list[list[int]
     return texts, names
 
 
-def _forced_codes(model: Zip2ZipForCausalLM, ids: list[int], config: Config) -> tuple[list[int], list[int]]:
+def _forced_codes(
+    model: Zip2ZipPreTrainedModel, ids: list[int], config: Config
+) -> tuple[list[int], list[int]]:
     """(prompt codes covering <= prompt_base_tokens base ids, the next num_decode_steps codes) of one stream."""
     full = compress_ids(ids, model.compression).ids
     stream = LZWStream(model.compression)
@@ -206,7 +208,9 @@ class _Cell:
     profile_s: dict[tuple[Variant, str], dict[str, float]]  # step part -> seconds over all steps
 
 
-def _prepare(config: Config, wrappers: dict[Variant, Zip2ZipForCausalLM], texts: list[list[int]]) -> _Cell:
+def _prepare(
+    config: Config, wrappers: dict[Variant, Zip2ZipPreTrainedModel], texts: list[list[int]]
+) -> _Cell:
     p, steps = config.prompt_base_tokens, config.num_decode_steps
     cell = _Cell([t[:p] for t in texts], [t[p : p + steps] for t in texts], {}, {}, {}, {}, {}, {}, {})
     for c, model in wrappers.items():
@@ -222,14 +226,14 @@ def _prepare(config: Config, wrappers: dict[Variant, Zip2ZipForCausalLM], texts:
 
 
 def _zip2zip_decoder(
-    cell: _Cell, c: Variant, mode: str, model: Zip2ZipForCausalLM, steps: int
+    cell: _Cell, c: Variant, mode: str, model: Zip2ZipPreTrainedModel, steps: int
 ) -> Zip2ZipDecoder:
     forced = cell.forced_codes[c] if mode == "forced" else None
     return Zip2ZipDecoder(model, cell.codes[(c, mode)], max_steps=steps, forced=forced)
 
 
 def _measure(
-    config: Config, base: Any, wrappers: dict[Variant, Zip2ZipForCausalLM], cell: _Cell, label: str
+    config: Config, base: Any, wrappers: dict[Variant, Zip2ZipPreTrainedModel], cell: _Cell, label: str
 ) -> None:
     """Rounds of (base, each variant) per mode, then one profiled zip2zip run per variant and mode."""
     steps, sync = config.num_decode_steps, device_sync(base.device)
@@ -263,7 +267,7 @@ def _measure(
 
 
 def _rows(
-    config: Config, model_name: str, b: int, wrappers: dict[Variant, Zip2ZipForCausalLM], cell: _Cell
+    config: Config, model_name: str, b: int, wrappers: dict[Variant, Zip2ZipPreTrainedModel], cell: _Cell
 ) -> list:
     key = {"model": model_name, "batch_size": b}
     rows = _base_rows(config, key, b, cell)
@@ -379,7 +383,7 @@ def run(config: Config) -> BenchmarkResult:
         if config.narrow_encoder_width is not None and config.narrow_encoder_width < d:
             variants.append((max(config.codebook_sizes), config.narrow_encoder_width))
         wrappers = {
-            (c, width): Zip2ZipForCausalLM.from_base(
+            (c, width): Zip2ZipPreTrainedModel.from_base(
                 base,
                 compression=dataclasses.replace(comp_max, max_codebook_size=c),
                 hyper_encoder=HyperEncoderConfig(

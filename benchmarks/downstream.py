@@ -148,7 +148,7 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
 
     from zip2zip.codec.config import compression_config_from_tokenizer
     from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
     if name == "base":
         return HFLM(pretrained=base, tokenizer=tokenizer, batch_size=config.batch_size), {
@@ -157,7 +157,7 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
     info: dict[str, Any] = {"lm_eval_model": "zip2zip"}
     if name == "control" or config.checkpoint:  # only an empty checkpoint means "untrained wrapper"
         checkpoint = model_checkpoint(name, control=config.control_checkpoint, checkpoint=config.checkpoint)
-        model = Zip2ZipForCausalLM.from_pretrained(
+        model = Zip2ZipPreTrainedModel.from_pretrained(
             checkpoint.path, base_model=copy.deepcopy(base), dtype=torch.float32
         )
         info.update(describe_checkpoint(checkpoint), trained=True)
@@ -165,7 +165,7 @@ def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, 
         comp = compression_config_from_tokenizer(
             tokenizer, max_codebook_size=config.fallback_max_codebook_size
         )
-        model = Zip2ZipForCausalLM.from_base(copy.deepcopy(base), compression=comp)
+        model = Zip2ZipPreTrainedModel.from_base(copy.deepcopy(base), compression=comp)
         info.update(
             trained=False,
             fallback_reason="no zip2zip checkpoint given: untrained hyper-encoders, "

@@ -124,18 +124,18 @@ def _load_base(config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any
 
 
 def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any]]:
-    """One of ``MODELS`` -> (Zip2ZipForCausalLM in eval mode, what was loaded). Raises ValueError if missing."""
+    """One of ``MODELS`` -> (Zip2ZipPreTrainedModel in eval mode, what was loaded). Raises ValueError if missing."""
     from zip2zip.data.training_chunks import DataConfig, compression_config
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
     if name == "base" or (name == "zip2zip" and not config.checkpoint):
         base, info = _load_base(config, tokenizer)
         c = 0 if name == "base" else DataConfig().max_codebook_size
         comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
-        model = Zip2ZipForCausalLM.from_base(base, compression=comp)
+        model = Zip2ZipPreTrainedModel.from_base(base, compression=comp)
         return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
     checkpoint = model_checkpoint(name, control=config.control_checkpoint, checkpoint=config.checkpoint)
-    model = Zip2ZipForCausalLM.from_pretrained(checkpoint.path, dtype=torch.float32)
+    model = Zip2ZipPreTrainedModel.from_pretrained(checkpoint.path, dtype=torch.float32)
     info = {**describe_checkpoint(checkpoint), "config": model.config.to_dict()}
     return model.eval(), info
 

@@ -13,7 +13,7 @@ from transformers import (
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.modeling.base_models import TinyLlama
 from zip2zip.modeling.config import HyperEncoderConfig
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 # Tiny models gain nothing from intra-op threads, and on a busy 2-core machine two OpenMP threads
 # spinning at every op barrier made these tests 6x slower (measured): keep torch single-threaded.
@@ -75,10 +75,10 @@ def tiny_zip2zip(
     max_codebook_size: int = 64,
     trained: bool = True,
     tie_encoders: bool = False,
-) -> Zip2ZipForCausalLM:
+) -> Zip2ZipPreTrainedModel:
     """Tiny wrapper; ``trained=True`` perturbs the zero-initialised ``out_proj`` so encoders matter."""
     base = tiny_base(arch, seed=seed)
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         base,
         compression=compression(max_subtokens=max_subtokens, max_codebook_size=max_codebook_size),
         hyper_encoder=HyperEncoderConfig(num_heads=4),

@@ -202,7 +202,7 @@ def test_smollm2_scores_exactly_each_stand_in_continuation() -> None:
     from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
     from zip2zip.inference.scoring import compress_segments
     from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
     gguf = smollm2_gguf_path()
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -211,7 +211,7 @@ def test_smollm2_scores_exactly_each_stand_in_continuation() -> None:
     )
     tiny, _ = load_base_model("tiny-llama", tiny=shape)
     comp = compression_config_from_tokenizer(tok)
-    lm = Zip2ZipLM(Zip2ZipForCausalLM.from_base(tiny, compression=comp), tok)
+    lm = Zip2ZipLM(Zip2ZipPreTrainedModel.from_base(tiny, compression=comp), tok)
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)
     names = [f"standin_{t}" for t in downstream.PAPER_TASKS if t != "gsm8k"]
     num_hyper = 0

@@ -67,12 +67,14 @@ def test_tied_encoders_reuse_the_output_vector_as_input(arch):
 def test_tie_default_follows_the_base_models_tied_embeddings():
     from _model_factories import compression, tiny_base
 
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
-    assert Zip2ZipForCausalLM.from_base(
+    assert Zip2ZipPreTrainedModel.from_base(
         tiny_base("llama", tie=True), compression=compression()
     ).config.tie_encoders
-    assert not Zip2ZipForCausalLM.from_base(tiny_base("llama"), compression=compression()).config.tie_encoders
+    assert not Zip2ZipPreTrainedModel.from_base(
+        tiny_base("llama"), compression=compression()
+    ).config.tie_encoders
 
 
 def test_length_grouped_encoding_equals_one_padded_call():

@@ -254,10 +254,10 @@ def test_smollm2_offline_end_to_end():
         pytest.skip(f"{gguf} not found in {directory}")
     from transformers import AutoTokenizer
 
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
     hf_tok = AutoTokenizer.from_pretrained(str(directory), gguf_file=gguf)
-    model = Zip2ZipForCausalLM.from_pretrained(
+    model = Zip2ZipPreTrainedModel.from_pretrained(
         str(directory), gguf_file=gguf, tokenizer=hf_tok, max_codebook_size=512
     ).eval()
     tok = Zip2ZipTokenizer(hf_tok, model.compression)
@@ -274,7 +274,7 @@ def test_smollm2_offline_end_to_end():
         assert base[-len(row.base_ids) :] == row.base_ids and [e for _, e in row.codebook] == entries
         assert row.text == tok.decode_base(row.base_ids, skip_special_tokens=True)
     # compression off: greedy ids equal the bare model's
-    off = Zip2ZipForCausalLM.from_base(
+    off = Zip2ZipPreTrainedModel.from_base(
         model.causal_lm, compression=dataclasses.replace(model.compression, max_codebook_size=0)
     ).eval()
     ids = hf_tok("def fibonacci(n):")["input_ids"]

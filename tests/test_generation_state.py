@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from zip2zip.codec import lzw
 from zip2zip.inference.generation import DecodeState, decode_step, prefill
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 MAX_STEPS = 6
 
 
 @functools.cache
-def _model(position_mode: str = "compressed") -> Zip2ZipForCausalLM:
+def _model(position_mode: str = "compressed") -> Zip2ZipPreTrainedModel:
     """One tiny model per position mode, shared by every example (hypothesis reruns the test body)."""
     model = tiny_zip2zip("llama", max_subtokens=3, max_codebook_size=16)
     model.config = dataclasses.replace(model.config, position_mode=position_mode)
@@ -55,7 +55,7 @@ def _assert_same(before: dict[str, object], after: dict[str, object]) -> None:
             assert value == after[key], key
 
 
-def _prompt_codes(model: Zip2ZipForCausalLM) -> list[list[int]]:
+def _prompt_codes(model: Zip2ZipPreTrainedModel) -> list[list[int]]:
     """Two rows, each compressed to 4 codes with 3 entries (1 of them a hypertoken read back)."""
     prompts = [[5, 6, 5, 6, 7], [8, 9, 8, 9, 10]]
     codes = [lzw.compress(p, model.compression)[0] for p in prompts]
@@ -114,7 +114,7 @@ _prompt = st.lists(st.integers(3, 6), min_size=1, max_size=8)
 _code = st.one_of(st.integers(3, 6), st.integers(VOCAB, VOCAB + 10))
 
 
-def _is_valid(codes: list[int], code: int, model: Zip2ZipForCausalLM) -> bool:
+def _is_valid(codes: list[int], code: int, model: Zip2ZipPreTrainedModel) -> bool:
     """Whether the reference decoder accepts ``code`` after ``codes``."""
     try:
         lzw.decompress([*codes, code], model.compression)

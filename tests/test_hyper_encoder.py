@@ -63,12 +63,12 @@ def test_output_scale_sets_the_final_gain_and_keeps_the_mean(width):
 def test_fresh_wrapper_scales_each_encoder_by_the_rows_it_reads(tie):
     """Input encoder: RMS of the input-embedding rows; output (or tied) encoder: RMS of the LM-head rows."""
     from tests._model_factories import VOCAB, compression, tiny_base
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
     base = tiny_base("llama")
     with torch.no_grad():
         base.get_input_embeddings().weight.mul_(3.0)  # make the two tables' scales differ
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         base, compression=compression(), hyper_encoder=HyperEncoderConfig(num_heads=4), tie_encoders=tie
     )
 

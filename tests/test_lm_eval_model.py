@@ -21,7 +21,7 @@ from zip2zip.codec.config import compression_config_from_tokenizer  # noqa: E402
 from zip2zip.codec.lzw import LZWStream  # noqa: E402
 from zip2zip.evaluation.lm_eval_model import Zip2ZipLM, default_device, main  # noqa: E402
 from zip2zip.inference.scoring import compress_segments, score_continuations  # noqa: E402
-from zip2zip.modeling.model import Zip2ZipForCausalLM  # noqa: E402
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel  # noqa: E402
 
 # A tiny offline task folder: one task per request type, words of the tiny tokenizer ("w3".."w95").
 _UTILS = """
@@ -117,7 +117,7 @@ def test_compression_off_scores_equal_lm_eval_hf_model(task_manager: TaskManager
     # rows == V here: lm-eval normalises over every head row, zip2zip over the tokenizer's V ids only
     base, tok = tiny_base(vocab_size=VOCAB), tiny_tokenizer()
     hf = HFLM(pretrained=base, tokenizer=tok, batch_size=2, max_length=24)
-    model = Zip2ZipForCausalLM.from_base(base, compression=compression(max_codebook_size=0)).eval()
+    model = Zip2ZipPreTrainedModel.from_base(base, compression=compression(max_codebook_size=0)).eval()
     ours = Zip2ZipLM(model, tok, batch_size=3, max_length=24)
     expected, got = _evaluate(hf, task_manager)["samples"], _evaluate(ours, task_manager)["samples"]
     for task in _YAML:
@@ -175,7 +175,7 @@ def _bpe_tokenizer():  # -> PreTrainedTokenizerFast
 def test_scored_ids_decode_to_exactly_the_continuation_text(context: str, continuation: str) -> None:
     tok = _bpe_tokenizer()
     base = tiny_base(vocab_size=len(tok))
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         base, compression=compression_config_from_tokenizer(tok, max_codebook_size=64)
     )
     lm = Zip2ZipLM(model.eval(), tok)
@@ -264,7 +264,7 @@ def test_command_runs_a_checkpoint_and_records_the_cpu(
     monkeypatch.setattr(sys, "argv", ["zip2zip-lm-eval"])
     tiny_base(vocab_size=VOCAB).save_pretrained(tmp_path / "base")
     tiny_tokenizer().save_pretrained(tmp_path / "tok")
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         tiny_base(vocab_size=VOCAB),
         compression=compression(max_codebook_size=16),
         base_model_name_or_path=str(tmp_path / "base"),

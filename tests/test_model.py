@@ -1,4 +1,4 @@
-"""Zip2ZipForCausalLM: compression off == base, incremental == full forward, save/load and bad input,
+"""Zip2ZipPreTrainedModel: compression off == base, incremental == full forward, save/load and bad input,
 plus the same-step code and the training loss."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from zip2zip.inference.generation import decode_step, prefill
 from zip2zip.inference.tokenization import compress_batch, compress_ids, model_inputs
 from zip2zip.modeling.checkpoint import ENCODER_WEIGHTS_FILE, checkpoint_contents
 from zip2zip.modeling.config import HyperEncoderConfig, resolve_base_location
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 ARCHS = sorted(ARCHITECTURES)
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +149,7 @@ def test_training_loss_is_finite_and_reaches_encoders(arch):
 def _saved(tmp_path, **kwargs):
     base_dir = tmp_path / "base"
     tiny_base("qwen2").save_pretrained(base_dir)
-    model = Zip2ZipForCausalLM.from_pretrained(
+    model = Zip2ZipPreTrainedModel.from_pretrained(
         base_dir, compression=compression(), hyper_encoder=HyperEncoderConfig(num_heads=4), **kwargs
     )
     with torch.no_grad():  # make the encoders non-trivial so a silent re-init would show
@@ -174,7 +174,7 @@ def _logits(model):
 def test_save_load_round_trip_identical_logits(tmp_path, tie):
     model, ckpt = _saved(tmp_path, tie_encoders=tie)
     assert not any(p.name.endswith(".bin") or p.name == "model.safetensors" for p in ckpt.iterdir())
-    loaded = Zip2ZipForCausalLM.from_pretrained(ckpt).eval()
+    loaded = Zip2ZipPreTrainedModel.from_pretrained(ckpt).eval()
     assert loaded.config == model.config
     assert torch.equal(_logits(model), _logits(loaded))
 
@@ -189,12 +189,12 @@ def test_lora_adapter_round_trip(tmp_path):
     adapter_config = json.loads((tmp_path / "lora" / "adapter" / "adapter_config.json").read_text())
     assert adapter_config["base_model_name_or_path"] == model.config.base_model_name_or_path
     assert "/machine/specific" not in (tmp_path / "lora" / "adapter" / "README.md").read_text()
-    loaded = Zip2ZipForCausalLM.from_pretrained(tmp_path / "lora").eval()
+    loaded = Zip2ZipPreTrainedModel.from_pretrained(tmp_path / "lora").eval()
     torch.testing.assert_close(_logits(model.eval()), _logits(loaded))
 
 
 def test_compression_off_checkpoint_has_no_encoder_weights(tmp_path):
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         tiny_base(),
         compression=compression(max_codebook_size=0),
         base_model_name_or_path=str(tmp_path / "base"),
@@ -202,7 +202,7 @@ def test_compression_off_checkpoint_has_no_encoder_weights(tmp_path):
     model.causal_lm.save_pretrained(str(tmp_path / "base"))
     model.save_pretrained(tmp_path / "off")
     assert not (tmp_path / "off" / ENCODER_WEIGHTS_FILE).exists()
-    loaded = Zip2ZipForCausalLM.from_pretrained(tmp_path / "off").eval()
+    loaded = Zip2ZipPreTrainedModel.from_pretrained(tmp_path / "off").eval()
     ids = torch.tensor([repetitive_ids(12)])
     table = torch.zeros((1, 0, 3), dtype=torch.long)
     with torch.no_grad():
@@ -213,7 +213,7 @@ def test_missing_encoder_weights_is_an_error(tmp_path):
     _, ckpt = _saved(tmp_path)
     (ckpt / ENCODER_WEIGHTS_FILE).unlink()
     with pytest.raises(ValueError, match="randomly initialised"):
-        Zip2ZipForCausalLM.from_pretrained(ckpt)
+        Zip2ZipPreTrainedModel.from_pretrained(ckpt)
 
 
 def test_mismatched_encoder_weights_are_an_error(tmp_path):
@@ -224,7 +224,7 @@ def test_mismatched_encoder_weights_are_an_error(tmp_path):
     cfg["tie_encoders"] = False
     (ckpt / "zip2zip_config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="does not match this model's encoders"):
-        Zip2ZipForCausalLM.from_pretrained(ckpt)
+        Zip2ZipPreTrainedModel.from_pretrained(ckpt)
 
 
 def test_encoder_shape_mismatch_is_an_error(tmp_path):
@@ -235,7 +235,7 @@ def test_encoder_shape_mismatch_is_an_error(tmp_path):
     cfg["hyper_encoder"]["intermediate_size"] = 7
     (ckpt / "zip2zip_config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match="shape mismatch"):
-        Zip2ZipForCausalLM.from_pretrained(ckpt)
+        Zip2ZipPreTrainedModel.from_pretrained(ckpt)
 
 
 def test_package_relative_base_location_resolves_to_the_installed_package():
@@ -291,7 +291,7 @@ def test_checkpoint_missing_a_component_is_refused_naming_it(tmp_path, removed, 
     target = ckpt / removed
     shutil.rmtree(target) if target.is_dir() else target.unlink()
     with pytest.raises(ValueError, match=rf"is incomplete(.|\n)*{removed}(.|\n)*{named}"):
-        Zip2ZipForCausalLM.from_pretrained(ckpt)
+        Zip2ZipPreTrainedModel.from_pretrained(ckpt)
 
 
 def test_checkpoint_holding_an_unlisted_component_is_refused(tmp_path):
@@ -299,7 +299,7 @@ def test_checkpoint_holding_an_unlisted_component_is_refused(tmp_path):
     config_file = ckpt / "zip2zip_config.json"
     config_file.write_text(config_file.read_text().replace('"adapter",', ""))
     with pytest.raises(ValueError, match="does not list"):
-        Zip2ZipForCausalLM.from_pretrained(ckpt)
+        Zip2ZipPreTrainedModel.from_pretrained(ckpt)
 
 
 def test_checkpoint_without_a_contents_record_loads_what_it_holds(tmp_path):
@@ -310,7 +310,7 @@ def test_checkpoint_without_a_contents_record_loads_what_it_holds(tmp_path):
     del data["contents"]
     config_file.write_text(json.dumps(data))
     assert checkpoint_contents(ckpt) == {"adapter", "hyper_encoders"}
-    torch.testing.assert_close(_logits(model), _logits(Zip2ZipForCausalLM.from_pretrained(ckpt).eval()))
+    torch.testing.assert_close(_logits(model), _logits(Zip2ZipPreTrainedModel.from_pretrained(ckpt).eval()))
 
 
 @pytest.mark.parametrize(
@@ -370,7 +370,7 @@ def test_m_mismatch_between_table_and_model_is_rejected():
 def test_m_mismatch_with_checkpoint_is_rejected(tmp_path):
     _, ckpt = _saved(tmp_path)
     with pytest.raises(ValueError, match="max_subtokens"):
-        Zip2ZipForCausalLM.from_pretrained(ckpt, compression=compression(max_subtokens=4))
+        Zip2ZipPreTrainedModel.from_pretrained(ckpt, compression=compression(max_subtokens=4))
 
 
 def test_tokenizer_larger_than_model_vocab_is_rejected():
@@ -378,7 +378,7 @@ def test_tokenizer_larger_than_model_vocab_is_rejected():
 
     too_big = CompressionConfig(initial_vocab_size=500, pad_token_id=0)
     with pytest.raises(ValueError, match="tokenizer/model mismatch"):
-        Zip2ZipForCausalLM.from_base(tiny_base("llama"), compression=too_big)
+        Zip2ZipPreTrainedModel.from_base(tiny_base("llama"), compression=too_big)
 
 
 def test_tokenizer_and_config_vocab_mismatch_is_rejected():

@@ -53,6 +53,21 @@ def test_inside_the_block_each_caller_gets_its_own_copy_of_one_read(base_dir: Pa
     assert other_options.dtype == torch.float16
 
 
+def test_options_left_at_their_defaults_name_the_same_load(base_dir: Path, reads: list[str]) -> None:
+    """The registry passes few options, a checkpoint's reference passes every hub option at its default."""
+    with reuse_loaded_models():
+        load_causal_lm(str(base_dir), dtype=torch.float32, trust_remote_code=False)
+        load_causal_lm(
+            str(base_dir),
+            dtype=torch.float32,
+            revision=None,
+            local_files_only=False,
+            token=None,
+            trust_remote_code=False,
+        )
+    assert reads == [str(base_dir)]
+
+
 def test_a_base_rewritten_during_the_run_is_read_again(base_dir: Path, reads: list[str]) -> None:
     with reuse_loaded_models():
         load_causal_lm(str(base_dir), trust_remote_code=False)

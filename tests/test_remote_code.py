@@ -25,7 +25,7 @@ import pytest
 from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer
 
 from zip2zip.modeling.config import HyperEncoderConfig
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 REPO = Path(__file__).resolve().parent.parent
 UPSTREAM = Path(__file__).resolve().parent / "fixtures" / "upstream"
@@ -117,7 +117,7 @@ def _base(folder: Path) -> Path:
 
 
 def _checkpoint(folder: Path, base: Path) -> Path:
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         tiny_base(vocab_size=VOCAB),
         compression=compression(),
         hyper_encoder=HyperEncoderConfig(num_heads=4),

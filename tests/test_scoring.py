@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from zip2zip.codec import lzw
 from zip2zip.inference.generation import decode_step, prefill
 from zip2zip.inference.scoring import compress_segments, score_continuations
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 segments_strategy = st.lists(st.lists(st.integers(3, 8), min_size=1, max_size=40), min_size=1, max_size=4)
 
@@ -59,7 +59,7 @@ def test_empty_context_is_rejected():
 
 def test_compression_off_scores_are_the_base_log_likelihood():
     base = tiny_base()
-    model = Zip2ZipForCausalLM.from_base(base, compression=compression(max_codebook_size=0)).eval()
+    model = Zip2ZipPreTrainedModel.from_base(base, compression=compression(max_codebook_size=0)).eval()
     context, continuation = [2, 5, 6], repetitive_ids(30)
     (score,) = score_continuations(model, [(context, continuation)])
     ids = torch.tensor([context + continuation])

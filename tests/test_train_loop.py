@@ -156,7 +156,7 @@ def test_resume_continues_exactly(tmp_path) -> None:
 def test_final_checkpoint_is_small_and_reloads(tmp_path) -> None:
     """``final/`` holds config + encoders + LoRA adapter (+ decoder), base referenced; it reloads to the same loss."""
     from zip2zip.data.training_chunks import prepare_data
-    from zip2zip.modeling.model import Zip2ZipForCausalLM
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
     from zip2zip.training.loss import Zip2ZipTrainingModule, evaluate
     from zip2zip.training.state import eval_batches
 
@@ -172,7 +172,7 @@ def test_final_checkpoint_is_small_and_reloads(tmp_path) -> None:
         "reconstruction_decoder.safetensors",
     } <= names
     assert not list(final.rglob("model*.safetensors"))  # no base weights copied
-    model = Zip2ZipForCausalLM.from_pretrained(final)
+    model = Zip2ZipPreTrainedModel.from_pretrained(final)
     prepared = prepare_data(config.data_config(), cache_root=config.cache_dir, show_progress=False)
     batches = eval_batches(
         prepared.heldout,

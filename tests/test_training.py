@@ -11,7 +11,7 @@ from tests._model_factories import PAD, VOCAB, compression, repetitive_ids, tiny
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.lm_head import slot_mask_from_positions
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.modeling.reconstruction import (
     IGNORE_INDEX,
     ReconstructionDecoder,
@@ -41,7 +41,7 @@ def _one_thread():
 
 def _module(*, max_codebook_size: int = 64, weight: float = 0.1, seed: int = 0) -> Zip2ZipTrainingModule:
     base = tiny_base("llama", seed=seed)
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         base,
         compression=compression(max_codebook_size=max_codebook_size),
         hyper_encoder=HyperEncoderConfig(num_heads=4),
@@ -167,7 +167,7 @@ def test_select_entries_is_deterministic_and_capped() -> None:
 def test_control_without_compression_is_plain_causal_lm_loss() -> None:
     """C = 0: the loss equals the base model's causal CE over the V tokenizer ids (padded head rows dropped)."""
     base = tiny_base("llama")
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         base, compression=compression(max_codebook_size=0), hyper_encoder=HyperEncoderConfig(num_heads=4)
     )
     module = Zip2ZipTrainingModule(model, None, reconstruction_weight=0.0).eval()
@@ -280,7 +280,7 @@ def _hypertoken_logit_shift(*, unit_gain: bool) -> torch.Tensor:
         rows = base.get_input_embeddings().weight
         rows.mul_(0.136 / rows.pow(2).mean().sqrt())
         base.model.norm.weight.fill_(50.0 / base.config.hidden_size**0.5)
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         base, compression=compression(), hyper_encoder=HyperEncoderConfig(num_heads=4)
     )
     if unit_gain:  # the initialisation before the output-scale fix

@@ -22,24 +22,24 @@ from safetensors.torch import load_file, save_file
 
 from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.lzw import compress, decompress
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 RECORD = json.loads((FIXTURES / "references.json").read_text())["variants"]
 TOLERANCE = 1e-4
 
 
-def _load(variant: str, folder: Path | None = None) -> Zip2ZipForCausalLM:
+def _load(variant: str, folder: Path | None = None) -> Zip2ZipPreTrainedModel:
     base = RECORD[variant]["config"]["base_model_name_or_path"]
     base_model = None if base == "." else FIXTURES / base
-    model = Zip2ZipForCausalLM.from_pretrained(
+    model = Zip2ZipPreTrainedModel.from_pretrained(
         folder or FIXTURES / variant, base_model=base_model, dtype=torch.float32
     )
     return model.eval()
 
 
 def _logits(
-    model: Zip2ZipForCausalLM, base_ids: list[int]
+    model: Zip2ZipPreTrainedModel, base_ids: list[int]
 ) -> tuple[list[int], list[tuple[int, ...]], torch.Tensor]:
     """Compress with our codec, run one forward with every entry offered everywhere (as their prefill)."""
     codes, entries, _ = compress(base_ids, model.compression)
@@ -198,7 +198,7 @@ STEP_TOLERANCE = 2e-5
 
 
 def _greedy_by_full_forwards(
-    model: Zip2ZipForCausalLM, prompt: list[int], num_steps: int
+    model: Zip2ZipPreTrainedModel, prompt: list[int], num_steps: int
 ) -> tuple[list[int], list[torch.Tensor]]:
     """Greedy ids and each step's logits ``[V + C]`` from re-running ``model(...)`` over the whole growing
     sequence (positions from ``code_position_ids``, the decoder-side codebook of the codes so far)."""
@@ -217,7 +217,7 @@ def _greedy_by_full_forwards(
 
 
 def _incremental_logits(
-    model: Zip2ZipForCausalLM, prompt: list[int], emitted: list[int]
+    model: Zip2ZipPreTrainedModel, prompt: list[int], emitted: list[int]
 ) -> list[torch.Tensor]:
     """Each step's logits from ``prefill`` then ``decode_step`` (KV cache, one code per step)."""
     from zip2zip.inference.generation import decode_step, prefill
@@ -284,7 +284,7 @@ def test_smollm2_reference() -> None:
     base = json.loads((out / "ckpt" / "zip2zip_config.json").read_text())["base_model_name_or_path"]
     if not Path(base).is_dir():
         pytest.skip(f"the SmolLM2 base folder {base} named by the checkpoint is gone; rerun make_base.py")
-    model = Zip2ZipForCausalLM.from_pretrained(out / "ckpt", dtype=torch.float32).eval()
+    model = Zip2ZipPreTrainedModel.from_pretrained(out / "ckpt", dtype=torch.float32).eval()
     v, c = model.compression.initial_vocab_size, model.compression.max_codebook_size
     columns = references["base_col_subset"]
     for prompt, entry in record["prompts"].items():

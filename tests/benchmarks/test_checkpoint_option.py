@@ -15,7 +15,7 @@ from huggingface_hub import constants
 from benchmarks import _checkpoints, downstream, perplexity, throughput
 from benchmarks._cli import ResultFile, new_parser
 from zip2zip.evaluation.results import read_result
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 FORMAT_2 = "tests/fixtures/upstream/v2_rla_selfcontained"  # self-contained: its own base and tokenizer
 RUNS = {  # the smallest smoke run of each benchmark, and where it records the base it loaded
@@ -55,7 +55,7 @@ def test_our_checkpoint_on_another_base(tmp_path: Path) -> None:
     base_dir, checkpoint = tmp_path / "base", tmp_path / "ckpt"
     tiny_base(vocab_size=VOCAB).save_pretrained(base_dir)
     tiny_tokenizer().save_pretrained(base_dir)
-    Zip2ZipForCausalLM.from_base(
+    Zip2ZipPreTrainedModel.from_base(
         tiny_base(vocab_size=VOCAB), compression=compression(), base_model_name_or_path=str(base_dir)
     ).save_pretrained(checkpoint)
     out = tmp_path / "result.json"

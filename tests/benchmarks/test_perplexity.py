@@ -12,7 +12,7 @@ from benchmarks import perplexity
 from zip2zip.data.eval_corpora import load_eval_corpus
 from zip2zip.data.splits import is_heldout
 from zip2zip.evaluation.results import read_result
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 
 def test_baseline_bits_per_byte_equal_lm_eval_hf_model():
@@ -30,7 +30,7 @@ def test_baseline_bits_per_byte_equal_lm_eval_hf_model():
     ]
     expected = hf.loglikelihood_rolling(requests, disable_tqdm=True)
 
-    model = Zip2ZipForCausalLM.from_base(base, compression=compression(max_codebook_size=0)).eval()
+    model = Zip2ZipPreTrainedModel.from_base(base, compression=compression(max_codebook_size=0)).eval()
     config = perplexity.Config(max_length=max_length, batch_size=2)
     ids = [tok(d, add_special_tokens=False)["input_ids"] for d in documents]
     per_doc = perplexity.score_documents(

@@ -55,7 +55,7 @@ from zip2zip.inference.tokenization import Zip2ZipTokenizer
 from zip2zip.modeling.config import Zip2ZipConfig, resolve_base_location
 from zip2zip.modeling.hub import locate_checkpoint
 from zip2zip.modeling.load_options import resolve_device
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.remote_code import check_trust_remote_code, refusing_remote_code
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class Zip2ZipLM(TemplateLM):
 
     def __init__(
         self,
-        pretrained: str | Zip2ZipForCausalLM,
+        pretrained: str | Zip2ZipPreTrainedModel,
         tokenizer: str | Path | PreTrainedTokenizerBase | None = None,
         *,
         gguf_file: str | None = None,
@@ -327,7 +327,7 @@ class Zip2ZipLM(TemplateLM):
 
 
 def _load(
-    pretrained: str | Zip2ZipForCausalLM,
+    pretrained: str | Zip2ZipPreTrainedModel,
     tokenizer: str | Path | PreTrainedTokenizerBase | None,
     *,
     gguf_file: str | None,
@@ -335,13 +335,15 @@ def _load(
     max_subtokens: int,
     dtype: torch.dtype,
     trust_remote_code: bool,
-) -> tuple[Zip2ZipForCausalLM, Any]:
+) -> tuple[Zip2ZipPreTrainedModel, Any]:
     """(model, Hugging Face tokenizer) from whatever ``pretrained`` is; see ``Zip2ZipLM``."""
     if isinstance(tokenizer, str | Path):
         tokenizer = _load_tokenizer(str(tokenizer), gguf_file=None, trust_remote_code=trust_remote_code)
-    if isinstance(pretrained, Zip2ZipForCausalLM):
+    if isinstance(pretrained, Zip2ZipPreTrainedModel):
         if tokenizer is None:
-            raise ValueError("a loaded Zip2ZipForCausalLM needs tokenizer=<its base Hugging Face tokenizer>")
+            raise ValueError(
+                "a loaded Zip2ZipForCausalLM needs tokenizer=<its base Hugging Face tokenizer>"
+            )
         if max_codebook_size is not None and max_codebook_size != pretrained.compression.max_codebook_size:
             raise ValueError(
                 f"max_codebook_size={max_codebook_size} but the model has "
@@ -364,7 +366,7 @@ def _load(
                 gguf_file=config.base_gguf_file,
                 trust_remote_code=trust_remote_code,
             )
-        model = Zip2ZipForCausalLM.from_pretrained(
+        model = Zip2ZipPreTrainedModel.from_pretrained(
             checkpoint, dtype=dtype, trust_remote_code=trust_remote_code
         )
         return model, tokenizer
@@ -379,7 +381,7 @@ def _load(
     )
     if max_codebook_size > 0:
         warnings.warn(f"{pretrained}: hyper-encoders are freshly initialised (untrained)", stacklevel=3)
-    model = Zip2ZipForCausalLM.from_pretrained(
+    model = Zip2ZipPreTrainedModel.from_pretrained(
         location,
         gguf_file=gguf_file,
         tokenizer=tokenizer,

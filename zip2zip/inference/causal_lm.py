@@ -20,7 +20,7 @@ from zip2zip.inference.tokenization import BaseTokenizer, Zip2ZipTokenizer
 from zip2zip.modeling import model
 
 
-class Zip2ZipForCausalLM(model.Zip2ZipForCausalLM):
+class Zip2ZipForCausalLM(model.Zip2ZipPreTrainedModel):
     """A base causal LM plus hyper-encoders (see ``zip2zip.modeling.model``), with transformers-style ``generate``."""
 
     @torch.no_grad()

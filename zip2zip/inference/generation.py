@@ -38,7 +38,7 @@ from zip2zip.codec.lzw import LZWStream, as_ids
 from zip2zip.inference.decoding import DecodingConfig, GenerationConfigLike, as_decoding_config
 from zip2zip.inference.hyper_cache import HyperCache
 from zip2zip.inference.tokenization import BaseTokenizer, Zip2ZipTokenizer, as_zip2zip_tokenizer, compress_ids
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 
 @dataclass
@@ -85,7 +85,7 @@ class GenerationOutput:
 
 # ----------------------------------------------------------------------------------- encoders
 def _members(
-    entries: Sequence[tuple[int, ...]], model: Zip2ZipForCausalLM, device: torch.device
+    entries: Sequence[tuple[int, ...]], model: Zip2ZipPreTrainedModel, device: torch.device
 ) -> torch.Tensor:
     comp = model.compression
     table = np.full((len(entries), comp.max_subtokens), comp.pad_token_id, dtype=np.int64)
@@ -95,7 +95,7 @@ def _members(
 
 
 def _write_outputs(
-    model: Zip2ZipForCausalLM, cache: HyperCache, new: list[tuple[int, int, tuple[int, ...]]]
+    model: Zip2ZipPreTrainedModel, cache: HyperCache, new: list[tuple[int, int, tuple[int, ...]]]
 ) -> None:
     """Encode the output side of newly created entries (row, slot, base ids), all rows in one call."""
     if not new:
@@ -111,7 +111,7 @@ def _write_outputs(
 
 
 def _write_inputs(
-    model: Zip2ZipForCausalLM, cache: HyperCache, streams: list[LZWStream], needed: list[tuple[int, int]]
+    model: Zip2ZipPreTrainedModel, cache: HyperCache, streams: list[LZWStream], needed: list[tuple[int, int]]
 ) -> None:
     """Encode the input side of hypertokens about to be read for the first time (row, slot).
 
@@ -128,7 +128,7 @@ def _write_inputs(
 # ----------------------------------------------------------------------------------- prefill / step
 @torch.no_grad()
 def prefill(
-    model: Zip2ZipForCausalLM, prompts: Sequence[Sequence[int]], *, max_new_steps: int
+    model: Zip2ZipPreTrainedModel, prompts: Sequence[Sequence[int]], *, max_new_steps: int
 ) -> tuple[torch.Tensor, DecodeState]:
     """Run compressed prompts (one list of codes per row, unpadded) -> next-id logits ``[B, V + C]``.
 
@@ -191,7 +191,10 @@ def prefill(
 
 
 def _prompt_position_ids(
-    model: Zip2ZipForCausalLM, prompts: Sequence[Sequence[int]], streams: list[LZWStream], mask: torch.Tensor
+    model: Zip2ZipPreTrainedModel,
+    prompts: Sequence[Sequence[int]],
+    streams: list[LZWStream],
+    mask: torch.Tensor,
 ) -> torch.Tensor:
     """Positions ``[B, L]`` of the left-padded prompts as ``model.forward`` gives them (padding at 0)."""
     if model.config.position_mode == "compressed":
@@ -203,7 +206,7 @@ def _prompt_position_ids(
     return positions  # [B, L]
 
 
-def _step_position_ids(model: Zip2ZipForCausalLM, state: DecodeState) -> torch.Tensor:
+def _step_position_ids(model: Zip2ZipPreTrainedModel, state: DecodeState) -> torch.Tensor:
     """``[B, 1]`` positions of the ids a step feeds (already fed to the streams); advances the state."""
     if model.config.position_mode == "compressed":
         positions = state.next_positions
@@ -233,7 +236,7 @@ def _check_step(state: DecodeState, ids: Sequence[int]) -> None:
 
 
 def feed_streams(
-    model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]
+    model: Zip2ZipPreTrainedModel, state: DecodeState, ids: Sequence[int]
 ) -> tuple[list[tuple[int, int, tuple[int, ...]]], list[tuple[int, int]]]:
     """Host half of a step: feed each active row's id to its stream; return (new entries, inputs to encode).
 
@@ -255,7 +258,7 @@ def feed_streams(
 
 @torch.no_grad()
 def encode_step_entries(
-    model: Zip2ZipForCausalLM,
+    model: Zip2ZipPreTrainedModel,
     state: DecodeState,
     new: list[tuple[int, int, tuple[int, ...]]],
     needed: list[tuple[int, int]],
@@ -266,7 +269,7 @@ def encode_step_entries(
 
 
 @torch.no_grad()
-def run_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
+def run_step(model: Zip2ZipPreTrainedModel, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
     """Model part of a step (embedding, decoder with KV cache, joint head) -> ``[B, V + C]``. ``ids`` must
     have been fed to the streams (``feed_streams``, which also checked that the mask has room for them):
     ``base_token_end`` positions are read from the streams."""
@@ -290,7 +293,7 @@ def run_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) 
 
 
 def forward_step(
-    model: Zip2ZipForCausalLM,
+    model: Zip2ZipPreTrainedModel,
     state: DecodeState,
     ids: Sequence[int],
     new: list[tuple[int, int, tuple[int, ...]]],
@@ -301,7 +304,7 @@ def forward_step(
     return run_step(model, state, ids)
 
 
-def decode_step(model: Zip2ZipForCausalLM, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
+def decode_step(model: Zip2ZipPreTrainedModel, state: DecodeState, ids: Sequence[int]) -> torch.Tensor:
     """Feed one id per row (ignored for inactive rows) and return the next logits ``[B, V + C]``.
 
     A step the state cannot take (wrong number of ids, no room left, an id a row's codebook does not hold
@@ -339,7 +342,7 @@ def select_next(
 
 # ----------------------------------------------------------------------------------- generate
 def _eos_ids(
-    model: Zip2ZipForCausalLM, tokenizer: Zip2ZipTokenizer | None, config: DecodingConfig
+    model: Zip2ZipPreTrainedModel, tokenizer: Zip2ZipTokenizer | None, config: DecodingConfig
 ) -> set[int]:
     if config.eos_token_ids is not None:
         return set(config.eos_token_ids)
@@ -364,7 +367,7 @@ def _as_batch(prompts: str | Sequence[Any]) -> Sequence[Any]:
 
 
 def generate(
-    model: Zip2ZipForCausalLM,
+    model: Zip2ZipPreTrainedModel,
     prompts: str | Sequence[str] | Sequence[Sequence[int]],
     *,
     tokenizer: Zip2ZipTokenizer | BaseTokenizer | None = None,
@@ -423,7 +426,7 @@ def _base_prompts(
 
 
 def _decode(
-    model: Zip2ZipForCausalLM,
+    model: Zip2ZipPreTrainedModel,
     state: DecodeState,
     logits: torch.Tensor,
     *,
@@ -486,7 +489,7 @@ def _finish_reason(
 
 
 def _row_result(
-    model: Zip2ZipForCausalLM,
+    model: Zip2ZipPreTrainedModel,
     state: DecodeState,
     row: int,
     emitted: list[int],

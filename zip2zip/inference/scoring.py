@@ -23,7 +23,7 @@ import torch
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.codec.lzw_codec import NO_POSITION
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def compress_segments(segments: Sequence[Sequence[int]], config: CompressionConf
 
 @torch.no_grad()
 def score_continuations(
-    model: Zip2ZipForCausalLM,
+    model: Zip2ZipPreTrainedModel,
     requests: Sequence[tuple[Sequence[int], Sequence[int]]],
     *,
     batch_size: int = 4,
@@ -106,7 +106,7 @@ def score_continuations(
 
 
 def _score_batch(
-    model: Zip2ZipForCausalLM,
+    model: Zip2ZipPreTrainedModel,
     batch: list[SegmentedCodes],
     requests: Sequence[tuple[Sequence[int], Sequence[int]]],
     rows: list[int],

@@ -11,7 +11,7 @@ Custom code in a folder or repository is never run: one that needs it is refused
 
 The provenance says what was loaded (name, package, version, file, sha256, or whether the weights are
 random), ready for a result file or a training log. This module does not wrap a model for zip2zip (see
-``model.Zip2ZipForCausalLM.from_base``) and never picks a tokenizer.
+``model.Zip2ZipPreTrainedModel.from_base``) and never picks a tokenizer.
 """
 
 from __future__ import annotations

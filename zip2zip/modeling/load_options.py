@@ -83,7 +83,7 @@ def resolve_device(
     """The one device ``device_map`` names (None: leave the model where it loads, the CPU).
 
     ``"auto"`` is the first CUDA device, else MPS, else the CPU. A map is accepted when every module goes
-    to the same device; spreading one model over several is not supported. A device this machine lacks
+    to the same device; spreading one model over several is not supported. A device that is not there
     (no CUDA, no MPS, a CUDA index past the last GPU) is an error naming ``option`` (e.g. ``--device``).
     """
     if device_map is None:

@@ -1,4 +1,4 @@
-"""``Zip2ZipForCausalLM``: any Hugging Face causal LM reading and writing LZW-compressed id streams.
+"""``Zip2ZipPreTrainedModel``: any Hugging Face causal LM reading and writing LZW-compressed id streams.
 
 The wrapper owns two hyper-encoders (input side over the base input-embedding rows, output side over
 the base LM-head rows; with ``tie_encoders`` one encoder over the LM-head rows serves both sides, the
@@ -80,7 +80,7 @@ class Zip2ZipOutput:
     loss: torch.Tensor | None = None
 
 
-class Zip2ZipForCausalLM(nn.Module):
+class Zip2ZipPreTrainedModel(nn.Module):
     """A base causal LM plus hyper-encoders; vocabulary = V base ids + C per-sequence hypertoken slots."""
 
     def __init__(self, base_model: nn.Module, config: Zip2ZipConfig) -> None:

@@ -42,12 +42,9 @@ def load_causal_lm(name_or_path: str, *, trust_remote_code: bool, **options: Any
     A location that needs custom code the user did not allow is refused in one line (``remote_code``)."""
     if _kept is None:
         return _load(name_or_path, trust_remote_code=trust_remote_code, **options)
-    key = (
-        name_or_path,
-        _local_files(name_or_path),
-        trust_remote_code,
-        tuple(sorted((k, repr(v)) for k, v in options.items())),
-    )
+    # options left at transformers' defaults (None, False) name the same load as options not given
+    given = sorted((k, repr(v)) for k, v in options.items() if v is not None and v is not False)
+    key = (name_or_path, _local_files(name_or_path), trust_remote_code, tuple(given))
     if key not in _kept:
         _kept[key] = _load(name_or_path, trust_remote_code=trust_remote_code, **options)
     return copy.deepcopy(_kept[key])

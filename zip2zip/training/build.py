@@ -17,7 +17,7 @@ from torch import nn
 from zip2zip.data.training_chunks import PreparedData
 from zip2zip.modeling.base_models import SMOLLM2_GGUF, SMOLLM2_PACKAGE, TinyLlama, load_base_model
 from zip2zip.modeling.config import PACKAGE_SCHEME, HyperEncoderConfig
-from zip2zip.modeling.model import Zip2ZipForCausalLM
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.modeling.reconstruction import ReconstructionDecoder
 from zip2zip.training.config import GroupRecipe, TrainConfig
 from zip2zip.training.loss import Zip2ZipTrainingModule
@@ -36,7 +36,7 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
     if tie is None:
         text_config: Any = base.config.get_text_config()  # type: ignore[operator,union-attr]
         tie = bool(getattr(text_config, "tie_word_embeddings", False))
-    model = Zip2ZipForCausalLM.from_base(
+    model = Zip2ZipPreTrainedModel.from_base(
         base,
         compression=compression,
         hyper_encoder=HyperEncoderConfig(num_layers=config.hyper_encoder_layers),

@@ -33,7 +33,7 @@ from torch import nn
 
 from zip2zip.codec.lzw_codec import NO_POSITION
 from zip2zip.modeling.lm_head import slot_mask_from_positions
-from zip2zip.modeling.model import IGNORE_INDEX, Zip2ZipForCausalLM
+from zip2zip.modeling.model import IGNORE_INDEX, Zip2ZipPreTrainedModel
 from zip2zip.modeling.reconstruction import (
     ReconstructionDecoder,
     reconstruction_targets,
@@ -128,7 +128,7 @@ class Zip2ZipTrainingModule(nn.Module):
 
     def __init__(
         self,
-        model: Zip2ZipForCausalLM,
+        model: Zip2ZipPreTrainedModel,
         decoder: ReconstructionDecoder | None,
         *,
         reconstruction_weight: float,
