@@ -3,7 +3,8 @@ one resume/write path (:class:`ResultFile`), the closing summary, and :func:`run
 strings those together as the end of every benchmark's ``main``.
 
 Usage errors are one line on stderr and exit status 2, raised while the arguments are parsed, before any
-work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a damaged ``--resume`` file.
+work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a damaged ``--resume`` file,
+an ``--out`` this run must not replace (:func:`out_problem`).
 Only what the user cannot fix by retyping (an unreachable hub, a package that is not installed) is left
 to the benchmark, which skips it with the reason recorded in the result.
 """
@@ -16,6 +17,7 @@ import json
 import os
 import platform
 import re
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,8 @@ from zip2zip.evaluation.results import (
     is_partial,
     partial_path,
     refuse_dirty_checkout,
+    row_digest,
+    row_problem,
     write_json_atomic,
     write_result,
 )
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 RESULTS_DIR = Path("results")
+BASELINES_DIR = RESULTS_DIR / "regression"  # written only by ``python -m benchmarks.regression --update-baselines``
 C = TypeVar("C", bound="DataclassInstance")  # a benchmark Config: ``dataclasses.replace`` needs a dataclass
 
 
@@ -61,12 +66,18 @@ def new_parser(benchmark: str, description: str | None) -> argparse.ArgumentPars
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> None:
-    """``--smoke``, ``--out`` and ``--allow-dirty``, worded the same in every benchmark."""
+    """``--smoke``, ``--out``, ``--force`` and ``--allow-dirty``, worded the same in every benchmark."""
     parser.add_argument("--smoke", action="store_true", help="seconds-long run on tiny settings (for tests)")
     parser.add_argument(
         "--out",
         type=argument_type(_result_path),
         help=f"result JSON path (default: {RESULTS_DIR}/{benchmark}/<run-tag>.json, e.g. {run_tag()})",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"let a smoke run replace a full or committed {benchmark} result (never another benchmark's "
+        f"file, nor {BASELINES_DIR}/)",
     )
     parser.add_argument(
         "--allow-dirty",
@@ -233,6 +244,73 @@ def default_output_path(benchmark: str, *, smoke: bool = False, device: str = "c
     return RESULTS_DIR / benchmark / f"{run_tag(smoke=smoke, device=device)}.json"
 
 
+def results_folder(path: Path) -> Path:
+    """The committed results' folder that ``path`` may fall in: ``results/`` at the top of the git checkout
+    holding ``path``, else ``./results`` (benchmarks run from the repository root)."""
+    top = _git(path, "rev-parse", "--show-toplevel")
+    return (Path(top) / RESULTS_DIR if top else RESULTS_DIR).resolve()
+
+
+def out_problem(out: Path, *, benchmark: str, status: str, force: bool) -> str | None:
+    """Why a ``status`` run of ``benchmark`` must not write ``out`` (None if it may), checked before any work.
+
+    Never, even with ``force``: a path in ``results/regression/`` (baselines: ``--update-baselines`` only) or in
+    another benchmark's ``results/<name>/``, nor a file that is not this benchmark's result, nor a partial file
+    of another benchmark's run (an unreadable one is :meth:`ResultFile.begin`'s to report or replace).
+    Without ``force``, a smoke run neither replaces a full run (finished or partial) nor a file committed to git.
+    """
+    target = out.resolve()
+    results = results_folder(target)
+    if target.is_relative_to(results / BASELINES_DIR.name):
+        return (
+            f"{out} is in {BASELINES_DIR}/, the regression baselines, which only "
+            "python -m benchmarks.regression --update-baselines writes: pass another --out"
+        )
+    if target.is_relative_to(results) and not target.is_relative_to(results / benchmark):
+        return f"{out} is in {RESULTS_DIR}/ but not in {RESULTS_DIR / benchmark}/, where {benchmark} results go"
+    for path in (out, partial_path(out)):
+        if not path.is_file() or path.stat().st_size == 0:  # an empty file (mktemp) holds nothing to lose
+            continue
+        held = _held_result(path)
+        if held is None and path == out:
+            return f"{path} is not a {benchmark} result, so this run does not replace it: pass another --out"
+        if held is None:
+            continue
+        held_benchmark, held_status = held
+        if held_benchmark != benchmark:
+            return f"{path} holds a {held_benchmark} result, not {benchmark}: pass another --out"
+        if status == "smoke" and not force:
+            if held_status == "full":
+                return f"{path} holds a full {benchmark} run; a smoke run does not replace it: pass another --out"
+            if _git(path, "ls-files", "--full-name", "--", path.name):
+                return f"{path} is committed to git; only a full {benchmark} run replaces it: pass another --out"
+    return None
+
+
+def _held_result(path: Path) -> tuple[str, str | None] | None:
+    """(benchmark, status) of the result or partial file at ``path``; None if it is neither."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("benchmark"), str) and "rows" in data):
+        return None
+    status = data.get("status")
+    return data["benchmark"], status if isinstance(status, str) else None
+
+
+def _git(path: Path, *command: str) -> str:
+    """Output of ``git <command>`` run in ``path``'s folder (or its nearest existing parent); "" if it fails."""
+    folder = path if path.is_dir() else path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        done = subprocess.run(["git", *command], cwd=folder, capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 # ---- the one resume/write path -----------------------------------------------------------------------
 
 
@@ -247,11 +325,14 @@ class Saved:
 class ResultFile:
     """``--out`` of one run, written once, atomically, when the run is complete; never partly.
 
-    Progress of a long run goes to ``partial_path(out)`` (``save_progress`` after each finished cell), which
-    the final write removes. So a run killed at any point leaves ``--out`` exactly as it was, and
-    ``--resume`` continues from the partial file (else from a finished ``--out``), keeping every finished
-    cell. A run that measured nothing writes nothing and exits with status 1.
+    Made before any work, it refuses (a usage error) an ``--out`` this run must not replace
+    (:func:`out_problem`). Progress of a long run goes to ``partial_path(out)`` (``save_progress`` after each
+    finished cell), which the final write removes. So a run killed at any point leaves ``--out`` exactly as it
+    was, and ``--resume`` continues from the partial file (else from a finished ``--out``), keeping every
+    finished cell whose row is still a valid row and still matches the digest written with it. A run that
+    measured nothing writes nothing and exits with status 1.
 
+    ``status``: ``"full"`` or ``"smoke"``, what this run writes; ``force``: ``--force``.
     ``must_match``: config keys an earlier run must share to be resumed (a differing one is a usage error,
     never a silent mix of two setups); ``renamed_keys``: old key -> new key, for runs saved before a
     rename. ``row_keys``: what identifies a row (a saved row without them is damaged).
@@ -264,20 +345,49 @@ class ResultFile:
         *,
         benchmark: str,
         config: Mapping[str, Any],
+        status: str,
+        force: bool = False,
         must_match: Iterable[str] = (),
         row_keys: Iterable[str] = (),
         renamed_keys: Mapping[str, str] | None = None,
         allow_dirty: bool = False,
     ) -> None:
+        if problem := out_problem(out, benchmark=benchmark, status=status, force=force):
+            parser.error(problem)
         self.parser = parser
         self.out = out
         self.partial = partial_path(out)
         self.benchmark = benchmark
         self.config = _plain(config)
+        self.status = status
         self.must_match = tuple(must_match)
         self.row_keys = tuple(row_keys)
         self.renamed_keys = dict(renamed_keys or {})
         self.allow_dirty = allow_dirty
+
+    @classmethod
+    def for_args(
+        cls,
+        parser: argparse.ArgumentParser,
+        args: argparse.Namespace,
+        *,
+        benchmark: str,
+        config: Mapping[str, Any],
+        device: str = "cpu",
+        **options: Any,
+    ) -> ResultFile:
+        """The result file of a parsed command line: ``--out`` (default :func:`default_output_path`, tagged
+        with ``device``), ``--smoke``, ``--force`` and ``--allow-dirty``; ``options`` as in the constructor."""
+        return cls(
+            parser,
+            args.out or default_output_path(benchmark, smoke=args.smoke, device=device),
+            benchmark=benchmark,
+            config=config,
+            status="smoke" if args.smoke else "full",
+            force=args.force,
+            allow_dirty=args.allow_dirty,
+            **options,
+        )
 
     def read(self, path: Path, *, context: str = "") -> dict[str, Any]:
         """A saved run (partial or finished) of this benchmark; a damaged file is a one-line usage error."""
@@ -287,14 +397,18 @@ class ResultFile:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             problem = f"not readable JSON: {exc}"
         if problem:
-            fix = "remove it or drop --resume" if context == "--resume" else "remove it or pass another --out"
-            self.parser.error(f"{context + ': ' if context else ''}{path} is damaged ({problem}); {fix}")
+            self._damaged(path, problem, context)
         return data
+
+    def _damaged(self, path: Path, problem: str, context: str) -> NoReturn:
+        fix = "remove it or drop --resume" if context == "--resume" else "remove it or pass another --out"
+        self.parser.error(f"{context + ': ' if context else ''}{path} is damaged ({problem}); {fix}")
 
     def begin(self, *, resume: bool) -> Saved:
         """What the run keeps: with ``resume``, the rows of the partial file, else of a finished ``--out``
-        (derived rows, ``versus``, are dropped: they are recomputed from the measured ones). Without it,
-        nothing; a partial file left by an interrupted run is then replaced, which is said on stderr."""
+        (derived rows, ``versus``, are dropped: they are recomputed from the measured ones), each checked
+        against the row schema and its digest. Without it, nothing; a partial file left by an interrupted run
+        is then replaced, which is said on stderr."""
         source = self.partial if self.partial.exists() else self.out if self.out.exists() else None
         if not resume:
             if self.partial.exists():
@@ -307,6 +421,8 @@ class ResultFile:
         if source is None:
             return Saved()
         saved = self.read(source, context="--resume")
+        if problem := self._rows_problem(saved):
+            self._damaged(source, problem, "--resume")
         saved_config = {self.renamed_keys.get(k, k): v for k, v in saved["config"].items()}
         differing = [k for k in self.must_match if saved_config.get(k) != self.config.get(k)]
         if differing:
@@ -317,14 +433,35 @@ class ResultFile:
         print(f"resuming {len(rows)} rows from {source}", file=sys.stderr)
         return Saved(rows, saved.get("assets") or {})
 
+    def _rows_problem(self, saved: Mapping[str, Any]) -> str | None:
+        """Why the saved rows cannot be kept: one is not a row, or does not match its ``row_sha256`` digest
+        (edited or damaged since it was written); a file without digests cannot be checked, so is not kept."""
+        digests = saved.get("row_sha256")
+        rows = saved["rows"]
+        if not (isinstance(digests, list) and len(digests) == len(rows)):
+            return (
+                f"'row_sha256' does not hold one digest per row ({len(rows)} rows), so its rows cannot be checked"
+            )
+        for number, (row, digest) in enumerate(zip(rows, digests, strict=True)):
+            label = ", ".join(f"{k}={row[k]}" for k in self.row_keys if k in row)
+            where = f"row {number}" + (f" ({label})" if label else "")
+            if (problem := row_problem(row)) is not None:
+                return f"{where}: {problem}"
+            if digest != row_digest(saved["config"], row):
+                return f"{where} does not match its sha256 in 'row_sha256': edited or damaged since it was written"
+        return None
+
     def save_progress(self, rows: Sequence[dict[str, Any]], assets: Mapping[str, Any] | None = None) -> None:
-        """The rows finished so far (and their assets) to the partial file; ``--out`` is not touched."""
+        """The rows finished so far (with their digests and assets) to the partial file; ``--out`` is not
+        touched."""
         write_json_atomic(
             self.partial,
             {
                 "benchmark": self.benchmark,
+                "status": self.status,
                 "config": self.config,
                 "rows": list(rows),
+                "row_sha256": [row_digest(self.config, row) for row in rows],
                 "assets": dict(assets or {}),
             },
         )
@@ -383,7 +520,7 @@ def run_and_write(
     renamed_keys: Mapping[str, str] | None = None,
 ) -> None:
     """The close of every benchmark's ``main``, once the arguments and the Config are checked: pick ``--out``
-    (default :func:`default_output_path`), resume what ``--resume`` keeps (:class:`ResultFile`), call
+    (:meth:`ResultFile.for_args`, which refuses one this run must not replace), resume what ``--resume`` keeps (:class:`ResultFile`), call
     ``run(config, status=, previous=, previous_assets=, on_progress=)``, write the result and print the summary.
 
     ``config_dict``: the config as recorded (and compared on ``--resume``; ``renamed_keys`` as in
@@ -391,18 +528,17 @@ def run_and_write(
     ``check_existing``: called with the :class:`ResultFile` when ``--out`` already exists, before anything is
     resumed (to refuse, with ``parser.error``, a file this run must not continue or replace).
     """
-    out = args.out or default_output_path(benchmark, smoke=args.smoke, device=device)
-    results = ResultFile(
+    results = ResultFile.for_args(
         parser,
-        out,
+        args,
         benchmark=benchmark,
         config=config_dict,
+        device=device,
         must_match=must_match,
         row_keys=row_keys,
         renamed_keys=renamed_keys,
-        allow_dirty=args.allow_dirty,
     )
-    if check_existing is not None and out.exists():
+    if check_existing is not None and results.out.exists():
         check_existing(results)
     saved = results.begin(resume=args.resume)
     with reuse_loaded_models():  # the rows of one run share their base models' weights, read once
@@ -414,7 +550,7 @@ def run_and_write(
             on_progress=results.save_progress,
         )
     results.write(result)
-    print_summary(result, summary_lines(result), out)
+    print_summary(result, summary_lines(result), results.out)
 
 
 def print_summary(result: BenchmarkResult, lines: list[str], out: Path) -> None:
