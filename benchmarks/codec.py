@@ -28,7 +28,6 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import median, stdev, time_interleaved
 
 from ._cli import (
-    ResultFile,
     argument_type,
     check_hub_tokenizers,
     comma_list,
@@ -39,6 +38,7 @@ from ._cli import (
     resolve_config,
     tokenizer_name,
 )
+from ._result_file import ResultFile
 
 
 @dataclass(frozen=True)

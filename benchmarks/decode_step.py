@@ -38,7 +38,6 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from benchmarks._cli import (
-    ResultFile,
     new_parser,
     one_of,
     parse_args,
@@ -47,6 +46,7 @@ from benchmarks._cli import (
 )
 from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
 from benchmarks._devices import device_sync
+from benchmarks._result_file import ResultFile
 from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.evaluation.results import BenchmarkResult, metric

@@ -146,14 +146,18 @@ def test_written_results_carry_a_digest_per_row(tmp_path: Path) -> None:
     [
         pytest.param([], "a JSON array, not an object", id="not-an-object"),
         pytest.param({"corpus": "code"}, "'metrics' is a JSON null", id="no-metrics"),
-        pytest.param({"metrics": {"x": {"value": True, "unit": "u"}}}, "value True is not a number", id="bool"),
+        pytest.param(
+            {"metrics": {"x": {"value": True, "unit": "u"}}}, "value True is not a number", id="bool"
+        ),
         pytest.param({"metrics": {"x": {"value": 1}}}, "no text 'unit'", id="no-unit"),
         pytest.param({"metrics": {"x": {"unit": "u"}}}, "value '<absent>' is not a number", id="no-value"),
         pytest.param(
             {"metrics": {"x": {"value": 1, "unit": "u", "num_samples": -1}}}, "num_samples -1", id="count"
         ),
         pytest.param({"metrics": {"x": {"value": 1, "unit": "u", "stdev": -0.5}}}, "stdev -0.5", id="stdev"),
-        pytest.param({"metrics": {"x": {"value": 1, "unit": "u", "values": [1, "2"]}}}, "values", id="values"),
+        pytest.param(
+            {"metrics": {"x": {"value": 1, "unit": "u", "values": [1, "2"]}}}, "values", id="values"
+        ),
         pytest.param({"metrics": {"x": {"value": 1, "unit": "u", "ci95": [1.0]}}}, "ci95 has 1", id="ci95"),
         pytest.param({"metrics": {}, "num_docs": float("inf")}, "num_docs is not a finite", id="inf-outside"),
         pytest.param(

@@ -72,7 +72,9 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_in_subproces
     if args.work_dir is not None and args.work_dir.resolve().is_relative_to(results):
         parser.error(f"--work-dir {args.work_dir} is inside results/; pick a scratch folder")
     if args.out.resolve().is_relative_to(results):  # baselines go there only through --update-baselines
-        parser.error(f"--out {args.out} is inside results/, which holds results, not reports; pick another path")
+        parser.error(
+            f"--out {args.out} is inside results/, which holds results, not reports; pick another path"
+        )
     baselines = repo / args.baselines
     print(_environment_line(repo), flush=True)
     with tempfile.TemporaryDirectory(prefix="zip2zip-regression-") as scratch:

@@ -131,4 +131,3 @@ def train_log_metrics(log: Mapping[str, Any], *, benchmark: str = "training") ->
             metric = Metric(benchmark, row, field, value)
             out[metric.name] = metric
     return out
-

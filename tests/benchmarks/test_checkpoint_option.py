@@ -13,7 +13,8 @@ from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer
 from huggingface_hub import constants
 
 from benchmarks import _checkpoints, downstream, perplexity, throughput
-from benchmarks._cli import ResultFile, new_parser
+from benchmarks._cli import new_parser
+from benchmarks._result_file import ResultFile
 from zip2zip.evaluation.results import read_result, row_digest
 from zip2zip.modeling.model import Zip2ZipForCausalLM
 

@@ -1,4 +1,4 @@
-"""``--out`` never replaces what it must not (``benchmarks._cli.out_problem``): another benchmark's file, a
+"""``--out`` never replaces what it must not (``benchmarks._result_file.out_problem``): another benchmark's file, a
 full run from a smoke run, a committed result from anything but a full run of its benchmark (unless
 ``--force``), a regression baseline from anything but ``--update-baselines``.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks._cli import out_problem
+from benchmarks._result_file import out_problem
 from benchmarks.regression import cli as regression_cli
 from zip2zip.evaluation.results import partial_path, write_json_atomic
 
@@ -73,8 +73,12 @@ def test_a_smoke_run_does_not_replace_a_committed_full_result(repo, capsys, name
     ("name", "target", "reason"),
     [
         pytest.param("codec", "efficiency/" + RESULT, "not in results/codec/", id="codec-into-efficiency"),
-        pytest.param("efficiency", "regression/efficiency.json", "regression baselines", id="efficiency-baseline"),
-        pytest.param("efficiency", "regression/codec.json", "regression baselines", id="efficiency-codec-baseline"),
+        pytest.param(
+            "efficiency", "regression/efficiency.json", "regression baselines", id="efficiency-baseline"
+        ),
+        pytest.param(
+            "efficiency", "regression/codec.json", "regression baselines", id="efficiency-codec-baseline"
+        ),
     ],
 )
 @pytest.mark.parametrize("force", [False, True], ids=["", "force"])

@@ -67,7 +67,9 @@ def test_a_changed_unit_fails_naming_both_units() -> None:
 @pytest.mark.parametrize(("base", "now"), [("nan", "nan"), ("nan", "0.8"), ("0.8", "nan")])
 def test_nan_on_either_side_fails_unless_ignored(bench, field, verdict, base, now) -> None:
     """A NaN baseline does not "equal" a NaN now: NaN is no measurement, so two of them are not unchanged."""
-    checks = compare(_metrics(bench, "r", **{field: float(base)}), _metrics(bench, "r", **{field: float(now)}))
+    checks = compare(
+        _metrics(bench, "r", **{field: float(base)}), _metrics(bench, "r", **{field: float(now)})
+    )
     assert [c.verdict for c in checks] == [verdict]
     if verdict == "FAIL":
         assert "NaN is no measurement" in checks[0].reason

@@ -1,4 +1,4 @@
-"""The one resume/write path of the benchmarks (``benchmarks._cli.ResultFile``): progress goes to a partial
+"""The one resume/write path of the benchmarks (``benchmarks._result_file.ResultFile``): progress goes to a partial
 file, ``--out`` is written only when complete, a damaged, edited or foreign saved run is a one-line usage
 error naming the file (and the row)."""
 
@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from benchmarks._cli import ResultFile, new_parser
+from benchmarks._cli import new_parser
+from benchmarks._result_file import ResultFile
 from zip2zip.evaluation.results import (
     BenchmarkResult,
     metric,
@@ -148,10 +149,14 @@ def test_a_run_without_rows_writes_nothing_and_exits_1(tmp_path, capsys) -> None
 
 
 EDITS = [
-    pytest.param(lambda row: {**row, "metrics": "nll 1.0"}, "'metrics' is a JSON string", id="metrics-string"),
+    pytest.param(
+        lambda row: {**row, "metrics": "nll 1.0"}, "'metrics' is a JSON string", id="metrics-string"
+    ),
     pytest.param(lambda row: {**row, "metrics": 1.0}, "'metrics' is a JSON number", id="metrics-number"),
     pytest.param(
-        lambda row: {**row, "metrics": {"nll_nats": "1.0"}}, "metric 'nll_nats': a JSON string", id="metric-string"
+        lambda row: {**row, "metrics": {"nll_nats": "1.0"}},
+        "metric 'nll_nats': a JSON string",
+        id="metric-string",
     ),
     pytest.param(
         lambda row: {**row, "metrics": {"nll_nats": {**metric(1.0, "nats"), "value": "1.0"}}},
@@ -173,7 +178,9 @@ EDITS = [
 
 @pytest.mark.parametrize("saved", ["partial", "finished"])
 @pytest.mark.parametrize(("edit", "problem"), EDITS)
-def test_a_row_that_is_not_a_row_is_refused_naming_file_and_row(tmp_path, capsys, saved, edit, problem) -> None:
+def test_a_row_that_is_not_a_row_is_refused_naming_file_and_row(
+    tmp_path, capsys, saved, edit, problem
+) -> None:
     """Even with a matching digest (a benchmark that wrote it, or an edit that recomputed it), a row must be a
     row: metrics an object of metric objects with finite numbers."""
     out = tmp_path / "out.json"
@@ -214,7 +221,8 @@ def test_a_config_edited_to_match_is_refused(tmp_path, capsys) -> None:
 
 
 @pytest.mark.parametrize(
-    "digests", [pytest.param(None, id="absent"), pytest.param([], id="too-few"), pytest.param("abc", id="string")]
+    "digests",
+    [pytest.param(None, id="absent"), pytest.param([], id="too-few"), pytest.param("abc", id="string")],
 )
 def test_rows_without_their_digests_are_not_kept(tmp_path, capsys, digests) -> None:
     out = tmp_path / "out.json"

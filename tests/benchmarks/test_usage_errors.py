@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import _checkpoints, codec, decode_step, downstream, efficiency, perplexity, throughput
-from benchmarks._cli import default_output_path
+from benchmarks._result_file import default_output_path
 from zip2zip.data.tokenizers import MissingAssetError
 
 

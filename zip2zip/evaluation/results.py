@@ -148,7 +148,10 @@ def row_digest(config: Any, row: Any) -> str:
     spaces): written beside the rows, so a row edited or damaged since, or moved under another config, is
     told apart from the one the benchmark measured."""
     text = json.dumps(
-        _to_jsonable({"config": config, "row": row}), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        _to_jsonable({"config": config, "row": row}),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -223,7 +226,9 @@ def _json_type(obj: Any) -> str:
         return "boolean"
     if isinstance(obj, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(obj), type(obj).__name__)
+    if isinstance(obj, str):
+        return "string"
+    return "array" if isinstance(obj, list) else "object" if isinstance(obj, dict) else type(obj).__name__
 
 
 def partial_path(out: Path | str) -> Path:
