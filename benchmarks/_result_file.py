@@ -99,7 +99,7 @@ def _held_result(path: Path) -> tuple[str, str | None] | None:
     """(benchmark, status) of the result or partial file at ``path``; None if it is neither."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     if not (isinstance(data, dict) and isinstance(data.get("benchmark"), str) and "rows" in data):
         return None
@@ -202,7 +202,7 @@ class ResultFile:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             problem = _schema_problem(data, self.benchmark, self.row_keys)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             problem = f"not readable JSON: {exc}"
         if problem:
             self._damaged(path, problem, context)

@@ -109,6 +109,7 @@ def test_saved_run_with_another_setup_is_a_usage_error(tmp_path, capsys) -> None
             '{"schema_version": 99, "config": {}, "rows": []}', "schema_version=99", id="newer-schema"
         ),
         pytest.param(b"\xff\xfe\x00", "not readable JSON", id="not-utf8"),
+        pytest.param("[" * 100_000, "not readable JSON", id="deeply-nested"),
     ],
 )
 def test_damaged_resume_file_is_one_line_naming_it(tmp_path, capsys, content, problem) -> None:

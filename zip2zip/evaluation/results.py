@@ -33,8 +33,9 @@ class BenchmarkResult:
 
     ``rows`` hold the measurements: identifying keys (``model``, ``corpus``, ``setting`` ...) plus a
     ``metrics`` dict whose values are ``metric(...)`` objects; ``row_sha256`` their digests
-    (:func:`row_digest`, absent in files written before it), so ``--resume`` refuses an edited row. ``assets`` says which real tokenizers,
-    corpora and models were actually used (names, versions, file hashes), ``skipped`` what was not and why.
+    (:func:`row_digest`; absent in files written before them), so ``--resume`` refuses an edited row.
+    ``assets`` says which real tokenizers, corpora and models were actually used (names, versions, file
+    hashes), ``skipped`` what was not and why.
     """
 
     benchmark: str
@@ -182,7 +183,9 @@ def _metric_problem(m: Any) -> str | None:
         return f"a JSON {_json_type(m)}, not a metric object"
     if not isinstance(m.get("unit"), str):
         return "no text 'unit'"
-    value = m.get("value", "<absent>")
+    if "value" not in m:
+        return "no 'value'"
+    value = m["value"]
     if value is None:
         if not (isinstance(m.get("reason"), str) and m["reason"]):
             return "value null without a 'reason'"
