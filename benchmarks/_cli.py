@@ -1,9 +1,10 @@
-"""Command-line pieces every benchmark shares: the parser, name/path validators, default result paths, the
-one resume/write path (:class:`ResultFile`), the closing summary, and :func:`run_and_write`, which
-strings those together as the end of every benchmark's ``main``.
+"""Command-line pieces every benchmark shares: the parser, name/path validators, the closing summary, and
+:func:`run_and_write`, which strings those together with the one resume/write path
+(:class:`benchmarks._result_file.ResultFile`) as the end of every benchmark's ``main``.
 
 Usage errors are one line on stderr and exit status 2, raised while the arguments are parsed, before any
-work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a damaged ``--resume`` file.
+work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a damaged ``--resume`` file,
+an ``--out`` this run must not replace (:func:`benchmarks._result_file.out_problem`).
 Only what the user cannot fix by retyping (an unreachable hub, a package that is not installed) is left
 to the benchmark, which skips it with the reason recorded in the result.
 """
@@ -12,33 +13,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from zip2zip.evaluation.results import (
-    PARTIAL_SUFFIX,
-    SCHEMA_VERSION,
-    BenchmarkResult,
-    is_partial,
-    partial_path,
-    refuse_dirty_checkout,
-    write_json_atomic,
-    write_result,
-)
+from zip2zip.evaluation.results import PARTIAL_SUFFIX, BenchmarkResult, is_partial, refuse_dirty_checkout
 from zip2zip.modeling.pretrained_cache import reuse_loaded_models
 from zip2zip.registry import check_name, unknown_name_message
+
+from ._result_file import BASELINES_DIR, RESULTS_DIR, ResultFile, run_tag
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-RESULTS_DIR = Path("results")
 C = TypeVar("C", bound="DataclassInstance")  # a benchmark Config: ``dataclasses.replace`` needs a dataclass
 
 
@@ -61,12 +50,18 @@ def new_parser(benchmark: str, description: str | None) -> argparse.ArgumentPars
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> None:
-    """``--smoke``, ``--out`` and ``--allow-dirty``, worded the same in every benchmark."""
+    """``--smoke``, ``--out``, ``--force`` and ``--allow-dirty``, worded the same in every benchmark."""
     parser.add_argument("--smoke", action="store_true", help="seconds-long run on tiny settings (for tests)")
     parser.add_argument(
         "--out",
         type=argument_type(_result_path),
         help=f"result JSON path (default: {RESULTS_DIR}/{benchmark}/<run-tag>.json, e.g. {run_tag()})",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"let a smoke run replace a full or committed {benchmark} result (never another benchmark's "
+        f"file, nor {BASELINES_DIR}/)",
     )
     parser.add_argument(
         "--allow-dirty",
@@ -220,153 +215,6 @@ def _result_path(text: str) -> Path:
     return path
 
 
-# ---- result paths ------------------------------------------------------------------------------------
-
-
-def run_tag(*, smoke: bool = False, device: str = "cpu") -> str:
-    """Names a result by where it ran, e.g. ``cpu-x86_64-2cores``; smoke runs are tagged (and git-ignored)."""
-    tag = f"{device}-{platform.machine()}-{os.cpu_count()}cores"
-    return f"smoke-{tag}" if smoke else tag
-
-
-def default_output_path(benchmark: str, *, smoke: bool = False, device: str = "cpu") -> Path:
-    return RESULTS_DIR / benchmark / f"{run_tag(smoke=smoke, device=device)}.json"
-
-
-# ---- the one resume/write path -----------------------------------------------------------------------
-
-
-@dataclass
-class Saved:
-    """What ``--resume`` keeps of an earlier run: its measured rows and the assets recorded with them."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    assets: dict[str, Any] = field(default_factory=dict)
-
-
-class ResultFile:
-    """``--out`` of one run, written once, atomically, when the run is complete; never partly.
-
-    Progress of a long run goes to ``partial_path(out)`` (``save_progress`` after each finished cell), which
-    the final write removes. So a run killed at any point leaves ``--out`` exactly as it was, and
-    ``--resume`` continues from the partial file (else from a finished ``--out``), keeping every finished
-    cell. A run that measured nothing writes nothing and exits with status 1.
-
-    ``must_match``: config keys an earlier run must share to be resumed (a differing one is a usage error,
-    never a silent mix of two setups); ``renamed_keys``: old key -> new key, for runs saved before a
-    rename. ``row_keys``: what identifies a row (a saved row without them is damaged).
-    """
-
-    def __init__(
-        self,
-        parser: argparse.ArgumentParser,
-        out: Path,
-        *,
-        benchmark: str,
-        config: Mapping[str, Any],
-        must_match: Iterable[str] = (),
-        row_keys: Iterable[str] = (),
-        renamed_keys: Mapping[str, str] | None = None,
-        allow_dirty: bool = False,
-    ) -> None:
-        self.parser = parser
-        self.out = out
-        self.partial = partial_path(out)
-        self.benchmark = benchmark
-        self.config = _plain(config)
-        self.must_match = tuple(must_match)
-        self.row_keys = tuple(row_keys)
-        self.renamed_keys = dict(renamed_keys or {})
-        self.allow_dirty = allow_dirty
-
-    def read(self, path: Path, *, context: str = "") -> dict[str, Any]:
-        """A saved run (partial or finished) of this benchmark; a damaged file is a one-line usage error."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            problem = _schema_problem(data, self.benchmark, self.row_keys)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problem = f"not readable JSON: {exc}"
-        if problem:
-            fix = "remove it or drop --resume" if context == "--resume" else "remove it or pass another --out"
-            self.parser.error(f"{context + ': ' if context else ''}{path} is damaged ({problem}); {fix}")
-        return data
-
-    def begin(self, *, resume: bool) -> Saved:
-        """What the run keeps: with ``resume``, the rows of the partial file, else of a finished ``--out``
-        (derived rows, ``versus``, are dropped: they are recomputed from the measured ones). Without it,
-        nothing; a partial file left by an interrupted run is then replaced, which is said on stderr."""
-        source = self.partial if self.partial.exists() else self.out if self.out.exists() else None
-        if not resume:
-            if self.partial.exists():
-                print(
-                    f"note: starting afresh; {self.partial} (an interrupted run) will be replaced "
-                    "(pass --resume to continue it)",
-                    file=sys.stderr,
-                )
-            return Saved()
-        if source is None:
-            return Saved()
-        saved = self.read(source, context="--resume")
-        saved_config = {self.renamed_keys.get(k, k): v for k, v in saved["config"].items()}
-        differing = [k for k in self.must_match if saved_config.get(k) != self.config.get(k)]
-        if differing:
-            self.parser.error(
-                f"--resume: {source} was made with another {', '.join(differing)}; remove it or drop --resume"
-            )
-        rows = [row for row in saved["rows"] if "versus" not in row]
-        print(f"resuming {len(rows)} rows from {source}", file=sys.stderr)
-        return Saved(rows, saved.get("assets") or {})
-
-    def save_progress(self, rows: Sequence[dict[str, Any]], assets: Mapping[str, Any] | None = None) -> None:
-        """The rows finished so far (and their assets) to the partial file; ``--out`` is not touched."""
-        write_json_atomic(
-            self.partial,
-            {
-                "benchmark": self.benchmark,
-                "config": self.config,
-                "rows": list(rows),
-                "assets": dict(assets or {}),
-            },
-        )
-
-    def write(self, result: BenchmarkResult) -> None:
-        """Write the complete result to ``--out`` and remove the partial file. No rows: nothing is written,
-        and the process exits with status 1 saying why (what was skipped)."""
-        if not result.rows:
-            reasons = "; ".join(f"{s['name']}: {s['reason']}" for s in result.skipped) or "nothing to measure"
-            print(
-                f"{self.parser.prog}: error: no rows measured, {self.out} not written ({reasons})",
-                file=sys.stderr,
-            )
-            raise SystemExit(1)
-        write_result(self.out, result, allow_dirty=self.allow_dirty)
-        self.partial.unlink(missing_ok=True)
-
-
-def _plain(obj: Any) -> Any:
-    """Tuples -> lists, as a config reads back from JSON (so saved and current configs compare equal)."""
-    return json.loads(json.dumps(obj))
-
-
-def _schema_problem(data: Any, benchmark: str, row_keys: Sequence[str]) -> str | None:
-    """Why ``data`` is not a saved run of ``benchmark`` (None if it is one)."""
-    if not isinstance(data, dict):
-        return f"a JSON {type(data).__name__}, not an object"
-    if data.get("benchmark", benchmark) != benchmark:
-        return f"a {data['benchmark']!r} result, not {benchmark!r}"
-    if "schema_version" in data and data["schema_version"] != SCHEMA_VERSION:
-        return f"schema_version={data['schema_version']!r}, this code reads {SCHEMA_VERSION}"
-    if not isinstance(data.get("config"), dict):
-        return "no 'config' object"
-    rows = data.get("rows")
-    needed = {"metrics", *row_keys}
-    if not isinstance(rows, list) or not all(isinstance(r, dict) and needed <= set(r) for r in rows):
-        return f"'rows' is not a list of rows with {', '.join(sorted(needed))}"
-    if not isinstance(data.get("assets", {}), dict):
-        return "'assets' is not an object"
-    return None
-
-
 def run_and_write(
     parser: argparse.ArgumentParser,
     args: argparse.Namespace,
@@ -383,7 +231,8 @@ def run_and_write(
     renamed_keys: Mapping[str, str] | None = None,
 ) -> None:
     """The close of every benchmark's ``main``, once the arguments and the Config are checked: pick ``--out``
-    (default :func:`default_output_path`), resume what ``--resume`` keeps (:class:`ResultFile`), call
+    (:meth:`ResultFile.for_args`, which refuses one this run must not replace), resume what ``--resume`` keeps
+    (:class:`ResultFile`), call
     ``run(config, status=, previous=, previous_assets=, on_progress=)``, write the result and print the summary.
 
     ``config_dict``: the config as recorded (and compared on ``--resume``; ``renamed_keys`` as in
@@ -391,18 +240,17 @@ def run_and_write(
     ``check_existing``: called with the :class:`ResultFile` when ``--out`` already exists, before anything is
     resumed (to refuse, with ``parser.error``, a file this run must not continue or replace).
     """
-    out = args.out or default_output_path(benchmark, smoke=args.smoke, device=device)
-    results = ResultFile(
+    results = ResultFile.for_args(
         parser,
-        out,
+        args,
         benchmark=benchmark,
         config=config_dict,
+        device=device,
         must_match=must_match,
         row_keys=row_keys,
         renamed_keys=renamed_keys,
-        allow_dirty=args.allow_dirty,
     )
-    if check_existing is not None and out.exists():
+    if check_existing is not None and results.out.exists():
         check_existing(results)
     saved = results.begin(resume=args.resume)
     with reuse_loaded_models():  # the rows of one run share their base models' weights, read once
@@ -414,7 +262,7 @@ def run_and_write(
             on_progress=results.save_progress,
         )
     results.write(result)
-    print_summary(result, summary_lines(result), out)
+    print_summary(result, summary_lines(result), results.out)
 
 
 def print_summary(result: BenchmarkResult, lines: list[str], out: Path) -> None:

@@ -28,11 +28,9 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import median, stdev, time_interleaved
 
 from ._cli import (
-    ResultFile,
     argument_type,
     check_hub_tokenizers,
     comma_list,
-    default_output_path,
     given_fields,
     new_parser,
     parse_args,
@@ -40,6 +38,7 @@ from ._cli import (
     resolve_config,
     tokenizer_name,
 )
+from ._result_file import ResultFile
 
 
 @dataclass(frozen=True)
@@ -319,11 +318,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(parser, argv)
     config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
     check_hub_tokenizers(parser, [config.tokenizer])
-    out = args.out or default_output_path("codec", smoke=args.smoke)
-    results = ResultFile(parser, out, benchmark="codec", config=asdict(config), allow_dirty=args.allow_dirty)
+    results = ResultFile.for_args(parser, args, benchmark="codec", config=asdict(config))
     result = run(config, status="smoke" if args.smoke else "full")
     results.write(result)
-    print_summary(result, _summary_lines(result), out)
+    print_summary(result, _summary_lines(result), results.out)
 
 
 if __name__ == "__main__":

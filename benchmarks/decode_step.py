@@ -38,8 +38,6 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from benchmarks._cli import (
-    ResultFile,
-    default_output_path,
     new_parser,
     one_of,
     parse_args,
@@ -48,6 +46,7 @@ from benchmarks._cli import (
 )
 from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
 from benchmarks._devices import device_sync
+from benchmarks._result_file import ResultFile
 from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.evaluation.results import BenchmarkResult, metric
@@ -484,15 +483,12 @@ def main(argv: list[str] | None = None) -> None:
     config = resolve_config(parser, config, overrides)
     if config.narrow_encoder_width == 0:
         config = dataclasses.replace(config, narrow_encoder_width=None)
-    out = args.out or default_output_path("decode_step", smoke=args.smoke)
-    results = ResultFile(
-        parser, out, benchmark="decode_step", config=dataclasses.asdict(config), allow_dirty=args.allow_dirty
-    )
+    results = ResultFile.for_args(parser, args, benchmark="decode_step", config=dataclasses.asdict(config))
     result = run(config)
     if args.smoke:
         result.status = "smoke"
     results.write(result)
-    print_summary(result, _summary(result), out)
+    print_summary(result, _summary(result), results.out)
 
 
 if __name__ == "__main__":

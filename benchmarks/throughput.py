@@ -64,7 +64,6 @@ from ._checkpoints import (
     find_checkpoint,
 )
 from ._cli import (
-    ResultFile,
     add_corpus_source_argument,
     add_resume_argument,
     argument_type,
@@ -85,6 +84,7 @@ from ._devices import (
     mps_fallback_enabled,
     resolve_device,
 )
+from ._result_file import ResultFile
 from ._throughput_loops import Inputs, measure_cell, prepare_inputs
 from ._throughput_models import load_base, load_tokenizer, wrap
 

@@ -15,9 +15,13 @@ from zip2zip.evaluation.results import (
     git_info,
     metric,
     read_result,
+    row_digest,
+    row_problem,
     write_json_atomic,
     write_result,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make(status: str = "smoke") -> BenchmarkResult:
@@ -117,3 +121,56 @@ def test_read_result_names_the_file_and_the_problem(tmp_path, content, problem) 
     with pytest.raises(ValueError, match=re.escape(f"{path}: ")) as exc_info:
         read_result(path)
     assert problem in str(exc_info.value)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (ROOT / "results").glob("*/*.json") if p.parent.name != "regression"),
+    ids=lambda p: p.parent.name,
+)
+def test_committed_results_still_load_and_their_rows_are_rows(path: Path) -> None:
+    """Written before rows carried digests: they load as they are, and every row passes the row schema."""
+    result = read_result(path)
+    assert result.rows and all(row_problem(row) is None for row in result.rows)
+
+
+def test_written_results_carry_a_digest_per_row(tmp_path: Path) -> None:
+    result = make()
+    data = json.loads(write_result(tmp_path / "x.json", result).read_text())
+    assert data["row_sha256"] == [row_digest({"seed": 0}, json.loads(json.dumps(data["rows"][0])))]
+    assert read_result(tmp_path / "x.json").row_sha256 == data["row_sha256"]
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        pytest.param([], "a JSON array, not an object", id="not-an-object"),
+        pytest.param({"corpus": "code"}, "'metrics' is a JSON null", id="no-metrics"),
+        pytest.param(
+            {"metrics": {"x": {"value": True, "unit": "u"}}}, "value True is not a number", id="bool"
+        ),
+        pytest.param({"metrics": {"x": {"value": 1}}}, "no text 'unit'", id="no-unit"),
+        pytest.param({"metrics": {"x": {"unit": "u"}}}, "no 'value'", id="no-value"),
+        pytest.param(
+            {"metrics": {"x": {"value": 1, "unit": "u", "num_samples": -1}}}, "num_samples -1", id="count"
+        ),
+        pytest.param({"metrics": {"x": {"value": 1, "unit": "u", "stdev": -0.5}}}, "stdev -0.5", id="stdev"),
+        pytest.param(
+            {"metrics": {"x": {"value": 1, "unit": "u", "values": [1, "2"]}}}, "values", id="values"
+        ),
+        pytest.param({"metrics": {"x": {"value": 1, "unit": "u", "ci95": [1.0]}}}, "ci95 has 1", id="ci95"),
+        pytest.param({"metrics": {}, "num_docs": float("inf")}, "num_docs is not a finite", id="inf-outside"),
+        pytest.param(
+            {"metrics": {"x": metric(1.0, "s", values=[1.0, float("nan")])}},
+            "metrics.x.values[1] is not a finite number",
+            id="nan-in-values",
+        ),
+    ],
+)
+def test_row_problem_names_what_is_wrong(row: object, problem: str) -> None:
+    found = row_problem(row)
+    assert found is not None and problem in found, found
+
+
+def test_a_metric_without_a_value_needs_its_reason() -> None:
+    assert row_problem({"metrics": {"x": metric(None, "s", reason="hub unreachable")}}) is None

@@ -286,6 +286,15 @@ def test_resume_refuses_a_changed_config(tmp_path) -> None:
     assert [s["step"] for s in resumed["steps"]] == [1, 2]
 
 
+def test_a_moved_run_resumes_from_its_new_folder(tmp_path) -> None:
+    """Its output_dir is where the run is, not how it computes: moving the folder keeps it resumable."""
+    run(_smoke(tmp_path, "run", num_steps=2, stop_after_steps=1), show_progress=False)
+    (tmp_path / "run").rename(tmp_path / "moved")
+    resumed = run(_smoke(tmp_path, "moved", num_steps=2), resume=True, show_progress=False)
+    assert [s["step"] for s in resumed["steps"]] == [1, 2]
+    assert resumed["resumed_from"] == [{"step": 1, "checkpoint": "step-000001"}]
+
+
 def _cli_config(argv: list[str]) -> TrainConfig:
     return parse_command_line(argv)[0]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from zip2zip.evaluation.results import write_json_atomic
-from zip2zip.provenance import capture_environment, git_info
+from zip2zip.provenance import GENERATED_PATHS, capture_environment, git_info
 
 from .metrics import Metric, from_plain
 
@@ -24,12 +25,32 @@ SCHEMA_VERSION = 1
 
 
 def dirty_tree_problem(repo: Path) -> str | None:
-    """Why baselines cannot be written from ``repo``'s checkout now (None if they can)."""
+    """Why baselines cannot be written from ``repo``'s checkout now (None if they can): not a checkout,
+    uncommitted changes, or untracked files that git does not ignore (a new module the runs import, which
+    the recorded commit does not hold)."""
     git = git_info(repo)
     if git.get("commit") is None:
         return f"{repo} is not a git checkout: baselines must record the commit they come from"
     if git.get("dirty"):
         return "refusing to update baselines from a checkout with uncommitted changes: commit first"
+    # the jobs' outputs (results/ ...) do not make a checkout dirty, as in ``git_info``
+    excluded = [f":(exclude){path}" for path in GENERATED_PATHS]
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard", "--", ".", *excluded],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        return f"cannot list untracked files in {repo}: {listed.stderr.strip()}"
+    untracked = listed.stdout.splitlines()
+    if untracked:
+        shown = ", ".join(untracked[:3]) + (f" and {len(untracked) - 3} more" if len(untracked) > 3 else "")
+        return (
+            f"refusing to update baselines from a checkout with untracked files ({shown}): commit, ignore or "
+            "remove them first"
+        )
     return None
 
 

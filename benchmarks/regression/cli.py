@@ -2,7 +2,8 @@
 
 Exit status 0 when every compared metric is within its tolerance and every rendered table matches; 1 on
 any failure (a metric outside tolerance, missing, extra or without a rule, a run that crashed, a stale
-rendering); 2 on a usage error (such as ``--update-baselines`` from a checkout with uncommitted changes).
+rendering); 2 on a usage error (such as ``--update-baselines`` from a checkout with uncommitted changes, or
+an ``--out`` report inside ``results/``).
 """
 
 from __future__ import annotations
@@ -67,8 +68,13 @@ def main(argv: Sequence[str] | None = None, *, runner: Runner = run_in_subproces
     names = list(dict.fromkeys(args.only or CHOICES))
     if args.update_baselines and (problem := dirty_tree_problem(repo)):
         parser.error(problem)
-    if args.work_dir is not None and args.work_dir.resolve().is_relative_to((repo / "results").resolve()):
+    results = (repo / "results").resolve()
+    if args.work_dir is not None and args.work_dir.resolve().is_relative_to(results):
         parser.error(f"--work-dir {args.work_dir} is inside results/; pick a scratch folder")
+    if args.out.resolve().is_relative_to(results):  # baselines go there only through --update-baselines
+        parser.error(
+            f"--out {args.out} is inside results/, which holds results, not reports; pick another path"
+        )
     baselines = repo / args.baselines
     print(_environment_line(repo), flush=True)
     with tempfile.TemporaryDirectory(prefix="zip2zip-regression-") as scratch:

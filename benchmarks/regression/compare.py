@@ -1,8 +1,9 @@
 """The comparator: baseline metrics vs this run's, one verdict per metric. Pure: no files, no printing.
 
 Verdicts: ``ok`` (within tolerance), ``ignored`` (its rule says not compared), and the failures ``FAIL``
-(outside tolerance), ``MISSING`` (in the baseline, not in this run), ``EXTRA`` (in this run, not in the
-baseline) and ``NO RULE`` (no tolerance rule covers it).
+(outside tolerance, a NaN on either side, or another unit than the baseline's, whatever the rule: a changed
+unit is another quantity under the same name), ``MISSING`` (in the baseline, not in this run), ``EXTRA`` (in
+this run, not in the baseline) and ``NO RULE`` (no tolerance rule covers it).
 
 An extra metric fails rather than warns: it has no baseline, so nothing checks it, and a warning in a green
 CI log is never read. The fix is one command (``--update-baselines``), committed with the change that
@@ -11,6 +12,7 @@ added the metric, so the baselines always cover everything the benchmarks report
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -63,13 +65,25 @@ def _check(name: str, base: Metric | None, new: Metric | None, rules: tuple[Rule
         verdict, reason = "EXTRA", "not in the baseline: rerun with --update-baselines and commit"
     elif new is None:
         verdict, reason = "MISSING", "in the baseline but not reported by this run"
+    elif base.unit != new.unit:
+        verdict = "FAIL"
+        reason = (
+            f"unit changed from {base.unit!r} to {new.unit!r}: another quantity under the same name; if "
+            "intended, rerun with --update-baselines and commit"
+        )
     elif rule.tolerance.kind == "ignore":
         verdict, reason = "ignored", rule.reason
+    elif _is_nan(base.value) or _is_nan(new.value):
+        verdict, reason = "FAIL", "NaN is no measurement: fix the run (or rule the metric 'ignore')"
     elif rule.tolerance.accepts(base.value, new.value):
         verdict, reason = "ok", rule.reason
     else:
         verdict, reason = "FAIL", rule.reason
     return Check(name, unit, base_value, new_value, tolerance, verdict, reason)
+
+
+def _is_nan(value: Value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 def uncovered(metrics: Mapping[str, Metric], *, rules: tuple[Rule, ...] = RULES) -> list[str]:

@@ -12,7 +12,6 @@ point, the last training step and the run's totals.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -132,10 +131,3 @@ def train_log_metrics(log: Mapping[str, Any], *, benchmark: str = "training") ->
             metric = Metric(benchmark, row, field, value)
             out[metric.name] = metric
     return out
-
-
-def same_value(a: Value, b: Value) -> bool:
-    """Equality where two NaNs are the same value (a metric that is NaN in both runs did not change)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from .metrics import Value, same_value
+from .metrics import Value
 
 KINDS = ("exact", "close", "ratio", "ignore")
 
@@ -43,16 +43,15 @@ class Tolerance:
         return {"exact": "exact", "ignore": "not compared"}[self.kind]
 
     def accepts(self, baseline: Value, now: Value) -> bool:
-        """Whether ``now`` is within this tolerance of ``baseline`` (``ignore`` accepts anything)."""
+        """Whether ``now`` is within this tolerance of ``baseline`` (``ignore`` accepts anything). A NaN on either
+        side is within none: NaN is no measurement, and two of them are not "unchanged"."""
         if self.kind == "ignore":
             return True
         if self.kind == "exact" or not _both_numbers(baseline, now):
-            return same_value(baseline, now)
+            return baseline == now  # NaN == NaN is False
         assert isinstance(baseline, int | float) and isinstance(now, int | float)
         if self.kind == "close":
-            return same_value(baseline, now) or math.isclose(
-                now, baseline, rel_tol=self.rel, abs_tol=self.abs
-            )
+            return baseline == now or math.isclose(now, baseline, rel_tol=self.rel, abs_tol=self.abs)
         if baseline <= 0 or now <= 0:  # a timing ratio is positive; anything else is a broken measurement
             return False
         return 1 / self.factor <= now / baseline <= self.factor

@@ -13,8 +13,9 @@ from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer
 from huggingface_hub import constants
 
 from benchmarks import _checkpoints, downstream, perplexity, throughput
-from benchmarks._cli import ResultFile, new_parser
-from zip2zip.evaluation.results import read_result
+from benchmarks._cli import new_parser
+from benchmarks._result_file import ResultFile
+from zip2zip.evaluation.results import read_result, row_digest
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 FORMAT_2 = "tests/fixtures/upstream/v2_rla_selfcontained"  # self-contained: its own base and tokenizer
@@ -133,12 +134,14 @@ def test_a_run_saved_before_the_rename_still_resumes(tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     saved = {"benchmark": "perplexity", "config": {"zip2zip_checkpoint": "models/x"}, "rows": []}
     saved["rows"] = [{"model": "base", "corpus": "wikitext", "metrics": {}}]
+    saved["row_sha256"] = [row_digest(saved["config"], row) for row in saved["rows"]]
     out.write_text(json.dumps(saved))
     results = ResultFile(
         new_parser("perplexity", None),
         out,
         benchmark="perplexity",
         config={"checkpoint": "models/x"},
+        status="smoke",
         must_match=("checkpoint",),
         row_keys=("model", "corpus"),
         renamed_keys=_checkpoints.RENAMED_CONFIG_KEYS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -60,6 +61,39 @@ def test_resume_reuses_rows(tmp_path, _llama3, monkeypatch, capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         efficiency.main(["--smoke", "--resume", "--seed", "7", "--out", str(out)])
     assert exit_info.value.code == 2 and "another seed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        pytest.param({"bytes_per_base_token": 999.0}, "does not match its sha256", id="value-999"),
+        pytest.param({"bytes_per_base_token": float("nan")}, "is not a finite number", id="value-nan"),
+        pytest.param("4.1 bytes", "'metrics' is a JSON string", id="metrics-string"),
+        pytest.param(4.1, "'metrics' is a JSON number", id="metrics-number"),
+    ],
+)
+def test_resume_refuses_an_edited_row(tmp_path, _llama3, capsys, edit, problem) -> None:
+    """The issue's reproduction: a finished result edited by hand, then ``--resume``: exit 2, one line naming
+    the file and the row, the file untouched (before: kept with exit 0, or a crash in the summary)."""
+    out = tmp_path / "eff.json"
+    efficiency.main(["--smoke", "--out", str(out)])
+    data = json.loads(out.read_text())
+    row = data["rows"][1]
+    if isinstance(edit, dict):
+        for name, value in edit.items():
+            row["metrics"][name]["value"] = value
+    else:
+        row["metrics"] = edit
+    out.write_text(json.dumps(data))
+    edited = out.read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        efficiency.main(["--smoke", "--resume", "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1, err
+    assert f"--resume: {out} is damaged (row 1 (tokenizer={row['tokenizer']}, corpus={row['corpus']}" in err
+    assert problem in err
+    assert out.read_bytes() == edited
 
 
 def test_config_validation() -> None:

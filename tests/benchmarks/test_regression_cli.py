@@ -155,6 +155,29 @@ def test_update_baselines_is_refused_on_a_dirty_checkout(
     assert len(err.splitlines()) == 1 and "uncommitted changes: commit first" in err
 
 
+def test_untracked_files_make_the_checkout_dirty_for_baselines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new module the runs import is not in the commit a baseline records; ignored files and the jobs'
+    outputs (results/) do not count."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / ".gitignore").write_text("*.log\n", encoding="utf-8")
+    _git(repo, "add", ".gitignore")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "ignore")
+    (repo / "run.log").write_text("ignored\n", encoding="utf-8")
+    (repo / "results" / "regression").mkdir(parents=True)
+    (repo / "results" / "regression" / "new.json").write_text("{}\n", encoding="utf-8")
+    assert dirty_tree_problem(repo) is None
+    (repo / "helper.py").write_text("x = 1\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--update-baselines"], runner=_must_not_run, repo=repo)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "untracked files (helper.py)" in err
+
+
 def test_work_dir_inside_results_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["--work-dir", str(ROOT / "results" / "scratch")])

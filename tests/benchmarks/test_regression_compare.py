@@ -38,6 +38,43 @@ def test_outside_tolerance_fails() -> None:
     assert all(c.failed for c in checks)
 
 
+def test_a_changed_unit_fails_naming_both_units() -> None:
+    """Same name, same number, another quantity: fails whatever the rule, ``ignore`` included."""
+    base = {
+        "bits": Metric("perplexity", "model=base", "bits_per_byte", 0.8, "bits/byte"),
+        "time": Metric("perplexity", "model=base", "decode_s", 1.0, "s"),
+    }
+    now = {
+        "bits": Metric("perplexity", "model=base", "bits_per_byte", 0.8, "nats/byte"),
+        "time": Metric("perplexity", "model=base", "decode_s", 1.0, "ms"),
+    }
+    checks = compare(base, now)
+    assert [c.verdict for c in checks] == ["FAIL", "FAIL"]
+    assert "unit changed from 'bits/byte' to 'nats/byte'" in checks[0].reason
+    assert "unit changed from 's' to 'ms'" in checks[1].reason
+
+
+@pytest.mark.parametrize(
+    ("bench", "field", "verdict"),
+    [
+        ("perplexity", "bits_per_byte", "FAIL"),
+        ("perplexity", "num_bytes", "FAIL"),
+        ("throughput", "speedup_vs_base", "FAIL"),
+        ("perplexity", "decode_s", "ignored"),
+    ],
+    ids=["close", "exact", "ratio", "ignore"],
+)
+@pytest.mark.parametrize(("base", "now"), [("nan", "nan"), ("nan", "0.8"), ("0.8", "nan")])
+def test_nan_on_either_side_fails_unless_ignored(bench, field, verdict, base, now) -> None:
+    """A NaN baseline does not "equal" a NaN now: NaN is no measurement, so two of them are not unchanged."""
+    checks = compare(
+        _metrics(bench, "r", **{field: float(base)}), _metrics(bench, "r", **{field: float(now)})
+    )
+    assert [c.verdict for c in checks] == [verdict]
+    if verdict == "FAIL":
+        assert "NaN is no measurement" in checks[0].reason
+
+
 def test_missing_and_extra_metrics_fail() -> None:
     base = _metrics("downstream", "model=base,task=piqa", acc=0.5, acc_norm=0.6)
     now = _metrics("downstream", "model=base,task=piqa", acc=0.5, exact_match_strict=0.1)
@@ -63,7 +100,7 @@ def test_timing_ratio_bounds_are_a_factor_either_way() -> None:
 def test_close_and_exact_values() -> None:
     close = Tolerance("close", rel=1e-4)
     assert close.accepts(1.0, 1.00005) and not close.accepts(1.0, 1.001)
-    assert Tolerance("exact").accepts(float("nan"), float("nan"))
+    assert not Tolerance("exact").accepts(float("nan"), float("nan"))
     assert not Tolerance("exact").accepts(None, 0)
     assert not close.accepts(1.0, None)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import _checkpoints, codec, decode_step, downstream, efficiency, perplexity, throughput
-from benchmarks._cli import default_output_path
+from benchmarks._result_file import default_output_path
 from zip2zip.data.tokenizers import MissingAssetError
 
 
@@ -190,7 +190,7 @@ def test_perplexity_without_rows_writes_nothing(existing_result, capsys, monkeyp
     monkeypatch.setattr(perplexity, "load_eval_corpus", unreachable)
     out, before = existing_result("perplexity")
     with pytest.raises(SystemExit) as exit_info:
-        perplexity.main(["--smoke", "--out", str(out)])
+        perplexity.main(["--smoke", "--force", "--out", str(out)])  # --force: past the --out rule
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "no rows measured" in err and "wikitext: the hub is not reachable" in err
@@ -204,6 +204,6 @@ def test_efficiency_without_rows_writes_nothing(existing_result, capsys, monkeyp
     monkeypatch.setattr(efficiency, "get_tokenizer", missing)
     out, before = existing_result("efficiency")
     with pytest.raises(SystemExit) as exit_info:
-        efficiency.main(["--smoke", "--out", str(out)])
+        efficiency.main(["--smoke", "--force", "--out", str(out)])
     assert exit_info.value.code == 1 and "pip install llama3-tokenizer" in capsys.readouterr().err
     assert out.read_bytes() == before

@@ -341,9 +341,7 @@ def _load(
         tokenizer = _load_tokenizer(str(tokenizer), gguf_file=None, trust_remote_code=trust_remote_code)
     if isinstance(pretrained, Zip2ZipPreTrainedModel):
         if tokenizer is None:
-            raise ValueError(
-                "a loaded Zip2ZipForCausalLM needs tokenizer=<its base Hugging Face tokenizer>"
-            )
+            raise ValueError("a loaded Zip2ZipForCausalLM needs tokenizer=<its base Hugging Face tokenizer>")
         if max_codebook_size is not None and max_codebook_size != pretrained.compression.max_codebook_size:
             raise ValueError(
                 f"max_codebook_size={max_codebook_size} but the model has "

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -30,8 +32,10 @@ class BenchmarkResult:
     """Everything one benchmark run produced; serialised as-is to JSON.
 
     ``rows`` hold the measurements: identifying keys (``model``, ``corpus``, ``setting`` ...) plus a
-    ``metrics`` dict whose values are ``metric(...)`` objects. ``assets`` says which real tokenizers,
-    corpora and models were actually used (names, versions, file hashes), ``skipped`` what was not and why.
+    ``metrics`` dict whose values are ``metric(...)`` objects; ``row_sha256`` their digests
+    (:func:`row_digest`; absent in files written before them), so ``--resume`` refuses an edited row.
+    ``assets`` says which real tokenizers, corpora and models were actually used (names, versions, file
+    hashes), ``skipped`` what was not and why.
     """
 
     benchmark: str
@@ -45,6 +49,7 @@ class BenchmarkResult:
     git: dict[str, Any] = field(default_factory=dict)
     created_utc: str = ""
     schema_version: int = SCHEMA_VERSION
+    row_sha256: list[str] = field(default_factory=list)  # row_digest of each row, filled by write_result
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -135,7 +140,98 @@ def write_result(path: Path | str, result: BenchmarkResult, *, allow_dirty: bool
     result.created_utc = result.created_utc or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     if result.status == "full" and result.git.get("dirty") and not allow_dirty:
         raise ValueError(_DIRTY_REFUSAL)
+    result.row_sha256 = [row_digest(result.config, row) for row in result.rows]
     return write_json_atomic(path, result)
+
+
+def row_digest(config: Any, row: Any) -> str:
+    """sha256 of a row together with the config it was measured under, over canonical JSON (sorted keys, no
+    spaces): written beside the rows, so a row edited or damaged since, or moved under another config, is
+    told apart from the one the benchmark measured."""
+    text = json.dumps(
+        _to_jsonable({"config": config, "row": row}),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_METRIC_NUMBERS = ("stdev", "stderr")  # optional; when present, a finite number >= 0
+
+
+def row_problem(row: Any) -> str | None:
+    """Why ``row`` is not a result row (None if it is): an object whose ``metrics`` maps names to
+    :func:`metric` objects (a finite ``value``, or ``null`` with a ``reason``; a text ``unit``; a count or
+    ``null`` for ``num_samples``; lists of finite numbers for ``values`` and ``ci95``), and no NaN or
+    infinity anywhere in it."""
+    if not isinstance(row, dict):
+        return f"a JSON {_json_type(row)}, not an object"
+    if (where := _non_finite(row, "")) is not None:
+        return f"{where.lstrip('.')} is not a finite number"
+    metrics = row.get("metrics")
+    if not isinstance(metrics, dict):
+        return f"'metrics' is a JSON {_json_type(metrics)}, not an object of metrics"
+    for name, m in metrics.items():
+        if (problem := _metric_problem(m)) is not None:
+            return f"metric {name!r}: {problem}"
+    return None
+
+
+def _metric_problem(m: Any) -> str | None:
+    if not isinstance(m, dict):
+        return f"a JSON {_json_type(m)}, not a metric object"
+    if not isinstance(m.get("unit"), str):
+        return "no text 'unit'"
+    if "value" not in m:
+        return "no 'value'"
+    value = m["value"]
+    if value is None:
+        if not (isinstance(m.get("reason"), str) and m["reason"]):
+            return "value null without a 'reason'"
+    elif not _is_number(value):
+        return f"value {value!r} is not a number"
+    count = m.get("num_samples")
+    if count is not None and not (isinstance(count, int) and not isinstance(count, bool) and count >= 0):
+        return f"num_samples {count!r} is not a count"
+    for key in _METRIC_NUMBERS:
+        if key in m and not (_is_number(m[key]) and m[key] >= 0):
+            return f"{key} {m[key]!r} is not a number >= 0"
+    for key in ("values", "ci95"):
+        if key in m and not (isinstance(m[key], list) and all(_is_number(x) for x in m[key])):
+            return f"{key} is not a list of numbers"
+    if "ci95" in m and len(m["ci95"]) != 2:
+        return f"ci95 has {len(m['ci95'])} bounds, not 2"
+    return None
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _non_finite(obj: Any, where: str) -> str | None:
+    """Where in ``obj`` a NaN or infinity is (``.metrics.nll.value``), None if nowhere."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return where
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for key, value in items:
+        found = _non_finite(value, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]")
+        if found is not None:
+            return found
+    return None
+
+
+def _json_type(obj: Any) -> str:
+    """The JSON name of a parsed value's type (``string``, ``number`` ...), as a user editing the file sees it."""
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "boolean"
+    if isinstance(obj, int | float):
+        return "number"
+    if isinstance(obj, str):
+        return "string"
+    return "array" if isinstance(obj, list) else "object" if isinstance(obj, dict) else type(obj).__name__
 
 
 def partial_path(out: Path | str) -> Path:

@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 TRAINABLE_FILE = "trainable.safetensors"
 STATE_FILE = "trainer_state.safetensors"  # step, optimizer, scheduler
 LOG_FILE = "train_log.json"  # the run's log up to this step, with its config
-# Fields a resumed run may change: neither alters a number of the run (threads: speed; stop: where it ends).
-RESUMABLE_CHANGES = ("num_threads", "stop_after_steps")
+# Fields a resumed run may change: none alters a number of the run (threads: speed; stop: where it ends;
+# output_dir: where the run is, which changes when its folder is moved).
+RESUMABLE_CHANGES = ("num_threads", "stop_after_steps", "output_dir")
 
 
 def trainable_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -195,7 +196,7 @@ def check_resume_config(directory: Path, config: TrainConfig) -> None:
         )
         raise ValueError(
             f"cannot resume {directory}: the config differs from the saved run's ({changes}). Only "
-            f"{' and '.join(RESUMABLE_CHANGES)} may change on --resume: pass the saved values, or start a new run "
+            f"{', '.join(RESUMABLE_CHANGES)} may change on --resume: pass the saved values, or start a new run "
             "in another output_dir"
         )
 
