@@ -118,6 +118,19 @@ def given_fields(args: argparse.Namespace, config_type: type) -> dict[str, Any]:
     return {f.name: getattr(args, f.name, None) for f in dataclasses.fields(config_type)}
 
 
+def check_at_least(config: object, minimum: float, *names: str, hint: str = "") -> None:
+    """Raise ValueError naming the first field of ``config`` among ``names`` (each item of a tuple field;
+    None passes: "not set") that is below ``minimum``: for a Config's ``__post_init__``, so a count that would
+    crash late, loop or measure nothing is refused before any work, for the CLI and for ``run(Config(...))``
+    alike. ``hint``: the fix, appended to the message."""
+    for name in names:
+        value = getattr(config, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if item is not None and item < minimum:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{name}={value!r} ({flag}): must be >= {minimum}{hint}")
+
+
 # ---- validators (argparse ``type=``) ----------------------------------------------------------------
 
 
