@@ -351,6 +351,61 @@ def test_ids_beyond_joint_vocabulary_are_rejected():
         prefill(model, [[5, VOCAB + 8]], max_new_steps=1)
 
 
+_NO_TABLE = torch.zeros((1, 0, 3), dtype=torch.long)
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "call"),
+    [
+        pytest.param(
+            ValueError,
+            r"input_ids has shape \(0, 4\): an empty batch",
+            lambda m: m(torch.zeros((0, 4), dtype=torch.long), torch.zeros((0, 0, 3), dtype=torch.long)),
+            id="empty-batch",  # was "cannot reshape tensor of 0 elements"
+        ),
+        pytest.param(
+            ValueError,
+            r"input_ids has shape \(1, 0\)",
+            lambda m: m(torch.zeros((1, 0), dtype=torch.long), _NO_TABLE),
+            id="empty-rows",
+        ),
+        pytest.param(
+            ValueError,
+            r"labels shape \(1, 2\) != input_ids \(1, 3\)",
+            lambda m: m(torch.tensor([[5, 6, 7]]), _NO_TABLE, labels=torch.tensor([[5, 6]])),
+            id="label-shape",  # was a torch size error
+        ),
+        pytest.param(
+            ValueError,
+            r"position_ids shape \(1, 2\) != input_ids \(1, 3\)",
+            lambda m: m(torch.tensor([[5, 6, 7]]), _NO_TABLE, position_ids=torch.tensor([[0, 1]])),
+            id="position-shape",
+        ),
+        pytest.param(
+            TypeError,
+            r"input_ids has dtype torch.float32.*pass input_ids.long\(\)",
+            lambda m: m(torch.tensor([[5.0, 6.0]]), _NO_TABLE),
+            id="float-ids",  # was "Expected tensor ... Long, Int" from embedding / gather
+        ),
+        pytest.param(
+            TypeError,
+            r"codebook_table has dtype torch.float32",
+            lambda m: m(torch.tensor([[5, 6]]), torch.zeros((1, 0, 3))),
+            id="float-table",  # was accepted
+        ),
+        pytest.param(
+            TypeError,
+            r"input_ids must be a torch.Tensor, got list",
+            lambda m: m([[5, 6]], _NO_TABLE),
+            id="list-ids",
+        ),
+    ],
+)
+def test_malformed_batch_is_one_clear_error(error, message, call):
+    with pytest.raises(error, match=message):
+        call(tiny_zip2zip("llama", max_codebook_size=8))
+
+
 def test_hypertoken_used_before_it_exists_is_rejected():
     model = tiny_zip2zip("llama")
     seq = compress_ids([5, 6, 5, 6], model.compression)  # [5, 6, V] with entry V = (5, 6) at 1

@@ -518,12 +518,12 @@ class Zip2ZipPreTrainedModel(nn.Module):
             validate: check ids, shapes and that every hypertoken exists where it is used (host syncs).
         """
         comp = self.compression
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
         if validate:
             validate_compressed_batch(
-                comp, input_ids, codebook_table, entry_positions, labels, attention_mask
+                comp, input_ids, codebook_table, entry_positions, labels, attention_mask, position_ids
             )
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
         if position_ids is None:
             position_ids = code_position_ids(self.config, input_ids, attention_mask, codebook_table)
         targets = None
