@@ -4,6 +4,7 @@ plus the same-step code and the training loss."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,30 @@ def test_lora_adapter_round_trip(tmp_path):
     assert "/machine/specific" not in (tmp_path / "lora" / "adapter" / "README.md").read_text()
     loaded = Zip2ZipPreTrainedModel.from_pretrained(tmp_path / "lora").eval()
     torch.testing.assert_close(_logits(model.eval()), _logits(loaded))
+
+
+@pytest.mark.parametrize("layout", ["ours", "authors"])
+def test_unknown_peft_type_is_named_with_its_file(tmp_path, layout):
+    """Was a bare ``KeyError: 'EVIL'`` from peft, after the base model had loaded."""
+    import shutil
+
+    if layout == "ours":
+        from peft import LoraConfig
+
+        model, _ = _saved(tmp_path)
+        model.add_lora(LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+        folder = model.save_pretrained(tmp_path / "lora")
+        adapter_config, base_model = folder / "adapter" / "adapter_config.json", None
+    else:
+        fixtures = Path(__file__).parent / "fixtures" / "upstream"
+        folder = tmp_path / "authors"
+        shutil.copytree(fixtures / "v1_transformer_untied_lora", folder)
+        adapter_config, base_model = folder / "adapter_config.json", fixtures / "base_untied"
+    adapter_config.write_text(json.dumps({**json.loads(adapter_config.read_text()), "peft_type": "EVIL"}))
+    with pytest.raises(
+        ValueError, match=rf"^{re.escape(str(adapter_config))}: peft_type='EVIL', but .* LoRA"
+    ):
+        Zip2ZipPreTrainedModel.from_pretrained(folder, base_model=base_model)
 
 
 def test_compression_off_checkpoint_has_no_encoder_weights(tmp_path):

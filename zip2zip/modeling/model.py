@@ -30,6 +30,7 @@ from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
 from zip2zip.modeling.checkpoint import (
+    ADAPTER_DIR,
     compression_for_base,
     is_peft_model,
     load_base_model,
@@ -49,8 +50,10 @@ from zip2zip.modeling.load_options import (
     resolve_device,
     resolve_dtype,
 )
+from zip2zip.modeling.lora import check_peft_type
 from zip2zip.modeling.positions import code_position_ids
 from zip2zip.modeling.tensor_copy import copy_tensors_strictly
+from zip2zip.modeling.upstream_checkpoint import ADAPTER_CONFIG
 from zip2zip.remote_code import check_trust_remote_code
 
 if TYPE_CHECKING:
@@ -199,6 +202,9 @@ class Zip2ZipPreTrainedModel(nn.Module):
         )
         checkpoint = locate_checkpoint(name_or_path, hub)
         if checkpoint is not None:
+            for adapter_config in (checkpoint / ADAPTER_DIR / ADAPTER_CONFIG, checkpoint / ADAPTER_CONFIG):
+                if adapter_config.is_file():  # ours, the authors': checked before the base model loads
+                    check_peft_type(adapter_config)
             parts = load_checkpoint(
                 checkpoint,
                 compression=compression,
