@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
@@ -275,7 +276,13 @@ class Zip2ZipPreTrainedModel(nn.Module):
         if parts.one_encoder_weight_set:
             expected = {k: v for k, v in expected.items() if k.startswith("input_encoder.")}
         what, hint = parts.encoder_description, parts.encoder_hint
-        copy_tensors_strictly(file, load_file(str(file)), expected, what=what, hint=hint)
+        try:
+            saved = load_file(str(file))
+        except SafetensorError as exc:  # not a ValueError: callers that skip a bad checkpoint would crash
+            raise ValueError(
+                f"{file} is not a readable safetensors file ({exc}): truncated or damaged; copy the checkpoint again"
+            ) from None
+        copy_tensors_strictly(file, saved, expected, what=what, hint=hint)
         if parts.one_encoder_weight_set and self.output_encoder is not self.input_encoder:
             self.output_encoder.load_state_dict(self.input_encoder.state_dict())
 
