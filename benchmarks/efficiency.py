@@ -82,10 +82,16 @@ class Config:
             check_name(corpus, CORPORA, kind="corpus")
         check_at_least(self, 2, "sweep_max_subtokens", hint=": a hypertoken merges at least 2 base ids")
         check_at_least(
-            self, 1, "max_codebook_size", "sweep_max_codebook_sizes", "num_docs", "max_total_bytes"
+            self,
+            1,
+            "max_codebook_size",
+            "sweep_max_codebook_sizes",
+            "num_docs",
+            "max_total_bytes",
+            "max_doc_bytes",
         )
         check_at_least(self, 0, "min_doc_bytes", "num_top_hypertokens")
-        if self.max_doc_bytes < max(self.min_doc_bytes, 1):
+        if self.max_doc_bytes < self.min_doc_bytes:
             raise ValueError(
                 f"max_doc_bytes={self.max_doc_bytes} is below min_doc_bytes={self.min_doc_bytes}: every "
                 "document would be cut shorter than the shortest allowed; raise --max-doc-bytes"

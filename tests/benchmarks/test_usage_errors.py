@@ -286,3 +286,18 @@ def test_codec_fuzz_refuses_counts_that_check_nothing(argv, message, capsys) -> 
         codec_fuzz.main([*argv, "--no-progress"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == f"python -m benchmarks.codec_fuzz: error: {message}\n"
+
+
+def test_decode_step_narrow_encoder_width_0_still_means_no_extra_variant(tmp_path, monkeypatch) -> None:
+    """The flag's 0 ("off") becomes the Config's None before the Config refuses widths < 1."""
+
+    class Resolved(Exception):
+        """Raised by the stand-in ``run`` with the Config it was given, so nothing is measured."""
+
+    def capture(config: decode_step.Config) -> None:
+        raise Resolved(config)
+
+    monkeypatch.setattr(decode_step, "run", capture)
+    with pytest.raises(Resolved) as resolved:
+        decode_step.main(["--smoke", "--narrow-encoder-width", "0", "--out", str(tmp_path / "r.json")])
+    assert resolved.value.args[0].narrow_encoder_width is None
