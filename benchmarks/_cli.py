@@ -3,8 +3,9 @@
 (:class:`benchmarks._result_file.ResultFile`) as the end of every benchmark's ``main``.
 
 Usage errors are one line on stderr and exit status 2, raised while the arguments are parsed, before any
-work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a damaged ``--resume`` file,
-an ``--out`` this run must not replace (:func:`benchmarks._result_file.out_problem`).
+work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a count out of range (refused
+by the benchmark's Config, :func:`check_at_least`), a damaged ``--resume`` file, an ``--out`` this run must not
+replace (:func:`benchmarks._result_file.out_problem`).
 Only what the user cannot fix by retyping (an unreachable hub, a package that is not installed) is left
 to the benchmark, which skips it with the reason recorded in the result.
 """
