@@ -3,8 +3,9 @@
 (:class:`benchmarks._result_file.ResultFile`) as the end of every benchmark's ``main``.
 
 Usage errors are one line on stderr and exit status 2, raised while the arguments are parsed, before any
-work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a damaged ``--resume`` file,
-an ``--out`` this run must not replace (:func:`benchmarks._result_file.out_problem`).
+work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a count out of range (refused
+by the benchmark's Config, :func:`check_at_least`), a damaged ``--resume`` file, an ``--out`` this run must not
+replace (:func:`benchmarks._result_file.out_problem`).
 Only what the user cannot fix by retyping (an unreachable hub, a package that is not installed) is left
 to the benchmark, which skips it with the reason recorded in the result.
 """
@@ -116,6 +117,19 @@ def resolve_config(parser: argparse.ArgumentParser, base: C, overrides: Mapping[
 def given_fields(args: argparse.Namespace, config_type: type) -> dict[str, Any]:
     """The flags that map 1:1 to a field of ``config_type`` (``--max-length`` -> ``max_length``)."""
     return {f.name: getattr(args, f.name, None) for f in dataclasses.fields(config_type)}
+
+
+def check_at_least(config: object, minimum: float, *names: str, hint: str = "") -> None:
+    """Raise ValueError naming the first field of ``config`` among ``names`` (each item of a tuple field;
+    None passes: "not set") that is below ``minimum``: for a Config's ``__post_init__``, so a count that would
+    crash late, loop or measure nothing is refused before any work, for the CLI and for ``run(Config(...))``
+    alike. ``hint``: the fix, appended to the message."""
+    for name in names:
+        value = getattr(config, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if item is not None and item < minimum:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{name}={value!r} ({flag}): must be >= {minimum}{hint}")
 
 
 # ---- validators (argparse ``type=``) ----------------------------------------------------------------

@@ -48,6 +48,12 @@ class Config:
     max_batch_size: int = 4096  # batch sizes are log-uniform from 1
     num_threads: int = 2  # batch_decode threads (a batch above ~64k codes is split across them)
 
+    def __post_init__(self) -> None:
+        # 0 streams checks nothing; batches of 0 streams never end
+        for name, flag in (("num_streams", "--streams"), ("max_batch_size", "--max-batch-size")):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} ({flag}) must be >= 1")
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -234,7 +240,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=defaults.num_threads, help="batch_decode threads (2)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    config = Config(args.streams, args.seed, args.max_length, args.max_batch_size, args.threads)
+    try:
+        config = Config(args.streams, args.seed, args.max_length, args.max_batch_size, args.threads)
+    except ValueError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     start = time.perf_counter()
     report = run(config, progress=not args.no_progress)
     print(

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from benchmarks._cli import (
+    check_at_least,
     new_parser,
     one_of,
     parse_args,
@@ -110,6 +111,19 @@ class Config:
                 f"prompt_base_tokens={self.prompt_base_tokens}, num_decode_steps={self.num_decode_steps}: "
                 "both must be >= 1"
             )
+        check_at_least(self, 2, "max_subtokens", hint=": a hypertoken merges at least 2 base ids")
+        check_at_least(
+            self,
+            1,
+            "batch_sizes",
+            "codebook_sizes",
+            "hyper_encoder_layers",
+            "hyper_encoder_intermediate_size",
+            "narrow_encoder_width",
+            "num_repeats",
+            "num_threads",
+        )
+        check_at_least(self, 0, "num_warmup")
 
     @classmethod
     def smoke(cls) -> Config:
@@ -468,6 +482,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parse_args(parser, argv)
     config = Config.smoke() if args.smoke else Config()
+    if args.narrow_encoder_width == 0:  # the flag's "no extra variant"; the Config says None
+        config = dataclasses.replace(config, narrow_encoder_width=None)
     overrides = {
         "models": tuple(dict.fromkeys(args.models)) if args.models else None,
         "batch_sizes": tuple(args.batch_sizes) if args.batch_sizes else None,
@@ -478,11 +494,9 @@ def main(argv: list[str] | None = None) -> None:
         "num_repeats": args.num_repeats,
         "num_threads": args.num_threads,
         "hyper_encoder_intermediate_size": args.hyper_encoder_intermediate_size,
-        "narrow_encoder_width": args.narrow_encoder_width,
+        "narrow_encoder_width": args.narrow_encoder_width or None,
     }
     config = resolve_config(parser, config, overrides)
-    if config.narrow_encoder_width == 0:
-        config = dataclasses.replace(config, narrow_encoder_width=None)
     results = ResultFile.for_args(parser, args, benchmark="decode_step", config=dataclasses.asdict(config))
     result = run(config)
     if args.smoke:

@@ -58,6 +58,7 @@ from ._checkpoints import (
     rows_per_model,
 )
 from ._cli import (
+    check_at_least,
     comma_list_of,
     one_of,
     run_and_write,
@@ -91,6 +92,13 @@ class Config:
     num_threads: int = 2
     bootstrap_samples: int = 2000  # paired item resamples for the difference intervals
     seed: int = 0  # lm-eval's random/numpy/torch/few-shot seeds are its defaults (0, 1234, 1234, 1234)
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "limit", hint=" (or leave it out: every item)")
+        check_at_least(
+            self, 1, "fallback_max_codebook_size", "batch_size", "num_threads", "bootstrap_samples"
+        )
+        check_at_least(self, 0, "seed", hint=" (numpy's bootstrap generator takes no negative seed)")
 
     @classmethod
     def smoke(cls) -> Config:

@@ -38,6 +38,7 @@ from ._cli import (
     add_corpus_source_argument,
     add_resume_argument,
     argument_type,
+    check_at_least,
     check_hub_tokenizers,
     comma_list,
     comma_list_of,
@@ -79,6 +80,22 @@ class Config:
             raise ValueError("need at least one tokenizer and one corpus")
         for corpus in self.corpora:
             check_name(corpus, CORPORA, kind="corpus")
+        check_at_least(self, 2, "sweep_max_subtokens", hint=": a hypertoken merges at least 2 base ids")
+        check_at_least(
+            self,
+            1,
+            "max_codebook_size",
+            "sweep_max_codebook_sizes",
+            "num_docs",
+            "max_total_bytes",
+            "max_doc_bytes",
+        )
+        check_at_least(self, 0, "min_doc_bytes", "num_top_hypertokens")
+        if self.max_doc_bytes < self.min_doc_bytes:
+            raise ValueError(
+                f"max_doc_bytes={self.max_doc_bytes} is below min_doc_bytes={self.min_doc_bytes}: every "
+                "document would be cut shorter than the shortest allowed; raise --max-doc-bytes"
+            )
 
     @classmethod
     def smoke(cls) -> Config:

@@ -59,6 +59,7 @@ from ._checkpoints import (
 )
 from ._cli import (
     add_corpus_source_argument,
+    check_at_least,
     comma_list_of,
     run_and_write,
 )
@@ -81,6 +82,12 @@ class Config:
     num_threads: int = 2
     bootstrap_samples: int = 2000
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_at_least(
+            self, 1, "max_bytes_per_corpus", "max_length", "batch_size", "num_threads", "bootstrap_samples"
+        )
+        check_at_least(self, 0, "seed", hint=" (numpy's bootstrap generator takes no negative seed)")
 
     @classmethod
     def smoke(cls) -> Config:

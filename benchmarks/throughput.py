@@ -67,6 +67,7 @@ from ._cli import (
     add_corpus_source_argument,
     add_resume_argument,
     argument_type,
+    check_at_least,
     comma_list,
     comma_list_of,
     given_fields,
@@ -142,6 +143,17 @@ class Config:
             raise ValueError(
                 f"num_repeats={self.num_repeats}, num_warmup={self.num_warmup}: both must be >= 1 "
                 "(the warm-up round also yields the profile and memory peaks)"
+            )
+        check_at_least(self, 2, "max_subtokens", hint=": a hypertoken merges at least 2 base ids")
+        check_at_least(self, 1, "max_codebook_size", "num_threads")
+        if self.memory_bandwidth_gb_per_s is not None and not self.memory_bandwidth_gb_per_s > 0:
+            raise ValueError(
+                f"memory_bandwidth_gb_per_s={self.memory_bandwidth_gb_per_s} (--memory-bandwidth-gb-per-s): "
+                "must be > 0 (leave it out to use the datasheet table)"
+            )
+        if not 0 < self.target_speedup_fraction_of_r <= 1:
+            raise ValueError(
+                f"target_speedup_fraction_of_r={self.target_speedup_fraction_of_r}: must be in (0, 1]"
             )
 
     @classmethod

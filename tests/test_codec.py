@@ -157,3 +157,18 @@ def test_plain_ints_and_integer_arrays_skip_the_per_id_check(monkeypatch: pytest
 def test_ids_beyond_int64_are_a_value_error() -> None:
     with pytest.raises(ValueError, match=r"id 36893488147419103232 at position 1 does not fit in int64"):
         small_codec().encode([1, 2**65])
+
+
+@pytest.mark.parametrize("value", [2**63, 2**64 - 1])
+def test_uint64_ids_beyond_int64_are_named_not_wrapped(value: int) -> None:
+    """Was reported as its wrapped negative value (``id -1 ... does not exist yet``)."""
+    ids = np.array([1, value], dtype=np.uint64)
+    for call in (small_codec().encode, small_codec().decode, lambda x: small_codec().batch_decode([x])):
+        with pytest.raises(ValueError, match=rf"id {value} at position 1 does not fit in int64"):
+            call(ids)
+
+
+def test_batch_decode_refuses_a_3d_batch_instead_of_flattening_it() -> None:
+    ids = np.array([[[1, 2], [3, 4]]])
+    with pytest.raises(ValueError, match=r"ids shape \(1, 2, 2\) .* must be the same \[batch, seq\]"):
+        small_codec().batch_decode(ids, np.ones_like(ids))

@@ -4,6 +4,7 @@ plus the same-step code and the training loss."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -193,6 +194,30 @@ def test_lora_adapter_round_trip(tmp_path):
     torch.testing.assert_close(_logits(model.eval()), _logits(loaded))
 
 
+@pytest.mark.parametrize("layout", ["ours", "authors"])
+def test_unknown_peft_type_is_named_with_its_file(tmp_path, layout):
+    """Was a bare ``KeyError: 'EVIL'`` from peft, after the base model had loaded."""
+    import shutil
+
+    if layout == "ours":
+        from peft import LoraConfig
+
+        model, _ = _saved(tmp_path)
+        model.add_lora(LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+        folder = model.save_pretrained(tmp_path / "lora")
+        adapter_config, base_model = folder / "adapter" / "adapter_config.json", None
+    else:
+        fixtures = Path(__file__).parent / "fixtures" / "upstream"
+        folder = tmp_path / "authors"
+        shutil.copytree(fixtures / "v1_transformer_untied_lora", folder)
+        adapter_config, base_model = folder / "adapter_config.json", fixtures / "base_untied"
+    adapter_config.write_text(json.dumps({**json.loads(adapter_config.read_text()), "peft_type": "EVIL"}))
+    with pytest.raises(
+        ValueError, match=rf"^{re.escape(str(adapter_config))}: peft_type='EVIL', but .* LoRA"
+    ):
+        Zip2ZipPreTrainedModel.from_pretrained(folder, base_model=base_model)
+
+
 def test_compression_off_checkpoint_has_no_encoder_weights(tmp_path):
     model = Zip2ZipPreTrainedModel.from_base(
         tiny_base(),
@@ -349,6 +374,61 @@ def test_ids_beyond_joint_vocabulary_are_rejected():
         model(torch.tensor([[5, VOCAB + 1]]), table)
     with pytest.raises(ValueError, match="does not exist yet"):
         prefill(model, [[5, VOCAB + 8]], max_new_steps=1)
+
+
+_NO_TABLE = torch.zeros((1, 0, 3), dtype=torch.long)
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "call"),
+    [
+        pytest.param(
+            ValueError,
+            r"input_ids has shape \(0, 4\): an empty batch",
+            lambda m: m(torch.zeros((0, 4), dtype=torch.long), torch.zeros((0, 0, 3), dtype=torch.long)),
+            id="empty-batch",  # was "cannot reshape tensor of 0 elements"
+        ),
+        pytest.param(
+            ValueError,
+            r"input_ids has shape \(1, 0\)",
+            lambda m: m(torch.zeros((1, 0), dtype=torch.long), _NO_TABLE),
+            id="empty-rows",
+        ),
+        pytest.param(
+            ValueError,
+            r"labels shape \(1, 2\) != input_ids \(1, 3\)",
+            lambda m: m(torch.tensor([[5, 6, 7]]), _NO_TABLE, labels=torch.tensor([[5, 6]])),
+            id="label-shape",  # was a torch size error
+        ),
+        pytest.param(
+            ValueError,
+            r"position_ids shape \(1, 2\) != input_ids \(1, 3\)",
+            lambda m: m(torch.tensor([[5, 6, 7]]), _NO_TABLE, position_ids=torch.tensor([[0, 1]])),
+            id="position-shape",
+        ),
+        pytest.param(
+            TypeError,
+            r"input_ids has dtype torch.float32.*pass input_ids.long\(\)",
+            lambda m: m(torch.tensor([[5.0, 6.0]]), _NO_TABLE),
+            id="float-ids",  # was "Expected tensor ... Long, Int" from embedding / gather
+        ),
+        pytest.param(
+            TypeError,
+            r"codebook_table has dtype torch.float32",
+            lambda m: m(torch.tensor([[5, 6]]), torch.zeros((1, 0, 3))),
+            id="float-table",  # was accepted
+        ),
+        pytest.param(
+            TypeError,
+            r"input_ids must be a torch.Tensor, got list",
+            lambda m: m([[5, 6]], _NO_TABLE),
+            id="list-ids",
+        ),
+    ],
+)
+def test_malformed_batch_is_one_clear_error(error, message, call):
+    with pytest.raises(error, match=message):
+        call(tiny_zip2zip("llama", max_codebook_size=8))
 
 
 def test_hypertoken_used_before_it_exists_is_rejected():

@@ -340,6 +340,14 @@ def test_help_explains_every_flag_with_its_default(capsys) -> None:
         pytest.param(["--mixture-weights", "1,x"], id="tuple"),
         pytest.param(["--preset", "smok"], id="preset"),
         pytest.param(["--warmup-steps", "500"], id="config-validation"),
+        pytest.param(["--lora-rank", "0"], id="lora-rank"),
+        pytest.param(["--lora-dropout", "1"], id="lora-dropout"),
+        pytest.param(["--num-threads", "0"], id="num-threads"),
+        pytest.param(["--num-final-eval-chunks", "0"], id="final-eval-chunks"),
+        pytest.param(["--hyper-encoder-layers", "-1"], id="encoder-layers"),
+        pytest.param(["--reconstruction-weight", "-0.5"], id="reconstruction-weight"),
+        pytest.param(["--max-codebook-size", "-1"], id="codebook-size"),
+        pytest.param(["--min-doc-bytes", "5000", "--max-doc-bytes", "100"], id="doc-bytes"),
     ],
 )
 def test_bad_flag_values_exit_2_with_one_line(argv, capsys) -> None:

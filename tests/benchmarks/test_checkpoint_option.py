@@ -16,6 +16,7 @@ from benchmarks import _checkpoints, downstream, perplexity, throughput
 from benchmarks._cli import new_parser
 from benchmarks._result_file import ResultFile
 from zip2zip.evaluation.results import read_result, row_digest
+from zip2zip.modeling.checkpoint import ENCODER_WEIGHTS_FILE
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 FORMAT_2 = "tests/fixtures/upstream/v2_rla_selfcontained"  # self-contained: its own base and tokenizer
@@ -67,6 +68,25 @@ def test_our_checkpoint_on_another_base(tmp_path: Path) -> None:
     assert result.assets["checkpoint"]["base_model"]["name_or_path"] == str(base_dir)
     assert result.assets["models"]["base"]["name"] == str(base_dir)
     assert result.assets["models"]["zip2zip"]["as_given"] == str(checkpoint)
+
+
+def test_truncated_encoder_file_skips_that_model_with_the_reason(tmp_path: Path) -> None:
+    """Was a SafetensorError traceback after the base rows had been measured."""
+    base_dir, checkpoint = tmp_path / "base", tmp_path / "ckpt"
+    tiny_base(vocab_size=VOCAB).save_pretrained(base_dir)
+    tiny_tokenizer().save_pretrained(base_dir)
+    Zip2ZipPreTrainedModel.from_base(
+        tiny_base(vocab_size=VOCAB), compression=compression(), base_model_name_or_path=str(base_dir)
+    ).save_pretrained(checkpoint)
+    encoders = checkpoint / ENCODER_WEIGHTS_FILE
+    encoders.write_bytes(encoders.read_bytes()[: encoders.stat().st_size // 2])
+    out = tmp_path / "result.json"
+    perplexity.main(["--smoke", "--corpora", "wikitext", "--checkpoint", str(checkpoint), "--out", str(out)])
+    result = read_result(out)
+    assert {r["model"] for r in result.rows} == {"base"}
+    (skipped,) = result.skipped
+    assert skipped["name"] == "model zip2zip"
+    assert skipped["reason"].startswith(f"{encoders} is not a readable safetensors file")
 
 
 def test_a_hub_id_resolves_through_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import _checkpoints, codec, decode_step, downstream, efficiency, perplexity, throughput
+from benchmarks import (
+    _checkpoints,
+    codec,
+    codec_fuzz,
+    decode_step,
+    downstream,
+    efficiency,
+    perplexity,
+    throughput,
+)
 from benchmarks._result_file import default_output_path
 from zip2zip.data.tokenizers import MissingAssetError
 
@@ -207,3 +216,88 @@ def test_efficiency_without_rows_writes_nothing(existing_result, capsys, monkeyp
         efficiency.main(["--smoke", "--force", "--out", str(out)])
     assert exit_info.value.code == 1 and "pip install llama3-tokenizer" in capsys.readouterr().err
     assert out.read_bytes() == before
+
+
+VALUE_CASES = [
+    ("efficiency", ["--num-docs", "-1"], "num_docs=-1 (--num-docs): must be >= 1"),
+    ("efficiency", ["--min-doc-bytes", "5000", "--max-doc-bytes", "100"], "max_doc_bytes=100 is below"),
+    ("efficiency", ["--max-codebook-size", "-1"], "max_codebook_size=-1 (--max-codebook-size): must be >= 1"),
+    ("efficiency", ["--sweep-max-subtokens", "2,-3"], "sweep_max_subtokens=(2, -3)"),
+    ("decode_step", ["--batch-sizes", "0"], "batch_sizes=(0,) (--batch-sizes): must be >= 1"),
+    ("decode_step", ["--codebook-sizes", "-4"], "codebook_sizes=(-4,) (--codebook-sizes): must be >= 1"),
+    ("decode_step", ["--num-threads", "0"], "num_threads=0"),
+    ("perplexity", ["--max-length", "0"], "max_length=0 (--max-length): must be >= 1"),
+    ("perplexity", ["--bootstrap-samples", "-1"], "bootstrap_samples=-1"),
+    ("perplexity", ["--seed", "-1"], "seed=-1 (--seed): must be >= 0"),
+    ("perplexity", ["--batch-size", "0"], "batch_size=0"),
+    ("downstream", ["--limit", "-1"], "limit=-1 (--limit): must be >= 1 (or leave it out: every item)"),
+    ("downstream", ["--batch-size", "0"], "batch_size=0 (--batch-size): must be >= 1"),
+    ("downstream", ["--bootstrap-samples", "0"], "bootstrap_samples=0"),
+    ("throughput", ["--max-codebook-size", "0"], "max_codebook_size=0"),
+    ("throughput", ["--num-threads", "-2"], "num_threads=-2"),
+    ("throughput", ["--memory-bandwidth-gb-per-s", "0"], "memory_bandwidth_gb_per_s=0.0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "argv", "message"), [pytest.param(*c, id=f"{c[0]}{' '.join(c[1])}") for c in VALUE_CASES]
+)
+def test_bad_value_is_a_one_line_usage_error_before_any_work(
+    name, argv, message, existing_result, no_work, capsys, monkeypatch
+) -> None:
+    """A count that would crash late (after the whole evaluation), loop or measure nothing is refused by
+    the benchmark's Config, so before any model or corpus is loaded, and nothing is written."""
+    monkeypatch.setattr(throughput.torch.cuda, "is_available", lambda: False)
+    out, before = existing_result(name)
+    with pytest.raises(SystemExit) as exit_info:
+        MODULES[name].main([*argv, "--allow-dirty", "--out", str(out)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"python -m benchmarks.{name}: error: "), err
+    assert message in err
+    assert out.read_bytes() == before and not _partial(out).exists()
+
+
+@pytest.mark.parametrize(
+    ("config_type", "bad"),
+    [
+        (efficiency.Config, {"num_docs": 0}),
+        (perplexity.Config, {"bootstrap_samples": -1}),
+        (downstream.Config, {"limit": 0}),
+        (decode_step.Config, {"batch_sizes": (1, 0)}),
+        (throughput.Config, {"max_subtokens": 1}),
+    ],
+    ids=lambda x: getattr(x, "__module__", str(x)),
+)
+def test_library_callers_get_the_same_check(config_type, bad) -> None:
+    with pytest.raises(ValueError, match=f"{next(iter(bad))}="):
+        config_type(**bad)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-batch-size", "0"], "max_batch_size=0 (--max-batch-size) must be >= 1"),  # looped forever
+        (["--streams", "-1"], "num_streams=-1 (--streams) must be >= 1"),  # exited 0, checked nothing
+    ],
+)
+def test_codec_fuzz_refuses_counts_that_check_nothing(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        codec_fuzz.main([*argv, "--no-progress"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == f"python -m benchmarks.codec_fuzz: error: {message}\n"
+
+
+def test_decode_step_narrow_encoder_width_0_still_means_no_extra_variant(tmp_path, monkeypatch) -> None:
+    """The flag's 0 ("off") becomes the Config's None before the Config refuses widths < 1."""
+
+    class Resolved(Exception):
+        """Raised by the stand-in ``run`` with the Config it was given, so nothing is measured."""
+
+    def capture(config: decode_step.Config) -> None:
+        raise Resolved(config)
+
+    monkeypatch.setattr(decode_step, "run", capture)
+    with pytest.raises(Resolved) as resolved:
+        decode_step.main(["--smoke", "--narrow-encoder-width", "0", "--out", str(tmp_path / "r.json")])
+    assert resolved.value.args[0].narrow_encoder_width is None

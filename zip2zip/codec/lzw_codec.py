@@ -174,6 +174,9 @@ def _as_id_array(ids: Ids, what: str) -> np.ndarray:
         raise TypeError(
             f"{what} must hold integer ids, got dtype {arr.dtype}: {arr[0].item()!r} at position 0 is not one"
         )
+    if arr.dtype == np.uint64 and (too_big := np.flatnonzero(arr >= 2**63)).size:  # would wrap negative
+        position = int(too_big[0])
+        raise ValueError(f"{what}: id {int(arr[position])} at position {position} does not fit in int64")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
@@ -283,8 +286,11 @@ class LZWCodec:
         if attention_mask is not None:
             rows = np.asarray(sequences)
             keep = np.asarray(attention_mask).astype(bool)
-            if rows.shape != keep.shape:
-                raise ValueError(f"ids shape {rows.shape} != attention_mask shape {keep.shape}")
+            if rows.shape != keep.shape or rows.ndim != 2:  # a 3-D mask would flatten each row silently
+                raise ValueError(
+                    f"ids shape {rows.shape} and attention_mask shape {keep.shape} must be the same "
+                    "[batch, seq]; pass one 2-D batch"
+                )
             sequences = [row[k] for row, k in zip(rows, keep, strict=True)]
         arrays = [_as_id_array(s, f"sequences[{i}]") for i, s in enumerate(sequences)]
         return [d.base_ids for d in self._decode_many(arrays)]

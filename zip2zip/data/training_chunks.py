@@ -93,6 +93,16 @@ class DataConfig:
             raise ValueError(f"seq_len={self.seq_len} must be >= 2 (one input and one target)")
         if self.data_bytes < 1:
             raise ValueError(f"data_bytes={self.data_bytes} must be positive")
+        if self.max_subtokens < 1 or self.max_codebook_size < 0:
+            raise ValueError(
+                f"max_subtokens={self.max_subtokens}, max_codebook_size={self.max_codebook_size}: need M >= 1 "
+                "and C >= 0 (the paper: M=3, C=2048; --no-compression for the control)"
+            )
+        if not 0 <= self.min_doc_bytes <= self.max_doc_bytes or self.max_doc_bytes < 1:
+            raise ValueError(
+                f"min_doc_bytes={self.min_doc_bytes}, max_doc_bytes={self.max_doc_bytes}: need "
+                "0 <= min_doc_bytes <= max_doc_bytes and max_doc_bytes >= 1"
+            )
 
     def weights(self) -> list[float]:
         raw = self.mixture_weights or tuple(1.0 for _ in self.corpora)

@@ -1,6 +1,7 @@
 """Validation of a compressed training/scoring batch, with errors that say what is wrong and how to fix it.
 
-Checks shapes (the codebook table's M must be the model's), id ranges (every id inside the joint
+Checks types (tensors; ids, tables and positions ``torch.long``), shapes (no empty batch; labels and
+positions shaped as the ids; the codebook table's M must be the model's), id ranges (every id inside the joint
 vocabulary ``V + C``, every table id a base id), and that each hypertoken id exists in its row's
 codebook by the position where it is used (its entry completes at or before that position; completing
 exactly there is the LZW same-step code). Each check costs one device->host read, so generation,
@@ -22,10 +23,30 @@ def validate_compressed_batch(
     table: torch.Tensor,
     entry_positions: torch.Tensor | None,
     labels: torch.Tensor | None,
-    attention_mask: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    position_ids: torch.Tensor | None = None,
 ) -> None:
-    """Raise ValueError on the first problem found; see the module docstring for what is checked."""
+    """Raise TypeError (not a tensor, or ids that are not ``torch.long``) or ValueError (an empty batch, a
+    shape or an id out of place) on the first problem found; see the module docstring for what is checked."""
+    _check_kinds(
+        input_ids=input_ids,
+        codebook_table=table,
+        entry_positions=entry_positions,
+        labels=labels,
+        attention_mask=attention_mask,
+        position_ids=position_ids,
+    )
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
     _check_shapes(comp, input_ids, table, entry_positions, attention_mask)
+    for name, other, per_code in (
+        ("labels", labels, "one target per code, unshifted (shifted inside)"),
+        ("position_ids", position_ids, "one position per code"),
+    ):
+        if other is not None and other.shape != input_ids.shape:
+            raise ValueError(
+                f"{name} shape {tuple(other.shape)} != input_ids {tuple(input_ids.shape)}: pass {per_code}"
+            )
     v = comp.initial_vocab_size
     bad_table = (table < 0) | (table >= v)
     if bool(bad_table.any()):
@@ -36,6 +57,22 @@ def validate_compressed_batch(
             continue
         live = attention_mask.bool() if name == "input_ids" else (ids != IGNORE_INDEX) & attention_mask.bool()
         _check_codes(comp, name, ids, live, table, entry_positions, seq_len=input_ids.shape[1])
+
+
+def _check_kinds(**tensors: torch.Tensor | None) -> None:
+    """Each given input is a tensor; all but the mask hold ids or positions, so ``torch.long`` (a float or
+    int32 tensor fails deep inside torch's ``embedding``/``gather``)."""
+    for name, value in tensors.items():
+        if value is None:
+            continue
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"{name} must be a torch.Tensor, got {type(value).__name__}; pass torch.tensor({name})"
+            )
+        if name != "attention_mask" and value.dtype != torch.long:
+            raise TypeError(
+                f"{name} has dtype {value.dtype}, but ids and positions are torch.long; pass {name}.long()"
+            )
 
 
 def _check_shapes(
@@ -50,6 +87,10 @@ def _check_shapes(
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids must be [batch, seq], got shape {tuple(input_ids.shape)}")
     b, t = input_ids.shape
+    if b == 0 or t == 0:
+        raise ValueError(
+            f"input_ids has shape {(b, t)}: an empty batch; pass at least one row of at least one code"
+        )
     if table.dim() != 3 or table.shape[0] != b:
         raise ValueError(f"codebook_table must be [batch={b}, slots, M], got shape {tuple(table.shape)}")
     if table.shape[2] != m:

@@ -8,6 +8,8 @@ matches neither layout is refused with the names it does have. This module does 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torch import nn
@@ -69,3 +71,21 @@ def build_lora_config(
         bias="none",
         task_type="CAUSAL_LM",
     )
+
+
+def check_peft_type(adapter_config: Path) -> None:
+    """Refuse an ``adapter_config.json`` that is not a LoRA adapter's, naming the file: peft fails on an
+    unknown ``peft_type`` with a bare ``KeyError: '<type>'`` after the base model has loaded, and other peft
+    methods (prompt tuning, ...) would change the sequence a zip2zip model sees."""
+    try:
+        raw = json.loads(adapter_config.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(
+            f"{adapter_config} is not readable JSON ({exc}); restore it from the checkpoint"
+        ) from None
+    peft_type = raw.get("peft_type") if isinstance(raw, dict) else None
+    if peft_type != "LORA":
+        raise ValueError(
+            f"{adapter_config}: peft_type={peft_type!r}, but a zip2zip checkpoint's adapter is LoRA "
+            "(peft_type 'LORA'); restore the file from the checkpoint"
+        )

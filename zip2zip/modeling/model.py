@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any, Self
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
 from zip2zip.modeling.checkpoint import (
+    ADAPTER_DIR,
     compression_for_base,
     is_peft_model,
     load_base_model,
@@ -49,8 +51,10 @@ from zip2zip.modeling.load_options import (
     resolve_device,
     resolve_dtype,
 )
+from zip2zip.modeling.lora import check_peft_type
 from zip2zip.modeling.positions import code_position_ids
 from zip2zip.modeling.tensor_copy import copy_tensors_strictly
+from zip2zip.modeling.upstream_checkpoint import ADAPTER_CONFIG
 from zip2zip.remote_code import check_trust_remote_code
 
 if TYPE_CHECKING:
@@ -199,6 +203,9 @@ class Zip2ZipPreTrainedModel(nn.Module):
         )
         checkpoint = locate_checkpoint(name_or_path, hub)
         if checkpoint is not None:
+            for adapter_config in (checkpoint / ADAPTER_DIR / ADAPTER_CONFIG, checkpoint / ADAPTER_CONFIG):
+                if adapter_config.is_file():  # ours, the authors': checked before the base model loads
+                    check_peft_type(adapter_config)
             parts = load_checkpoint(
                 checkpoint,
                 compression=compression,
@@ -269,7 +276,13 @@ class Zip2ZipPreTrainedModel(nn.Module):
         if parts.one_encoder_weight_set:
             expected = {k: v for k, v in expected.items() if k.startswith("input_encoder.")}
         what, hint = parts.encoder_description, parts.encoder_hint
-        copy_tensors_strictly(file, load_file(str(file)), expected, what=what, hint=hint)
+        try:
+            saved = load_file(str(file))
+        except SafetensorError as exc:  # not a ValueError: callers that skip a bad checkpoint would crash
+            raise ValueError(
+                f"{file} is not a readable safetensors file ({exc}): truncated or damaged; copy the checkpoint again"
+            ) from None
+        copy_tensors_strictly(file, saved, expected, what=what, hint=hint)
         if parts.one_encoder_weight_set and self.output_encoder is not self.input_encoder:
             self.output_encoder.load_state_dict(self.input_encoder.state_dict())
 
@@ -518,12 +531,12 @@ class Zip2ZipPreTrainedModel(nn.Module):
             validate: check ids, shapes and that every hypertoken exists where it is used (host syncs).
         """
         comp = self.compression
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
         if validate:
             validate_compressed_batch(
-                comp, input_ids, codebook_table, entry_positions, labels, attention_mask
+                comp, input_ids, codebook_table, entry_positions, labels, attention_mask, position_ids
             )
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
         if position_ids is None:
             position_ids = code_position_ids(self.config, input_ids, attention_mask, codebook_table)
         targets = None

@@ -157,9 +157,24 @@ class TrainConfig(DataConfig):
             "num_eval_chunks",
             "keep_checkpoints",
             "seq_len",
+            "num_final_eval_chunks",
+            "hyper_encoder_layers",
+            "lora_rank",
+            "lora_alpha",
+            "max_reconstruction_entries",
+            "num_data_workers",
+            "num_threads",
         ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name}={value} must be >= 1")
+        for name in ("weight_decay", "reconstruction_weight"):
+            if not getattr(self, name) >= 0:  # NaN fails too
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(
+                f"lora_dropout={self.lora_dropout} must be in [0, 1) (a probability, 1 drops all)"
+            )
         if self.tokens_per_step % (self.micro_batch_size * self.seq_len):
             raise ValueError(
                 f"tokens_per_step={self.tokens_per_step} is not a multiple of micro_batch_size * seq_len = "
