@@ -105,7 +105,9 @@ def random_walk(
             code = v + rng.randrange(n)
         elif kind == "recent" and n:
             code = v + n - 1 - rng.randrange(min(n, 4))
-        elif kind == "same-step" and stream.same_step_entry() is not None:
+        elif (
+            kind == "same-step" and stream.same_step_entry() is not None and stream.next_hyper_id is not None
+        ):
             code = stream.next_hyper_id
         elif kind == "non-greedy" and stream.pending_phrase:
             pending = stream.pending_phrase

@@ -1,4 +1,5 @@
-"""Hypothesis properties of the codec: lossless, bounded, streaming == batch, fast == reference."""
+"""Hypothesis properties of the codec under every codebook policy: lossless, bounded, prefix-closed,
+streaming == batch, fast == reference (codes, live codebook and the history of every entry)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zip2zip.codec import lzw
-from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.config import CODEBOOK_POLICIES, CompressionConfig
 from zip2zip.codec.lzw_codec import LZWCodec
 
 
@@ -20,6 +21,7 @@ def configs(draw: st.DrawFn) -> CompressionConfig:
         max_subtokens=draw(st.integers(1, 8)),
         max_codebook_size=draw(st.integers(0, 64)),
         disabled_ids=draw(st.frozensets(st.integers(0, vocab_size - 1), max_size=3)),
+        codebook_policy=draw(st.sampled_from(CODEBOOK_POLICIES)),
     )
 
 
@@ -89,11 +91,34 @@ def test_codebook_invariants(case: tuple[CompressionConfig, list[int]]) -> None:
     assert all(not (set(entry) & config.disabled_ids) for _, entry in cb)
     assert len({entry for _, entry in cb}) == cb.num_entries  # no duplicate phrases
     assert len(enc.ids) <= max(len(ids), 0)
-    assert np.all(np.diff(enc.entry_positions) >= 0)
-    # an entry exists before any code uses it, except the same-step code, created by its own step
+    assert len(enc.history.hyper_ids) <= max(len(ids) - 1, 0)  # memory follows the input, not C
+    assert np.all(np.diff(enc.history.created_at) >= 0)
+    assert np.all(enc.history.removed_at > enc.history.created_at)
+    # each code names exactly one entry: the one with its id and created_at <= t < removed_at (t ==
+    # created_at is the same-step code, created by its own step); its base ids spell the input
+    spelled: list[int] = []
     for t, code in enumerate(enc.ids.tolist()):
-        if code >= config.initial_vocab_size:
-            assert enc.entry_positions[code - config.initial_vocab_size] <= t
+        if code < config.initial_vocab_size:
+            spelled.append(code)
+            continue
+        (row,) = np.flatnonzero(
+            (enc.history.hyper_ids == code) & (enc.history.created_at <= t) & (t < enc.history.removed_at)
+        )
+        spelled.extend(enc.history.table[row, : enc.history.lengths[row]].tolist())
+    assert spelled == ids
+
+
+@given(cases())
+def test_dictionary_stays_prefix_closed(case: tuple[CompressionConfig, list[int]]) -> None:
+    """After every step, every live entry's prefix of two or more ids is live too (lru evicts leaves only)."""
+    config, ids = case
+    codes, _, _ = lzw.compress(ids, config)
+    stream = lzw.LZWStream(config)
+    for code in codes:
+        stream.feed(code)
+        live = set(stream.entries)
+        assert all(entry[:-1] in live for entry in live if len(entry) > 2)
+        assert stream.num_entries <= config.max_codebook_size
 
 
 @given(cases())
@@ -104,11 +129,13 @@ def test_fast_equals_reference(case: tuple[CompressionConfig, list[int]]) -> Non
     assert enc.ids.tolist() == codes
     assert [e for _, e in enc.codebook] == entries
     assert enc.entry_positions.tolist() == positions
+    assert enc.history.records() == lzw.compress_with_history(ids, config)[1]
     dec = fast(config).decode_with_codebook(codes)
     ref_base, ref_entries, ref_positions = lzw.decompress(codes, config)
     assert dec.base_ids.tolist() == ref_base
     assert [e for _, e in dec.codebook] == ref_entries
     assert dec.entry_positions.tolist() == ref_positions == positions
+    assert dec.history.records() == lzw.decompress_with_history(codes, config)[1] == enc.history.records()
 
 
 @given(random_walks())
@@ -121,6 +148,7 @@ def test_fast_equals_reference_on_random_walks(walk: tuple[CompressionConfig, li
     assert dec.base_ids.tolist() == ref_base
     assert [e for _, e in dec.codebook] == ref_entries
     assert dec.entry_positions.tolist() == ref_positions
+    assert dec.history.records() == lzw.decompress_with_history(codes, config)[1]
     prefixes = [np.array(codes[:n], np.int64) for n in range(len(codes) + 1)]
     batch = codec._decode_many(prefixes)  # the kernel path of batch_decode, which returns base ids only
     assert [d.base_ids.tolist() for d in batch] == [b.tolist() for b in codec.batch_decode(prefixes)]
@@ -129,6 +157,7 @@ def test_fast_equals_reference_on_random_walks(walk: tuple[CompressionConfig, li
         assert prefix_dec.base_ids.tolist() == ref_prefix[0]
         assert [e for _, e in prefix_dec.codebook] == ref_prefix[1]
         assert prefix_dec.entry_positions.tolist() == ref_prefix[2]
+        assert prefix_dec.history.records() == lzw.decompress_with_history(prefix.tolist(), config)[1]
     ref_codes, ref_encoded_entries, _ = lzw.compress(ref_base, config)
     enc = codec.encode(ref_base)
     assert enc.ids.tolist() == ref_codes
@@ -146,9 +175,8 @@ def test_stream_equals_batch_decoder_at_every_prefix(case: tuple[CompressionConf
         prefix = codec.decode_with_codebook(codes[: t + 1])
         assert stream.base_ids == prefix.base_ids.tolist()
         assert stream.entries == [e for _, e in prefix.codebook]
-        assert [k for k, _ in created] == [
-            config.initial_vocab_size + k for k, p in enumerate(prefix.entry_positions.tolist()) if p == t
-        ]
+        assert created == [(r.hyper_id, r.base_ids) for r in prefix.history.records() if r.created_at == t]
+        assert stream.history == prefix.history.records()
 
 
 @given(cases(), st.randoms(use_true_random=False))

@@ -46,17 +46,73 @@ _MIN_IDS_PER_THREAD = 32_768
 
 
 @dataclass(frozen=True)
+class EntryHistory:
+    """Every entry one sequence created, in creation order (removed ones too: ``reset`` and ``lru``).
+
+    Row r is hypertoken ``hyper_ids[r]`` with base ids ``table[r, :lengths[r]]``; it is what a code at
+    index t with that id names for ``created_at[r] <= t < removed_at[r]`` (``NO_POSITION`` while live).
+    """
+
+    hyper_ids: np.ndarray  # [num_created] int64
+    table: np.ndarray  # [num_created, max_subtokens] int64, right-padded with the pad id
+    lengths: np.ndarray  # [num_created] int64
+    created_at: np.ndarray  # [num_created] int64
+    removed_at: np.ndarray  # [num_created] int64
+
+    @classmethod
+    def of_records(cls, config: CompressionConfig, records: Sequence[lzw.EntryRecord]) -> EntryHistory:
+        table = np.full((len(records), config.max_subtokens), config.pad_token_id, np.int64)
+        for row, record in zip(table, records, strict=True):
+            row[: len(record.base_ids)] = record.base_ids
+        return cls(
+            hyper_ids=np.array([r.hyper_id for r in records], np.int64),
+            table=table,
+            lengths=np.array([len(r.base_ids) for r in records], np.int64),
+            created_at=np.array([r.created_at for r in records], np.int64),
+            removed_at=np.array(
+                [NO_POSITION if r.removed_at is None else r.removed_at for r in records], np.int64
+            ),
+        )
+
+    @classmethod
+    def of_frozen(cls, codebook: Codebook, entry_positions: np.ndarray) -> EntryHistory:
+        """Under ``freeze`` the history is the final codebook: entry k is id V + k, never removed."""
+        n = codebook.num_entries
+        return cls(
+            hyper_ids=codebook.config.initial_vocab_size + np.arange(n, dtype=np.int64),
+            table=codebook.table,
+            lengths=codebook.lengths,
+            created_at=entry_positions,
+            removed_at=np.full(n, NO_POSITION, np.int64),
+        )
+
+    def records(self) -> list[lzw.EntryRecord]:
+        """As ``zip2zip.codec.lzw.compress_with_history`` gives them (``removed_at`` None while live)."""
+        return [
+            lzw.EntryRecord(
+                int(i), tuple(int(t) for t in row[:n]), int(c), None if r == NO_POSITION else int(r)
+            )
+            for i, row, n, c, r in zip(
+                self.hyper_ids, self.table, self.lengths, self.created_at, self.removed_at, strict=True
+            )
+        ]
+
+
+@dataclass(frozen=True)
 class Encoded:
     """One compressed sequence.
 
-    ``entry_positions[k]`` is the index in ``ids`` of the code on whose reading a decoder completes
-    entry k: at position t a model has seen exactly the entries with ``entry_positions <= t``.
+    ``codebook`` holds the entries live at the end (entry k has id V + k); ``entry_positions[k]`` is the
+    index in ``ids`` of the code on whose reading a decoder creates entry k. Under ``freeze`` these are
+    all entries: at position t a model has seen exactly those with ``entry_positions <= t``. Under the
+    other policies entries are also removed and ids reused: ``history`` has every entry ever created.
     """
 
     ids: np.ndarray  # [num_codes] int64
     codebook: Codebook
     entry_positions: np.ndarray  # [num_entries] int64
     num_base_ids: int
+    history: EntryHistory
 
     @property
     def compression_ratio(self) -> float:
@@ -66,11 +122,12 @@ class Encoded:
 
 @dataclass(frozen=True)
 class Decoded:
-    """One decompressed sequence and the codebook its decoder derived."""
+    """One decompressed sequence and the codebook (live at the end) and history its decoder derived."""
 
     base_ids: np.ndarray  # [num_base_ids] int64
     codebook: Codebook
     entry_positions: np.ndarray  # [num_entries] int64
+    history: EntryHistory
 
 
 @dataclass(frozen=True)
@@ -194,6 +251,7 @@ class LZWCodec:
         max_subtokens: int = 3,
         max_codebook_size: int = 2048,
         disabled_ids: Iterable[int] = (),
+        codebook_policy: str = "freeze",
         num_threads: int | None = None,
         use_fast: bool = True,
     ) -> None:
@@ -203,6 +261,7 @@ class LZWCodec:
             max_subtokens=max_subtokens,
             max_codebook_size=max_codebook_size,
             disabled_ids=frozenset(lzw.as_ids(disabled_ids, "disabled_ids")),
+            codebook_policy=codebook_policy,
         )
         self.num_threads = max(1, num_threads or min(os.cpu_count() or 1, 8))
         self.use_fast = use_fast
@@ -227,6 +286,7 @@ class LZWCodec:
             max_subtokens=config.max_subtokens,
             max_codebook_size=config.max_codebook_size,
             disabled_ids=config.disabled_ids,
+            codebook_policy=config.codebook_policy,
             num_threads=num_threads,
             use_fast=use_fast,
         )
@@ -235,7 +295,7 @@ class LZWCodec:
         c = self.config
         return (
             f"LZWCodec(V={c.initial_vocab_size}, M={c.max_subtokens}, C={c.max_codebook_size}, "
-            f"pad={c.pad_token_id}, {len(c.disabled_ids)} disabled ids)"
+            f"pad={c.pad_token_id}, {len(c.disabled_ids)} disabled ids, {c.codebook_policy})"
         )
 
     # ---- single sequence -------------------------------------------------------------------------
@@ -292,7 +352,7 @@ class LZWCodec:
     # ---- kernels ---------------------------------------------------------------------------------
 
     def _encode_many(self, arrays: list[np.ndarray]) -> list[Encoded]:
-        if not self.use_fast:
+        if not self.use_fast or self.config.codebook_policy != "freeze":
             return [self._encode_reference(a) for a in arrays]
         cfg = self.config
         flat, offsets = _concat(arrays)
@@ -324,11 +384,12 @@ class LZWCodec:
         for s in range(len(arrays)):
             codebook, positions = entries.codebook(cfg, s)
             codes = out_codes[offsets[s] : offsets[s] + out_num_codes[s]].copy()
-            results.append(Encoded(codes, codebook, positions, len(arrays[s])))
+            history = EntryHistory.of_frozen(codebook, positions)
+            results.append(Encoded(codes, codebook, positions, len(arrays[s]), history))
         return results
 
     def _decode_many(self, arrays: list[np.ndarray]) -> list[Decoded]:
-        if not self.use_fast:
+        if not self.use_fast or self.config.codebook_policy != "freeze":
             return [self._decode_reference(a) for a in arrays]
         cfg = self.config
         flat, offsets = _concat(arrays)
@@ -366,7 +427,8 @@ class LZWCodec:
         results = []
         for s in range(len(arrays)):
             base = out_ids[out_offsets[s] : out_offsets[s] + out_num_ids[s]].copy()
-            results.append(Decoded(base, *entries.codebook(cfg, s)))
+            codebook, positions = entries.codebook(cfg, s)
+            results.append(Decoded(base, codebook, positions, EntryHistory.of_frozen(codebook, positions)))
         return results
 
     def _max_entries(self, num_base_ids: np.ndarray) -> np.ndarray:
@@ -393,14 +455,22 @@ class LZWCodec:
             future.result()
 
     def _encode_reference(self, ids: np.ndarray) -> Encoded:
-        codes, entries, positions = lzw.compress(ids.tolist(), self.config)
-        codebook = Codebook.from_entries(self.config, entries)
-        return Encoded(np.array(codes, np.int64), codebook, np.array(positions, np.int64), len(ids))
+        codes, records = lzw.compress_with_history(ids.tolist(), self.config)
+        history = EntryHistory.of_records(self.config, records)
+        return Encoded(np.array(codes, np.int64), *_live_codebook(self.config, history), len(ids), history)
 
     def _decode_reference(self, codes: np.ndarray) -> Decoded:
-        base, entries, positions = lzw.decompress(codes.tolist(), self.config)
-        codebook = Codebook.from_entries(self.config, entries)
-        return Decoded(np.array(base, np.int64), codebook, np.array(positions, np.int64))
+        base, records = lzw.decompress_with_history(codes.tolist(), self.config)
+        history = EntryHistory.of_records(self.config, records)
+        return Decoded(np.array(base, np.int64), *_live_codebook(self.config, history), history)
+
+
+def _live_codebook(config: CompressionConfig, history: EntryHistory) -> tuple[Codebook, np.ndarray]:
+    """The entries of a history live at its end, in id order (ids V..V+n-1), and their creation indices."""
+    live = np.flatnonzero(history.removed_at == NO_POSITION)
+    live = live[np.argsort(history.hyper_ids[live], kind="stable")]
+    codebook = Codebook(config, history.table[live], history.lengths[live])
+    return codebook, history.created_at[live]
 
 
 @dataclass(frozen=True)
