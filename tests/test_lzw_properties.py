@@ -51,15 +51,18 @@ def random_walks(draw: st.DrawFn) -> tuple[CompressionConfig, list[int]]:
     num_steps = draw(st.integers(0, 100))  # drawn first: lists drawn freely average a handful of steps
     steps = st.lists(st.tuples(kinds, st.integers(0, 2**16)), min_size=num_steps, max_size=num_steps)
     for kind, choice in draw(steps):
+        # under lru the victim's id names the same-step entry, no longer the live one
+        readable = [k for k in range(stream.num_entries) if v + k != stream.next_hyper_id]
         runs_into = [
             k
-            for k, entry in enumerate(stream.entries)
-            if kind == "non-greedy" and stream.hyper_id_of((*stream.pending_phrase, entry[0])) is not None
+            for k in readable
+            if kind == "non-greedy"
+            and stream.hyper_id_of((*stream.pending_phrase, stream.entries[k][0])) is not None
         ]
         if runs_into:
             code = v + runs_into[choice % len(runs_into)]
-        elif kind == "hypertoken" and stream.num_entries:
-            code = v + choice % stream.num_entries
+        elif kind == "hypertoken" and readable:
+            code = v + readable[choice % len(readable)]
         elif kind == "same-step" and stream.same_step_entry() is not None:
             code = stream.next_hyper_id
         else:
