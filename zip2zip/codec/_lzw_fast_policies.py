@@ -12,9 +12,13 @@ dictionary needs:
 * ``slots[ROW, k]`` is the history row of live id V + k and ``slots[KEY_AT, k]`` where its (parent,
   child) key sits in the phrase table. lru deletes keys by backward shift (no tombstones), moving
   other keys, whose ``KEY_AT`` follows them.
-* lru keeps the live leaves in an indexed binary min-heap on (last use, id): a use re-sorts one entry,
-  a creation pops the victim (the root, or the smaller child of the root when the root is the pending
-  phrase) and adds the new leaf, O(log C) each.
+* lru keeps the live leaves in (last use, id) order in two places: a doubly linked list, appended to
+  whenever a leaf gets the current step as its last use (it is used, or created), so it is sorted by
+  construction, and a binary min-heap for the entries that become leaves again with an older last use
+  (their last child was evicted). The victim is the first of the list's head and the heap's top (each
+  skipping the pending phrase). Uses and creations are O(1); only re-leafed entries cost O(log C).
+  Two live leaves never share a last use (a step emits one code and creates one entry, its child),
+  so the order within the list never needs the id.
 
 The decoder re-runs the encoder over the decoded base ids, with ``_lzw_fast``'s one-probe shortcut for
 canonical codes; a reset while reading a hypertoken re-parses that code id by id (the shortcut's walk
@@ -30,9 +34,9 @@ from zip2zip.codec._lzw_fast import _EMPTY, _insert, _lookup, _slot
 
 NO_POSITION = np.iinfo(np.int64).max
 # rows of ``slots``: per live id V + k
-ROW, KEY_AT, NUM_CHILDREN, LAST_USE, HEAP_AT = 0, 1, 2, 3, 4
+ROW, KEY_AT, NUM_CHILDREN, LAST_USE, HEAP_AT, IN_LIST, PREV, NEXT = 0, 1, 2, 3, 4, 5, 6, 7
 # entries of ``counters``
-NUM_LIVE, NUM_ROWS, STEP, HEAP_SIZE = 0, 1, 2, 3
+NUM_LIVE, NUM_ROWS, STEP, HEAP_SIZE, HEAD, TAIL = 0, 1, 2, 3, 4, 5
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -85,29 +89,64 @@ def _heap_remove(heap, slots, counters, k):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _append(slots, counters, k):  # type: ignore[no-untyped-def]
+    """Leaf k, whose last use is the current step, goes to the end of the list."""
+    tail = counters[TAIL]
+    slots[PREV, k] = tail
+    slots[NEXT, k] = -1
+    slots[IN_LIST, k] = 1
+    if tail >= 0:
+        slots[NEXT, tail] = k
+    else:
+        counters[HEAD] = k
+    counters[TAIL] = k
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _unlist(heap, slots, counters, k):  # type: ignore[no-untyped-def]
+    """Leaf k leaves the list or the heap (it is used, evicted, or gets a child)."""
+    if slots[IN_LIST, k]:
+        prev, nxt = slots[PREV, k], slots[NEXT, k]
+        if prev >= 0:
+            slots[NEXT, prev] = nxt
+        else:
+            counters[HEAD] = nxt
+        if nxt >= 0:
+            slots[PREV, nxt] = prev
+        else:
+            counters[TAIL] = prev
+        slots[IN_LIST, k] = 0
+    elif slots[HEAP_AT, k] >= 0:
+        _heap_remove(heap, slots, counters, k)
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _emitted(heap, slots, counters, code, vocab_size, is_lru):  # type: ignore[no-untyped-def]
     """Count one emitted code that is not a disabled id (a step); under lru it is the code's last use."""
     counters[STEP] += 1
     if is_lru and code >= vocab_size:
         k = code - vocab_size
         slots[LAST_USE, k] = counters[STEP]
-        if slots[HEAP_AT, k] >= 0:
-            _sift(heap, slots, counters[HEAP_SIZE], slots[HEAP_AT, k])
+        if slots[NUM_CHILDREN, k] == 0:
+            _unlist(heap, slots, counters, k)
+            _append(slots, counters, k)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _victim(heap, slots, counters, exclude):  # type: ignore[no-untyped-def]
     """The lru victim: the first leaf in (last use, id) order that is not ``exclude``; -1 if none."""
+    first = counters[HEAD]
+    if first >= 0 and first == exclude:
+        first = slots[NEXT, first]
     size = counters[HEAP_SIZE]
-    if size == 0:
-        return -1
-    if heap[0] != exclude:
-        return heap[0]
-    if size == 1:
-        return -1
-    if size > 2 and _before(slots, heap[2], heap[1]):
-        return heap[2]
-    return heap[1]
+    top = -1 if size == 0 else heap[0]
+    if top >= 0 and top == exclude:  # the next smallest is a child of the root
+        top = -1 if size == 1 else heap[1]
+        if size > 2 and _before(slots, heap[2], heap[1]):
+            top = heap[2]
+    if first < 0 or (top >= 0 and _before(slots, top, first)):
+        return top
+    return first
 
 
 @njit(cache=True, nogil=True)
@@ -173,12 +212,12 @@ def _add_entry(
         counters[NUM_LIVE] += 1
     else:  # lru: evict leaf k
         out_removed[entry_base + slots[ROW, k]] = position
-        _heap_remove(heap, slots, counters, k)
+        _unlist(heap, slots, counters, k)
         parent = keys[slots[KEY_AT, k]] // vocab_size
         _delete_key(keys, slots[KEY_AT, k], slots, vocab_size)
         if parent >= vocab_size:
             slots[NUM_CHILDREN, parent - vocab_size] -= 1
-            if slots[NUM_CHILDREN, parent - vocab_size] == 0:
+            if slots[NUM_CHILDREN, parent - vocab_size] == 0:  # a leaf again, with an older last use
                 _heap_push(heap, slots, counters, parent - vocab_size)
     row = counters[NUM_ROWS]
     counters[NUM_ROWS] = row + 1
@@ -197,9 +236,10 @@ def _add_entry(
         if pending >= vocab_size:
             p = pending - vocab_size
             if slots[NUM_CHILDREN, p] == 0:
-                _heap_remove(heap, slots, counters, p)
+                _unlist(heap, slots, counters, p)
             slots[NUM_CHILDREN, p] += 1
-        _heap_push(heap, slots, counters, k)
+        slots[HEAP_AT, k] = -1
+        _append(slots, counters, k)
     return vocab_size + k
 
 
@@ -214,9 +254,10 @@ def _new_state(table_offsets, lo, hi, max_subtokens, max_codebook_size):  # type
     while size < 2 * max_live:
         size *= 2
     keys = np.full(2 * size, _EMPTY, np.int64)  # (key, value) pairs
-    slots = np.zeros((5, max(max_live, 1)), np.int64)
+    slots = np.zeros((8, max(max_live, 1)), np.int64)
     heap = np.zeros(max(max_live, 1), np.int64)
-    counters = np.zeros(4, np.int64)
+    counters = np.zeros(6, np.int64)
+    counters[HEAD] = counters[TAIL] = -1
     pending_ids = np.empty(max(max_subtokens, 1) + 1, np.int64)
     return keys, slots, heap, counters, pending_ids
 
@@ -226,6 +267,7 @@ def _clear_sequence(keys, slots, counters):  # type: ignore[no-untyped-def]
     for k in range(counters[NUM_LIVE]):
         keys[slots[KEY_AT, k]] = _EMPTY
     counters[:] = 0
+    counters[HEAD] = counters[TAIL] = -1
 
 
 @njit(cache=True, nogil=True)
