@@ -178,7 +178,7 @@ def _next_id(heap, slots, counters, pending, vocab_size, max_codebook_size, is_l
     return _victim(heap, slots, counters, pending - vocab_size if pending >= vocab_size else -1)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _add_entry(
     keys,
     slots,
