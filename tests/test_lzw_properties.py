@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from zip2zip.codec import lzw
 from zip2zip.codec.config import CODEBOOK_POLICIES, CompressionConfig
-from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.codec.lzw_codec import EntryHistory, LZWCodec
 
 
 @st.composite
@@ -76,6 +76,14 @@ def fast(config: CompressionConfig) -> LZWCodec:
     return LZWCodec.from_config(config)
 
 
+def named_at(history: EntryHistory, code: int, t: int) -> list[int]:
+    """Base ids of the one entry that hypertoken ``code`` names at code index t (raises if not exactly one)."""
+    (row,) = np.flatnonzero(
+        (history.hyper_ids == code) & (history.created_at <= t) & (t < history.removed_at)
+    )
+    return history.table[row, : history.lengths[row]].tolist()
+
+
 @given(cases())
 def test_round_trip_is_lossless(case: tuple[CompressionConfig, list[int]]) -> None:
     config, ids = case
@@ -101,13 +109,7 @@ def test_codebook_invariants(case: tuple[CompressionConfig, list[int]]) -> None:
     # created_at is the same-step code, created by its own step); its base ids spell the input
     spelled: list[int] = []
     for t, code in enumerate(enc.ids.tolist()):
-        if code < config.initial_vocab_size:
-            spelled.append(code)
-            continue
-        (row,) = np.flatnonzero(
-            (enc.history.hyper_ids == code) & (enc.history.created_at <= t) & (t < enc.history.removed_at)
-        )
-        spelled.extend(enc.history.table[row, : enc.history.lengths[row]].tolist())
+        spelled.extend(named_at(enc.history, code, t) if code >= config.initial_vocab_size else [code])
     assert spelled == ids
 
 
@@ -189,9 +191,9 @@ def test_non_canonical_streams_decode_to_same_text_and_codebook(case, rng) -> No
     codec = fast(config)
     enc = codec.encode(ids)
     spelled: list[int] = []
-    for code in enc.ids.tolist():
+    for t, code in enumerate(enc.ids.tolist()):
         if code >= config.initial_vocab_size and rng.random() < 0.5:
-            spelled.extend(enc.codebook.subtokens(code))
+            spelled.extend(named_at(enc.history, code, t))
         else:
             spelled.append(code)
     for decoder in (codec, LZWCodec.from_config(config, use_fast=False)):
