@@ -97,7 +97,7 @@ PRESETS: dict[str, Preset] = {
             (
                 *("--num-bytes", "1000000", "--tokenizer", "llama3", "--max-subtokens", "3"),
                 *("--max-codebook-sizes", "1024,8192", "--reference-python-num-ids", "20000"),
-                *("--num-repeats", "7", "--num-threads", "1", "--policies", "", *_RESULT),
+                *("--num-repeats", "7", "--num-threads", "1", *_RESULT),
             ),
         ),
         Preset(
