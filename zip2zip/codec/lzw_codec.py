@@ -1,8 +1,9 @@
 """``LZWCodec``: the public, validated, fast LZW codec over token ids (single, batch and streaming use).
 
-It runs the compiled kernels of ``_lzw_fast`` (batches split across threads) and falls back to the
-plain-Python reference of ``zip2zip.codec.lzw`` only where asked (``use_fast=False``). Semantics, including
-every error, are those of ``zip2zip.codec.lzw``; see its docstring for the algorithm.
+It runs the compiled kernels of ``_lzw_fast`` (``freeze``) or ``_lzw_fast_policies`` (``reset``, ``lru``),
+batches split across threads, and falls back to the plain-Python reference of ``zip2zip.codec.lzw`` only
+where asked (``use_fast=False``). Semantics, including every error, are those of ``zip2zip.codec.lzw``;
+see its docstring for the algorithm. Every result also carries its entry history (``codec.history``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from zip2zip.codec import _lzw_fast, _lzw_fast_policies, lzw
 from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.history import NO_POSITION, EntryHistory, live_codebook
 
 PaddingSide = Literal["left", "right"]
 
@@ -38,64 +40,8 @@ class IdTensor(Protocol):
 # One sequence of integer ids: a list or tuple of ints, a 1-D integer numpy array or a CPU torch tensor.
 Ids: TypeAlias = Sequence[int] | np.ndarray | IdTensor
 
-# ``entry_positions`` of a codebook slot no entry fills: the position is never reached, so never available.
-NO_POSITION = int(np.iinfo(np.int64).max)
-
 # Below this many ids a batch runs on one thread: starting threads would cost more than it saves.
 _MIN_IDS_PER_THREAD = 32_768
-
-
-@dataclass(frozen=True)
-class EntryHistory:
-    """Every entry one sequence created, in creation order (removed ones too: ``reset`` and ``lru``).
-
-    Row r is hypertoken ``hyper_ids[r]`` with base ids ``table[r, :lengths[r]]``; it is what a code at
-    index t with that id names for ``created_at[r] <= t < removed_at[r]`` (``NO_POSITION`` while live).
-    """
-
-    hyper_ids: np.ndarray  # [num_created] int64
-    table: np.ndarray  # [num_created, max_subtokens] int64, right-padded with the pad id
-    lengths: np.ndarray  # [num_created] int64
-    created_at: np.ndarray  # [num_created] int64
-    removed_at: np.ndarray  # [num_created] int64
-
-    @classmethod
-    def of_records(cls, config: CompressionConfig, records: Sequence[lzw.EntryRecord]) -> EntryHistory:
-        table = np.full((len(records), config.max_subtokens), config.pad_token_id, np.int64)
-        for row, record in zip(table, records, strict=True):
-            row[: len(record.base_ids)] = record.base_ids
-        return cls(
-            hyper_ids=np.array([r.hyper_id for r in records], np.int64),
-            table=table,
-            lengths=np.array([len(r.base_ids) for r in records], np.int64),
-            created_at=np.array([r.created_at for r in records], np.int64),
-            removed_at=np.array(
-                [NO_POSITION if r.removed_at is None else r.removed_at for r in records], np.int64
-            ),
-        )
-
-    @classmethod
-    def of_frozen(cls, codebook: Codebook, entry_positions: np.ndarray) -> EntryHistory:
-        """Under ``freeze`` the history is the final codebook: entry k is id V + k, never removed."""
-        n = codebook.num_entries
-        return cls(
-            hyper_ids=codebook.config.initial_vocab_size + np.arange(n, dtype=np.int64),
-            table=codebook.table,
-            lengths=codebook.lengths,
-            created_at=entry_positions,
-            removed_at=np.full(n, NO_POSITION, np.int64),
-        )
-
-    def records(self) -> list[lzw.EntryRecord]:
-        """As ``zip2zip.codec.lzw.compress_with_history`` gives them (``removed_at`` None while live)."""
-        return [
-            lzw.EntryRecord(
-                int(i), tuple(int(t) for t in row[:n]), int(c), None if r == NO_POSITION else int(r)
-            )
-            for i, row, n, c, r in zip(
-                self.hyper_ids, self.table, self.lengths, self.created_at, self.removed_at, strict=True
-            )
-        ]
 
 
 @dataclass(frozen=True)
@@ -472,20 +418,12 @@ class LZWCodec:
     def _encode_reference(self, ids: np.ndarray) -> Encoded:
         codes, records = lzw.compress_with_history(ids.tolist(), self.config)
         history = EntryHistory.of_records(self.config, records)
-        return Encoded(np.array(codes, np.int64), *_live_codebook(self.config, history), len(ids), history)
+        return Encoded(np.array(codes, np.int64), *live_codebook(self.config, history), len(ids), history)
 
     def _decode_reference(self, codes: np.ndarray) -> Decoded:
         base, records = lzw.decompress_with_history(codes.tolist(), self.config)
         history = EntryHistory.of_records(self.config, records)
-        return Decoded(np.array(base, np.int64), *_live_codebook(self.config, history), history)
-
-
-def _live_codebook(config: CompressionConfig, history: EntryHistory) -> tuple[Codebook, np.ndarray]:
-    """The entries of a history live at its end, in id order (ids V..V+n-1), and their creation indices."""
-    live = np.flatnonzero(history.removed_at == NO_POSITION)
-    live = live[np.argsort(history.hyper_ids[live], kind="stable")]
-    codebook = Codebook(config, history.table[live], history.lengths[live])
-    return codebook, history.created_at[live]
+        return Decoded(np.array(base, np.int64), *live_codebook(self.config, history), history)
 
 
 @dataclass(frozen=True)
@@ -563,7 +501,7 @@ class _EntryBuffers:
         """Sequence s's codebook (entries live at the end, in id order) and a copy of their positions;
         ``history`` is ``history(cfg, s)``."""
         if history is not None:
-            return _live_codebook(cfg, history)
+            return live_codebook(cfg, history)
         rows = slice(self.table_offsets[s], self.table_offsets[s] + self.num_entries[s])
         return Codebook(cfg, self.table[rows], self.lengths[rows]), self.positions[rows].copy()
 
