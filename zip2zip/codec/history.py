@@ -25,8 +25,9 @@ NO_POSITION = int(np.iinfo(np.int64).max)
 class EntryHistory:
     """Every entry one sequence created, in creation order (removed ones too: ``reset`` and ``lru``).
 
-    Row r is hypertoken ``hyper_ids[r]`` with base ids ``table[r, :lengths[r]]``; it is what a code at
-    index t with that id names for ``created_at[r] <= t < removed_at[r]`` (``NO_POSITION`` while live).
+    Row r is hypertoken ``hyper_ids[r]`` with base ids ``table[r, :lengths[r]]``; in an encoder's output
+    it is what a code at index t with that id names for ``created_at[r] <= t < removed_at[r]``
+    (``NO_POSITION`` while live). See ``zip2zip.codec.lzw.EntryRecord`` for non-greedy streams.
     """
 
     hyper_ids: np.ndarray  # [num_created] int64

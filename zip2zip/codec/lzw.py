@@ -45,8 +45,10 @@ Entry = tuple[int, ...]  # base ids of one hypertoken, 2..M of them
 class EntryRecord:
     """One entry of a stream's history: what it was, and which codes could name it.
 
-    A code at index t names the entry with its id and ``created_at <= t < removed_at``; at
-    ``t == created_at`` that is the LZW same-step code (the entry is completed by the code naming it).
+    In an encoder's output, a code at index t names the entry with its id and ``created_at <= t <
+    removed_at``; at ``t == created_at`` that is the LZW same-step code (the entry is completed by the
+    code naming it). A non-greedy stream may also read an entry that the re-parse of that very code
+    then removes (``removed_at == t``): the decoder expands a code before it pushes its base ids.
     """
 
     hyper_id: int

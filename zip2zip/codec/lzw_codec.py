@@ -3,7 +3,7 @@
 It runs the compiled kernels of ``_lzw_fast`` (``freeze``) or ``_lzw_fast_policies`` (``reset``, ``lru``),
 batches split across threads, and falls back to the plain-Python reference of ``zip2zip.codec.lzw`` only
 where asked (``use_fast=False``). Semantics, including every error, are those of ``zip2zip.codec.lzw``;
-see its docstring for the algorithm. Every result also carries its entry history (``codec.history``).
+see its docstring for the algorithm. Every result also carries its entry history (``zip2zip.codec.history``).
 """
 
 from __future__ import annotations
