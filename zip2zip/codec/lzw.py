@@ -78,14 +78,19 @@ class _EncoderState:
     step: int = 0
     num_codes: int = 0  # codes emitted, disabled ids included: where the encoder's entries are created
 
+    def __post_init__(self) -> None:
+        # read per base id: kept as plain attributes (the reference also drives generation, step by step)
+        self.is_lru = self.config.codebook_policy == "lru"
+        self.is_frozen = self.config.codebook_policy == "freeze"
+
     def code_of(self, phrase: Entry) -> int:
         return phrase[0] if len(phrase) == 1 else self.phrase_to_id[phrase]
 
     def _emit(self, phrase: Entry) -> int:
-        code = self.code_of(phrase)
+        code = phrase[0] if len(phrase) == 1 else self.phrase_to_id[phrase]
         self.step += 1
         self.num_codes += 1
-        if code >= self.config.initial_vocab_size:
+        if self.is_lru and len(phrase) > 1:
             self.last_use[code - self.config.initial_vocab_size] = self.step
         return code
 
@@ -96,7 +101,7 @@ class _EncoderState:
         cfg = self.config
         if len(self.entries) < cfg.max_codebook_size:
             return cfg.initial_vocab_size + len(self.entries)
-        if cfg.codebook_policy != "lru" or not self.pending:
+        if not self.is_lru or not self.pending:
             return None
         leaves = [k for k, e in enumerate(self.entries) if e != self.pending and not self.num_children.get(e)]
         # oldest last use; on a tie min() keeps the first, the smallest id
@@ -161,7 +166,8 @@ class _EncoderState:
             self.pending = candidate
         else:
             emitted.append(self._emit(self.pending))
-            if len(candidate) <= cfg.max_subtokens:
+            is_room = len(self.entries) < cfg.max_codebook_size
+            if len(candidate) <= cfg.max_subtokens and (is_room or not self.is_frozen):
                 hyper_id = self._add(candidate, self.num_codes if position is None else position)
                 created = None if hyper_id is None else (hyper_id, candidate)
             self.pending = (base_id,)
