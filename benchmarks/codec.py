@@ -4,13 +4,20 @@ Measures encode and decode speed in base ids per second on real text: ~1 MB of C
 source as byte-level ids (V=256) and as ids of a real tokenizer shipped offline (Llama-3 by default),
 for M in {3, 4, 5} and codebook sizes {1024, 2048, 8192}, plus ``batch_encode`` of 64 x 1024 ids. Both
 codecs run on the same ids in the same process, interleaved, and every figure comes with its ratio.
-Outputs are also checked identical. Not measured: tokenisation time, memory, anything involving a model.
+Outputs are also checked identical. Codebook policies (``--policies reset,lru``): each stream is also
+one long document encoded and decoded under ``freeze`` and each policy side by side (M = 3, C = 1024 by
+default; rows ``encode_policies`` / ``decode_policies``), with each policy's rate relative to ``freeze``
+and what it buys (compression ratio, entries created). They are opt-in so that the regression preset
+and its committed baseline keep their rows. Not measured: tokenisation time, memory, anything
+involving a model.
 
     python -m benchmarks.codec --out results/codec/x86_64-2cpu.json
+    python -m benchmarks.codec --policies reset,lru --max-subtokens 3 --max-codebook-sizes 1024
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sysconfig
 import time
@@ -23,9 +30,11 @@ import numpy as np
 from tqdm import tqdm
 
 from zip2zip.codec import lzw
+from zip2zip.codec.config import CODEBOOK_POLICIES
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import median, stdev, time_interleaved
+from zip2zip.registry import check_name
 
 from ._cli import (
     argument_type,
@@ -55,6 +64,9 @@ class Config:
     num_warmup: int = 1
     num_threads: int = 2
     reference_python_num_ids: int = 100_000
+    policies: tuple[str, ...] = ()  # measured against freeze on one long document per stream
+    policy_max_subtokens: int = 3
+    policy_max_codebook_size: int = 1024
 
     def __post_init__(self) -> None:
         if not self.max_subtokens or min(self.max_subtokens) < 2:
@@ -66,6 +78,17 @@ class Config:
         for name in ("num_bytes", "batch_size", "batch_seq_len", "num_repeats", "reference_python_num_ids"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        for policy in self.policies:
+            if policy == "freeze":
+                raise ValueError(
+                    f"policies={self.policies}: freeze is what every other policy is measured against"
+                )
+            check_name(policy, [p for p in CODEBOOK_POLICIES if p != "freeze"], kind="codebook policy")
+        if self.policy_max_subtokens < 2 or self.policy_max_codebook_size < 1:
+            raise ValueError(
+                f"policy_max_subtokens={self.policy_max_subtokens}, policy_max_codebook_size="
+                f"{self.policy_max_codebook_size}: give M >= 2 and C >= 1"
+            )
 
     @classmethod
     def smoke(cls) -> Config:
@@ -77,6 +100,7 @@ class Config:
             batch_seq_len=256,
             num_repeats=2,
             reference_python_num_ids=2_000,
+            policies=("reset", "lru"),
         )
 
 
@@ -222,6 +246,69 @@ def _time_operations(
     return [("encode", enc, n), ("decode", dec, n), ("batch_encode", bat, batch_n)]
 
 
+def _policy_rows(stream: _Stream, config: Config) -> list[dict[str, Any]]:
+    """The stream as one long document under freeze and each policy, side by side: encode and decode
+    rates, each policy's rate over freeze's (``speedup_<policy>_vs_freeze``, below 1 means slower), and
+    its compression ratio and entries created (ever, evicted ones included)."""
+    policies = ("freeze", *config.policies)
+    codecs = {
+        p: LZWCodec(
+            stream.vocab_size,
+            pad_token_id=stream.pad_token_id,
+            max_subtokens=config.policy_max_subtokens,
+            max_codebook_size=config.policy_max_codebook_size,
+            disabled_ids=stream.disabled_ids,
+            codebook_policy=p,
+            num_threads=1,
+        )
+        for p in policies
+    }
+    encoded = {p: codec.encode(stream.ids) for p, codec in codecs.items()}
+    for p, codec in codecs.items():
+        if not np.array_equal(codec.decode(encoded[p].ids), stream.ids):
+            raise AssertionError(f"{stream.name} {p}: decode(encode(ids)) != ids; run the codec tests")
+    timings = {
+        "encode_policies": time_interleaved(
+            {f"ours_{p}": functools.partial(codec.encode, stream.ids) for p, codec in codecs.items()},
+            num_repeats=config.num_repeats,
+            num_warmup=config.num_warmup,
+        ),
+        "decode_policies": time_interleaved(
+            {f"ours_{p}": functools.partial(codec.decode, encoded[p].ids) for p, codec in codecs.items()},
+            num_repeats=config.num_repeats,
+            num_warmup=config.num_warmup,
+        ),
+    }
+    n = len(stream.ids)
+    rows = []
+    for operation, samples in timings.items():
+        metrics = {name: _rate(n, s, name) for name, s in samples.items()}
+        for p in policies:
+            if p != "freeze":
+                metrics[f"speedup_{p}_vs_freeze"] = metric(
+                    metrics[f"ours_{p}"]["value"] / metrics["ours_freeze"]["value"],
+                    f"x (median rate ratio, {p} / freeze)",
+                    num_samples=1,
+                )
+            metrics[f"{p}_compression_ratio"] = metric(
+                encoded[p].compression_ratio, "base_ids/compressed_id", num_samples=1
+            )
+            metrics[f"num_entries_created_{p}"] = metric(
+                len(encoded[p].history.hyper_ids), "entries", num_samples=1
+            )
+        rows.append(
+            {
+                "data": stream.name,
+                "operation": operation,
+                "max_subtokens": config.policy_max_subtokens,
+                "max_codebook_size": config.policy_max_codebook_size,
+                "num_base_ids": n,
+                "metrics": metrics,
+            }
+        )
+    return rows
+
+
 def _reference_python_row(stream: _Stream, config: Config) -> dict[str, Any]:
     """The plain-Python reference, once: the baseline that justifies a compiled path."""
     codec = LZWCodec(stream.vocab_size, pad_token_id=stream.pad_token_id, disabled_ids=stream.disabled_ids)
@@ -260,6 +347,9 @@ def run(config: Config, *, status: str = "full") -> BenchmarkResult:
     rows = [_reference_python_row(s, config) for s in streams]
     for stream, m, c in tqdm(cells, desc="codec cells", unit="cell"):
         rows.extend(_measure_cell(stream, m, c, config, upstream))
+    if config.policies:
+        for stream in tqdm(streams, desc="codebook policies", unit="stream"):
+            rows.extend(_policy_rows(stream, config))
     return BenchmarkResult(
         benchmark="codec",
         status=status,
@@ -275,6 +365,17 @@ def _summary_lines(result: BenchmarkResult) -> list[str]:
     lines = [f"{'data':<8} {'op':<16} {'M':>2} {'C':>5}  {'ours M/s':>9} {'upstream M/s':>12}  ratio"]
     for row in result.rows:
         m = row["metrics"]
+        if row["operation"].endswith("_policies"):
+            lines.append(
+                f"{row['data']:<8} {row['operation']:<16} {row['max_subtokens']:>2} {row['max_codebook_size']:>5}  "
+                + "  ".join(
+                    f"{p} {m[f'ours_{p}']['value'] / 1e6:.1f} M/s"
+                    + (f" ({m[f'speedup_{p}_vs_freeze']['value']:.2f}x)" if p != "freeze" else "")
+                    + f" ratio {m[f'{p}_compression_ratio']['value']:.3f}"
+                    for p in ("freeze", *result.config["policies"])
+                )
+            )
+            continue
         ours = m["ours_numpy"]["value"] / 1e6
         if "upstream_list" in m:
             ratio = m["speedup_numpy_vs_upstream"]["value"]
@@ -310,6 +411,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="comma list of codebook sizes (default 1024,2048,8192)",
     )
     parser.add_argument("--batch-size", type=int, help="rows of the batch_encode measurement (default 64)")
+    parser.add_argument(
+        "--policies",
+        type=comma_list(str),
+        help="comma list of codebook policies measured against freeze on one long document per stream "
+        "(e.g. reset,lru; default none)",
+    )
+    parser.add_argument("--policy-max-subtokens", type=int, help="M of the codebook-policy rows (default 3)")
+    parser.add_argument(
+        "--policy-max-codebook-size", type=int, help="C of the codebook-policy rows (default 1024)"
+    )
     parser.add_argument(
         "--reference-python-num-ids",
         type=int,

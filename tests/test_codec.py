@@ -18,8 +18,9 @@ from zip2zip.codec.lzw_codec import LZWCodec
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_memory_scales_with_the_input_not_the_codebook_bound() -> None:
-    """3 ids with room for 2**26 entries: every table is sized by what 3 ids can create.
+@pytest.mark.parametrize("policy", ["freeze", "reset", "lru"])
+def test_memory_scales_with_the_input_not_the_codebook_bound(policy: str) -> None:
+    """3 ids with room for 2**26 entries: every table is sized by what 3 ids can create, under every policy.
 
     Measured as the growth of peak resident memory in a fresh interpreter, after a warm-up call with a
     small codebook (so imports and compiled kernels are already counted); numba's allocations are
@@ -36,12 +37,12 @@ def test_memory_scales_with_the_input_not_the_codebook_bound() -> None:
             codec.batch_encode([[1, 2, 1], [3]])
             codec.batch_decode([enc.ids, [1, 10, 10]])
 
-        run(LZWCodec(10, pad_token_id=0, max_codebook_size=16))
+        run(LZWCodec(10, pad_token_id=0, max_codebook_size=16, codebook_policy=POLICY))
         before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        run(LZWCodec(10, pad_token_id=0, max_codebook_size=2**26))
+        run(LZWCodec(10, pad_token_id=0, max_codebook_size=2**26, codebook_policy=POLICY))
         print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before_kib)  # KiB (bytes on macOS)
         """
-    )
+    ).replace("POLICY", repr(policy))
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=True
     )

@@ -1,4 +1,5 @@
-"""Hypothesis properties of the codec: lossless, bounded, streaming == batch, fast == reference."""
+"""Hypothesis properties of the codec under every codebook policy: lossless, bounded, prefix-closed,
+streaming == batch, fast == reference (codes, live codebook and the history of every entry)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zip2zip.codec import lzw
-from zip2zip.codec.config import CompressionConfig
-from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.codec.config import CODEBOOK_POLICIES, CompressionConfig
+from zip2zip.codec.lzw_codec import EntryHistory, LZWCodec
 
 
 @st.composite
@@ -20,6 +21,7 @@ def configs(draw: st.DrawFn) -> CompressionConfig:
         max_subtokens=draw(st.integers(1, 8)),
         max_codebook_size=draw(st.integers(0, 64)),
         disabled_ids=draw(st.frozensets(st.integers(0, vocab_size - 1), max_size=3)),
+        codebook_policy=draw(st.sampled_from(CODEBOOK_POLICIES)),
     )
 
 
@@ -49,15 +51,18 @@ def random_walks(draw: st.DrawFn) -> tuple[CompressionConfig, list[int]]:
     num_steps = draw(st.integers(0, 100))  # drawn first: lists drawn freely average a handful of steps
     steps = st.lists(st.tuples(kinds, st.integers(0, 2**16)), min_size=num_steps, max_size=num_steps)
     for kind, choice in draw(steps):
+        # under lru the victim's id names the same-step entry, no longer the live one
+        readable = [k for k in range(stream.num_entries) if v + k != stream.next_hyper_id]
         runs_into = [
             k
-            for k, entry in enumerate(stream.entries)
-            if kind == "non-greedy" and stream.hyper_id_of((*stream.pending_phrase, entry[0])) is not None
+            for k in readable
+            if kind == "non-greedy"
+            and stream.hyper_id_of((*stream.pending_phrase, stream.entries[k][0])) is not None
         ]
         if runs_into:
             code = v + runs_into[choice % len(runs_into)]
-        elif kind == "hypertoken" and stream.num_entries:
-            code = v + choice % stream.num_entries
+        elif kind == "hypertoken" and readable:
+            code = v + readable[choice % len(readable)]
         elif kind == "same-step" and stream.same_step_entry() is not None:
             code = stream.next_hyper_id
         else:
@@ -69,6 +74,14 @@ def random_walks(draw: st.DrawFn) -> tuple[CompressionConfig, list[int]]:
 
 def fast(config: CompressionConfig) -> LZWCodec:
     return LZWCodec.from_config(config)
+
+
+def named_at(history: EntryHistory, code: int, t: int) -> list[int]:
+    """Base ids of the one entry that hypertoken ``code`` names at code index t (raises if not exactly one)."""
+    (row,) = np.flatnonzero(
+        (history.hyper_ids == code) & (history.created_at <= t) & (t < history.removed_at)
+    )
+    return history.table[row, : history.lengths[row]].tolist()
 
 
 @given(cases())
@@ -89,11 +102,28 @@ def test_codebook_invariants(case: tuple[CompressionConfig, list[int]]) -> None:
     assert all(not (set(entry) & config.disabled_ids) for _, entry in cb)
     assert len({entry for _, entry in cb}) == cb.num_entries  # no duplicate phrases
     assert len(enc.ids) <= max(len(ids), 0)
-    assert np.all(np.diff(enc.entry_positions) >= 0)
-    # an entry exists before any code uses it, except the same-step code, created by its own step
+    assert len(enc.history.hyper_ids) <= max(len(ids) - 1, 0)  # memory follows the input, not C
+    assert np.all(np.diff(enc.history.created_at) >= 0)
+    assert np.all(enc.history.removed_at > enc.history.created_at)
+    # each code names exactly one entry: the one with its id and created_at <= t < removed_at (t ==
+    # created_at is the same-step code, created by its own step); its base ids spell the input
+    spelled: list[int] = []
     for t, code in enumerate(enc.ids.tolist()):
-        if code >= config.initial_vocab_size:
-            assert enc.entry_positions[code - config.initial_vocab_size] <= t
+        spelled.extend(named_at(enc.history, code, t) if code >= config.initial_vocab_size else [code])
+    assert spelled == ids
+
+
+@given(cases())
+def test_dictionary_stays_prefix_closed(case: tuple[CompressionConfig, list[int]]) -> None:
+    """After every step, every live entry's prefix of two or more ids is live too (lru evicts leaves only)."""
+    config, ids = case
+    codes, _, _ = lzw.compress(ids, config)
+    stream = lzw.LZWStream(config)
+    for code in codes:
+        stream.feed(code)
+        live = set(stream.entries)
+        assert all(entry[:-1] in live for entry in live if len(entry) > 2)
+        assert stream.num_entries <= config.max_codebook_size
 
 
 @given(cases())
@@ -104,11 +134,13 @@ def test_fast_equals_reference(case: tuple[CompressionConfig, list[int]]) -> Non
     assert enc.ids.tolist() == codes
     assert [e for _, e in enc.codebook] == entries
     assert enc.entry_positions.tolist() == positions
+    assert enc.history.records() == lzw.compress_with_history(ids, config)[1]
     dec = fast(config).decode_with_codebook(codes)
     ref_base, ref_entries, ref_positions = lzw.decompress(codes, config)
     assert dec.base_ids.tolist() == ref_base
     assert [e for _, e in dec.codebook] == ref_entries
     assert dec.entry_positions.tolist() == ref_positions == positions
+    assert dec.history.records() == lzw.decompress_with_history(codes, config)[1] == enc.history.records()
 
 
 @given(random_walks())
@@ -121,6 +153,7 @@ def test_fast_equals_reference_on_random_walks(walk: tuple[CompressionConfig, li
     assert dec.base_ids.tolist() == ref_base
     assert [e for _, e in dec.codebook] == ref_entries
     assert dec.entry_positions.tolist() == ref_positions
+    assert dec.history.records() == lzw.decompress_with_history(codes, config)[1]
     prefixes = [np.array(codes[:n], np.int64) for n in range(len(codes) + 1)]
     batch = codec._decode_many(prefixes)  # the kernel path of batch_decode, which returns base ids only
     assert [d.base_ids.tolist() for d in batch] == [b.tolist() for b in codec.batch_decode(prefixes)]
@@ -129,6 +162,7 @@ def test_fast_equals_reference_on_random_walks(walk: tuple[CompressionConfig, li
         assert prefix_dec.base_ids.tolist() == ref_prefix[0]
         assert [e for _, e in prefix_dec.codebook] == ref_prefix[1]
         assert prefix_dec.entry_positions.tolist() == ref_prefix[2]
+        assert prefix_dec.history.records() == lzw.decompress_with_history(prefix.tolist(), config)[1]
     ref_codes, ref_encoded_entries, _ = lzw.compress(ref_base, config)
     enc = codec.encode(ref_base)
     assert enc.ids.tolist() == ref_codes
@@ -146,9 +180,8 @@ def test_stream_equals_batch_decoder_at_every_prefix(case: tuple[CompressionConf
         prefix = codec.decode_with_codebook(codes[: t + 1])
         assert stream.base_ids == prefix.base_ids.tolist()
         assert stream.entries == [e for _, e in prefix.codebook]
-        assert [k for k, _ in created] == [
-            config.initial_vocab_size + k for k, p in enumerate(prefix.entry_positions.tolist()) if p == t
-        ]
+        assert created == [(r.hyper_id, r.base_ids) for r in prefix.history.records() if r.created_at == t]
+        assert stream.history == prefix.history.records()
 
 
 @given(cases(), st.randoms(use_true_random=False))
@@ -158,9 +191,9 @@ def test_non_canonical_streams_decode_to_same_text_and_codebook(case, rng) -> No
     codec = fast(config)
     enc = codec.encode(ids)
     spelled: list[int] = []
-    for code in enc.ids.tolist():
+    for t, code in enumerate(enc.ids.tolist()):
         if code >= config.initial_vocab_size and rng.random() < 0.5:
-            spelled.extend(enc.codebook.subtokens(code))
+            spelled.extend(named_at(enc.history, code, t))
         else:
             spelled.append(code)
     for decoder in (codec, LZWCodec.from_config(config, use_fast=False)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import random
 import re
 
 import pytest
@@ -16,10 +17,28 @@ from zip2zip.codec.lzw_codec import LZWCodec
 
 def test_short_run_finds_no_mismatch(capsys: pytest.CaptureFixture[str]) -> None:
     codec_fuzz.main(["--streams", "3000", "--seed", "1", "--no-progress"])
-    assert re.search(
-        r"checked 3,000 streams \(.* codes, .* configs\) against zip2zip.codec.lzw: 0 mismatches",
-        capsys.readouterr().out,
-    )
+    out = capsys.readouterr().out
+    for policy in ("freeze", "reset", "lru"):
+        assert re.search(
+            rf"{policy}: checked 3,000 streams \(.* codes, .* configs\) against zip2zip.codec.lzw: 0 mismatches",
+            out,
+        )
+
+
+def test_policy_streams_reuse_ids_and_freeze_streams_are_unchanged() -> None:
+    """The walks do reach full codebooks (evictions, resets); freeze draws what it drew before policies."""
+    config = codec_fuzz.Config(num_streams=2000, seed=1, policies=("lru", "reset"))
+    lru, reset = codec_fuzz.run(config, progress=False)
+    assert lru.num_mismatches == reset.num_mismatches == 0
+    rng = random.Random(1)
+    assert codec_fuzz.draw_config(rng) == codec_fuzz.draw_config(random.Random(1), "freeze")
+    removed = 0
+    rng = random.Random("1-lru")
+    for _ in range(200):
+        config_, alphabet = codec_fuzz.draw_config(rng, "lru")
+        _, reference = codec_fuzz.random_walk(config_, alphabet, 64, [1, 2, 3, 4, 5], rng)
+        removed += sum(r.removed_at is not None for r in reference.history)
+    assert removed > 0
 
 
 def test_wrong_entry_positions_exit_non_zero_with_the_shortest_failing_prefix(

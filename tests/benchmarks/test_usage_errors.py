@@ -99,6 +99,8 @@ CASES = [
     ("efficiency", ["--corpora", "multilingul"], "Did you mean 'multilingual'?"),
     ("efficiency", ["--sweep-tokenizer", "gemma3", "--tokenizers", "llama3"], "not one of --tokenizers"),
     ("codec", ["--tokenizer", "lama3"], "Did you mean 'llama3'?"),
+    ("codec", ["--policies", "reset,lur"], "Did you mean 'lru'?"),
+    ("codec", ["--policies", "freeze,lru"], "freeze is what every other policy is measured against"),
     ("decode_step", ["--models", "smollm2", "tiyn"], "Did you mean 'tiny'?"),
     ("decode_step", ["--decode-modes", "forced"], "keep 'greedy' in decode_modes"),
 ]

@@ -12,6 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from zip2zip.registry import check_name
+
+# What to do when an entry is due and the codebook is full (see ``zip2zip.codec.lzw``). ``freeze`` is the
+# paper's, the upstream package's and every authors' checkpoint's behaviour.
+CODEBOOK_POLICIES = ("freeze", "reset", "lru")
+
 
 class TokenizerVocabulary(Protocol):
     """What ``compression_config_from_tokenizer`` reads of a base tokenizer; a Hugging Face tokenizer has it.
@@ -40,6 +46,8 @@ class CompressionConfig:
     Hypertoken ids are ``initial_vocab_size + k`` for the k-th entry created (k < ``max_codebook_size``).
     ``disabled_ids`` are never merged into a hypertoken; the pad id is always among them.
     ``max_subtokens=1`` or ``max_codebook_size=0`` turn compression off (the stream passes through).
+    ``codebook_policy`` says what happens when an entry is due and the codebook is full: ``freeze`` adds
+    nothing, ``reset`` drops every entry, ``lru`` replaces the least recently used leaf entry.
     """
 
     initial_vocab_size: int
@@ -47,6 +55,7 @@ class CompressionConfig:
     max_subtokens: int = 3
     max_codebook_size: int = 2048
     disabled_ids: frozenset[int] = field(default_factory=frozenset)
+    codebook_policy: str = "freeze"
 
     def __post_init__(self) -> None:
         for name in ("initial_vocab_size", "pad_token_id", "max_subtokens", "max_codebook_size"):
@@ -84,6 +93,9 @@ class CompressionConfig:
                 f"disabled_ids {bad[:5]} lie outside the base vocabulary 0..{self.initial_vocab_size - 1}"
             )
         object.__setattr__(self, "disabled_ids", frozenset(disabled | {self.pad_token_id}))
+        if not isinstance(self.codebook_policy, str):
+            raise TypeError(f"codebook_policy must be a str, got {self.codebook_policy!r}")
+        check_name(self.codebook_policy, CODEBOOK_POLICIES, kind="codebook policy")
 
     @property
     def is_compression_enabled(self) -> bool:
@@ -95,17 +107,29 @@ class CompressionConfig:
         return self.initial_vocab_size + self.max_codebook_size
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """JSON-ready fields. ``codebook_policy`` is written only when it is not ``freeze``: files written
+        before policies existed (and the authors' formats) mean ``freeze``, and stay byte-identical."""
+        out: dict[str, Any] = {
             "initial_vocab_size": self.initial_vocab_size,
             "pad_token_id": self.pad_token_id,
             "max_subtokens": self.max_subtokens,
             "max_codebook_size": self.max_codebook_size,
             "disabled_ids": sorted(self.disabled_ids),
         }
+        if self.codebook_policy != "freeze":
+            out["codebook_policy"] = self.codebook_policy
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompressionConfig:
-        known = {"initial_vocab_size", "pad_token_id", "max_subtokens", "max_codebook_size", "disabled_ids"}
+        known = {
+            "initial_vocab_size",
+            "pad_token_id",
+            "max_subtokens",
+            "max_codebook_size",
+            "disabled_ids",
+            "codebook_policy",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown CompressionConfig keys {unknown}; known: {sorted(known)}")
@@ -122,7 +146,11 @@ def _as_id_set(values: Iterable[int], name: str) -> frozenset[int]:
 
 
 def compression_config_from_tokenizer(
-    tokenizer: TokenizerVocabulary, *, max_subtokens: int = 3, max_codebook_size: int = 2048
+    tokenizer: TokenizerVocabulary,
+    *,
+    max_subtokens: int = 3,
+    max_codebook_size: int = 2048,
+    codebook_policy: str = "freeze",
 ) -> CompressionConfig:
     """The codec settings a tokenizer implies (see the module docstring)."""
     vocab_size = len(tokenizer)
@@ -137,4 +165,5 @@ def compression_config_from_tokenizer(
         max_subtokens=max_subtokens,
         max_codebook_size=max_codebook_size,
         disabled_ids=frozenset(int(i) for i in special if 0 <= int(i) < vocab_size),
+        codebook_policy=codebook_policy,
     )

@@ -1,8 +1,9 @@
 """``LZWCodec``: the public, validated, fast LZW codec over token ids (single, batch and streaming use).
 
-It runs the compiled kernels of ``_lzw_fast`` (batches split across threads) and falls back to the
-plain-Python reference of ``zip2zip.codec.lzw`` only where asked (``use_fast=False``). Semantics, including
-every error, are those of ``zip2zip.codec.lzw``; see its docstring for the algorithm.
+It runs the compiled kernels of ``_lzw_fast`` (``freeze``) or ``_lzw_fast_policies`` (``reset``, ``lru``),
+batches split across threads, and falls back to the plain-Python reference of ``zip2zip.codec.lzw`` only
+where asked (``use_fast=False``). Semantics, including every error, are those of ``zip2zip.codec.lzw``;
+see its docstring for the algorithm. Every result also carries its entry history (``zip2zip.codec.history``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any, Literal, Protocol, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from zip2zip.codec import _lzw_fast, lzw
+from zip2zip.codec import _lzw_fast, _lzw_fast_policies, lzw
 from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.history import NO_POSITION, EntryHistory, live_codebook
 
 PaddingSide = Literal["left", "right"]
 
@@ -38,9 +40,6 @@ class IdTensor(Protocol):
 # One sequence of integer ids: a list or tuple of ints, a 1-D integer numpy array or a CPU torch tensor.
 Ids: TypeAlias = Sequence[int] | np.ndarray | IdTensor
 
-# ``entry_positions`` of a codebook slot no entry fills: the position is never reached, so never available.
-NO_POSITION = int(np.iinfo(np.int64).max)
-
 # Below this many ids a batch runs on one thread: starting threads would cost more than it saves.
 _MIN_IDS_PER_THREAD = 32_768
 
@@ -49,14 +48,22 @@ _MIN_IDS_PER_THREAD = 32_768
 class Encoded:
     """One compressed sequence.
 
-    ``entry_positions[k]`` is the index in ``ids`` of the code on whose reading a decoder completes
-    entry k: at position t a model has seen exactly the entries with ``entry_positions <= t``.
+    ``codebook`` holds the entries live at the end (entry k has id V + k); ``entry_positions[k]`` is the
+    index in ``ids`` of the code on whose reading a decoder creates entry k. Under ``freeze`` these are
+    all entries: at position t a model has seen exactly those with ``entry_positions <= t``. Under the
+    other policies entries are also removed and ids reused: ``history`` has every entry ever created.
     """
 
     ids: np.ndarray  # [num_codes] int64
     codebook: Codebook
     entry_positions: np.ndarray  # [num_entries] int64
     num_base_ids: int
+    changed_history: EntryHistory | None = None  # None under freeze, where the codebook is the history
+
+    @property
+    def history(self) -> EntryHistory:
+        """Every entry created, in creation order (see ``EntryHistory``)."""
+        return self.changed_history or EntryHistory.of_frozen(self.codebook, self.entry_positions)
 
     @property
     def compression_ratio(self) -> float:
@@ -66,11 +73,17 @@ class Encoded:
 
 @dataclass(frozen=True)
 class Decoded:
-    """One decompressed sequence and the codebook its decoder derived."""
+    """One decompressed sequence and the codebook (live at the end) and history its decoder derived."""
 
     base_ids: np.ndarray  # [num_base_ids] int64
     codebook: Codebook
     entry_positions: np.ndarray  # [num_entries] int64
+    changed_history: EntryHistory | None = None  # None under freeze, where the codebook is the history
+
+    @property
+    def history(self) -> EntryHistory:
+        """Every entry the decoder created, in creation order (see ``EntryHistory``)."""
+        return self.changed_history or EntryHistory.of_frozen(self.codebook, self.entry_positions)
 
 
 @dataclass(frozen=True)
@@ -197,6 +210,7 @@ class LZWCodec:
         max_subtokens: int = 3,
         max_codebook_size: int = 2048,
         disabled_ids: Iterable[int] = (),
+        codebook_policy: str = "freeze",
         num_threads: int | None = None,
         use_fast: bool = True,
     ) -> None:
@@ -206,19 +220,19 @@ class LZWCodec:
             max_subtokens=max_subtokens,
             max_codebook_size=max_codebook_size,
             disabled_ids=frozenset(lzw.as_ids(disabled_ids, "disabled_ids")),
+            codebook_policy=codebook_policy,
         )
         self.num_threads = max(1, num_threads or min(os.cpu_count() or 1, 8))
         self.use_fast = use_fast
         disabled_mask = np.zeros(base_vocab_size, dtype=np.bool_)
         disabled_mask[list(self.config.disabled_ids)] = True
-        # What both numba kernels take after their (ids, offsets, lo, hi) arguments.
+        # The kernels of the policy (freeze keeps its own, without policy branches) and what both take
+        # after their (ids, offsets, lo, hi) arguments.
         cfg = self.config
-        self._kernel_limits = (
-            cfg.initial_vocab_size,
-            cfg.max_subtokens,
-            cfg.max_codebook_size,
-            disabled_mask,
-        )
+        self._is_frozen = cfg.codebook_policy == "freeze"
+        self._kernels: Any = _lzw_fast if self._is_frozen else _lzw_fast_policies
+        limits = (cfg.initial_vocab_size, cfg.max_subtokens, cfg.max_codebook_size, disabled_mask)
+        self._kernel_limits = limits if self._is_frozen else (*limits, cfg.codebook_policy == "lru")
 
     @classmethod
     def from_config(
@@ -230,6 +244,7 @@ class LZWCodec:
             max_subtokens=config.max_subtokens,
             max_codebook_size=config.max_codebook_size,
             disabled_ids=config.disabled_ids,
+            codebook_policy=config.codebook_policy,
             num_threads=num_threads,
             use_fast=use_fast,
         )
@@ -238,7 +253,7 @@ class LZWCodec:
         c = self.config
         return (
             f"LZWCodec(V={c.initial_vocab_size}, M={c.max_subtokens}, C={c.max_codebook_size}, "
-            f"pad={c.pad_token_id}, {len(c.disabled_ids)} disabled ids)"
+            f"pad={c.pad_token_id}, {len(c.disabled_ids)} disabled ids, {c.codebook_policy})"
         )
 
     # ---- single sequence -------------------------------------------------------------------------
@@ -302,12 +317,14 @@ class LZWCodec:
             return [self._encode_reference(a) for a in arrays]
         cfg = self.config
         flat, offsets = _concat(arrays)
-        entries = _EntryBuffers.allocate(cfg, self._max_entries(np.diff(offsets)))
+        entries = _EntryBuffers.allocate(
+            cfg, self._max_entries(np.diff(offsets)), with_history=not self._is_frozen
+        )
         out_codes = np.empty(len(flat), np.int64)
         out_num_codes = np.zeros(len(arrays), np.int64)
 
         def run(lo: int, hi: int) -> None:
-            _lzw_fast.compress_batch(
+            self._kernels.compress_batch(
                 flat,
                 offsets,
                 lo,
@@ -328,9 +345,9 @@ class LZWCodec:
             )
         results = []
         for s in range(len(arrays)):
-            codebook, positions = entries.codebook(cfg, s)
             codes = out_codes[offsets[s] : offsets[s] + out_num_codes[s]].copy()
-            results.append(Encoded(codes, codebook, positions, len(arrays[s])))
+            history = entries.history(cfg, s)
+            results.append(Encoded(codes, *entries.codebook(cfg, s, history), len(arrays[s]), history))
         return results
 
     def _decode_many(self, arrays: list[np.ndarray]) -> list[Decoded]:
@@ -345,10 +362,12 @@ class LZWCodec:
         out_offsets = _starts(max_base_ids)
         out_ids = np.empty(out_offsets[-1], np.int64)
         out_num_ids = np.zeros(len(arrays), np.int64)
-        entries = _EntryBuffers.allocate(cfg, self._max_entries(max_base_ids))
+        entries = _EntryBuffers.allocate(
+            cfg, self._max_entries(max_base_ids), with_history=not self._is_frozen
+        )
 
         def run(lo: int, hi: int) -> None:
-            _lzw_fast.decompress_batch(
+            self._kernels.decompress_batch(
                 flat,
                 offsets,
                 lo,
@@ -372,16 +391,20 @@ class LZWCodec:
         results = []
         for s in range(len(arrays)):
             base = out_ids[out_offsets[s] : out_offsets[s] + out_num_ids[s]].copy()
-            results.append(Decoded(base, *entries.codebook(cfg, s)))
+            history = entries.history(cfg, s)
+            results.append(Decoded(base, *entries.codebook(cfg, s, history), history))
         return results
 
     def _max_entries(self, num_base_ids: np.ndarray) -> np.ndarray:
         """Most entries a sequence of this many base ids can create: every base id but the first creates
-        at most one. A decoder may create more entries than it reads codes (a hypertoken read
-        non-greedily is re-parsed), so rows are never sized by the number of codes."""
+        at most one (and under ``freeze``, at most C in all). A decoder may create more entries than it
+        reads codes (a hypertoken read non-greedily is re-parsed), so rows are never sized by the number
+        of codes."""
         cfg = self.config
-        bound = cfg.max_codebook_size if cfg.is_compression_enabled else 0
-        return np.minimum(np.maximum(num_base_ids - 1, 0), bound)
+        if not cfg.is_compression_enabled:
+            return np.zeros(len(num_base_ids), np.int64)
+        most = np.maximum(num_base_ids - 1, 0)
+        return np.minimum(most, cfg.max_codebook_size) if self._is_frozen else most
 
     def _run_split(self, run: Any, offsets: np.ndarray) -> None:
         """Run ``run(lo, hi)`` over sequence ranges of about equal id counts, one per thread."""
@@ -399,49 +422,92 @@ class LZWCodec:
             future.result()
 
     def _encode_reference(self, ids: np.ndarray) -> Encoded:
-        codes, entries, positions = lzw.compress(ids.tolist(), self.config)
-        codebook = Codebook.from_entries(self.config, entries)
-        return Encoded(np.array(codes, np.int64), codebook, np.array(positions, np.int64), len(ids))
+        codes, records = lzw.compress_with_history(ids.tolist(), self.config)
+        history = EntryHistory.of_records(self.config, records)
+        return Encoded(np.array(codes, np.int64), *live_codebook(self.config, history), len(ids), history)
 
     def _decode_reference(self, codes: np.ndarray) -> Decoded:
-        base, entries, positions = lzw.decompress(codes.tolist(), self.config)
-        codebook = Codebook.from_entries(self.config, entries)
-        return Decoded(np.array(base, np.int64), codebook, np.array(positions, np.int64))
+        base, records = lzw.decompress_with_history(codes.tolist(), self.config)
+        history = EntryHistory.of_records(self.config, records)
+        return Decoded(np.array(base, np.int64), *live_codebook(self.config, history), history)
 
 
 @dataclass(frozen=True)
 class _EntryBuffers:
     """The codebook arrays both batch kernels fill, one block of rows per sequence: sequence s owns rows
     ``table_offsets[s]:table_offsets[s + 1]`` and fills the first ``num_entries[s]`` of them. ``error``
-    stays -1 unless a kernel rejects an input: (sequence, position, value)."""
+    stays -1 unless a kernel rejects an input: (sequence, position, value).
+
+    Under ``freeze`` row k is hypertoken V + k. The other policies' kernels fill one row per entry
+    created (``with_history``), with its id in ``hyper_ids`` and its removal in ``removed_at``."""
 
     table: np.ndarray  # [total rows, max_subtokens] int64, padded with pad_token_id
     table_offsets: np.ndarray  # [num_seqs + 1] int64
     lengths: np.ndarray  # [total rows] int64
     positions: np.ndarray  # [total rows] int64
+    hyper_ids: np.ndarray | None  # [total rows] int64, with history only
+    removed_at: np.ndarray | None  # [total rows] int64, with history only
     num_entries: np.ndarray  # [num_seqs] int64
     error: np.ndarray  # [3] int64
 
     @classmethod
-    def allocate(cls, cfg: CompressionConfig, max_entries: np.ndarray) -> _EntryBuffers:
+    def allocate(
+        cls, cfg: CompressionConfig, max_entries: np.ndarray, *, with_history: bool
+    ) -> _EntryBuffers:
         """Room for ``max_entries[s]`` entries of each sequence s."""
         table_offsets = _starts(max_entries)
         num_rows = table_offsets[-1]
+        # A history has a row per base id (the most a sequence can create): the kernels pad the rows they
+        # fill, so the pages of those they never reach are never touched.
+        table = np.empty if with_history else functools.partial(np.full, fill_value=cfg.pad_token_id)
         return cls(
-            table=np.full((num_rows, cfg.max_subtokens), cfg.pad_token_id, np.int64),
+            table=table((num_rows, cfg.max_subtokens), dtype=np.int64),
             table_offsets=table_offsets,
             lengths=np.zeros(num_rows, np.int64),
             positions=np.zeros(num_rows, np.int64),
+            hyper_ids=np.zeros(num_rows, np.int64) if with_history else None,
+            removed_at=np.zeros(num_rows, np.int64) if with_history else None,
             num_entries=np.zeros(len(max_entries), np.int64),
             error=np.full(3, -1, np.int64),
         )
 
     def kernel_args(self) -> tuple[np.ndarray, ...]:
         """The buffers in the order the kernels take them, after their own outputs."""
-        return (self.table, self.table_offsets, self.lengths, self.positions, self.num_entries, self.error)
+        history = (
+            () if self.hyper_ids is None or self.removed_at is None else (self.hyper_ids, self.removed_at)
+        )
+        return (
+            self.table,
+            self.table_offsets,
+            self.lengths,
+            self.positions,
+            *history,
+            self.num_entries,
+            self.error,
+        )
 
-    def codebook(self, cfg: CompressionConfig, s: int) -> tuple[Codebook, np.ndarray]:
-        """Sequence s's codebook and a copy of its entry positions."""
+    def history(self, cfg: CompressionConfig, s: int) -> EntryHistory | None:
+        """Every entry sequence s created (copies); None under freeze (the codebook is the history)."""
+        rows = slice(self.table_offsets[s], self.table_offsets[s] + self.num_entries[s])
+        if self.hyper_ids is None or self.removed_at is None:
+            return None
+        table, lengths = self.table[rows].copy(), self.lengths[rows].copy()
+        table[np.arange(cfg.max_subtokens) >= lengths[:, None]] = cfg.pad_token_id
+        return EntryHistory(
+            hyper_ids=self.hyper_ids[rows].copy(),
+            table=table,
+            lengths=lengths,
+            created_at=self.positions[rows].copy(),
+            removed_at=self.removed_at[rows].copy(),
+        )
+
+    def codebook(
+        self, cfg: CompressionConfig, s: int, history: EntryHistory | None
+    ) -> tuple[Codebook, np.ndarray]:
+        """Sequence s's codebook (entries live at the end, in id order) and a copy of their positions;
+        ``history`` is ``history(cfg, s)``."""
+        if history is not None:
+            return live_codebook(cfg, history)
         rows = slice(self.table_offsets[s], self.table_offsets[s] + self.num_entries[s])
         return Codebook(cfg, self.table[rows], self.lengths[rows]), self.positions[rows].copy()
 

@@ -1,0 +1,333 @@
+"""Compiled (numba) LZW kernels for the ``reset`` and ``lru`` codebook policies; tested equal to ``zip2zip.codec.lzw``.
+
+The ``freeze`` kernels of ``_lzw_fast`` stay as they are (no policy branch in their hot loops); these
+take the same arguments plus ``is_lru`` (False: reset) and two history outputs, ``out_hyper_ids`` and
+``out_removed``, and keep their dictionary with the helpers of ``_lzw_fast_dictionary`` (see there:
+history rows, key deletes, the lru leaf order).
+
+The decoder re-runs the encoder over the decoded base ids, with ``_lzw_fast``'s one-probe shortcut for
+canonical codes; a reset while reading a hypertoken re-parses that code id by id (the shortcut's walk
+needs the entries a reset drops).
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from zip2zip.codec._lzw_fast import _EMPTY, _lookup
+from zip2zip.codec._lzw_fast_dictionary import (
+    NUM_LIVE,
+    NUM_ROWS,
+    ROW,
+    add_entry,
+    clear_sequence,
+    emitted,
+    new_state,
+    next_slot,
+)
+
+
+@njit(cache=True, nogil=True)
+def compress_batch(
+    ids,
+    offsets,
+    lo,
+    hi,
+    vocab_size,
+    max_subtokens,
+    max_codebook_size,
+    disabled,
+    is_lru,
+    out_codes,
+    out_num_codes,
+    out_table,
+    table_offsets,
+    out_lengths,
+    out_positions,
+    out_hyper_ids,
+    out_removed,
+    out_num_entries,
+    error,
+):  # type: ignore[no-untyped-def]
+    """``_lzw_fast.compress_batch`` under ``reset`` (``is_lru`` False) or ``lru``; entries are history rows."""
+    keys, slots, heap, counters, pending_ids = new_state(
+        table_offsets, lo, hi, max_subtokens, max_codebook_size
+    )
+    for s in range(lo, hi):
+        start, stop = offsets[s], offsets[s + 1]
+        out_base = offsets[s]
+        entry_base = table_offsets[s]
+        n_out = 0
+        pending = _EMPTY
+        pending_len = 0
+        for pos in range(start, stop):
+            c = ids[pos]
+            if c < 0 or c >= vocab_size:
+                error[0] = s
+                error[1] = pos - start
+                error[2] = c
+                return
+            if disabled[c]:
+                if pending != _EMPTY:
+                    out_codes[out_base + n_out] = pending
+                    n_out += 1
+                    emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                out_codes[out_base + n_out] = c
+                n_out += 1
+                pending = _EMPTY
+                pending_len = 0
+                continue
+            if pending == _EMPTY:
+                pending = c
+                pending_ids[0] = c
+                pending_len = 1
+            else:
+                child = _lookup(keys, pending, c, vocab_size)
+                if child != _EMPTY:
+                    pending = child
+                    pending_ids[pending_len] = c
+                    pending_len += 1
+                else:
+                    out_codes[out_base + n_out] = pending
+                    n_out += 1
+                    emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                    if pending_len < max_subtokens:
+                        add_entry(
+                            keys,
+                            slots,
+                            heap,
+                            counters,
+                            out_table,
+                            out_lengths,
+                            out_positions,
+                            out_hyper_ids,
+                            out_removed,
+                            entry_base,
+                            pending,
+                            pending_ids,
+                            pending_len,
+                            c,
+                            n_out,
+                            vocab_size,
+                            max_codebook_size,
+                            is_lru,
+                        )
+                    pending = c
+                    pending_ids[0] = c
+                    pending_len = 1
+            if pending_len == max_subtokens:
+                out_codes[out_base + n_out] = pending
+                n_out += 1
+                emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                pending = _EMPTY
+                pending_len = 0
+        if pending != _EMPTY:
+            out_codes[out_base + n_out] = pending
+            n_out += 1
+        out_num_codes[s] = n_out
+        out_num_entries[s] = counters[NUM_ROWS]
+        clear_sequence(keys, slots, counters)
+
+
+@njit(cache=True, nogil=True)
+def _push(
+    keys,
+    slots,
+    heap,
+    counters,
+    out_table,
+    out_lengths,
+    out_positions,
+    out_hyper_ids,
+    out_removed,
+    entry_base,
+    pending,
+    pending_ids,
+    pending_len,
+    c,
+    position,
+    vocab_size,
+    max_subtokens,
+    max_codebook_size,
+    is_lru,
+):  # type: ignore[no-untyped-def]
+    """The encoder's step for one base id ``c`` (not disabled) inside a decoder: the new (pending, pending_len)."""
+    if pending == _EMPTY:
+        pending_ids[0] = c
+        pending = c
+        pending_len = 1
+    else:
+        child = _lookup(keys, pending, c, vocab_size)
+        if child != _EMPTY:
+            pending_ids[pending_len] = c
+            pending = child
+            pending_len += 1
+        else:
+            emitted(heap, slots, counters, pending, vocab_size, is_lru)
+            if pending_len < max_subtokens:
+                add_entry(
+                    keys,
+                    slots,
+                    heap,
+                    counters,
+                    out_table,
+                    out_lengths,
+                    out_positions,
+                    out_hyper_ids,
+                    out_removed,
+                    entry_base,
+                    pending,
+                    pending_ids,
+                    pending_len,
+                    c,
+                    position,
+                    vocab_size,
+                    max_codebook_size,
+                    is_lru,
+                )
+            pending_ids[0] = c
+            pending = c
+            pending_len = 1
+    if pending_len == max_subtokens:
+        emitted(heap, slots, counters, pending, vocab_size, is_lru)
+        pending = _EMPTY
+        pending_len = 0
+    return pending, pending_len
+
+
+@njit(cache=True, nogil=True)
+def decompress_batch(
+    codes,
+    offsets,
+    lo,
+    hi,
+    vocab_size,
+    max_subtokens,
+    max_codebook_size,
+    disabled,
+    is_lru,
+    out_ids,
+    out_offsets,
+    out_num_ids,
+    out_table,
+    table_offsets,
+    out_lengths,
+    out_positions,
+    out_hyper_ids,
+    out_removed,
+    out_num_entries,
+    error,
+):  # type: ignore[no-untyped-def]
+    """``_lzw_fast.decompress_batch`` under ``reset`` (``is_lru`` False) or ``lru``; entries are history rows."""
+    keys, slots, heap, counters, pending_ids = new_state(
+        table_offsets, lo, hi, max_subtokens, max_codebook_size
+    )
+    for s in range(lo, hi):
+        out_base = out_offsets[s]
+        entry_base = table_offsets[s]
+        n_out = 0
+        pending = _EMPTY
+        pending_len = 0
+        for t in range(offsets[s + 1] - offsets[s]):
+            code = codes[offsets[s] + t]
+            if code < vocab_size:
+                if code < 0:
+                    error[0] = s
+                    error[1] = t
+                    error[2] = code
+                    return
+                if disabled[code]:
+                    if pending != _EMPTY:
+                        emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                    out_ids[out_base + n_out] = code
+                    n_out += 1
+                    pending = _EMPTY
+                    pending_len = 0
+                    continue
+                code_len = 1
+                out_ids[out_base + n_out] = code
+            else:
+                k = code - vocab_size
+                if k == next_slot(heap, slots, counters, pending, vocab_size, max_codebook_size, is_lru):
+                    # Same-step code: pending phrase + its own first id, created by this very step.
+                    if pending == _EMPTY or _lookup(keys, pending, pending_ids[0], vocab_size) != _EMPTY:
+                        error[0] = s
+                        error[1] = t
+                        error[2] = code
+                        return
+                    code_len = pending_len + 1
+                    out_ids[out_base + n_out : out_base + n_out + pending_len] = pending_ids[:pending_len]
+                    out_ids[out_base + n_out + pending_len] = pending_ids[0]
+                elif k < counters[NUM_LIVE]:
+                    row = entry_base + slots[ROW, k]
+                    code_len = out_lengths[row]
+                    out_ids[out_base + n_out : out_base + n_out + code_len] = out_table[row, :code_len]
+                else:
+                    error[0] = s
+                    error[1] = t
+                    error[2] = code
+                    return
+            first = out_ids[out_base + n_out]
+            if (pending == _EMPTY or _lookup(keys, pending, first, vocab_size) == _EMPTY) and (
+                is_lru or pending == _EMPTY or counters[NUM_LIVE] < max_codebook_size or code_len == 1
+            ):
+                # Canonical step: emit pending, create pending + first, the walk ends at `code` (a reset
+                # here would drop the entries the walk needs: those steps take the per-id path below).
+                if pending != _EMPTY:
+                    emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                    if pending_len < max_subtokens:
+                        add_entry(
+                            keys,
+                            slots,
+                            heap,
+                            counters,
+                            out_table,
+                            out_lengths,
+                            out_positions,
+                            out_hyper_ids,
+                            out_removed,
+                            entry_base,
+                            pending,
+                            pending_ids,
+                            pending_len,
+                            first,
+                            t,
+                            vocab_size,
+                            max_codebook_size,
+                            is_lru,
+                        )
+                pending = code
+                pending_len = code_len
+                pending_ids[:code_len] = out_ids[out_base + n_out : out_base + n_out + code_len]
+                if pending_len == max_subtokens:
+                    emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                    pending = _EMPTY
+                    pending_len = 0
+            else:
+                # Non-canonical step: push the code's base ids through the encoder one by one.
+                for j in range(code_len):
+                    pending, pending_len = _push(
+                        keys,
+                        slots,
+                        heap,
+                        counters,
+                        out_table,
+                        out_lengths,
+                        out_positions,
+                        out_hyper_ids,
+                        out_removed,
+                        entry_base,
+                        pending,
+                        pending_ids,
+                        pending_len,
+                        out_ids[out_base + n_out + j],
+                        t,
+                        vocab_size,
+                        max_subtokens,
+                        max_codebook_size,
+                        is_lru,
+                    )
+            n_out += code_len
+        out_num_ids[s] = n_out
+        out_num_entries[s] = counters[NUM_ROWS]
+        clear_sequence(keys, slots, counters)
