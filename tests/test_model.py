@@ -461,6 +461,15 @@ def test_tokenizer_larger_than_model_vocab_is_rejected():
         Zip2ZipPreTrainedModel.from_base(tiny_base("llama"), compression=too_big)
 
 
+@pytest.mark.parametrize("policy", ["reset", "lru"])
+def test_a_codebook_policy_the_model_does_not_support_yet_is_refused(policy: str) -> None:
+    import dataclasses
+
+    replacing = dataclasses.replace(compression(), codebook_policy=policy)
+    with pytest.raises(ValueError, match=f"codebook_policy='{policy}': the model supports 'freeze' only"):
+        Zip2ZipPreTrainedModel.from_base(tiny_base("llama"), compression=replacing)
+
+
 def test_tokenizer_and_config_vocab_mismatch_is_rejected():
     from _model_factories import tiny_tokenizer
 

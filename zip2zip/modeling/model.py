@@ -89,6 +89,13 @@ class Zip2ZipPreTrainedModel(nn.Module):
 
     def __init__(self, base_model: nn.Module, config: Zip2ZipConfig) -> None:
         super().__init__()
+        if config.compression.codebook_policy != "freeze":
+            # the hyper cache, the per-position slot masks and training chunks assume entries are never
+            # replaced: an lru or reset stream would silently score against the wrong entries
+            raise ValueError(
+                f"codebook_policy={config.compression.codebook_policy!r}: the model supports 'freeze' only so "
+                "far (the codec supports every policy); use codebook_policy='freeze'"
+            )
         self.config = config
         self.base_model = base_model
         self._check_base()
