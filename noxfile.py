@@ -232,7 +232,7 @@ def codec(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def codec_fuzz(session: nox.Session) -> None:
-    """Fast codec vs the plain-Python reference on 10^6 random-walk streams (~10 min); exit 1 on a mismatch."""
+    """Fast codec vs the plain-Python reference, 10^6 random-walk streams per codebook policy (~19 min); exit 1 on a mismatch."""
     _run_benchmark(session, "codec_fuzz")
 
 
