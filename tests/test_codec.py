@@ -173,3 +173,8 @@ def test_batch_decode_refuses_a_3d_batch_instead_of_flattening_it() -> None:
     ids = np.array([[[1, 2], [3, 4]]])
     with pytest.raises(ValueError, match=r"ids shape \(1, 2, 2\) .* must be the same \[batch, seq\]"):
         small_codec().batch_decode(ids, np.ones_like(ids))
+
+
+def test_the_codec_is_built_with_the_configs_own_names() -> None:
+    codec = LZWCodec(initial_vocab_size=10, pad_token_id=0, max_subtokens=3, max_codebook_size=100)
+    assert codec.config.initial_vocab_size == 10 and codec.encode([1, 2, 1, 2]).ids.tolist() == [1, 2, 10]

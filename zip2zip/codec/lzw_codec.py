@@ -204,7 +204,7 @@ class LZWCodec:
 
     def __init__(
         self,
-        base_vocab_size: int,
+        initial_vocab_size: int,
         *,
         pad_token_id: int,
         max_subtokens: int = 3,
@@ -215,7 +215,7 @@ class LZWCodec:
         use_fast: bool = True,
     ) -> None:
         self.config = CompressionConfig(
-            initial_vocab_size=base_vocab_size,
+            initial_vocab_size=initial_vocab_size,
             pad_token_id=pad_token_id,
             max_subtokens=max_subtokens,
             max_codebook_size=max_codebook_size,
@@ -224,7 +224,7 @@ class LZWCodec:
         )
         self.num_threads = max(1, num_threads or min(os.cpu_count() or 1, 8))
         self.use_fast = use_fast
-        disabled_mask = np.zeros(base_vocab_size, dtype=np.bool_)
+        disabled_mask = np.zeros(initial_vocab_size, dtype=np.bool_)
         disabled_mask[list(self.config.disabled_ids)] = True
         # The kernels of the policy (freeze keeps its own, without policy branches) and what both take
         # after their (ids, offsets, lo, hi) arguments.
