@@ -1,0 +1,68 @@
+"""Every benchmark has what ``benchmarks/README.md`` asks of a new one: its nox session, its regression preset
+and baseline, its renderer (or a stated reason why it has none) and its row in the README's results table."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from benchmarks.regression.presets import PRESETS
+from paper_tables.tables import TABLES
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if not p.stem.startswith("_"))
+# Benchmarks whose output is printed, not a paper table, and why.
+NO_RENDERER = {
+    "codec": "codec speed: no paper table, the summary is printed",
+    "codec_fuzz": "a correctness check: exit status and counts",
+    "decode_step": "per-step model overhead: no paper table, the summary is printed",
+}
+# Benchmarks the regression check does not run, and why.
+NOT_REGRESSED = {"codec_fuzz": "a correctness check with its own exit status, not a number to compare"}
+
+
+def _nox_sessions() -> set[str]:
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and any("nox.session" in ast.unparse(d) for d in node.decorator_list)
+    }
+
+
+def test_the_checklist_sees_every_benchmark() -> None:
+    assert {"efficiency", "codec", "throughput", "perplexity", "downstream"} <= set(BENCHMARKS)
+    assert set(NO_RENDERER) <= set(BENCHMARKS) and set(NOT_REGRESSED) <= set(BENCHMARKS)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_a_benchmark_has_its_nox_session(name: str) -> None:
+    assert name in _nox_sessions(), f"add `nox -s {name}` to noxfile.py (see benchmarks/README.md)"
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_a_benchmark_has_its_regression_preset_and_baseline(name: str) -> None:
+    if name in NOT_REGRESSED:
+        assert name not in PRESETS
+        return
+    assert name in PRESETS, f"add a preset for {name} to benchmarks/regression/presets.py"
+    assert (ROOT / "results" / "regression" / f"{name}.json").is_file(), (
+        f"no baseline for {name}: nox -s regression -- --update-baselines, then commit it"
+    )
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_a_benchmark_has_its_renderer_or_a_reason(name: str) -> None:
+    if name in NO_RENDERER:
+        assert name not in TABLES
+        return
+    assert name in TABLES, f"add {name} to paper_tables/tables.py with its renderer"
+    assert (ROOT / "paper_tables" / f"{name}.py").is_file()
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_a_benchmark_is_in_the_readme_results_table(name: str) -> None:
+    assert f"`nox -s {name}`" in (ROOT / "README.md").read_text(encoding="utf-8")
