@@ -231,6 +231,27 @@ def codec(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def microbench(session: nox.Session) -> None:
+    """pytest-benchmark of the hot paths (codec vs zip2zip-compression, policies, hyper-encoder step); saved, compared with the last run."""
+    python = _shared_python(session)
+    _print_versions(session, python)
+    session.run(
+        python,
+        "-m",
+        "pytest",
+        "benchmarks/micro",
+        "-o",
+        "addopts=-ra --strict-markers",  # the suite's addopts skip benchmarks
+        "--benchmark-only",
+        "--benchmark-autosave",
+        "--benchmark-compare",
+        "--benchmark-columns=median,iqr,rounds",
+        *session.posargs,
+        external=True,
+    )
+
+
+@nox.session(venv_backend="none")
 def codec_fuzz(session: nox.Session) -> None:
     """Fast codec vs the plain-Python reference, 10^6 random-walk streams per codebook policy (~19 min); exit 1 on a mismatch."""
     _run_benchmark(session, "codec_fuzz")
