@@ -29,7 +29,8 @@ from zip2zip.modeling.config import (
     MODEL_TYPE,
     HyperEncoderConfig,
     Zip2ZipConfig,
-    recorded_contents,
+    checkpoint_base_location,
+    read_checkpoint_config,
     resolve_base_location,
 )
 from zip2zip.modeling.pretrained_cache import load_causal_lm
@@ -126,9 +127,10 @@ def is_checkpoint(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class BaseReference:
-    """The base model a checkpoint wraps, as its config names it (``package:`` locations unresolved)."""
+    """The base model a checkpoint wraps, as its config names it (a relative folder made absolute against the
+    checkpoint folder, ``package:`` locations unresolved)."""
 
-    name_or_path: str  # hub id, folder, or package:<module>
+    name_or_path: str  # hub id, absolute folder, or package:<module>
     gguf_file: str | None = None
     revision: str | None = None
 
@@ -143,7 +145,8 @@ def base_reference(path: Path) -> BaseReference:
     config = Zip2ZipConfig.load(path)
     if not config.base_model_name_or_path:
         raise ValueError(f"{path}/{CONFIG_FILE_NAME} does not say which base model it wraps")
-    return BaseReference(config.base_model_name_or_path, config.base_gguf_file, config.base_revision)
+    location = checkpoint_base_location(path, config.base_model_name_or_path, file=path / CONFIG_FILE_NAME)
+    return BaseReference(location, config.base_gguf_file, config.base_revision)
 
 
 def load_checkpoint(
@@ -180,8 +183,9 @@ def load_checkpoint(
     if not isinstance(base_model, nn.Module):
         if not (base_model or config.base_model_name_or_path):
             raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
+        location = base_model or resolve_base_location(base_reference(path).name_or_path)
         base_model = load_base_model(
-            str(base_model or resolve_base_location(str(config.base_model_name_or_path))),
+            str(location),
             gguf_file=config.base_gguf_file,
             revision=config.base_revision,
             dtype=dtype,
@@ -195,6 +199,7 @@ def load_checkpoint(
         base_model = PeftModel.from_pretrained(base_model, adapter, is_trainable=is_trainable)
     return CheckpointParts(
         config,
+        path / CONFIG_FILE_NAME,
         base_model,
         encoder_file=path / ENCODER_WEIGHTS_FILE if HYPER_ENCODERS in contents else None,
         encoder_hint=" (checkpoint saved with another hyper-encoder or tie_encoders setting?)",
@@ -291,17 +296,12 @@ def write_hf_config(directory: Path) -> Path:
 def checkpoint_contents(path: Path | str) -> frozenset[str]:
     """The components (``"adapter"``, ``"hyper_encoders"``) of the checkpoint in ``path``, checked present.
 
-    The list is the one its config records; a checkpoint saved before that record existed holds the
-    components whose files are present, plus the hyper-encoders whenever compression is on (a control
-    checkpoint, C = 0, has none by design). Raises ValueError naming any missing file, or a component
-    present but not recorded: either way the loaded model would not be the saved one.
+    The list is the one its config records (a config without it is refused, see ``read_checkpoint_config``;
+    a control checkpoint, C = 0, has no hyper-encoders by design). Raises ValueError naming any missing
+    file, or a component present but not recorded: either way the loaded model would not be the saved one.
     """
     path = Path(path)
-    recorded = recorded_contents(path)
-    config = Zip2ZipConfig.load(path)
-    if recorded is None:
-        present = {name for name in _COMPONENT_FILES if _is_present(path, name)}
-        recorded = frozenset(present | ({HYPER_ENCODERS} if config.compression.max_codebook_size else set()))
+    config, recorded = read_checkpoint_config(path)
     unknown = sorted(recorded - _COMPONENT_FILES.keys())
     if unknown:
         raise ValueError(

@@ -268,7 +268,10 @@ class Zip2ZipPreTrainedModel(nn.Module):
     @classmethod
     def _from_parts(cls, parts: CheckpointParts) -> Self:
         """The model a checkpoint's parts describe, its trained encoders loaded (``checkpoint_parts``)."""
-        model = cls(parts.base_model, parts.config)
+        try:
+            model = cls(parts.base_model, parts.config)
+        except ValueError as error:  # the base does not fit the config: name the file that says so
+            raise ValueError(f"{parts.config_file}: {error}") from None
         if parts.encoder_file is not None:
             model._load_encoders(parts)
         return model
@@ -408,6 +411,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 f"base model hidden size {width} != config hidden_size {self.config.hidden_size}: "
                 "this checkpoint was made for another base model"
             )
+        self.config.check_encoder_budget(sum(p.numel() for p in self.causal_lm.parameters()))
         text_config = self.causal_lm.config.get_text_config()
         for name in _UNSUPPORTED_HEAD_SCALES:
             if getattr(text_config, name, 1.0) not in (None, 1.0):

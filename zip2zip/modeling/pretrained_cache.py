@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 _kept: dict[tuple[Any, ...], nn.Module] | None = None  # (location, files, options) -> pristine model
+_loading_base: ContextVar[str | None] = ContextVar("_loading_base", default=None)
 
 
 @contextmanager
@@ -53,9 +55,24 @@ def load_causal_lm(name_or_path: str, *, trust_remote_code: bool, **options: Any
 def _load(name_or_path: str, *, trust_remote_code: bool, **options: Any) -> nn.Module:
     from transformers import AutoModelForCausalLM
 
-    with refusing_remote_code(name_or_path):
-        return AutoModelForCausalLM.from_pretrained(
-            name_or_path, trust_remote_code=trust_remote_code, **options
+    token = _loading_base.set(name_or_path)
+    try:
+        with refusing_remote_code(name_or_path):
+            return AutoModelForCausalLM.from_pretrained(
+                name_or_path, trust_remote_code=trust_remote_code, **options
+            )
+    finally:
+        _loading_base.reset(token)
+
+
+def refuse_zip2zip_base() -> None:
+    """Called when transformers reaches the zip2zip Auto class: inside ``load_causal_lm`` that means a base
+    model is itself a zip2zip checkpoint (a checkpoint naming itself, a cycle), which would recurse forever."""
+    location = _loading_base.get()
+    if location is not None:
+        raise ValueError(
+            f"{location}: its config.json says model_type 'zip2zip', so it is a zip2zip checkpoint, not a base "
+            "model a checkpoint can wrap (a checkpoint naming itself or another checkpoint as its base?)"
         )
 
 
