@@ -12,6 +12,7 @@ silent override. This module reads and writes files; the model itself is ``model
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,9 @@ def compression_for_base(
 
 def is_checkpoint(path: Path) -> bool:
     """Whether ``path`` is a zip2zip checkpoint directory (else a base model id or path)."""
-    return (path / CONFIG_FILE_NAME).is_file()
+    return os.path.lexists(
+        path / CONFIG_FILE_NAME
+    )  # a broken file or link is a broken checkpoint, not a base
 
 
 @dataclass(frozen=True)

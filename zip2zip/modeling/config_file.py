@@ -53,8 +53,10 @@ def read_json_object(path: Path) -> dict[str, Any]:
             f"{path} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno}): "
             "truncated or edited by hand? Restore it from the saved checkpoint"
         ) from None
-    except (RecursionError, _BadJSON) as error:
-        raise ConfigFileError(f"{path}: {error or 'nested too deeply'}") from None
+    except RecursionError:
+        raise ConfigFileError(f"{path}: JSON nested too deeply to be a config") from None
+    except _BadJSON as error:
+        raise ConfigFileError(f"{path}: {error}") from None
     if not isinstance(data, dict):
         raise ConfigFileError(f"{path} must hold a JSON object, not {_json_type(data)}")
     depth = _nesting(data)
