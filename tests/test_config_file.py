@@ -341,7 +341,7 @@ def test_a_config_behind_a_symlink_to_a_file_loads(ours, tmp_path):
 # ---- sizes, before any allocation (item 5) -------------------------------------------------------------
 def test_the_codec_refuses_an_m_it_would_allocate_gibs_for():
     """``max_subtokens=10**9`` raised MemoryError for 14.9 GiB inside ``encode``."""
-    with pytest.raises(ValueError, match="max_subtokens=1000000000.*<= 1024"):
+    with pytest.raises(ValueError, match=r"max_subtokens=1000000000.*<= 1024"):
         LZWCodec(10, pad_token_id=0, max_subtokens=10**9).encode([1, 2, 3])
 
 
@@ -392,7 +392,7 @@ def test_sizes_from_a_file_are_refused_before_any_allocation(ours, tmp_path):
             if fmt == "ours"
             else _authors(tmp_path / name, "v1_rla_causal_untied")
         )
-        _edit(folder / CONFIG, lambda d: d[section].update({key: value}))
+        _edit(folder / CONFIG, lambda d, s=section, k=key, v=value: d[s].update({k: v}))
         folders[name] = str(folder)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
     probe = _SIZE_PROBE.format(limit=_MEMORY_LIMIT_BYTES)
@@ -405,6 +405,6 @@ def test_sizes_from_a_file_are_refused_before_any_allocation(ours, tmp_path):
     )
     assert run.returncode == 0, run.stderr[-2000:]
     results = json.loads(run.stdout.splitlines()[-1])
-    for name, (_, _, key, _, expected) in SIZES.items():
+    for name, (*_, expected) in SIZES.items():
         assert results[name].startswith(("ValueError", "ConfigFileError")), (name, results[name])
         assert expected in results[name] and CONFIG in results[name], (name, results[name])
