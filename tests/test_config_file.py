@@ -255,14 +255,20 @@ def test_package_resolves_to_the_installed_package_not_a_folder_here(tmp_path, m
     assert resolve_base_location("package:json") == str(Path(installed.__file__).parent)
 
 
-@pytest.mark.parametrize("base", [".", "../ckpt", "../other"], ids=["itself", "itself-by-path", "cycle"])
+@pytest.mark.parametrize(
+    "base",
+    [".", "../ckpt", "../other", "../broken"],
+    ids=["itself", "itself-by-path", "cycle", "half-checkpoint"],
+)
 def test_a_checkpoint_whose_base_is_a_checkpoint_is_refused(ours, tmp_path, base):
-    """These ended in RecursionError."""
+    """These ended in RecursionError (``broken`` holds only the config.json naming model type zip2zip)."""
     folder = _ours(ours, tmp_path)
+    (tmp_path / "broken").mkdir()
+    shutil.copy(folder / "config.json", tmp_path / "broken" / "config.json")
     shutil.copytree(folder, tmp_path / "other")
     _edit(tmp_path / "other" / CONFIG, lambda d: d.update(base_model_name_or_path="../ckpt"))
     _edit(folder / CONFIG, lambda d: d.update(base_model_name_or_path=base))
-    _one_line_error(folder, "model_type 'zip2zip', so it is a zip2zip checkpoint")
+    _one_line_error(folder, "is a zip2zip checkpoint")
 
 
 def test_a_folder_with_only_a_zip2zip_config_json_is_refused(ours, tmp_path):

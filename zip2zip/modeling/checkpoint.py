@@ -31,16 +31,19 @@ from zip2zip.modeling.config import (
     HyperEncoderConfig,
     Zip2ZipConfig,
     checkpoint_base_location,
+    load_referenced_base,
     read_checkpoint_config,
     resolve_base_location,
 )
+from zip2zip.modeling.config_file import first_line
+from zip2zip.modeling.lora import load_adapter
 from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.modeling.upstream_checkpoint import (
     load_upstream_checkpoint,
     upstream_base_location,
     upstream_format_version,
 )
-from zip2zip.remote_code import refusing_remote_code
+from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
@@ -105,14 +108,19 @@ def compression_for_base(
     if tokenizer is None:
         from transformers import AutoTokenizer
 
-        with refusing_remote_code(name_or_path):
-            tokenizer = AutoTokenizer.from_pretrained(
-                name_or_path,
-                gguf_file=gguf_file,
-                revision=revision,
-                trust_remote_code=trust_remote_code,
-                **(access or {}),
-            )
+        try:
+            with refusing_remote_code(name_or_path):
+                tokenizer = AutoTokenizer.from_pretrained(
+                    name_or_path,
+                    gguf_file=gguf_file,
+                    revision=revision,
+                    trust_remote_code=trust_remote_code,
+                    **(access or {}),
+                )
+        except RemoteCodeError:
+            raise
+        except Exception as error:  # transformers' and tokenizers' errors of every type, damaged files
+            raise ValueError(f"{name_or_path}: cannot load its tokenizer ({first_line(error)})") from error
     return compression_config_from_tokenizer(
         tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
     )
@@ -187,19 +195,19 @@ def load_checkpoint(
         if not (base_model or config.base_model_name_or_path):
             raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
         location = base_model or resolve_base_location(base_reference(path).name_or_path)
-        base_model = load_base_model(
-            str(location),
-            gguf_file=config.base_gguf_file,
-            revision=config.base_revision,
-            dtype=dtype,
-            trust_remote_code=trust_remote_code,
-            access=access,
+        base_model = load_referenced_base(
+            path / CONFIG_FILE_NAME,
+            lambda: load_base_model(
+                str(location),
+                gguf_file=config.base_gguf_file,
+                revision=config.base_revision,
+                dtype=dtype,
+                trust_remote_code=trust_remote_code,
+                access=access,
+            ),
         )
     if ADAPTER in contents:
-        from peft import PeftModel
-
-        adapter = str(path / ADAPTER_DIR)
-        base_model = PeftModel.from_pretrained(base_model, adapter, is_trainable=is_trainable)
+        base_model = load_adapter(base_model, path / ADAPTER_DIR, is_trainable=is_trainable)
     return CheckpointParts(
         config,
         path / CONFIG_FILE_NAME,
@@ -310,8 +318,12 @@ def checkpoint_contents(path: Path | str) -> frozenset[str]:
         raise ValueError(
             f"{path}: unknown components {unknown} in its config; known: {sorted(_COMPONENT_FILES)}"
         )
-    if config.compression.max_codebook_size and HYPER_ENCODERS not in recorded:
-        raise ValueError(f"{path}: compression is on but its config does not list {HYPER_ENCODERS!r}")
+    if bool(config.compression.max_codebook_size) != (HYPER_ENCODERS in recorded):
+        raise ValueError(
+            f"{path / CONFIG_FILE_NAME}: max_codebook_size={config.compression.max_codebook_size} but "
+            f"{HYPER_ENCODERS!r} is {'not ' if HYPER_ENCODERS not in recorded else ''}listed: a checkpoint holds "
+            "hyper-encoders exactly when its codebook has slots (C > 0)"
+        )
     missing = {
         name: [f for f in _COMPONENT_FILES[name] if not (path / f).is_file()] for name in sorted(recorded)
     }

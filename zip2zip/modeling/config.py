@@ -13,14 +13,15 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from zip2zip.codec.config import MAX_SUBTOKENS, CompressionConfig
 from zip2zip.modeling.config_file import ConfigFileError, ConfigSection, read_json_object
 
+T = TypeVar("T")
 CONFIG_FILE_NAME = "zip2zip_config.json"
 # Encoder switches and their defaults; to_dict writes only the ones changed, so configs saved before
 # they existed read back unchanged.
@@ -135,15 +136,17 @@ class HyperEncoderConfig:
 
     @classmethod
     def read(cls, section: ConfigSection) -> HyperEncoderConfig:
+        """Every key ``to_dict`` writes is required (a missing one would silently take a default that may not
+        be the saved model's); the switches, written only when changed, default."""
         values = {
-            "name": section.string("name", default="transformer"),
-            "num_layers": section.integer("num_layers", default=2, high=MAX_ENCODER_LAYERS),
-            "num_heads": section.integer("num_heads", default=None, low=1, high=MAX_MODEL_WIDTH),
+            "name": section.string("name"),
+            "num_layers": section.integer("num_layers", high=MAX_ENCODER_LAYERS),
+            "num_heads": section.integer("num_heads", low=1, high=MAX_MODEL_WIDTH, allow_null=True),
             "intermediate_size": section.integer(
-                "intermediate_size", default=None, low=1, high=MAX_INTERMEDIATE_SIZE
+                "intermediate_size", low=1, high=MAX_INTERMEDIATE_SIZE, allow_null=True
             ),
-            "norm_eps": section.number("norm_eps", default=1e-5),
-            "width": section.integer("width", default=None, low=1, high=MAX_MODEL_WIDTH),
+            "norm_eps": section.number("norm_eps"),
+            "width": section.integer("width", low=1, high=MAX_MODEL_WIDTH, allow_null=True),
             **{name: section.boolean(name, default=default) for name, default in SWITCH_DEFAULTS.items()},
         }
         section.finish()
@@ -255,11 +258,11 @@ class Zip2ZipConfig:
                 CompressionConfig, section.source, **read_compression(section.section("compression"))
             ),
             "hidden_size": section.integer("hidden_size", low=1, high=MAX_MODEL_WIDTH),
-            "hyper_encoder": HyperEncoderConfig.read(section.section("hyper_encoder", default={})),
-            "tie_encoders": section.boolean("tie_encoders", default=False),
-            "base_model_name_or_path": section.string("base_model_name_or_path", default=None),
-            "base_gguf_file": section.string("base_gguf_file", default=None),
-            "base_revision": section.string("base_revision", default=None),
+            "hyper_encoder": HyperEncoderConfig.read(section.section("hyper_encoder")),
+            "tie_encoders": section.boolean("tie_encoders"),
+            "base_model_name_or_path": section.string("base_model_name_or_path", allow_null=True),
+            "base_gguf_file": section.string("base_gguf_file", allow_null=True),
+            "base_revision": section.string("base_revision", allow_null=True),
             "position_mode": section.string(
                 "position_mode", default=POSITION_MODES[0], choices=POSITION_MODES
             ),
@@ -317,17 +320,20 @@ def read_checkpoint_config(directory: Path | str) -> tuple[Zip2ZipConfig, frozen
     return Zip2ZipConfig.read(section), contents
 
 
-def read_compression(section: ConfigSection, *, has_pad: bool = True) -> dict[str, Any]:
+def read_compression(section: ConfigSection, *, is_authors: bool = False) -> dict[str, Any]:
     """The ``CompressionConfig`` fields in ``section``, typed and range-checked (both checkpoint formats).
 
-    ``has_pad=False``: the file holds no pad id (the authors' format takes it from the tokenizer)."""
+    ``is_authors``: the file holds no pad id (their loader takes it from the tokenizer), and compression is
+    on (their checkpoints always hold trained encoders; ours may be the C = 0 control)."""
     vocab = section.integer("initial_vocab_size", low=1, high=1 << 30)
     values = {
         "initial_vocab_size": vocab,
-        **({"pad_token_id": section.integer("pad_token_id", high=vocab - 1)} if has_pad else {}),
-        "max_subtokens": section.integer("max_subtokens", low=1, high=MAX_SUBTOKENS),
-        "max_codebook_size": section.integer("max_codebook_size", high=MAX_CODEBOOK_SIZE),
-        "disabled_ids": frozenset(section.integer_list("disabled_ids", default=[], high=vocab - 1)),
+        **({} if is_authors else {"pad_token_id": section.integer("pad_token_id", high=vocab - 1)}),
+        "max_subtokens": section.integer("max_subtokens", low=2 if is_authors else 1, high=MAX_SUBTOKENS),
+        "max_codebook_size": section.integer(
+            "max_codebook_size", low=1 if is_authors else 0, high=MAX_CODEBOOK_SIZE
+        ),
+        "disabled_ids": frozenset(section.integer_list("disabled_ids", high=vocab - 1)),
     }
     section.finish()
     return values
@@ -357,11 +363,24 @@ def checkpoint_base_location(checkpoint: Path, reference: str, *, file: Path) ->
     not depend on where the user stands: ``base`` is ``<checkpoint>/base`` when that exists, and is otherwise
     a hub id. transformers would still take a hub id that names a folder of the working directory for that
     folder, so that case is refused. ``package:`` references and absolute paths are returned unchanged."""
-    if reference.startswith(PACKAGE_SCHEME) or Path(reference).is_absolute():
+    if reference.startswith(PACKAGE_SCHEME):
+        try:
+            resolve_base_location(reference)  # checked now, so that the error names the file
+        except ValueError as error:
+            raise ConfigFileError(f"{file}: {error}") from None
         return reference
-    beside = checkpoint / reference
+    beside = checkpoint / reference  # an absolute reference stays itself
+    if beside.exists() and not beside.is_dir():
+        raise ConfigFileError(f"{file}: base model {reference!r} is a file, not a model folder ({beside})")
     if beside.exists():
-        return str(beside.resolve())
+        if os.path.lexists(beside / CONFIG_FILE_NAME):
+            raise ConfigFileError(
+                f"{file}: base model {reference!r} is a zip2zip checkpoint ({beside / CONFIG_FILE_NAME}), not a "
+                "base model: a checkpoint cannot wrap itself or another checkpoint"
+            )
+        return str(beside.resolve()) if not Path(reference).is_absolute() else reference
+    if Path(reference).is_absolute():
+        raise ConfigFileError(f"{file}: base model folder {reference} does not exist")
     if not is_hub_id(reference):
         raise ConfigFileError(
             f"{file}: base model {reference!r} is neither a folder at {beside} (relative paths are relative "
@@ -374,6 +393,14 @@ def checkpoint_base_location(checkpoint: Path, reference: str, *, file: Path) ->
             "the folder's absolute path into base_model_name_or_path if that folder is the base"
         )
     return reference
+
+
+def load_referenced_base(file: Path, load: Callable[[], T]) -> T:
+    """``load()`` the base model a checkpoint config names; its failure is one line naming ``file`` too."""
+    try:
+        return load()
+    except ValueError as error:
+        raise ValueError(f"{file}: its base model does not load: {error}") from error
 
 
 def resolve_base_location(name_or_path: str) -> str:

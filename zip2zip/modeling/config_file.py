@@ -20,7 +20,7 @@ from typing import Any
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; this bounds what a crafted one makes us read
 MAX_NESTING = 16  # our deepest config nests 3 levels; this keeps a crafted one far from RecursionError
 
-_REQUIRED: Any = object()
+REQUIRED: Any = object()
 
 
 class ConfigFileError(ValueError):
@@ -127,7 +127,7 @@ class ConfigSection:
     def _value(self, key: str, default: Any, check: Callable[[Any], bool], expected: str) -> Any:
         self._read.add(key)
         if key not in self.data:
-            if default is _REQUIRED:
+            if default is REQUIRED:
                 raise ConfigFileError(f"{self.source}: {self.where}{key} is missing ({expected})")
             return default
         value = self.data[key]
@@ -135,33 +135,51 @@ class ConfigSection:
             raise self.error(key, f"is {_json_type(value)}; expected {expected}")
         return value
 
-    def integer(self, key: str, *, default: Any = _REQUIRED, low: int = 0, high: int | None = None) -> int:
-        """A JSON integer in ``low..high`` (``high`` None: unbounded); null only when the default is None."""
-        expected = f"an integer in {low}..{'' if high is None else high}"
-        value = self._value(key, default, lambda v: _is_int(v) or (v is None and default is None), expected)
+    def integer(
+        self,
+        key: str,
+        *,
+        default: Any = REQUIRED,
+        low: int = 0,
+        high: int | None = None,
+        allow_null: bool = False,
+    ) -> int:
+        """A JSON integer in ``low..high`` (``high`` None: unbounded); null when ``allow_null`` or the default is."""
+        nullable = allow_null or default is None
+        expected = f"an integer in {low}..{'' if high is None else high}{' or null' if nullable else ''}"
+        value = self._value(key, default, lambda v: _is_int(v) or (v is None and nullable), expected)
         if value is not None and not (low <= value and (high is None or value <= high)):
             raise self.error(key, f"is out of range; expected {expected}")
         return value  # type: ignore[no-any-return]
 
-    def boolean(self, key: str, *, default: Any = _REQUIRED) -> bool:
+    def boolean(self, key: str, *, default: Any = REQUIRED) -> bool:
         return self._value(key, default, lambda v: isinstance(v, bool), "true or false")  # type: ignore[no-any-return]
 
-    def number(self, key: str, *, default: Any = _REQUIRED) -> float:
+    def number(self, key: str, *, default: Any = REQUIRED) -> float:
         """A finite JSON number (integer or not), never a boolean."""
         ok = lambda v: (_is_int(v) or isinstance(v, float)) and math.isfinite(v)  # noqa: E731
         return float(self._value(key, default, ok, "a finite number"))
 
-    def string(self, key: str, *, default: Any = _REQUIRED, choices: tuple[str | None, ...] = ()) -> Any:
-        """A JSON string (or null when the default or ``choices`` allow it), one of ``choices`` if given."""
+    def string(
+        self,
+        key: str,
+        *,
+        default: Any = REQUIRED,
+        choices: tuple[str | None, ...] = (),
+        allow_null: bool = False,
+    ) -> Any:
+        """A JSON string (or null when ``allow_null``, the default or ``choices`` allow it), one of ``choices``
+        if given."""
         allowed = set(choices) if choices else None
-        ok = lambda v: isinstance(v, str) or (v is None and (default is None or None in (allowed or ())))  # noqa: E731
+        nullable = allow_null or default is None or None in (allowed or ())
+        ok = lambda v: isinstance(v, str) or (v is None and nullable)  # noqa: E731
         expected = f"one of {sorted(choices, key=str)}" if choices else "a string"
         value = self._value(key, default, ok, expected)
         if allowed is not None and value not in allowed:
             raise self.error(key, f"is not {expected}")
         return value
 
-    def integer_list(self, key: str, *, default: Any = _REQUIRED, high: int | None = None) -> list[int]:
+    def integer_list(self, key: str, *, default: Any = REQUIRED, high: int | None = None) -> list[int]:
         expected = f"a list of integers in 0..{'' if high is None else high}"
         ok = lambda v: isinstance(v, list) and all(_is_int(i) for i in v)  # noqa: E731
         values: list[int] = self._value(key, default, ok, expected)
@@ -169,11 +187,11 @@ class ConfigSection:
             raise self.error(key, f"has an id out of range; expected {expected}")
         return values
 
-    def string_list(self, key: str, *, default: Any = _REQUIRED) -> list[str]:
+    def string_list(self, key: str, *, default: Any = REQUIRED) -> list[str]:
         ok = lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v)  # noqa: E731
         return self._value(key, default, ok, "a list of strings")  # type: ignore[no-any-return]
 
-    def section(self, key: str, *, default: Any = _REQUIRED) -> ConfigSection:
+    def section(self, key: str, *, default: Any = REQUIRED) -> ConfigSection:
         value = self._value(key, default, lambda v: isinstance(v, dict), "a JSON object")
         return ConfigSection(value, self.source, f"{self.where}{key}.")
 
@@ -190,6 +208,12 @@ class ConfigSection:
                 f"{self.source}: unknown key(s) {', '.join(self.where + k for k in unknown)} "
                 f"(known here: {known}); remove or correct them"
             )
+
+
+def first_line(error: BaseException) -> str:
+    """An error from a library (transformers, peft, tokenizers) as one line: its type and first line."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else 'no message'}"
 
 
 def _is_int(value: Any) -> bool:

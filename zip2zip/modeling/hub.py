@@ -9,10 +9,11 @@ format is ``checkpoint``'s.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from zip2zip.modeling.checkpoint import is_checkpoint
+from zip2zip.modeling.checkpoint import ENCODER_WEIGHTS_FILE, is_checkpoint
 from zip2zip.modeling.config import (
     CONFIG_FILE_NAME,
     HF_CONFIG_FILE_NAME,
@@ -22,6 +23,7 @@ from zip2zip.modeling.config import (
 )
 from zip2zip.modeling.config_file import read_json_object
 from zip2zip.modeling.load_options import HubOptions
+from zip2zip.modeling.upstream_checkpoint import ENCODER_FILES
 
 
 def locate_checkpoint(name_or_path: str | Path, hub: HubOptions | None = None) -> Path | None:
@@ -73,7 +75,14 @@ def locate_checkpoint(name_or_path: str | Path, hub: HubOptions | None = None) -
 
 
 def _refuse_incomplete_checkpoint(folder: Path) -> None:
-    """A folder whose ``config.json`` names model type zip2zip but which lacks the zip2zip config: not a base."""
+    """A folder with a checkpoint's files (a ``config.json`` naming model type zip2zip, encoder weights) but
+    without the zip2zip config is a damaged checkpoint, not a base model."""
+    encoders = [name for name in (ENCODER_WEIGHTS_FILE, *ENCODER_FILES) if os.path.lexists(folder / name)]
+    if encoders:
+        raise ValueError(
+            f"{folder} holds {encoders[0]} but no {CONFIG_FILE_NAME}: an incomplete zip2zip checkpoint "
+            "(copy the whole checkpoint folder), not a base model"
+        )
     file = folder / HF_CONFIG_FILE_NAME
     if (file.exists() or file.is_symlink()) and read_json_object(file).get("model_type") == MODEL_TYPE:
         raise ValueError(

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
@@ -40,14 +39,21 @@ from zip2zip.modeling.config import (
     Zip2ZipConfig,
     build_from_file,
     checkpoint_base_location,
+    load_referenced_base,
     read_compression,
 )
-from zip2zip.modeling.config_file import ConfigFileError, ConfigSection, read_json_object
+from zip2zip.modeling.config_file import (
+    REQUIRED,
+    ConfigFileError,
+    ConfigSection,
+    first_line,
+    read_json_object,
+)
+from zip2zip.modeling.lora import ADAPTER_CONFIG, ADAPTER_WEIGHTS, load_adapter
 from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
 
 ENCODER_FILES = ("zip2zip_encoders.safetensors", "encoders.safetensors")
-ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 SELF_CONTAINED = "."
 _ENCODER_TYPES = ("transformer", "res_latent_attn")
 # Our addition to their format-1 config: ``"has_adapter": false`` says the checkpoint was saved without LoRA
@@ -88,11 +94,13 @@ def read_upstream_config(path: Path) -> UpstreamConfig:
     version = top.integer("format_version", default=1, low=1, high=2)
     kind = top.string("encoder_type", choices=_ENCODER_TYPES)
     base = top.string("base_model_name_or_path", default=None)
-    position_mode = top.string("position_mode", default=POSITION_MODES[0], choices=POSITION_MODES)
+    # format 2 (zip2zip++) introduced the key; only format 1 may omit it (then "compressed", as theirs)
+    mode_default = POSITION_MODES[0] if version == 1 else REQUIRED
+    position_mode = top.string("position_mode", default=mode_default, choices=POSITION_MODES)
     has_adapter = top.boolean(HAS_ADAPTER_KEY, default=version == 1)
     if version == 2 and has_adapter:
         raise top.error(HAS_ADAPTER_KEY, "but a format-2 checkpoint has its LoRA merged into its weights")
-    compression = read_compression(top.section("compression"), has_pad=False)
+    compression = read_compression(top.section("compression"), is_authors=True)
     enc = top.section("encoder")
     hidden = enc.integer("hidden_size", low=1, high=MAX_MODEL_WIDTH)
     shared = {
@@ -154,9 +162,11 @@ def load_upstream_checkpoint(
     if encoder_file is None:
         raise ValueError(f"{path} has no {' or '.join(ENCODER_FILES)}: refusing random hyper-encoders")
     if not isinstance(base_model, nn.Module):
-        base_model = load_causal_lm(location, dtype=dtype, trust_remote_code=trust_remote_code)
+        base_model = load_referenced_base(
+            raw.file, lambda: load_causal_lm(location, dtype=dtype, trust_remote_code=trust_remote_code)
+        )
     if raw.has_adapter:
-        base_model = _apply_adapter(base_model, path, is_trainable=is_trainable)
+        base_model = load_adapter(base_model, path, is_trainable=is_trainable)
     emb = base_model.get_input_embeddings()  # type: ignore[operator]
     head = base_model.get_output_embeddings()  # type: ignore[operator]
     hidden_size = int(emb.weight.shape[1])
@@ -253,10 +263,10 @@ def _load_tokenizer(location: str, path: Path, *, trust_remote_code: bool) -> To
             )
     except RemoteCodeError:
         raise
-    except (OSError, ValueError) as error:
+    except Exception as error:  # transformers' and tokenizers' errors of every type, damaged files
         raise ValueError(
             f"{path}: cannot load the tokenizer of base model {location!r} (its pad id is part of the "
-            f"encoder input): {error}. Pass base_model=<local folder> or tokenizer="
+            f"encoder input): {first_line(error)}. Pass base_model=<local folder> or tokenizer="
         ) from error
     return tokenizer
 
@@ -265,33 +275,10 @@ def _compression(raw: UpstreamConfig, tokenizer: TokenizerVocabulary) -> Compres
     """Their codec settings; V comes from the config (format 2 counts embedding rows, not the tokenizer)."""
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
-        raise ValueError("the base tokenizer has neither a pad nor an EOS token; the encoders need a pad id")
+        raise ValueError(
+            f"{raw.file}: the base tokenizer has neither a pad nor an EOS token; the encoders need a pad id"
+        )
     config: CompressionConfig = build_from_file(
         CompressionConfig, str(raw.file), **raw.compression, pad_token_id=int(pad)
     )
     return config
-
-
-def _apply_adapter(base_model: nn.Module, path: Path, *, is_trainable: bool) -> nn.Module:
-    """Wrap with the peft adapter in ``path`` and check that peft placed every tensor of its file."""
-    from peft import PeftModel, get_peft_model_state_dict
-
-    saved = load_file(str(path / ADAPTER_WEIGHTS))
-    model = PeftModel.from_pretrained(base_model, str(path), is_trainable=is_trainable)
-    placed = get_peft_model_state_dict(model)
-    dropped = sorted(set(saved) - set(placed))
-    if dropped:
-        raise ValueError(
-            f"{path / ADAPTER_WEIGHTS}: {len(dropped)} LoRA tensors match no module peft adapts (their "
-            f"module is not in target_modules of {ADAPTER_CONFIG}, so peft would silently drop them): "
-            f"{dropped[:5]}"
-        )
-    missing = sorted(set(placed) - set(saved))
-    if missing:
-        raise ValueError(f"{path / ADAPTER_WEIGHTS} lacks LoRA tensors peft expects: {missing[:5]}")
-    differing = [k for k, v in saved.items() if not torch.equal(v.to(placed[k].dtype), placed[k].cpu())]
-    if differing:
-        raise ValueError(
-            f"{path / ADAPTER_WEIGHTS}: peft did not load these tensors as saved: {differing[:5]}"
-        )
-    return model
