@@ -61,7 +61,7 @@ def _load(name_or_path: str, *, trust_remote_code: bool, **options: Any) -> nn.M
     token = _loading_base.set(name_or_path)
     try:
         with refusing_remote_code(name_or_path):
-            model, info = AutoModelForCausalLM.from_pretrained(
+            loaded: Any = AutoModelForCausalLM.from_pretrained(
                 name_or_path, trust_remote_code=trust_remote_code, output_loading_info=True, **options
             )
     except ValueError as error:
@@ -72,6 +72,7 @@ def _load(name_or_path: str, *, trust_remote_code: bool, **options: Any) -> nn.M
         raise ValueError(f"{name_or_path}: cannot load this model ({first_line(error)})") from error
     finally:
         _loading_base.reset(token)
+    model, info = loaded
     # transformers initialises weights its files lack at random, with a warning: that is another model
     lacking = sorted(info.get("missing_keys", ())) + [str(k) for k in info.get("mismatched_keys", ())]
     if lacking:
