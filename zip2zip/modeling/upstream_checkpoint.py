@@ -15,7 +15,9 @@ which the config does not store) and, for tied encoders over an untied base, one
 side's own table (loaded as two encoders with the same weights). Unlike their loader, which ignores a
 missing or renamed encoder tensor and LoRA tensors peft does not place, every tensor must match: a
 checkpoint that would load as another model is refused with the tensor named. ``meta.pt`` (pickled
-training flags) is refused rather than unpickled.
+training flags) is refused rather than unpickled, as is ``adapter_model.bin``. The config is read strictly
+(``read_upstream_config``, through ``config_file``); a format-1 checkpoint without its adapter is refused
+unless its config says ``"has_adapter": false``.
 """
 
 from __future__ import annotations
