@@ -1,4 +1,4 @@
-"""Crafted-checkpoint fuzz (issue 24): mutate the types, sizes, files and links of checkpoints of both formats and
+"""Crafted-checkpoint fuzz: mutate the types, sizes, files and links of checkpoints of both formats and
 check that each loads with the original's logits or fails with one line naming a file of the checkpoint.
 
 Run as ``python tests/_checkpoint_fuzz.py WORKDIR NUM_CASES SEED LIMIT_BYTES``; it sets ``RLIMIT_AS`` to

@@ -1,4 +1,4 @@
-"""The crafted-checkpoint fuzz of issue 24 (``_checkpoint_fuzz.py``): every mutated checkpoint, ours or the
+"""The crafted-checkpoint fuzz (``_checkpoint_fuzz.py``): every mutated checkpoint, ours or the
 authors' (format 1 with and without LoRA, format 2), loads with the original's logits or is refused in one
 line naming a file of it; no other exception, no different logits, nothing above a 4 GiB address-space limit.
 

@@ -2,7 +2,7 @@
 out of range or unknown, a broken or linked file, a base found somewhere else than the checkpoint says, a base
 that is a checkpoint, or sizes that would allocate before any check end in one line naming the file.
 
-Each case reproduces a finding of issue 24 (items 1 and 5), on our checkpoints and the authors' fixtures
+Each case reproduces a way a checkpoint loaded as another model or allocated first, on our checkpoints and the authors' fixtures
 (``tests/fixtures/upstream``, see ``test_upstream_checkpoint.py``).
 """
 

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from zip2zip.codec.config import MAX_SUBTOKENS, CompressionConfig
 from zip2zip.modeling.config_file import ConfigFileError, ConfigSection, read_json_object
+from zip2zip.remote_code import RemoteCodeError
 
 T = TypeVar("T")
 CONFIG_FILE_NAME = "zip2zip_config.json"
@@ -399,8 +400,9 @@ def load_referenced_base(file: Path, load: Callable[[], T]) -> T:
     """``load()`` the base model a checkpoint config names; its failure is one line naming ``file`` too."""
     try:
         return load()
-    except ValueError as error:
-        raise ValueError(f"{file}: its base model does not load: {error}") from error
+    except ValueError as error:  # a refusal to run custom code keeps its type: callers tell it apart
+        kind = RemoteCodeError if isinstance(error, RemoteCodeError) else ValueError
+        raise kind(f"{file}: its base model does not load: {error}") from error
 
 
 def resolve_base_location(name_or_path: str) -> str:
