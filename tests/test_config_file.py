@@ -211,6 +211,8 @@ def _modified_copy(base: Path, to: Path) -> None:
         pytest.param("hyper_encoder", "causual", False, "unknown key", id="unknown-key"),
         pytest.param(None, "contents", "adapter", "a list of strings", id="string-list"),
         pytest.param(None, "hidden_size", 64.5, "an integer", id="float-width"),
+        pytest.param("compression", "codebook_policy", "Freeze", "one of", id="unknown-policy"),
+        pytest.param("compression", "codebook_policy", False, "one of", id="bool-policy"),
     ],
 )
 def test_our_config_values_keep_their_json_type(ours, tmp_path, where, key, value, expected):

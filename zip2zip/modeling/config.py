@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from zip2zip.codec.config import MAX_SUBTOKENS, CompressionConfig
+from zip2zip.codec.config import CODEBOOK_POLICIES, MAX_SUBTOKENS, CompressionConfig
 from zip2zip.modeling.config_file import ConfigFileError, ConfigSection, read_json_object
 from zip2zip.remote_code import RemoteCodeError
 
@@ -336,6 +336,10 @@ def read_compression(section: ConfigSection, *, is_authors: bool = False) -> dic
         ),
         "disabled_ids": frozenset(section.integer_list("disabled_ids", high=vocab - 1)),
     }
+    if not is_authors:  # written only when not "freeze" (the authors' formats have no policy: freeze)
+        values["codebook_policy"] = section.string(
+            "codebook_policy", default="freeze", choices=CODEBOOK_POLICIES
+        )
     section.finish()
     return values
 
