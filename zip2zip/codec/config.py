@@ -37,6 +37,9 @@ class TokenizerVocabulary(Protocol):
 
 # Ids are stored as int64 and a trie key packs (parent id, child id) into one int64.
 _MAX_VOCAB_SIZE = 2**30
+# The codec allocates O(M) per stream before reading any input: bound M so that a config file cannot ask
+# for GiBs. 1024 is far beyond any useful hypertoken (the paper uses M=3, the authors' checkpoints 4).
+MAX_SUBTOKENS = 1024
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,10 @@ class CompressionConfig:
                 f"pad_token_id={self.pad_token_id} is not a base id (0..{self.initial_vocab_size - 1}); "
                 "use the tokenizer's pad id, or its EOS id when it has none"
             )
-        if self.max_subtokens < 1:
+        if not 1 <= self.max_subtokens <= MAX_SUBTOKENS:
             raise ValueError(
-                f"max_subtokens={self.max_subtokens}: a hypertoken holds 1..M base ids, so M >= 1 "
-                "(M=1 turns compression off; the paper uses M=3)"
+                f"max_subtokens={self.max_subtokens}: a hypertoken holds 1..M base ids, so 1 <= M <= "
+                f"{MAX_SUBTOKENS} (M=1 turns compression off; the paper uses M=3)"
             )
         if self.max_codebook_size < 0:
             raise ValueError(

@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 from zip2zip.inference.generation import DecodingConfig, generate
 from zip2zip.inference.scoring import compress_segments, score_continuations
 from zip2zip.inference.tokenization import Zip2ZipTokenizer
+from zip2zip.modeling.checkpoint import base_reference
 from zip2zip.modeling.config import Zip2ZipConfig, resolve_base_location
 from zip2zip.modeling.hub import locate_checkpoint
 from zip2zip.modeling.load_options import resolve_device
@@ -360,7 +361,7 @@ def _load(
             if not config.base_model_name_or_path:
                 raise ValueError(f"{pretrained} does not name its base model; pass tokenizer=")
             tokenizer = _load_tokenizer(
-                resolve_base_location(config.base_model_name_or_path),
+                resolve_base_location(base_reference(checkpoint).name_or_path),
                 gguf_file=config.base_gguf_file,
                 trust_remote_code=trust_remote_code,
             )

@@ -34,7 +34,9 @@ class Zip2ZipAutoLoader:
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, *args: Any, **kwargs: Any) -> Zip2ZipForCausalLM:
         from zip2zip.inference.causal_lm import Zip2ZipForCausalLM
+        from zip2zip.modeling.pretrained_cache import refuse_zip2zip_base
 
+        refuse_zip2zip_base()
         if args:
             raise TypeError(
                 f"Zip2ZipForCausalLM.from_pretrained() takes no positional model arguments: {args}"

@@ -12,6 +12,7 @@ silent override. This module reads and writes files; the model itself is ``model
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +30,20 @@ from zip2zip.modeling.config import (
     MODEL_TYPE,
     HyperEncoderConfig,
     Zip2ZipConfig,
-    recorded_contents,
+    checkpoint_base_location,
+    load_referenced_base,
+    read_checkpoint_config,
     resolve_base_location,
 )
+from zip2zip.modeling.config_file import first_line
+from zip2zip.modeling.lora import load_adapter
 from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.modeling.upstream_checkpoint import (
     load_upstream_checkpoint,
     upstream_base_location,
     upstream_format_version,
 )
-from zip2zip.remote_code import refusing_remote_code
+from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
@@ -103,14 +108,19 @@ def compression_for_base(
     if tokenizer is None:
         from transformers import AutoTokenizer
 
-        with refusing_remote_code(name_or_path):
-            tokenizer = AutoTokenizer.from_pretrained(
-                name_or_path,
-                gguf_file=gguf_file,
-                revision=revision,
-                trust_remote_code=trust_remote_code,
-                **(access or {}),
-            )
+        try:
+            with refusing_remote_code(name_or_path):
+                tokenizer = AutoTokenizer.from_pretrained(
+                    name_or_path,
+                    gguf_file=gguf_file,
+                    revision=revision,
+                    trust_remote_code=trust_remote_code,
+                    **(access or {}),
+                )
+        except RemoteCodeError:
+            raise
+        except Exception as error:  # transformers' and tokenizers' errors of every type, damaged files
+            raise ValueError(f"{name_or_path}: cannot load its tokenizer ({first_line(error)})") from error
     return compression_config_from_tokenizer(
         tokenizer, max_subtokens=max_subtokens, max_codebook_size=max_codebook_size
     )
@@ -121,14 +131,17 @@ def compression_for_base(
 
 def is_checkpoint(path: Path) -> bool:
     """Whether ``path`` is a zip2zip checkpoint directory (else a base model id or path)."""
-    return (path / CONFIG_FILE_NAME).is_file()
+    return os.path.lexists(
+        path / CONFIG_FILE_NAME
+    )  # a broken file or link is a broken checkpoint, not a base
 
 
 @dataclass(frozen=True)
 class BaseReference:
-    """The base model a checkpoint wraps, as its config names it (``package:`` locations unresolved)."""
+    """The base model a checkpoint wraps, as its config names it (a relative folder made absolute against the
+    checkpoint folder, ``package:`` locations unresolved)."""
 
-    name_or_path: str  # hub id, folder, or package:<module>
+    name_or_path: str  # hub id, absolute folder, or package:<module>
     gguf_file: str | None = None
     revision: str | None = None
 
@@ -143,7 +156,8 @@ def base_reference(path: Path) -> BaseReference:
     config = Zip2ZipConfig.load(path)
     if not config.base_model_name_or_path:
         raise ValueError(f"{path}/{CONFIG_FILE_NAME} does not say which base model it wraps")
-    return BaseReference(config.base_model_name_or_path, config.base_gguf_file, config.base_revision)
+    location = checkpoint_base_location(path, config.base_model_name_or_path, file=path / CONFIG_FILE_NAME)
+    return BaseReference(location, config.base_gguf_file, config.base_revision)
 
 
 def load_checkpoint(
@@ -180,21 +194,23 @@ def load_checkpoint(
     if not isinstance(base_model, nn.Module):
         if not (base_model or config.base_model_name_or_path):
             raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
-        base_model = load_base_model(
-            str(base_model or resolve_base_location(str(config.base_model_name_or_path))),
-            gguf_file=config.base_gguf_file,
-            revision=config.base_revision,
-            dtype=dtype,
-            trust_remote_code=trust_remote_code,
-            access=access,
+        location = base_model or resolve_base_location(base_reference(path).name_or_path)
+        base_model = load_referenced_base(
+            path / CONFIG_FILE_NAME,
+            lambda: load_base_model(
+                str(location),
+                gguf_file=config.base_gguf_file,
+                revision=config.base_revision,
+                dtype=dtype,
+                trust_remote_code=trust_remote_code,
+                access=access,
+            ),
         )
     if ADAPTER in contents:
-        from peft import PeftModel
-
-        adapter = str(path / ADAPTER_DIR)
-        base_model = PeftModel.from_pretrained(base_model, adapter, is_trainable=is_trainable)
+        base_model = load_adapter(base_model, path / ADAPTER_DIR, is_trainable=is_trainable)
     return CheckpointParts(
         config,
+        path / CONFIG_FILE_NAME,
         base_model,
         encoder_file=path / ENCODER_WEIGHTS_FILE if HYPER_ENCODERS in contents else None,
         encoder_hint=" (checkpoint saved with another hyper-encoder or tie_encoders setting?)",
@@ -291,24 +307,23 @@ def write_hf_config(directory: Path) -> Path:
 def checkpoint_contents(path: Path | str) -> frozenset[str]:
     """The components (``"adapter"``, ``"hyper_encoders"``) of the checkpoint in ``path``, checked present.
 
-    The list is the one its config records; a checkpoint saved before that record existed holds the
-    components whose files are present, plus the hyper-encoders whenever compression is on (a control
-    checkpoint, C = 0, has none by design). Raises ValueError naming any missing file, or a component
-    present but not recorded: either way the loaded model would not be the saved one.
+    The list is the one its config records (a config without it is refused, see ``read_checkpoint_config``;
+    a control checkpoint, C = 0, has no hyper-encoders by design). Raises ValueError naming any missing
+    file, or a component present but not recorded: either way the loaded model would not be the saved one.
     """
     path = Path(path)
-    recorded = recorded_contents(path)
-    config = Zip2ZipConfig.load(path)
-    if recorded is None:
-        present = {name for name in _COMPONENT_FILES if _is_present(path, name)}
-        recorded = frozenset(present | ({HYPER_ENCODERS} if config.compression.max_codebook_size else set()))
+    config, recorded = read_checkpoint_config(path)
     unknown = sorted(recorded - _COMPONENT_FILES.keys())
     if unknown:
         raise ValueError(
             f"{path}: unknown components {unknown} in its config; known: {sorted(_COMPONENT_FILES)}"
         )
-    if config.compression.max_codebook_size and HYPER_ENCODERS not in recorded:
-        raise ValueError(f"{path}: compression is on but its config does not list {HYPER_ENCODERS!r}")
+    if bool(config.compression.max_codebook_size) != (HYPER_ENCODERS in recorded):
+        raise ValueError(
+            f"{path / CONFIG_FILE_NAME}: max_codebook_size={config.compression.max_codebook_size} but "
+            f"{HYPER_ENCODERS!r} is {'not ' if HYPER_ENCODERS not in recorded else ''}listed: a checkpoint holds "
+            "hyper-encoders exactly when its codebook has slots (C > 0)"
+        )
     missing = {
         name: [f for f in _COMPONENT_FILES[name] if not (path / f).is_file()] for name in sorted(recorded)
     }

@@ -17,6 +17,7 @@ from zip2zip.modeling.config import Zip2ZipConfig
 @dataclass(frozen=True)
 class CheckpointParts:
     config: Zip2ZipConfig
+    config_file: Path  # where the config was read from, for errors
     base_model: nn.Module  # the base causal LM, with the checkpoint's LoRA adapter applied if it has one
     encoder_file: Path | None = None  # the trained hyper-encoders; None when there are none (compression off)
     # The authors' tied layout: the file holds one weight set (input_encoder.*) that both tables run through.

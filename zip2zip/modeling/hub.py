@@ -9,20 +9,21 @@ format is ``checkpoint``'s.
 
 from __future__ import annotations
 
-import re
+import os
 from pathlib import Path
 from typing import Any
 
-from zip2zip.modeling.checkpoint import is_checkpoint
-from zip2zip.modeling.config import CONFIG_FILE_NAME, HF_CONFIG_FILE_NAME, PACKAGE_SCHEME
+from zip2zip.modeling.checkpoint import ENCODER_WEIGHTS_FILE, is_checkpoint
+from zip2zip.modeling.config import (
+    CONFIG_FILE_NAME,
+    HF_CONFIG_FILE_NAME,
+    MODEL_TYPE,
+    PACKAGE_SCHEME,
+    is_hub_id,
+)
+from zip2zip.modeling.config_file import read_json_object
 from zip2zip.modeling.load_options import HubOptions
-
-# "name" or "org/name" (the hub's own rule, without its length limits)
-_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
-
-
-def is_hub_id(name: str) -> bool:
-    return _HUB_ID.fullmatch(name) is not None and ".." not in name
+from zip2zip.modeling.upstream_checkpoint import ENCODER_FILES
 
 
 def locate_checkpoint(name_or_path: str | Path, hub: HubOptions | None = None) -> Path | None:
@@ -39,7 +40,10 @@ def locate_checkpoint(name_or_path: str | Path, hub: HubOptions | None = None) -
         folder = path / hub.subfolder
         if hub.subfolder and not folder.is_dir():
             raise ValueError(f"{path} has no subfolder {hub.subfolder!r}")
-        return folder if is_checkpoint(folder) else None
+        if is_checkpoint(folder):
+            return folder
+        _refuse_incomplete_checkpoint(folder)
+        return None
     name = str(name_or_path)
     if name.startswith(PACKAGE_SCHEME):
         return None  # a base model inside an installed package (see config.resolve_base_location)
@@ -68,6 +72,23 @@ def locate_checkpoint(name_or_path: str | Path, hub: HubOptions | None = None) -
         ) from None
     allow_patterns = [inside + "*"] if inside else None
     return Path(snapshot_download(name, allow_patterns=allow_patterns, **options)) / hub.subfolder
+
+
+def _refuse_incomplete_checkpoint(folder: Path) -> None:
+    """A folder with a checkpoint's files (a ``config.json`` naming model type zip2zip, encoder weights) but
+    without the zip2zip config is a damaged checkpoint, not a base model."""
+    encoders = [name for name in (ENCODER_WEIGHTS_FILE, *ENCODER_FILES) if os.path.lexists(folder / name)]
+    if encoders:
+        raise ValueError(
+            f"{folder} holds {encoders[0]} but no {CONFIG_FILE_NAME}: an incomplete zip2zip checkpoint "
+            "(copy the whole checkpoint folder), not a base model"
+        )
+    file = folder / HF_CONFIG_FILE_NAME
+    if (file.exists() or file.is_symlink()) and read_json_object(file).get("model_type") == MODEL_TYPE:
+        raise ValueError(
+            f"{file} says model_type {MODEL_TYPE!r} but {folder} has no {CONFIG_FILE_NAME}: an incomplete "
+            "zip2zip checkpoint (copy the whole checkpoint folder), not a base model"
+        )
 
 
 def check_base_is_portable(base: str | None) -> None:

@@ -8,11 +8,18 @@ matches neither layout is refused with the names it does have. This module does 
 
 from __future__ import annotations
 
-import json
+import enum
+import math
+import types
+import typing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
+
+from zip2zip.modeling.config import MAX_MODEL_WIDTH
+from zip2zip.modeling.config_file import ConfigFileError, ConfigSection, first_line, read_json_object
+from zip2zip.modeling.tensor_copy import load_tensors
 
 if TYPE_CHECKING:
     from peft import LoraConfig
@@ -73,19 +80,95 @@ def build_lora_config(
     )
 
 
-def check_peft_type(adapter_config: Path) -> None:
-    """Refuse an ``adapter_config.json`` that is not a LoRA adapter's, naming the file: peft fails on an
-    unknown ``peft_type`` with a bare ``KeyError: '<type>'`` after the base model has loaded, and other peft
-    methods (prompt tuning, ...) would change the sequence a zip2zip model sees."""
-    try:
-        raw = json.loads(adapter_config.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(
-            f"{adapter_config} is not readable JSON ({exc}); restore it from the checkpoint"
-        ) from None
-    peft_type = raw.get("peft_type") if isinstance(raw, dict) else None
-    if peft_type != "LORA":
-        raise ValueError(
-            f"{adapter_config}: peft_type={peft_type!r}, but a zip2zip checkpoint's adapter is LoRA "
+def check_adapter_config(file: Path) -> None:
+    """Read a peft ``adapter_config.json`` strictly before peft does: every key one of ``LoraConfig``'s, every
+    value of a JSON type its annotation allows. peft itself tests options for truth (``"use_rslora":
+    "false"`` switches rsLoRA on), takes ``"None"`` for a list of tokens, raises a KeyError for an unknown
+    ``peft_type`` and a bare JSONDecodeError for a truncated file."""
+    import dataclasses
+
+    from peft import LoraConfig
+
+    section = ConfigSection(read_json_object(file), str(file))
+    peft_type = section.data.get("peft_type")
+    if peft_type != "LORA":  # peft: a bare KeyError; another method (prompt tuning...) changes the sequence
+        raise ConfigFileError(
+            f"{file}: peft_type={peft_type!r}, but a zip2zip checkpoint's adapter is LoRA "
             "(peft_type 'LORA'); restore the file from the checkpoint"
         )
+    section.ignore("peft_type")
+    section.integer("r", low=1, high=MAX_MODEL_WIDTH)
+    hints = typing.get_type_hints(LoraConfig)
+    for field in dataclasses.fields(LoraConfig):
+        if section.has(field.name) and not _json_fits(section.data[field.name], hints.get(field.name, Any)):
+            raise section.error(
+                field.name, f"does not fit peft's LoraConfig.{field.name}: {hints[field.name]}"
+            )
+        section.ignore(field.name)
+    section.finish()
+
+
+def _json_fits(value: Any, annotation: Any) -> bool:
+    """Whether a JSON value has a type ``annotation`` allows (a peft config class: a JSON object)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_json_fits(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if annotation is type(None):
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(value) == len(args) and all(_json_fits(v, a) for v, a in zip(value, args, strict=True))
+        return all(_json_fits(v, args[0]) for v in value) if args else True
+    if annotation is dict or origin is dict:
+        return isinstance(value, dict) and (not args or all(_json_fits(v, args[1]) for v in value.values()))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return isinstance(value, str) and value in {m.value for m in annotation}
+    return isinstance(value, dict)  # one of peft's nested config classes, built from a JSON object
+
+
+ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
+
+
+def load_adapter(base_model: nn.Module, folder: Path, *, is_trainable: bool) -> nn.Module:
+    """Wrap ``base_model`` with the peft adapter in ``folder`` (both checkpoint formats), checked every way peft
+    does not: its config strictly (``check_adapter_config``), its errors of any type as one line naming the
+    file, and every tensor of its file placed as saved (peft silently drops a tensor whose module is not a
+    target, e.g. after a misspelt ``target_modules`` entry, and loads the model without it)."""
+    import torch
+    from peft import PeftModel, get_peft_model_state_dict
+
+    config, weights = folder / ADAPTER_CONFIG, folder / ADAPTER_WEIGHTS
+    check_adapter_config(config)
+    saved = load_tensors(weights)
+    try:
+        model = PeftModel.from_pretrained(base_model, str(folder), is_trainable=is_trainable)
+    except Exception as error:  # peft raises TypeError, AttributeError, KeyError, ValueError for bad configs
+        raise ValueError(f"{config}: peft cannot load this adapter ({first_line(error)})") from error
+    placed = get_peft_model_state_dict(model)
+    dropped = sorted(set(saved) - set(placed))
+    if dropped:
+        raise ValueError(
+            f"{weights}: {len(dropped)} LoRA tensors match no module peft adapts (their module is not in "
+            f"target_modules of {ADAPTER_CONFIG}, so peft would silently drop them): {dropped[:5]}"
+        )
+    missing = sorted(set(placed) - set(saved))
+    if missing:
+        raise ValueError(f"{weights} lacks LoRA tensors peft expects: {missing[:5]}")
+    differing = [k for k, v in saved.items() if not torch.equal(v.to(placed[k].dtype), placed[k].cpu())]
+    if differing:
+        raise ValueError(f"{weights}: peft did not load these tensors as saved: {differing[:5]}")
+    return model

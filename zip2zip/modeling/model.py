@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any, Self
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
@@ -51,10 +49,9 @@ from zip2zip.modeling.load_options import (
     resolve_device,
     resolve_dtype,
 )
-from zip2zip.modeling.lora import check_peft_type
+from zip2zip.modeling.lora import ADAPTER_CONFIG, check_adapter_config
 from zip2zip.modeling.positions import code_position_ids
-from zip2zip.modeling.tensor_copy import copy_tensors_strictly
-from zip2zip.modeling.upstream_checkpoint import ADAPTER_CONFIG
+from zip2zip.modeling.tensor_copy import copy_tensors_strictly, load_tensors
 from zip2zip.remote_code import check_trust_remote_code
 
 if TYPE_CHECKING:
@@ -212,7 +209,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
         if checkpoint is not None:
             for adapter_config in (checkpoint / ADAPTER_DIR / ADAPTER_CONFIG, checkpoint / ADAPTER_CONFIG):
                 if adapter_config.is_file():  # ours, the authors': checked before the base model loads
-                    check_peft_type(adapter_config)
+                    check_adapter_config(adapter_config)
             parts = load_checkpoint(
                 checkpoint,
                 compression=compression,
@@ -268,7 +265,10 @@ class Zip2ZipPreTrainedModel(nn.Module):
     @classmethod
     def _from_parts(cls, parts: CheckpointParts) -> Self:
         """The model a checkpoint's parts describe, its trained encoders loaded (``checkpoint_parts``)."""
-        model = cls(parts.base_model, parts.config)
+        try:
+            model = cls(parts.base_model, parts.config)
+        except ValueError as error:  # the base does not fit the config: name the file that says so
+            raise ValueError(f"{parts.config_file}: {error}") from None
         if parts.encoder_file is not None:
             model._load_encoders(parts)
         return model
@@ -283,13 +283,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
         if parts.one_encoder_weight_set:
             expected = {k: v for k, v in expected.items() if k.startswith("input_encoder.")}
         what, hint = parts.encoder_description, parts.encoder_hint
-        try:
-            saved = load_file(str(file))
-        except SafetensorError as exc:  # not a ValueError: callers that skip a bad checkpoint would crash
-            raise ValueError(
-                f"{file} is not a readable safetensors file ({exc}): truncated or damaged; copy the checkpoint again"
-            ) from None
-        copy_tensors_strictly(file, saved, expected, what=what, hint=hint)
+        copy_tensors_strictly(file, load_tensors(file), expected, what=what, hint=hint)
         if parts.one_encoder_weight_set and self.output_encoder is not self.input_encoder:
             self.output_encoder.load_state_dict(self.input_encoder.state_dict())
 
@@ -408,6 +402,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 f"base model hidden size {width} != config hidden_size {self.config.hidden_size}: "
                 "this checkpoint was made for another base model"
             )
+        self.config.check_encoder_budget(sum(p.numel() for p in self.causal_lm.parameters()))
         text_config = self.causal_lm.config.get_text_config()
         for name in _UNSUPPORTED_HEAD_SCALES:
             if getattr(text_config, name, 1.0) not in (None, 1.0):

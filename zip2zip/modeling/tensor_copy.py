@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
+
+from zip2zip.modeling.config_file import first_line
 
 
 def copy_tensors_strictly(
@@ -29,3 +32,14 @@ def copy_tensors_strictly(
     with torch.no_grad():
         for k, v in expected.items():
             v.copy_(saved[k])
+
+
+def load_tensors(file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file; a damaged one (a truncated header, another file linked in its place)
+    is one line naming it, not safetensors' own error type."""
+    if not file.is_file():
+        raise ValueError(f"{file} is missing or not a regular file (a folder, pipe, device or broken link)")
+    try:
+        return load_file(str(file))
+    except Exception as error:  # SafetensorError, OSError, ...: all mean the file is not what was saved
+        raise ValueError(f"{file} is not a readable safetensors file ({first_line(error)})") from error
