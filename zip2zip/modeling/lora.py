@@ -158,7 +158,10 @@ def load_adapter(base_model: nn.Module, folder: Path, *, is_trainable: bool) -> 
         model = PeftModel.from_pretrained(base_model, str(folder), is_trainable=is_trainable)
     except Exception as error:  # peft raises TypeError, AttributeError, KeyError, ValueError for bad configs
         raise ValueError(f"{config}: peft cannot load this adapter ({first_line(error)})") from error
-    placed = get_peft_model_state_dict(model)
+    # The embedding layers' own weights belong in the comparison exactly when the file holds them ("auto"
+    # would look the base up, on the hub or beside it, to guess, and warn whenever it cannot).
+    holds_embeddings = any(key.endswith(("embed_tokens.weight", "lm_head.weight")) for key in saved)
+    placed = get_peft_model_state_dict(model, save_embedding_layers=holds_embeddings)
     dropped = sorted(set(saved) - set(placed))
     if dropped:
         raise ValueError(
