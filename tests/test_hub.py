@@ -186,6 +186,25 @@ def test_a_missing_folder_is_not_taken_for_a_hub_id(tmp_path) -> None:
         locate_checkpoint(tmp_path / "models" / "typo")
 
 
+def test_a_relative_typo_under_a_local_folder_is_a_missing_folder(
+    offline_cache, tmp_path, monkeypatch
+) -> None:
+    """``models/nope`` looks like a hub id, but ``models/`` is a folder here: say the folder is missing."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    with pytest.raises(ValueError, match="models/nope: no such folder"):
+        zip2zip.Zip2ZipForCausalLM.from_pretrained("models/nope")
+
+
+def test_save_pretrained_takes_transformers_safe_serialization(tmp_path, saved) -> None:
+    model, _ = saved
+    assert (
+        model.save_pretrained(tmp_path / "again", safe_serialization=True) / "zip2zip_config.json"
+    ).is_file()
+    with pytest.raises(ValueError, match="safetensors only"):
+        model.save_pretrained(tmp_path / "pickled", safe_serialization=False)
+
+
 class _FakeApi:
     """Records the calls ``push_to_hub`` makes and the files of the folder it uploads."""
 

@@ -40,7 +40,8 @@ class Zip2ZipForCausalLM(model.Zip2ZipPreTrainedModel):
 
         Options as in transformers (``max_new_tokens``, ``do_sample``, ``temperature``, ``top_k``,
         ``top_p``, ``eos_token_id``, ``stop_strings`` with ``tokenizer=``, or a ``GenerationConfig``);
-        any other option raises ValueError naming it. Sampling draws its seed from torch's global
+        any other option raises ValueError naming it. Without ``max_new_tokens`` (here or in the
+        ``GenerationConfig``) up to 128 base tokens are generated (``DecodingConfig``'s default). Sampling draws its seed from torch's global
         generator, so ``torch.manual_seed`` makes it repeatable as it does for transformers models.
         """
         ids = _prompt_ids(inputs, input_ids)  # [B, T]

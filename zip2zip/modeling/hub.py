@@ -47,7 +47,8 @@ def locate_checkpoint(name_or_path: str | Path, hub: HubOptions | None = None) -
     name = str(name_or_path)
     if name.startswith(PACKAGE_SCHEME):
         return None  # a base model inside an installed package (see config.resolve_base_location)
-    if not is_hub_id(name):
+    if not is_hub_id(name) or Path(name.split("/")[0]).is_dir():
+        # "models/typo" names a folder of models/ (here), not the hub organisation "models"
         raise ValueError(f"{name}: no such folder, and not a Hugging Face hub id (org/name)")
     from huggingface_hub import hf_hub_download, snapshot_download, try_to_load_from_cache
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError

@@ -287,11 +287,17 @@ class Zip2ZipPreTrainedModel(nn.Module):
         if parts.one_encoder_weight_set and self.output_encoder is not self.input_encoder:
             self.output_encoder.load_state_dict(self.input_encoder.state_dict())
 
-    def save_pretrained(self, directory: Path | str) -> Path:
+    def save_pretrained(self, directory: Path | str, *, safe_serialization: bool = True) -> Path:
         """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
 
         With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
-        The config's ``contents`` lists what was written (see ``checkpoint.checkpoint_contents``)."""
+        The config's ``contents`` lists what was written (see ``checkpoint.checkpoint_contents``). Weights are
+        always safetensors, as transformers' default ``safe_serialization=True`` says; False is refused."""
+        if safe_serialization is not True:
+            raise ValueError(
+                f"safe_serialization={safe_serialization!r}: zip2zip checkpoints are written as safetensors "
+                "only (a pickled checkpoint is refused when loading); drop the argument"
+            )
         return save_checkpoint(
             directory,
             config=self.config,
