@@ -53,13 +53,19 @@ def test_an_authors_checkpoint_is_evaluated_on_its_own_base(name: str, tmp_path:
     assert base_of(result.assets)["name"] == FORMAT_2  # the base rows ran the checkpoint's own decoder
 
 
-def test_our_checkpoint_on_another_base(tmp_path: Path) -> None:
+def _our_checkpoint_on_a_local_base(tmp_path: Path) -> tuple[Path, Path]:
+    """(base folder with its tokenizer, a fresh zip2zip checkpoint that references it)."""
     base_dir, checkpoint = tmp_path / "base", tmp_path / "ckpt"
     tiny_base(vocab_size=VOCAB).save_pretrained(base_dir)
     tiny_tokenizer().save_pretrained(base_dir)
     Zip2ZipPreTrainedModel.from_base(
         tiny_base(vocab_size=VOCAB), compression=compression(), base_model_name_or_path=str(base_dir)
     ).save_pretrained(checkpoint)
+    return base_dir, checkpoint
+
+
+def test_our_checkpoint_on_another_base(tmp_path: Path) -> None:
+    base_dir, checkpoint = _our_checkpoint_on_a_local_base(tmp_path)
     out = tmp_path / "result.json"
     perplexity.main(["--smoke", "--corpora", "wikitext", "--checkpoint", str(checkpoint), "--out", str(out)])
     result = read_result(out)
@@ -72,12 +78,7 @@ def test_our_checkpoint_on_another_base(tmp_path: Path) -> None:
 
 def test_truncated_encoder_file_skips_that_model_with_the_reason(tmp_path: Path) -> None:
     """Was a SafetensorError traceback after the base rows had been measured."""
-    base_dir, checkpoint = tmp_path / "base", tmp_path / "ckpt"
-    tiny_base(vocab_size=VOCAB).save_pretrained(base_dir)
-    tiny_tokenizer().save_pretrained(base_dir)
-    Zip2ZipPreTrainedModel.from_base(
-        tiny_base(vocab_size=VOCAB), compression=compression(), base_model_name_or_path=str(base_dir)
-    ).save_pretrained(checkpoint)
+    _, checkpoint = _our_checkpoint_on_a_local_base(tmp_path)
     encoders = checkpoint / ENCODER_WEIGHTS_FILE
     encoders.write_bytes(encoders.read_bytes()[: encoders.stat().st_size // 2])
     out = tmp_path / "result.json"

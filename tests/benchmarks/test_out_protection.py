@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _usage_errors import usage_error
 
 from benchmarks._result_file import out_problem
 from benchmarks.regression import cli as regression_cli
@@ -45,16 +46,6 @@ def repo(tmp_path: Path) -> Path:
     return repo
 
 
-def _refused(capsys: pytest.CaptureFixture[str], call: Callable[[], object]) -> str:
-    """Runs ``call``, which must exit with status 2 and one line; returns that line."""
-    with pytest.raises(SystemExit) as exit_info:
-        call()
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return err
-
-
 def _main(benchmark: str) -> Callable[[list[str]], None]:
     return importlib.import_module(f"benchmarks.{benchmark}").main
 
@@ -64,7 +55,7 @@ def test_a_smoke_run_does_not_replace_a_committed_full_result(repo, capsys, name
     """The issue's reproduction: ``python -m benchmarks.<name> --smoke --out results/<name>/<tag>.json``."""
     path = repo / "results" / name / RESULT
     before = path.read_bytes()
-    err = _refused(capsys, lambda: _main(name)(["--smoke", "--out", str(path)]))
+    err = usage_error(capsys, lambda: _main(name)(["--smoke", "--out", str(path)]))
     assert f"{path} holds a full {name} run; a smoke run does not replace it" in err
     assert path.read_bytes() == before and not partial_path(path).exists()
 
@@ -86,7 +77,7 @@ def test_a_benchmark_never_writes_another_ones_file(repo, capsys, name, target, 
     path = repo / "results" / target
     before = path.read_bytes()
     argv = ["--smoke", "--out", str(path), *(["--force"] if force else [])]
-    err = _refused(capsys, lambda: _main(name)(argv))
+    err = usage_error(capsys, lambda: _main(name)(argv))
     assert reason in err and str(path) in err
     assert path.read_bytes() == before
 
@@ -104,7 +95,9 @@ def test_regression_report_is_never_written_into_results(repo, capsys) -> None:
     def must_not_run(*_: object) -> None:
         raise AssertionError("a preset ran although --out was refused")
 
-    err = _refused(capsys, lambda: regression_cli.main(["--out", str(path)], runner=must_not_run, repo=repo))
+    err = usage_error(
+        capsys, lambda: regression_cli.main(["--out", str(path)], runner=must_not_run, repo=repo)
+    )
     assert "inside results/" in err
     assert path.read_bytes() == before
 

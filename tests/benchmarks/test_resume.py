@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from _usage_errors import usage_error
 
 from benchmarks._cli import new_parser
 from benchmarks._result_file import ResultFile
@@ -53,16 +54,6 @@ def _result(rows) -> BenchmarkResult:
     )
 
 
-def _usage_error(capsys, call) -> str:
-    """Runs ``call``, which must exit with status 2; returns its one-line message."""
-    with pytest.raises(SystemExit) as exit_info:
-        call()
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return err
-
-
 def test_nothing_saved_resumes_nothing(tmp_path) -> None:
     assert _file(tmp_path / "out.json").begin(resume=True).rows == []
 
@@ -91,7 +82,7 @@ def test_without_resume_nothing_is_kept_and_a_leftover_partial_is_mentioned(tmp_
 def test_saved_run_with_another_setup_is_a_usage_error(tmp_path, capsys) -> None:
     out = tmp_path / "out.json"
     _save(out, {**CONFIG, "max_length": 512}, [MEASURED], benchmark="perplexity")
-    err = _usage_error(capsys, lambda: _file(out).begin(resume=True))
+    err = usage_error(capsys, lambda: _file(out).begin(resume=True))
     assert "another max_length" in err and str(out) in err
 
 
@@ -119,7 +110,7 @@ def test_damaged_resume_file_is_one_line_naming_it(tmp_path, capsys, content, pr
         partial.write_bytes(content)
     else:
         partial.write_text(content)
-    err = _usage_error(capsys, lambda: _file(out).begin(resume=True))
+    err = usage_error(capsys, lambda: _file(out).begin(resume=True))
     assert err.startswith(f"python -m benchmarks.perplexity: error: --resume: {partial} is damaged (")
     assert problem in err and err.endswith("remove it or drop --resume")
     assert not out.exists()
@@ -188,7 +179,7 @@ def test_a_row_that_is_not_a_row_is_refused_naming_file_and_row(
     source = partial_path(out) if saved == "partial" else out
     extra = {} if saved == "partial" else {"benchmark": "perplexity", "schema_version": 1}
     _save(source, CONFIG, [MEASURED, edit({**MEASURED, "corpus": "pile"})], **extra)
-    err = _usage_error(capsys, lambda: _file(out).begin(resume=True))
+    err = usage_error(capsys, lambda: _file(out).begin(resume=True))
     assert err.startswith(f"python -m benchmarks.perplexity: error: --resume: {source} is damaged (")
     assert "row 1 (model=base, corpus=pile): " + problem in err, err
     assert err.endswith("remove it or drop --resume")
@@ -205,7 +196,7 @@ def test_a_row_edited_after_it_was_written_is_refused(tmp_path, capsys, value) -
     data = json.loads(partial_path(out).read_text())
     data["rows"][1]["metrics"]["nll_nats"]["value"] = value
     partial_path(out).write_text(json.dumps(data))
-    err = _usage_error(capsys, lambda: _file(out).begin(resume=True))
+    err = usage_error(capsys, lambda: _file(out).begin(resume=True))
     assert f"--resume: {partial_path(out)} is damaged (row 1 (model=base, corpus=pile)" in err
 
 
@@ -217,7 +208,7 @@ def test_a_config_edited_to_match_is_refused(tmp_path, capsys) -> None:
     data = json.loads(partial_path(out).read_text())
     data["config"]["max_length"] = 1024
     partial_path(out).write_text(json.dumps(data))
-    err = _usage_error(capsys, lambda: _file(out).begin(resume=True))
+    err = usage_error(capsys, lambda: _file(out).begin(resume=True))
     assert "row 0 (model=base, corpus=wikitext) does not match its sha256" in err
 
 
@@ -228,7 +219,7 @@ def test_a_config_edited_to_match_is_refused(tmp_path, capsys) -> None:
 def test_rows_without_their_digests_are_not_kept(tmp_path, capsys, digests) -> None:
     out = tmp_path / "out.json"
     _save(partial_path(out), CONFIG, [MEASURED], row_sha256=digests)
-    err = _usage_error(capsys, lambda: _file(out).begin(resume=True))
+    err = usage_error(capsys, lambda: _file(out).begin(resume=True))
     assert "'row_sha256' does not hold one digest per row (1 rows)" in err
 
 

@@ -106,12 +106,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "argv", "message"), [pytest.param(*c, id=f"{c[0]}{' '.join(c[1])}") for c in CASES]
-)
-def test_typo_is_a_one_line_usage_error_and_the_result_is_untouched(
-    name, argv, message, existing_result, no_work, capsys, monkeypatch
-) -> None:
+def _check_refused_before_work(name, argv, message, existing_result, capsys, monkeypatch) -> None:
+    """``name``'s main with ``argv`` exits 2 with one line naming ``message`` and leaves its result as it was."""
     monkeypatch.setattr(throughput.torch.cuda, "is_available", lambda: False)
     out, before = existing_result(name)
     with pytest.raises(SystemExit) as exit_info:
@@ -121,6 +117,15 @@ def test_typo_is_a_one_line_usage_error_and_the_result_is_untouched(
     assert err.count("\n") == 1 and err.startswith(f"python -m benchmarks.{name}: error: "), err
     assert message in err
     assert out.read_bytes() == before and not _partial(out).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "argv", "message"), [pytest.param(*c, id=f"{c[0]}{' '.join(c[1])}") for c in CASES]
+)
+def test_typo_is_a_one_line_usage_error_and_the_result_is_untouched(
+    name, argv, message, existing_result, no_work, capsys, monkeypatch
+) -> None:
+    _check_refused_before_work(name, argv, message, existing_result, capsys, monkeypatch)
 
 
 @pytest.mark.parametrize("name", ["perplexity", "downstream"])
@@ -249,15 +254,7 @@ def test_bad_value_is_a_one_line_usage_error_before_any_work(
 ) -> None:
     """A count that would crash late (after the whole evaluation), loop or measure nothing is refused by
     the benchmark's Config, so before any model or corpus is loaded, and nothing is written."""
-    monkeypatch.setattr(throughput.torch.cuda, "is_available", lambda: False)
-    out, before = existing_result(name)
-    with pytest.raises(SystemExit) as exit_info:
-        MODULES[name].main([*argv, "--allow-dirty", "--out", str(out)])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"python -m benchmarks.{name}: error: "), err
-    assert message in err
-    assert out.read_bytes() == before and not _partial(out).exists()
+    _check_refused_before_work(name, argv, message, existing_result, capsys, monkeypatch)
 
 
 @pytest.mark.parametrize(
