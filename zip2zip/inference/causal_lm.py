@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from zip2zip.inference.base_ids_forward import forward_base_ids
 from zip2zip.inference.decoding import GenerationConfigLike, decoding_config_from_hf
 from zip2zip.inference.generation import generate
 from zip2zip.inference.tokenization import BaseTokenizer, Zip2ZipTokenizer
@@ -21,7 +22,31 @@ from zip2zip.modeling import model
 
 
 class Zip2ZipForCausalLM(model.Zip2ZipPreTrainedModel):
-    """A base causal LM plus hyper-encoders (see ``zip2zip.modeling.model``), with transformers-style ``generate``."""
+    """A base causal LM plus hyper-encoders (see ``zip2zip.modeling.model``), with transformers-style
+    ``forward`` on base ids and ``generate``."""
+
+    def forward(  # type: ignore[override]  # codebook_table becomes optional: base ids are compressed inside
+        self,
+        input_ids: torch.Tensor,
+        codebook_table: torch.Tensor | None = None,
+        *,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **compressed_options: Any,
+    ) -> model.Zip2ZipOutput:
+        """Without ``codebook_table``: ``input_ids`` are base ids, compressed here, and ``labels`` follow
+        transformers (``input_ids`` with -100 on a prompt); ``loss`` is in nats per base token, so
+        ``exp(loss)`` compares with the base model's perplexity (``base_ids_forward``). With it: the
+        compressed-code pass of ``Zip2ZipPreTrainedModel.forward``."""
+        if codebook_table is not None:
+            return super().forward(
+                input_ids, codebook_table, attention_mask=attention_mask, labels=labels, **compressed_options
+            )
+        if compressed_options:
+            raise TypeError(
+                f"{', '.join(sorted(compressed_options))}: options of compressed inputs (pass codebook_table=)"
+            )
+        return forward_base_ids(self, input_ids, attention_mask, labels)
 
     @torch.no_grad()
     def generate(

@@ -111,9 +111,39 @@ def _score_batch(
     requests: Sequence[tuple[Sequence[int], Sequence[int]]],
     rows: list[int],
 ) -> list[SpanScore]:
-    comp = model.compression
-    device = model.input_embeddings.weight.device
-    length = max(len(s.codes) for s in batch) - 1  # inputs: every code but the last
+    inputs = batch_inputs(batch, model.compression, device=model.input_embeddings.weight.device)
+    logits = model(
+        inputs.input_ids,
+        inputs.codebook_table,
+        attention_mask=inputs.attention_mask,
+        entry_positions=inputs.entry_positions,
+        validate=False,  # built from the streams, which validated every code
+    ).logits  # [B, L, V + C]
+    results = []
+    for r, seg in enumerate(batch):
+        targets, row_logits = last_segment_targets(logits, r, seg)
+        logprob = float(torch.log_softmax(row_logits.float(), dim=-1).gather(-1, targets[:, None]).sum())
+        is_greedy = bool((row_logits.argmax(-1) == targets).all())
+        results.append(SpanScore(logprob, is_greedy, len(targets), len(requests[rows[r]][1])))
+    return results
+
+
+@dataclass(frozen=True)
+class BatchInputs:
+    """The model inputs of several :class:`SegmentedCodes`, right-padded: every code but each row's last
+    is an input (the last is only ever a target)."""
+
+    input_ids: torch.Tensor  # [B, L]
+    attention_mask: torch.Tensor  # [B, L]
+    codebook_table: torch.Tensor  # [B, S, M]
+    entry_positions: torch.Tensor  # [B, S]
+
+
+def batch_inputs(
+    batch: Sequence[SegmentedCodes], comp: CompressionConfig, *, device: torch.device
+) -> BatchInputs:
+    """Pad ``batch`` into model inputs; an entry completed by a row's last code is left out (no input sees it)."""
+    length = max(len(s.codes) for s in batch) - 1
     slots = max(s.stream.num_entries for s in batch)
     ids = torch.full((len(batch), length), comp.pad_token_id, dtype=torch.long)
     mask = torch.zeros_like(ids)
@@ -124,24 +154,17 @@ def _score_batch(
         ids[r, :n] = torch.tensor(seg.codes[:-1])
         mask[r, :n] = 1
         for k, (entry, pos) in enumerate(zip(seg.stream.entries, seg.stream.entry_positions, strict=True)):
-            if pos < n:  # entries completed by the last code are never seen by the model
+            if pos < n:
                 table[r, k, : len(entry)] = torch.tensor(entry)
                 positions[r, k] = pos
-    logits = model(
-        ids.to(device),
-        table.to(device),
-        attention_mask=mask.to(device),
-        entry_positions=positions.to(device),
-        validate=False,  # built above from the streams, which validated every code
-    ).logits  # [B, L, V + C]
-    results = []
-    for r, seg in enumerate(batch):
-        n_cont = seg.codes_per_segment[-1]
-        first = len(seg.codes) - 1 - n_cont  # input position predicting the first continuation code
-        targets = torch.tensor(seg.codes[-n_cont:], device=device)
-        row_logits = logits[r, first : first + n_cont].float()
-        logprobs = torch.log_softmax(row_logits, dim=-1)
-        logprob = float(logprobs.gather(-1, targets[:, None]).sum())
-        is_greedy = bool((row_logits.argmax(-1) == targets).all())
-        results.append(SpanScore(logprob, is_greedy, n_cont, len(requests[rows[r]][1])))
-    return results
+    return BatchInputs(ids.to(device), mask.to(device), table.to(device), positions.to(device))
+
+
+def last_segment_targets(
+    logits: torch.Tensor, row: int, seg: SegmentedCodes
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(codes of ``seg``'s last segment ``[n]``, the logits predicting them ``[n, V + C]``) for batch row ``row``."""
+    n_last = seg.codes_per_segment[-1]
+    first = len(seg.codes) - 1 - n_last  # the input position predicting the segment's first code
+    targets = torch.tensor(seg.codes[-n_last:], device=logits.device)
+    return targets, logits[row, first : first + n_last]
