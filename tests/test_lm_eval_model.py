@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -225,11 +226,68 @@ def test_rejects_ambiguous_or_missing_arguments() -> None:
         Zip2ZipLM(model)
     with pytest.raises(ValueError, match="max_codebook_size=8"):
         Zip2ZipLM(model, tok, max_codebook_size=8)
-    with pytest.raises(ValueError, match="unknown arguments"):
-        Zip2ZipLM(model, tok, use_fast_tokenizer=True)
+    with pytest.raises(ValueError, match="unknown argument 'num_beams'"):
+        Zip2ZipLM(model, tok, num_beams=4)
+    with pytest.raises(ValueError, match="dtype='float64'"):
+        Zip2ZipLM("models/smollm2-cpu-zip2zip", dtype="float64")
     lm = Zip2ZipLM(model, tok)
     with pytest.raises(ValueError, match="unsupported generation_kwargs"):
         _generate(lm, [words([3, 4])], until=[], max_gen_toks=2, num_beams=4)
+
+
+def test_the_hf_models_arguments_are_ignored_with_a_note_or_refused_with_the_reason() -> None:
+    model, tok = tiny_zip2zip(max_codebook_size=16), tiny_tokenizer()
+    with pytest.warns(UserWarning, match="use_fast_tokenizer ignored"):
+        Zip2ZipLM(model, tok, use_fast_tokenizer=True, revision="main", parallelize=False, backend="causal")
+    for name, value, reason in [
+        ("peft", "me/adapter", "carries its own LoRA adapter"),
+        ("revision", "v2", "folder of that revision"),
+        ("backend", "seq2seq", "causal LMs only"),
+        ("softmax_dtype", "float64", "float32"),
+    ]:
+        with pytest.raises(ValueError, match=f"{name}=.*not supported: .*{reason}"):
+            Zip2ZipLM(model, tok, **{name: value})
+
+
+def _running_out_of_memory_above(
+    model: Zip2ZipPreTrainedModel, rows: int, monkeypatch: pytest.MonkeyPatch
+) -> list[int]:
+    """Make ``model``'s transformer raise CUDA's out-of-memory error on batches of more than ``rows``;
+    returns the batch sizes it was run with."""
+    run_decoder, sizes = model.run_decoder, []
+
+    def limited(inputs_embeds: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        sizes.append(inputs_embeds.shape[0])
+        if inputs_embeds.shape[0] > rows:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return run_decoder(inputs_embeds, **kwargs)
+
+    monkeypatch.setattr(model, "run_decoder", limited)
+    return sizes
+
+
+def test_batch_size_auto_halves_until_the_first_batch_fits_then_keeps_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model, tok = tiny_zip2zip(max_codebook_size=16), tiny_tokenizer()
+    requests = [
+        (None, [2] + [3 + (7 * i + j) % 11 for j in range(5 + 3 * i)], [3 + (i + j) % 5 for j in range(4)])
+        for i in range(9)
+    ]
+    expected = Zip2ZipLM(model, tok, batch_size=1)._loglikelihood_tokens(requests, disable_tqdm=True)
+    sizes = _running_out_of_memory_above(model, 2, monkeypatch)
+    lm = Zip2ZipLM(model, tok, batch_size="auto", max_batch_size=8)
+    got = lm._loglikelihood_tokens(requests, disable_tqdm=True)
+    assert lm.batch_size == 2 and sizes[:3] == [8, 4, 2] and max(sizes[3:]) == 2
+    assert [s for s, _ in got] == pytest.approx([s for s, _ in expected], abs=1e-4)
+    assert [g for _, g in got] == [g for _, g in expected]
+    lm = Zip2ZipLM(
+        model, tok, batch_size="auto:4", max_batch_size=4
+    )  # generation fits its batch the same way
+    texts = _generate(
+        lm, [words([3 + (5 * i + j) % 9 for j in range(8)]) for i in range(5)], until=[], max_gen_toks=3
+    )
+    assert lm.batch_size == 2 and len(texts) == 5 and all(texts)
 
 
 # ------------------------------------------------------------------ the zip2zip-lm-eval command
@@ -248,6 +306,16 @@ def test_command_passes_the_device_the_run_uses(monkeypatch: pytest.MonkeyPatch)
         ["--model", "zip2zip", "--device=cpu"],
         ["ls", "tasks"],
     ]
+
+
+def test_command_help_is_named_for_it_and_documents_the_zip2zip_model(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: zip2zip-lm-eval")
+    assert "zip2zip model (--model zip2zip" in out
+    assert "\n      max_codebook_size: C for a base model" in out and "batch_size=auto" in out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where CUDA is missing")

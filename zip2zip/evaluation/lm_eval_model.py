@@ -30,11 +30,14 @@ It does not apply chat templates and runs on one process only (no data paralleli
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import textwrap
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from lm_eval.api.model import TemplateLM
@@ -49,8 +52,9 @@ from lm_eval.models.utils import (
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from tqdm.auto import tqdm
 
-from zip2zip.inference.generation import DecodingConfig, generate
-from zip2zip.inference.scoring import compress_segments, score_continuations
+from zip2zip.evaluation.lm_eval_args import ignored_hf_arguments, parse_batch_size, parse_dtype
+from zip2zip.inference.generation import DecodingConfig, GenerationOutput, generate
+from zip2zip.inference.scoring import SpanScore, compress_segments, score_continuations
 from zip2zip.inference.tokenization import Zip2ZipTokenizer
 from zip2zip.modeling.checkpoint import base_reference
 from zip2zip.modeling.config import Zip2ZipConfig, resolve_base_location
@@ -63,6 +67,7 @@ if TYPE_CHECKING:
     from lm_eval.api.instance import Instance
     from transformers import PreTrainedTokenizerBase
 
+T = TypeVar("T")
 # Generation options this model honours; any other key in a task's generation_kwargs is an error.
 _GENERATION_KEYS = {"do_sample", "temperature", "top_k", "top_p"}
 # What an instance has processed, for compression ratios (base tokens per model step): scored requests
@@ -77,7 +82,6 @@ COUNTS = (
     "generated_base_tokens",
     "generation_steps",
 )
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @register_model("zip2zip")
@@ -92,11 +96,17 @@ class Zip2ZipLM(TemplateLM):
         gguf_file: GGUF file name inside ``pretrained`` (base model only).
         max_codebook_size: C for a base model (0 = compression off: codes are base ids). For a checkpoint
             it must be omitted or equal the checkpoint's.
-        batch_size: requests per forward pass (scoring) or per generation batch.
+        batch_size: requests per forward pass (scoring) or per generation batch; ``auto`` (or ``auto:N``)
+            starts at ``max_batch_size`` (64) and halves on out-of-memory until the first batch fits, as hf.
+        max_batch_size: where ``batch_size=auto`` starts.
+        dtype: ``auto`` (the checkpoint's own dtype, hf's default), ``float32``, ``bfloat16`` or ``float16``.
         device: where to run (default: where the model is); an unavailable device is an error, since
             lm-eval records this value in its results.
         trust_remote_code: let a base model or tokenizer that needs custom code from its folder or
             repository run it (lm-eval's ``--trust_remote_code`` passes True); else it is refused.
+
+    Other ``hf`` model arguments are ignored with a note where they cannot change a score, else refused
+    with the reason (``lm_eval_args``).
     """
 
     def __init__(
@@ -108,31 +118,27 @@ class Zip2ZipLM(TemplateLM):
         max_codebook_size: int | None = None,
         max_subtokens: int = 3,
         batch_size: int | str = 4,
+        max_batch_size: int | None = None,
         max_length: int | None = None,
         max_gen_toks: int = 256,
         add_bos_token: bool | None = None,
         prefix_token_id: int | None = None,
-        dtype: str = "float32",
+        dtype: str | torch.dtype = "auto",
         device: str | None = None,
         trust_remote_code: bool = False,
-        max_batch_size: int | None = None,  # lm-eval passes it for batch_size="auto", unsupported here
-        **unused: object,
+        **hf_arguments: object,
     ) -> None:
         super().__init__()
-        unknown = {k: v for k, v in unused.items() if v is not None}
-        if unknown:
-            raise ValueError(f"zip2zip model: unknown arguments {sorted(unknown)}")
-        if str(batch_size).startswith("auto"):
-            raise ValueError("zip2zip model: batch_size='auto' is not supported; pass an integer")
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype={dtype!r}; expected one of {sorted(_DTYPES)}")
+        for name, why in ignored_hf_arguments(hf_arguments).items():
+            warnings.warn(f"zip2zip model: {name} ignored ({why})", stacklevel=2)
+        self.batch_size, self._fit_batch_size = parse_batch_size(batch_size, max_batch_size)
         model, hf_tokenizer = _load(
             pretrained,
             tokenizer,
             gguf_file=gguf_file,
             max_codebook_size=None if max_codebook_size is None else int(max_codebook_size),
             max_subtokens=int(max_subtokens),
-            dtype=_DTYPES[dtype],
+            dtype=parse_dtype(dtype),
             trust_remote_code=check_trust_remote_code(trust_remote_code),
         )
         if device is not None:
@@ -142,7 +148,6 @@ class Zip2ZipLM(TemplateLM):
         self.zip2zip_tokenizer = Zip2ZipTokenizer(  # checks V matches
             hf_tokenizer, model.compression, allow_unused_base_ids=model.config.vocab_may_exceed_tokenizer
         )
-        self.batch_size = int(batch_size)
         self.add_bos_token = add_bos_token
         self.custom_prefix_token_id = prefix_token_id
         self._max_length = max_length
@@ -213,9 +218,7 @@ class Zip2ZipLM(TemplateLM):
             keep = (list(context) + list(continuation))[-(self.max_length + 1) :]
             pairs.append((keep[: len(keep) - len(continuation)], list(continuation)))
         with tqdm(total=len(pairs), desc="zip2zip loglikelihood", disable=disable_tqdm) as bar:
-            scores = score_continuations(
-                self.model, pairs, batch_size=self.batch_size, on_batch_done=bar.update
-            )
+            scores = self._score(pairs, on_batch_done=bar.update)
         results = []
         for (key, _, _), score, pair in zip(requests, scores, pairs, strict=True):
             self.counts["input_base_tokens"] += len(pair[0]) + len(pair[1])
@@ -227,6 +230,46 @@ class Zip2ZipLM(TemplateLM):
                 self.cache_hook.add_partial("loglikelihood", key, answer)
             results.append(answer)
         return results
+
+    def _score(
+        self, pairs: list[tuple[list[int], list[int]]], on_batch_done: Callable[[int], None]
+    ) -> list[SpanScore]:
+        """``score_continuations`` over ``pairs``; with ``batch_size=auto`` the longest pairs go first, in a
+        batch fitted to memory (``_fitted``)."""
+        if not self._fit_batch_size or not pairs:
+            return score_continuations(
+                self.model, pairs, batch_size=self.batch_size, on_batch_done=on_batch_done
+            )
+        order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i][0]) - len(pairs[i][1]))
+        first = self._fitted(
+            lambda size: score_continuations(self.model, [pairs[i] for i in order[:size]], batch_size=size)
+        )
+        on_batch_done(len(first))
+        rest = order[len(first) :]
+        more = score_continuations(
+            self.model, [pairs[i] for i in rest], batch_size=self.batch_size, on_batch_done=on_batch_done
+        )
+        scores = dict(zip(order, [*first, *more], strict=True))
+        return [scores[i] for i in range(len(pairs))]
+
+    def _fitted(self, run_first_batch: Callable[[int], T]) -> T:
+        """``run_first_batch(batch_size)``; under ``batch_size=auto`` the size halves on out-of-memory until
+        that batch runs (as hf fits its batch size), then stays. First batches hold the longest requests."""
+        while True:
+            try:
+                result = run_first_batch(self.batch_size)
+            except RuntimeError as exc:  # torch.OutOfMemoryError, or the MPS backend's RuntimeError
+                if (
+                    not self._fit_batch_size
+                    or self.batch_size == 1
+                    or "out of memory" not in str(exc).lower()
+                ):
+                    raise
+                self.batch_size //= 2
+                _release_cached_memory(self._device)
+                continue
+            self._fit_batch_size = False
+            return result
 
     def loglikelihood_rolling(self, requests: list[Instance], disable_tqdm: bool = False) -> list[float]:
         """Whole-text log-likelihood (nats): sum over lm-eval's disjoint windows of ``max_length`` base tokens."""
@@ -273,14 +316,13 @@ class Zip2ZipLM(TemplateLM):
                     i: self.tok_encode(requests[i].args[0], left_truncate_len=max_context) for i in members
                 }
                 order = sorted(members, key=lambda i: -len(prompts[i]))
-                for start in range(0, len(order), self.batch_size):
-                    batch = order[start : start + self.batch_size]
-                    out = generate(
-                        self.model,
-                        [prompts[i] for i in batch],
-                        tokenizer=self.zip2zip_tokenizer,
-                        config=config,
+                start = 0
+                while start < len(order):
+                    out = self._fitted(
+                        functools.partial(self._generate_batch, [prompts[i] for i in order[start:]], config)
                     )
+                    batch = order[start : start + len(out.rows)]
+                    start += len(batch)
                     for i, row in zip(batch, out.rows, strict=True):
                         self.counts["prompt_base_tokens"] += row.num_prompt_base_tokens
                         self.counts["prompt_codes"] += row.num_prompt_codes
@@ -291,6 +333,12 @@ class Zip2ZipLM(TemplateLM):
                         results[i] = text
                     bar.update(len(batch))
         return [r if r is not None else "" for r in results]
+
+    def _generate_batch(
+        self, prompts: list[list[int]], config: DecodingConfig, size: int
+    ) -> GenerationOutput:
+        """The generation of the first ``size`` prompts."""
+        return generate(self.model, prompts[:size], tokenizer=self.zip2zip_tokenizer, config=config)
 
     def _decoding_config(self, gen_kwargs: dict[str, Any]) -> tuple[DecodingConfig, list[str]]:
         kwargs = normalize_gen_kwargs(gen_kwargs, self.max_gen_toks)
@@ -327,6 +375,14 @@ class Zip2ZipLM(TemplateLM):
         }
 
 
+def _release_cached_memory(device: torch.device) -> None:
+    """Return the blocks an out-of-memory batch left in the allocator's cache, before a smaller try."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps":
+        torch.mps.empty_cache()
+
+
 def _load(
     pretrained: str | Zip2ZipPreTrainedModel,
     tokenizer: str | Path | PreTrainedTokenizerBase | None,
@@ -334,7 +390,7 @@ def _load(
     gguf_file: str | None,
     max_codebook_size: int | None,
     max_subtokens: int,
-    dtype: torch.dtype,
+    dtype: str | torch.dtype,
     trust_remote_code: bool,
 ) -> tuple[Zip2ZipPreTrainedModel, Any]:
     """(model, Hugging Face tokenizer) from whatever ``pretrained`` is; see ``Zip2ZipLM``."""
@@ -409,18 +465,43 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     lm-eval has no plugin hook, hence this command. Without ``--device`` it passes the device the model
     will run on (CUDA if available, else the CPU), which lm-eval records in its results; lm-eval's own
-    default would record ``cuda:0`` whatever the run used.
+    default would record ``cuda:0`` whatever the run used. ``--help`` adds the ``zip2zip`` model's arguments.
     """
     import sys
 
     from lm_eval.__main__ import cli_evaluate
 
     args = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help") for a in args):
+        _print_help(args, cli_evaluate)
+        return
     is_run = bool(args) and args[0] not in _NO_DEVICE_COMMANDS
     if is_run and not any(a == "--device" or a.startswith("--device=") for a in args):
         args += ["--device", default_device()]
     sys.argv = [sys.argv[0], *args]
     cli_evaluate()
+
+
+def _print_help(args: list[str], cli_evaluate: Callable[[], None]) -> None:
+    """lm-eval's help for ``args``, named as this command, then the ``zip2zip`` model's arguments."""
+    import contextlib
+    import io
+    import sys
+
+    captured = io.StringIO()
+    sys.argv = ["zip2zip-lm-eval", *args]
+    with contextlib.redirect_stdout(captured), contextlib.suppress(SystemExit):
+        cli_evaluate()
+    print(captured.getvalue().replace("usage: lm-eval", "usage: zip2zip-lm-eval").rstrip())
+    print(MODEL_ARGUMENTS_HELP)
+
+
+MODEL_ARGUMENTS_HELP = (
+    "\nzip2zip model (--model zip2zip --model_args key=value,...), e.g.\n"
+    "  zip2zip-lm-eval --model zip2zip --model_args pretrained=models/smollm2-cpu-zip2zip --tasks arc_easy\n"
+    "Its arguments:\n"
+    + textwrap.indent(inspect.cleandoc(Zip2ZipLM.__doc__ or "").split("Args:\n", 1)[-1], "  ")
+)
 
 
 # lm-eval commands that run no model (and reject --device)
