@@ -253,8 +253,23 @@ def microbench(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def codec_fuzz(session: nox.Session) -> None:
-    """Fast codec vs the plain-Python reference, 10^6 random-walk streams per codebook policy (~19 min); exit 1 on a mismatch."""
-    _run_benchmark(session, "codec_fuzz")
+    """Fast codec vs the plain-Python reference: the slow hypothesis test, 2,000 batches (~10^6 streams) per policy (~25 min)."""
+    python = _shared_python(session)
+    _print_versions(session, python)
+    # One hypothesis example is one batch of random walks (~490 streams on average, tests/_codec_fuzz.py).
+    num_batches = os.environ.get("ZIP2ZIP_CODEC_FUZZ_EXAMPLES", "2000")
+    session.run(
+        python,
+        "-m",
+        "pytest",
+        "tests/test_codec_fuzz.py::test_fast_decoder_matches_the_reference",
+        "-m",
+        "slow",
+        "--hypothesis-show-statistics",
+        *session.posargs,
+        env={"ZIP2ZIP_CODEC_FUZZ_EXAMPLES": num_batches},
+        external=True,
+    )
 
 
 @nox.session(venv_backend="none")

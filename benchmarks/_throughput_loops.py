@@ -1,6 +1,6 @@
 """Timed runs of ``benchmarks/throughput.py``: one cell's inputs, one baseline run, one zip2zip run, and
 the rows of one cell. Both runs go through ``zip2zip.evaluation.timing.time_decode`` (device synced before every
-clock read) with the decoders of ``_decode_timing.py``, which do the same per-step work on both sides:
+clock read) with the decoders of ``zip2zip.evaluation.decoders``, which do the same per-step work on both sides:
 argmax over the logits (the one device->host read), feed one id, one forward with the KV cache.
 """
 
@@ -20,12 +20,12 @@ from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.data.tokenizers import Tokenizer
+from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
+from zip2zip.evaluation.devices import PeakMemory
 from zip2zip.evaluation.results import metric
-from zip2zip.evaluation.timing import time_decode
+from zip2zip.evaluation.roofline import decode_step_bytes, memory_bandwidth_gb_per_s
+from zip2zip.evaluation.timing import median_metric, time_decode
 from zip2zip.inference.tokenization import compress_ids
-
-from ._decode_timing import BaseDecoder, Zip2ZipDecoder
-from ._devices import PeakMemory, decode_step_bytes, memory_bandwidth_gb_per_s
 
 _NUM_HOST_REPEATS = 5
 
@@ -180,11 +180,6 @@ def _prefill_parts(model: Any, inputs: Inputs, sync: Callable[[], None]) -> dict
 
 
 # --------------------------------------------------------------------------------------- one cell
-def _stat(values: list[float], unit: str) -> dict[str, Any]:
-    spread = statistics.stdev(values) if len(values) > 1 else None
-    return metric(statistics.median(values), unit, num_samples=len(values), values=values, stdev=spread)
-
-
 def measure_cell(
     config: Any,
     base: Any,
@@ -219,7 +214,11 @@ def measure_cell(
                 runs[name].append(runners[name](False))
     bandwidth, bandwidth_source = memory_bandwidth_gb_per_s(device, config.memory_bandwidth_gb_per_s)
     rows = [
-        {"method": "host", "phase": "host", "metrics": {n: _stat(v, "s") for n, v in inputs.host_s.items()}}
+        {
+            "method": "host",
+            "phase": "host",
+            "metrics": {n: median_metric(v, "s") for n, v in inputs.host_s.items()},
+        }
     ]
     rows += _method_rows(config, base, tok, inputs, mode, runs, warm, peaks, bandwidth)
     assets: dict[str, Any] = {
@@ -279,8 +278,8 @@ def _method_rows(
 def _prefill_metrics(runs: list[Run], p: int, num_prompt_ids: int, peak_bytes: int) -> dict[str, Any]:
     prefill_s = [r.prefill_s for r in runs]
     return {
-        "prefill_s": _stat(prefill_s, "s"),
-        "prefill_base_tokens_per_s": _stat([p / t for t in prefill_s], "base_tokens/s"),
+        "prefill_s": median_metric(prefill_s, "s"),
+        "prefill_base_tokens_per_s": median_metric([p / t for t in prefill_s], "base_tokens/s"),
         "num_prompt_base_tokens": metric(p, "base_tokens", num_samples=1),
         "num_prompt_ids": metric(num_prompt_ids, "ids", num_samples=1),
         "peak_memory_bytes": metric(peak_bytes, "bytes", num_samples=1),
@@ -291,10 +290,12 @@ def _decode_metrics(runs: list[Run], num_bytes: int) -> dict[str, Any]:
     first = runs[0]
     decode_s = [r.decode_s for r in runs]
     return {
-        "decode_s": _stat(decode_s, "s"),
-        "decode_steps_per_s": _stat([r.num_steps / r.decode_s for r in runs], "steps/s"),
-        "decode_base_tokens_per_s": _stat([r.num_base_tokens / r.decode_s for r in runs], "base_tokens/s"),
-        "decode_bytes_per_s": _stat([num_bytes / t for t in decode_s], "bytes/s"),
+        "decode_s": median_metric(decode_s, "s"),
+        "decode_steps_per_s": median_metric([r.num_steps / r.decode_s for r in runs], "steps/s"),
+        "decode_base_tokens_per_s": median_metric(
+            [r.num_base_tokens / r.decode_s for r in runs], "base_tokens/s"
+        ),
+        "decode_bytes_per_s": median_metric([num_bytes / t for t in decode_s], "bytes/s"),
         "num_decode_steps": metric(first.num_steps, "steps", num_samples=1),
         "num_base_tokens": metric(first.num_base_tokens, "base_tokens", num_samples=1),
         "num_bytes": metric(num_bytes, "bytes", num_samples=1),
@@ -307,7 +308,7 @@ def _zip2zip_prefill_metrics(
     prefill_speedup = [b.prefill_s / z.prefill_s for b, z in zip(base_runs, zip_runs, strict=True)]
     return {
         "prompt_compression_ratio": metric(r_prompt, "base_tokens/id", num_samples=1),
-        "prefill_speedup": _stat(prefill_speedup, "x"),
+        "prefill_speedup": median_metric(prefill_speedup, "x"),
         "prefill_gain_pct": metric(100 * (statistics.median(prefill_speedup) - 1), "%", num_samples=n),
         "prefill_speedup_per_r": metric(
             statistics.median(prefill_speedup) / r_prompt, "fraction of r", num_samples=n
@@ -334,9 +335,9 @@ def _zip2zip_decode_metrics(
     r_decode = first.num_base_tokens_produced / first.num_steps
     return {
         "compression_ratio": metric(r_decode, "base_tokens/step", num_samples=1),
-        "decode_base_token_speedup": _stat(decode_speedup, "x"),
+        "decode_base_token_speedup": median_metric(decode_speedup, "x"),
         "decode_gain_pct": metric(100 * (statistics.median(decode_speedup) - 1), "%", num_samples=n),
-        "decode_step_rate_ratio": _stat(step_ratio, "x"),
+        "decode_step_rate_ratio": median_metric(step_ratio, "x"),
         "decode_speedup_per_r": metric(
             statistics.median(decode_speedup) / r_decode, "fraction of r", num_samples=n
         ),

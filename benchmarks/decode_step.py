@@ -5,7 +5,7 @@ round runs the base model and then the zip2zip wrapper for each codebook size C,
 prefill (~512 base ids of CPython standard-library source per row; zip2zip gets them LZW-compressed and
 left-padded) followed by exactly ``num_decode_steps`` timed decode steps (EOS ignored, so both sides
 take the same number of steps). Both run through ``zip2zip.evaluation.timing.time_decode`` (device synced before
-every clock read) with the decoders of ``benchmarks/_decode_timing.py``: both take the argmax, read one
+every clock read) with the decoders of ``zip2zip.evaluation.decoders``: both take the argmax, read one
 id per row from the device per step, and use a ``DynamicCache``. Two decode modes:
 
 * ``greedy`` feeds the argmax back. An untrained wrapper mostly repeats itself, so few codebook
@@ -45,13 +45,13 @@ from benchmarks._cli import (
     print_summary,
     resolve_config,
 )
-from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
-from benchmarks._devices import device_sync
 from benchmarks._result_file import ResultFile
 from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
 from zip2zip.codec.lzw import LZWStream
+from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
+from zip2zip.evaluation.devices import device_sync
 from zip2zip.evaluation.results import BenchmarkResult, metric
-from zip2zip.evaluation.timing import DecodeTiming, time_decode
+from zip2zip.evaluation.timing import DecodeTiming, median_metric, time_decode
 from zip2zip.inference.tokenization import compress_ids
 from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
 from zip2zip.modeling.config import HyperEncoderConfig
@@ -195,9 +195,7 @@ def _load_model(name: str, vocab_size: int, config: Config) -> tuple[PreTrainedM
 
 # --------------------------------------------------------------------------------------- metrics
 def _timing(values_s: list[float], per: int = 1) -> dict[str, Any]:
-    ms = [1e3 * v / per for v in values_s]
-    spread = statistics.stdev(ms) if len(ms) > 1 else None
-    return metric(statistics.median(ms), "ms", num_samples=len(ms), values=ms, stdev=spread)
+    return median_metric([1e3 * v / per for v in values_s], "ms")
 
 
 def _ratio(zip_s: list[float], base_s: list[float]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ Decode modes:
 Reported per run (median, stdev and raw samples): prefill time and base tokens/s; decode steps/s, base
 tokens/s and UTF-8 bytes/s; zip2zip/baseline speedups computed round by round; the compression ratio r
 actually achieved (prompt: P / prompt ids; decode: base tokens / steps) and speedup / r; peak memory
-(CUDA ``max_memory_allocated``; CPU peak RSS, see ``benchmarks/_devices.PeakMemory``); on CUDA the
+(CUDA ``max_memory_allocated``; CPU peak RSS, see ``zip2zip.evaluation.devices.PeakMemory``); on CUDA the
 memory-bandwidth roofline fraction. Tokenisation and LZW encode/decode are timed separately (``host``
 rows), never inside prefill/decode. Warm-up rounds also yield a per-part profile of zip2zip (codec,
 hyper-encoder, model) and the memory peaks. Not measured: sampling, batching > 1, output quality.
@@ -50,6 +50,7 @@ import torch
 
 from zip2zip.data.corpora import CORPORA, SOURCES, load_corpus
 from zip2zip.data.tokenizers import Tokenizer
+from zip2zip.evaluation.devices import device_sync
 from zip2zip.evaluation.results import BenchmarkResult
 from zip2zip.modeling.base_models import PHI35_MINI_HUB_ID
 from zip2zip.modeling.checkpoint import BaseReference
@@ -80,7 +81,6 @@ from ._cli import (
 from ._devices import (
     checked_device,
     device_name,
-    device_sync,
     device_tag,
     mps_fallback_enabled,
     resolve_device,

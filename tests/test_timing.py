@@ -1,6 +1,6 @@
 """``time_decode`` with a fake decoder and a fake clock: a sync before every clock read, one step per
 forward of the whole batch, early stop, and the profile split. The clock only moves when the fake
-decoder says so, so every expected interval is exact."""
+decoder says so, so every expected interval is exact. And ``median_metric``, the one summary of repeats."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from zip2zip.evaluation.timing import time_decode
+from zip2zip.evaluation.timing import median_metric, time_decode
 
 PREFILL_S, SELECT_S, MODEL_S = 10.0, 1.0, 2.0
 
@@ -98,3 +98,14 @@ def test_profile_splits_each_step_into_its_laps() -> None:
     timing = time_decode(decoder, sync=device.sync, clock=device.clock, profile=True)
     assert timing.profile_s == {"select": 4 * SELECT_S, "model": 4 * MODEL_S}
     assert timing.decode_s == sum(timing.profile_s.values())
+
+
+def test_median_metric_keeps_the_raw_values_and_has_no_spread_from_one_sample() -> None:
+    assert median_metric([3.0, 1.0, 2.0], "ms") == {
+        "value": 2.0,
+        "unit": "ms",
+        "num_samples": 3,
+        "values": [3.0, 1.0, 2.0],
+        "stdev": 1.0,
+    }
+    assert "stdev" not in median_metric([4.0], "s") and median_metric([4.0], "s")["value"] == 4.0

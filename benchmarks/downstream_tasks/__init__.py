@@ -1,7 +1,7 @@
-"""Offline stand-ins for the paper's seven lm-eval tasks: YAML configs, committed JSONL data and their builder.
+"""Offline stand-ins for the paper's seven lm-eval tasks: YAML configs and committed JSONL data.
 
-``build.py`` makes the data deterministically from packaged text (see its docstring for what each task is);
-the YAMLs copy the formats, metrics, few-shot counts and filters of lm-eval's own arc_easy, arc_challenge,
-openbookqa, hellaswag, piqa, winogrande and gsm8k configs. Load them with
+``zip2zip.data.standin_tasks`` makes the data deterministically from packaged text (see its docstring for
+what each task is); the YAMLs copy the formats, metrics, few-shot counts and filters of lm-eval's own
+arc_easy, arc_challenge, openbookqa, hellaswag, piqa, winogrande and gsm8k configs. Load them with
 ``TaskManager(include_path=<this folder>, include_defaults=False)``.
 """

@@ -32,5 +32,5 @@ def load(data_file: str, fewshot_file: str | None = None, **metadata: Any) -> An
 def _rows(name: str) -> list[dict[str, Any]]:
     path = DATA_DIR / name
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run python -m benchmarks.downstream_tasks.build")
+        raise FileNotFoundError(f"{path} is missing: run python -m zip2zip.data.standin_tasks")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -16,11 +16,8 @@ BENCHMARKS = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if not p.
 # Benchmarks whose output is printed, not a paper table, and why.
 NO_RENDERER = {
     "codec": "codec speed: no paper table, the summary is printed",
-    "codec_fuzz": "a correctness check: exit status and counts",
     "decode_step": "per-step model overhead: no paper table, the summary is printed",
 }
-# Benchmarks the regression check does not run, and why.
-NOT_REGRESSED = {"codec_fuzz": "a correctness check with its own exit status, not a number to compare"}
 
 
 def _nox_sessions() -> set[str]:
@@ -35,7 +32,7 @@ def _nox_sessions() -> set[str]:
 
 def test_the_checklist_sees_every_benchmark() -> None:
     assert {"efficiency", "codec", "throughput", "perplexity", "downstream"} <= set(BENCHMARKS)
-    assert set(NO_RENDERER) <= set(BENCHMARKS) and set(NOT_REGRESSED) <= set(BENCHMARKS)
+    assert set(NO_RENDERER) <= set(BENCHMARKS)
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
@@ -45,9 +42,6 @@ def test_a_benchmark_has_its_nox_session(name: str) -> None:
 
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_a_benchmark_has_its_regression_preset_and_baseline(name: str) -> None:
-    if name in NOT_REGRESSED:
-        assert name not in PRESETS
-        return
     assert name in PRESETS, f"add a preset for {name} to benchmarks/regression/presets.py"
     assert (ROOT / "results" / "regression" / f"{name}.json").is_file(), (
         f"no baseline for {name}: nox -s regression -- --update-baselines, then commit it"

@@ -16,7 +16,6 @@ import pytest
 from benchmarks import (
     _checkpoints,
     codec,
-    codec_fuzz,
     decode_step,
     downstream,
     efficiency,
@@ -271,20 +270,6 @@ def test_bad_value_is_a_one_line_usage_error_before_any_work(
 def test_library_callers_get_the_same_check(config_type, bad) -> None:
     with pytest.raises(ValueError, match=f"{next(iter(bad))}="):
         config_type(**bad)
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--max-batch-size", "0"], "max_batch_size=0 (--max-batch-size) must be >= 1"),  # looped forever
-        (["--streams", "-1"], "num_streams=-1 (--streams) must be >= 1"),  # exited 0, checked nothing
-    ],
-)
-def test_codec_fuzz_refuses_counts_that_check_nothing(argv, message, capsys) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        codec_fuzz.main([*argv, "--no-progress"])
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err == f"python -m benchmarks.codec_fuzz: error: {message}\n"
 
 
 def test_decode_step_narrow_encoder_width_0_still_means_no_extra_variant(tmp_path, monkeypatch) -> None:

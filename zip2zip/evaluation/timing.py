@@ -1,8 +1,8 @@
 """Wall-clock timing for benchmarks: warm-up first, interleaved repeats, raw samples kept.
 
 Every clock read is preceded by ``sync()`` (e.g. ``torch.cuda.synchronize``) so asynchronous device
-work is inside the interval; ``time.perf_counter`` only. Nothing here summarises beyond the median,
-and nothing here knows about models: ``time_decode`` drives any ``Decoder``.
+work is inside the interval; ``time.perf_counter`` only. Nothing here summarises beyond the median and
+the spread, and nothing here knows about models: ``time_decode`` drives any ``Decoder``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
+
+from zip2zip.evaluation.results import metric
 
 
 def _no_sync() -> None:
@@ -129,3 +131,11 @@ def median(values: list[float]) -> float:
 
 def stdev(values: list[float]) -> float | None:
     return statistics.stdev(values) if len(values) > 1 else None
+
+
+def median_metric(values: list[float], unit: str) -> dict[str, Any]:
+    """Repeated measurements as one metric: the median, the stdev (none from one sample) and the raw values.
+
+    ``median_metric([3.0, 1.0, 2.0], "ms")`` has value 2.0, stdev 1.0 and values [3.0, 1.0, 2.0].
+    """
+    return metric(median(values), unit, num_samples=len(values), values=values, stdev=stdev(values))

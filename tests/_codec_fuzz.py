@@ -1,66 +1,39 @@
-"""Codec fuzz: the compiled ``LZWCodec`` decoder against the plain-Python reference ``zip2zip.codec.lzw``,
-for each codebook policy in turn (``--policies``, default all: ``--streams`` streams per policy).
+"""Random walks over valid codec streams and their comparison with the plain-Python reference: what
+``test_codec_fuzz.py`` runs for each codebook policy, one batch per hypothesis example.
 
 Streams are random walks over what a decoder accepts at each step: any base id, any live hypertoken,
 or, where legal, the same-step id. This is what a model may emit, including hypertokens read
 "non-greedily" (the pending phrase runs into them), after which a stream can hold more entries than
 codes. Configs vary V, M, C (up to 2**20), the pad and disabled ids, the alphabet and the lengths;
-batches vary from 1 to ``--max-batch-size`` streams. The reference decodes each stream while it is
+batches vary from 1 to ``MAX_BATCH_SIZE`` streams. The reference decodes each stream while it is
 drawn; ``decode`` and ``decode_with_codebook`` on each stream, and ``batch_decode`` on its batch,
 must then give the same base ids, entries and entry positions (and, under ``reset`` and ``lru``, the
-same history of created and removed entries). Any mismatch is counted, the first one is printed
-(shortest failing prefix), and the exit status is 1. Not fuzzed here: encoding and invalid streams
-(hypothesis properties and worked examples in ``tests/test_lzw*.py`` cover those). ``freeze`` draws
-exactly the streams it drew before policies existed (same seed, same streams).
-
-    python -m benchmarks.codec_fuzz --streams 1000000 --seed 0
-    python -m benchmarks.codec_fuzz --streams 100000 --policies lru,reset
+same history of created and removed entries). A mismatch is described by its shortest failing prefix.
+Not fuzzed here: encoding and invalid streams (hypothesis properties and worked examples in
+``tests/test_lzw*.py`` cover those).
 """
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import itertools
 import random
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm import tqdm
 
 from zip2zip.codec import lzw
-from zip2zip.codec.config import CODEBOOK_POLICIES, CompressionConfig
+from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw_codec import Decoded, LZWCodec
 
-from ._cli import comma_list_of
-
+MAX_LENGTH = 256  # codes per stream; lengths are log-uniform up to a per-batch maximum
+MAX_BATCH_SIZE = 4096  # streams per batch; sizes are log-uniform from 1
+NUM_THREADS = 2  # batch_decode threads (a batch above ~64k codes is split across them)
 VOCAB_SIZES = (2, 3, 4, 8, 16, 50, 300, 50_000)
 MAX_SUBTOKENS = (1, 2, 3, 3, 4, 5, 8, 16)
 MAX_CODEBOOK_SIZES = (0, 1, 2, 3, 8, 64, 512, 4096, 2**20)
-# Kinds of step; each batch draws its own weights, so some walks are mostly base ids, others mostly
-# hypertokens, same-step ids or non-greedy reads.
+# Kinds of step; each batch draws its own weights (fuzz_batch).
 KINDS = ("base", "hypertoken", "recent", "same-step", "non-greedy")
-
-
-@dataclass(frozen=True)
-class Config:
-    """Per policy, one config and one batch after another until ``num_streams``; every choice comes from
-    ``seed`` (and the policy's name)."""
-
-    num_streams: int = 1_000_000  # per policy
-    seed: int = 0
-    max_length: int = 256  # codes per stream; lengths are log-uniform up to a per-batch maximum
-    max_batch_size: int = 4096  # batch sizes are log-uniform from 1
-    num_threads: int = 2  # batch_decode threads (a batch above ~64k codes is split across them)
-    policies: tuple[str, ...] = CODEBOOK_POLICIES
-
-    def __post_init__(self) -> None:
-        # 0 streams checks nothing; batches of 0 streams never end
-        for name, flag in (("num_streams", "--streams"), ("max_batch_size", "--max-batch-size")):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}={getattr(self, name)} ({flag}) must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -79,20 +52,7 @@ class Reference:
         return cls(stream.base_ids, stream.entries, stream.entry_positions, stream.history)
 
 
-@dataclass
-class Report:
-    """Counts of one policy's run and the first failing case, as printed."""
-
-    policy: str
-    num_streams: int = 0
-    num_codes: int = 0
-    num_configs: int = 0  # one batch per config
-    num_mismatches: int = 0  # streams with at least one wrong result
-    first_failure: str | None = None
-    duration_s: float = 0.0
-
-
-def draw_config(rng: random.Random, policy: str = "freeze") -> tuple[CompressionConfig, list[int]]:
+def draw_config(rng: random.Random, policy: str) -> tuple[CompressionConfig, list[int]]:
     """A codec config and the alphabet of base ids its walks use (it may include disabled ids)."""
     v = rng.choice(VOCAB_SIZES)
     pad = rng.randrange(v)
@@ -218,92 +178,32 @@ def describe_failure(codec: LZWCodec, codes: list[int], check: str) -> str:
     return f"{check} mismatch only within its batch\n  config: {codec.config.to_dict()}\n  codes: {codes}"
 
 
-def run(config: Config, *, progress: bool = True) -> list[Report]:
-    """One report per policy, in ``config.policies`` order."""
-    return [run_policy(config, policy, progress=progress) for policy in config.policies]
-
-
-def run_policy(config: Config, policy: str, *, progress: bool = True) -> Report:
-    """``config.num_streams`` streams under one policy. ``freeze`` draws from ``seed`` alone, as before
-    policies existed; the others from the seed and their name."""
-    start = time.perf_counter()
-    rng = random.Random(config.seed if policy == "freeze" else f"{config.seed}-{policy}")
-    report = Report(policy)
-    with tqdm(total=config.num_streams, unit="stream", desc=policy, disable=not progress) as bar:
-        while report.num_streams < config.num_streams:
-            codec_config, alphabet = draw_config(rng, policy)
-            codec = LZWCodec.from_config(codec_config, num_threads=config.num_threads)
-            cum_weights = list(itertools.accumulate(rng.random() ** 2 for _ in KINDS))
-            max_length = rng.choice((4, 16, 64, config.max_length))
-            size = min(int(config.max_batch_size ** rng.random()), config.num_streams - report.num_streams)
-            streams, references, failed = [], [], []
-            for b in range(size):
-                length = int((max_length + 1) ** rng.random()) - 1
-                codes, reference = random_walk(codec_config, alphabet, length, cum_weights, rng)
-                streams.append(codes)
-                references.append(reference)
-                if single_mismatch(codec, codes, reference) is not None:
-                    failed.append((b, "decode"))
-            failed += [(b, "batch_decode") for b in batch_mismatches(codec, streams, references)]
-            if failed and report.first_failure is None:
-                b, check = failed[0]
-                report.first_failure = describe_failure(codec, streams[b], check)
-                tqdm.write(report.first_failure)
-            report.num_streams += size
-            report.num_codes += sum(len(s) for s in streams)
-            report.num_configs += 1
-            report.num_mismatches += len({b for b, _ in failed})
-            bar.update(size)
-            bar.set_postfix(mismatches=report.num_mismatches, refresh=False)
-    report.duration_s = time.perf_counter() - start
-    return report
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.codec_fuzz",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    defaults = Config()
-    parser.add_argument(
-        "--streams",
-        type=int,
-        default=defaults.num_streams,
-        help="streams to check per policy (default 1,000,000)",
-    )
-    parser.add_argument(
-        "--policies",
-        type=comma_list_of(CODEBOOK_POLICIES, kind="codebook policy"),
-        default=defaults.policies,
-        help=f"comma list of codebook policies to fuzz, one after the other (default {','.join(CODEBOOK_POLICIES)})",
-    )
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of every random choice (0)")
-    parser.add_argument(
-        "--max-length", type=int, default=defaults.max_length, help="longest stream, in codes (default 256)"
-    )
-    parser.add_argument(
-        "--max-batch-size", type=int, default=defaults.max_batch_size, help="most streams per batch (4096)"
-    )
-    parser.add_argument("--threads", type=int, default=defaults.num_threads, help="batch_decode threads (2)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    try:
-        config = Config(
-            args.streams, args.seed, args.max_length, args.max_batch_size, args.threads, args.policies
-        )
-    except ValueError as exc:
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    reports = run(config, progress=not args.no_progress)
-    for report in reports:
-        print(
-            f"{report.policy}: checked {report.num_streams:,} streams ({report.num_codes:,} codes, "
-            f"{report.num_configs:,} configs) against zip2zip.codec.lzw: {report.num_mismatches:,} mismatches "
-            f"[seed {config.seed}, {report.duration_s:.1f} s]"
-        )
-    if any(report.num_mismatches for report in reports):
-        raise SystemExit(1)
-
-
-if __name__ == "__main__":
-    main()
+def fuzz_batch(
+    config: CompressionConfig,
+    alphabet: list[int],
+    rng: random.Random,
+    *,
+    max_batch_size: int = MAX_BATCH_SIZE,
+    num_threads: int = NUM_THREADS,
+) -> str | None:
+    """Decode one batch of random walks under ``config`` with the compiled codec and the reference; the first
+    mismatch described (:func:`describe_failure`), else None. Step-kind weights, the longest stream and the
+    batch size (log-uniform from 1) are drawn per batch, so some batches are mostly base ids, others mostly
+    hypertokens, same-step ids or non-greedy reads."""
+    codec = LZWCodec.from_config(config, num_threads=num_threads)
+    cum_weights = list(itertools.accumulate(rng.random() ** 2 for _ in KINDS))
+    max_length = rng.choice((4, 16, 64, MAX_LENGTH))
+    size = int(max_batch_size ** rng.random())
+    streams, references, failed = [], [], []
+    for b in range(size):
+        length = int((max_length + 1) ** rng.random()) - 1
+        codes, reference = random_walk(config, alphabet, length, cum_weights, rng)
+        streams.append(codes)
+        references.append(reference)
+        if single_mismatch(codec, codes, reference) is not None:
+            failed.append((b, "decode"))
+    failed += [(b, "batch_decode") for b in batch_mismatches(codec, streams, references)]
+    if not failed:
+        return None
+    b, check = failed[0]
+    return describe_failure(codec, streams[b], check)

@@ -1,4 +1,4 @@
-"""The benchmarks' two decoders on tiny random models, batch 2: the cached base loop picks what a
+"""The timed benchmarks' two decoders on tiny random models, batch 2: the cached base loop picks what a
 full re-run would, forced ids are fed as given, and zip2zip's counts and base-token budget hold."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 import torch
 from _model_factories import VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
 
-from benchmarks._decode_timing import BaseDecoder, Zip2ZipDecoder
 from zip2zip.codec.lzw import LZWStream, compress, decompress
+from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
 from zip2zip.evaluation.timing import time_decode
 
 PROMPT_BASE_TOKENS = 24

@@ -1,4 +1,4 @@
-"""The two decoders the timed benchmarks hand to ``zip2zip.evaluation.timing.time_decode``: the bare HF causal LM
+"""The two decoders timed benchmarks hand to :func:`zip2zip.evaluation.timing.time_decode`: the bare HF causal LM
 and ``Zip2ZipForCausalLM``. Both do the same work per step: argmax over the last logits (the one
 device->host read per step), optionally replaced by a forced id per row (EOS is never checked), one
 forward of the whole batch with the KV cache. Clock, sync and step counting live in ``time_decode``;

@@ -1,5 +1,9 @@
 """Build the offline stand-ins for the paper's seven lm-eval tasks: JSONL data + ``manifest.json``.
 
+The files live beside the task YAMLs in ``benchmarks/downstream_tasks/`` (``data/`` and ``manifest.json``),
+where ``benchmarks/downstream.py`` and lm-eval load them; this module only makes them, so it takes that folder
+as an argument (``--tasks-dir``, default ``benchmarks/downstream_tasks`` from the repository root).
+
 The seven datasets are on the hub only, so ``benchmarks/downstream.py`` runs these local tasks offline. They
 keep each task's lm-eval *format* (prompt template, number of choices, metric, few-shot count, GSM8K filters)
 but not its content: they are stand-ins and every result says so. Items come from real packaged text, and
@@ -22,8 +26,8 @@ Math: ``mathematics-dataset`` with a seed other than training's. Building is det
 ``random.Random`` per task; the math generator runs with a fixed hash seed); ``--check`` rebuilds and
 compares with the committed files.
 
-    python -m benchmarks.downstream_tasks.build            # (re)write data/ and manifest.json
-    python -m benchmarks.downstream_tasks.build --check    # exit 1 if the committed files differ
+    python -m zip2zip.data.standin_tasks            # (re)write data/ and manifest.json
+    python -m zip2zip.data.standin_tasks --check    # exit 1 if the committed files differ
 """
 
 from __future__ import annotations
@@ -39,11 +43,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.downstream_tasks.code_openings import function_openings
+from zip2zip.data.code_openings import function_openings
 
-HERE = Path(__file__).resolve().parent
-DATA_DIR = HERE / "data"
-MANIFEST = HERE / "manifest.json"
+DEFAULT_TASKS_DIR = Path("benchmarks/downstream_tasks")
 LABELS = "ABCD"
 
 
@@ -422,12 +424,13 @@ def build(config: BuildConfig) -> tuple[dict[str, list[dict[str, Any]]], dict[st
     manifest = {
         "config": asdict(config),
         "tasks": tasks,
-        "files": {name: _sha256(_jsonl(rows)) for name, rows in sorted(files.items())},
+        "files": {name: _sha256(to_jsonl(rows)) for name, rows in sorted(files.items())},
     }
     return files, manifest
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> str:
+def to_jsonl(rows: list[dict[str, Any]]) -> str:
+    """One task file's text: a JSON object per line, keys sorted, so a rebuild compares byte for byte."""
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
 
 
@@ -435,26 +438,42 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _render(files: dict[str, list[dict[str, Any]]], manifest: dict[str, Any]) -> dict[Path, str]:
-    out = {DATA_DIR / name: _jsonl(rows) for name, rows in files.items()}
-    out[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def _render(
+    files: dict[str, list[dict[str, Any]]], manifest: dict[str, Any], tasks_dir: Path
+) -> dict[Path, str]:
+    out = {tasks_dir / "data" / name: to_jsonl(rows) for name, rows in files.items()}
+    out[tasks_dir / "manifest.json"] = (
+        json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.downstream_tasks.build",
+        prog="python -m zip2zip.data.standin_tasks",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--check", action="store_true", help="compare with the committed files, write nothing"
     )
+    parser.add_argument(
+        "--tasks-dir",
+        type=Path,
+        default=DEFAULT_TASKS_DIR,
+        help=f"the folder of the task YAMLs, whose data/ and manifest.json are written (default {DEFAULT_TASKS_DIR})",
+    )
     args = parser.parse_args(argv)
-    rendered = _render(*build(BuildConfig()))
+    tasks_dir: Path = args.tasks_dir
+    if not tasks_dir.is_dir():
+        parser.exit(
+            2,
+            f"{parser.prog}: error: --tasks-dir {tasks_dir} is not a folder: run from the repository root\n",
+        )
+    rendered = _render(*build(BuildConfig()), tasks_dir)
     if args.check:
         stale = [
-            str(p.relative_to(HERE))
+            str(p.relative_to(tasks_dir))
             for p, text in rendered.items()
             if not p.is_file() or p.read_text(encoding="utf-8") != text
         ]
@@ -462,10 +481,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             sys.exit(f"stand-in task files differ from a fresh build: {stale}; rebuild and commit them")
         print(f"{len(rendered)} files match a fresh build")
         return
-    DATA_DIR.mkdir(exist_ok=True)
+    (tasks_dir / "data").mkdir(exist_ok=True)
     for path, text in rendered.items():
         path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(HERE.parent.parent)}")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":
