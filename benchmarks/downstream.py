@@ -10,7 +10,7 @@ actually achieved on what was scored (base tokens per model step) and generated.
 
 Tasks: with the hub reachable (``--task-source auto``, default) the paper's arc_challenge, arc_easy,
 hellaswag, openbookqa, piqa, winogrande and gsm8k at lm-eval's defaults (0-shot, GSM8K 5-shot). Offline the
-same code runs lm-eval on local stand-ins (``benchmarks/downstream_tasks``, loaded with
+same code runs lm-eval on local stand-ins (``zip2zip/data/lm_eval_tasks``, loaded with
 ``include_defaults=False``): same formats, metrics and few-shot counts, items built from packaged text;
 their numbers measure base vs zip2zip on these items, not on the paper's datasets. ``--checkpoint`` evaluates
 another zip2zip checkpoint (a folder or hub id; ours or the authors', either format) as ``zip2zip`` and its
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from zip2zip.data.lm_eval_tasks import TASKS_DIR
 from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.registry import check_name
 
@@ -64,7 +65,6 @@ from ._cli import (
     run_and_write,
 )
 
-TASKS_DIR = Path(__file__).resolve().parent / "downstream_tasks"
 PAPER_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "winogrande", "gsm8k")
 MODELS = ("base", "control", "zip2zip")
 TASK_SOURCES = ("auto", "hub", "offline")

@@ -20,6 +20,7 @@ from lm_eval.tasks import TaskManager  # noqa: E402
 
 from zip2zip.codec.config import compression_config_from_tokenizer  # noqa: E402
 from zip2zip.codec.lzw import LZWStream  # noqa: E402
+from zip2zip.data.lm_eval_tasks import TASKS_DIR  # noqa: E402
 from zip2zip.evaluation.lm_eval_model import Zip2ZipLM, default_device, main  # noqa: E402
 from zip2zip.inference.scoring import compress_segments, score_continuations  # noqa: E402
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel  # noqa: E402
@@ -297,15 +298,22 @@ def test_command_passes_the_device_the_run_uses(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(sys, "argv", ["zip2zip-lm-eval"])  # main() sets it, as a console script's is
     monkeypatch.setattr("lm_eval.__main__.cli_evaluate", lambda: seen.append(sys.argv[1:]))
     main(["--model", "zip2zip", "--tasks", "x"])
-    main(["--model", "zip2zip", "--device=cpu"])
+    main(["--model", "zip2zip", "--device=cpu", "--include_path", "mine"])
     main(["ls", "tasks"])
     expected = "cuda:0" if torch.cuda.is_available() else "cpu"
+    ours = ["--include_path", str(TASKS_DIR)]  # the stand-in tasks, unless the user names a folder
     assert default_device() == expected
     assert seen == [
-        ["--model", "zip2zip", "--tasks", "x", "--device", expected],
-        ["--model", "zip2zip", "--device=cpu"],
-        ["ls", "tasks"],
+        ["--model", "zip2zip", "--tasks", "x", "--device", expected, *ours],
+        ["--model", "zip2zip", "--device=cpu", "--include_path", "mine"],
+        ["ls", "tasks", *ours],
     ]
+
+
+def test_the_stand_in_tasks_are_package_data_that_lm_eval_finds() -> None:
+    manager = TaskManager(include_path=str(TASKS_DIR))
+    assert {f"standin_{t}" for t in ("arc_easy", "winogrande", "gsm8k")} <= set(manager.all_tasks)
+    assert (TASKS_DIR / "data" / "standin_arc_easy.jsonl").is_file()
 
 
 def test_command_help_is_named_for_it_and_documents_the_zip2zip_model(

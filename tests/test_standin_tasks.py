@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import platform
 from importlib.metadata import version
-from pathlib import Path
 
 import pytest
 
 from zip2zip.data import standin_tasks
 
-TASKS_DIR = Path(__file__).resolve().parent.parent / standin_tasks.DEFAULT_TASKS_DIR
+TASKS_DIR = standin_tasks.TASKS_DIR
 DATA_DIR = TASKS_DIR / "data"
 MANIFEST = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
 

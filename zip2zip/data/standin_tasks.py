@@ -1,8 +1,8 @@
 """Build the offline stand-ins for the paper's seven lm-eval tasks: JSONL data + ``manifest.json``.
 
-The files live beside the task YAMLs in ``benchmarks/downstream_tasks/`` (``data/`` and ``manifest.json``),
-where ``benchmarks/downstream.py`` and lm-eval load them; this module only makes them, so it takes that folder
-as an argument (``--tasks-dir``, default ``benchmarks/downstream_tasks`` from the repository root).
+The files live beside the task YAMLs in ``zip2zip/data/lm_eval_tasks/`` (``data/`` and ``manifest.json``),
+package data where ``benchmarks/downstream.py``, ``zip2zip-lm-eval`` and lm-eval load them; this module only
+makes them, into ``--tasks-dir`` (default: that folder).
 
 The seven datasets are on the hub only, so ``benchmarks/downstream.py`` runs these local tasks offline. They
 keep each task's lm-eval *format* (prompt template, number of choices, metric, few-shot count, GSM8K filters)
@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from zip2zip.data.code_openings import function_openings
+from zip2zip.data.lm_eval_tasks import TASKS_DIR
 
-DEFAULT_TASKS_DIR = Path("benchmarks/downstream_tasks")
 LABELS = "ABCD"
 
 
@@ -460,8 +460,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--tasks-dir",
         type=Path,
-        default=DEFAULT_TASKS_DIR,
-        help=f"the folder of the task YAMLs, whose data/ and manifest.json are written (default {DEFAULT_TASKS_DIR})",
+        default=TASKS_DIR,
+        help=f"the folder of the task YAMLs, whose data/ and manifest.json are written (default {TASKS_DIR})",
     )
     args = parser.parse_args(argv)
     tasks_dir: Path = args.tasks_dir

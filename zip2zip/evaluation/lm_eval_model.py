@@ -52,6 +52,7 @@ from lm_eval.models.utils import (
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 from tqdm.auto import tqdm
 
+from zip2zip.data.lm_eval_tasks import TASKS_DIR
 from zip2zip.evaluation.lm_eval_args import ignored_hf_arguments, parse_batch_size, parse_dtype
 from zip2zip.inference.generation import DecodingConfig, GenerationOutput, generate
 from zip2zip.inference.scoring import SpanScore, compress_segments, score_continuations
@@ -465,7 +466,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     lm-eval has no plugin hook, hence this command. Without ``--device`` it passes the device the model
     will run on (CUDA if available, else the CPU), which lm-eval records in its results; lm-eval's own
-    default would record ``cuda:0`` whatever the run used. ``--help`` adds the ``zip2zip`` model's arguments.
+    default would record ``cuda:0`` whatever the run used. Without ``--include_path`` it includes the offline
+    stand-in tasks (``zip2zip/data/lm_eval_tasks``: ``standin_arc_easy``, ...). ``--help`` adds the ``zip2zip``
+    model's arguments.
     """
     import sys
 
@@ -476,8 +479,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         _print_help(args, cli_evaluate)
         return
     is_run = bool(args) and args[0] not in _NO_DEVICE_COMMANDS
-    if is_run and not any(a == "--device" or a.startswith("--device=") for a in args):
+    if is_run and not _has_option(args, "--device"):
         args += ["--device", default_device()]
+    if args and not _has_option(args, "--include_path"):
+        args += ["--include_path", str(TASKS_DIR)]  # our offline stand-in tasks, beside lm-eval's own
     sys.argv = [sys.argv[0], *args]
     cli_evaluate()
 
@@ -502,6 +507,10 @@ MODEL_ARGUMENTS_HELP = (
     "Its arguments:\n"
     + textwrap.indent(inspect.cleandoc(Zip2ZipLM.__doc__ or "").split("Args:\n", 1)[-1], "  ")
 )
+
+
+def _has_option(args: list[str], option: str) -> bool:
+    return any(a == option or a.startswith(option + "=") for a in args)
 
 
 # lm-eval commands that run no model (and reject --device)
