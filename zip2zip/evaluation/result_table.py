@@ -63,8 +63,11 @@ _DTYPES = {
     "git_dirty": "boolean",
     "row": "Int64",
     "is_comparison": "boolean",
+    "versus": "str",
     "num_samples": "Int64",
 }
+# ``versus`` is a row key, but always a column: measurement rows have it missing.
+_ROW_COLUMNS = ("row", "is_comparison", "versus")
 _RESERVED = {*_FILE_COLUMNS, "row", "is_comparison", *_METRIC_COLUMNS}
 
 
@@ -93,8 +96,8 @@ def load_results(
     if not kept:
         raise ValueError(_nothing_found(root, benchmark, sorted({r.benchmark for _, r in results})))
     frame = pd.concat([result_frame(r, path=path) for path, r in kept], ignore_index=True)
-    fixed = [*_FILE_COLUMNS, "row", "is_comparison"]
-    keys = [c for c in frame.columns if c not in _RESERVED]  # each file's row keys, in order of appearance
+    fixed = [*_FILE_COLUMNS, *_ROW_COLUMNS]
+    keys = [c for c in frame.columns if c not in fixed and c not in _METRIC_COLUMNS]  # in order of appearance
     return frame[[*fixed, *keys, *_METRIC_COLUMNS]]
 
 
@@ -114,12 +117,13 @@ def result_frame(result: BenchmarkResult, *, path: Path | str | None = None) -> 
         "device": _device(result),
         "assets": json.dumps(result.assets, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
     }
-    keys = _row_keys(result.rows)
+    keys = [k for k in _row_keys(result.rows) if k != "versus"]
     records: list[dict[str, Any]] = []
     for index, row in enumerate(result.rows):
-        head = {"row": index, "is_comparison": "versus" in row} | {k: row.get(k) for k in keys}
+        head = {"row": index, "is_comparison": "versus" in row, "versus": row.get("versus")}
+        head |= {k: row.get(k) for k in keys}
         records += [head | _metric_columns(name, m) for name, m in row["metrics"].items()]
-    columns = ["row", "is_comparison", *keys, *_METRIC_COLUMNS]
+    columns = [*_ROW_COLUMNS, *keys, *_METRIC_COLUMNS]
     num_rows = len(records)
     return pd.DataFrame(
         {
