@@ -52,6 +52,7 @@ def test_row_keys_are_columns_comparisons_marked_raw_lists_left_out() -> None:
     base = frame[(frame["model"] == "base") & (frame["corpus"] == "wikitext")]
     ppl = base[base["metric"] == "byte_perplexity"].iloc[0]
     row = read_result(path).rows[int(ppl["row"])]
+    assert (row["model"], row["corpus"]) == ("base", "wikitext")
     assert ppl["value"] == row["metrics"]["byte_perplexity"]["value"]
     assert ppl["ci95_high"] == row["metrics"]["byte_perplexity"]["ci95"][1]
     assert "per_doc_nll_nats" not in frame.columns  # per-document lists stay in the file
@@ -142,6 +143,11 @@ _GOOD_ROW = {"corpus": "code", "metrics": {"gain": _metric()}}
         pytest.param(_result([_GOOD_ROW], status="final"), "status='final'", id="bad-status"),
         pytest.param(_result("rows"), "'rows' is not a list", id="rows-not-a-list"),
         pytest.param(_result([_GOOD_ROW], git=[]), "'git' is not an object", id="git-not-an-object"),
+        pytest.param(
+            _result([_GOOD_ROW], git={"commit": "abc", "dirty": "yes"}),
+            "'git.dirty' is not true",
+            id="dirty-not-bool",
+        ),
         pytest.param(
             _result([{"metrics": {"gain": {"value": 1.0}}}]),
             "row 0: metric 'gain': no text 'unit'",

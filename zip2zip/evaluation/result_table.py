@@ -58,12 +58,11 @@ _METRIC_COLUMNS = (
 # Fixed columns keep their dtype in every file, so concatenating files never degrades them to ``object``.
 _DTYPES = {
     **dict.fromkeys(("benchmark", "run", "path", "status", "created_utc", "git_commit", "device"), "str"),
-    **dict.fromkeys(("assets", "metric", "unit", "reason"), "str"),
+    **dict.fromkeys(("assets", "versus", "metric", "unit", "reason"), "str"),
     **dict.fromkeys(("value", "stdev", "stderr", "ci95_low", "ci95_high"), "float64"),
     "git_dirty": "boolean",
     "row": "Int64",
     "is_comparison": "boolean",
-    "versus": "str",
     "num_samples": "Int64",
 }
 # ``versus`` is a row key, but always a column: measurement rows have it missing.
@@ -91,11 +90,11 @@ def load_results(
 
     root = Path(path_or_folder)
     paths = _result_paths(root, benchmark=benchmark, include_partial=include_partial)
-    results = [(path, _read(path)) for path in paths]
-    kept = [(path, r) for path, r in results if benchmark is None or r.benchmark == benchmark]
+    tables = [_read(path) for path in paths]
+    kept = [table for name, table in tables if benchmark is None or name == benchmark]
     if not kept:
-        raise ValueError(_nothing_found(root, benchmark, sorted({r.benchmark for _, r in results})))
-    frame = pd.concat([result_frame(r, path=path) for path, r in kept], ignore_index=True)
+        raise ValueError(_nothing_found(root, benchmark, sorted({name for name, _ in tables})))
+    frame = pd.concat(kept, ignore_index=True)
     fixed = [*_FILE_COLUMNS, *_ROW_COLUMNS]
     keys = [c for c in frame.columns if c not in fixed and c not in _METRIC_COLUMNS]  # in order of appearance
     return frame[[*fixed, *keys, *_METRIC_COLUMNS]]
@@ -205,25 +204,27 @@ def _result_paths(root: Path, *, benchmark: str | None, include_partial: bool) -
     return [p for p in paths if include_partial or not is_partial(p)]
 
 
-def _read(path: Path) -> BenchmarkResult:
-    """``read_result`` plus the shape this table relies on; any problem is one ValueError naming the file."""
+def _read(path: Path) -> tuple[str, pd.DataFrame]:
+    """(benchmark, table) of one file, read by ``read_result`` and checked for the shape the table relies on;
+    any problem is one ValueError naming the file."""
     try:
         result = read_result(path)
         problem = _shape_problem(result)
-        if problem is None:
-            _row_keys(result.rows)  # refuses row keys named like this table's columns
+        table = result_frame(result, path=path) if problem is None else None
     except (OSError, ValueError, TypeError, AttributeError, RecursionError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from exc
-    if problem is not None:
+    if table is None:
         raise ValueError(f"{path}: {problem}")
-    return result
+    return result.benchmark, table
 
 
 def _shape_problem(result: BenchmarkResult) -> str | None:
     for name in ("config", "assets", "environment", "git"):
         if not isinstance(getattr(result, name), dict):
             return f"'{name}' is not an object"
+    if not isinstance(result.git.get("dirty", False), bool):
+        return "'git.dirty' is not true or false"
     if not isinstance(result.rows, list):
         return "'rows' is not a list"
     for index, row in enumerate(result.rows):
