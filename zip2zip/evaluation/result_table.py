@@ -21,12 +21,12 @@ Files are read through :func:`zip2zip.evaluation.results.read_result`; nothing i
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zip2zip.evaluation.results import PARTIAL_SUFFIX, BenchmarkResult, is_partial, read_result, row_problem
+from zip2zip.registry import suggestion
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -236,7 +236,5 @@ def _shape_problem(result: BenchmarkResult) -> str | None:
 def _nothing_found(root: Path, benchmark: str | None, found: list[str]) -> str:
     if benchmark is None:
         return f"no result files under {root}"
-    there = f"results there: {', '.join(found)}" if found else "no results there"
-    close = difflib.get_close_matches(benchmark, found, n=1)
-    hint = f". Did you mean {close[0]!r}?" if close else ""
-    return f"no {benchmark!r} results under {root}; {there}{hint}"
+    there = f"results there: {', '.join(found)}." if found else "no results there."
+    return f"no {benchmark!r} results under {root}; {there}{suggestion(benchmark, found)}"
