@@ -4,9 +4,12 @@ LaTeX escaping and the provenance footer. Never computes a metric."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zip2zip.evaluation.results import BenchmarkResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MISSING = "--"
 
@@ -35,6 +38,15 @@ def delta(ours: float | None, paper: float | None, digits: int) -> str:
     if ours is None or paper is None:
         return MISSING
     return fmt(ours - paper, digits, signed=True)
+
+
+def with_ci(table: pd.DataFrame, key: tuple[str, ...], spec: str) -> str:
+    """``2.500 [2.400, 2.600]``: the metric at ``key`` of a ``result_frame`` indexed by row keys, with its 95%
+    interval, in format ``spec`` (``".3f"``); ``--`` when ``key`` was not measured."""
+    if key not in table.index:
+        return MISSING
+    m = table.loc[key]
+    return f"{m['value']:{spec}} [{m['ci95_low']:{spec}}, {m['ci95_high']:{spec}}]"
 
 
 def latex_escape(text: str) -> str:

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
+from zip2zip.evaluation import result_frame
 from zip2zip.evaluation.results import BenchmarkResult
 
-from ._format import MISSING, delta, fmt, footer_lines, latex_escape
+from ._format import MISSING, delta, fmt, footer_lines, latex_escape, with_ci
 from .paper_numbers import DOWNSTREAM, DOWNSTREAM_SOURCE, DOWNSTREAM_TASKS
 
 PAPER_MODEL = "Phi-3.5-4B"
@@ -38,10 +41,6 @@ _STAND_IN_MARK = "†"
 
 def _scores(result: BenchmarkResult) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["model"], r["task"]): r for r in result.rows if "versus" not in r}
-
-
-def _differences(result: BenchmarkResult) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(r["versus"], r["task"]): r["metrics"] for r in result.rows if "versus" in r}
 
 
 def _tasks(result: BenchmarkResult) -> list[str]:
@@ -94,7 +93,13 @@ def _main_rows(result: BenchmarkResult) -> list[list[str]]:
 
 
 def _difference_rows(result: BenchmarkResult) -> list[list[str]]:
-    diffs, scores = _differences(result), _scores(result)
+    frame = result_frame(result)
+    scores = frame[~frame["is_comparison"]].set_index(["model", "task", "metric"])
+    # zip2zip minus each reference, under the name of the score compared (acc_difference -> acc)
+    differences = frame[frame["is_comparison"]].assign(
+        metric=lambda d: d["metric"].str.removesuffix("_difference")
+    )
+    differences = differences.set_index(["versus", "task", "metric"])
     paper = DOWNSTREAM[PAPER_MODEL]
     rows = [
         [
@@ -107,26 +112,27 @@ def _difference_rows(result: BenchmarkResult) -> list[list[str]]:
         ]
     ]
     for task in _tasks(result):
-        row = scores.get(("zip2zip", task))
         for variant in VARIANTS:
-            if row is None or variant not in row["metrics"]:
+            if ("zip2zip", task, variant) not in scores.index:
                 continue
-            cells = []
-            for reference in ("base", "control"):
-                d = diffs.get((reference, task), {}).get(f"{variant}_difference")
-                cells.append(
-                    MISSING if d is None else f"{d['value']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
-                )
             rows.append(
                 [
                     TASK_LABELS[task],
                     variant,
                     delta(paper["zip2zip"].get(task), paper["baseline"].get(task), 2),
-                    *cells,
-                    str(row["metrics"][variant]["num_samples"]),
+                    *(
+                        with_ci(differences, (reference, task, variant), "+.3f")
+                        for reference in ("base", "control")
+                    ),
+                    _count(scores.at[("zip2zip", task, variant), "num_samples"]),
                 ]
             )
     return rows
+
+
+def _count(x: Any) -> str:
+    """An item count as text; ``--`` when the result recorded none."""
+    return MISSING if pd.isna(x) else str(x)
 
 
 def _setup_lines(result: BenchmarkResult) -> list[str]:

@@ -8,28 +8,26 @@ continual-pretraining perplexity row (``--``). Every number comes from the JSON.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from zip2zip.evaluation import result_frame
 from zip2zip.evaluation.results import BenchmarkResult
 
-from ._format import MISSING, fmt, footer_lines, latex_escape
+from ._format import fmt, footer_lines, latex_escape, with_ci
 from .paper_numbers import PERPLEXITY, PERPLEXITY_CORPORA, PERPLEXITY_SOURCE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PAPER_MODEL = "Phi-3.5-4B"
 _PAPER_METHOD = {"base": "baseline", "control": None, "zip2zip": "zip2zip"}
 _LABEL = {"base": "Baseline", "control": "Continual pretraining", "zip2zip": "zip2zip"}
 
 
-def _ours(result: BenchmarkResult) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(r["model"], r["corpus"]): r for r in result.rows if "versus" not in r}
-
-
-def _increase(result: BenchmarkResult) -> dict[tuple[str, str], dict[str, Any]]:
-    return {
-        (r["versus"], r["corpus"]): r["metrics"]["byte_perplexity_increase_pct"]
-        for r in result.rows
-        if "versus" in r
-    }
+def _by_corpus(frame: pd.DataFrame, metric: str, by: str) -> pd.DataFrame:
+    """One metric's rows indexed by (``by``, corpus): ``by`` is ``model`` for our measurements, ``versus`` for
+    zip2zip's increase over that reference."""
+    return frame[frame["metric"] == metric].set_index([by, "corpus"], drop=False)
 
 
 def _paper_increase(corpus: str) -> float | None:
@@ -39,38 +37,28 @@ def _paper_increase(corpus: str) -> float | None:
 
 
 def _rows(result: BenchmarkResult) -> list[list[str]]:
-    ours, increase = _ours(result), _increase(result)
-    corpora = [c for c in PERPLEXITY_CORPORA if any(k[1] == c for k in ours)]
+    frame = result_frame(result)
+    ours = _by_corpus(frame, "byte_perplexity", by="model")
+    increase = _by_corpus(frame, "byte_perplexity_increase_pct", by="versus")
+    measured = frame[~frame["is_comparison"]]
+    corpora = [c for c in PERPLEXITY_CORPORA if c in set(measured["corpus"])]
     rows = []
     for model in ("base", "control", "zip2zip"):
-        if not any(k[0] == model for k in ours):
+        if model not in set(measured["model"]):
             continue
         method = _PAPER_METHOD[model]
         cells = [_LABEL[model]]
         for corpus in corpora:
             paper = PERPLEXITY[PAPER_MODEL][method].get(corpus) if method else None
-            row = ours.get((model, corpus))
-            ppl = row["metrics"]["byte_perplexity"] if row else None
-            cells += [
-                fmt(paper, 2),
-                MISSING
-                if ppl is None
-                else f"{ppl['value']:.3f} [{ppl['ci95'][0]:.3f}, {ppl['ci95'][1]:.3f}]",
-            ]
+            cells += [fmt(paper, 2), with_ci(ours, (model, corpus), ".3f")]
         rows.append(cells)
     for versus in ("control", "base"):
-        if not any(k[0] == versus for k in increase):
+        if versus not in set(increase["versus"]):
             continue
         cells = [f"zip2zip vs {_LABEL[versus].lower()}, %"]
         for corpus in corpora:
             paper = _paper_increase(corpus) if versus == "base" else None
-            inc = increase.get((versus, corpus))
-            cells += [
-                fmt(paper, 1, signed=True),
-                MISSING
-                if inc is None
-                else f"{inc['value']:+.1f} [{inc['ci95'][0]:+.1f}, {inc['ci95'][1]:+.1f}]",
-            ]
+            cells += [fmt(paper, 1, signed=True), with_ci(increase, (versus, corpus), "+.1f")]
         rows.append(cells)
     return [_header(corpora), *rows]
 
@@ -80,7 +68,6 @@ def _header(corpora: list[str]) -> list[str]:
 
 
 def _setup_lines(result: BenchmarkResult) -> list[str]:
-    ours = _ours(result)
     lines = [f"Paper: {PAPER_MODEL} ({PERPLEXITY_SOURCE})."]
     for model, info in result.assets.get("models", {}).items():
         what = info.get("checkpoint") or info.get("name")
@@ -90,7 +77,10 @@ def _setup_lines(result: BenchmarkResult) -> list[str]:
         )
         lines.append(f"Ours, {_LABEL.get(model, model)}: {what}{how}.")
     for corpus, facts in result.assets.get("corpora", {}).items():
-        source = next((r["corpus_source"] for (m, c), r in ours.items() if c == corpus), facts.get("source"))
+        source = next(
+            (r["corpus_source"] for r in result.rows if r["corpus"] == corpus and "versus" not in r),
+            facts.get("source"),
+        )
         what = facts.get("dataset") if source == "hub" else f"offline stand-in: {facts.get('stand_in')}"
         lines.append(f"Scored text for {corpus}: {what}.")
     c = result.config

@@ -44,3 +44,10 @@ def test_markdown_shows_paper_ours_ci_and_increase():
 def test_latex_escapes_percent():
     tex = perplexity.render_latex(_result(), caption="Perplexity", label="tab:ppl")
     assert r"\label{tab:ppl}" in tex and r"\%" in tex and "2.700 [2.600, 2.800]" in tex
+
+
+def test_a_run_without_increases_renders_its_measurements_only():
+    result = _result()
+    result.rows = [r for r in result.rows if "versus" not in r]
+    text = perplexity.render_markdown(result, caption="Perplexity")
+    assert "2.700 [2.600, 2.800]" in text and "zip2zip vs" not in text
