@@ -9,29 +9,21 @@ authors' self-contained format 2, whose LoRA is merged) and a control must share
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from zip2zip.config_cli import ConfigCommandLine, ParsedCommandLine
 from zip2zip.modeling.base_models import SMOLLM2_GGUF, SMOLLM2_PACKAGE
 from zip2zip.modeling.checkpoint import BaseReference, base_reference
 from zip2zip.modeling.config import CONFIG_FILE_NAME, PACKAGE_SCHEME
 from zip2zip.modeling.upstream_checkpoint import upstream_format_version
 
-from ._cli import (
-    add_resume_argument,
-    argument_type,
-    comma_list_of,
-    given_fields,
-    new_parser,
-    parse_args,
-    resolve_config,
-)
+from ._cli import parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOLLM2_BASE = BaseReference(PACKAGE_SCHEME + SMOLLM2_PACKAGE, SMOLLM2_GGUF)  # what `nox -s train` wraps
@@ -140,24 +132,6 @@ def checked_checkpoint(text: str) -> str:
     if text:
         find_checkpoint(text)
     return text
-
-
-def add_checkpoint_arguments(parser: argparse.ArgumentParser, *, untrained: str) -> None:
-    """``--checkpoint`` and ``--control-checkpoint``, checked as they are parsed; ``untrained``: what
-    ``--checkpoint ''`` evaluates instead."""
-    parser.add_argument(
-        "--checkpoint",
-        type=argument_type(checked_checkpoint),
-        help="the zip2zip checkpoint evaluated as 'zip2zip': a folder or a Hugging Face hub id, ours or the "
-        "authors' (default models/smollm2-cpu-zip2zip; '' = "
-        f"{untrained}). Its base model is the 'base' row",
-    )
-    parser.add_argument(
-        "--control-checkpoint",
-        type=argument_type(checked_checkpoint),
-        help="continual-pretraining control on the same base (default models/smollm2-cpu-control; "
-        "left out, with a note, when its base is not the checkpoint's)",
-    )
 
 
 # ---- the base model of a run -------------------------------------------------------------------------
@@ -293,41 +267,23 @@ def checkpoint_assets(config: EvaluationConfig) -> dict[str, Any] | None:
     return find_checkpoint(config.checkpoint).record()
 
 
-def new_evaluation_parser(
-    benchmark: str, description: str | None, *, models: Sequence[str], item: str
-) -> argparse.ArgumentParser:
-    """The parser of an evaluation benchmark with its first arguments: the common ones, ``--resume`` (which
-    keeps finished (model, ``item``) rows) and ``--models``."""
-    parser = new_parser(benchmark, description)
-    add_resume_argument(parser, kept=f"keep (model, {item}) rows")
-    parser.add_argument(
-        "--models",
-        type=comma_list_of(models, kind="model"),
-        help=f"comma list of {','.join(models)} (default all)",
-    )
-    return parser
-
-
-def parse_config(
-    parser: argparse.ArgumentParser, argv: Sequence[str] | None, default: E, smoke: E
-) -> tuple[argparse.Namespace, E]:
-    """The arguments and the Config they select (``smoke`` with ``--smoke``, else ``default``, with the flags
-    given), before any work: a selected model whose checkpoint is missing is a usage error; the base becomes
-    ``"checkpoint"`` when the checkpoint wraps another base; a control on another base is settled by
-    :func:`_settle_control`."""
-    args = parse_args(parser, argv)
-    config = resolve_config(parser, smoke if args.smoke else default, given_fields(args, type(default)))
+def parse_config(command: ConfigCommandLine[E], argv: Sequence[str] | None) -> ParsedCommandLine[E]:
+    """The command line of an evaluation benchmark, before any work: a selected model whose checkpoint is
+    missing is a usage error; the base becomes ``"checkpoint"`` when the checkpoint wraps another base; a
+    control on another base is settled by :func:`_settle_control`."""
+    parsed = parse_args(command, argv)
+    config = parsed.config
     if problem := missing_checkpoints(
         config.models, control=config.control_checkpoint, checkpoint=config.checkpoint
     ):
-        parser.error(problem)
+        command.error(problem)
     if "zip2zip" in config.models:
         base_model = base_setting(config.base_model, config.checkpoint, default_base(config.base_model))
         config = dataclasses.replace(config, base_model=base_model)
-    return args, _settle_control(parser, args, config)
+    return dataclasses.replace(parsed, config=_settle_control(command, parsed.given, config))
 
 
-def _settle_control(parser: argparse.ArgumentParser, args: argparse.Namespace, config: E) -> E:
+def _settle_control(command: ConfigCommandLine[E], given: Set[str], config: E) -> E:
     """A control on another base than the run's measures nothing against it: asked for (``--models`` or
     ``--control-checkpoint`` given), that is a usage error; only there by default, it is left out with a
     note on stderr (so ``--checkpoint <the authors' model>`` alone runs base and zip2zip)."""
@@ -342,8 +298,8 @@ def _settle_control(parser: argparse.ArgumentParser, args: argparse.Namespace, c
         f"the control checkpoint {config.control_checkpoint} wraps {describe_base(control.base)}, "
         f"but this run's base is {ours}"
     )
-    if args.models is not None or args.control_checkpoint is not None:
-        parser.error(f"{why}; pass a --control-checkpoint on that base, or leave control out of --models")
+    if {"models", "control_checkpoint"} & given:
+        command.error(f"{why}; pass a --control-checkpoint on that base, or leave control out of --models")
     print(
         f"note: control left out: {why} (pass --control-checkpoint on that base to include one)",
         file=sys.stderr,

@@ -1,11 +1,12 @@
-"""Command-line pieces every benchmark shares: the parser, name/path validators, the closing summary, and
-:func:`run_and_write`, which strings those together with the one resume/write path
+"""Command-line pieces every benchmark shares: its command line (a flag per Config field, from
+:mod:`zip2zip.config_cli`, plus ``--smoke``, ``--out``, ``--force``, ``--allow-dirty``, ``--resume``), path checks,
+the closing summary, and :func:`run_and_write`, which strings those together with the one resume/write path
 (:class:`benchmarks._result_file.ResultFile`) as the end of every benchmark's ``main``.
 
 Usage errors are one line on stderr and exit status 2, raised while the arguments are parsed, before any
-work: a typo in a name (``--corpora wikitext103``), a path that names nothing, a count out of range (refused
-by the benchmark's Config, :func:`check_at_least`), a damaged ``--resume`` file, an ``--out`` this run must not
-replace (:func:`benchmarks._result_file.out_problem`).
+work: a typo in a name (``--corpora wikitext103``, declared with :class:`zip2zip.config_cli.Names`), a path
+that names nothing, a count out of range (refused by the benchmark's Config, :func:`check_at_least`), a
+damaged ``--resume`` file, an ``--out`` this run must not replace (:func:`benchmarks._result_file.out_problem`).
 Only what the user cannot fix by retyping (an unreachable hub, a package that is not installed) is left
 to the benchmark, which skips it with the reason recorded in the result.
 """
@@ -13,16 +14,16 @@ to the benchmark, which skips it with the reason recorded in the result.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from zip2zip.config_cli import ConfigCommandLine, ParsedCommandLine
 from zip2zip.evaluation.results import PARTIAL_SUFFIX, BenchmarkResult, is_partial, refuse_dirty_checkout
 from zip2zip.modeling.pretrained_cache import reuse_loaded_models
-from zip2zip.registry import check_name, unknown_name_message
+from zip2zip.registry import unknown_name_message
 
 from ._result_file import BASELINES_DIR, RESULTS_DIR, ResultFile, run_tag
 
@@ -30,51 +31,77 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 C = TypeVar("C", bound="DataclassInstance")  # a benchmark Config: ``dataclasses.replace`` needs a dataclass
+C_contra = TypeVar("C_contra", contravariant=True)
 
 
-class _Parser(argparse.ArgumentParser):
-    """``argparse`` whose usage errors are one line (the full usage is one ``--help`` away)."""
+class Run(Protocol[C_contra]):
+    """A benchmark's ``run``, as :func:`run_and_write` calls it: the Config, then what a resumed run keeps
+    (``previous`` rows and their ``previous_assets``), and ``on_progress(rows so far, assets)`` after each new
+    cell, which saves them to the partial file."""
 
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+    def __call__(
+        self,
+        config: C_contra,
+        /,
+        *,
+        status: str,
+        previous: list[dict[str, Any]],
+        previous_assets: dict[str, Any],
+        on_progress: Callable[[list[dict[str, Any]], dict[str, Any]], None],
+    ) -> BenchmarkResult: ...
 
 
-def new_parser(benchmark: str, description: str | None) -> argparse.ArgumentParser:
-    """The parser of ``python -m benchmarks.<benchmark>``, with the common arguments already added."""
-    parser = _Parser(
+def new_command_line(
+    benchmark: str,
+    config_type: type[C],
+    description: str | None,
+    *,
+    presets: Callable[[argparse.Namespace], C] | None = None,
+) -> ConfigCommandLine[C]:
+    """The command line of ``python -m benchmarks.<benchmark>``: a flag per ``config_type`` field and the
+    common arguments. ``presets(first)``: the Config giving the defaults, from ``--smoke`` (``first.smoke``);
+    by default ``config_type.smoke()`` or ``config_type()``."""
+    command = ConfigCommandLine(
+        config_type,
         prog=f"python -m benchmarks.{benchmark}",
         description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        presets=presets or (lambda first: config_type.smoke() if first.smoke else config_type()),  # type: ignore[attr-defined]
     )
-    add_common_arguments(parser, benchmark=benchmark)
-    return parser
+    add_common_arguments(command, benchmark=benchmark)
+    return command
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, *, benchmark: str) -> None:
+def add_common_arguments(command: ConfigCommandLine[Any], *, benchmark: str) -> None:
     """``--smoke``, ``--out``, ``--force`` and ``--allow-dirty``, worded the same in every benchmark."""
-    parser.add_argument("--smoke", action="store_true", help="seconds-long run on tiny settings (for tests)")
-    parser.add_argument(
+    command.add_argument(
+        "--smoke",
+        action="store_true",
+        read_first=True,
+        help="seconds-long run on tiny settings (for tests); --smoke --help shows its defaults",
+    )
+    command.add_argument(
         "--out",
+        metavar="PATH",
         type=argument_type(_result_path),
         help=f"result JSON path (default: {RESULTS_DIR}/{benchmark}/<run-tag>.json, e.g. {run_tag()})",
     )
-    parser.add_argument(
+    command.add_argument(
         "--force",
         action="store_true",
         help=f"let a smoke run replace a full or committed {benchmark} result (never another benchmark's "
         f"file, nor {BASELINES_DIR}/)",
     )
-    parser.add_argument(
+    command.add_argument(
         "--allow-dirty",
         action="store_true",
         help="write a full result although the git checkout has uncommitted changes (recorded as dirty)",
     )
 
 
-def add_resume_argument(parser: argparse.ArgumentParser, *, kept: str, same: str = "") -> None:
+def add_resume_argument(command: ConfigCommandLine[Any], *, kept: str, same: str = "") -> None:
     """``--resume``, worded the same in every benchmark: "<kept> of an interrupted run ..., else of --out"
     (``same``: what the earlier run must share, e.g. "sampling config")."""
-    parser.add_argument(
+    command.add_argument(
         "--resume",
         action="store_true",
         help=f"{kept} of an interrupted run (its .partial.json file), else of --out"
@@ -82,41 +109,16 @@ def add_resume_argument(parser: argparse.ArgumentParser, *, kept: str, same: str
     )
 
 
-def add_corpus_source_argument(parser: argparse.ArgumentParser, *, auto: str | None = None) -> None:
-    """``--corpus-source``, one of the corpus sources; ``auto``: what the benchmark does with "auto" (said
-    in the help after the sources)."""
-    from zip2zip.data.corpora import SOURCES
-
-    parser.add_argument(
-        "--corpus-source",
-        type=one_of(SOURCES, kind="corpus source"),
-        help=", ".join(SOURCES) + (f"; auto: {auto}" if auto else ""),
-    )
-
-
-def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """``parser.parse_args``, then a usage error at once, not after a long run, if the full result
-    could not be written (uncommitted changes without ``--allow-dirty``)."""
-    args = parser.parse_args(argv)
-    if not args.smoke:
+def parse_args(command: ConfigCommandLine[C], argv: Sequence[str] | None) -> ParsedCommandLine[C]:
+    """The Config and flags of ``argv``, then a usage error at once, not after a long run, if the full
+    result could not be written (uncommitted changes without ``--allow-dirty``)."""
+    parsed = command.parse(argv)
+    if not parsed.args.smoke:
         try:
-            refuse_dirty_checkout(args.allow_dirty)
+            refuse_dirty_checkout(parsed.args.allow_dirty)
         except ValueError as exc:
-            parser.error(str(exc))
-    return args
-
-
-def resolve_config(parser: argparse.ArgumentParser, base: C, overrides: Mapping[str, Any]) -> C:
-    """``base`` with the overrides that are not None; a value the Config rejects is a usage error."""
-    try:
-        return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
-    except ValueError as exc:
-        parser.error(str(exc))
-
-
-def given_fields(args: argparse.Namespace, config_type: type) -> dict[str, Any]:
-    """The flags that map 1:1 to a field of ``config_type`` (``--max-length`` -> ``max_length``)."""
-    return {f.name: getattr(args, f.name, None) for f in dataclasses.fields(config_type)}
+            command.error(str(exc))
+    return parsed
 
 
 def check_at_least(config: object, minimum: float, *names: str, hint: str = "") -> None:
@@ -148,39 +150,6 @@ def argument_type(check: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse
 
 
-def one_of(known: Iterable[str], *, kind: str) -> Callable[[str], str]:
-    """argparse ``type=`` for one registry name; a typo names the closest known name."""
-    names = tuple(known)
-    return argument_type(lambda text: check_name(text, names, kind=kind))
-
-
-def comma_list_of(known: Iterable[str], *, kind: str) -> Callable[[str], tuple[str, ...]]:
-    """argparse ``type=`` for ``--flag a,b``: at least one name, each known, repeats dropped (order kept)."""
-    names = tuple(known)
-
-    def check(text: str) -> tuple[str, ...]:
-        chosen = tuple(dict.fromkeys(x.strip() for x in text.split(",") if x.strip()))
-        if not chosen:
-            raise ValueError(f"no {kind} given; choose from {', '.join(names)}")
-        return tuple(check_name(x, names, kind=kind) for x in chosen)
-
-    return argument_type(check)
-
-
-def comma_list(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
-    """argparse ``type=`` for ``--flag 1,2,3``; an empty string gives an empty tuple (e.g. "no sweep")."""
-
-    def check(text: str) -> tuple[Any, ...]:
-        try:
-            return tuple(kind(x) for x in text.split(",") if x)
-        except ValueError:
-            if kind not in (int, float):  # a validator's own message names the bad item
-                raise
-            raise ValueError(f"{text!r} is not a comma list of {kind.__name__}") from None
-
-    return argument_type(check)
-
-
 _HF_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
 
@@ -194,7 +163,7 @@ def tokenizer_name(text: str) -> str:
     raise ValueError(unknown_name_message("tokenizer", text, TOKENIZERS, also="a Hugging Face id or folder"))
 
 
-def check_hub_tokenizers(parser: argparse.ArgumentParser, names: Iterable[str]) -> None:
+def check_hub_tokenizers(command: ConfigCommandLine[Any], names: Iterable[str]) -> None:
     """Load each non-registry tokenizer (a hub id or folder) once, before any work: one that does not load
     while the hub is reachable is a usage error. With the hub unreachable the benchmark skips it, saying so."""
     from zip2zip.data.hub_reachability import hub_is_reachable
@@ -207,7 +176,7 @@ def check_hub_tokenizers(parser: argparse.ArgumentParser, names: Iterable[str]) 
             get_tokenizer(name)
         except ValueError as exc:
             if Path(name).exists() or hub_is_reachable():
-                parser.error(str(exc))
+                command.error(str(exc))
 
 
 def _result_path(text: str) -> Path:
@@ -230,12 +199,11 @@ def _result_path(text: str) -> Path:
 
 
 def run_and_write(
-    parser: argparse.ArgumentParser,
-    args: argparse.Namespace,
-    config: Any,
+    command: ConfigCommandLine[C],
+    parsed: ParsedCommandLine[C],
     *,
     benchmark: str,
-    run: Callable[..., BenchmarkResult],
+    run: Run[C],
     summary_lines: Callable[[BenchmarkResult], list[str]],
     config_dict: Mapping[str, Any],
     must_match: Iterable[str],
@@ -244,18 +212,18 @@ def run_and_write(
     check_existing: Callable[[ResultFile], None] | None = None,
     renamed_keys: Mapping[str, str] | None = None,
 ) -> None:
-    """The close of every benchmark's ``main``, once the arguments and the Config are checked: pick ``--out``
+    """The close of every resumable benchmark's ``main``, once the command line is parsed: pick ``--out``
     (:meth:`ResultFile.for_args`, which refuses one this run must not replace), resume what ``--resume`` keeps
-    (:class:`ResultFile`), call
-    ``run(config, status=, previous=, previous_assets=, on_progress=)``, write the result and print the summary.
+    (:class:`ResultFile`), call ``run`` (:class:`Run`), write the result and print the summary.
 
     ``config_dict``: the config as recorded (and compared on ``--resume``; ``renamed_keys`` as in
-    :class:`ResultFile`); ``device``: the run tag's device;
+    :class:`ResultFile`); ``row_keys``: the benchmark's ``ROW_KEYS``; ``device``: the run tag's device;
     ``check_existing``: called with the :class:`ResultFile` when ``--out`` already exists, before anything is
-    resumed (to refuse, with ``parser.error``, a file this run must not continue or replace).
+    resumed (to refuse, with ``command.error``, a file this run must not continue or replace).
     """
+    args = parsed.args
     results = ResultFile.for_args(
-        parser,
+        command.parser,
         args,
         benchmark=benchmark,
         config=config_dict,
@@ -269,7 +237,7 @@ def run_and_write(
     saved = results.begin(resume=args.resume)
     with reuse_loaded_models():  # the rows of one run share their base models' weights, read once
         result = run(
-            config,
+            parsed.config,
             status="smoke" if args.smoke else "full",
             previous=saved.rows,
             previous_assets=saved.assets,

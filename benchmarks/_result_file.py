@@ -33,6 +33,7 @@ from zip2zip.evaluation.results import (
 RESULTS_DIR = Path("results")
 # the regression baselines: written only by ``python -m benchmarks.regression --update-baselines``
 BASELINES_DIR = RESULTS_DIR / "regression"
+DERIVED_ROW_KEY = "versus"  # a row computed from two measured rows (a difference), named by what it compares
 
 
 # ---- result paths ------------------------------------------------------------------------------------
@@ -143,7 +144,8 @@ class ResultFile:
     ``status``: ``"full"`` or ``"smoke"``, what this run writes; ``force``: ``--force``.
     ``must_match``: config keys an earlier run must share to be resumed (a differing one is a usage error,
     never a silent mix of two setups); ``renamed_keys``: old key -> new key, for runs saved before a
-    rename. ``row_keys``: what identifies a row (a saved row without them is damaged).
+    rename. ``row_keys``: the benchmark's ``ROW_KEYS``, what identifies a row (a saved row without them is
+    damaged; ``versus`` names only the derived rows, which are dropped and recomputed).
     """
 
     def __init__(
@@ -237,7 +239,7 @@ class ResultFile:
             self.parser.error(
                 f"--resume: {source} was made with another {', '.join(differing)}; remove it or drop --resume"
             )
-        rows = [row for row in saved["rows"] if "versus" not in row]
+        rows = [row for row in saved["rows"] if DERIVED_ROW_KEY not in row]
         print(f"resuming {len(rows)} rows from {source}", file=sys.stderr)
         return Saved(rows, saved.get("assets") or {})
 
@@ -302,7 +304,7 @@ def _schema_problem(data: Any, benchmark: str, row_keys: Sequence[str]) -> str |
     if not isinstance(data.get("config"), dict):
         return "no 'config' object"
     rows = data.get("rows")
-    needed = {"metrics", *row_keys}
+    needed = {"metrics", *row_keys} - {DERIVED_ROW_KEY}
     if not isinstance(rows, list) or not all(isinstance(r, dict) and needed <= set(r) for r in rows):
         return f"'rows' is not a list of rows with {', '.join(sorted(needed))}"
     if not isinstance(data.get("assets", {}), dict):

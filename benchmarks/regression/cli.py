@@ -13,9 +13,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from zip2zip.config_cli import OneLineErrorParser
 from zip2zip.provenance import LOCK_FILE, lock_record
 
-from .._cli import _Parser
 from .baselines import baseline_path, dirty_tree_problem, read_baseline, write_baseline
 from .compare import Check, compare, uncovered
 from .metrics import Metric
@@ -30,7 +30,7 @@ _LOG_TAIL_LINES = 15
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m benchmarks.regression",
         description=(__doc__ or "").split("\n\n")[0]
         + f"\n\nPresets: {', '.join(PRESETS)}; plus {RENDERING} (committed results render to the committed "

@@ -1,7 +1,7 @@
 """Benchmark outputs -> flat named metrics, the unit the regression check compares.
 
 A metric is named ``<benchmark>/<row>/<field>``: the benchmark, the row's identifying keys
-(``tokenizer=llama3,corpus=code,...``, the keys its benchmark resumes by) and the metric's name in the row
+(``tokenizer=llama3,corpus=code,...``: its benchmark's ``ROW_KEYS``) and the metric's name in the row
 (``bytes_per_base_token``). Every ``metrics`` entry of a row gives one metric (its ``value``), and so does
 every other number in the row outside the identifying keys (``num_docs_used``, ``duration_s``). Lists
 (per-document scores, raw timing samples) and text are not metrics: what they sum to is.
@@ -12,29 +12,22 @@ point, the last training step and the run's totals.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 Value = float | int | str | None
 
-# What identifies a row of each benchmark (missing keys are left out of the name, e.g. ``versus``).
-ROW_KEYS: dict[str, tuple[str, ...]] = {
-    "efficiency": ("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size"),
-    "codec": ("data", "operation", "max_subtokens", "max_codebook_size"),
-    "throughput": ("corpus", "prompt_base_tokens", "mode", "method", "phase"),
-    "decode_step": (
-        "model",
-        "method",
-        "phase",
-        "batch_size",
-        "decode_mode",
-        "max_codebook_size",
-        "hyper_encoder_width",
-    ),
-    "perplexity": ("model", "corpus", "versus"),
-    "downstream": ("model", "task", "versus"),
-}
+
+def row_keys(benchmark: str) -> tuple[str, ...]:
+    """What identifies a row of ``benchmark``: the ``ROW_KEYS`` its module declares where its rows are
+    built (a row has those that apply to it; missing ones are left out of its name, e.g. ``versus``)."""
+    try:
+        module = importlib.import_module(f"benchmarks.{benchmark}")
+    except ModuleNotFoundError:
+        raise ValueError(f"no benchmark {benchmark!r} (no module benchmarks.{benchmark})") from None
+    return tuple(module.ROW_KEYS)
 
 
 @dataclass(frozen=True)
@@ -75,11 +68,9 @@ def row_id(row: Mapping[str, Any], keys: Iterable[str]) -> str:
 
 def result_metrics(result: Mapping[str, Any]) -> dict[str, Metric]:
     """Every metric of a benchmark result file (``BenchmarkResult`` as JSON). Raises ValueError for a
-    benchmark without declared row keys or two rows with the same name (the names would collide)."""
+    unknown benchmark or two rows with the same name (the names would collide)."""
     benchmark = result["benchmark"]
-    if benchmark not in ROW_KEYS:
-        raise ValueError(f"no row keys declared for benchmark {benchmark!r} in ROW_KEYS")
-    keys = ROW_KEYS[benchmark]
+    keys = row_keys(benchmark)
     out: dict[str, Metric] = {}
     for row in result["rows"]:
         rid = row_id(row, keys)
@@ -94,7 +85,9 @@ def result_metrics(result: Mapping[str, Any]) -> dict[str, Metric]:
         ]
         for metric in found:
             if metric.name in out:
-                raise ValueError(f"two rows of {benchmark} are both named {rid!r}: add a key to ROW_KEYS")
+                raise ValueError(
+                    f"two rows of {benchmark} are both named {rid!r}: add a key to benchmarks.{benchmark}.ROW_KEYS"
+                )
             out[metric.name] = metric
     return out
 

@@ -13,7 +13,7 @@ from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer
 from huggingface_hub import constants
 
 from benchmarks import _checkpoints, downstream, perplexity, throughput
-from benchmarks._cli import new_parser
+from benchmarks._cli import new_command_line
 from benchmarks._result_file import ResultFile
 from zip2zip.evaluation.results import read_result, row_digest
 from zip2zip.modeling.checkpoint import ENCODER_WEIGHTS_FILE
@@ -128,10 +128,7 @@ def test_a_bad_checkpoint_is_a_one_line_usage_error(name, given, message, monkey
 
 
 def _parse(argv: list[str]) -> perplexity.Config:
-    parser = new_parser("perplexity", None)
-    _checkpoints.add_checkpoint_arguments(parser, untrained="untrained")
-    parser.add_argument("--models", type=lambda text: tuple(text.split(",")))
-    return _checkpoints.parse_config(parser, argv, perplexity.Config(), perplexity.Config.smoke())[1]
+    return _checkpoints.parse_config(new_command_line("perplexity", perplexity.Config, None), argv).config
 
 
 def test_a_control_on_another_base_is_left_out_unless_asked_for(capsys) -> None:
@@ -158,7 +155,7 @@ def test_a_run_saved_before_the_rename_still_resumes(tmp_path: Path) -> None:
     saved["row_sha256"] = [row_digest(saved["config"], row) for row in saved["rows"]]
     out.write_text(json.dumps(saved))
     results = ResultFile(
-        new_parser("perplexity", None),
+        new_command_line("perplexity", perplexity.Config, None).parser,
         out,
         benchmark="perplexity",
         config={"checkpoint": "models/x"},

@@ -9,8 +9,8 @@ import json
 import pytest
 from _usage_errors import usage_error
 
-from benchmarks._cli import new_parser
 from benchmarks._result_file import ResultFile
+from zip2zip.config_cli import OneLineErrorParser
 from zip2zip.evaluation.results import (
     BenchmarkResult,
     metric,
@@ -34,7 +34,7 @@ def _file(out, **kwargs) -> ResultFile:
         "status": "smoke",
         **kwargs,
     }
-    return ResultFile(new_parser("perplexity", None), out, **options)
+    return ResultFile(OneLineErrorParser(prog="python -m benchmarks.perplexity"), out, **options)
 
 
 def _save(path, config, rows, **extra) -> None:

