@@ -243,8 +243,14 @@ def run_and_write(
             previous_assets=saved.assets,
             on_progress=results.save_progress,
         )
+    result.command = recorded_command(benchmark, parsed)
     results.write(result)
     print_summary(result, summary_lines(result), results.out)
+
+
+def recorded_command(benchmark: str, parsed: ParsedCommandLine[Any]) -> list[str]:
+    """The command line of this run, as a result records it: ``["python", "-m", "benchmarks.codec", ...]``."""
+    return ["python", "-m", f"benchmarks.{benchmark}", *parsed.argv]
 
 
 def print_summary(result: BenchmarkResult, lines: list[str], out: Path) -> None:

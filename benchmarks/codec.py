@@ -36,7 +36,14 @@ from zip2zip.config_cli import Names, check_names, option
 from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import median, stdev, time_interleaved
 
-from ._cli import check_hub_tokenizers, new_command_line, parse_args, print_summary, tokenizer_name
+from ._cli import (
+    check_hub_tokenizers,
+    new_command_line,
+    parse_args,
+    print_summary,
+    recorded_command,
+    tokenizer_name,
+)
 from ._result_file import ResultFile
 
 
@@ -400,6 +407,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         command.parser, parsed.args, benchmark="codec", config=asdict(parsed.config), row_keys=ROW_KEYS
     )
     result = run(parsed.config, status="smoke" if parsed.args.smoke else "full")
+    result.command = recorded_command("codec", parsed)
     results.write(result)
     print_summary(result, _summary_lines(result), results.out)
 

@@ -37,7 +37,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
-from benchmarks._cli import check_at_least, new_command_line, parse_args, print_summary
+from benchmarks._cli import check_at_least, new_command_line, parse_args, print_summary, recorded_command
 from benchmarks._result_file import ResultFile
 from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
 from zip2zip.codec.lzw import LZWStream
@@ -479,6 +479,7 @@ def main(argv: list[str] | None = None) -> None:
     result = run(parsed.config)
     if parsed.args.smoke:
         result.status = "smoke"
+    result.command = recorded_command("decode_step", parsed)
     results.write(result)
     print_summary(result, _summary(result), results.out)
 

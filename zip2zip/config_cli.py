@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast
@@ -242,7 +243,8 @@ class ConfigCommandLine(Generic[C]):
             self.parser.error(str(exc))
         for name in self.fields:
             setattr(args, name, getattr(config, name))
-        return ParsedCommandLine(config, args, frozenset(given))
+        typed = tuple(sys.argv[1:] if argv is None else argv)
+        return ParsedCommandLine(config, args, frozenset(given), typed)
 
 
 def _without_none(kind: Any) -> Any:
@@ -252,9 +254,11 @@ def _without_none(kind: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class ParsedCommandLine(Generic[C]):
-    """What a command line asked for: the ``config``, every flag (``args``), and which fields were typed
-    (``given``: a value equal to the preset's still counts as asked for)."""
+    """What a command line asked for: the ``config``, every flag (``args``), which fields were typed
+    (``given``: a value equal to the preset's still counts as asked for) and the arguments as typed (``argv``,
+    recorded in results so a run can be repeated)."""
 
     config: C
     args: argparse.Namespace
     given: frozenset[str]
+    argv: tuple[str, ...] = ()

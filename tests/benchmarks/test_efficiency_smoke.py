@@ -25,6 +25,7 @@ def test_smoke_writes_valid_result(tmp_path, _llama3) -> None:
     efficiency.main(["--smoke", "--out", str(out)])
     result = read_result(out)
     assert result.status == "smoke" and result.benchmark == "efficiency"
+    assert result.command == ["python", "-m", "benchmarks.efficiency", "--smoke", "--out", str(out)]
     main = [r for r in result.rows if r["setting"] == "main"]
     assert {(r["tokenizer"], r["corpus"]) for r in main} == {("llama3", "code"), ("llama3", "web")}
     for row in main:

@@ -7,7 +7,8 @@ values="value")``). Columns, left to right:
 - the file: ``benchmark``, ``run`` (the run tag, the file name without ``.json``), ``path``, ``status``
   (``full``, ``smoke``, or ``partial`` for an interrupted run's progress file), ``created_utc``,
   ``git_commit``, ``git_dirty``, ``device`` (the GPU names when the run used CUDA, else the CPU model),
-  ``assets`` (the real tokenizers, corpora and models used, as canonical JSON text: ``json.loads`` it);
+  ``assets`` (the real tokenizers, corpora and models used, as canonical JSON text: ``json.loads`` it),
+  ``command`` (the command line that made the file, shell-quoted; missing in files older than its record);
 - the row: ``row`` (its index in the file), ``is_comparison`` (a difference between two methods, whose
   ``versus`` names the reference, rather than a measurement), then the row's keys (``model``, ``corpus``,
   ``setting``, ...; missing where a row lacks one). Keys holding lists or objects (per-document NLLs,
@@ -22,6 +23,7 @@ Files are read through :func:`zip2zip.evaluation.results.read_result`; nothing i
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +45,7 @@ _FILE_COLUMNS = (
     "git_dirty",
     "device",
     "assets",
+    "command",
 )
 _METRIC_COLUMNS = (
     "metric",
@@ -58,7 +61,7 @@ _METRIC_COLUMNS = (
 # Fixed columns keep their dtype in every file, so concatenating files never degrades them to ``object``.
 _DTYPES = {
     **dict.fromkeys(("benchmark", "run", "path", "status", "created_utc", "git_commit", "device"), "str"),
-    **dict.fromkeys(("assets", "versus", "metric", "unit", "reason"), "str"),
+    **dict.fromkeys(("assets", "command", "versus", "metric", "unit", "reason"), "str"),
     **dict.fromkeys(("value", "stdev", "stderr", "ci95_low", "ci95_high"), "float64"),
     "git_dirty": "boolean",
     "row": "Int64",
@@ -115,6 +118,7 @@ def result_frame(result: BenchmarkResult, *, path: Path | str | None = None) -> 
         "git_dirty": result.git.get("dirty"),
         "device": _device(result),
         "assets": json.dumps(result.assets, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        "command": shlex.join(result.command) if result.command else None,
     }
     keys = [k for k in _row_keys(result.rows) if k != "versus"]
     records: list[dict[str, Any]] = []

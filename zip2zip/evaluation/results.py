@@ -35,7 +35,8 @@ class BenchmarkResult:
     ``metrics`` dict whose values are ``metric(...)`` objects; ``row_sha256`` their digests
     (:func:`row_digest`; absent in files written before them), so ``--resume`` refuses an edited row.
     ``assets`` says which real tokenizers, corpora and models were actually used (names, versions, file
-    hashes), ``skipped`` what was not and why.
+    hashes), ``skipped`` what was not and why; ``command`` the command line that made it (absent in files
+    written before it was recorded).
     """
 
     benchmark: str
@@ -50,6 +51,9 @@ class BenchmarkResult:
     created_utc: str = ""
     schema_version: int = SCHEMA_VERSION
     row_sha256: list[str] = field(default_factory=list)  # row_digest of each row, filled by write_result
+    command: list[str] = field(
+        default_factory=list
+    )  # e.g. ["python", "-m", "benchmarks.efficiency", "--smoke"]
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
