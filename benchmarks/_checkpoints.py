@@ -18,15 +18,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from zip2zip.config_cli import ConfigCommandLine, ParsedCommandLine
-from zip2zip.modeling.base_models import SMOLLM2_GGUF, SMOLLM2_PACKAGE
-from zip2zip.modeling.checkpoint import BaseReference, base_reference
-from zip2zip.modeling.config import CONFIG_FILE_NAME, PACKAGE_SCHEME
+from zip2zip.data.tokenizers import Tokenizer
+from zip2zip.modeling.base_models import (
+    BASE_MODELS,
+    BaseReference,
+    LoadedBase,
+    load_base,
+    load_base_tokenizer,
+)
+from zip2zip.modeling.checkpoint import base_reference
+from zip2zip.modeling.config import CONFIG_FILE_NAME
 from zip2zip.modeling.upstream_checkpoint import upstream_format_version
 
 from ._cli import parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
-SMOLLM2_BASE = BaseReference(PACKAGE_SCHEME + SMOLLM2_PACKAGE, SMOLLM2_GGUF)  # what `nox -s train` wraps
+SMOLLM2_BASE = BASE_MODELS["smollm2"].offline  # what `nox -s train` wraps
 CHECKPOINT_BASE = "checkpoint"  # a Config's base-model setting: the base named by its checkpoint
 # Config keys renamed since results were committed: (old name, new name), so --resume still matches them.
 RENAMED_CONFIG_KEYS = {"zip2zip_checkpoint": "checkpoint"}
@@ -139,7 +146,7 @@ def checked_checkpoint(text: str) -> str:
 
 def default_base(name: str) -> BaseReference | None:
     """The base a ``base_model`` setting names (None: a random tiny model, which no checkpoint wraps)."""
-    return SMOLLM2_BASE if name == "smollm2" else None
+    return BASE_MODELS[name].reference() if name in BASE_MODELS else None
 
 
 def run_base(base_model: str, checkpoint: str | None) -> BaseReference | None:
@@ -167,54 +174,31 @@ def describe_base(base: BaseReference) -> str:
     return display_path(path) if path.is_absolute() else base.name_or_path
 
 
-def load_checkpoint_base(
-    checkpoint: Checkpoint, *, dtype: Any = None, device: Any = None
-) -> tuple[Any, dict]:
-    """The base model a checkpoint wraps, in eval mode, without its adapter or encoders; and its provenance."""
-    import torch
-
-    from zip2zip.modeling.base_models import load_base_model
-    from zip2zip.modeling.checkpoint import load_base_model as load_referenced_model
-    from zip2zip.modeling.config import resolve_base_location
-
-    dtype = dtype or torch.float32
-    if checkpoint.base == SMOLLM2_BASE:
-        registered, provenance = load_base_model("smollm2", dtype=dtype, device=device)
-        return registered, {**provenance, "base_of_checkpoint": checkpoint.as_given}
-    ref = checkpoint.base
-    location = resolve_base_location(ref.name_or_path)
-    model = load_referenced_model(
-        location, gguf_file=ref.gguf_file, revision=ref.revision, dtype=dtype, trust_remote_code=False
-    )
-    provenance = {**checkpoint.record()["base_model"], "random_weights": False}
-    provenance["name"] = provenance.pop("name_or_path")
-    return model.to(device or "cpu").eval(), {**provenance, "base_of_checkpoint": checkpoint.as_given}
-
-
-def load_checkpoint_hf_tokenizer(checkpoint: Checkpoint) -> Any:
-    """The Hugging Face tokenizer of a checkpoint's base model."""
-    from transformers import AutoTokenizer
-
-    from zip2zip.modeling.config import resolve_base_location
-    from zip2zip.remote_code import refusing_remote_code
-
-    ref = checkpoint.base
-    location = resolve_base_location(ref.name_or_path)
-    with refusing_remote_code(location):
-        return AutoTokenizer.from_pretrained(
-            location, gguf_file=ref.gguf_file, revision=ref.revision, trust_remote_code=False
-        )
-
-
-def load_checkpoint_tokenizer(checkpoint: Checkpoint) -> Any:  # -> zip2zip.data.tokenizers.Tokenizer
-    """The base tokenizer of a checkpoint's base model, as the benchmarks' ``Tokenizer``."""
-    from zip2zip.data.tokenizers import from_hf_tokenizer, get_tokenizer
-
-    if checkpoint.base == SMOLLM2_BASE:
-        return get_tokenizer("smollm2")
+def load_checkpoint_base(checkpoint: Checkpoint, **options: Any) -> LoadedBase:
+    """``load_base`` of the base ``checkpoint`` wraps; a base outside the registry is recorded as the checkpoint
+    names it (folders relative to the repository: no local paths in a result)."""
+    loaded = load_base(checkpoint.base, **options)
+    if _is_registered(checkpoint.base):
+        return loaded
     record = checkpoint.record()["base_model"]
-    provenance = {**record, "base_of_checkpoint": checkpoint.as_given}
-    return from_hf_tokenizer(record["name_or_path"], load_checkpoint_hf_tokenizer(checkpoint), provenance)
+    provenance = {"name": record["name_or_path"], **record, "random_weights": False}
+    del provenance["name_or_path"]
+    return LoadedBase(loaded.model, provenance, lambda: checkpoint_tokenizer(checkpoint))
+
+
+def _is_registered(base: BaseReference) -> bool:
+    """Whether ``base`` is a registry entry's (which records its own provenance, package and sha256)."""
+    return any(base == spec.reference() for spec in BASE_MODELS.values())
+
+
+def checkpoint_tokenizer(checkpoint: Checkpoint) -> Tokenizer:
+    """The tokenizer of the base ``checkpoint`` wraps, recorded as ``load_checkpoint_base`` records the base."""
+    tokenizer = load_base_tokenizer(checkpoint.base)
+    if _is_registered(checkpoint.base):
+        return tokenizer
+    record = checkpoint.record()["base_model"]
+    provenance = {**record, "backend": tokenizer.provenance["backend"]}
+    return dataclasses.replace(tokenizer, name=record["name_or_path"], provenance=provenance)
 
 
 # ---- models of the evaluation benchmarks -------------------------------------------------------------

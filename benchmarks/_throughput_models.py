@@ -9,10 +9,11 @@ from typing import Any, Protocol
 
 import torch
 
-from zip2zip.data.tokenizers import Tokenizer, get_tokenizer
-from zip2zip.modeling.base_models import PHI35_MINI_HUB_ID, TinyLlama, load_base_model
+from zip2zip.data.tokenizers import BYTES_PAD, Tokenizer, bytes_tokenizer, get_tokenizer
+from zip2zip.modeling.base_models import BASE_MODELS, PHI35_MINI_HUB_ID, LoadedBase, TinyLlama
+from zip2zip.modeling.base_models import load_base as load_registered_base
 
-from ._checkpoints import CHECKPOINT_BASE, find_checkpoint, load_checkpoint_base, load_checkpoint_tokenizer
+from ._checkpoints import CHECKPOINT_BASE, find_checkpoint, load_checkpoint_base
 
 
 class ModelSettings(Protocol):
@@ -34,44 +35,54 @@ class ModelSettings(Protocol):
     def max_codebook_size(self) -> int: ...
 
 
-def bytes_tokenizer() -> Tokenizer:
-    """UTF-8 bytes as ids (pad = 256): no asset needed, for smoke runs."""
-    return Tokenizer(
-        name="bytes",
-        vocab_size=257,
-        special_ids=frozenset({256}),
-        pad_token_id=256,
-        provenance={"kind": "UTF-8 bytes, pad id 256"},
-        _encode_batch=lambda texts: [list(t.encode("utf-8")) for t in texts],
-        _decode=lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
-    )
-
-
-def load_base(config: ModelSettings, tok: Tokenizer, device: torch.device) -> tuple[Any, dict[str, Any]]:
+def load_base(config: ModelSettings, device: torch.device) -> LoadedBase:
+    """The base of ``config.model`` with its tokenizer, through the registry (``tiny``: the bytes tokenizer)."""
     dtype = getattr(torch, config.dtype)
     if config.model == CHECKPOINT_BASE:
         return load_checkpoint_base(find_checkpoint(str(config.checkpoint)), dtype=dtype, device=device)
-    if config.model == "smollm2":
-        return load_base_model("smollm2", dtype=dtype, device=device)
-    torch.manual_seed(config.seed)
     if config.model == "tiny":
-        tiny = TinyLlama(tok.vocab_size, tie_word_embeddings=True, pad_token_id=tok.pad_token_id)
-        return load_base_model("tiny-llama", tiny=tiny, dtype=dtype, device=device)
+        tiny = TinyLlama(bytes_tokenizer().vocab_size, tie_word_embeddings=True, pad_token_id=BYTES_PAD)
+        return load_registered_base("tiny", tiny=tiny, seed=config.seed, dtype=dtype, device=device)
+    if config.model == "phi-3.5-mini":
+        return _phi35_mini(config, dtype, device)
+    return load_registered_base(config.model, dtype=dtype, device=device)
+
+
+def _phi35_mini(config: ModelSettings, dtype: torch.dtype, device: torch.device) -> LoadedBase:
+    """Phi-3.5-mini from the hub; without it, and when ``allow_random_weights``, its shape with random weights
+    (replay-mode cost does not depend on the weights), the reason recorded."""
     try:
-        return load_base_model("phi-3.5-mini", dtype=dtype, device=device)
+        return load_registered_base("phi-3.5-mini", dtype=dtype, device=device)
     except (OSError, ValueError) as exc:
         if not config.allow_random_weights:
             raise ValueError(
                 f"{PHI35_MINI_HUB_ID} is not available ({exc}); allow random weights or use the hub"
             ) from exc
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
-    return _random_phi35_mini(tok, dtype, device, reason)
+    tokenizer = phi35_mini_tokenizer(config)
+    torch.manual_seed(config.seed)
+    model, provenance = _random_phi35_mini(tokenizer, dtype, device, reason)
+    return LoadedBase(model, provenance, lambda: tokenizer)
+
+
+def phi35_mini_tokenizer(config: ModelSettings) -> Tokenizer:
+    """Phi-3.5-mini's tokenizer; offline and not cached, SmolLM2's stands in when ``allow_random_weights``
+    (said on stdout and recorded in the tokenizer's provenance), else refused."""
+    try:
+        return get_tokenizer(BASE_MODELS["phi-3.5-mini"].tokenizer)
+    except ValueError as exc:  # not cached and the hub unreachable
+        if not config.allow_random_weights:
+            raise ValueError(f"{PHI35_MINI_HUB_ID}'s tokenizer is not available ({exc})") from exc
+    stand_in = get_tokenizer("smollm2")
+    why = f"{PHI35_MINI_HUB_ID}'s tokenizer is not available offline: SmolLM2's stands in"
+    print(f"note: {why} (the random-weight replay cost does not depend on which)", flush=True)
+    return dataclasses.replace(stand_in, provenance={**stand_in.provenance, "stand_in_because": why})
 
 
 def _random_phi35_mini(
     tok: Tokenizer, dtype: torch.dtype, device: torch.device, reason: str
 ) -> tuple[Any, dict]:
-    """Phi-3.5-mini's shape with random weights: replay-mode cost does not depend on the weights."""
+    """Phi-3.5-mini's shape with random weights."""
     from transformers import AutoModelForCausalLM, Phi3Config
 
     cfg = Phi3Config(
@@ -93,25 +104,6 @@ def _random_phi35_mini(
         "random_weights": True,
         "why_random": reason,
     }
-
-
-def load_tokenizer(config: ModelSettings) -> Tokenizer:
-    if config.model == CHECKPOINT_BASE:
-        tokenizer: Tokenizer = load_checkpoint_tokenizer(find_checkpoint(str(config.checkpoint)))
-        return tokenizer
-    if config.model == "tiny":
-        return bytes_tokenizer()
-    if config.model == "phi3.5-mini":
-        try:
-            return get_tokenizer(PHI35_MINI_HUB_ID)
-        except ValueError as exc:  # not cached and the hub unreachable
-            if not config.allow_random_weights:
-                raise ValueError(f"{PHI35_MINI_HUB_ID}'s tokenizer is not available ({exc})") from exc
-            stand_in = get_tokenizer("smollm2")
-            why = f"{PHI35_MINI_HUB_ID}'s tokenizer is not available offline: SmolLM2's stands in"
-            print(f"note: {why} (the random-weight replay cost does not depend on which)", flush=True)
-            return dataclasses.replace(stand_in, provenance={**stand_in.provenance, "stand_in_because": why})
-    return get_tokenizer("smollm2")
 
 
 def wrap(config: ModelSettings, base: Any, tok: Tokenizer) -> tuple[Any, dict[str, Any]]:

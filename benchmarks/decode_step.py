@@ -39,18 +39,19 @@ from transformers import PreTrainedModel
 
 from benchmarks._cli import check_at_least, new_command_line, parse_args, print_summary, recorded_command
 from benchmarks._result_file import ResultFile
-from zip2zip.codec.config import CompressionConfig, compression_config_from_tokenizer
+from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.config_cli import Names, check_names, option
+from zip2zip.data.tokenizers import get_tokenizer
 from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
 from zip2zip.evaluation.devices import device_sync
 from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import DecodeTiming, median_metric, time_decode
 from zip2zip.inference.tokenization import compress_ids
-from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
+from zip2zip.modeling.base_models import BASE_MODELS, TinyLlama, load_base
 from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
-from zip2zip.registry import check_name, unknown_name_message
+from zip2zip.registry import check_name
 
 PROMPT_FILES = (
     "argparse.py",
@@ -63,7 +64,7 @@ PROMPT_FILES = (
     "string.py",
 )
 DECODE_MODES = ("greedy", "forced")
-MODELS = ("smollm2", "tiny")
+MODELS = tuple(BASE_MODELS)
 TOKENIZERS = ("smollm2", "bytes")
 Variant = tuple[int, int | None]  # (max_codebook_size C, hyper-encoder width; None = d)
 
@@ -146,16 +147,14 @@ class Config:
 # --------------------------------------------------------------------------------------- assets
 def _load_tokenizer(config: Config) -> tuple[Any, CompressionConfig, dict[str, Any]]:
     """(encode function text -> base ids, codec settings for C=max, asset record)."""
-    if config.tokenizer == "bytes":
-        comp = CompressionConfig(initial_vocab_size=257, pad_token_id=256, max_subtokens=config.max_subtokens)
-        return (lambda text: list(text.encode("utf-8"))), comp, {"tokenizer": "utf-8 bytes, pad=256"}
-    check_name(config.tokenizer, TOKENIZERS, kind="tokenizer")
-    from transformers import AutoTokenizer
-
-    gguf = smollm2_gguf_path()
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
-    comp = compression_config_from_tokenizer(tok, max_subtokens=config.max_subtokens)
-    return (lambda text: tok(text, add_special_tokens=False)["input_ids"]), comp, {"tokenizer": gguf.name}
+    tokenizer = get_tokenizer(check_name(config.tokenizer, TOKENIZERS, kind="tokenizer"))
+    comp = CompressionConfig(
+        initial_vocab_size=tokenizer.vocab_size,
+        pad_token_id=tokenizer.pad_token_id,
+        max_subtokens=config.max_subtokens,
+        disabled_ids=tokenizer.special_ids,
+    )
+    return tokenizer.encode, comp, {"tokenizer": {"name": tokenizer.name, **tokenizer.provenance}}
 
 
 def _texts(encode: Any, config: Config, batch_size: int) -> tuple[list[list[int]], list[str]]:
@@ -190,12 +189,12 @@ def _forced_codes(
 
 
 def _load_model(name: str, vocab_size: int, config: Config) -> tuple[PreTrainedModel, dict[str, Any]]:
-    if name == "smollm2":
-        return load_base_model("smollm2")
-    if name == "tiny":
-        tiny = TinyLlama(vocab_size, hidden_size=256, num_hidden_layers=4, tie_word_embeddings=True)
-        return load_base_model("tiny-llama", tiny=tiny, seed=config.seed)
-    raise ValueError(unknown_name_message("model", name, MODELS))
+    """A base of ``MODELS`` through the registry; ``tiny`` is sized for the run's tokenizer."""
+    tiny = TinyLlama(vocab_size, hidden_size=256, num_hidden_layers=4, tie_word_embeddings=True)
+    loaded = load_base(
+        name, tiny=tiny if name == "tiny" else None, seed=config.seed, tokenizer=config.tokenizer
+    )
+    return loaded.model, loaded.provenance
 
 
 # --------------------------------------------------------------------------------------- metrics

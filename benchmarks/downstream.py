@@ -52,7 +52,6 @@ from ._checkpoints import (
     display_path,
     find_checkpoint,
     load_checkpoint_base,
-    load_checkpoint_hf_tokenizer,
     model_checkpoint,
     parse_config,
     rows_per_model,
@@ -134,37 +133,23 @@ class Config:
 # ---- models ------------------------------------------------------------------------------------------
 
 
-def _byte_tokenizer() -> Any:
-    """A byte-level Hugging Face tokenizer without merges (256 ids + EOS): smoke runs only."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {c: i for i, c in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))} | {"<eos>": 256}
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>", pad_token="<eos>")
-
-
 def load_base(config: Config) -> tuple[Any, Any, dict[str, Any]]:
-    """(causal LM, Hugging Face tokenizer, what was loaded)."""
-    from transformers import AutoTokenizer
-
-    from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
+    """(causal LM, its Hugging Face tokenizer, what was loaded); ``tiny`` with the bytes tokenizer's ids."""
+    from zip2zip.data.tokenizers import BYTES_EOS, BYTES_PAD, bytes_tokenizer
+    from zip2zip.modeling.base_models import TinyLlama
+    from zip2zip.modeling.base_models import load_base as load_registered_base
 
     if config.base_model == "tiny":
-        tokenizer = _byte_tokenizer()
-        tiny = TinyLlama(len(tokenizer), max_position_embeddings=4096, pad_token_id=256, eos_token_id=256)
-        model, provenance = load_base_model("tiny-llama", tiny=tiny, seed=config.seed)
-        return model, tokenizer, provenance
-    if config.base_model == CHECKPOINT_BASE:
-        checkpoint = find_checkpoint(config.checkpoint)
-        model, provenance = load_checkpoint_base(checkpoint)
-        return model, load_checkpoint_hf_tokenizer(checkpoint), provenance
-    gguf = smollm2_gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
-    model, provenance = load_base_model("smollm2")
-    return model, tokenizer, provenance
+        vocab_size = bytes_tokenizer().vocab_size
+        tiny = TinyLlama(
+            vocab_size, max_position_embeddings=4096, pad_token_id=BYTES_PAD, eos_token_id=BYTES_EOS
+        )
+        loaded = load_registered_base("tiny", tiny=tiny, seed=config.seed)
+    elif config.base_model == CHECKPOINT_BASE:
+        loaded = load_checkpoint_base(find_checkpoint(config.checkpoint))
+    else:
+        loaded = load_registered_base(config.base_model)
+    return loaded.model, loaded.tokenizer.hf_tokenizer(), loaded.provenance
 
 
 def load_lm(name: str, config: Config, base: Any, tokenizer: Any) -> tuple[Any, dict[str, Any]]:

@@ -40,19 +40,20 @@ import torch
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.corpora import SOURCES, Corpus
 from zip2zip.data.eval_corpora import EVAL_CORPORA, load_eval_corpus
-from zip2zip.data.tokenizers import Tokenizer
+from zip2zip.data.tokenizers import BYTES_PAD, Tokenizer, bytes_tokenizer
 from zip2zip.evaluation.results import BenchmarkResult, metric
+from zip2zip.modeling.base_models import TinyLlama, load_base, load_base_tokenizer
 
 from ._checkpoints import (
     CHECKPOINT_BASE,
     RENAMED_CONFIG_KEYS,
     checked_checkpoint,
     checkpoint_assets,
+    checkpoint_tokenizer,
     config_dict,
     describe_checkpoint,
     find_checkpoint,
     load_checkpoint_base,
-    load_checkpoint_tokenizer,
     model_checkpoint,
     parse_config,
     rows_per_model,
@@ -122,27 +123,32 @@ class Config:
 # ---- models ------------------------------------------------------------------------------------------
 
 
-def _load_tokenizer(config: Config) -> Tokenizer:
-    from zip2zip.data.training_chunks import load_tokenizer
-
-    if config.base_model == CHECKPOINT_BASE:
-        return load_checkpoint_tokenizer(find_checkpoint(config.checkpoint))
-    return load_tokenizer("bytes" if config.base_model == "tiny" else "smollm2")
-
-
-def _load_base(config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any]]:
-    from zip2zip.modeling.base_models import TinyLlama, load_base_model
-
+def _base_request(config: Config) -> tuple[str, dict[str, Any]]:
+    """What ``load_base`` loads for ``config.base_model`` (not the base of a checkpoint): name and options."""
     if config.base_model == "tiny":
         tiny = TinyLlama(
-            tokenizer.vocab_size,
+            bytes_tokenizer().vocab_size,
             max_position_embeddings=2 * config.max_length,
-            pad_token_id=tokenizer.pad_token_id,
+            pad_token_id=BYTES_PAD,
         )
-        return load_base_model("tiny-llama", tiny=tiny, seed=config.seed)
+        return "tiny", {"tiny": tiny, "seed": config.seed}
+    return config.base_model, {}
+
+
+def _load_tokenizer(config: Config) -> Tokenizer:
+    """The base's tokenizer, without loading its weights when the registry knows it."""
     if config.base_model == CHECKPOINT_BASE:
-        return load_checkpoint_base(find_checkpoint(config.checkpoint))
-    return load_base_model("smollm2")
+        return checkpoint_tokenizer(find_checkpoint(config.checkpoint))
+    return load_base_tokenizer(_base_request(config)[0])
+
+
+def _load_base(config: Config) -> tuple[Any, dict[str, Any]]:
+    if config.base_model == CHECKPOINT_BASE:
+        loaded = load_checkpoint_base(find_checkpoint(config.checkpoint))
+    else:
+        name, options = _base_request(config)
+        loaded = load_base(name, **options)
+    return loaded.model, loaded.provenance
 
 
 def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, dict[str, Any]]:
@@ -151,7 +157,7 @@ def load_model(name: str, config: Config, tokenizer: Tokenizer) -> tuple[Any, di
     from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
     if name == "base" or (name == "zip2zip" and not config.checkpoint):
-        base, info = _load_base(config, tokenizer)
+        base, info = _load_base(config)
         c = 0 if name == "base" else DataConfig().max_codebook_size
         comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
         model = Zip2ZipPreTrainedModel.from_base(base, compression=comp)

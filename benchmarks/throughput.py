@@ -53,15 +53,14 @@ from zip2zip.data.corpora import CORPORA, SOURCES, load_corpus
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.devices import device_sync
 from zip2zip.evaluation.results import BenchmarkResult
-from zip2zip.modeling.base_models import PHI35_MINI_HUB_ID
-from zip2zip.modeling.checkpoint import BaseReference
+from zip2zip.modeling.base_models import BASE_MODELS
 from zip2zip.registry import lookup
 
 from ._checkpoints import (
     CHECKPOINT_BASE,
-    SMOLLM2_BASE,
     base_setting,
     checked_checkpoint,
+    default_base,
     describe_base,
     find_checkpoint,
 )
@@ -81,12 +80,12 @@ from ._devices import (
 )
 from ._result_file import ResultFile
 from ._throughput_loops import Inputs, measure_cell, prepare_inputs
-from ._throughput_models import load_base, load_tokenizer, wrap
+from ._throughput_models import load_base, wrap
 
 MODES = ("replay", "generate")
-MODELS = ("smollm2", "phi3.5-mini", "tiny", CHECKPOINT_BASE)  # the last: the base of --checkpoint
+MODELS = (*BASE_MODELS, CHECKPOINT_BASE)  # the last: the base of --checkpoint
 # The base each registered model is (tiny: random, no checkpoint wraps it).
-MODEL_BASES = {"smollm2": SMOLLM2_BASE, "phi3.5-mini": BaseReference(PHI35_MINI_HUB_ID), "tiny": None}
+MODEL_BASES = {name: default_base(name) for name in MODELS if name != CHECKPOINT_BASE}
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -135,7 +134,7 @@ class Config:
         None, "GPU memory bandwidth for the roofline; none = the datasheet table"
     )
     allow_random_weights: bool = option(
-        True, "phi3.5-mini without hub access: random weights of the same shape"
+        True, "phi-3.5-mini without hub access: random weights of the same shape"
     )
     target_speedup_fraction_of_r: float = option(
         0.9, "the target speedup, as a fraction of the compression ratio r"
@@ -174,7 +173,7 @@ class Config:
         presets = {
             "cpu": cls(),
             "cuda": cls(
-                model="phi3.5-mini",
+                model="phi-3.5-mini",
                 device="cuda",
                 dtype="bfloat16",
                 modes=MODES,
@@ -183,7 +182,7 @@ class Config:
                 num_threads=None,
             ),
             "mps": cls(
-                model="phi3.5-mini",
+                model="phi-3.5-mini",
                 device="mps",
                 dtype="float16",
                 modes=MODES,
@@ -297,10 +296,10 @@ def run(
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
     sync = device_sync(device)
-    tok = load_tokenizer(config)
-    base, model_asset = load_base(config, tok, device)
+    loaded = load_base(config, device)
+    base, tok = loaded.model, loaded.tokenizer
     model, wrap_asset = wrap(config, base, tok)
-    assets = _run_assets(config, tok, device, {**model_asset, **wrap_asset})
+    assets = _run_assets(config, tok, device, {**loaded.provenance, **wrap_asset})
     needed = max(config.prompt_base_tokens) + config.new_base_tokens
     rows, done, kept_cell_assets = _kept_cells(config, previous or [], previous_assets or {})
     if kept_cell_assets is not None:

@@ -157,21 +157,19 @@ def test_latex_escapes_and_daggers() -> None:
 @pytest.mark.slow
 def test_smollm2_scores_exactly_each_stand_in_continuation() -> None:
     """Every multiple-choice request of the stand-ins, tokenized by SmolLM2: the ids scored decode to the text."""
-    from transformers import AutoTokenizer
 
     from zip2zip.codec.config import compression_config_from_tokenizer
     from zip2zip.codec.lzw import LZWStream
     from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
     from zip2zip.inference.scoring import compress_segments
-    from zip2zip.modeling.base_models import TinyLlama, load_base_model, smollm2_gguf_path
+    from zip2zip.modeling.base_models import TinyLlama, load_base
     from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
-    gguf = smollm2_gguf_path()
-    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     shape = TinyLlama(
-        len(tok), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1
+        49152, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1
     )
-    tiny, _ = load_base_model("tiny-llama", tiny=shape)
+    loaded = load_base("tiny", tiny=shape, tokenizer="smollm2")  # SmolLM2's ids, a tiny random model
+    tiny, tok = loaded.model, loaded.tokenizer.hf_tokenizer()
     comp = compression_config_from_tokenizer(tok)
     lm = Zip2ZipLM(Zip2ZipPreTrainedModel.from_base(tiny, compression=comp), tok)
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False)

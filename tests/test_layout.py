@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "remote_code": set(),
     "codec": FOUNDATION,
     "data": FOUNDATION | {"codec"},
-    "modeling": FOUNDATION | {"codec"},
+    "modeling": FOUNDATION | {"codec", "data"},
     "inference": FOUNDATION | {"codec", "modeling"},
     "training": FOUNDATION | {"codec", "data", "modeling"},
     "evaluation": FOUNDATION | {"codec", "data", "modeling", "inference"},

@@ -56,10 +56,10 @@ CASES = {
     "lm-eval-base": Case("Zip2ZipLM(pretrained=F, max_codebook_size=0)", "base"),
     "lm-eval-checkpoint": Case("Zip2ZipLM(pretrained=F)", "checkpoint"),
     "tokenizer-registry": Case("get_tokenizer(F)", "base", REFUSED_OR_LOADED),
-    "base-model-registry": Case("load_base_model(F)", "base"),
-    "benchmark-checkpoint-base": Case("load_checkpoint_base(find_checkpoint(F))", "checkpoint"),
+    "base-model-registry": Case("load_base(F)", "base"),
+    "benchmark-checkpoint-base": Case("load_base(find_checkpoint(F).base)", "checkpoint"),
     "benchmark-checkpoint-tokenizer": Case(
-        "load_checkpoint_hf_tokenizer(find_checkpoint(F))", "checkpoint", REFUSED_OR_LOADED
+        "load_base_tokenizer(find_checkpoint(F).base)", "checkpoint", REFUSED_OR_LOADED
     ),
     "string-false": Case(
         'zip2zip.Zip2ZipForCausalLM.from_pretrained(F, trust_remote_code="false")', "base", TYPE_ERROR
@@ -78,10 +78,10 @@ CASES = {
 _SCRIPT = """
 import json, sys
 import transformers, zip2zip
-from benchmarks._checkpoints import find_checkpoint, load_checkpoint_base, load_checkpoint_hf_tokenizer
+from benchmarks._checkpoints import find_checkpoint
 from zip2zip.data.tokenizers import get_tokenizer
 from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
-from zip2zip.modeling.base_models import load_base_model
+from zip2zip.modeling.base_models import load_base, load_base_tokenizer
 
 CLEAN = sys.argv[1]
 for case, (call, F) in json.loads(sys.argv[2]).items():

@@ -10,10 +10,10 @@ import pytest
 
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.data.splits import is_heldout
+from zip2zip.data.tokenizers import bytes_tokenizer
 from zip2zip.data.training_chunks import (
     DataConfig,
     Document,
-    bytes_tokenizer,
     chunk_documents,
     prepare_data,
 )

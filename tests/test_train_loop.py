@@ -427,7 +427,7 @@ def test_at_smoke_size_keeps_the_recipe_and_takes_the_size() -> None:
     small = at_smoke_size(paper)
     smoke = TrainConfig.from_name("smoke")
     assert (small.model, small.num_steps, small.seq_len, small.data_source) == (
-        "tiny-llama",
+        "tiny",
         8,
         64,
         "offline",

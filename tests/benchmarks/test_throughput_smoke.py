@@ -195,7 +195,9 @@ def test_config_validation() -> None:
     assert exit_info.value.code == 2
     cuda = throughput.Config.from_name("cuda")
     assert (
-        cuda.model == "phi3.5-mini" and cuda.dtype == "bfloat16" and set(cuda.modes) == {"replay", "generate"}
+        cuda.model == "phi-3.5-mini"
+        and cuda.dtype == "bfloat16"
+        and set(cuda.modes) == {"replay", "generate"}
     )
     assert throughput.Config.from_name("mps").dtype == "float16"
     assert dataclasses.asdict(throughput.Config())["prompt_base_tokens"] == (256, 512, 1024, 2048)
@@ -209,13 +211,13 @@ def test_cpu_device_is_resolved_and_a_typo_refused() -> None:
 
 
 def test_an_offline_phi35_tokenizer_is_refused_or_its_stand_in_recorded(monkeypatch, capsys) -> None:
-    from benchmarks._throughput_models import load_tokenizer
+    from benchmarks._throughput_models import phi35_mini_tokenizer
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", "/nonexistent-zip2zip-test-cache")
-    strict = throughput.Config(model="phi3.5-mini", allow_random_weights=False)
+    strict = throughput.Config(model="phi-3.5-mini", allow_random_weights=False)
     with pytest.raises(ValueError, match=r"Phi-3\.5-mini-instruct's tokenizer is not available"):
-        load_tokenizer(strict)
-    stand_in = load_tokenizer(dataclasses.replace(strict, allow_random_weights=True))
+        phi35_mini_tokenizer(strict)
+    stand_in = phi35_mini_tokenizer(dataclasses.replace(strict, allow_random_weights=True))
     assert "SmolLM2's stands in" in stand_in.provenance["stand_in_because"]
     assert "SmolLM2's stands in" in capsys.readouterr().out

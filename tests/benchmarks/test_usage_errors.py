@@ -92,7 +92,7 @@ CASES = [
     ("throughput", ["--device", "cuda:0"], "CUDA is not available here"),
     ("throughput", ["--corpora", "code,mth"], "unknown corpus 'mth'"),
     ("throughput", ["--modes", "replay,generat"], "Did you mean 'generate'?"),
-    ("throughput", ["--model", "phi35-mini"], "Did you mean 'phi3.5-mini'?"),
+    ("throughput", ["--model", "phi35-mini"], "Did you mean 'phi-3.5-mini'?"),
     ("throughput", ["--checkpoint", "models/smollm2-cpu-zip2zip/adapter"], "holds no zip2zip_config.json"),
     ("efficiency", ["--tokenizers", "llama3,qwen"], "unknown tokenizer 'qwen'"),
     ("efficiency", ["--corpora", "multilingul"], "Did you mean 'multilingual'?"),

@@ -16,6 +16,7 @@ when it is unreachable.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
 import importlib.metadata
@@ -52,6 +53,8 @@ class Tokenizer:
     _decode: Callable[[list[int]], str] = field(repr=False)
     # The id lm-eval's ``hf`` model puts before a document it scores (BOS, else EOS); None if neither.
     prefix_token_id: int | None = None
+    # builds the transformers tokenizer with these ids, for lm-eval's HFLM and Zip2ZipLM; None: none exists
+    _hf_tokenizer: Callable[[], Any] | None = field(default=None, repr=False)
 
     def encode(self, text: str) -> list[int]:
         """Ids of plain text: no BOS/EOS added, special-token strings treated as text where the backend allows."""
@@ -64,6 +67,16 @@ class Tokenizer:
     def decode(self, ids: Sequence[int]) -> str:
         """Text of base ids (invalid UTF-8 fragments replaced)."""
         return self._decode([int(i) for i in ids])
+
+    def hf_tokenizer(self) -> Any:
+        """The transformers tokenizer giving the same ids (lm-eval's ``HFLM`` and ``Zip2ZipLM`` need one).
+
+        Raises ValueError for a tokenizer without one (the tiktoken backends)."""
+        if self._hf_tokenizer is None:
+            raise ValueError(
+                f"tokenizer {self.name!r} has no transformers tokenizer (its backend is tiktoken)"
+            )
+        return self._hf_tokenizer()
 
 
 @dataclass(frozen=True)
@@ -141,6 +154,7 @@ def from_hf_tokenizer(name: str, tok: Any, prov: dict[str, Any]) -> Tokenizer:
         _encode_batch=encode_batch,
         _decode=lambda ids: tok.decode(ids, skip_special_tokens=False),
         prefix_token_id=tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id,
+        _hf_tokenizer=lambda: tok,
     )
 
 
@@ -172,6 +186,44 @@ def _hf_from_gguf(name: str, gguf: Path, gguf_sha256: str, prov: dict[str, Any])
 
 
 # ---- loaders ---------------------------------------------------------------------------------------
+
+BYTES_PAD, BYTES_EOS = 256, 257
+
+
+def bytes_tokenizer() -> Tokenizer:
+    """UTF-8 bytes as ids 0..255, plus pad (256) and EOS (257): V = 258. No asset: for the tiny smoke models.
+
+    The training and perplexity regression presets depend on these ids; they never change."""
+    return Tokenizer(
+        name="bytes",
+        vocab_size=258,
+        special_ids=frozenset({BYTES_PAD, BYTES_EOS}),
+        pad_token_id=BYTES_PAD,
+        provenance={"builtin": "utf-8 bytes + pad + eos"},
+        _encode_batch=lambda texts: [list(t.encode("utf-8")) for t in texts],
+        _decode=lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
+        prefix_token_id=BYTES_EOS,
+        _hf_tokenizer=_hf_bytes_tokenizer,
+    )
+
+
+@functools.cache
+def _hf_bytes_tokenizer() -> Any:
+    """``bytes_tokenizer``'s ids as a transformers tokenizer: byte b is id b (GPT-2's printable stand-ins for
+    the bytes, no merges), then ``<pad>`` = 256 and ``<eos>`` = 257."""
+    from tokenizers import Tokenizer as Backend
+    from tokenizers import decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    vocab = {char: byte for byte, char in bytes_to_unicode().items()}
+    backend = Backend(models.BPE(vocab=vocab, merges=[]))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend)
+    tok.add_special_tokens({"pad_token": "<pad>", "eos_token": "<eos>"})
+    return tok
+
 
 _INSTALL = {
     "llama3": "pip install --no-deps llama-models",
@@ -284,29 +336,39 @@ TOKENIZERS: dict[str, TokenizerSpec] = {
         TokenizerSpec("gemma3", "Gemma-3-256K", _INSTALL["gemma3"], _load_gemma3, optional=True),
         TokenizerSpec("gpt2", "GPT-2-50K", _INSTALL["gpt2"], _load_gpt2, optional=True),
         TokenizerSpec("smollm2", "SmolLM2-49K", _INSTALL["smollm2"], _load_smollm2, optional=True),
+        TokenizerSpec("bytes", "UTF-8 bytes", "", bytes_tokenizer),
     )
 }
 
 
-def _load_hf_id(name: str) -> Tokenizer:
-    """Any hub id or local folder through AutoTokenizer; offline it only reads the local cache."""
+def hf_tokenizer_at(
+    name_or_path: str, *, gguf_file: str | None = None, revision: str | None = None
+) -> Tokenizer:
+    """The tokenizer of a hub id or local folder (optionally of a GGUF file in it) through AutoTokenizer;
+    with the hub unreachable it only reads the local cache. Custom code it ships is refused."""
     from transformers import AutoTokenizer
 
-    is_local = Path(name).exists()
+    is_local = Path(name_or_path).exists()
     try:
-        with refusing_remote_code(name):
+        with refusing_remote_code(name_or_path):
             tok = AutoTokenizer.from_pretrained(
-                name, local_files_only=is_local or not hub_is_reachable(), trust_remote_code=False
+                name_or_path,
+                gguf_file=gguf_file,
+                revision=revision,
+                local_files_only=is_local or not hub_is_reachable(),
+                trust_remote_code=False,
             )
     except RemoteCodeError:
         raise
     except (OSError, ValueError) as exc:
         known = ", ".join(TOKENIZERS)
         raise ValueError(
-            f"unknown tokenizer {name!r}: not in the registry ({known}) and not loadable as a Hugging Face "
-            f"id or path (hub reachable: {hub_is_reachable()}).{suggestion(name, TOKENIZERS)}"
+            f"unknown tokenizer {name_or_path!r}: not in the registry ({known}) and not loadable as a Hugging "
+            f"Face id or path (hub reachable: {hub_is_reachable()}).{suggestion(name_or_path, TOKENIZERS)}"
         ) from exc
-    return from_hf_tokenizer(name, tok, {"hf_id": name, "name_or_path": str(tok.name_or_path)})
+    provenance: dict[str, Any] = {"hf_id": name_or_path, "name_or_path": str(tok.name_or_path)}
+    provenance |= {k: v for k, v in (("gguf_file", gguf_file), ("revision", revision)) if v is not None}
+    return from_hf_tokenizer(name_or_path, tok, provenance)
 
 
 def get_tokenizer(name: str) -> Tokenizer:
@@ -315,5 +377,5 @@ def get_tokenizer(name: str) -> Tokenizer:
     if spec is not None:
         return spec.load()
     if "/" in name or Path(name).exists():
-        return _load_hf_id(name)
+        return hf_tokenizer_at(name)
     raise ValueError(unknown_name_message("tokenizer", name, TOKENIZERS, also="a Hugging Face id/path"))

@@ -37,7 +37,6 @@ from zip2zip.data.tokenizers import Tokenizer, cache_dir, get_tokenizer
 DOMAINS = ("code", "math", "chat", "multilingual", "web")
 SPLITS = ("train", "heldout")
 CACHE_FORMAT_VERSION = 1
-_BYTES_PAD, _BYTES_EOS = 256, 257
 
 
 def cli_field(default: Any, help_text: str) -> Any:
@@ -117,25 +116,6 @@ class Document:
 
 
 # ---- tokenizer and codec -------------------------------------------------------------------------
-
-
-def bytes_tokenizer() -> Tokenizer:
-    """UTF-8 bytes as ids 0..255, plus pad (256) and EOS (257): V = 258. For the seconds-long smoke preset."""
-    return Tokenizer(
-        name="bytes",
-        vocab_size=258,
-        special_ids=frozenset({_BYTES_PAD, _BYTES_EOS}),
-        pad_token_id=_BYTES_PAD,
-        provenance={"builtin": "utf-8 bytes + pad + eos"},
-        _encode_batch=lambda texts: [list(t.encode("utf-8")) for t in texts],
-        _decode=lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
-        prefix_token_id=_BYTES_EOS,
-    )
-
-
-def load_tokenizer(name: str) -> Tokenizer:
-    """``"bytes"`` or any name ``zip2zip.data.tokenizers.get_tokenizer`` knows (e.g. ``"smollm2"``)."""
-    return bytes_tokenizer() if name == "bytes" else get_tokenizer(name)
 
 
 def compression_config(tokenizer: Tokenizer, config: DataConfig) -> CompressionConfig:
@@ -343,7 +323,7 @@ def prepare_data(
 
     ``documents`` replaces corpus loading (tests). ``cache_root`` defaults to ``~/.cache/zip2zip/train_data``.
     """
-    tokenizer = load_tokenizer(config.tokenizer)
+    tokenizer = get_tokenizer(config.tokenizer)
     compression = compression_config(tokenizer, config)
     provenance: dict[str, Any] = {"documents": "given by the caller"}
     if documents is None:

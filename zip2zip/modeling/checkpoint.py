@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig
+from zip2zip.modeling.base_models import BaseReference, load_base
 from zip2zip.modeling.checkpoint_parts import CheckpointParts
 from zip2zip.modeling.config import (
     CONFIG_FILE_NAME,
@@ -33,11 +33,9 @@ from zip2zip.modeling.config import (
     checkpoint_base_location,
     load_referenced_base,
     read_checkpoint_config,
-    resolve_base_location,
 )
 from zip2zip.modeling.config_file import first_line
 from zip2zip.modeling.lora import load_adapter
-from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.modeling.upstream_checkpoint import (
     load_upstream_checkpoint,
     upstream_base_location,
@@ -65,30 +63,6 @@ def is_peft_model(model: nn.Module) -> bool:
 
 
 # ---- base models -------------------------------------------------------------------------------------
-
-
-def load_base_model(
-    name_or_path: str,
-    *,
-    gguf_file: str | None,
-    revision: str | None,
-    dtype: torch.dtype | str | None,
-    trust_remote_code: bool,
-    access: Mapping[str, Any] | None = None,
-) -> nn.Module:
-    """The transformers causal LM at a hub id or local path (optionally a GGUF file in it).
-
-    ``trust_remote_code``: the user's choice, else False (see ``zip2zip.remote_code``); ``access``: hub
-    options that apply to any repository (``HubOptions.access_options``). Loaded once per run inside
-    ``pretrained_cache.reuse_loaded_models()``."""
-    return load_causal_lm(
-        name_or_path,
-        gguf_file=gguf_file,
-        revision=revision,
-        dtype=dtype,
-        trust_remote_code=trust_remote_code,
-        **(access or {}),
-    )
 
 
 def compression_for_base(
@@ -134,16 +108,6 @@ def is_checkpoint(path: Path) -> bool:
     return os.path.lexists(
         path / CONFIG_FILE_NAME
     )  # a broken file or link is a broken checkpoint, not a base
-
-
-@dataclass(frozen=True)
-class BaseReference:
-    """The base model a checkpoint wraps, as its config names it (a relative folder made absolute against the
-    checkpoint folder, ``package:`` locations unresolved)."""
-
-    name_or_path: str  # hub id, absolute folder, or package:<module>
-    gguf_file: str | None = None
-    revision: str | None = None
 
 
 def base_reference(path: Path) -> BaseReference:
@@ -194,16 +158,15 @@ def load_checkpoint(
     if not isinstance(base_model, nn.Module):
         if not (base_model or config.base_model_name_or_path):
             raise ValueError(f"{path} does not say which base model it wraps; pass base_model=")
-        location = base_model or resolve_base_location(base_reference(path).name_or_path)
+        reference = (
+            BaseReference(str(base_model), config.base_gguf_file, config.base_revision)
+            if base_model
+            else base_reference(path)
+        )
         base_model = load_referenced_base(
             path / CONFIG_FILE_NAME,
-            lambda: load_base_model(
-                str(location),
-                gguf_file=config.base_gguf_file,
-                revision=config.base_revision,
-                dtype=dtype,
-                trust_remote_code=trust_remote_code,
-                access=access,
+            lambda: (
+                load_base(reference, dtype=dtype, trust_remote_code=trust_remote_code, access=access).model
             ),
         )
     if ADAPTER in contents:

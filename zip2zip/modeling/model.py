@@ -28,11 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
+from zip2zip.modeling.base_models import BaseReference, load_base
 from zip2zip.modeling.checkpoint import (
     ADAPTER_DIR,
     compression_for_base,
     is_peft_model,
-    load_base_model,
     load_checkpoint,
     save_checkpoint,
 )
@@ -243,14 +243,12 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 access=hub.access_options(),
             )
         if not isinstance(base_model, nn.Module):
-            base_model = load_base_model(
-                str(base_model or name_or_path),
-                gguf_file=gguf_file,
-                revision=revision,
+            base_model = load_base(
+                BaseReference(str(base_model or name_or_path), gguf_file, revision),
                 dtype=dtype,
                 trust_remote_code=trust_remote_code,
                 access=hub.access_options(),
-            )
+            ).model
         model = cls.from_base(
             base_model,
             compression=compression,

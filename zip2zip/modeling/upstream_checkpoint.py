@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from zip2zip.codec.config import CompressionConfig, TokenizerVocabulary
+from zip2zip.modeling.base_models import load_base
 from zip2zip.modeling.checkpoint_parts import CheckpointParts
 from zip2zip.modeling.config import (
     CONFIG_FILE_NAME,
@@ -52,7 +53,6 @@ from zip2zip.modeling.config_file import (
     read_json_object,
 )
 from zip2zip.modeling.lora import ADAPTER_CONFIG, ADAPTER_WEIGHTS, load_adapter
-from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
 
 ENCODER_FILES = ("zip2zip_encoders.safetensors", "encoders.safetensors")
@@ -165,7 +165,7 @@ def load_upstream_checkpoint(
         raise ValueError(f"{path} has no {' or '.join(ENCODER_FILES)}: refusing random hyper-encoders")
     if not isinstance(base_model, nn.Module):
         base_model = load_referenced_base(
-            raw.file, lambda: load_causal_lm(location, dtype=dtype, trust_remote_code=trust_remote_code)
+            raw.file, lambda: load_base(location, dtype=dtype, trust_remote_code=trust_remote_code).model
         )
     if raw.has_adapter:
         base_model = load_adapter(base_model, path, is_trainable=is_trainable)

