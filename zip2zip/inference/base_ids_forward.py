@@ -55,14 +55,9 @@ def forward_base_ids(
         start = 1 if labels is None else _first_scored(ids, labels[r][keep].tolist(), r)
         segments.append(compress_segments([ids[:start], ids[start:]], model.compression))
         num_base += len(ids) - start
-    inputs = batch_inputs(segments, model.compression, device=model.input_embeddings.weight.device)
-    logits = model(
-        inputs.input_ids,
-        inputs.codebook_table,
-        attention_mask=inputs.attention_mask,
-        entry_positions=inputs.entry_positions,
-        validate=False,  # built from the streams, which validated every id
-    ).logits
+    logits = batch_inputs(segments, model.compression, device=model.input_embeddings.weight.device).logits(
+        model
+    )
     num_codes = sum(s.codes_per_segment[-1] for s in segments)
     loss = loss_per_code = None
     if labels is not None:

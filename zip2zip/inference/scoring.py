@@ -111,14 +111,7 @@ def _score_batch(
     requests: Sequence[tuple[Sequence[int], Sequence[int]]],
     rows: list[int],
 ) -> list[SpanScore]:
-    inputs = batch_inputs(batch, model.compression, device=model.input_embeddings.weight.device)
-    logits = model(
-        inputs.input_ids,
-        inputs.codebook_table,
-        attention_mask=inputs.attention_mask,
-        entry_positions=inputs.entry_positions,
-        validate=False,  # built from the streams, which validated every code
-    ).logits  # [B, L, V + C]
+    logits = batch_inputs(batch, model.compression, device=model.input_embeddings.weight.device).logits(model)
     results = []
     for r, seg in enumerate(batch):
         targets, row_logits = last_segment_targets(logits, r, seg)
@@ -137,6 +130,16 @@ class BatchInputs:
     attention_mask: torch.Tensor  # [B, L]
     codebook_table: torch.Tensor  # [B, S, M]
     entry_positions: torch.Tensor  # [B, S]
+
+    def logits(self, model: Zip2ZipPreTrainedModel) -> torch.Tensor:
+        """``model``'s logits ``[B, L, V + C]`` over these inputs (not validated again: the streams were)."""
+        return model(
+            self.input_ids,
+            self.codebook_table,
+            attention_mask=self.attention_mask,
+            entry_positions=self.entry_positions,
+            validate=False,
+        ).logits
 
 
 def batch_inputs(
