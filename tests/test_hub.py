@@ -233,7 +233,7 @@ def test_push_to_hub_uploads_what_save_pretrained_writes(monkeypatch) -> None:
         (
             "upload_folder",
             {
-                "files": ["config.json", "hyper_encoders.safetensors", "zip2zip_config.json"],
+                "files": ["README.md", "config.json", "hyper_encoders.safetensors", "zip2zip_config.json"],
                 "repo_id": "me/tiny-zip2zip",
                 "revision": None,
                 "commit_message": "Upload zip2zip checkpoint",

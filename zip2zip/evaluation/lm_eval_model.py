@@ -57,6 +57,7 @@ from zip2zip.evaluation.lm_eval_args import ignored_hf_arguments, parse_batch_si
 from zip2zip.inference.generation import DecodingConfig, GenerationOutput, generate
 from zip2zip.inference.scoring import SpanScore, compress_segments, score_continuations
 from zip2zip.inference.tokenization import Zip2ZipTokenizer
+from zip2zip.modeling.base_models import BASE_MODELS, load_base_tokenizer
 from zip2zip.modeling.checkpoint import base_reference
 from zip2zip.modeling.config import Zip2ZipConfig, resolve_base_location
 from zip2zip.modeling.hub import locate_checkpoint
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 T = TypeVar("T")
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"  # what AutoTokenizer reads first
 # Generation options this model honours; any other key in a task's generation_kwargs is an error.
 _GENERATION_KEYS = {"do_sample", "temperature", "top_k", "top_p"}
 # What an instance has processed, for compression ratios (base tokens per model step): scored requests
@@ -415,13 +417,7 @@ def _load(
                 f"{config.compression.max_codebook_size}, not {max_codebook_size}: drop max_codebook_size"
             )
         if tokenizer is None:
-            if not config.base_model_name_or_path:
-                raise ValueError(f"{pretrained} does not name its base model; pass tokenizer=")
-            tokenizer = _load_tokenizer(
-                resolve_base_location(base_reference(checkpoint).name_or_path),
-                gguf_file=config.base_gguf_file,
-                trust_remote_code=trust_remote_code,
-            )
+            tokenizer = _checkpoint_tokenizer(checkpoint, config, trust_remote_code=trust_remote_code)
         model = Zip2ZipPreTrainedModel.from_pretrained(
             checkpoint, dtype=dtype, trust_remote_code=trust_remote_code
         )
@@ -447,6 +443,23 @@ def _load(
         trust_remote_code=trust_remote_code,
     )
     return model, tokenizer
+
+
+def _checkpoint_tokenizer(checkpoint: Path, config: Zip2ZipConfig, *, trust_remote_code: bool) -> Any:
+    """The tokenizer saved with the checkpoint, else its base's: the registry's for a registered base
+    (offline, whatever copy the checkpoint names), else the one stored with the base weights."""
+    if (checkpoint / TOKENIZER_CONFIG_FILE).is_file():
+        return _load_tokenizer(str(checkpoint), gguf_file=None, trust_remote_code=False)
+    if not config.base_model_name_or_path:
+        raise ValueError(f"{checkpoint} does not name its base model; pass tokenizer=")
+    reference = base_reference(checkpoint)
+    if any(spec.names(reference) for spec in BASE_MODELS.values()):
+        return load_base_tokenizer(reference).hf_tokenizer()
+    return _load_tokenizer(
+        resolve_base_location(reference.name_or_path),
+        gguf_file=reference.gguf_file,
+        trust_remote_code=trust_remote_code,
+    )
 
 
 def _load_tokenizer(

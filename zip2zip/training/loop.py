@@ -36,7 +36,9 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
+from zip2zip.data.tokenizers import get_tokenizer
 from zip2zip.data.training_chunks import PreparedData, prepare_data
+from zip2zip.modeling.model_card import write_model_card
 from zip2zip.training.build import build_model, build_optimizer
 from zip2zip.training.config import TrainConfig
 from zip2zip.training.loss import StepStats, TrainBatch, Zip2ZipTrainingModule, evaluate, train_step
@@ -328,14 +330,20 @@ def _finish(ctx: _RunContext) -> None:
     ctx.log["summary"] = run_summary(config, steps, final_heldout)
     if accelerator.is_main_process:
         name = "final" if len(steps) == config.num_steps else f"partial-step-{len(steps):06d}"
-        _save_final(module, ctx.output_dir / name, ctx.log)
+        _save_final(module, ctx.output_dir / name, ctx.log, tokenizer=config.tokenizer)
 
 
-def _save_final(module: Zip2ZipTrainingModule, final: Path, log: dict[str, Any]) -> None:
-    """The zip2zip checkpoint, the reconstruction decoder (if any) and the log, in ``final``."""
-    module.model.save_pretrained(final)
+def _save_final(module: Zip2ZipTrainingModule, final: Path, log: dict[str, Any], *, tokenizer: str) -> None:
+    """The zip2zip checkpoint (with the tokenizer, where it has a transformers twin), the reconstruction
+    decoder (if any) and the log, in ``final``; then the model card, which reads the log."""
+    try:
+        hf_tokenizer = get_tokenizer(tokenizer).hf_tokenizer()
+    except ValueError:  # a tiktoken backend: AutoTokenizer cannot load it from the folder anyway
+        hf_tokenizer = None
+    module.model.save_pretrained(final, tokenizer=hf_tokenizer)
     if module.decoder is not None:
         save_file(
             {k: v.contiguous() for k, v in module.decoder.state_dict().items()}, str(final / DECODER_FILE)
         )
     write_log(final / LOG_FILE, log)
+    write_model_card(final)
