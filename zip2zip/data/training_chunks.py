@@ -30,6 +30,7 @@ import numpy as np
 
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.config_cli import option
 from zip2zip.data.chunking import chunk_document
 from zip2zip.data.splits import DOCUMENT_SEED, HELDOUT_FRACTION, MAX_DOC_BYTES, MIN_DOC_BYTES, is_heldout
 from zip2zip.data.tokenizers import Tokenizer, cache_dir, get_tokenizer
@@ -39,40 +40,34 @@ SPLITS = ("train", "heldout")
 CACHE_FORMAT_VERSION = 1
 
 
-def cli_field(default: Any, help_text: str) -> Any:
-    """A dataclass field with its help text, which ``python -m zip2zip.training --help`` shows
-    (HfArgumentParser reads ``metadata["help"]``)."""
-    return field(default=default, metadata={"help": help_text})
-
-
 @dataclass(frozen=True)
 class DataConfig:
     """What to train on. ``mixture_weights`` (same order as ``corpora``) split ``data_bytes``; ``None`` =
     equal weights (the paper's Table 14 proportions are not reproduced here). ``TrainConfig`` extends it,
     so each field is also a flag of ``python -m zip2zip.training``."""
 
-    tokenizer: str = cli_field("smollm2", "tokenizer registry name or Hugging Face id; must match model")
-    corpora: tuple[str, ...] = cli_field(DOMAINS, "training corpora, comma-separated (e.g. code,math)")
-    mixture_weights: tuple[float, ...] | None = cli_field(
+    tokenizer: str = option("smollm2", "tokenizer registry name or Hugging Face id; must match model")
+    corpora: tuple[str, ...] = option(DOMAINS, "training corpora, comma-separated (e.g. code,math)")
+    mixture_weights: tuple[float, ...] | None = option(
         None, "share of data_bytes per corpus, comma-separated in the order of corpora; none = equal shares"
     )
-    data_source: str = cli_field(
+    data_source: str = option(
         "offline",
         "offline (packaged text), hub (Hugging Face datasets; unreachable = error) or auto (hub if reachable)",
     )
-    data_bytes: int = cli_field(4_000_000, "bytes of text to read, over all corpora")
-    heldout_fraction: float = cli_field(
+    data_bytes: int = option(4_000_000, "bytes of text to read, over all corpora")
+    heldout_fraction: float = option(
         HELDOUT_FRACTION, "fraction of documents (chosen by content hash) held out for validation"
     )
-    min_doc_bytes: int = cli_field(MIN_DOC_BYTES, "documents shorter than this many bytes are not sampled")
-    max_doc_bytes: int = cli_field(MAX_DOC_BYTES, "documents are cut to at most this many bytes")
-    seq_len: int = cli_field(256, "compressed ids per training sequence")
-    max_subtokens: int = cli_field(3, "M: most base ids one hypertoken stands for")
-    max_codebook_size: int = cli_field(2048, "C: most hypertokens per sequence's codebook")
-    use_compression: bool = cli_field(
+    min_doc_bytes: int = option(MIN_DOC_BYTES, "documents shorter than this many bytes are not sampled")
+    max_doc_bytes: int = option(MAX_DOC_BYTES, "documents are cut to at most this many bytes")
+    seq_len: int = option(256, "compressed ids per training sequence")
+    max_subtokens: int = option(3, "M: most base ids one hypertoken stands for")
+    max_codebook_size: int = option(2048, "C: most hypertokens per sequence's codebook")
+    use_compression: bool = option(
         True, "train on LZW-compressed ids; false = the continual-pretraining control"
     )
-    seed: int = cli_field(
+    seed: int = option(
         DOCUMENT_SEED, "seed of the document sampling, the data order and every random initialisation"
     )
 
