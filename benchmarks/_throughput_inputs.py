@@ -5,7 +5,7 @@ nothing here is timed."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
@@ -16,29 +16,19 @@ from ._checkpoints import find_checkpoint
 from ._devices import device_name, device_tag, mps_fallback_enabled
 
 
-class InputSettings(Protocol):
-    """What this module reads of ``throughput.Config`` (a Protocol, so that it need not import the script)."""
-
-    @property
-    def checkpoint(self) -> str | None: ...
-    @property
-    def corpus_source(self) -> str: ...
-    @property
-    def seed(self) -> int: ...
-
-
 def document_ids(
-    config: InputSettings, tok: Tokenizer, corpus_name: str, needed: int
+    corpus_name: str, tok: Tokenizer, needed: int, *, seed: int, source: str
 ) -> tuple[list[int], dict[str, Any]]:
-    """Base ids of one real document of the domain with >= ``needed`` ids (else documents joined)."""
+    """Base ids of one real document of the domain with >= ``needed`` ids (else documents joined), and its
+    record."""
     corpus = load_corpus(
         corpus_name,
         num_docs=16,
         max_total_bytes=1_000_000,
         min_doc_bytes=16384,
         max_doc_bytes=65536,
-        seed=config.seed,
-        source=config.corpus_source,
+        seed=seed,
+        source=source,
     )
     encoded = tok.encode_batch(corpus.docs)
     index = next((i for i, ids in enumerate(encoded) if len(ids) >= needed), None)
@@ -55,13 +45,13 @@ def document_ids(
 
 
 def run_assets(
-    config: InputSettings, tok: Tokenizer, device: torch.device, model_asset: dict[str, Any]
+    checkpoint: str | None, tok: Tokenizer, device: torch.device, model_asset: dict[str, Any]
 ) -> dict[str, Any]:
     """What the result records of the model, checkpoint, tokenizer and device (``corpora`` and ``cells``
     follow)."""
     assets: dict[str, Any] = {
         "model": model_asset,
-        "checkpoint": find_checkpoint(config.checkpoint).record() if config.checkpoint else None,
+        "checkpoint": find_checkpoint(checkpoint).record() if checkpoint else None,
         "tokenizer": tok.provenance,
         "tokenizer_name": tok.name,
         "device_tag": device_tag(device),

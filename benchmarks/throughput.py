@@ -218,14 +218,16 @@ def run(
     loaded = load_base(config, device)
     base, tok = loaded.model, loaded.tokenizer
     model, wrap_asset = wrap(config, base, tok)
-    assets = run_assets(config, tok, device, {**loaded.provenance, **wrap_asset})
+    assets = run_assets(config.checkpoint, tok, device, {**loaded.provenance, **wrap_asset})
     needed = max(config.prompt_base_tokens) + config.new_base_tokens
     rows, done, kept_cell_assets = kept_cells(config, previous or [], previous_assets or {})
     if kept_cell_assets is not None:
         assets["cells"] = kept_cell_assets
 
     for corpus_name in config.corpora:
-        ids, assets["corpora"][corpus_name] = document_ids(config, tok, corpus_name, needed)
+        ids, assets["corpora"][corpus_name] = document_ids(
+            corpus_name, tok, needed, seed=config.seed, source=config.corpus_source
+        )
         for p in config.prompt_base_tokens:
             inputs: Inputs = prepare_inputs(model, tok, ids[:p], ids[p : p + config.new_base_tokens])
             for mode in config.modes:
