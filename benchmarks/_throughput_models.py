@@ -13,7 +13,14 @@ from zip2zip.data.tokenizers import BYTES_PAD, Tokenizer, bytes_tokenizer, get_t
 from zip2zip.modeling.base_models import BASE_MODELS, PHI35_MINI_HUB_ID, LoadedBase, TinyLlama
 from zip2zip.modeling.base_models import load_base as load_registered_base
 
-from ._checkpoints import CHECKPOINT_BASE, find_checkpoint, load_checkpoint_base
+from ._checkpoints import (
+    CHECKPOINT_BASE,
+    base_setting,
+    default_base,
+    describe_base,
+    find_checkpoint,
+    load_checkpoint_base,
+)
 
 
 class ModelSettings(Protocol):
@@ -33,6 +40,22 @@ class ModelSettings(Protocol):
     def max_subtokens(self) -> int: ...
     @property
     def max_codebook_size(self) -> int: ...
+
+
+def model_for_checkpoint(config: ModelSettings, *, given: bool) -> str:
+    """``config.model``, or ``checkpoint`` when ``--checkpoint`` wraps another base than the model's.
+
+    Raises:
+        ValueError: a ``--model`` was ``given`` for another base than the checkpoint's (a usage error)."""
+    if not config.checkpoint or config.model == CHECKPOINT_BASE:
+        return config.model
+    model = base_setting(config.model, config.checkpoint, default_base(config.model))
+    if model != config.model and given:
+        base = describe_base(find_checkpoint(config.checkpoint).base)
+        raise ValueError(
+            f"--model {config.model} is not the base of --checkpoint (which wraps {base}); drop --model"
+        )
+    return model
 
 
 def load_base(config: ModelSettings, device: torch.device) -> LoadedBase:

@@ -25,48 +25,30 @@ encoders are untrained; their cost does not depend on their weights).
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import sys
-import sysconfig
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
 from benchmarks._cli import check_at_least, new_command_line, parse_args, print_summary, recorded_command
+from benchmarks._decode_step_cell import PROMPT_FILES, Variant, measure_cell, prepare_cell, prompt_texts
+from benchmarks._decode_step_rows import cell_rows
 from benchmarks._result_file import ResultFile
 from zip2zip.codec.config import CompressionConfig
-from zip2zip.codec.lzw import LZWStream
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.tokenizers import get_tokenizer
-from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
-from zip2zip.evaluation.devices import device_sync
-from zip2zip.evaluation.results import BenchmarkResult, metric
-from zip2zip.evaluation.timing import DecodeTiming, median_metric, time_decode
-from zip2zip.inference.tokenization import compress_ids
+from zip2zip.evaluation.results import BenchmarkResult
 from zip2zip.modeling.base_models import BASE_MODELS, TinyLlama, load_base
 from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.registry import check_name
 
-PROMPT_FILES = (
-    "argparse.py",
-    "dataclasses.py",
-    "functools.py",
-    "textwrap.py",
-    "json/decoder.py",
-    "csv.py",
-    "heapq.py",
-    "string.py",
-)
 DECODE_MODES = ("greedy", "forced")
 MODELS = tuple(BASE_MODELS)
 TOKENIZERS = ("smollm2", "bytes")
-Variant = tuple[int, int | None]  # (max_codebook_size C, hyper-encoder width; None = d)
 
 
 def _width_or_off(text: str) -> int | None:
@@ -157,37 +139,6 @@ def _load_tokenizer(config: Config) -> tuple[Any, CompressionConfig, dict[str, A
     return tokenizer.encode, comp, {"tokenizer": {"name": tokenizer.name, **tokenizer.provenance}}
 
 
-def _texts(encode: Any, config: Config, batch_size: int) -> tuple[list[list[int]], list[str]]:
-    """Base ids of one stdlib file per row: the prompt plus enough continuation for forced decoding."""
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    needed = config.prompt_base_tokens + config.max_subtokens * config.num_decode_steps + 8
-    texts, names = [], []
-    for row in range(batch_size):
-        name = PROMPT_FILES[row % len(PROMPT_FILES)]
-        ids = encode((stdlib / name).read_text(encoding="utf-8"))
-        if len(ids) < needed:
-            raise ValueError(f"{name} has only {len(ids)} base tokens; this run needs {needed}")
-        texts.append(ids[:needed])
-        names.append(name)
-    return texts, names
-
-
-def _forced_codes(
-    model: Zip2ZipPreTrainedModel, ids: list[int], config: Config
-) -> tuple[list[int], list[int]]:
-    """(prompt codes covering <= prompt_base_tokens base ids, the next num_decode_steps codes) of one stream."""
-    full = compress_ids(ids, model.compression).ids
-    stream = LZWStream(model.compression)
-    cut = 0
-    while len(stream.base_ids) + len(stream.expand(full[cut])) <= config.prompt_base_tokens:
-        stream.feed(full[cut])
-        cut += 1
-    forced = full[cut : cut + config.num_decode_steps]
-    if len(forced) < config.num_decode_steps:
-        raise ValueError("continuation too short for forced decoding")
-    return full[:cut], forced
-
-
 def _load_model(name: str, vocab_size: int, config: Config) -> tuple[PreTrainedModel, dict[str, Any]]:
     """A base of ``MODELS`` through the registry; ``tiny`` is sized for the run's tokenizer."""
     tiny = TinyLlama(vocab_size, hidden_size=256, num_hidden_layers=4, tie_word_embeddings=True)
@@ -197,90 +148,7 @@ def _load_model(name: str, vocab_size: int, config: Config) -> tuple[PreTrainedM
     return loaded.model, loaded.provenance
 
 
-# --------------------------------------------------------------------------------------- metrics
-def _timing(values_s: list[float], per: int = 1) -> dict[str, Any]:
-    return median_metric([1e3 * v / per for v in values_s], "ms")
-
-
-def _ratio(zip_s: list[float], base_s: list[float]) -> dict[str, Any]:
-    ratios = [z / b for z, b in zip(zip_s, base_s, strict=True)]
-    return metric(statistics.median(ratios), "ratio", num_samples=len(ratios), values=ratios)
-
-
 # --------------------------------------------------------------------------------------- run
-@dataclass
-class _Cell:
-    """Inputs and raw timings of one (model, batch size) cell."""
-
-    prompts: list[list[int]]  # base prompt ids, equal length
-    forced_base: list[list[int]]
-    codes: dict[tuple[Variant, str], list[list[int]]]  # (variant, mode) -> compressed prompts
-    forced_codes: dict[Variant, list[list[int]]]
-    codec_s: dict[Variant, list[float]]
-    base: dict[str, list[DecodeTiming]]  # mode -> timed rounds
-    zip2zip: dict[tuple[Variant, str], list[DecodeTiming]]
-    counts: dict[tuple[Variant, str], dict[str, int]]
-    profile_s: dict[tuple[Variant, str], dict[str, float]]  # step part -> seconds over all steps
-
-
-def _prepare(
-    config: Config, wrappers: dict[Variant, Zip2ZipPreTrainedModel], texts: list[list[int]]
-) -> _Cell:
-    p, steps = config.prompt_base_tokens, config.num_decode_steps
-    cell = _Cell([t[:p] for t in texts], [t[p : p + steps] for t in texts], {}, {}, {}, {}, {}, {}, {})
-    for c, model in wrappers.items():
-        cell.codec_s[c] = []
-        for _ in range(max(1, config.num_repeats)):
-            start = time.perf_counter()
-            cell.codes[(c, "greedy")] = [compress_ids(x, model.compression).ids for x in cell.prompts]
-            cell.codec_s[c].append(time.perf_counter() - start)
-        pairs = [_forced_codes(model, t, config) for t in texts]
-        cell.codes[(c, "forced")] = [a for a, _ in pairs]
-        cell.forced_codes[c] = [b for _, b in pairs]
-    return cell
-
-
-def _zip2zip_decoder(
-    cell: _Cell, c: Variant, mode: str, model: Zip2ZipPreTrainedModel, steps: int
-) -> Zip2ZipDecoder:
-    forced = cell.forced_codes[c] if mode == "forced" else None
-    return Zip2ZipDecoder(model, cell.codes[(c, mode)], max_steps=steps, forced=forced)
-
-
-def _measure(
-    config: Config, base: Any, wrappers: dict[Variant, Zip2ZipPreTrainedModel], cell: _Cell, label: str
-) -> None:
-    """Rounds of (base, each variant) per mode, then one profiled zip2zip run per variant and mode."""
-    steps, sync = config.num_decode_steps, device_sync(base.device)
-    for mode in config.decode_modes:
-        cell.base[mode] = []
-        for c in wrappers:
-            cell.zip2zip[(c, mode)] = []
-    for repeat in tqdm(range(config.num_warmup + config.num_repeats), desc=label, unit="round"):
-        for mode in config.decode_modes:
-            forced = cell.forced_base if mode == "forced" else None
-            base_timing = time_decode(
-                BaseDecoder(base, cell.prompts, max_steps=steps, forced=forced), sync=sync
-            )
-            zip_timings = {}
-            for c, model in wrappers.items():
-                decoder = _zip2zip_decoder(cell, c, mode, model, steps)
-                zip_timings[c] = time_decode(decoder, sync=sync)
-                cell.counts[(c, mode)] = {
-                    "num_hypertokens_fed": decoder.num_hypertokens_fed,
-                    "num_base_tokens_decoded": sum(len(ids) for ids in decoder.decoded_base_ids),
-                    "num_entries_created": decoder.num_entries_created,
-                }
-            if repeat >= config.num_warmup:
-                cell.base[mode].append(base_timing)
-                for c, timing in zip_timings.items():
-                    cell.zip2zip[(c, mode)].append(timing)
-    for c, model in wrappers.items():
-        for mode in config.decode_modes:
-            decoder = _zip2zip_decoder(cell, c, mode, model, steps)
-            cell.profile_s[(c, mode)] = time_decode(decoder, sync=sync, profile=True).profile_s
-
-
 # What identifies a row (named by in the regression check); a row has those that apply to it (a base row has no
 # codebook size or encoder width, a prefill row no decode mode).
 ROW_KEYS = (
@@ -292,106 +160,6 @@ ROW_KEYS = (
     "max_codebook_size",
     "hyper_encoder_width",
 )
-
-
-def _rows(
-    config: Config, model_name: str, b: int, wrappers: dict[Variant, Zip2ZipPreTrainedModel], cell: _Cell
-) -> list:
-    key = {"model": model_name, "batch_size": b}
-    rows = _base_rows(config, key, b, cell)
-    for c, model in wrappers.items():
-        width = model.config.hyper_encoder.resolved_width(model.config.hidden_size)
-        zkey = {**key, "method": "zip2zip", "max_codebook_size": c[0], "hyper_encoder_width": width}
-        rows += _zip2zip_rows(config, zkey, b, c, cell)
-    return rows
-
-
-def _base_rows(config: Config, key: dict[str, Any], b: int, cell: _Cell) -> list:
-    """The base model's prefill row and one decode row per decode mode."""
-    steps, rows = config.num_decode_steps, []
-    base_pre = [t.prefill_s for t in cell.base["greedy"]]
-    rows.append(
-        {
-            **key,
-            "method": "base",
-            "phase": "prefill",
-            "metrics": {
-                "prefill_ms": _timing(base_pre),
-                "num_prompt_ids_per_row": metric(config.prompt_base_tokens, "base ids", num_samples=b),
-            },
-        }
-    )
-    for mode in config.decode_modes:
-        base_dec = [t.decode_s for t in cell.base[mode]]
-        rows.append(
-            {
-                **key,
-                "method": "base",
-                "phase": "decode",
-                "decode_mode": mode,
-                "metrics": {
-                    "decode_step_ms": _timing(base_dec, steps),
-                    "decode_steps_per_s": metric(b * steps / statistics.median(base_dec), "steps/s"),
-                    "base_tokens_per_s": metric(b * steps / statistics.median(base_dec), "base tokens/s"),
-                    "num_decode_steps": metric(steps, "steps", num_samples=b),
-                },
-            }
-        )
-    return rows
-
-
-def _zip2zip_rows(config: Config, zkey: dict[str, Any], b: int, c: Variant, cell: _Cell) -> list:
-    """One wrapper's prefill row and one decode row per decode mode, each with its time ratio to the base."""
-    steps, rows = config.num_decode_steps, []
-    base_pre = [t.prefill_s for t in cell.base["greedy"]]
-    pre = [t.prefill_s for t in cell.zip2zip[(c, "greedy")]]
-    num_codes = [len(x) for x in cell.codes[(c, "greedy")]]
-    rows.append(
-        {
-            **zkey,
-            "phase": "prefill",
-            "metrics": {
-                "prefill_ms": _timing(pre),
-                "prefill_time_ratio_vs_base": _ratio(pre, base_pre),
-                "prompt_codec_ms": _timing(cell.codec_s[c]),
-                "num_prompt_ids_per_row": metric(statistics.mean(num_codes), "compressed ids", num_samples=b),
-                "prompt_compression_ratio": metric(
-                    b * config.prompt_base_tokens / sum(num_codes),
-                    "base ids per compressed id",
-                    num_samples=b,
-                ),
-            },
-        }
-    )
-    for mode in config.decode_modes:
-        dec = [t.decode_s for t in cell.zip2zip[(c, mode)]]
-        base_dec = [t.decode_s for t in cell.base[mode]]
-        counts, med = cell.counts[(c, mode)], statistics.median(dec)
-        rows.append(
-            {
-                **zkey,
-                "phase": "decode",
-                "decode_mode": mode,
-                "metrics": {
-                    "decode_step_ms": _timing(dec, steps),
-                    "decode_step_time_ratio_vs_base": _ratio(dec, base_dec),
-                    "decode_steps_per_s": metric(b * steps / med, "steps/s"),
-                    "base_tokens_per_s": metric(counts["num_base_tokens_decoded"] / med, "base tokens/s"),
-                    "num_decode_steps": metric(steps, "steps", num_samples=b),
-                    "num_hypertokens_fed": metric(
-                        counts["num_hypertokens_fed"], "hypertokens", num_samples=b * steps
-                    ),
-                    "num_entries_created": metric(
-                        counts["num_entries_created"], "entries", num_samples=b * steps
-                    ),
-                    **{
-                        f"profile_{k}_ms_per_step": metric(1e3 * v / steps, "ms", num_samples=steps)
-                        for k, v in cell.profile_s[(c, mode)].items()
-                    },
-                },
-            }
-        )
-    return rows
 
 
 def run(config: Config) -> BenchmarkResult:
@@ -424,10 +192,10 @@ def run(config: Config) -> BenchmarkResult:
         }
         assets[model_name]["tie_encoders"] = next(iter(wrappers.values())).config.tie_encoders
         for b in config.batch_sizes:
-            texts, _ = _texts(encode, config, b)
-            cell = _prepare(config, wrappers, texts)
-            _measure(config, base, wrappers, cell, label=f"{model_name}, batch {b}")
-            rows.extend(_rows(config, model_name, b, wrappers, cell))
+            texts = prompt_texts(encode, config, b)
+            cell = prepare_cell(config, wrappers, texts)
+            measure_cell(config, base, wrappers, cell, label=f"{model_name}, batch {b}")
+            rows.extend(cell_rows(config, model_name, b, wrappers, cell))
     return BenchmarkResult(
         benchmark="decode_step",
         status="smoke" if config == Config.smoke() else "full",

@@ -48,22 +48,14 @@ from typing import Any
 
 import torch
 
-from zip2zip.config_cli import ConfigCommandLine, Names, check_names, option
-from zip2zip.data.corpora import CORPORA, SOURCES, load_corpus
-from zip2zip.data.tokenizers import Tokenizer
+from zip2zip.config_cli import Names, check_names, option
+from zip2zip.data.corpora import CORPORA, SOURCES
 from zip2zip.evaluation.devices import device_sync
 from zip2zip.evaluation.results import BenchmarkResult
 from zip2zip.modeling.base_models import BASE_MODELS
 from zip2zip.registry import lookup
 
-from ._checkpoints import (
-    CHECKPOINT_BASE,
-    base_setting,
-    checked_checkpoint,
-    default_base,
-    describe_base,
-    find_checkpoint,
-)
+from ._checkpoints import CHECKPOINT_BASE, checked_checkpoint
 from ._cli import (
     add_resume_argument,
     argument_type,
@@ -72,20 +64,15 @@ from ._cli import (
     parse_args,
     run_and_write,
 )
-from ._devices import (
-    device_name,
-    device_tag,
-    mps_fallback_enabled,
-    resolve_device,
-)
-from ._result_file import ResultFile
+from ._devices import device_tag, resolve_device
+from ._throughput_inputs import document_ids, run_assets
 from ._throughput_loops import Inputs, measure_cell, prepare_inputs
-from ._throughput_models import load_base, wrap
+from ._throughput_models import load_base, model_for_checkpoint, wrap
+from ._throughput_previous import kept_cells, same_device_check
+from ._throughput_summary import summary_lines
 
 MODES = ("replay", "generate")
 MODELS = (*BASE_MODELS, CHECKPOINT_BASE)  # the last: the base of --checkpoint
-# The base each registered model is (tiny: random, no checkpoint wraps it).
-MODEL_BASES = {name: default_base(name) for name in MODELS if name != CHECKPOINT_BASE}
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -207,78 +194,10 @@ class Config:
         )
 
 
-# --------------------------------------------------------------------------------------- assets
-def _document_ids(config: Config, tok: Tokenizer, corpus_name: str, needed: int) -> tuple[list[int], dict]:
-    """Base ids of one real document of the domain with >= ``needed`` ids (else documents joined)."""
-    corpus = load_corpus(
-        corpus_name,
-        num_docs=16,
-        max_total_bytes=1_000_000,
-        min_doc_bytes=16384,
-        max_doc_bytes=65536,
-        seed=config.seed,
-        source=config.corpus_source,
-    )
-    encoded = tok.encode_batch(corpus.docs)
-    index = next((i for i, ids in enumerate(encoded) if len(ids) >= needed), None)
-    ids = encoded[index] if index is not None else [i for ids in encoded for i in ids]
-    if len(ids) < needed:
-        raise ValueError(f"corpus {corpus_name!r} has only {len(ids)} base tokens; this run needs {needed}")
-    asset = {
-        "source": corpus.source,
-        "document": "joined" if index is None else index,
-        "doc_sha256_prefix": corpus.doc_sha256[index or 0][:16],
-        "num_base_tokens": len(ids),
-    }
-    return ids, asset
-
-
 # --------------------------------------------------------------------------------------- run
 # What identifies a row (named by in the regression check): its cell (corpus, prompt length, mode; what
 # ``--resume`` keeps) and what was timed in it (method, phase: ``_throughput_loops.measure_cell``).
 ROW_KEYS = ("corpus", "prompt_base_tokens", "mode", "method", "phase")
-
-
-def _cell_key(row: dict[str, Any]) -> tuple[str, int, str]:
-    return (row["corpus"], row["prompt_base_tokens"], row["mode"])
-
-
-def _kept_cells(
-    config: Config, previous: list[dict[str, Any]], previous_assets: dict[str, Any]
-) -> tuple[list[dict[str, Any]], set[tuple[str, int, str]], dict[str, Any] | None]:
-    """What ``--resume`` keeps of this run's cells: their rows, their keys, and their cell assets (None if
-    the earlier run recorded none)."""
-    cells = [(c, p, m) for c in config.corpora for p in config.prompt_base_tokens for m in config.modes]
-    kept = [r for r in previous if _cell_key(r) in set(cells)]
-    done = {_cell_key(r) for r in kept}
-    kept_cells = previous_assets.get("cells", {})  # "corpus/prompt/mode" -> what the cell used
-    if not kept_cells:
-        return list(kept), done, None
-    cell_assets = {
-        f"{c}/{p}/{m}": kept_cells[f"{c}/{p}/{m}"]
-        for c, p, m in cells
-        if (c, p, m) in done and f"{c}/{p}/{m}" in kept_cells
-    }
-    return list(kept), done, cell_assets
-
-
-def _run_assets(
-    config: Config, tok: Tokenizer, device: torch.device, model_asset: dict[str, Any]
-) -> dict[str, Any]:
-    """What the result records of the model, checkpoint, tokenizer and device (``corpora`` and ``cells``
-    follow)."""
-    assets: dict[str, Any] = {
-        "model": model_asset,
-        "checkpoint": find_checkpoint(config.checkpoint).record() if config.checkpoint else None,
-        "tokenizer": tok.provenance,
-        "tokenizer_name": tok.name,
-        "device_tag": device_tag(device),
-        "device_name": device_name(device),
-        "corpora": {},
-    }
-    if device.type == "mps":  # unsupported ops run on the CPU only when this is set; say so in the result
-        assets["mps_cpu_fallback_enabled"] = mps_fallback_enabled()
-    return assets
 
 
 def run(
@@ -299,14 +218,16 @@ def run(
     loaded = load_base(config, device)
     base, tok = loaded.model, loaded.tokenizer
     model, wrap_asset = wrap(config, base, tok)
-    assets = _run_assets(config, tok, device, {**loaded.provenance, **wrap_asset})
+    assets = run_assets(config.checkpoint, tok, device, {**loaded.provenance, **wrap_asset})
     needed = max(config.prompt_base_tokens) + config.new_base_tokens
-    rows, done, kept_cell_assets = _kept_cells(config, previous or [], previous_assets or {})
+    rows, done, kept_cell_assets = kept_cells(config, previous or [], previous_assets or {})
     if kept_cell_assets is not None:
         assets["cells"] = kept_cell_assets
 
     for corpus_name in config.corpora:
-        ids, assets["corpora"][corpus_name] = _document_ids(config, tok, corpus_name, needed)
+        ids, assets["corpora"][corpus_name] = document_ids(
+            corpus_name, tok, needed, seed=config.seed, source=config.corpus_source
+        )
         for p in config.prompt_base_tokens:
             inputs: Inputs = prepare_inputs(model, tok, ids[:p], ids[p : p + config.new_base_tokens])
             for mode in config.modes:
@@ -336,50 +257,10 @@ def run(
     )
 
 
-def summary_lines(result: BenchmarkResult) -> list[str]:
-    lines = [
-        f"{'domain':12s} {'setting':9s} {'mode':8s} {'r prompt':>8s} {'prefill x':>9s} {'/r':>5s} "
-        f"{'r decode':>8s} {'decode x':>8s} {'/r':>5s}"
-    ]
-    for r in result.rows:
-        if r["method"] != "zip2zip":
-            continue
-        m = r["metrics"]
-        if r["phase"] == "prefill":
-            pre = (
-                m["prompt_compression_ratio"]["value"],
-                m["prefill_speedup"]["value"],
-                m["prefill_speedup_per_r"]["value"],
-            )
-        else:
-            lines.append(
-                f"{r['corpus']:12s} {r['setting']:9s} {r['mode']:8s} {pre[0]:8.3f} {pre[1]:9.3f} "
-                f"{pre[2]:5.2f} {m['compression_ratio']['value']:8.3f} "
-                f"{m['decode_base_token_speedup']['value']:8.3f} {m['decode_speedup_per_r']['value']:5.2f}"
-            )
-    return lines
-
-
 def _presets(first: argparse.Namespace) -> Config:
     """The defaults: the smoke preset, else the preset of ``--device``'s type; on that device."""
     config = Config.smoke() if first.smoke else Config.from_name(torch.device(first.device).type)
     return dataclasses.replace(config, device=first.device)
-
-
-def _with_checkpoint_base(command: ConfigCommandLine[Config], config: Config, *, given: bool) -> Config:
-    """``config`` with model ``checkpoint`` when its checkpoint wraps another base than the model's; a
-    ``--model`` given for another base than the checkpoint's is a usage error."""
-    if not config.checkpoint or config.model == CHECKPOINT_BASE:
-        return config
-    model = base_setting(config.model, config.checkpoint, MODEL_BASES[config.model])
-    if model == config.model:
-        return config
-    if given:
-        base = describe_base(find_checkpoint(config.checkpoint).base)
-        command.error(
-            f"--model {config.model} is not the base of --checkpoint (which wraps {base}); drop --model"
-        )
-    return dataclasses.replace(config, model=model)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -387,17 +268,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     command.read_first("--device", default="auto", type=argument_type(_device))
     add_resume_argument(command, kept="keep finished cells", same="config")
     parsed = parse_args(command, argv)
-    config = _with_checkpoint_base(command, parsed.config, given="model" in parsed.given)
+    try:
+        model = model_for_checkpoint(parsed.config, given="model" in parsed.given)
+    except ValueError as exc:
+        command.error(str(exc))
+    config = dataclasses.replace(parsed.config, model=model)
     if not parsed.args.smoke and config.num_repeats < 5:
         command.error(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
-    device = torch.device(config.device)
-    tag = device_tag(device)
-
-    def same_device(results: ResultFile) -> None:
-        old_tag = results.read(results.out).get("assets", {}).get("device_tag")
-        if old_tag != tag:
-            command.error(f"{results.out} holds a {old_tag} result; this run is on {tag}: pass another --out")
-
+    tag = device_tag(torch.device(config.device))
     ignore = {"prompt_base_tokens", "modes", "corpora"}  # cells: a resumed run may measure more or fewer
     run_and_write(
         command,
@@ -409,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         must_match=[k for k in asdict(config) if k not in ignore],
         row_keys=ROW_KEYS,
         device=tag,
-        check_existing=same_device,
+        check_existing=same_device_check(command, tag),
     )
 
 

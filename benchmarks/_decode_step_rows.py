@@ -1,0 +1,124 @@
+"""The rows of one (model, batch size) cell of ``benchmarks/decode_step.py``, from its raw timings: per method a
+prefill row and a decode row per decode mode; zip2zip's hold their time ratios to the base model of the same
+round and the per-step profile. Units: milliseconds; rates per second."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from zip2zip.evaluation.results import metric
+from zip2zip.evaluation.timing import median_metric
+from zip2zip.modeling.model import Zip2ZipPreTrainedModel
+
+from ._decode_step_cell import Cell, CellSettings, Variant
+
+
+def _timing(values_s: list[float], per: int = 1) -> dict[str, Any]:
+    return median_metric([1e3 * v / per for v in values_s], "ms")
+
+
+def _ratio(zip_s: list[float], base_s: list[float]) -> dict[str, Any]:
+    ratios = [z / b for z, b in zip(zip_s, base_s, strict=True)]
+    return metric(statistics.median(ratios), "ratio", num_samples=len(ratios), values=ratios)
+
+
+def cell_rows(
+    config: CellSettings, model_name: str, b: int, wrappers: dict[Variant, Zip2ZipPreTrainedModel], cell: Cell
+) -> list:
+    """The base model's rows, then each zip2zip variant's (keyed by its codebook size and encoder width)."""
+    key = {"model": model_name, "batch_size": b}
+    rows = _base_rows(config, key, b, cell)
+    for c, model in wrappers.items():
+        width = model.config.hyper_encoder.resolved_width(model.config.hidden_size)
+        zkey = {**key, "method": "zip2zip", "max_codebook_size": c[0], "hyper_encoder_width": width}
+        rows += _zip2zip_rows(config, zkey, b, c, cell)
+    return rows
+
+
+def _base_rows(config: CellSettings, key: dict[str, Any], b: int, cell: Cell) -> list:
+    """The base model's prefill row and one decode row per decode mode."""
+    steps, rows = config.num_decode_steps, []
+    base_pre = [t.prefill_s for t in cell.base["greedy"]]
+    rows.append(
+        {
+            **key,
+            "method": "base",
+            "phase": "prefill",
+            "metrics": {
+                "prefill_ms": _timing(base_pre),
+                "num_prompt_ids_per_row": metric(config.prompt_base_tokens, "base ids", num_samples=b),
+            },
+        }
+    )
+    for mode in config.decode_modes:
+        base_dec = [t.decode_s for t in cell.base[mode]]
+        rows.append(
+            {
+                **key,
+                "method": "base",
+                "phase": "decode",
+                "decode_mode": mode,
+                "metrics": {
+                    "decode_step_ms": _timing(base_dec, steps),
+                    "decode_steps_per_s": metric(b * steps / statistics.median(base_dec), "steps/s"),
+                    "base_tokens_per_s": metric(b * steps / statistics.median(base_dec), "base tokens/s"),
+                    "num_decode_steps": metric(steps, "steps", num_samples=b),
+                },
+            }
+        )
+    return rows
+
+
+def _zip2zip_rows(config: CellSettings, zkey: dict[str, Any], b: int, c: Variant, cell: Cell) -> list:
+    """One wrapper's prefill row and one decode row per decode mode, each with its time ratio to the base."""
+    steps, rows = config.num_decode_steps, []
+    base_pre = [t.prefill_s for t in cell.base["greedy"]]
+    pre = [t.prefill_s for t in cell.zip2zip[(c, "greedy")]]
+    num_codes = [len(x) for x in cell.codes[(c, "greedy")]]
+    rows.append(
+        {
+            **zkey,
+            "phase": "prefill",
+            "metrics": {
+                "prefill_ms": _timing(pre),
+                "prefill_time_ratio_vs_base": _ratio(pre, base_pre),
+                "prompt_codec_ms": _timing(cell.codec_s[c]),
+                "num_prompt_ids_per_row": metric(statistics.mean(num_codes), "compressed ids", num_samples=b),
+                "prompt_compression_ratio": metric(
+                    b * config.prompt_base_tokens / sum(num_codes),
+                    "base ids per compressed id",
+                    num_samples=b,
+                ),
+            },
+        }
+    )
+    for mode in config.decode_modes:
+        dec = [t.decode_s for t in cell.zip2zip[(c, mode)]]
+        base_dec = [t.decode_s for t in cell.base[mode]]
+        counts, med = cell.counts[(c, mode)], statistics.median(dec)
+        rows.append(
+            {
+                **zkey,
+                "phase": "decode",
+                "decode_mode": mode,
+                "metrics": {
+                    "decode_step_ms": _timing(dec, steps),
+                    "decode_step_time_ratio_vs_base": _ratio(dec, base_dec),
+                    "decode_steps_per_s": metric(b * steps / med, "steps/s"),
+                    "base_tokens_per_s": metric(counts["num_base_tokens_decoded"] / med, "base tokens/s"),
+                    "num_decode_steps": metric(steps, "steps", num_samples=b),
+                    "num_hypertokens_fed": metric(
+                        counts["num_hypertokens_fed"], "hypertokens", num_samples=b * steps
+                    ),
+                    "num_entries_created": metric(
+                        counts["num_entries_created"], "entries", num_samples=b * steps
+                    ),
+                    **{
+                        f"profile_{k}_ms_per_step": metric(1e3 * v / steps, "ms", num_samples=steps)
+                        for k, v in cell.profile_s[(c, mode)].items()
+                    },
+                },
+            }
+        )
+    return rows
