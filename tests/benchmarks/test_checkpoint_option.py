@@ -145,7 +145,7 @@ def test_a_control_on_another_base_is_left_out_unless_asked_for(capsys) -> None:
         in capsys.readouterr().err
     )
     default = _parse(["--allow-dirty"])  # our embedded checkpoints share SmolLM2: nothing changes
-    assert default.models == perplexity.MODELS and default.base_model == "smollm2"
+    assert default.models == _checkpoints.MODELS and default.base_model == "smollm2"
 
 
 def test_a_run_saved_before_the_rename_still_resumes(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks import (
     _checkpoints,
+    _perplexity_corpora,
     codec,
     decode_step,
     downstream,
@@ -202,7 +203,7 @@ def test_perplexity_without_rows_writes_nothing(existing_result, capsys, monkeyp
     def unreachable(name, **kwargs):
         raise ValueError(f"{name}: the hub is not reachable")
 
-    monkeypatch.setattr(perplexity, "load_eval_corpus", unreachable)
+    monkeypatch.setattr(_perplexity_corpora, "load_eval_corpus", unreachable)
     out, before = existing_result("perplexity")
     with pytest.raises(SystemExit) as exit_info:
         perplexity.main(["--smoke", "--force", "--out", str(out)])  # --force: past the --out rule

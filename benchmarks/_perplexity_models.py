@@ -1,0 +1,62 @@
+"""The models the perplexity benchmark scores, each as a ``Zip2ZipPreTrainedModel`` in eval mode: the base
+(compression off, C = 0), an untrained wrapper of it, or a saved checkpoint (control or zip2zip). Kept
+apart from the script so it reads as what is measured, not how a model is put together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from zip2zip.data.tokenizers import BYTES_PAD, Tokenizer, bytes_tokenizer
+from zip2zip.modeling.base_models import TinyLlama, load_base, load_base_tokenizer
+
+from ._checkpoints import (
+    CHECKPOINT_BASE,
+    ModelSelection,
+    checkpoint_tokenizer,
+    describe_checkpoint,
+    find_checkpoint,
+    load_checkpoint_base,
+    model_checkpoint,
+)
+
+
+def load_tokenizer(selection: ModelSelection) -> Tokenizer:
+    """The base's tokenizer, without loading its weights when the registry knows it."""
+    if selection.base_model == CHECKPOINT_BASE:
+        return checkpoint_tokenizer(find_checkpoint(selection.checkpoint))
+    return load_base_tokenizer(selection.base_model)
+
+
+def _load_base(selection: ModelSelection, *, max_length: int, seed: int) -> tuple[Any, dict[str, Any]]:
+    """The base causal LM and what was loaded; ``tiny`` is random (``seed``), with room for two windows."""
+    if selection.base_model == CHECKPOINT_BASE:
+        loaded = load_checkpoint_base(find_checkpoint(selection.checkpoint))
+    elif selection.base_model == "tiny":
+        tiny = TinyLlama(
+            bytes_tokenizer().vocab_size, max_position_embeddings=2 * max_length, pad_token_id=BYTES_PAD
+        )
+        loaded = load_base("tiny", tiny=tiny, seed=seed)
+    else:
+        loaded = load_base(selection.base_model)
+    return loaded.model, loaded.provenance
+
+
+def load_model(
+    name: str, selection: ModelSelection, tokenizer: Tokenizer, *, max_length: int, seed: int
+) -> tuple[Any, dict[str, Any]]:
+    """One of ``MODELS`` -> (Zip2ZipPreTrainedModel in eval mode, what was loaded). Raises ValueError if missing."""
+    from zip2zip.data.training_chunks import DataConfig, compression_config
+    from zip2zip.modeling.model import Zip2ZipPreTrainedModel
+
+    if name == "base" or (name == "zip2zip" and not selection.checkpoint):
+        base, info = _load_base(selection, max_length=max_length, seed=seed)
+        c = 0 if name == "base" else DataConfig().max_codebook_size
+        comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
+        model = Zip2ZipPreTrainedModel.from_base(base, compression=comp)
+        return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
+    checkpoint = model_checkpoint(name, control=selection.control_checkpoint, checkpoint=selection.checkpoint)
+    model = Zip2ZipPreTrainedModel.from_pretrained(checkpoint.path, dtype=torch.float32)
+    info = {**describe_checkpoint(checkpoint), "config": model.config.to_dict()}
+    return model.eval(), info

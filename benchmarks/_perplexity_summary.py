@@ -1,0 +1,28 @@
+"""The lines the perplexity benchmark prints after a run: byte perplexity per (model, corpus) and zip2zip's
+increase over each reference. Formatting only; every number is the result's."""
+
+from __future__ import annotations
+
+from zip2zip.evaluation.results import BenchmarkResult
+
+
+def summary_lines(result: BenchmarkResult) -> list[str]:
+    lines = [
+        f"{'model':8s} {'corpus':9s} {'source':8s} {'byte ppl':>9s} {'95% CI':>15s} {'bits/B':>7s} {'r':>5s}"
+    ]
+    for row in result.rows:
+        if "versus" in row:
+            m = row["metrics"]["byte_perplexity_increase_pct"]
+            lines.append(
+                f"zip2zip vs {row['versus']:7s} {row['corpus']:9s} {m['value']:+.1f}% "
+                f"(95% CI {m['ci95'][0]:+.1f}..{m['ci95'][1]:+.1f})"
+            )
+            continue
+        m = row["metrics"]
+        ppl = m["byte_perplexity"]
+        lines.append(
+            f"{row['model']:8s} {row['corpus']:9s} {row['corpus_source']:8s} {ppl['value']:9.3f} "
+            f"{ppl['ci95'][0]:7.3f}-{ppl['ci95'][1]:<7.3f} {m['bits_per_byte']['value']:7.3f} "
+            f"{m['compression_ratio']['value']:5.2f}"
+        )
+    return lines
