@@ -16,8 +16,9 @@ from zip2zip.evaluation.timing import median, stdev, time_interleaved
 from ._codec_streams import Stream
 
 
-class CellSettings(Protocol):
-    """What the comparisons read of ``codec.Config`` (a Protocol, since this module cannot import the script)."""
+class CodecSettings(Protocol):
+    """What the measurements (here and in ``_codec_policies``) read of ``codec.Config``: a Protocol, since
+    these modules cannot import the script."""
 
     @property
     def num_threads(self) -> int: ...
@@ -37,6 +38,15 @@ class CellSettings(Protocol):
     @property
     def reference_python_num_ids(self) -> int: ...
 
+    @property
+    def policies(self) -> tuple[str, ...]: ...
+
+    @property
+    def policy_max_subtokens(self) -> int: ...
+
+    @property
+    def policy_max_codebook_size(self) -> int: ...
+
 
 def rate_metric(num_ids: int, seconds: list[float], label: str) -> dict[str, Any]:
     """Base ids per second: ``num_ids`` over the median time, with every repeat's rate kept."""
@@ -50,7 +60,9 @@ def _ratio(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
     return metric(ours["value"] / theirs["value"], "x (median rate ratio, ours / upstream)", num_samples=1)
 
 
-def measure_cell(stream: Stream, m: int, c: int, config: CellSettings, upstream: Any) -> list[dict[str, Any]]:
+def measure_cell(
+    stream: Stream, m: int, c: int, config: CodecSettings, upstream: Any
+) -> list[dict[str, Any]]:
     """One (data, M, C) cell: both codecs checked equal on the stream, then encode/decode/batch rates."""
     ours = LZWCodec(
         stream.vocab_size,
@@ -89,7 +101,7 @@ def measure_cell(stream: Stream, m: int, c: int, config: CellSettings, upstream:
 
 def _time_operations(
     stream: Stream,
-    config: CellSettings,
+    config: CodecSettings,
     ours: LZWCodec,
     theirs: Any,
     encoded: Any,
@@ -132,7 +144,7 @@ def _time_operations(
     return [("encode", enc, n), ("decode", dec, n), ("batch_encode", bat, batch_n)]
 
 
-def reference_python_row(stream: Stream, config: CellSettings) -> dict[str, Any]:
+def reference_python_row(stream: Stream, config: CodecSettings) -> dict[str, Any]:
     """The plain-Python reference, once: the baseline that justifies a compiled path."""
     codec = LZWCodec(stream.vocab_size, pad_token_id=stream.pad_token_id, disabled_ids=stream.disabled_ids)
     ids = stream.ids[: config.reference_python_num_ids]

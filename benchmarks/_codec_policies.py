@@ -7,7 +7,7 @@ the upstream package.
 from __future__ import annotations
 
 import functools
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -15,30 +15,11 @@ from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.evaluation.results import metric
 from zip2zip.evaluation.timing import time_interleaved
 
-from ._codec_cells import rate_metric
+from ._codec_cells import CodecSettings, rate_metric
 from ._codec_streams import Stream
 
 
-class PolicySettings(Protocol):
-    """What the policy rows read of ``codec.Config`` (a Protocol, since this module cannot import the script)."""
-
-    @property
-    def policies(self) -> tuple[str, ...]: ...
-
-    @property
-    def policy_max_subtokens(self) -> int: ...
-
-    @property
-    def policy_max_codebook_size(self) -> int: ...
-
-    @property
-    def num_repeats(self) -> int: ...
-
-    @property
-    def num_warmup(self) -> int: ...
-
-
-def policy_rows(stream: Stream, config: PolicySettings) -> list[dict[str, Any]]:
+def policy_rows(stream: Stream, config: CodecSettings) -> list[dict[str, Any]]:
     """The stream as one long document under freeze and each policy, side by side: encode and decode
     rates, each policy's rate over freeze's (``speedup_<policy>_vs_freeze``, below 1 means slower), and
     its compression ratio and entries created (ever, evicted ones included)."""
