@@ -23,15 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-
-from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.corpora import CORPORA, SOURCES, Corpus, load_corpus
-from zip2zip.data.hub_reachability import hub_is_reachable
-from zip2zip.data.tokenizers import TOKENIZERS, MissingAssetError, Tokenizer, get_tokenizer
-from zip2zip.evaluation.metrics import EfficiencyTotals
-from zip2zip.evaluation.results import BenchmarkResult, metric
+from zip2zip.data.tokenizers import TOKENIZERS, MissingAssetError
+from zip2zip.evaluation.results import BenchmarkResult
+from zip2zip.evaluation.token_efficiency import measure_token_efficiency
 
 from ._cli import (
     add_resume_argument,
@@ -42,8 +38,8 @@ from ._cli import (
     run_and_write,
     tokenizer_name,
 )
-
-_CHUNK_DOCS = 32  # documents per batch_encode call: bounds the padded [batch, len] array
+from ._efficiency_row import efficiency_row
+from ._efficiency_tokenizers import load_tokenizer, tokenizer_assets
 
 
 @dataclass(frozen=True)
@@ -127,73 +123,8 @@ def _settings(config: Config, tokenizer: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def measure_cell(
-    tok: Tokenizer, corpus: Corpus, base_ids: list[list[int]], *, max_subtokens: int, max_codebook_size: int
-) -> EfficiencyTotals:
-    """Compress every document of one (tokenizer, corpus) cell and count; checks the round trip."""
-    codec = LZWCodec(
-        tok.vocab_size,
-        pad_token_id=tok.pad_token_id,
-        max_subtokens=max_subtokens,
-        max_codebook_size=max_codebook_size,
-        disabled_ids=tok.special_ids,
-    )
-    totals = EfficiencyTotals(vocab_size=tok.vocab_size)
-    doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
-    for lo in range(0, len(base_ids), _CHUNK_DOCS):
-        chunk = base_ids[lo : lo + _CHUNK_DOCS]
-        batch = codec.batch_encode(chunk)
-        decoded = codec.batch_decode(batch.ids, batch.attention_mask)
-        for b, ids in enumerate(chunk):
-            if not np.array_equal(decoded[b], np.asarray(ids, dtype=np.int64)):
-                raise AssertionError(f"{tok.name}/{corpus.name} doc {lo + b}: LZW round trip changed the ids")
-            codes = batch.ids[b][batch.attention_mask[b].astype(bool)]
-            totals.add_document(doc_bytes[lo + b], len(ids), codes, batch.codebooks[b])
-    return totals
-
-
 # What identifies a row (resumed by, named by in the regression check): one cell and one setting.
 ROW_KEYS = ("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size")
-
-
-def _row(
-    tok: Tokenizer, corpus: Corpus, setting: str, m: int, c: int, totals: EfficiencyTotals, top_n: int
-) -> dict[str, Any]:
-    n = totals.num_docs
-    reuse = (
-        metric(totals.hypertoken_reuse_fraction, "fraction", num_samples=n)
-        if totals.num_hypertokens_created
-        else metric(None, "fraction", num_samples=n, reason="no hypertoken was created")
-    )
-    return {
-        "tokenizer": tok.name,
-        "tokenizer_label": TOKENIZERS[tok.name].paper_label if tok.name in TOKENIZERS else tok.name,
-        "corpus": corpus.name,
-        "corpus_source": corpus.source,
-        "setting": setting,
-        "max_subtokens": m,
-        "max_codebook_size": c,
-        "num_docs_requested": corpus.num_docs_requested,
-        "num_docs_used": n,
-        "metrics": {
-            "bytes_per_base_token": metric(totals.base_bytes_per_token, "bytes/base_token", num_samples=n),
-            "bytes_per_compressed_id": metric(
-                totals.zip2zip_bytes_per_token, "bytes/compressed_id", num_samples=n
-            ),
-            "gain_pct": metric(totals.gain_percent, "%", num_samples=n),
-            "num_bytes": metric(totals.num_bytes, "bytes", num_samples=n),
-            "num_base_tokens": metric(totals.num_base_tokens, "base_tokens", num_samples=n),
-            "num_compressed_ids": metric(totals.num_zip2zip_ids, "compressed_ids", num_samples=n),
-            "num_hypertoken_uses": metric(totals.num_hypertoken_uses, "hypertokens", num_samples=n),
-            "num_hypertokens_created": metric(totals.num_hypertokens_created, "hypertokens", num_samples=n),
-            "num_hypertokens_reused": metric(totals.num_hypertokens_reused, "hypertokens", num_samples=n),
-            "hypertoken_reuse_fraction": reuse,
-        },
-        "top_hypertokens": [
-            {"text": tok.decode(ids), "base_ids": list(ids), "num_uses": uses, "num_docs": docs}
-            for ids, uses, docs in totals.top_hypertokens(top_n)
-        ],
-    }
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -230,20 +161,6 @@ def _load_corpora(config: Config, skipped: list[dict[str, str]]) -> tuple[list[C
     return corpora, assets
 
 
-def _load_tokenizer(name: str, skipped: list[dict[str, str]]) -> Tokenizer | None:
-    """The tokenizer, or None (said in ``skipped``) if its files are missing or it is a hub id while the hub
-    is unreachable; any other failure is a bug, so it raises."""
-    try:
-        return get_tokenizer(name)
-    except MissingAssetError as exc:
-        skipped.append({"name": f"tokenizer:{name}", "reason": str(exc)})
-    except ValueError as exc:
-        if name in TOKENIZERS or hub_is_reachable():
-            raise
-        skipped.append({"name": f"tokenizer:{name}", "reason": str(exc)})
-    return None
-
-
 def run(
     config: Config,
     *,
@@ -264,15 +181,10 @@ def run(
     corpora, corpus_assets = _load_corpora(config, skipped)
     assets: dict[str, Any] = {"tokenizers": {}, "corpora": corpus_assets}
     for tok_name in config.tokenizers:
-        tok = _load_tokenizer(tok_name, skipped)
+        tok = load_tokenizer(tok_name, skipped)
         if tok is None:
             continue
-        assets["tokenizers"][tok_name] = {
-            **tok.provenance,
-            "vocab_size": tok.vocab_size,
-            "num_special_ids": len(tok.special_ids),
-            "pad_token_id": tok.pad_token_id,
-        }
+        assets["tokenizers"][tok_name] = tokenizer_assets(tok)
         for corpus in corpora:
             todo = [s for s in _settings(config, tok_name) if (tok_name, corpus.name, *s) not in reusable]
             rows += [
@@ -284,8 +196,8 @@ def run(
                 continue
             base_ids = tok.encode_batch(corpus.docs)
             for setting, m, c in todo:
-                totals = measure_cell(tok, corpus, base_ids, max_subtokens=m, max_codebook_size=c)
-                rows.append(_row(tok, corpus, setting, m, c, totals, config.num_top_hypertokens))
+                totals = measure_token_efficiency(tok, corpus, base_ids, max_subtokens=m, max_codebook_size=c)
+                rows.append(efficiency_row(tok, corpus, setting, m, c, totals, config.num_top_hypertokens))
             if on_progress is not None:
                 on_progress(rows, assets)
     return BenchmarkResult(

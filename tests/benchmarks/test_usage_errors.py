@@ -217,7 +217,7 @@ def test_efficiency_without_rows_writes_nothing(existing_result, capsys, monkeyp
     def missing(name: str):
         raise MissingAssetError(f"pip install {name}-tokenizer")
 
-    monkeypatch.setattr(efficiency, "get_tokenizer", missing)
+    monkeypatch.setattr("benchmarks._efficiency_tokenizers.get_tokenizer", missing)
     out, before = existing_result("efficiency")
     with pytest.raises(SystemExit) as exit_info:
         efficiency.main(["--smoke", "--force", "--out", str(out)])
