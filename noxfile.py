@@ -256,13 +256,13 @@ def codec_fuzz(session: nox.Session) -> None:
     """Fast codec vs the plain-Python reference: the slow hypothesis test, 2,000 batches (~10^6 streams) per policy (~25 min)."""
     python = _shared_python(session)
     _print_versions(session, python)
-    # One hypothesis example is one batch of random walks (~490 streams on average, tests/_codec_fuzz.py).
+    # One hypothesis example is one batch of random walks (~490 streams on average, tests/codec/_codec_fuzz.py).
     num_batches = os.environ.get("ZIP2ZIP_CODEC_FUZZ_EXAMPLES", "2000")
     session.run(
         python,
         "-m",
         "pytest",
-        "tests/test_codec_fuzz.py::test_fast_decoder_matches_the_reference",
+        "tests/codec/test_codec_fuzz.py::test_fast_decoder_matches_the_reference",
         "-m",
         "slow",
         "--hypothesis-show-statistics",

@@ -148,3 +148,17 @@ def test_no_module_takes_part_in_an_import_cycle() -> None:
     graph = _import_graph([PACKAGE, PACKAGE.parent / "benchmarks"])
     assert {"zip2zip.modeling.model", "benchmarks.throughput"} <= graph.keys()  # the graph covers both trees
     assert _cycles(graph) == []
+
+
+TESTS = Path(__file__).resolve().parent
+# Top-level test files: the foundation modules', and the checks over the whole tree.
+WHOLE_TREE_TESTS = {"test_layout", "test_source_hygiene", "test_lock"}
+
+
+def test_test_folders_mirror_the_layers() -> None:
+    """tests/<layer>/ for each layer of zip2zip, tests/benchmarks and tests/paper_tables for the suite on top;
+    a test of a foundation module, or of the whole tree, sits in tests/ itself."""
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))}
+    assert folders - {"fixtures"} <= (set(ALLOWED) - FOUNDATION) | {"benchmarks", "paper_tables"}
+    top_level = {p.stem for p in TESTS.glob("test_*.py")}
+    assert top_level <= WHOLE_TREE_TESTS | {f"test_{module}" for module in FOUNDATION}, top_level

@@ -1,5 +1,6 @@
 """Every benchmark has what ``benchmarks/README.md`` asks of a new one: its nox session, its regression preset
-and baseline, its renderer (or a stated reason why it has none) and its row in the README's results table."""
+and baseline, its renderer (or a stated reason why it has none), its row in the README's results table, and a
+script short enough to read in one sitting."""
 
 from __future__ import annotations
 
@@ -55,6 +56,13 @@ def test_a_benchmark_has_its_renderer_or_a_reason(name: str) -> None:
         return
     assert name in TABLES, f"add {name} to paper_tables/tables.py with its renderer"
     assert (ROOT / "paper_tables" / f"{name}.py").is_file()
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_a_benchmark_script_reads_in_one_sitting(name: str) -> None:
+    """Under 300 lines: the docstring, Config, ROW_KEYS, run and main; its own pieces go to _<name>_<what>.py."""
+    num_lines = len((ROOT / "benchmarks" / f"{name}.py").read_text(encoding="utf-8").splitlines())
+    assert num_lines < 300, f"benchmarks/{name}.py has {num_lines} lines: move a piece out (benchmarks/README.md)"
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

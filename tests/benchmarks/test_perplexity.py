@@ -1,5 +1,5 @@
 """The perplexity benchmark: held-out stand-ins, and a smoke run whose rows are ratios of corpus totals (the
-scoring itself: ``tests/test_byte_perplexity.py``)."""
+scoring itself: ``tests/evaluation/test_byte_perplexity.py``)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from zip2zip.modeling.config import HyperEncoderConfig, resolve_base_location
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 ARCHS = sorted(ARCHITECTURES)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _padded(seqs, compression, padding_side):
@@ -207,7 +207,7 @@ def test_unknown_peft_type_is_named_with_its_file(tmp_path, layout):
         folder = model.save_pretrained(tmp_path / "lora")
         adapter_config, base_model = folder / "adapter" / "adapter_config.json", None
     else:
-        fixtures = Path(__file__).parent / "fixtures" / "upstream"
+        fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
         folder = tmp_path / "authors"
         shutil.copytree(fixtures / "v1_transformer_untied_lora", folder)
         adapter_config, base_model = folder / "adapter_config.json", fixtures / "base_untied"

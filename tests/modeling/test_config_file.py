@@ -24,8 +24,8 @@ from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.modeling.config import HyperEncoderConfig, resolve_base_location
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
-ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = "zip2zip_config.json"
 
 

@@ -24,7 +24,7 @@ from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.lzw import compress, decompress
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
-FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
 RECORD = json.loads((FIXTURES / "references.json").read_text())["variants"]
 TOLERANCE = 1e-4
 

@@ -10,7 +10,7 @@ drawn; ``decode`` and ``decode_with_codebook`` on each stream, and ``batch_decod
 must then give the same base ids, entries and entry positions (and, under ``reset`` and ``lru``, the
 same history of created and removed entries). A mismatch is described by its shortest failing prefix.
 Not fuzzed here: encoding and invalid streams (hypothesis properties and worked examples in
-``tests/test_lzw*.py`` cover those).
+``tests/codec/test_lzw*.py`` cover those).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 from zip2zip.evaluation import load_results, result_frame
 from zip2zip.evaluation.results import read_result
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "results"
 COMMITTED = sorted(p for p in RESULTS.glob("*/*.json") if p.parent.name != "regression")
 
 

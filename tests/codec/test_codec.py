@@ -15,7 +15,7 @@ import pytest
 from zip2zip.codec import lzw
 from zip2zip.codec.lzw_codec import LZWCodec
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("policy", ["freeze", "reset", "lru"])

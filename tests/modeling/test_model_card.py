@@ -19,7 +19,7 @@ from zip2zip.modeling.base_models import BASE_MODELS
 from zip2zip.modeling.checkpoint import base_reference
 from zip2zip.modeling.checkpoint_refresh import refresh_checkpoint
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_saved_with_its_tokenizer_the_folder_loads_with_autotokenizer_and_has_a_card(tmp_path: Path) -> None:

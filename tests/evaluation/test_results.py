@@ -21,7 +21,7 @@ from zip2zip.evaluation.results import (
     write_result,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make(status: str = "smoke") -> BenchmarkResult:

@@ -1,7 +1,7 @@
 """Crafted-checkpoint fuzz: mutate the types, sizes, files and links of checkpoints of both formats and
 check that each loads with the original's logits or fails with one line naming a file of the checkpoint.
 
-Run as ``python tests/_checkpoint_fuzz.py WORKDIR NUM_CASES SEED LIMIT_BYTES``; it sets ``RLIMIT_AS`` to
+Run as ``python tests/modeling/_checkpoint_fuzz.py WORKDIR NUM_CASES SEED LIMIT_BYTES``; it sets ``RLIMIT_AS`` to
 ``LIMIT_BYTES`` first (so no case may allocate beyond it), runs every case in this one process and prints
 a JSON summary as its last line. ``test_checkpoint_fuzz.py`` runs it (a few cases by default, >= 5,000 with
 ``-m slow``). The originals: our checkpoint (LoRA + encoders, a tiny Qwen2 base), and the authors' fixtures
@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "upstream"
+TESTS = HERE.parent  # _model_factories.py and fixtures/
+FIXTURES = TESTS / "fixtures" / "upstream"
 CONFIG = "zip2zip_config.json"
 KINDS = ("ours", "v1_lora", "v1_plain", "v2")
 _VARIANTS = {
@@ -562,7 +563,7 @@ def main(argv: list[str]) -> None:
     work, num_cases, seed, limit = Path(argv[0]), int(argv[1]), int(argv[2]), int(argv[3])
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGALRM, _timed_out)
-    sys.path.insert(0, str(HERE))
+    sys.path[:0] = [str(HERE), str(TESTS)]
     import warnings
 
     warnings.filterwarnings("ignore")

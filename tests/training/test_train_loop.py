@@ -21,7 +21,7 @@ from zip2zip.training.config import PRESETS, TrainConfig, at_smoke_size
 from zip2zip.training.loop import run
 from zip2zip.training.state import chunk_index, lr_factor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
