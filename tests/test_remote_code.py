@@ -44,11 +44,16 @@ class Case:
 
 
 CASES = {
-    "wrap-base": Case("zip2zip.Zip2ZipForCausalLM.from_pretrained(F)", "base"),
+    "wrap-base": Case("zip2zip.Zip2ZipForCausalLM.from_pretrained(F, max_codebook_size=64)", "base"),
     "wrap-base-native-type": Case(
-        "zip2zip.Zip2ZipForCausalLM.from_pretrained(F)", "base", REFUSED_OR_LOADED, model_type="llama"
+        "zip2zip.Zip2ZipForCausalLM.from_pretrained(F, max_codebook_size=64)",
+        "base",
+        REFUSED_OR_LOADED,
+        model_type="llama",
     ),
-    "base_model-argument": Case("zip2zip.Zip2ZipForCausalLM.from_pretrained(CLEAN, base_model=F)", "base"),
+    "base_model-argument": Case(
+        "zip2zip.Zip2ZipForCausalLM.from_pretrained(CLEAN, base_model=F, max_codebook_size=64)", "base"
+    ),
     "checkpoint": Case("zip2zip.Zip2ZipForCausalLM.from_pretrained(F)", "checkpoint"),
     "auto-class": Case("transformers.AutoModelForCausalLM.from_pretrained(F)", "checkpoint"),
     "authors-format-1": Case("zip2zip.Zip2ZipForCausalLM.from_pretrained(F)", "authors-1"),
@@ -62,13 +67,19 @@ CASES = {
         "load_base_tokenizer(find_checkpoint(F).base)", "checkpoint", REFUSED_OR_LOADED
     ),
     "string-false": Case(
-        'zip2zip.Zip2ZipForCausalLM.from_pretrained(F, trust_remote_code="false")', "base", TYPE_ERROR
+        'zip2zip.Zip2ZipForCausalLM.from_pretrained(F, max_codebook_size=64, trust_remote_code="false")',
+        "base",
+        TYPE_ERROR,
     ),
     "lm-eval-string-false": Case(
         'Zip2ZipLM(pretrained=F, max_codebook_size=0, trust_remote_code="no")', "base", TYPE_ERROR
     ),
     # last: the code they run must not be what makes another case fail
-    "opt-in": Case("zip2zip.Zip2ZipForCausalLM.from_pretrained(F, trust_remote_code=True)", "base", RUNS),
+    "opt-in": Case(
+        "zip2zip.Zip2ZipForCausalLM.from_pretrained(F, max_codebook_size=64, trust_remote_code=True)",
+        "base",
+        RUNS,
+    ),
     "auto-class-opt-in": Case(
         "transformers.AutoModelForCausalLM.from_pretrained(F, trust_remote_code=True)", "checkpoint", RUNS
     ),

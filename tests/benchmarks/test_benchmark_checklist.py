@@ -62,7 +62,9 @@ def test_a_benchmark_has_its_renderer_or_a_reason(name: str) -> None:
 def test_a_benchmark_script_reads_in_one_sitting(name: str) -> None:
     """Under 300 lines: the docstring, Config, ROW_KEYS, run and main; its own pieces go to _<name>_<what>.py."""
     num_lines = len((ROOT / "benchmarks" / f"{name}.py").read_text(encoding="utf-8").splitlines())
-    assert num_lines < 300, f"benchmarks/{name}.py has {num_lines} lines: move a piece out (benchmarks/README.md)"
+    assert num_lines < 300, (
+        f"benchmarks/{name}.py has {num_lines} lines: move a piece out (benchmarks/README.md)"
+    )
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

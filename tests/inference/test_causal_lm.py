@@ -229,6 +229,16 @@ def test_bad_loading_options_fail_before_loading(tmp_path, options, message) -> 
         zip2zip.Zip2ZipForCausalLM.from_pretrained(tmp_path / "not-even-there", **options)
 
 
+def test_a_base_model_folder_is_never_silently_loaded_as_an_untrained_wrapper(tmp_path) -> None:
+    """A folder with a base model and its tokenizer but no zip2zip_config.json is not a checkpoint."""
+    tiny_base(vocab_size=VOCAB).save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="not a zip2zip checkpoint .* pass max_codebook_size"):
+        zip2zip.Zip2ZipForCausalLM.from_pretrained(tmp_path)
+    wrapped = zip2zip.Zip2ZipForCausalLM.from_pretrained(tmp_path, max_codebook_size=32)  # asked for: wraps
+    assert wrapped.compression.max_codebook_size == 32
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_cuda_device_map_without_cuda_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ValueError, match="CUDA is not available"):

@@ -37,7 +37,7 @@ from zip2zip.modeling.checkpoint import (
     save_checkpoint,
 )
 from zip2zip.modeling.checkpoint_parts import CheckpointParts
-from zip2zip.modeling.config import HyperEncoderConfig, Zip2ZipConfig
+from zip2zip.modeling.config import CONFIG_FILE_NAME, HyperEncoderConfig, Zip2ZipConfig
 from zip2zip.modeling.embedding import embed_compressed_ids
 from zip2zip.modeling.hub import check_base_is_portable, locate_checkpoint, upload_folder
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
@@ -159,7 +159,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
         compression: CompressionConfig | None = None,
         tokenizer: TokenizerVocabulary | None = None,
         max_subtokens: int = 3,
-        max_codebook_size: int = 2048,
+        max_codebook_size: int | None = None,
         hyper_encoder: HyperEncoderConfig | None = None,
         tie_encoders: bool | None = None,
         dtype: torch.dtype | str | None = None,
@@ -179,7 +179,9 @@ class Zip2ZipPreTrainedModel(nn.Module):
         """Load a saved zip2zip checkpoint (folder or hub id), or wrap a base model id/path (optionally a GGUF).
 
         For a base model the codec settings come from ``compression`` or else from ``tokenizer`` (loaded
-        from the same place when not given) with ``max_subtokens``/``max_codebook_size``. For a checkpoint
+        from the same place when not given) with ``max_subtokens``/``max_codebook_size``; one of
+        ``compression`` and ``max_codebook_size`` must be given, so that a folder or id that is not a
+        checkpoint is never silently loaded as an untrained wrapper. For a checkpoint
         they come from its config; passing different ones is an error, never a silent override.
         ``base_model`` supplies an already loaded base (or where to load it from) instead of the referenced
         one. The authors' checkpoints (local or hub) load too, see ``upstream_checkpoint.py``. As in
@@ -232,6 +234,12 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 )
             name_or_path = Path(name_or_path) / hub.subfolder
         if compression is None:
+            if max_codebook_size is None:
+                raise ValueError(
+                    f"{name_or_path} is not a zip2zip checkpoint (it has no {CONFIG_FILE_NAME}); to wrap it as a "
+                    "base model with fresh, untrained hyper-encoders pass max_codebook_size=C (e.g. 2048) or "
+                    "compression=, or call Zip2ZipForCausalLM.from_base on a loaded model"
+                )
             compression = compression_for_base(
                 str(name_or_path),
                 tokenizer=tokenizer,
