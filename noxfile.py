@@ -226,7 +226,7 @@ def efficiency(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def codec(session: nox.Session) -> None:
-    """Codec throughput vs the zip2zip-compression package -> results/codec/<run-tag>.json."""
+    """Codec throughput vs the zip2zip-compression package -> results/codec/<run-tag>.json (time: README, Run times)."""
     _run_benchmark(session, "codec")
 
 
@@ -274,7 +274,7 @@ def codec_fuzz(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def decode_step(session: nox.Session) -> None:
-    """Per-step decode and prefill cost of Zip2ZipForCausalLM vs its bare base model (CPU; SmolLM2 + tiny)."""
+    """Per-step decode and prefill cost of Zip2ZipForCausalLM vs its bare base model (CPU; SmolLM2 + tiny; time: README, Run times)."""
     _run_benchmark(session, "decode_step")
 
 
