@@ -219,14 +219,14 @@ def tables(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none", tags=["paper"])
 def efficiency(session: nox.Session) -> None:
-    """Token efficiency, 4 real tokenizers x 5 domains, offline (~1 min) -> results/efficiency/, then tables."""
+    """Token efficiency, 4 real tokenizers x 5 domains, offline -> results/efficiency/, then tables (time: README, Run times)."""
     _run_benchmark(session, "efficiency")
     session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
 
 
 @nox.session(venv_backend="none")
 def codec(session: nox.Session) -> None:
-    """Codec throughput vs the zip2zip-compression package -> results/codec/<run-tag>.json."""
+    """Codec throughput vs the zip2zip-compression package -> results/codec/<run-tag>.json (time: README, Run times)."""
     _run_benchmark(session, "codec")
 
 
@@ -253,7 +253,7 @@ def microbench(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def codec_fuzz(session: nox.Session) -> None:
-    """Fast codec vs the plain-Python reference: the slow hypothesis test, 2,000 batches (~10^6 streams) per policy (~25 min)."""
+    """Fast codec vs the plain-Python reference: the slow hypothesis test, 2,000 batches (~10^6 streams) per policy (time: README, Run times)."""
     python = _shared_python(session)
     _print_versions(session, python)
     # One hypothesis example is one batch of random walks (~490 streams on average, tests/codec/_codec_fuzz.py).
@@ -274,34 +274,34 @@ def codec_fuzz(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def decode_step(session: nox.Session) -> None:
-    """Per-step decode and prefill cost of Zip2ZipForCausalLM vs its bare base model (CPU; SmolLM2 + tiny)."""
+    """Per-step decode and prefill cost of Zip2ZipForCausalLM vs its bare base model (CPU; SmolLM2 + tiny; time: README, Run times)."""
     _run_benchmark(session, "decode_step")
 
 
 @nox.session(venv_backend="none", tags=["paper", "gpu"])
 def throughput(session: nox.Session) -> None:
-    """Prefill/decode throughput, zip2zip vs base (device auto; CPU ~15 min) -> results/throughput/, then tables."""
+    """Prefill/decode throughput, zip2zip vs base (device auto) -> results/throughput/, then tables (time: README, Run times)."""
     _run_benchmark(session, "throughput")
     session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
 
 
 @nox.session(venv_backend="none", tags=["paper"])
 def perplexity(session: nox.Session) -> None:
-    """Byte perplexity, base vs control vs zip2zip (embedded SmolLM2 checkpoints; ~15 min) -> results/perplexity/."""
+    """Byte perplexity, base vs control vs zip2zip (embedded SmolLM2 checkpoints) -> results/perplexity/ (time: README, Run times)."""
     _run_benchmark(session, "perplexity")
     session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
 
 
 @nox.session(venv_backend="none", tags=["paper"])
 def downstream(session: nox.Session) -> None:
-    """Seven lm-eval tasks (offline stand-ins), base vs control vs zip2zip (~15 min) -> results/downstream/, then tables."""
+    """Seven lm-eval tasks (offline stand-ins), base vs control vs zip2zip -> results/downstream/, then tables (time: README, Run times)."""
     _run_benchmark(session, "downstream")
     session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
 
 
 @nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
-    """Embedded default: zip2zip SmolLM2-135M + no-compression control, same recipe, side by side (1 core each, ~1 h) -> checkpoints/."""
+    """Embedded default: zip2zip SmolLM2-135M + no-compression control, same recipe, side by side (1 core each) -> checkpoints/ (time: README, Run times)."""
     python = _shared_python(session)
     _print_versions(session, python)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

@@ -18,7 +18,7 @@ base model as ``base`` (the control is then left out unless one on that base is 
 size take hours on a CPU (HellaSwag alone is 40k requests): use ``--limit`` there. Not measured: speed
 (see throughput) and anything with a chat template.
 
-    python -m benchmarks.downstream                          # offline here: 7 stand-ins x 3 models (~15 min)
+    python -m benchmarks.downstream                          # offline here: 7 stand-ins x 3 models (time: README, Run times)
     python -m benchmarks.downstream --models base,zip2zip --tasks gsm8k,piqa --limit 20
     python -m benchmarks.downstream --checkpoint epfl-dlab/zip2zip-pp-Llama-3.2-1B-Instruct --limit 20
     python -m benchmarks.downstream --smoke --out /tmp/downstream.json

@@ -20,7 +20,7 @@ its base model as ``base`` (the control is then left out unless one on that base
 that names nothing is a usage error before any work; a corpus the hub cannot supply (or a model that fails
 to load) is skipped with the reason.
 
-    python -m benchmarks.perplexity                    # offline default (~15 min on 2 cores)
+    python -m benchmarks.perplexity                    # offline default (time: README, Run times)
     python -m benchmarks.perplexity --corpora wikitext --models base,zip2zip
     python -m benchmarks.perplexity --checkpoint epfl-dlab/zip2zip-pp-Llama-3.2-1B-Instruct
     python -m benchmarks.perplexity --smoke --out /tmp/perplexity.json

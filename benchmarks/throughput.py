@@ -31,7 +31,7 @@ hyper-encoder, model) and the memory peaks. Not measured: sampling, batching > 1
 weights; the baseline is then the checkpoint's base model (model ``checkpoint`` when that is not the
 preset's), on the checkpoint's tokenizer.
 
-    python -m benchmarks.throughput                       # device auto; CPU: SmolLM2-135M, ~13 min
+    python -m benchmarks.throughput                       # device auto; CPU: SmolLM2-135M (time: README, Run times)
     python -m benchmarks.throughput --device cuda --modes replay,generate
     python -m benchmarks.throughput --device cuda --checkpoint epfl-dlab/zip2zip-pp-Phi-3.5-mini-instruct
     python -m benchmarks.throughput --smoke --out /tmp/throughput.json

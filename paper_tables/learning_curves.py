@@ -2,13 +2,14 @@
 
 ``python -m zip2zip.training`` evaluates a fixed held-out set every ``eval_every`` steps (and before the first
 step) and appends each point to the log's ``validation`` list with the training codes and base tokens
-seen so far. This renderer plots those points against training codes seen, one line per run:
+seen so far. This renderer plots those points against training tokens seen (a hypertoken counts as one token: a code of the
+compressed stream), one line per run:
 
 1. held-out nats per base token (comparable between zip2zip and the control: same text, same unit);
 2. held-out loss per target kind, nats per code: zip2zip's base-id and hypertoken targets, and the
    control's base-id targets;
 3. held-out reconstruction accuracy (zip2zip only), with the slot-blind level the log records (the best
-   a decoder can do that repeats one id in every slot of an entry).
+   a decoder can do that repeats one id in every slot of an entry), drawn as "one id guessed for every slot".
 
 Logs whose validation points carry no ``num_train_codes_seen`` (written before curves were recorded)
 are skipped with a warning. Nothing is computed here beyond drawing the logged numbers.
@@ -71,14 +72,15 @@ def _series(run: Run, key: str) -> tuple[list[int], list[float]]:
 def _draw_run(run: Run, color: str, ax_nll: Axes, ax_kind: Axes, ax_recon: Axes) -> None:
     """One run's curves in the three panels (dashed: the no-compression control)."""
     style = "-" if run.use_compression else "--"
-    ax_nll.plot(*_series(run, "nll_per_base_token"), style, color=color, marker="o", ms=3, label=run.name)
+    name = _method_label(run)
+    ax_nll.plot(*_series(run, "nll_per_base_token"), style, color=color, marker="o", ms=3, label=name)
     ax_kind.plot(
         *_series(run, "base_loss"),
         style,
         color=color,
         marker="o",
         ms=3,
-        label=f"{run.name}: base-id targets",
+        label=f"{_method(run)}: base-token targets",
     )
     if not run.use_compression:
         return
@@ -88,19 +90,28 @@ def _draw_run(run: Run, color: str, ax_nll: Axes, ax_kind: Axes, ax_recon: Axes)
         color=color,
         marker="s",
         ms=3,
-        label=f"{run.name}: hypertoken targets",
+        label=f"{_method(run)}: hypertoken targets",
     )
     xs, ys = _series(run, "reconstruction_accuracy")
     if ys:
-        ax_recon.plot(xs, ys, style, color=color, marker="o", ms=3, label=run.name)
+        ax_recon.plot(xs, ys, style, color=color, marker="o", ms=3, label=name)
         if run.slot_blind_accuracy is not None:
             ax_recon.axhline(
                 run.slot_blind_accuracy,
                 color=color,
                 ls=":",
                 lw=1,
-                label=f"slot-blind level {run.slot_blind_accuracy:.3f}",
+                label=f"one id guessed for every slot: {run.slot_blind_accuracy:.3f}",
             )
+
+
+def _method(run: Run) -> str:
+    """The run's method as the perplexity and downstream tables name it."""
+    return "zip2zip" if run.use_compression else "continual pretraining"
+
+
+def _method_label(run: Run) -> str:
+    return f"{_method(run)} ({run.name})"
 
 
 def plot(models_dir: Path, out_dir: Path) -> list[Path]:
@@ -120,11 +131,16 @@ def plot(models_dir: Path, out_dir: Path) -> list[Path]:
     for index, run in enumerate(runs):
         _draw_run(run, f"C{index}", ax_nll, ax_kind, ax_recon)  # one colour per run in every panel
     ax_nll.set_ylabel("held-out nats per base token")
-    ax_kind.set_ylabel("held-out loss, nats per code")
-    ax_recon.set_ylabel("held-out reconstruction accuracy")
-    titles = ("LM loss per base token", "loss by target kind", "reconstruction")
+    ax_kind.set_ylabel("held-out nats per predicted token")
+    ax_recon.set_ylabel("fraction of base tokens recovered")
+    ax_recon.set_ylim(0, 1)
+    titles = (
+        "loss per base token of text",
+        "loss by kind of next token",
+        "hypertoken reconstruction (held-out)",
+    )
     for ax, title in zip((ax_nll, ax_kind, ax_recon), titles, strict=True):
-        ax.set_xlabel("training codes seen")
+        ax.set_xlabel("training tokens seen (a hypertoken counts as one)")
         ax.set_title(title)
         ax.grid(alpha=0.3)
         if ax.lines:

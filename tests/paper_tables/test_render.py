@@ -106,3 +106,21 @@ def test_build_ignores_an_interrupted_runs_partial_file(tmp_path) -> None:
     with pytest.warns(UserWarning):
         build(tmp_path / "results", tmp_path / "out")
     assert "rendered from a.json" in (tmp_path / "out" / "efficiency.md").read_text()
+
+
+def test_figures_mark_the_papers_values_under_the_tables_names(tmp_path, drawn_figures) -> None:
+    result = _result()
+    for row in result.rows:
+        row["tokenizer_label"] = "Llama-3-128K"
+    efficiency.plot(result, tmp_path)
+    bars, sweep = drawn_figures
+    code = bars.axes[0]
+    (paper,) = [c for c in code.collections if c.get_label() == "paper"]
+    assert sorted(segment[0][1] for segment in paper.get_segments()) == [4.1, 6.3]  # paper llama3/code
+    assert [t.get_text() for t in code.get_xticklabels()] == ["Llama-3-128K"]
+    assert code.get_ylim()[0] == 0
+    by_m = sweep.axes[0]
+    marks = [line for line in by_m.lines if line.get_marker() == "D" and len(line.get_xdata())]
+    assert sorted((line.get_xdata()[0], line.get_ydata()[0]) for line in marks) == [(3, 25.0), (3, 54.0)]
+    assert [ax.get_ylim()[0] for ax in sweep.axes] == [0, 0]
+    assert by_m.get_title().startswith("Llama-3-128K")

@@ -65,3 +65,21 @@ def test_build_renders_learning_curves_of_the_models_folder(tmp_path) -> None:
     with pytest.warns(UserWarning):  # no table results in the empty results folder
         written = build(tmp_path / "results", tmp_path / "out", models_dir=tmp_path / "models")
     assert {p.name for p in written} == {"learning_curves.png", "learning_curves.pdf"}
+
+
+def test_labels_use_a_readers_words_and_the_tables_method_names(tmp_path, drawn_figures) -> None:
+    _write_log(tmp_path / "models" / "cpu-zip2zip", compressed=True)
+    _write_log(tmp_path / "models" / "cpu-control", compressed=False)
+    learning_curves.plot(tmp_path / "models", tmp_path / "out")
+    (fig,) = drawn_figures
+    nll, _, reconstruction = fig.axes
+    words = " ".join(
+        [ax.get_xlabel() + ax.get_ylabel() + ax.get_title() for ax in fig.axes]
+        + [text.get_text() for ax in fig.axes for text in ax.get_legend().get_texts()]
+    )
+    assert "codes" not in words and "slot-blind" not in words
+    assert [line.get_label() for line in nll.lines] == [
+        "continual pretraining (cpu-control)",
+        "zip2zip (cpu-zip2zip)",
+    ]
+    assert reconstruction.get_ylim() == (0, 1)  # a fraction

@@ -123,3 +123,18 @@ def test_build_renders_throughput(tmp_path) -> None:
         p.name for p in written
     }
     assert TABLES["throughput"].renderer == "paper_tables.throughput"
+
+
+def test_plot_reads_rates_from_zero_and_draws_the_papers_gains(tmp_path, drawn_figures) -> None:
+    throughput.plot(_result(), tmp_path)
+    (fig,) = drawn_figures
+    prefill_rate, decode_rate, prefill_gain, decode_gain = fig.axes
+    assert prefill_rate.get_ylim()[0] == 0 and decode_rate.get_ylim()[0] == 0
+    for ax, paper_gains in (
+        (prefill_gain, [33.6, 102.6, 60.9, 85.4]),
+        (decode_gain, [9.3, 46.6, 16.6, 16.5]),
+    ):
+        (paper,) = [line for line in ax.lines if line.get_label() == "paper"]
+        assert list(paper.get_ydata()) == paper_gains  # 256, 512, 1024, 2048 + 256
+        assert ax.get_ylim()[0] <= 0
+    assert "error bars: one standard deviation" in fig.get_suptitle()
