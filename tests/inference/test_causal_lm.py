@@ -233,7 +233,7 @@ def test_a_base_model_folder_is_never_silently_loaded_as_an_untrained_wrapper(tm
     """A folder with a base model and its tokenizer but no zip2zip_config.json is not a checkpoint."""
     tiny_base(vocab_size=VOCAB).save_pretrained(tmp_path)
     tiny_tokenizer().save_pretrained(tmp_path)
-    with pytest.raises(ValueError, match="not a zip2zip checkpoint .* pass max_codebook_size"):
+    with pytest.raises(ValueError, match=r"not a zip2zip checkpoint .* pass max_codebook_size"):
         zip2zip.Zip2ZipForCausalLM.from_pretrained(tmp_path)
     wrapped = zip2zip.Zip2ZipForCausalLM.from_pretrained(tmp_path, max_codebook_size=32)  # asked for: wraps
     assert wrapped.compression.max_codebook_size == 32

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -185,12 +186,18 @@ def test_lora_adapter_round_trip(tmp_path):
 
     model, _ = _saved(tmp_path)
     model.causal_lm.name_or_path = "/machine/specific/install/path"  # what peft would record
-    model.add_lora(LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "error", FutureWarning
+        )  # peft's read of a deprecated transformers property is quieted
+        model.add_lora(LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
     model.save_pretrained(tmp_path / "lora")
     adapter_config = json.loads((tmp_path / "lora" / "adapter" / "adapter_config.json").read_text())
     assert adapter_config["base_model_name_or_path"] == model.config.base_model_name_or_path
     assert "/machine/specific" not in (tmp_path / "lora" / "adapter" / "README.md").read_text()
-    loaded = Zip2ZipPreTrainedModel.from_pretrained(tmp_path / "lora").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        loaded = Zip2ZipPreTrainedModel.from_pretrained(tmp_path / "lora").eval()
     torch.testing.assert_close(_logits(model.eval()), _logits(loaded))
 
 

@@ -8,10 +8,13 @@ matches neither layout is refused with the names it does have. This module does 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 import types
 import typing
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +146,18 @@ def _json_fits(value: Any, annotation: Any) -> bool:
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 
 
+@contextlib.contextmanager
+def peft_deprecation_quieted() -> Iterator[None]:
+    """peft (0.21) reads ``model.is_gradient_checkpointing``, which transformers 5.25 deprecates for
+    ``is_activation_checkpointing``: a FutureWarning on every adapter load or LoRA wrap that no user of ours can
+    act on. Only that message is filtered, and only around peft's call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield
+
+
 def load_adapter(base_model: nn.Module, folder: Path, *, is_trainable: bool) -> nn.Module:
     """Wrap ``base_model`` with the peft adapter in ``folder`` (both checkpoint formats), checked every way peft
     does not: its config strictly (``check_adapter_config``), its errors of any type as one line naming the
@@ -155,7 +170,8 @@ def load_adapter(base_model: nn.Module, folder: Path, *, is_trainable: bool) -> 
     check_adapter_config(config)
     saved = load_tensors(weights)
     try:
-        model = PeftModel.from_pretrained(base_model, str(folder), is_trainable=is_trainable)
+        with peft_deprecation_quieted():
+            model = PeftModel.from_pretrained(base_model, str(folder), is_trainable=is_trainable)
     except Exception as error:  # peft raises TypeError, AttributeError, KeyError, ValueError for bad configs
         raise ValueError(f"{config}: peft cannot load this adapter ({first_line(error)})") from error
     # The embedding layers' own weights belong in the comparison exactly when the file holds them ("auto"

@@ -49,7 +49,7 @@ from zip2zip.modeling.load_options import (
     resolve_device,
     resolve_dtype,
 )
-from zip2zip.modeling.lora import ADAPTER_CONFIG, check_adapter_config
+from zip2zip.modeling.lora import ADAPTER_CONFIG, check_adapter_config, peft_deprecation_quieted
 from zip2zip.modeling.positions import code_position_ids
 from zip2zip.modeling.tensor_copy import copy_tensors_strictly, load_tensors
 from zip2zip.remote_code import check_trust_remote_code
@@ -327,7 +327,8 @@ class Zip2ZipPreTrainedModel(nn.Module):
         """Wrap the base model with a peft adapter (saved and restored with the checkpoint)."""
         from peft import get_peft_model
 
-        self.base_model = get_peft_model(self.base_model, lora_config)
+        with peft_deprecation_quieted():
+            self.base_model = get_peft_model(self.base_model, lora_config)
 
     def push_to_hub(
         self,
