@@ -224,7 +224,7 @@ def test_an_offline_phi35_tokenizer_is_refused_or_its_stand_in_recorded(monkeypa
     assert "SmolLM2's stands in" in capsys.readouterr().out
 
 
-def test_the_default_is_adaptive_and_an_adaptive_cell_records_its_rounds(tmp_path) -> None:
+def test_the_default_is_adaptive_and_an_adaptive_cell_records_its_rounds(capsys) -> None:
     assert throughput.Config().num_repeats is None
     config = dataclasses.replace(
         throughput.Config.smoke(),
@@ -242,6 +242,8 @@ def test_the_default_is_adaptive_and_an_adaptive_cell_records_its_rounds(tmp_pat
     assert reached["stopped_by"] in {"interval", "time cap"}
     for name, interval in reached["ratio_intervals_95"].items():
         assert interval["low"] <= interval["high"], name
+    line = f"code 64+24 replay: prefill x{zipped['metrics']['prefill_speedup']['value']:.2f}"
+    assert f"{line} (r " in capsys.readouterr().err  # the live view's line of the finished cell
 
 
 def test_a_fixed_count_records_no_rounds(smoke_result) -> None:
