@@ -26,7 +26,7 @@ def minutes_left(elapsed_s: float, num_done: int, num_left: int) -> str:
 
 class CellProgress:
     """``with CellProgress("throughput", total=8) as progress:``, then per cell ``progress.start(name)`` and
-    ``progress.finish(summary)``; ``progress.note(text)`` shows where inside a cell the run is (a round)."""
+    ``progress.finish(summary)`` (or ``progress.skip(reason)``); ``progress.note(text)`` shows where inside a cell the run is (a round)."""
 
     def __init__(
         self,
@@ -66,6 +66,13 @@ class CellProgress:
     def finish(self, summary: str) -> None:
         """Count the cell done and print ``summary [done/total, estimate]`` above the bar."""
         self._num_done += 1
+        self._advance(summary)
+
+    def skip(self, summary: str) -> None:
+        """Count a cell that took no measuring (kept by ``--resume``, or skipped): not in the estimate."""
+        self._advance(summary)
+
+    def _advance(self, summary: str) -> None:
         self._bar.update(1)
         total = self._bar.total
         left = minutes_left(self._clock() - self._started, self._num_done, total - self._bar.n)

@@ -32,3 +32,13 @@ def test_each_finished_cell_prints_its_line_with_count_and_estimate_on_stderr(ca
     out, err = capsys.readouterr()
     assert out == ""
     assert "code 256+256 replay: prefill x1.31 [2/4, 1.0 min left]" in err
+
+
+def test_a_skipped_cell_counts_as_done_but_does_not_shorten_the_estimate(capsys) -> None:
+    clock = itertools.count(0.0, 60.0)
+    with CellProgress("efficiency", total=3, clock=lambda: next(clock)) as progress:
+        progress.skip("llama3 code: kept from the previous run")
+        progress.finish("smollm2 code: gain 20.0% (main), 4 settings")
+    err = capsys.readouterr().err
+    assert "llama3 code: kept from the previous run [1/3, estimate after the first cell]" in err
+    assert "smollm2 code: gain 20.0% (main), 4 settings [2/3, 2.0 min left]" in err
