@@ -14,9 +14,10 @@ id per row from the device per step, and use a ``DynamicCache``. Two decode mode
   stream to zip2zip), so entries are created at the natural-text rate, about one per row per step:
   the per-step cost of a trained model writing text like its prompt.
 
-Ratios are per round (zip2zip / base of the same round), then the median. Prefill rows come from the
-greedy rounds. Where zip2zip's step time goes is measured in one extra instrumented zip2zip run per
-cell and mode: host codec (feeding the streams), hyper-encoder (new entries), model (embedding +
+Ratios are per round (zip2zip / base of the same round), then the median; a cell runs as many rounds as every
+ratio's 95% interval needs to be within +-3% (capped per cell), or ``--num-repeats`` (``_rounds.py``). Prefill
+rows come from the greedy rounds. Where zip2zip's step time goes is measured in one extra instrumented zip2zip
+run per cell and mode: host codec (feeding the streams), hyper-encoder (new entries), model (embedding +
 decoder + joint head) and id selection. Prompt compression is timed separately, not in ``prefill_ms``.
 Units: milliseconds; rates per second. Not measured: text tokenisation, sampling, output quality (the
 encoders are untrained; their cost does not depend on their weights).

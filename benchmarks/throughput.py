@@ -1,13 +1,14 @@
 """Inference throughput (the paper's efficiency table): prefill and decode speed, zip2zip vs the bare model.
 
 For each setting (a prompt of 256 / 512 / 1024 / 2048 base tokens + 256 generated base tokens, batch 1),
-domain and decode mode, the bare Hugging Face model ("baseline") and ``Zip2ZipForCausalLM`` wrapped around
-the *same* weights run on the same prompt text, interleaved round by round (order alternating), after
-untimed warm-up rounds, with the device synchronised before every clock read. Per run: one timed prefill
-(baseline: the P base ids; zip2zip: ``generation.prefill`` on the LZW-compressed prompt, which includes
-feeding the prompt to the streaming codec and hyper-encoding every entry it created), then one timed
-decode loop. Every decode step of either side = argmax over the logits (the one device->host read),
-feed one id, one forward with the KV cache.
+domain and decode mode, the bare Hugging Face model ("baseline") and ``Zip2ZipForCausalLM`` wrapped around the
+*same* weights run on the same prompt text, interleaved round by round (order alternating), after untimed
+warm-up rounds, with the device synchronised before every clock read; as many rounds as each speedup's 95%
+interval needs to be within +-3% (capped per cell), or ``--num-repeats`` (``_rounds.py``). Per run: one timed
+prefill (baseline: the P base ids; zip2zip: ``generation.prefill`` on the LZW-compressed prompt, which
+includes feeding the prompt to the streaming codec and hyper-encoding every entry it created), then one timed
+decode loop. Every decode step of either side = argmax over the logits (the one device->host read), feed one
+id, one forward with the KV cache.
 
 Decode modes:
 
