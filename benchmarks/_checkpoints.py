@@ -33,6 +33,7 @@ from zip2zip.modeling.config import CONFIG_FILE_NAME
 from zip2zip.modeling.upstream_checkpoint import upstream_format_version
 
 from ._cli import parse_args
+from ._progress import CellProgress
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOLLM2_BASE = BASE_MODELS["smollm2"].reference()  # what `nox -s train` wraps (its hub copy)
@@ -306,6 +307,7 @@ def config_dict(config: Any) -> dict[str, Any]:
 
 
 def rows_per_model(
+    benchmark: str,
     models: Sequence[str],
     items: Sequence[str],
     *,
@@ -313,6 +315,7 @@ def rows_per_model(
     previous: Sequence[dict[str, Any]],
     load: Callable[[str], tuple[Any, dict[str, Any]]],
     evaluate: Callable[[Any, str, str], dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
     assets: dict[str, Any],
     skipped: list[dict[str, str]],
     on_progress: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None,
@@ -320,24 +323,33 @@ def rows_per_model(
     """One row per (model, item), model-major: a row of ``previous`` with the same ``model`` and
     ``row[item_key]`` is kept (``--resume``), the rest come from ``evaluate(model, model name, item)`` with
     each model loaded once by ``load`` (what was loaded goes to ``assets["models"]``). A model that does not
-    load is skipped with the reason. After each new row, ``on_progress(rows so far, assets)``."""
+    load is skipped with the reason. After each new row, ``on_progress(rows so far, assets)``. The live view
+    (``_progress``, a bar named ``benchmark``) counts the (model, item) cells; ``describe(row)`` is the line
+    it prints when one is done."""
     done = {(r["model"], r[item_key]): r for r in previous}
     rows: list[dict[str, Any]] = []
-    for model_name in models:
-        todo = [i for i in items if (model_name, i) not in done]
-        rows += [done[(model_name, i)] for i in items if (model_name, i) in done]
-        if not todo:
-            continue
-        try:
-            model, assets["models"][model_name] = load(model_name)
-        except (ValueError, ImportError, OSError) as exc:
-            skipped.append({"name": f"model {model_name}", "reason": str(exc)})
-            continue
-        for item in todo:
-            rows.append(evaluate(model, model_name, item))
-            if on_progress is not None:
-                on_progress(rows, assets)
-        del model  # free it before the next model loads
+    num_kept = sum((m, i) in done for m in models for i in items)
+    with CellProgress(benchmark, total=len(models) * len(items), num_kept=num_kept) as progress:
+        for model_name in models:
+            todo = [i for i in items if (model_name, i) not in done]
+            rows += [done[(model_name, i)] for i in items if (model_name, i) in done]
+            if not todo:
+                continue
+            progress.start(f"{model_name} (loading)")
+            try:
+                model, assets["models"][model_name] = load(model_name)
+            except (ValueError, ImportError, OSError) as exc:
+                skipped.append({"name": f"model {model_name}", "reason": str(exc)})
+                for item in todo:
+                    progress.skip(f"{model_name} {item}: skipped, the model did not load")
+                continue
+            for item in todo:
+                progress.start(f"{model_name} {item}")
+                rows.append(evaluate(model, model_name, item))
+                progress.finish(describe(rows[-1]))
+                if on_progress is not None:
+                    on_progress(rows, assets)
+            del model  # free it before the next model loads
     return rows
 
 

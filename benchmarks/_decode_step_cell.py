@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import sysconfig
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-
-from tqdm.auto import tqdm
 
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
@@ -19,6 +18,8 @@ from zip2zip.evaluation.devices import device_sync
 from zip2zip.evaluation.timing import DecodeTiming, time_decode
 from zip2zip.inference.tokenization import compress_ids
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
+
+from ._rounds import Rounds, RoundSettings
 
 PROMPT_FILES = (
     "argparse.py",
@@ -33,7 +34,7 @@ PROMPT_FILES = (
 Variant = tuple[int, int | None]  # (max_codebook_size C, hyper-encoder width; None = d)
 
 
-class CellSettings(Protocol):
+class CellSettings(RoundSettings, Protocol):
     """What this module reads of ``decode_step.Config`` (a Protocol, so that it need not import the script)."""
 
     @property
@@ -44,8 +45,6 @@ class CellSettings(Protocol):
     def prompt_base_tokens(self) -> int: ...
     @property
     def num_decode_steps(self) -> int: ...
-    @property
-    def num_repeats(self) -> int: ...
     @property
     def num_warmup(self) -> int: ...
 
@@ -102,7 +101,7 @@ def prepare_cell(
     cell = Cell([t[:p] for t in texts], [t[p : p + steps] for t in texts], {}, {}, {}, {}, {}, {}, {})
     for c, model in wrappers.items():
         cell.codec_s[c] = []
-        for _ in range(max(1, config.num_repeats)):
+        for _ in range(Rounds.of(config).fewest):
             start = time.perf_counter()
             cell.codes[(c, "greedy")] = [compress_ids(x, model.compression).ids for x in cell.prompts]
             cell.codec_s[c].append(time.perf_counter() - start)
@@ -119,35 +118,73 @@ def _zip2zip_decoder(
     return Zip2ZipDecoder(model, cell.codes[(c, mode)], max_steps=steps, forced=forced)
 
 
+def time_ratios(cell: Cell) -> dict[str, list[float]]:
+    """zip2zip / base time of every variant, one per timed round: prefill (greedy rounds) and each mode's decode."""
+    ratios = {}
+    for ((c, width), mode), timings in cell.zip2zip.items():
+        pairs = list(zip(timings, cell.base[mode], strict=True))
+        variant = f"C={c}" + (f" width={width}" if width is not None else "")
+        if mode == "greedy":
+            ratios[f"prefill {variant}"] = [z.prefill_s / b.prefill_s for z, b in pairs]
+        ratios[f"decode {variant} {mode}"] = [z.decode_s / b.decode_s for z, b in pairs]
+    return ratios
+
+
 def measure_cell(
-    config: CellSettings, base: Any, wrappers: dict[Variant, Zip2ZipPreTrainedModel], cell: Cell, label: str
-) -> None:
-    """Rounds of (base, each variant) per mode, then one profiled zip2zip run per variant and mode."""
+    config: CellSettings,
+    base: Any,
+    wrappers: dict[Variant, Zip2ZipPreTrainedModel],
+    cell: Cell,
+    *,
+    on_round: Callable[[str], None] = lambda text: None,
+) -> dict[str, Any]:
+    """Warm-up rounds, then timed rounds (as many as ``Rounds.of(config)`` says) of (base, each variant) per
+    mode, then one profiled zip2zip run per variant and mode. ``on_round(text)`` says which round starts (the
+    live view). Returns what adaptive rounds reached (nothing for a fixed count)."""
     steps, sync = config.num_decode_steps, device_sync(base.device)
     for mode in config.decode_modes:
         cell.base[mode] = []
         for c in wrappers:
             cell.zip2zip[(c, mode)] = []
-    for repeat in tqdm(range(config.num_warmup + config.num_repeats), desc=label, unit="round"):
-        for mode in config.decode_modes:
-            forced = cell.forced_base if mode == "forced" else None
-            base_timing = time_decode(
-                BaseDecoder(base, cell.prompts, max_steps=steps, forced=forced), sync=sync
-            )
-            zip_timings = {}
-            for c, model in wrappers.items():
-                decoder = _zip2zip_decoder(cell, c, mode, model, steps)
-                zip_timings[c] = time_decode(decoder, sync=sync)
-                cell.counts[(c, mode)] = {
-                    "num_hypertokens_fed": decoder.num_hypertokens_fed,
-                    "num_base_tokens_decoded": sum(len(ids) for ids in decoder.decoded_base_ids),
-                    "num_entries_created": decoder.num_entries_created,
-                }
-            if repeat >= config.num_warmup:
-                cell.base[mode].append(base_timing)
-                for c, timing in zip_timings.items():
-                    cell.zip2zip[(c, mode)].append(timing)
+    for repeat in range(config.num_warmup):
+        on_round(f"warm-up {repeat + 1}/{config.num_warmup}")
+        _round(config, base, wrappers, cell, sync)
+    rounds = Rounds.of(config)
+    started = time.perf_counter()
+    for repeat in rounds.run(lambda: time_ratios(cell)):
+        on_round(f"round {repeat + 1}" + (f"/{rounds.num_repeats}" if rounds.num_repeats else ""))
+        for mode, (base_timing, zip_timings) in _round(config, base, wrappers, cell, sync).items():
+            cell.base[mode].append(base_timing)
+            for c, timing in zip_timings.items():
+                cell.zip2zip[(c, mode)].append(timing)
+    reached = rounds.record(time_ratios(cell), time.perf_counter() - started)
     for c, model in wrappers.items():
         for mode in config.decode_modes:
             decoder = _zip2zip_decoder(cell, c, mode, model, steps)
             cell.profile_s[(c, mode)] = time_decode(decoder, sync=sync, profile=True).profile_s
+    return reached
+
+
+def _round(
+    config: CellSettings,
+    base: Any,
+    wrappers: dict[Variant, Zip2ZipPreTrainedModel],
+    cell: Cell,
+    sync: Callable[[], None],
+) -> dict[str, tuple[DecodeTiming, dict[Variant, DecodeTiming]]]:
+    """One round: per mode, the base model then every variant (mode -> (base timing, variant -> timing))."""
+    steps, timings = config.num_decode_steps, {}
+    for mode in config.decode_modes:
+        forced = cell.forced_base if mode == "forced" else None
+        base_timing = time_decode(BaseDecoder(base, cell.prompts, max_steps=steps, forced=forced), sync=sync)
+        zip_timings = {}
+        for c, model in wrappers.items():
+            decoder = _zip2zip_decoder(cell, c, mode, model, steps)
+            zip_timings[c] = time_decode(decoder, sync=sync)
+            cell.counts[(c, mode)] = {
+                "num_hypertokens_fed": decoder.num_hypertokens_fed,
+                "num_base_tokens_decoded": sum(len(ids) for ids in decoder.decoded_base_ids),
+                "num_entries_created": decoder.num_entries_created,
+            }
+        timings[mode] = (base_timing, zip_timings)
+    return timings

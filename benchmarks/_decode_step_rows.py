@@ -1,6 +1,6 @@
 """The rows of one (model, batch size) cell of ``benchmarks/decode_step.py``, from its raw timings: per method a
 prefill row and a decode row per decode mode; zip2zip's hold their time ratios to the base model of the same
-round and the per-step profile. Units: milliseconds; rates per second."""
+round and the per-step profile. Units: milliseconds; rates per second. Also the cell's line in the live view."""
 
 from __future__ import annotations
 
@@ -122,3 +122,23 @@ def _zip2zip_rows(config: CellSettings, zkey: dict[str, Any], b: int, c: Variant
             }
         )
     return rows
+
+
+def cell_line(rows: list[dict[str, Any]]) -> str:
+    """``smollm2, batch 8: zip2zip/base time: prefill 0.62-0.70, greedy step 1.10-1.16; rounds: 3``: the range
+    over the zip2zip variants of the median ratio of each phase (and decode mode)."""
+    ratios: dict[str, list[float]] = {}
+    for r in rows:
+        if r["method"] != "zip2zip":
+            continue
+        if r["phase"] == "prefill":
+            ratio = r["metrics"]["prefill_time_ratio_vs_base"]
+            ratios.setdefault("prefill", []).append(ratio["value"])
+        else:
+            ratio = r["metrics"]["decode_step_time_ratio_vs_base"]
+            ratios.setdefault(f"{r['decode_mode']} step", []).append(ratio["value"])
+    spans = ", ".join(
+        f"{name} {min(v):.2f}" + (f"-{max(v):.2f}" if max(v) > min(v) else "") for name, v in ratios.items()
+    )
+    first = rows[0]
+    return f"{first['model']}, batch {first['batch_size']}: zip2zip/base time: {spans}; rounds: {ratio['num_samples']}"

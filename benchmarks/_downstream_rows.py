@@ -26,7 +26,7 @@ def task_row(
     source: str,
     assets: dict[str, Any],
 ) -> dict[str, Any]:
-    """Evaluate one (model, task), record the task's lm-eval config in ``assets``, print a line; the row."""
+    """Evaluate one (model, task), record the task's lm-eval config in ``assets``; the row."""
     counts_before = dict(getattr(lm, "counts", {}))
     began = time.perf_counter()
     outcome = evaluate_task(lm, lm_eval_task, manager, limit=limit)
@@ -46,12 +46,6 @@ def task_row(
     }
     if hasattr(lm, "counts"):  # the zip2zip model type counts base tokens and model steps
         row["metrics"].update(_compression_metrics(counts_before, lm.counts))
-    print(
-        f"{model_name:8s} {task:14s} "
-        + " ".join(f"{k}={m['value']:.3f}" for k, m in row["metrics"].items() if m["unit"] == "fraction")
-        + f" ({row['duration_s']:.0f} s)",
-        flush=True,
-    )
     return row
 
 

@@ -1,9 +1,21 @@
 """The lines the perplexity benchmark prints after a run: byte perplexity per (model, corpus) and zip2zip's
-increase over each reference. Formatting only; every number is the result's."""
+increase over each reference; and the live view's line per finished (model, corpus). Formatting only; every
+number is the result's."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from zip2zip.evaluation.results import BenchmarkResult
+
+
+def cell_line(row: dict[str, Any]) -> str:
+    """``smollm2 wikitext: byte perplexity 2.871 (95% CI 2.80-2.95), r 1.00``: one finished (model, corpus)."""
+    ppl, r = row["metrics"]["byte_perplexity"], row["metrics"]["compression_ratio"]["value"]
+    return (
+        f"{row['model']} {row['corpus']}: byte perplexity {ppl['value']:.3f} "
+        f"(95% CI {ppl['ci95'][0]:.3f}-{ppl['ci95'][1]:.3f}), r {r:.2f}"
+    )
 
 
 def summary_lines(result: BenchmarkResult) -> list[str]:

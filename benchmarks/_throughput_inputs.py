@@ -61,3 +61,17 @@ def run_assets(
     if device.type == "mps":  # unsupported ops run on the CPU only when this is set; say so in the result
         assets["mps_cpu_fallback_enabled"] = mps_fallback_enabled()
     return assets
+
+
+def cell_key(
+    model: str, corpus: str, prompt_base_tokens: int, new_base_tokens: int, mode: str
+) -> dict[str, Any]:
+    """What names a cell in its rows: ``setting`` is ``"256+256"`` for 256 prompt + 256 generated base tokens."""
+    return {
+        "model": model,
+        "corpus": corpus,
+        "prompt_base_tokens": prompt_base_tokens,
+        "new_base_tokens": new_base_tokens,
+        "setting": f"{prompt_base_tokens}+{new_base_tokens}",
+        "mode": mode,
+    }

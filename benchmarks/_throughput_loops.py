@@ -27,6 +27,8 @@ from zip2zip.evaluation.roofline import decode_step_bytes, memory_bandwidth_gb_p
 from zip2zip.evaluation.timing import median_metric, time_decode
 from zip2zip.inference.tokenization import compress_ids
 
+from ._rounds import Rounds, relative_half_width
+
 _NUM_HOST_REPEATS = 5
 
 
@@ -189,10 +191,13 @@ def measure_cell(
     mode: str,
     device: torch.device,
     sync: Callable[[], None],
+    *,
+    on_round: Callable[[str], None] = lambda text: None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Warm-up rounds (profile + memory peaks), then interleaved timed rounds; returns rows + cell assets.
-    A warning that an op fell back to the CPU (e.g. MPS "... will fall back to run on the CPU") is recorded
-    in the assets: those timings are not pure-device."""
+    """Warm-up rounds (profile + memory peaks), then interleaved timed rounds, as many as
+    ``Rounds.of(config)`` says; returns rows + cell assets. ``on_round(text)`` says which round starts (the
+    live view). A warning that an op fell back to the CPU (e.g. MPS "... will fall back to run on the CPU")
+    is recorded in the assets: those timings are not pure-device."""
     k = config.new_base_tokens
     runners: dict[str, Callable[[bool], Run]] = {
         "baseline": lambda _profile: baseline_run(base, inputs, mode, k, sync),
@@ -205,13 +210,19 @@ def measure_cell(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for w in range(config.num_warmup):
+            on_round(f"warm-up {w + 1}/{config.num_warmup}")
             for name, runner in runners.items():
                 memory.reset()
                 warm[name] = runner(w == config.num_warmup - 1)
                 peaks[name] = memory.read_bytes()
-        for i in range(config.num_repeats):  # alternate the order so drift and cache effects hit both alike
+        rounds = Rounds.of(config)
+        started = time.perf_counter()
+        for i in rounds.run(lambda: _speedups(runs)):
+            on_round(_round_text(i, rounds, _speedups(runs)))
             for name in list(runners) if i % 2 == 0 else list(reversed(runners)):
+                # alternate the order so drift and cache effects hit both alike
                 runs[name].append(runners[name](False))
+        elapsed_s = time.perf_counter() - started
     bandwidth, bandwidth_source = memory_bandwidth_gb_per_s(device, config.memory_bandwidth_gb_per_s)
     rows = [
         {
@@ -228,9 +239,33 @@ def measure_cell(
         "zip2zip_text_sample": tok.decode(runs["zip2zip"][0].generated_ids[:64]),
         "baseline_text_sample": tok.decode(runs["baseline"][0].generated_ids[:64]),
     }
+    if reached := rounds.record(_speedups(runs), elapsed_s):
+        assets["rounds"] = reached
     if fallback := sorted({str(w.message)[:200] for w in caught if "fall" in str(w.message).lower()}):
         assets["cpu_fallback_warnings"] = fallback
     return rows, assets
+
+
+def _speedups(runs: dict[str, list[Run]]) -> dict[str, list[float]]:
+    """zip2zip's speedups over the baseline, one per timed round (paired: the same round's runs)."""
+    pairs = list(zip(runs["baseline"], runs["zip2zip"], strict=True))
+    return {
+        "prefill_speedup": [b.prefill_s / z.prefill_s for b, z in pairs],
+        "decode_base_token_speedup": [
+            (z.num_base_tokens / z.decode_s) / (b.num_base_tokens / b.decode_s) for b, z in pairs
+        ],
+    }
+
+
+def _round_text(index: int, rounds: Rounds, speedups: dict[str, list[float]]) -> str:
+    """``round 3/5`` for a fixed count; adaptive: ``round 7 (min 5), +-4.1%`` (the widest interval so far)."""
+    if rounds.num_repeats is not None:
+        return f"round {index + 1}/{rounds.num_repeats}"
+    text = f"round {index + 1} (min {rounds.min_rounds})"
+    if index >= 2:
+        widest = max(relative_half_width(v) for v in speedups.values())
+        text += f", +-{100 * widest:.1f}% (target {100 * rounds.target_ratio_half_width:g}%)"
+    return text
 
 
 def _method_rows(
@@ -246,7 +281,7 @@ def _method_rows(
 ) -> list[dict[str, Any]]:
     """Per method, a prefill and a decode row; zip2zip's also hold its speedups over the baseline (paired
     by round) and the profile of its last warm-up round."""
-    p, n = len(inputs.prompt_ids), config.num_repeats
+    p, n = len(inputs.prompt_ids), len(runs["baseline"])
     r_prompt = p / len(inputs.prompt_codes)
     rows = []
     for name, method_runs in runs.items():
@@ -305,7 +340,7 @@ def _decode_metrics(runs: list[Run], num_bytes: int) -> dict[str, Any]:
 def _zip2zip_prefill_metrics(
     base_runs: list[Run], zip_runs: list[Run], r_prompt: float, profile: dict[str, float], n: int
 ) -> dict[str, Any]:
-    prefill_speedup = [b.prefill_s / z.prefill_s for b, z in zip(base_runs, zip_runs, strict=True)]
+    prefill_speedup = _speedups({"baseline": base_runs, "zip2zip": zip_runs})["prefill_speedup"]
     return {
         "prompt_compression_ratio": metric(r_prompt, "base_tokens/id", num_samples=1),
         "prefill_speedup": median_metric(prefill_speedup, "x"),
@@ -324,10 +359,7 @@ def _zip2zip_decode_metrics(
     base_runs: list[Run], zip_runs: list[Run], profile: dict[str, float], n: int
 ) -> dict[str, Any]:
     first = zip_runs[0]
-    decode_speedup = [
-        (z.num_base_tokens / z.decode_s) / (b.num_base_tokens / b.decode_s)
-        for b, z in zip(base_runs, zip_runs, strict=True)
-    ]
+    decode_speedup = _speedups({"baseline": base_runs, "zip2zip": zip_runs})["decode_base_token_speedup"]
     step_ratio = [
         (z.num_steps / z.decode_s) / (b.num_steps / b.decode_s)
         for b, z in zip(base_runs, zip_runs, strict=True)

@@ -1,9 +1,25 @@
-"""The short table ``benchmarks/throughput.py`` prints after a run: per cell, zip2zip's compression ratios
-and speedups over the baseline. Formatting only (the paper's table is ``paper_tables/throughput.py``)."""
+"""The short table ``benchmarks/throughput.py`` prints after a run, and the line the live view prints per
+finished cell: zip2zip's compression ratios and speedups over the baseline. Formatting only (the paper's
+table is ``paper_tables/throughput.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from zip2zip.evaluation.results import BenchmarkResult
+
+
+def cell_line(key: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> str:
+    """``code 256+256 replay: prefill x1.31 (r 1.42), decode x1.05 (r 1.38), 5 rounds`` from one cell's rows."""
+    zip2zip = {r["phase"]: r["metrics"] for r in rows if r["method"] == "zip2zip"}
+    pre, dec = zip2zip["prefill"], zip2zip["decode"]
+    return (
+        f"{key['corpus']} {key['setting']} {key['mode']}: "
+        f"prefill x{pre['prefill_speedup']['value']:.2f} (r {pre['prompt_compression_ratio']['value']:.2f}), "
+        f"decode x{dec['decode_base_token_speedup']['value']:.2f} (r {dec['compression_ratio']['value']:.2f}), "
+        f"{pre['prefill_speedup']['num_samples']} rounds"
+    )
 
 
 def summary_lines(result: BenchmarkResult) -> list[str]:

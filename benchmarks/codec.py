@@ -20,8 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-
-from tqdm import tqdm
+from typing import Any
 
 from zip2zip.codec.config import CODEBOOK_POLICIES
 from zip2zip.config_cli import Names, check_names, option
@@ -39,6 +38,7 @@ from ._cli import (
 from ._codec_cells import measure_cell, reference_python_row
 from ._codec_policies import policy_rows
 from ._codec_streams import load_streams
+from ._progress import CellProgress
 from ._result_file import ResultFile
 
 
@@ -115,11 +115,18 @@ def run(config: Config, *, status: str = "full") -> BenchmarkResult:
     assets["text"] = text_info
     cells = [(s, m, c) for s in streams for m in config.max_subtokens for c in config.max_codebook_sizes]
     rows = [reference_python_row(s, config) for s in streams]
-    for stream, m, c in tqdm(cells, desc="codec cells", unit="cell"):
-        rows.extend(measure_cell(stream, m, c, config, upstream))
-    if config.policies:
-        for stream in tqdm(streams, desc="codebook policies", unit="stream"):
-            rows.extend(policy_rows(stream, config))
+    num_policy_cells = len(streams) if config.policies else 0
+    with CellProgress("codec", total=len(cells) + num_policy_cells) as progress:
+        for stream, m, c in cells:
+            progress.start(f"{stream.name} M={m} C={c}")
+            cell_rows = measure_cell(stream, m, c, config, upstream)
+            rows.extend(cell_rows)
+            progress.finish(_cell_line(cell_rows))
+        for stream in streams[:num_policy_cells]:
+            progress.start(f"{stream.name} policies")
+            cell_rows = policy_rows(stream, config)
+            rows.extend(cell_rows)
+            progress.finish(_policy_line(cell_rows, config.policies))
     return BenchmarkResult(
         benchmark="codec",
         status=status,
@@ -129,6 +136,25 @@ def run(config: Config, *, status: str = "full") -> BenchmarkResult:
         assets=assets,
         skipped=skipped,
     )
+
+
+def _cell_line(rows: list[dict[str, Any]]) -> str:
+    """``code M=3 C=2048: encode x1.52, decode x2.10 (ours / upstream)``: the live view's line of one cell."""
+    first = rows[0]
+    ratios = ", ".join(
+        f"{r['operation']} x{r['metrics']['speedup_numpy_vs_upstream']['value']:.2f}" for r in rows
+    )
+    return f"{first['data']} M={first['max_subtokens']} C={first['max_codebook_size']}: {ratios} (ours / upstream)"
+
+
+def _policy_line(rows: list[dict[str, Any]], policies: Sequence[str]) -> str:
+    """``code policies: encode lru x0.93, decode lru x0.97 (/ freeze)``: the live view's line of one stream."""
+    ratios = ", ".join(
+        f"{r['operation'].removesuffix('_policies')} {p} x{r['metrics'][f'speedup_{p}_vs_freeze']['value']:.2f}"
+        for r in rows
+        for p in policies
+    )
+    return f"{rows[0]['data']} policies: {ratios} (/ freeze)"
 
 
 def _summary_lines(result: BenchmarkResult) -> list[str]:

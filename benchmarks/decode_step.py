@@ -14,9 +14,10 @@ id per row from the device per step, and use a ``DynamicCache``. Two decode mode
   stream to zip2zip), so entries are created at the natural-text rate, about one per row per step:
   the per-step cost of a trained model writing text like its prompt.
 
-Ratios are per round (zip2zip / base of the same round), then the median. Prefill rows come from the
-greedy rounds. Where zip2zip's step time goes is measured in one extra instrumented zip2zip run per
-cell and mode: host codec (feeding the streams), hyper-encoder (new entries), model (embedding +
+Ratios are per round (zip2zip / base of the same round), then the median; a cell runs as many rounds as every
+ratio's 95% interval needs to be within +-3% (capped per cell), or ``--num-repeats`` (``_rounds.py``). Prefill
+rows come from the greedy rounds. Where zip2zip's step time goes is measured in one extra instrumented zip2zip
+run per cell and mode: host codec (feeding the streams), hyper-encoder (new entries), model (embedding +
 decoder + joint head) and id selection. Prompt compression is timed separately, not in ``prefill_ms``.
 Units: milliseconds; rates per second. Not measured: text tokenisation, sampling, output quality (the
 encoders are untrained; their cost does not depend on their weights).
@@ -35,8 +36,10 @@ from transformers import PreTrainedModel
 
 from benchmarks._cli import check_at_least, new_command_line, parse_args, print_summary, recorded_command
 from benchmarks._decode_step_cell import PROMPT_FILES, Variant, measure_cell, prepare_cell, prompt_texts
-from benchmarks._decode_step_rows import cell_rows
+from benchmarks._decode_step_rows import cell_line, cell_rows
+from benchmarks._progress import CellProgress
 from benchmarks._result_file import ResultFile
+from benchmarks._rounds import Rounds
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.tokenizers import get_tokenizer
@@ -83,7 +86,10 @@ class Config:
     )
     prompt_base_tokens: int = option(512, "base ids of every prompt row")
     num_decode_steps: int = option(128, "timed decode steps per run (EOS ignored)")
-    num_repeats: int = option(3, "timed rounds")
+    num_repeats: int | None = option(None, "timed rounds; none = adaptive (benchmarks/_rounds.py)")
+    target_ratio_half_width: float = option(0.03, "adaptive: until each time ratio's 95% interval is +- this")
+    min_rounds: int = option(3, "adaptive: timed rounds per cell at least")
+    max_cell_seconds: float = option(300.0, "adaptive: timed rounds per cell stop after this long")
     num_warmup: int = option(1, "untimed rounds first")
     # On a shared 2-core machine two OpenMP threads spin at every op barrier and a SmolLM2 step went
     # from 58 ms to 460-690 ms when another process held a core (measured).
@@ -108,10 +114,10 @@ class Config:
             "hyper_encoder_layers",
             "hyper_encoder_intermediate_size",
             "narrow_encoder_width",
-            "num_repeats",
             "num_threads",
         )
         check_at_least(self, 0, "num_warmup")
+        Rounds.of(self)  # checks num_repeats and the adaptive settings
 
     @classmethod
     def smoke(cls) -> Config:
@@ -172,30 +178,35 @@ def run(config: Config) -> BenchmarkResult:
         "prompt_files": sorted(set(PROMPT_FILES[: max(config.batch_sizes)])),
     }
     rows: list[dict[str, Any]] = []
-    for model_name in config.models:
-        base, assets[model_name] = _load_model(model_name, comp_max.initial_vocab_size, config)
-        variants: list[Variant] = [(c, None) for c in config.codebook_sizes]
-        d = base.config.get_text_config().hidden_size
-        if config.narrow_encoder_width is not None and config.narrow_encoder_width < d:
-            variants.append((max(config.codebook_sizes), config.narrow_encoder_width))
-        wrappers = {
-            (c, width): Zip2ZipPreTrainedModel.from_base(
-                base,
-                compression=dataclasses.replace(comp_max, max_codebook_size=c),
-                hyper_encoder=HyperEncoderConfig(
-                    num_layers=config.hyper_encoder_layers,
-                    intermediate_size=config.hyper_encoder_intermediate_size,
-                    width=width,
-                ),
-            ).eval()
-            for c, width in variants
-        }
-        assets[model_name]["tie_encoders"] = next(iter(wrappers.values())).config.tie_encoders
-        for b in config.batch_sizes:
-            texts = prompt_texts(encode, config, b)
-            cell = prepare_cell(config, wrappers, texts)
-            measure_cell(config, base, wrappers, cell, label=f"{model_name}, batch {b}")
-            rows.extend(cell_rows(config, model_name, b, wrappers, cell))
+    with CellProgress("decode_step", total=len(config.models) * len(config.batch_sizes)) as progress:
+        for model_name in config.models:
+            base, assets[model_name] = _load_model(model_name, comp_max.initial_vocab_size, config)
+            variants: list[Variant] = [(c, None) for c in config.codebook_sizes]
+            d = base.config.get_text_config().hidden_size
+            if config.narrow_encoder_width is not None and config.narrow_encoder_width < d:
+                variants.append((max(config.codebook_sizes), config.narrow_encoder_width))
+            wrappers = {
+                (c, width): Zip2ZipPreTrainedModel.from_base(
+                    base,
+                    compression=dataclasses.replace(comp_max, max_codebook_size=c),
+                    hyper_encoder=HyperEncoderConfig(
+                        num_layers=config.hyper_encoder_layers,
+                        intermediate_size=config.hyper_encoder_intermediate_size,
+                        width=width,
+                    ),
+                ).eval()
+                for c, width in variants
+            }
+            assets[model_name]["tie_encoders"] = next(iter(wrappers.values())).config.tie_encoders
+            for b in config.batch_sizes:
+                progress.start(f"{model_name}, batch {b}")
+                texts = prompt_texts(encode, config, b)
+                cell = prepare_cell(config, wrappers, texts)
+                if reached := measure_cell(config, base, wrappers, cell, on_round=progress.note):
+                    assets.setdefault("rounds", {})[f"{model_name}/{b}"] = reached
+                new_rows = cell_rows(config, model_name, b, wrappers, cell)
+                rows.extend(new_rows)
+                progress.finish(cell_line(new_rows))
     return BenchmarkResult(
         benchmark="decode_step",
         status="smoke" if config == Config.smoke() else "full",

@@ -50,7 +50,7 @@ from ._checkpoints import (
 from ._cli import add_resume_argument, check_at_least, new_command_line, run_and_write
 from ._downstream_models import load_evaluated_base, load_lm
 from ._downstream_rows import difference_rows, task_row
-from ._downstream_summary import summary_lines
+from ._downstream_summary import cell_line, summary_lines
 from ._downstream_tasks import resolve_tasks
 
 PAPER_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "winogrande", "gsm8k")
@@ -133,6 +133,7 @@ def run(
         assets["stand_ins"] = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
     skipped: list[dict[str, str]] = []
     rows = rows_per_model(
+        "downstream",
         config.models,
         config.tasks,
         item_key="task",
@@ -148,6 +149,7 @@ def run(
         evaluate=lambda lm, name, task: task_row(
             lm, name, task, names[task], manager, limit=config.limit, source=source, assets=assets
         ),
+        describe=cell_line,
         assets=assets,
         skipped=skipped,
         on_progress=on_progress,

@@ -52,7 +52,7 @@ from ._cli import add_resume_argument, check_at_least, new_command_line, run_and
 from ._perplexity_corpora import load_corpora
 from ._perplexity_models import load_model, load_tokenizer
 from ._perplexity_rows import relative_rows, score_cell
-from ._perplexity_summary import summary_lines
+from ._perplexity_summary import cell_line, summary_lines
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,7 @@ def run(
         skipped=skipped,
     )
     rows = rows_per_model(
+        "perplexity",
         config.models,
         list(corpora),
         item_key="corpus",
@@ -152,6 +153,7 @@ def run(
             bootstrap_samples=config.bootstrap_samples,
             seed=config.seed,
         ),
+        describe=cell_line,
         assets=assets,
         skipped=skipped,
         on_progress=on_progress,

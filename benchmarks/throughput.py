@@ -1,13 +1,14 @@
 """Inference throughput (the paper's efficiency table): prefill and decode speed, zip2zip vs the bare model.
 
 For each setting (a prompt of 256 / 512 / 1024 / 2048 base tokens + 256 generated base tokens, batch 1),
-domain and decode mode, the bare Hugging Face model ("baseline") and ``Zip2ZipForCausalLM`` wrapped around
-the *same* weights run on the same prompt text, interleaved round by round (order alternating), after
-untimed warm-up rounds, with the device synchronised before every clock read. Per run: one timed prefill
-(baseline: the P base ids; zip2zip: ``generation.prefill`` on the LZW-compressed prompt, which includes
-feeding the prompt to the streaming codec and hyper-encoding every entry it created), then one timed
-decode loop. Every decode step of either side = argmax over the logits (the one device->host read),
-feed one id, one forward with the KV cache.
+domain and decode mode, the bare Hugging Face model ("baseline") and ``Zip2ZipForCausalLM`` wrapped around the
+*same* weights run on the same prompt text, interleaved round by round (order alternating), after untimed
+warm-up rounds, with the device synchronised before every clock read; as many rounds as each speedup's 95%
+interval needs to be within +-3% (capped per cell), or ``--num-repeats`` (``_rounds.py``). Per run: one timed
+prefill (baseline: the P base ids; zip2zip: ``generation.prefill`` on the LZW-compressed prompt, which
+includes feeding the prompt to the streaming codec and hyper-encoding every entry it created), then one timed
+decode loop. Every decode step of either side = argmax over the logits (the one device->host read), feed one
+id, one forward with the KV cache.
 
 Decode modes:
 
@@ -65,11 +66,13 @@ from ._cli import (
     run_and_write,
 )
 from ._devices import device_tag, resolve_device
-from ._throughput_inputs import document_ids, run_assets
+from ._progress import CellProgress
+from ._rounds import Rounds
+from ._throughput_inputs import cell_key, document_ids, run_assets
 from ._throughput_loops import Inputs, measure_cell, prepare_inputs
 from ._throughput_models import load_base, model_for_checkpoint, wrap
 from ._throughput_previous import kept_cells, same_device_check
-from ._throughput_summary import summary_lines
+from ._throughput_summary import cell_line, summary_lines
 
 MODES = ("replay", "generate")
 MODELS = (*BASE_MODELS, CHECKPOINT_BASE)  # the last: the base of --checkpoint
@@ -112,7 +115,10 @@ class Config:
     corpus_source: str = option("offline", ", ".join(SOURCES), parse=Names("corpus source", SOURCES))
     max_subtokens: int = option(3, "M, base ids per hypertoken at most")
     max_codebook_size: int = option(2048, "hypertokens per sequence at most")
-    num_repeats: int = option(5, "timed rounds (>= 5 for a full run)")
+    num_repeats: int | None = option(None, "timed rounds (>= 5 for a full run); none = adaptive (_rounds.py)")
+    target_ratio_half_width: float = option(0.03, "adaptive: until each speedup's 95% interval is +- this")
+    min_rounds: int = option(5, "adaptive: timed rounds per cell at least")
+    max_cell_seconds: float = option(240.0, "adaptive: timed rounds per cell stop after this long")
     num_warmup: int = option(1, "untimed rounds first (they also give the profile and memory peaks)")
     # One torch thread on CPU: on a shared 2-core CPU two OpenMP threads spin at every barrier
     # and a SmolLM2 step slowed from ~60 ms to ~500 ms whenever another process held a core.
@@ -136,11 +142,10 @@ class Config:
             )
         if not self.prompt_base_tokens or min(self.prompt_base_tokens) < 1 or self.new_base_tokens < 1:
             raise ValueError("prompt_base_tokens and new_base_tokens must be >= 1")
-        if self.num_repeats < 1 or self.num_warmup < 1:
-            raise ValueError(
-                f"num_repeats={self.num_repeats}, num_warmup={self.num_warmup}: both must be >= 1 "
-                "(the warm-up round also yields the profile and memory peaks)"
-            )
+        check_at_least(
+            self, 1, "num_warmup", hint=" (the warm-up round also yields the profile and memory peaks)"
+        )
+        Rounds.of(self)  # checks num_repeats and the adaptive settings
         check_at_least(self, 2, "max_subtokens", hint=": a hypertoken merges at least 2 base ids")
         check_at_least(self, 1, "max_codebook_size", "num_threads")
         if self.memory_bandwidth_gb_per_s is not None and not self.memory_bandwidth_gb_per_s > 0:
@@ -224,29 +229,28 @@ def run(
     if kept_cell_assets is not None:
         assets["cells"] = kept_cell_assets
 
-    for corpus_name in config.corpora:
-        ids, assets["corpora"][corpus_name] = document_ids(
-            corpus_name, tok, needed, seed=config.seed, source=config.corpus_source
-        )
-        for p in config.prompt_base_tokens:
-            inputs: Inputs = prepare_inputs(model, tok, ids[:p], ids[p : p + config.new_base_tokens])
-            for mode in config.modes:
-                if (corpus_name, p, mode) in done:
-                    continue
-                key = {
-                    "model": config.model,
-                    "corpus": corpus_name,
-                    "prompt_base_tokens": p,
-                    "new_base_tokens": config.new_base_tokens,
-                    "setting": f"{p}+{config.new_base_tokens}",
-                    "mode": mode,
-                }
-                cell_rows, cell_assets = measure_cell(config, base, model, tok, inputs, mode, device, sync)
-                rows.extend({**key, **r} for r in cell_rows)
-                assets.setdefault("cells", {})[f"{corpus_name}/{p}/{mode}"] = cell_assets
-                done.add((corpus_name, p, mode))
-                if on_progress is not None:
-                    on_progress(rows, assets)
+    cells = [(c, p, mode) for c in config.corpora for p in config.prompt_base_tokens for mode in config.modes]
+    with CellProgress("throughput", total=len(cells), num_kept=len(done & set(cells))) as progress:
+        for corpus_name in config.corpora:
+            ids, assets["corpora"][corpus_name] = document_ids(
+                corpus_name, tok, needed, seed=config.seed, source=config.corpus_source
+            )
+            for p in config.prompt_base_tokens:
+                inputs: Inputs = prepare_inputs(model, tok, ids[:p], ids[p : p + config.new_base_tokens])
+                for mode in config.modes:
+                    if (corpus_name, p, mode) in done:
+                        continue
+                    key = cell_key(config.model, corpus_name, p, config.new_base_tokens, mode)
+                    progress.start(f"{corpus_name} {key['setting']} {mode}")
+                    cell_rows, cell_assets = measure_cell(
+                        config, base, model, tok, inputs, mode, device, sync, on_round=progress.note
+                    )
+                    rows.extend({**key, **r} for r in cell_rows)
+                    assets.setdefault("cells", {})[f"{corpus_name}/{p}/{mode}"] = cell_assets
+                    done.add((corpus_name, p, mode))
+                    progress.finish(cell_line(key, cell_rows))
+                    if on_progress is not None:
+                        on_progress(rows, assets)
     return BenchmarkResult(
         benchmark="throughput",
         status=status,
@@ -273,8 +277,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as exc:
         command.error(str(exc))
     config = dataclasses.replace(parsed.config, model=model)
-    if not parsed.args.smoke and config.num_repeats < 5:
-        command.error(f"num_repeats={config.num_repeats}: a full run needs >= 5 (or pass --smoke)")
+    if not parsed.args.smoke and Rounds.of(config).fewest < 5:
+        command.error("a full run needs >= 5 rounds per cell: --num-repeats/--min-rounds (or pass --smoke)")
     tag = device_tag(torch.device(config.device))
     ignore = {"prompt_base_tokens", "modes", "corpora"}  # cells: a resumed run may measure more or fewer
     run_and_write(

@@ -1,4 +1,5 @@
-"""How the evaluation benchmarks locate and describe a checkpoint in their results."""
+"""How the evaluation benchmarks locate and describe a checkpoint in their results, and evaluate each model on
+each item (``rows_per_model``) with a live line per finished cell."""
 
 import json
 
@@ -9,6 +10,7 @@ from benchmarks._checkpoints import (
     checkpoint_path,
     describe_checkpoint,
     find_checkpoint,
+    rows_per_model,
 )
 
 
@@ -33,3 +35,31 @@ def test_checkpoint_elsewhere_without_log_is_recorded_by_absolute_path(tmp_path)
         json.dumps({"summary": {"final_heldout": {"nll_per_base_token": 1.5}}})
     )
     assert describe_checkpoint(checkpoint)["training"]["final_heldout_nll_per_base_token"] == 1.5
+
+
+def test_rows_per_model_keeps_previous_rows_skips_a_model_that_does_not_load_and_reports_each_cell(capsys):
+    def load(name):
+        if name == "broken":
+            raise OSError("no weights")
+        return name, {"name": name}
+
+    assets = {"models": {}}
+    skipped = []
+    rows = rows_per_model(
+        "perplexity",
+        ["base", "broken"],
+        ["code", "web"],
+        item_key="corpus",
+        previous=[{"model": "base", "corpus": "code", "kept": True}],
+        load=load,
+        evaluate=lambda model, name, item: {"model": name, "corpus": item},
+        describe=lambda row: f"{row['model']} {row['corpus']}: scored",
+        assets=assets,
+        skipped=skipped,
+        on_progress=None,
+    )
+    assert rows == [{"model": "base", "corpus": "code", "kept": True}, {"model": "base", "corpus": "web"}]
+    assert skipped == [{"name": "model broken", "reason": "no weights"}]
+    err = capsys.readouterr().err
+    assert "base web: scored [2/4," in err
+    assert "broken code: skipped, the model did not load [3/4," in err

@@ -22,3 +22,29 @@ def test_smoke_run_measures_every_variant(tmp_path):
         expected = statistics.median(z / b for z, b in zip(zip_ms, base_ms, strict=True))
         assert abs(ratio["value"] - expected) < 1e-9
         assert row["metrics"]["num_decode_steps"]["value"] == result.config["num_decode_steps"]
+    assert "rounds" not in result.assets  # a fixed count (the smoke preset's) keeps the result's shape
+
+
+def test_the_default_is_adaptive_and_records_the_rounds_each_cell_took(tmp_path, capsys):
+    assert decode_step.Config().num_repeats is None
+    out = tmp_path / "decode_step.json"
+    decode_step.main(
+        [
+            "--smoke",
+            "--num-repeats",
+            "none",
+            "--min-rounds",
+            "2",
+            "--max-cell-seconds",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
+    result = read_result(out)
+    (reached,) = result.assets["rounds"].values()
+    zip_decode = next(r for r in result.rows if r["method"] == "zip2zip" and r["phase"] == "decode")
+    ratio = zip_decode["metrics"]["decode_step_time_ratio_vs_base"]
+    assert reached["num_rounds"] == ratio["num_samples"] >= 2
+    assert set(reached["ratio_intervals_95"]) == {"prefill C=64", "decode C=64 greedy", "decode C=64 forced"}
+    assert "tiny, batch 2: zip2zip/base time: prefill" in capsys.readouterr().err

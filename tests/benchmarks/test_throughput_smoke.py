@@ -188,11 +188,12 @@ def test_config_validation() -> None:
         throughput.Config(corpora=("cod",))
     with pytest.raises(ValueError, match="num_repeats"):
         throughput.Config(num_repeats=0)
-    with pytest.raises(SystemExit) as exit_info:
-        throughput.main(
-            ["--device", "cpu", "--num-repeats", "3", "--allow-dirty", "--out", "/nonexistent/x.json"]
-        )
-    assert exit_info.value.code == 2
+    with pytest.raises(ValueError, match="min_rounds"):
+        throughput.Config(min_rounds=1)
+    for too_few in (["--num-repeats", "3"], ["--min-rounds", "3"]):
+        with pytest.raises(SystemExit) as exit_info:
+            throughput.main(["--device", "cpu", *too_few, "--allow-dirty", "--out", "/nonexistent/x.json"])
+        assert exit_info.value.code == 2
     cuda = throughput.Config.from_name("cuda")
     assert (
         cuda.model == "phi-3.5-mini"
@@ -221,3 +222,30 @@ def test_an_offline_phi35_tokenizer_is_refused_or_its_stand_in_recorded(monkeypa
     stand_in = phi35_mini_tokenizer(dataclasses.replace(strict, allow_random_weights=True))
     assert "SmolLM2's stands in" in stand_in.provenance["stand_in_because"]
     assert "SmolLM2's stands in" in capsys.readouterr().out
+
+
+def test_the_default_is_adaptive_and_an_adaptive_cell_records_its_rounds(capsys) -> None:
+    assert throughput.Config().num_repeats is None
+    config = dataclasses.replace(
+        throughput.Config.smoke(),
+        corpora=("code",),
+        prompt_base_tokens=(64,),
+        modes=("replay",),
+        num_repeats=None,
+        min_rounds=3,
+        max_cell_seconds=1.0,
+    )
+    result = throughput.run(config, status="smoke")
+    reached = result.assets["cells"]["code/64/replay"]["rounds"]
+    (zipped,) = _rows(result, method="zip2zip", phase="prefill")
+    assert reached["num_rounds"] == zipped["metrics"]["prefill_speedup"]["num_samples"] >= 3
+    assert reached["stopped_by"] in {"interval", "time cap"}
+    for name, interval in reached["ratio_intervals_95"].items():
+        assert interval["low"] <= interval["high"], name
+    line = f"code 64+24 replay: prefill x{zipped['metrics']['prefill_speedup']['value']:.2f}"
+    assert f"{line} (r " in capsys.readouterr().err  # the live view's line of the finished cell
+
+
+def test_a_fixed_count_records_no_rounds(smoke_result) -> None:
+    _, result = smoke_result
+    assert all("rounds" not in cell for cell in result.assets["cells"].values())

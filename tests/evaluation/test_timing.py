@@ -1,14 +1,16 @@
 """``time_decode`` with a fake decoder and a fake clock: a sync before every clock read, one step per
 forward of the whole batch, early stop, and the profile split. The clock only moves when the fake
-decoder says so, so every expected interval is exact. And ``median_metric``, the one summary of repeats."""
+decoder says so, so every expected interval is exact. And ``median_metric``, the one summary of repeats,
+and ``median_interval``, which decides how many repeats an adaptive run takes."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 
 import pytest
 
-from zip2zip.evaluation.timing import median_metric, time_decode
+from zip2zip.evaluation.timing import median_interval, median_metric, time_decode
 
 PREFILL_S, SELECT_S, MODEL_S = 10.0, 1.0, 2.0
 
@@ -109,3 +111,29 @@ def test_median_metric_keeps_the_raw_values_and_has_no_spread_from_one_sample() 
         "stdev": 1.0,
     }
     assert "stdev" not in median_metric([4.0], "s") and median_metric([4.0], "s")["value"] == 4.0
+
+
+def test_median_interval_of_equal_values_has_no_width() -> None:
+    assert median_interval([1.25] * 5) == (1.25, 1.25)
+
+
+def test_median_interval_holds_the_median_within_the_values_and_is_reproducible() -> None:
+    values = [1.31, 1.28, 1.35, 1.30, 1.52, 1.29, 1.33]
+    low, high = median_interval(values)
+    assert min(values) <= low <= statistics.median(values) <= high <= max(values)
+    assert low < high
+    assert median_interval(values) == (low, high)
+
+
+def test_median_interval_narrows_with_more_rounds_of_the_same_spread() -> None:
+    rounds = [1.0, 1.1, 0.9, 1.05, 0.95]
+    low5, high5 = median_interval(rounds)
+    low40, high40 = median_interval(rounds * 8)
+    assert high40 - low40 < high5 - low5
+
+
+def test_median_interval_rejects_no_values_and_a_confidence_outside_0_1() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        median_interval([])
+    with pytest.raises(ValueError, match="confidence"):
+        median_interval([1.0], confidence=1.0)

@@ -1,12 +1,14 @@
 """Wall-clock timing for benchmarks: warm-up first, interleaved repeats, raw samples kept.
 
 Every clock read is preceded by ``sync()`` (e.g. ``torch.cuda.synchronize``) so asynchronous device
-work is inside the interval; ``time.perf_counter`` only. Nothing here summarises beyond the median and
-the spread, and nothing here knows about models: ``time_decode`` drives any ``Decoder``.
+work is inside the interval; ``time.perf_counter`` only. Nothing here summarises beyond the median, the
+spread and the median's confidence interval (which decides how many rounds a benchmark runs), and nothing
+here knows about models: ``time_decode`` drives any ``Decoder``.
 """
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -139,3 +141,23 @@ def median_metric(values: list[float], unit: str) -> dict[str, Any]:
     ``median_metric([3.0, 1.0, 2.0], "ms")`` has value 2.0, stdev 1.0 and values [3.0, 1.0, 2.0].
     """
     return metric(median(values), unit, num_samples=len(values), values=values, stdev=stdev(values))
+
+
+def median_interval(
+    values: list[float], *, confidence: float = 0.95, num_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """The percentile-bootstrap ``confidence`` interval of the median of ``values`` (seeded: reproducible).
+
+    Distribution-free, so it suits ratios of timings, whose outliers (a round slowed by another process)
+    are one-sided. ``median_interval([1.0, 1.0, 1.0])`` is (1.0, 1.0); it always lies within the values.
+    """
+    if not values:
+        raise ValueError("median_interval needs at least one value")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence}: must be in (0, 1)")
+    rng = random.Random(seed)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(num_resamples))
+    tail = (1 - confidence) / 2
+    low = medians[int(tail * (num_resamples - 1))]
+    high = medians[round((1 - tail) * (num_resamples - 1))]
+    return low, high
