@@ -76,8 +76,30 @@ def _setup(result: BenchmarkResult) -> str:
     return (
         f"ours: {model.get('name', c.get('model'))} ({model.get('hyper_encoders', 'hyper-encoders ?')}), "
         f"{c.get('dtype')} on {a.get('device_name', c.get('device'))}, batch 1, M={c.get('max_subtokens')}, "
-        f"codebook {c.get('max_codebook_size')}, median of {c.get('num_repeats')} interleaved rounds "
+        f"codebook {c.get('max_codebook_size')}, median of {_rounds(result)}{_adaptive_rule(c)} interleaved rounds "
         f"after {c.get('num_warmup')} warm-up; torch threads {c.get('num_threads')}"
+    )
+
+
+def _rounds(result: BenchmarkResult) -> str:
+    """How many timed rounds each point is the median of: the fixed count, or the range adaptive cells took."""
+    if result.config.get("num_repeats") is not None:
+        return str(result.config["num_repeats"])
+    counts = sorted(
+        cell["rounds"]["num_rounds"] for cell in result.assets.get("cells", {}).values() if "rounds" in cell
+    )
+    if not counts:
+        return "?"
+    return str(counts[0]) if counts[0] == counts[-1] else f"{counts[0]}-{counts[-1]}"
+
+
+def _adaptive_rule(config: dict) -> str:
+    """What ended an adaptive cell's rounds (nothing for a fixed count)."""
+    if config.get("num_repeats") is not None:
+        return ""
+    return (
+        f" (per cell: until each ratio's 95% interval was within +-{100 * config['target_ratio_half_width']:g}% "
+        f"or {config['max_cell_seconds']:g} s were used)"
     )
 
 
@@ -172,7 +194,7 @@ def plot(result: BenchmarkResult, out_dir: Path) -> list[Path]:
     name = a.get("model", {}).get("name", c.get("model"))
     fig.suptitle(
         f"Ours: {name}, {c.get('dtype')}, {a.get('device_name', c.get('device'))}, batch 1. Points: median of "
-        f"{c.get('num_repeats')} rounds; error bars: one standard deviation over the rounds.\n"
+        f"{_rounds(result)} rounds; error bars: one standard deviation over the rounds.\n"
         f"Paper: Phi-3.5-4B on one H100 (gains only: absolute tokens/s differ by machine).",
         fontsize=8,
     )

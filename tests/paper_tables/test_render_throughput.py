@@ -138,3 +138,17 @@ def test_plot_reads_rates_from_zero_and_draws_the_papers_gains(tmp_path, drawn_f
         assert list(paper.get_ydata()) == paper_gains  # 256, 512, 1024, 2048 + 256
         assert ax.get_ylim()[0] <= 0
     assert "error bars: one standard deviation" in fig.get_suptitle()
+
+
+def test_an_adaptive_run_says_how_many_rounds_its_cells_took() -> None:
+    result = _result()
+    result.config.update(num_repeats=None, target_ratio_half_width=0.03, max_cell_seconds=240.0)
+    result.assets["cells"] = {
+        "code/256/replay": {"rounds": {"num_rounds": 6}},
+        "code/512/replay": {"rounds": {"num_rounds": 9}},
+    }
+    md = throughput.render_markdown(result, caption="cap")
+    assert (
+        "median of 6-9 (per cell: until each ratio's 95% interval was within +-3% or 240 s were used)" in md
+    )
+    assert "None" not in md
