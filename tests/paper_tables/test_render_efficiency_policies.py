@@ -112,3 +112,13 @@ def test_readme_shows_the_gain_grid_of_the_committed_result() -> None:
     shown = re.search(r"<!-- policy table: .*? -->\n(.*?)<!-- end policy table -->", readme, re.S)
     assert shown is not None, "README.md lost its policy table markers"
     assert shown.group(1) == efficiency_policies.render_gain_markdown(latest[1])
+
+
+def test_readme_percentages_are_cells_of_the_table() -> None:
+    """Each "(41.0%)" the README's policy paragraph quotes is a cell of the rendered gain grid below it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Codebook policies") : readme.index("<!-- end policy table -->")]
+    prose, grid = section.split("<!-- policy table:")
+    quoted = re.findall(r"\((\d+\.\d)%\)", prose)
+    cells = {cell.strip() for line in grid.splitlines()[1:] for cell in line.split("|")}
+    assert quoted and set(quoted) <= cells, set(quoted) - cells
