@@ -89,13 +89,8 @@ PRESETS: dict[str, Preset] = {
                 *("--corpus-source", "offline", "--num-docs", "4", "--max-total-bytes", "16000"),
                 *("--min-doc-bytes", "1024", "--max-doc-bytes", "4096", "--sweep-tokenizer", "llama3"),
                 *("--sweep-max-subtokens", "2,4", "--sweep-max-codebook-sizes", "256"),
-                *(
-                    "--policy-sweep-max-codebook-sizes",
-                    "64,256",
-                    "--long-doc-min-base-tokens",
-                    "2048",
-                    *_RESULT,
-                ),
+                *("--policy-sweep-max-codebook-sizes", "64,256"),
+                *("--long-doc-min-base-tokens", "1024", *_RESULT),
             ),
         ),
         Preset(
