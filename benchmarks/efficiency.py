@@ -6,7 +6,10 @@ fresh codebook (M = ``max_subtokens``, ``max_codebook_size`` entries, the tokeni
 Reported per cell, as ratios of totals over the domain: bytes per base token, bytes per compressed id
 (base ids + hypertokens), the gain in %, how many hypertokens were created and which fraction was used
 again after creation (the paper: ~25%), and the most used hypertokens decoded to text. With ``--sweep``
-(on by default in the full run) gains are also measured over M and over the codebook size for one tokenizer.
+(on by default in the full run) gains are also measured over M and over the codebook size for one tokenizer,
+and over the codebook policy (freeze, reset, lru) x codebook size, on the usual documents and on long ones
+(each domain's documents joined), with entries created, reused while live and evicted
+(``_efficiency_policies.py``).
 
 Real tokenizers and real text only, offline (see ``zip2zip.data.tokenizers`` / ``zip2zip.data.corpora``); the hub
 datasets are used when reachable. Not measured: any model, speed, or perplexity. Every compressed stream is
@@ -23,9 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from zip2zip.codec.config import CODEBOOK_POLICIES
 from zip2zip.config_cli import Names, check_names, option
-from zip2zip.data.corpora import CORPORA, SOURCES, Corpus, load_corpus
-from zip2zip.data.tokenizers import TOKENIZERS, MissingAssetError
+from zip2zip.data.corpora import CORPORA, SOURCES
+from zip2zip.data.tokenizers import TOKENIZERS
 from zip2zip.evaluation.results import BenchmarkResult
 from zip2zip.evaluation.token_efficiency import measure_token_efficiency
 
@@ -38,7 +42,10 @@ from ._cli import (
     run_and_write,
     tokenizer_name,
 )
+from ._efficiency_corpora import load_corpora
+from ._efficiency_policies import policy_cells, policy_rows
 from ._efficiency_row import efficiency_row
+from ._efficiency_summary import cell_line, summary_lines
 from ._efficiency_tokenizers import load_tokenizer, tokenizer_assets
 from ._progress import CellProgress
 
@@ -75,6 +82,17 @@ class Config:
         (256, 512, 1024, 2048, 4096, 8192, 16384),
         "codebook sizes of the sweep, at --max-subtokens ('' = none)",
     )
+    policy_sweep_policies: tuple[str, ...] = option(
+        CODEBOOK_POLICIES,
+        "codebook policies of the policy sweep (--sweep-tokenizer, M = --max-subtokens)",
+        parse=Names("codebook policy", CODEBOOK_POLICIES, allow_empty=True),
+    )
+    policy_sweep_max_codebook_sizes: tuple[int, ...] = option(
+        (64, 128, 256, 512, 1024, 2048, 4096), "codebook sizes of the policy sweep ('' = no policy sweep)"
+    )
+    long_doc_min_base_tokens: int = option(
+        16384, "the policy sweep's long documents: a domain's documents joined to at least this many base ids"
+    )
     num_top_hypertokens: int = option(10, "most used hypertokens listed per cell, decoded to text")
 
     def __post_init__(self) -> None:
@@ -89,6 +107,8 @@ class Config:
             1,
             "max_codebook_size",
             "sweep_max_codebook_sizes",
+            "policy_sweep_max_codebook_sizes",
+            "long_doc_min_base_tokens",
             "num_docs",
             "max_total_bytes",
             "max_doc_bytes",
@@ -112,11 +132,17 @@ class Config:
             corpus_source="offline",
             sweep_max_subtokens=(2, 3),
             sweep_max_codebook_sizes=(256,),
+            policy_sweep_max_codebook_sizes=(64,),
+            long_doc_min_base_tokens=600,
         )
 
 
-def _settings(config: Config, tokenizer: str) -> list[tuple[str, int, int]]:
-    """(setting, M, codebook size): the main cell, plus the sweeps for the sweep tokenizer."""
+Cell = tuple[str, int, int]  # (setting, M, codebook size) of the efficiency table and its M / size sweep
+PolicyCell = tuple[str, int, int, str, str]  # ... plus (policy, doc length) of the policy sweep
+
+
+def _settings(config: Config, tokenizer: str) -> list[Cell]:
+    """The main cell, plus the sweeps for the sweep tokenizer."""
     out = [("main", config.max_subtokens, config.max_codebook_size)]
     if tokenizer == config.sweep_tokenizer:
         out += [("sweep_max_subtokens", m, config.max_codebook_size) for m in config.sweep_max_subtokens]
@@ -124,42 +150,28 @@ def _settings(config: Config, tokenizer: str) -> list[tuple[str, int, int]]:
     return out
 
 
-# What identifies a row (resumed by, named by in the regression check): one cell and one setting.
-ROW_KEYS = ("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size")
+def _policy_settings(config: Config, tokenizer: str) -> list[PolicyCell]:
+    """The policy sweep's cells, for the sweep tokenizer only."""
+    if tokenizer != config.sweep_tokenizer:
+        return []
+    return policy_cells(
+        config.policy_sweep_policies, config.policy_sweep_max_codebook_sizes, config.max_subtokens
+    )
+
+
+# What identifies a row (resumed by, named by in the regression check): one cell and one setting; ``policy``
+# and ``doc_length`` only in the policy sweep's rows (the other rows are ``freeze`` on the usual documents).
+ROW_KEYS = ("tokenizer", "corpus", "setting", "max_subtokens", "max_codebook_size", "policy", "doc_length")
+_KEYS_OF_EVERY_ROW = ROW_KEYS[:5]
 
 
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[k] for k in ROW_KEYS)
+    """The row's ROW_KEYS, None where it has none (so a ``Cell`` key is as long as a ``PolicyCell`` one)."""
+    return tuple(row.get(k) for k in ROW_KEYS)
 
 
-def _load_corpora(config: Config, skipped: list[dict[str, str]]) -> tuple[list[Corpus], dict[str, Any]]:
-    """The sampled domains and what the result records of each; one whose data is missing goes to ``skipped``."""
-    corpora: list[Corpus] = []
-    assets: dict[str, Any] = {}
-    for name in config.corpora:
-        try:
-            corpus = load_corpus(
-                name,
-                num_docs=config.num_docs,
-                max_total_bytes=config.max_total_bytes,
-                min_doc_bytes=config.min_doc_bytes,
-                max_doc_bytes=config.max_doc_bytes,
-                seed=config.seed,
-                source=config.corpus_source,
-            )
-        except MissingAssetError as exc:
-            skipped.append({"name": f"corpus:{name}", "reason": str(exc)})
-            continue
-        corpora.append(corpus)
-        assets[name] = {
-            **corpus.assets,
-            "num_docs": len(corpus.docs),
-            "num_bytes": corpus.num_bytes,
-            "num_docs_available": corpus.num_docs_available,
-            "sha256": corpus.sha256,
-            "doc_sha256_prefixes": [h[:16] for h in corpus.doc_sha256],
-        }
-    return corpora, assets
+def _padded(tokenizer: str, corpus: str, cell: Cell | PolicyCell) -> tuple[Any, ...]:
+    return (tokenizer, corpus, *cell, *(None,) * (len(ROW_KEYS) - 2 - len(cell)))
 
 
 def run(
@@ -179,7 +191,7 @@ def run(
     reusable = {_key(r): r for r in previous}
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
-    corpora, corpus_assets = _load_corpora(config, skipped)
+    corpora, corpus_assets = load_corpora(config, skipped)
     assets: dict[str, Any] = {"tokenizers": {}, "corpora": corpus_assets}
     with CellProgress("efficiency", total=len(config.tokenizers) * len(corpora)) as progress:
         for tok_name in config.tokenizers:
@@ -191,25 +203,40 @@ def run(
             assets["tokenizers"][tok_name] = tokenizer_assets(tok)
             for corpus in corpora:
                 progress.start(f"{tok_name} {corpus.name}")
-                todo = [s for s in _settings(config, tok_name) if (tok_name, corpus.name, *s) not in reusable]
-                rows += [
-                    reusable[k]
-                    for s in _settings(config, tok_name)
-                    if (k := (tok_name, corpus.name, *s)) in reusable
-                ]
-                if not todo:
+                cells = _settings(config, tok_name)
+                sweep_cells = _policy_settings(config, tok_name)
+                keys = [_padded(tok_name, corpus.name, cell) for cell in cells]
+                keys += [_padded(tok_name, corpus.name, cell) for cell in sweep_cells]
+                rows += [reusable[k] for k in keys if k in reusable]
+                todo = [s for s in cells if _padded(tok_name, corpus.name, s) not in reusable]
+                policy_todo = [s for s in sweep_cells if _padded(tok_name, corpus.name, s) not in reusable]
+                if not todo and not policy_todo:
                     progress.skip(f"{tok_name} {corpus.name}: kept from the previous run")
                     continue
                 base_ids = tok.encode_batch(corpus.docs)
+                measured = []
                 for setting, m, c in todo:
                     progress.note(setting)
                     totals = measure_token_efficiency(
                         tok, corpus, base_ids, max_subtokens=m, max_codebook_size=c
                     )
-                    rows.append(
+                    measured.append(
                         efficiency_row(tok, corpus, setting, m, c, totals, config.num_top_hypertokens)
                     )
-                progress.finish(_cell_line(rows[-len(todo) :]))
+                rows += measured
+                if policy_todo:
+                    progress.note("policy sweep")
+                    rows += policy_rows(
+                        tok,
+                        corpus,
+                        base_ids,
+                        policy_todo,
+                        long_doc_min_base_tokens=config.long_doc_min_base_tokens,
+                        skipped=skipped,
+                    )
+                progress.finish(
+                    cell_line(measured) if measured else f"{tok_name} {corpus.name}: policy sweep"
+                )
                 if on_progress is not None:
                     on_progress(rows, assets)
     return BenchmarkResult(
@@ -221,32 +248,6 @@ def run(
         assets=assets,
         skipped=skipped,
     )
-
-
-def _cell_line(rows: list[dict[str, Any]]) -> str:
-    """``smollm2 wikitext: gain 21.3% (main), 4 settings``: the live view's line of one finished cell."""
-    shown = next((r for r in rows if r["setting"] == "main"), rows[0])
-    gain = shown["metrics"]["gain_pct"]["value"]
-    return (
-        f"{shown['tokenizer']} {shown['corpus']}: gain {gain:.1f}% ({shown['setting']}), {len(rows)} settings"
-    )
-
-
-def summary_lines(result: BenchmarkResult) -> list[str]:
-    lines = [
-        f"{'tokenizer':10s} {'corpus':13s} {'base B/tok':>10s} {'zip2zip B/id':>12s} {'gain %':>7s} {'reuse':>6s}"
-    ]
-    for r in result.rows:
-        if r["setting"] != "main":
-            continue
-        m = r["metrics"]
-        reuse = m["hypertoken_reuse_fraction"]["value"]
-        lines.append(
-            f"{r['tokenizer']:10s} {r['corpus']:13s} {m['bytes_per_base_token']['value']:10.2f} "
-            f"{m['bytes_per_compressed_id']['value']:12.2f} {m['gain_pct']['value']:7.1f} "
-            f"{'--' if reuse is None else f'{reuse:.2f}':>6s}"
-        )
-    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -277,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         summary_lines=summary_lines,
         config_dict=asdict(config),
         must_match=sampling,
-        row_keys=ROW_KEYS,
+        row_keys=_KEYS_OF_EVERY_ROW,
     )
 
 

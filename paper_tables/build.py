@@ -37,10 +37,11 @@ def build(results_dir: Path, out_dir: Path, *, models_dir: Path | None = None) -
     written: list[Path] = []
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, spec in TABLES.items():
-        latest = latest_result(results_dir / name)
+        latest = latest_result(results_dir / spec.results_folder)
         if latest is None:
             warnings.warn(
-                f"no full result in {results_dir / name}: table {name!r} not rendered", stacklevel=2
+                f"no full result in {results_dir / spec.results_folder}: table {name!r} not rendered",
+                stacklevel=2,
             )
             continue
         path, result = latest

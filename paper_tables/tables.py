@@ -14,12 +14,18 @@ from types import ModuleType
 @dataclass(frozen=True)
 class TableSpec:
     """How to render one paper table: ``renderer`` is a module with ``render_markdown``, ``render_latex``
-    and optionally ``plot``."""
+    and optionally ``plot``; ``benchmark``: whose results it renders, when not the benchmark of its name."""
 
     name: str
     label: str
     caption: str
     renderer: str  # module path
+    benchmark: str = ""
+
+    @property
+    def results_folder(self) -> str:
+        """``results/<this>/``: the folder of the benchmark whose results the table renders."""
+        return self.benchmark or self.name
 
     def module(self) -> ModuleType:
         return importlib.import_module(self.renderer)
@@ -32,6 +38,14 @@ TABLES: dict[str, TableSpec] = {
         caption="Token efficiency (UTF-8 bytes per token) of base tokenizers and with zip2zip (LZW, M = 3), "
         "paper vs this reproduction",
         renderer="paper_tables.efficiency",
+    ),
+    "efficiency_policies": TableSpec(
+        name="efficiency_policies",
+        label="tab:codebook-policies",
+        caption="Codebook policies beyond the paper (freeze, reset, lru) by codebook size, on the usual and on "
+        "long documents",
+        renderer="paper_tables.efficiency_policies",
+        benchmark="efficiency",
     ),
     "throughput": TableSpec(
         name="throughput",

@@ -88,7 +88,9 @@ PRESETS: dict[str, Preset] = {
                 *("--tokenizers", "llama3,smollm2", "--corpora", "code,math,chat,multilingual,web"),
                 *("--corpus-source", "offline", "--num-docs", "4", "--max-total-bytes", "16000"),
                 *("--min-doc-bytes", "1024", "--max-doc-bytes", "4096", "--sweep-tokenizer", "llama3"),
-                *("--sweep-max-subtokens", "2,4", "--sweep-max-codebook-sizes", "256", *_RESULT),
+                *("--sweep-max-subtokens", "2,4", "--sweep-max-codebook-sizes", "256"),
+                *("--policy-sweep-max-codebook-sizes", "64,256"),
+                *("--long-doc-min-base-tokens", "1024", *_RESULT),
             ),
         ),
         Preset(

@@ -133,6 +133,20 @@ RULES: tuple[Rule, ...] = (
         row="*decode_mode=greedy*",
     ),
     # ---- exact: counts, token efficiency, codec outputs, rendered files -------------------------------------
+    Rule(
+        "efficiency",
+        "num_entries_*",
+        EXACT,
+        "codebook-policy sweep: entries created, reused and evicted are counts of a deterministic codec",
+        row="*setting=policy_sweep*",
+    ),
+    Rule(
+        "efficiency",
+        "entry_reuse_fraction",
+        EXACT,
+        "codebook-policy sweep: reused entries over created entries, a ratio of two exact counts",
+        row="*setting=policy_sweep*",
+    ),
     Rule("*", "num_*", EXACT, _COUNT),
     Rule("*", "new_base_tokens", EXACT, _COUNT),
     Rule(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from benchmarks import _efficiency_tokenizers, efficiency
+from benchmarks import _efficiency_policies, _efficiency_tokenizers, efficiency
 from zip2zip.data.tokenizers import MissingAssetError, get_tokenizer
 from zip2zip.evaluation.results import read_result
 
@@ -34,7 +34,12 @@ def test_smoke_writes_valid_result(tmp_path, _llama3) -> None:
         assert m["num_compressed_ids"]["value"] < m["num_base_tokens"]["value"]
         assert 0 < m["num_hypertokens_reused"]["value"] <= m["num_hypertokens_created"]["value"]
         assert row["num_docs_used"] == 2 and row["top_hypertokens"]
-    assert {r["setting"] for r in result.rows} == {"main", "sweep_max_subtokens", "sweep_codebook_size"}
+    assert {r["setting"] for r in result.rows} == {
+        "main",
+        "sweep_max_subtokens",
+        "sweep_codebook_size",
+        "policy_sweep",
+    }
     assert result.assets["tokenizers"]["llama3"]["sha256"]
     assert len(result.assets["corpora"]["code"]["doc_sha256_prefixes"]) == 2
 
@@ -56,9 +61,11 @@ def test_resume_reuses_rows(tmp_path, _llama3, monkeypatch, capsys) -> None:
     out = tmp_path / "eff.json"
     efficiency.main(["--smoke", "--out", str(out)])
     before = read_result(out).rows
-    monkeypatch.setattr(
-        efficiency, "measure_token_efficiency", lambda *a, **k: pytest.fail("resume recomputed a cell")
-    )
+    for module, name in (
+        (efficiency, "measure_token_efficiency"),
+        (_efficiency_policies, "measure_policy_efficiency"),
+    ):
+        monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("resume recomputed a cell"))
     efficiency.main(["--smoke", "--resume", "--out", str(out)])
     assert read_result(out).rows == before
     with pytest.raises(SystemExit) as exit_info:
@@ -104,3 +111,41 @@ def test_config_validation() -> None:
         efficiency.Config(max_subtokens=1)
     with pytest.raises(ValueError, match="unknown corpus source 'cloud'"):
         efficiency.Config(corpus_source="cloud")
+
+
+def test_policy_sweep_rows(_llama3) -> None:
+    """Smoke: every policy at C = 64 on both domains' usual documents and on their long ones (each domain's
+    two joined: under 1200 base ids, so one of >= 600); freeze never evicts and keeps at most 64 entries."""
+    result = efficiency.run(efficiency.Config.smoke(), status="smoke")
+    rows = {
+        (r["corpus"], r["policy"], r["doc_length"]): r for r in result.rows if r["setting"] == "policy_sweep"
+    }
+    assert set(rows) == {
+        (corpus, policy, length)
+        for corpus in ("code", "web")
+        for length in ("normal", "long")
+        for policy in ("freeze", "reset", "lru")
+    }
+    for (corpus, policy, length), row in rows.items():
+        m = {k: v["value"] for k, v in row["metrics"].items()}
+        assert row["max_codebook_size"] == 64 and row["num_docs_used"] == (1 if length == "long" else 2)
+        assert (m["num_entries_evicted"] == 0) == (policy == "freeze")
+        assert (m["num_entries_created"] <= 64 * row["num_docs_used"]) == (policy == "freeze")
+        assert 0 < m["num_entries_reused"] <= m["num_entries_created"]
+        assert m["entry_reuse_fraction"] == m["num_entries_reused"] / m["num_entries_created"]
+        same_text = rows[(corpus, policy, "normal")]["metrics"]
+        assert m["num_base_tokens"] == same_text["num_base_tokens"]["value"]
+    assert result.skipped == []
+
+
+def test_a_domain_too_short_for_a_long_document_is_skipped(_llama3) -> None:
+    config = dataclasses.replace(
+        efficiency.Config.smoke(),
+        corpora=("web",),
+        policy_sweep_policies=("lru",),
+        long_doc_min_base_tokens=10**6,
+    )
+    result = efficiency.run(config, status="smoke")
+    assert {r["doc_length"] for r in result.rows if r["setting"] == "policy_sweep"} == {"normal"}
+    (skip,) = result.skipped
+    assert skip["name"] == "policy_sweep:llama3/web/long" and "fewer than one long document" in skip["reason"]

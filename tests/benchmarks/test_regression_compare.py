@@ -228,3 +228,11 @@ def test_names_split_back_into_their_parts() -> None:
         "gain_pct",
     )
     assert from_plain("a/b/c", 1.5, "x") == Metric("a", "b", "c", 1.5, "x")
+
+
+@pytest.mark.parametrize("field", ["num_entries_evicted", "num_entries_reused", "entry_reuse_fraction"])
+def test_policy_sweep_fields_have_their_own_exact_rule(field: str) -> None:
+    row = "tokenizer=llama3,corpus=code,setting=policy_sweep,max_subtokens=3,max_codebook_size=64,policy=lru,doc_length=long"
+    rule = rule_for("efficiency", field, row=row)
+    assert rule is not None and rule.tolerance.kind == "exact"
+    assert rule.reason.startswith("codebook-policy sweep")
