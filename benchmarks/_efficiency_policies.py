@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from zip2zip.data.corpora import Corpus
-from zip2zip.data.tokenizers import TOKENIZERS, Tokenizer
+from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.codebook_policy_stats import PolicyTotals, join_documents, measure_policy_efficiency
 from zip2zip.evaluation.results import metric
+
+from ._efficiency_row import cell_keys, size_metrics
 
 SETTING = "policy_sweep"
 DOC_LENGTHS = ("normal", "long")
@@ -80,26 +82,19 @@ def _row(
         else metric(None, "fraction", num_samples=n, reason="no entry was created")
     )
     return {
-        "tokenizer": tok.name,
-        "tokenizer_label": TOKENIZERS[tok.name].paper_label if tok.name in TOKENIZERS else tok.name,
-        "corpus": corpus.name,
-        "corpus_source": corpus.source,
-        "setting": setting,
-        "max_subtokens": m,
-        "max_codebook_size": c,
+        **cell_keys(tok, corpus, setting, m, c, num_docs=n),
         "policy": policy,
         "doc_length": length,
-        "num_docs_requested": corpus.num_docs_requested,
-        "num_docs_used": n,
         "metrics": {
-            "bytes_per_base_token": metric(totals.base_bytes_per_token, "bytes/base_token", num_samples=n),
-            "bytes_per_compressed_id": metric(
-                totals.compressed_bytes_per_id, "bytes/compressed_id", num_samples=n
+            **size_metrics(
+                base_bytes_per_token=totals.base_bytes_per_token,
+                bytes_per_compressed_id=totals.compressed_bytes_per_id,
+                gain_percent=totals.gain_percent,
+                num_bytes=totals.num_bytes,
+                num_base_tokens=totals.num_base_tokens,
+                num_compressed_ids=totals.num_compressed_ids,
+                num_docs=n,
             ),
-            "gain_pct": metric(totals.gain_percent, "%", num_samples=n),
-            "num_bytes": metric(totals.num_bytes, "bytes", num_samples=n),
-            "num_base_tokens": metric(totals.num_base_tokens, "base_tokens", num_samples=n),
-            "num_compressed_ids": metric(totals.num_compressed_ids, "compressed_ids", num_samples=n),
             "num_entries_created": metric(totals.num_entries_created, "entries", num_samples=n),
             "num_entries_reused": metric(totals.num_entries_reused, "entries", num_samples=n),
             "num_entries_evicted": metric(totals.num_entries_evicted, "entries", num_samples=n),
