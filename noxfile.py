@@ -122,6 +122,12 @@ def _print_versions(session: nox.Session, python: str) -> None:
     )
 
 
+def _render_tables_at_the_end(session: nox.Session) -> None:
+    """Queue the tables session once, after every session of this nox call (``nox -s efficiency perplexity
+    throughput`` renders once, not three times), without this session's arguments."""
+    session.notify("tables", posargs=[])
+
+
 def _run_benchmark(session: nox.Session, name: str) -> None:
     """Run ``python -m benchmarks.<name> *posargs`` in the shared environment."""
     python = _shared_python(session)
@@ -221,7 +227,7 @@ def tables(session: nox.Session) -> None:
 def efficiency(session: nox.Session) -> None:
     """Token efficiency, 4 real tokenizers x 5 domains, offline -> results/efficiency/, then tables (time: README, Run times)."""
     _run_benchmark(session, "efficiency")
-    session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
+    _render_tables_at_the_end(session)
 
 
 @nox.session(venv_backend="none")
@@ -282,21 +288,21 @@ def decode_step(session: nox.Session) -> None:
 def throughput(session: nox.Session) -> None:
     """Prefill/decode throughput, zip2zip vs base (device auto) -> results/throughput/, then tables (time: README, Run times)."""
     _run_benchmark(session, "throughput")
-    session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
+    _render_tables_at_the_end(session)
 
 
 @nox.session(venv_backend="none", tags=["paper"])
 def perplexity(session: nox.Session) -> None:
     """Byte perplexity, base vs control vs zip2zip (embedded SmolLM2 checkpoints) -> results/perplexity/ (time: README, Run times)."""
     _run_benchmark(session, "perplexity")
-    session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
+    _render_tables_at_the_end(session)
 
 
 @nox.session(venv_backend="none", tags=["paper"])
 def downstream(session: nox.Session) -> None:
     """Seven lm-eval tasks (offline stand-ins), base vs control vs zip2zip -> results/downstream/, then tables (time: README, Run times)."""
     _run_benchmark(session, "downstream")
-    session.run(_shared_python(session), "-m", "paper_tables.build", external=True)
+    _render_tables_at_the_end(session)
 
 
 @nox.session(venv_backend="none")

@@ -1,16 +1,25 @@
 """What a run of ``benchmarks/throughput.py`` reads and records of its inputs: the prompt text of each domain
-(one real document, long enough for the longest prompt and its continuation) and the record of the model,
-checkpoint, tokenizer and device. It exists so that the script holds the measurement and not the bookkeeping;
-nothing here is timed."""
+(one real document, long enough for the longest prompt and its continuation), one cell's prompt and
+continuation in both representations (base ids, LZW codes), and the record of the model, checkpoint,
+tokenizer and device. It exists so that the script holds the measurement and not the bookkeeping; only the
+host work (tokenisation, LZW) is timed here, apart from the model runs."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw import LZWStream
+from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.data.corpora import load_corpus
 from zip2zip.data.tokenizers import Tokenizer
+from zip2zip.inference.tokenization import compress_ids
 
 from ._checkpoints import find_checkpoint
 from ._devices import device_name, device_tag, mps_fallback_enabled
@@ -75,3 +84,75 @@ def cell_key(
         "setting": f"{prompt_base_tokens}+{new_base_tokens}",
         "mode": mode,
     }
+
+
+_NUM_HOST_REPEATS = 5
+
+
+@dataclass
+class Inputs:
+    """One (domain, prompt length) cell: the same text for both methods, in both representations."""
+
+    prompt_ids: list[int]  # P base ids
+    continuation_ids: list[int]  # the next K base ids (replay mode)
+    prompt_codes: list[int]  # compress_ids(prompt_ids): what generate() would prefill
+    replay_codes: list[int]  # continuation as an ideal model emits it (see replay_codes)
+    continuation_num_bytes: int
+    host_s: dict[str, list[float]]  # tokenisation / LZW timings, seconds per call
+
+
+def replay_codes(comp: CompressionConfig, prompt_codes: list[int], continuation: list[int]) -> list[int]:
+    """The continuation as a model emitting the longest live hypertoken at each step would write it.
+
+    Matches never cross the end of the continuation and only use entries that exist when the step
+    starts (so never the LZW same-step code, which the joint head does not offer). Example (V=10, M=3):
+    after prompt [1, 2] (entry 10=(1, 2)), continuation [1, 2, 1] -> [10, 1]."""
+    stream = LZWStream(comp)
+    lookup = {entry: comp.initial_vocab_size + k for k, entry in enumerate(stream.entries)}
+    for hyper_id, entry in stream.feed_many(prompt_codes):
+        lookup[entry] = hyper_id
+    codes: list[int] = []
+    i = 0
+    while i < len(continuation):
+        code, width = continuation[i], 1
+        for m in range(min(comp.max_subtokens, len(continuation) - i), 1, -1):
+            match = lookup.get(tuple(continuation[i : i + m]))
+            if match is not None:
+                code, width = match, m
+                break
+        for hyper_id, entry in stream.feed(code):
+            lookup[entry] = hyper_id
+        codes.append(code)
+        i += width
+    return codes
+
+
+def _timed(fn: Callable[[], Any], repeats: int) -> list[float]:
+    fn()  # warm-up (first call compiles the numba codec)
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def prepare_inputs(model: Any, tok: Tokenizer, prompt_ids: list[int], continuation_ids: list[int]) -> Inputs:
+    """Compress the prompt, build the replay stream, check it decodes to the text, time the host work."""
+    comp = model.compression
+    codec = LZWCodec.from_config(comp, num_threads=1)
+    prompt_codes = compress_ids(prompt_ids, comp).ids
+    replay = replay_codes(comp, prompt_codes, continuation_ids)
+    all_codes = np.asarray(prompt_codes + replay, dtype=np.int64)
+    if codec.decode(all_codes).tolist() != prompt_ids + continuation_ids:
+        raise AssertionError("prompt + replay codes do not decode to the text: benchmark bug")
+    prompt_text, continuation_text = tok.decode(prompt_ids), tok.decode(continuation_ids)
+    host_s = {
+        "tokenize_prompt_s": _timed(lambda: tok.encode(prompt_text), _NUM_HOST_REPEATS),
+        "lzw_encode_prompt_s": _timed(lambda: compress_ids(prompt_ids, comp), _NUM_HOST_REPEATS),
+        "lzw_decode_prompt_and_continuation_s": _timed(lambda: codec.decode(all_codes), _NUM_HOST_REPEATS),
+        "detokenize_continuation_s": _timed(lambda: tok.decode(continuation_ids), _NUM_HOST_REPEATS),
+    }
+    return Inputs(
+        prompt_ids, continuation_ids, prompt_codes, replay, len(continuation_text.encode("utf-8")), host_s
+    )

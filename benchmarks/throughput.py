@@ -2,13 +2,14 @@
 
 For each setting (a prompt of 256 / 512 / 1024 / 2048 base tokens + 256 generated base tokens, batch 1),
 domain and decode mode, the bare Hugging Face model ("baseline") and ``Zip2ZipForCausalLM`` wrapped around the
-*same* weights run on the same prompt text, interleaved round by round (order alternating), after untimed
-warm-up rounds, with the device synchronised before every clock read; as many rounds as each speedup's 95%
-interval needs to be within +-3% (capped per cell), or ``--num-repeats`` (``_rounds.py``). Per run: one timed
-prefill (baseline: the P base ids; zip2zip: ``generation.prefill`` on the LZW-compressed prompt, which
-includes feeding the prompt to the streaming codec and hyper-encoding every entry it created), then one timed
-decode loop. Every decode step of either side = argmax over the logits (the one device->host read), feed one
-id, one forward with the KV cache.
+*same* weights run on the same prompt text, after an untimed warm-up run each. A timed round runs both:
+one prefill each (zip2zip's ``generation.prefill`` on the LZW-compressed prompt includes feeding the codec
+and hyper-encoding every entry), then their decode loops in turns of 16 steps, so both see the same machine
+and a round's speedup stays steady when the machine's speed drifts; short prefills are repeated in turns
+(``_throughput_runs.py``). As many rounds
+as each speedup's 95% interval needs to be within +-3% (at least 3, capped per cell), or ``--num-repeats``
+(``_rounds.py``). The device is synchronised before every clock read. A decode step of either side = argmax
+over the logits (the one device->host read), feed one id, one forward with the KV cache.
 
 Decode modes:
 
@@ -20,20 +21,17 @@ Decode modes:
 * ``generate``: greedy continuation of each side's own choosing, EOS ignored; the baseline takes 256
   steps, zip2zip steps until it has produced >= 256 base tokens (counted as 256 delivered).
 
-Reported per run (median, stdev and raw samples): prefill time and base tokens/s; decode steps/s, base
-tokens/s and UTF-8 bytes/s; zip2zip/baseline speedups computed round by round; the compression ratio r
-actually achieved (prompt: P / prompt ids; decode: base tokens / steps) and speedup / r; peak memory
-(CUDA ``max_memory_allocated``; CPU peak RSS, see ``zip2zip.evaluation.devices.PeakMemory``); on CUDA the
-memory-bandwidth roofline fraction. Tokenisation and LZW encode/decode are timed separately (``host``
-rows), never inside prefill/decode. Warm-up rounds also yield a per-part profile of zip2zip (codec,
-hyper-encoder, model) and the memory peaks. Not measured: sampling, batching > 1, output quality.
+Reported (median, stdev and raw samples): prefill time and base tokens/s; decode steps/s, base tokens/s and
+UTF-8 bytes/s; zip2zip/baseline speedups paired by round; the compression ratio r achieved (prompt: P /
+prompt ids; decode: base tokens / steps) and speedup / r; on CUDA the roofline fraction. From the warm-up
+runs (one method at a time; on CPU, the prefill and 32 decode steps): peak memory (``PeakMemory``) and a
+per-part profile of zip2zip (codec, hyper-encoder, model). Tokenisation and LZW are timed apart (``host``
+rows). Not measured: sampling, batching > 1, output quality.
 
-``--checkpoint`` (a folder or hub id; ours or the authors', either format) gives zip2zip its trained
-weights; the baseline is then the checkpoint's base model (model ``checkpoint`` when that is not the
-preset's), on the checkpoint's tokenizer.
+``--checkpoint`` (folder or hub id; ours or the authors') gives zip2zip its trained weights; the baseline is
+then the checkpoint's base model (model ``checkpoint`` if not the preset's), on the checkpoint's tokenizer.
 
     python -m benchmarks.throughput                       # device auto; CPU: SmolLM2-135M (time: README, Run times)
-    python -m benchmarks.throughput --device cuda --modes replay,generate
     python -m benchmarks.throughput --device cuda --checkpoint epfl-dlab/zip2zip-pp-Phi-3.5-mini-instruct
     python -m benchmarks.throughput --smoke --out /tmp/throughput.json
 """
@@ -68,10 +66,11 @@ from ._cli import (
 from ._devices import device_tag, resolve_device
 from ._progress import CellProgress
 from ._rounds import Rounds
-from ._throughput_inputs import cell_key, document_ids, run_assets
-from ._throughput_loops import Inputs, measure_cell, prepare_inputs
+from ._throughput_inputs import Inputs, cell_key, document_ids, prepare_inputs, run_assets
+from ._throughput_loops import measure_cell
 from ._throughput_models import load_base, model_for_checkpoint, wrap
 from ._throughput_previous import kept_cells, same_device_check
+from ._throughput_runs import FULL_RUN_ROUNDS
 from ._throughput_summary import cell_line, summary_lines
 
 MODES = ("replay", "generate")
@@ -100,10 +99,7 @@ class Config:
         parse=checked_checkpoint,
     )
     device: str = option(
-        "cpu",
-        "auto (cuda > mps > cpu), cuda, cuda:N, mps or cpu; picks the preset (cuda/mps: Phi-3.5-mini; cpu: "
-        "SmolLM2-135M)",
-        parse=_device,
+        "cpu", "auto (cuda > mps > cpu), cuda[:N], mps or cpu; picks the preset", parse=_device
     )
     dtype: str = option("float32", ", ".join(DTYPES), parse=Names("dtype", DTYPES))
     prompt_base_tokens: tuple[int, ...] = option((256, 512, 1024, 2048), "prompt lengths in base tokens")
@@ -115,11 +111,22 @@ class Config:
     corpus_source: str = option("offline", ", ".join(SOURCES), parse=Names("corpus source", SOURCES))
     max_subtokens: int = option(3, "M, base ids per hypertoken at most")
     max_codebook_size: int = option(2048, "hypertokens per sequence at most")
-    num_repeats: int | None = option(None, "timed rounds (>= 5 for a full run); none = adaptive (_rounds.py)")
+    num_repeats: int | None = option(
+        None, f"timed rounds (>= {FULL_RUN_ROUNDS}); none = adaptive (_rounds.py)"
+    )
     target_ratio_half_width: float = option(0.03, "adaptive: until each speedup's 95% interval is +- this")
-    min_rounds: int = option(5, "adaptive: timed rounds per cell at least")
-    max_cell_seconds: float = option(240.0, "adaptive: timed rounds per cell stop after this long")
+    min_rounds: int = option(FULL_RUN_ROUNDS, "adaptive: timed rounds per cell at least")
+    max_cell_seconds: float = option(100.0, "adaptive: timed rounds per cell stop after this long")
+    decode_block_steps: int = option(
+        16, "a timed round runs the two methods in turns of this many decode steps (drift hits both alike)"
+    )
+    prefill_seconds_per_round: float = option(
+        2.0, "a timed round repeats short prefills (at most 8 times) until each side's take about this long"
+    )
     num_warmup: int = option(1, "untimed rounds first (they also give the profile and memory peaks)")
+    warmup_decode_steps: int | None = option(
+        32, "decode steps of a warm-up run (its profile and memory peak cover these); none = all"
+    )
     # One torch thread on CPU: on a shared 2-core CPU two OpenMP threads spin at every barrier
     # and a SmolLM2 step slowed from ~60 ms to ~500 ms whenever another process held a core.
     num_threads: int | None = option(1, "torch intra-op threads; none = torch's default")
@@ -140,19 +147,18 @@ class Config:
             raise ValueError(
                 f"model {CHECKPOINT_BASE!r} is the base of --checkpoint, but no checkpoint is given"
             )
-        if not self.prompt_base_tokens or min(self.prompt_base_tokens) < 1 or self.new_base_tokens < 1:
-            raise ValueError("prompt_base_tokens and new_base_tokens must be >= 1")
+        if not self.prompt_base_tokens:
+            raise ValueError("prompt_base_tokens: give at least one prompt length")
+        check_at_least(self, 1, "prompt_base_tokens", "new_base_tokens")
         check_at_least(
-            self, 1, "num_warmup", hint=" (the warm-up round also yields the profile and memory peaks)"
+            self, 1, "num_warmup", hint=" (the warm-up run also yields the profile and memory peaks)"
         )
         Rounds.of(self)  # checks num_repeats and the adaptive settings
         check_at_least(self, 2, "max_subtokens", hint=": a hypertoken merges at least 2 base ids")
-        check_at_least(self, 1, "max_codebook_size", "num_threads")
-        if self.memory_bandwidth_gb_per_s is not None and not self.memory_bandwidth_gb_per_s > 0:
-            raise ValueError(
-                f"memory_bandwidth_gb_per_s={self.memory_bandwidth_gb_per_s} (--memory-bandwidth-gb-per-s): "
-                "must be > 0 (leave it out to use the datasheet table)"
-            )
+        check_at_least(
+            self, 1, "max_codebook_size", "num_threads", "decode_block_steps", "warmup_decode_steps"
+        )
+        check_at_least(self, 1e-9, "memory_bandwidth_gb_per_s", "prefill_seconds_per_round")
         if not 0 < self.target_speedup_fraction_of_r <= 1:
             raise ValueError(
                 f"target_speedup_fraction_of_r={self.target_speedup_fraction_of_r}: must be in (0, 1]"
@@ -161,27 +167,18 @@ class Config:
     @classmethod
     def from_name(cls, name: str) -> Config:
         """Device presets: CUDA = Phi-3.5-mini bf16 (the paper's model), MPS = the same in fp16, CPU = SmolLM2."""
-        all_domains = ("code", "math", "chat", "multilingual", "web")
+        gpu: dict[str, Any] = {
+            "model": "phi-3.5-mini",
+            "modes": MODES,
+            "corpora": ("code", "math", "chat", "multilingual", "web"),
+            "corpus_source": "auto",
+            "num_threads": None,
+            "warmup_decode_steps": None,  # fast enough to warm up on the whole run
+        }
         presets = {
             "cpu": cls(),
-            "cuda": cls(
-                model="phi-3.5-mini",
-                device="cuda",
-                dtype="bfloat16",
-                modes=MODES,
-                corpora=all_domains,
-                corpus_source="auto",
-                num_threads=None,
-            ),
-            "mps": cls(
-                model="phi-3.5-mini",
-                device="mps",
-                dtype="float16",
-                modes=MODES,
-                corpora=all_domains,
-                corpus_source="auto",
-                num_threads=None,
-            ),
+            "cuda": cls(device="cuda", dtype="bfloat16", **gpu),
+            "mps": cls(device="mps", dtype="float16", **gpu),
         }
         return lookup(presets, name, kind="preset")
 
@@ -277,8 +274,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as exc:
         command.error(str(exc))
     config = dataclasses.replace(parsed.config, model=model)
-    if not parsed.args.smoke and Rounds.of(config).fewest < 5:
-        command.error("a full run needs >= 5 rounds per cell: --num-repeats/--min-rounds (or pass --smoke)")
+    if not parsed.args.smoke and Rounds.of(config).fewest < FULL_RUN_ROUNDS:
+        command.error(
+            f"a full run needs >= {FULL_RUN_ROUNDS} rounds per cell: --num-repeats/--min-rounds (or pass --smoke)"
+        )
     tag = device_tag(torch.device(config.device))
     ignore = {"prompt_base_tokens", "modes", "corpora"}  # cells: a resumed run may measure more or fewer
     run_and_write(

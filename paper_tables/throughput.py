@@ -76,9 +76,15 @@ def _setup(result: BenchmarkResult) -> str:
     return (
         f"ours: {model.get('name', c.get('model'))} ({model.get('hyper_encoders', 'hyper-encoders ?')}), "
         f"{c.get('dtype')} on {a.get('device_name', c.get('device'))}, batch 1, M={c.get('max_subtokens')}, "
-        f"codebook {c.get('max_codebook_size')}, median of {_rounds(result)}{_adaptive_rule(c)} interleaved rounds "
-        f"after {c.get('num_warmup')} warm-up; torch threads {c.get('num_threads')}"
+        f"codebook {c.get('max_codebook_size')}, median of {_rounds(result)}{_adaptive_rule(c)} interleaved rounds"
+        f"{_turns(c)} after {c.get('num_warmup')} warm-up; torch threads {c.get('num_threads')}"
     )
+
+
+def _turns(config: dict) -> str:
+    """How the two methods shared a round (results before turns existed ran them one after the other)."""
+    steps = config.get("decode_block_steps")
+    return "" if steps is None else f" (decoding in turns of {steps} steps)"
 
 
 def _rounds(result: BenchmarkResult) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import _devices, throughput
-from benchmarks._throughput_loops import replay_codes
+from benchmarks import _devices, _throughput_runs, throughput
+from benchmarks._throughput_inputs import replay_codes
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw import LZWStream, compress
 from zip2zip.evaluation.results import read_result
@@ -190,7 +190,8 @@ def test_config_validation() -> None:
         throughput.Config(num_repeats=0)
     with pytest.raises(ValueError, match="min_rounds"):
         throughput.Config(min_rounds=1)
-    for too_few in (["--num-repeats", "3"], ["--min-rounds", "3"]):
+    fewer = str(_throughput_runs.FULL_RUN_ROUNDS - 1)
+    for too_few in (["--num-repeats", fewer], ["--min-rounds", fewer]):
         with pytest.raises(SystemExit) as exit_info:
             throughput.main(["--device", "cpu", *too_few, "--allow-dirty", "--out", "/nonexistent/x.json"])
         assert exit_info.value.code == 2

@@ -9,7 +9,7 @@ from _model_factories import VOCAB, compression, repetitive_ids, tiny_base, tiny
 
 from zip2zip.codec.lzw import LZWStream, compress, decompress
 from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
-from zip2zip.evaluation.timing import time_decode
+from zip2zip.evaluation.timing import time_decode, time_decode_interleaved
 
 PROMPT_BASE_TOKENS = 24
 
@@ -89,3 +89,24 @@ def test_zip2zip_stops_once_every_row_has_its_budget() -> None:
     timing = time_decode(decoder)
     assert 0 < timing.num_steps == expected < 8
     assert min(len(ids) for ids in decoder.decoded_base_ids) >= budget
+
+
+def test_a_second_prefill_starts_the_run_afresh() -> None:
+    """``time_decode_interleaved`` repeats short prefills: the run after the last one is a fresh run."""
+    base, prompts = tiny_base(), _rows(PROMPT_BASE_TOKENS)
+    fresh = BaseDecoder(base, prompts, max_steps=5)
+    time_decode(fresh)
+    again = BaseDecoder(base, prompts, max_steps=5)
+    again.prefill()
+    timings = time_decode_interleaved({"base": again}, block_steps=2, prefill_repeats=2)
+    assert timings["base"].num_steps == 5 and again.emitted_ids == fresh.emitted_ids
+
+    model = tiny_zip2zip()
+    codes, forced = _compressed_rows(6)
+    fresh_zip = Zip2ZipDecoder(model, codes, max_steps=6, forced=forced)
+    time_decode(fresh_zip)
+    again_zip = Zip2ZipDecoder(model, codes, max_steps=6, forced=forced)
+    time_decode_interleaved({"zip2zip": again_zip}, block_steps=4, prefill_repeats=3)
+    assert again_zip.decoded_base_ids == fresh_zip.decoded_base_ids
+    assert again_zip.num_hypertokens_fed == fresh_zip.num_hypertokens_fed
+    assert again_zip.num_entries_created == fresh_zip.num_entries_created

@@ -1,5 +1,5 @@
 """``time_decode`` with a fake decoder and a fake clock: a sync before every clock read, one step per
-forward of the whole batch, early stop, and the profile split. The clock only moves when the fake
+forward of the whole batch, early stop, and the profile split; ``time_decode_interleaved``'s turns. The clock only moves when the fake
 decoder says so, so every expected interval is exact. And ``median_metric``, the one summary of repeats,
 and ``median_interval``, which decides how many repeats an adaptive run takes."""
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from zip2zip.evaluation.timing import median_interval, median_metric, time_decode
+from zip2zip.evaluation.timing import median_interval, median_metric, time_decode, time_decode_interleaved
 
 PREFILL_S, SELECT_S, MODEL_S = 10.0, 1.0, 2.0
 
@@ -100,6 +100,62 @@ def test_profile_splits_each_step_into_its_laps() -> None:
     timing = time_decode(decoder, sync=device.sync, clock=device.clock, profile=True)
     assert timing.profile_s == {"select": 4 * SELECT_S, "model": 4 * MODEL_S}
     assert timing.decode_s == sum(timing.profile_s.values())
+
+
+class _NamedDecoder(_FakeDecoder):
+    """A fake decoder whose events carry its name and whose steps cost ``step_s`` each."""
+
+    def __init__(self, device: _FakeDevice, name: str, *, max_steps: int, step_s: float, **kwargs: int):
+        super().__init__(device, batch_size=1, max_steps=max_steps, **kwargs)
+        self.name, self.step_s = name, step_s
+
+    def prefill(self) -> None:
+        self.device.events.append(f"{self.name} prefill")
+        self.device.now += PREFILL_S
+
+    def step(self, index: int, lap: Callable[[str], None]) -> None:
+        self.device.events.append(f"{self.name} {index}")
+        self.num_forwards += 1
+        self.device.now += self.step_s
+
+
+def test_interleaved_decoders_take_turns_in_blocks_and_each_gets_its_own_time() -> None:
+    device = _FakeDevice()
+    a = _NamedDecoder(device, "A", max_steps=5, step_s=1.0)
+    b = _NamedDecoder(device, "B", max_steps=3, step_s=10.0)
+    timings = time_decode_interleaved({"A": a, "B": b}, block_steps=2, sync=device.sync, clock=device.clock)
+    work = [e for e in device.events if e not in ("sync", "clock")]
+    # prefills in order, then blocks of 2 with the order reversed each time; B ends first, A goes on alone
+    assert work == ["A prefill", "B prefill", "A 0", "A 1", "B 0", "B 1", "B 2", "A 2", "A 3", "A 4"]
+    assert (timings["A"].num_steps, timings["B"].num_steps) == (5, 3)
+    assert (timings["A"].decode_s, timings["B"].decode_s) == (5.0, 30.0)
+    assert timings["A"].prefill_s == timings["B"].prefill_s == PREFILL_S
+    reads = [i for i, event in enumerate(device.events) if event == "clock"]
+    assert all(device.events[i - 1] == "sync" for i in reads)
+
+
+def test_interleaved_prefills_repeat_in_alternating_order_and_report_their_mean() -> None:
+    device = _FakeDevice()
+    a = _NamedDecoder(device, "A", max_steps=1, step_s=1.0)
+    b = _NamedDecoder(device, "B", max_steps=1, step_s=1.0)
+    timings = time_decode_interleaved(
+        {"A": a, "B": b}, block_steps=1, prefill_repeats=3, sync=device.sync, clock=device.clock
+    )
+    prefills = [e for e in device.events if e.endswith("prefill")]
+    assert prefills == ["A prefill", "B prefill", "B prefill", "A prefill", "A prefill", "B prefill"]
+    assert timings["A"].prefill_s == timings["B"].prefill_s == PREFILL_S
+
+
+def test_interleaved_decoders_stop_when_done() -> None:
+    device = _FakeDevice()
+    a = _NamedDecoder(device, "A", max_steps=8, step_s=1.0, done_after=3)
+    b = _NamedDecoder(device, "B", max_steps=4, step_s=1.0)
+    timings = time_decode_interleaved({"A": a, "B": b}, block_steps=2, sync=device.sync, clock=device.clock)
+    assert (timings["A"].num_steps, timings["B"].num_steps) == (3, 4)
+    with pytest.raises(ValueError, match="block_steps"):
+        time_decode_interleaved({"A": a}, block_steps=0)
+    with pytest.raises(ValueError, match="prefill_repeats"):
+        time_decode_interleaved({"A": a}, block_steps=1, prefill_repeats=0)
 
 
 def test_median_metric_keeps_the_raw_values_and_has_no_spread_from_one_sample() -> None:

@@ -71,7 +71,7 @@ class BaseDecoder(_Decoder):
         num_columns = self._length + max_steps
         self._mask = torch.ones((batch_size, num_columns), dtype=torch.long, device=device)  # [B, P + K]
         self._prompt_positions = torch.arange(self._length, device=device).expand(batch_size, -1)  # [B, P]
-        self._next_positions = torch.full((batch_size, 1), self._length, device=device)  # [B, 1]
+        self._next_positions = self._prompt_positions[:, -1:] + 1  # [B, 1]
         self._cache: DynamicCache | None = None
         self._num_columns = 0  # ids in the cache after the current forward
         self.emitted_ids: list[list[int]] = [[] for _ in range(batch_size)]  # row -> ids fed so far
@@ -92,6 +92,9 @@ class BaseDecoder(_Decoder):
 
     def prefill(self) -> None:
         self._cache = DynamicCache(config=self._model.config)
+        self._num_columns = 0
+        self._next_positions = self._prompt_positions[:, -1:] + 1
+        self.emitted_ids = [[] for _ in range(self.batch_size)]
         self._logits = self._forward(self._prompt_ids, self._prompt_positions)
 
     def step(self, index: int, lap: Callable[[str], None]) -> None:
@@ -146,6 +149,7 @@ class Zip2ZipDecoder(_Decoder):
 
     def prefill(self) -> None:
         self._logits, self._state = prefill(self._model, self._prompts, max_new_steps=self._max_steps)
+        self.num_hypertokens_fed = 0
 
     def step(self, index: int, lap: Callable[[str], None]) -> None:
         model, state = self._model, self.state

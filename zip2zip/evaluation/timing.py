@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,9 +53,9 @@ def time_interleaved(
 class Decoder(Protocol):
     """One prefill + decode run as ``time_decode`` drives it; a new object per run (it holds the cache).
 
-    ``prefill()`` runs the prompts. ``step(index, lap)`` is one decode step for the whole batch: pick
-    one id per row, feed it, run one forward; it calls ``lap(part)`` at the end of each part of the
-    step (a no-op unless profiling). ``is_done()`` ends decoding before ``max_steps``, e.g. once a
+    ``prefill()`` runs the prompts (called again, it starts the run afresh). ``step(index, lap)`` is one
+    decode step for the whole batch: pick one id per row, feed it, run one forward; it calls ``lap(part)``
+    at the end of each part of the step (a no-op unless profiling). ``is_done()`` ends decoding before ``max_steps``, e.g. once a
     base-token budget is reached; a fixed-length run always returns False.
     """
 
@@ -125,6 +125,65 @@ def time_decode(
         num_steps += 1
     end = read()
     return DecodeTiming(mid - start, end - mid, num_steps, decoder.batch_size, parts)
+
+
+def time_decode_interleaved(
+    decoders: Mapping[str, Decoder],
+    *,
+    block_steps: int,
+    prefill_repeats: int = 1,
+    sync: Callable[[], None] = _no_sync,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, DecodeTiming]:
+    """Like ``time_decode`` for several decoders at once, taking turns: the prefills (each decoder's
+    ``prefill_repeats`` times, the order reversed at each repeat; ``prefill_s`` is their mean), then blocks
+    of ``block_steps`` decode steps, one decoder after the other, the order reversed at each block (A B,
+    B A, A B, ...). Each decoder's decode time is the sum of its own blocks.
+
+    Run one after the other, two 15-second decodes see different machines (a CPU's clock, another
+    process); in turns of a second they see the same one, so their ratio is steadier than either time.
+    Repeating a short prefill does the same for prefills. A decoder that finishes early leaves the rest of
+    the blocks to the others. ``clock`` is for tests.
+    """
+    if block_steps < 1 or prefill_repeats < 1:
+        raise ValueError(f"block_steps={block_steps}, prefill_repeats={prefill_repeats}: both must be >= 1")
+
+    def read() -> float:
+        sync()
+        return clock()
+
+    order = list(decoders)
+    prefill_s = dict.fromkeys(decoders, 0.0)
+    for _ in range(prefill_repeats):
+        for name in order:
+            start = read()
+            decoders[name].prefill()  # a new prefill starts the run afresh
+            prefill_s[name] += (read() - start) / prefill_repeats
+        order.reverse()
+    decode_s = dict.fromkeys(decoders, 0.0)
+    num_steps = dict.fromkeys(decoders, 0)
+
+    def running(name: str) -> bool:
+        decoder = decoders[name]
+        return num_steps[name] < decoder.max_steps and not decoder.is_done()
+
+    order = list(decoders)
+    while any(running(name) for name in order):
+        for name in order:
+            if not running(name):
+                continue
+            start = read()
+            for _ in range(block_steps):
+                if not running(name):
+                    break
+                decoders[name].step(num_steps[name], _no_lap)
+                num_steps[name] += 1
+            decode_s[name] += read() - start
+        order.reverse()
+    return {
+        name: DecodeTiming(prefill_s[name], decode_s[name], num_steps[name], decoder.batch_size)
+        for name, decoder in decoders.items()
+    }
 
 
 def median(values: list[float]) -> float:
