@@ -111,7 +111,14 @@ def _shared_python(session: nox.Session) -> str:
     return str(python)
 
 
+_versions_printed: set[str] = set()  # environments whose versions this nox call has printed
+
+
 def _print_versions(session: nox.Session, python: str) -> None:
+    """Print the main packages' versions, once per environment and nox call (importing torch takes ~3 s)."""
+    if python in _versions_printed:
+        return
+    _versions_printed.add(python)
     session.run(
         python,
         "-c",

