@@ -215,9 +215,9 @@ def _code_pool(
 def _math_pool(
     seed: int, num_docs: int, min_doc_bytes: int, max_doc_bytes: int
 ) -> tuple[Pool, dict[str, Any]]:
-    from zip2zip.data import math_text
+    from zip2zip.data.math_text_snapshot import math_documents
 
-    docs, prov = math_text.generate_documents(seed=seed, num_docs=num_docs, min_doc_bytes=min_doc_bytes)
+    docs, prov = math_documents(seed=seed, num_docs=num_docs, min_doc_bytes=min_doc_bytes)
     return {"mathematics_dataset": docs}, prov
 
 
