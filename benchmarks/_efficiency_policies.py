@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from zip2zip.data.corpora import Corpus
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.codebook_policy_stats import PolicyTotals, join_documents, measure_policy_efficiency
@@ -48,10 +50,10 @@ def policy_rows(
     ``long_doc_min_base_tokens`` base ids; a domain too short for even one has no long rows (said in
     ``skipped``)."""
     doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
-    docs = {"normal": (doc_bytes, base_ids)}
+    docs = {"normal": (doc_bytes, _as_arrays(base_ids))}
     long_bytes, long_ids = join_documents(doc_bytes, base_ids, min_base_tokens=long_doc_min_base_tokens)
     if long_ids:
-        docs["long"] = (long_bytes, long_ids)
+        docs["long"] = (long_bytes, _as_arrays(long_ids))
     elif any(cell[4] == "long" for cell in cells):
         skipped.append(
             {
@@ -69,6 +71,11 @@ def policy_rows(
         )
         rows.append(_row(tok, corpus, (setting, m, c, policy, length), totals))
     return rows
+
+
+def _as_arrays(base_ids: list[list[int]]) -> list[np.ndarray]:
+    """Converted once for all the cells of a domain (the codec would convert a list in every cell)."""
+    return [np.array(ids, dtype=np.int64) for ids in base_ids]
 
 
 def _row(

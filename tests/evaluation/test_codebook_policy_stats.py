@@ -107,7 +107,7 @@ def test_lru_keeps_learning_where_freeze_stops() -> None:
 
 
 def test_a_lossy_round_trip_is_refused(monkeypatch) -> None:
-    monkeypatch.setattr(LZWCodec, "decode", lambda self, codes: np.zeros(3, dtype=np.int64))
+    monkeypatch.setattr(LZWCodec, "batch_decode", lambda self, codes: [np.zeros(3, dtype=np.int64)])
     tok = bytes_tokenizer()
     with pytest.raises(AssertionError, match="doc 0 \\(lru\\): LZW round trip changed the ids"):
         measure_policy_efficiency(

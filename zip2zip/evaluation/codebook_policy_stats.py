@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zip2zip.codec.history import NO_POSITION, EntryHistory
-from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.codec.lzw_codec import Ids, LZWCodec
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.metrics import bytes_per_token, gain_percent
 
@@ -89,7 +89,7 @@ def entries_used(codes: np.ndarray, history: EntryHistory) -> np.ndarray:
 def measure_policy_efficiency(
     tok: Tokenizer,
     doc_bytes: Sequence[int],
-    base_ids: Sequence[Sequence[int]],
+    base_ids: Sequence[Ids],
     *,
     max_subtokens: int,
     max_codebook_size: int,
@@ -107,13 +107,15 @@ def measure_policy_efficiency(
         codebook_policy=codebook_policy,
     )
     totals = PolicyTotals()
-    for index, (num_bytes, ids) in enumerate(zip(doc_bytes, base_ids, strict=True)):
-        encoded = codec.encode(ids)
-        if not np.array_equal(codec.decode(encoded.ids), np.asarray(ids, dtype=np.int64)):
+    encoded = codec.encode_each(base_ids)
+    decoded = codec.batch_decode([e.ids for e in encoded])
+    documents = zip(doc_bytes, base_ids, encoded, decoded, strict=True)
+    for index, (num_bytes, ids, codes, round_trip) in enumerate(documents):
+        if not np.array_equal(round_trip, np.asarray(ids, dtype=np.int64)):
             raise AssertionError(
                 f"{tok.name} doc {index} ({codebook_policy}): LZW round trip changed the ids"
             )
-        totals.add_document(num_bytes, len(ids), encoded.ids, encoded.history)
+        totals.add_document(num_bytes, codes.num_base_ids, codes.ids, codes.history)
     return totals
 
 
