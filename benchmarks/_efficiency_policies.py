@@ -40,7 +40,7 @@ def policy_cells(
 def policy_rows(
     tok: Tokenizer,
     corpus: Corpus,
-    base_ids: list[list[int]],
+    base_ids: Sequence[np.ndarray],
     cells: Sequence[tuple[str, int, int, str, str]],
     *,
     long_doc_min_base_tokens: int,
@@ -50,10 +50,10 @@ def policy_rows(
     ``long_doc_min_base_tokens`` base ids; a domain too short for even one has no long rows (said in
     ``skipped``)."""
     doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
-    docs = {"normal": (doc_bytes, _as_arrays(base_ids))}
+    docs = {"normal": (doc_bytes, list(base_ids))}
     long_bytes, long_ids = join_documents(doc_bytes, base_ids, min_base_tokens=long_doc_min_base_tokens)
     if long_ids:
-        docs["long"] = (long_bytes, _as_arrays(long_ids))
+        docs["long"] = (long_bytes, [np.array(ids, dtype=np.int64) for ids in long_ids])
     elif any(cell[4] == "long" for cell in cells):
         skipped.append(
             {
@@ -71,11 +71,6 @@ def policy_rows(
         )
         rows.append(_row(tok, corpus, (setting, m, c, policy, length), totals))
     return rows
-
-
-def _as_arrays(base_ids: list[list[int]]) -> list[np.ndarray]:
-    """Converted once for all the cells of a domain (the codec would convert a list in every cell)."""
-    return [np.array(ids, dtype=np.int64) for ids in base_ids]
 
 
 def _row(

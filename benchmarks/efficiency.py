@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from zip2zip.codec.config import CODEBOOK_POLICIES
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.corpora import CORPORA, SOURCES
@@ -213,7 +215,8 @@ def run(
                 if not todo and not policy_todo:
                     progress.skip(f"{tok_name} {corpus.name}: kept from the previous run")
                     continue
-                base_ids = tok.encode_batch(corpus.docs)
+                # arrays once for all the cells (the codec would convert each list in every cell)
+                base_ids = [np.array(ids, dtype=np.int64) for ids in tok.encode_batch(corpus.docs)]
                 measured = []
                 for setting, m, c in todo:
                     progress.note(setting)

@@ -120,7 +120,7 @@ def measure_policy_efficiency(
 
 
 def join_documents(
-    doc_bytes: Sequence[int], base_ids: Sequence[Sequence[int]], *, min_base_tokens: int
+    doc_bytes: Sequence[int], base_ids: Sequence[Sequence[int] | np.ndarray], *, min_base_tokens: int
 ) -> tuple[list[int], list[list[int]]]:
     """Consecutive documents joined (base ids concatenated, bytes summed) into ones of at least
     ``min_base_tokens`` base ids; a shorter tail joins the last one. Empty if all together are shorter.
