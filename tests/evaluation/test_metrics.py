@@ -9,7 +9,7 @@ import pytest
 
 from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.lzw_codec import LZWCodec
-from zip2zip.evaluation.metrics import EfficiencyTotals, bytes_per_token, gain_percent
+from zip2zip.evaluation.metrics import EfficiencyTotals, _unique_rows, bytes_per_token, gain_percent
 
 
 def test_scalar_metrics() -> None:
@@ -90,3 +90,12 @@ def test_top_hypertokens_equal_the_per_entry_reference(max_subtokens: int) -> No
     assert totals.top_hypertokens(1000) == expected
     assert totals.top_hypertokens(5) == expected[:5]
     assert EfficiencyTotals(vocab_size=6).top_hypertokens(5) == []
+
+
+def test_unique_rows_equals_numpy_unique() -> None:
+    rows = np.random.default_rng(0).integers(-1, 4, size=(300, 3))
+    keys, which = _unique_rows(rows)
+    expected_keys, expected_which = np.unique(rows, axis=0, return_inverse=True)
+    assert np.array_equal(keys, expected_keys)
+    assert np.array_equal(which, expected_which.reshape(-1))
+    assert _unique_rows(np.array([[2, 1], [1, 5], [2, 1]]))[1].tolist() == [1, 0, 1]

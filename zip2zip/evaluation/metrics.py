@@ -116,10 +116,22 @@ class EfficiencyTotals:
         uses, then by base ids (as tuples compare: -1 padding sorts a prefix first, base ids being >= 0)."""
         if not self._used_subtokens:
             return []
-        keys, which = np.unique(np.concatenate(self._used_subtokens), axis=0, return_inverse=True)
-        which = which.reshape(-1)  # numpy 2.0-2.1 return it with the input's shape
+        keys, which = _unique_rows(np.concatenate(self._used_subtokens))
         uses = np.zeros(len(keys), np.int64)
         np.add.at(uses, which, np.concatenate(self._used_counts))
         num_docs = np.bincount(which, minlength=len(keys))  # one per document: its entries differ
         ranked = np.argsort(-uses, kind="stable")[:n]  # keys are sorted, so ties stay in base-id order
         return [(tuple(int(t) for t in keys[k] if t >= 0), int(uses[k]), int(num_docs[k])) for k in ranked]
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, axis=0, return_inverse=True)`` (sorted distinct rows, and each row's index among
+    them), by a lexsort of the columns: ~3x faster than numpy's sort of rows as opaque bytes.
+    Example: ``[[2, 1], [1, 5], [2, 1]]`` -> ``[[1, 5], [2, 1]]``, ``[1, 0, 1]``."""
+    order = np.lexsort(rows.T[::-1])  # the first column is the primary key
+    ordered = rows[order]
+    is_new = np.ones(len(rows), dtype=bool)
+    is_new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    which = np.empty(len(rows), dtype=np.int64)
+    which[order] = np.cumsum(is_new) - 1
+    return ordered[is_new], which
