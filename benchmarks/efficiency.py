@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from zip2zip.codec.config import CODEBOOK_POLICIES
-from zip2zip.codec.kernel_warmup import KernelWarmup, compiling_policy_kernels
+from zip2zip.codec.kernel_warmup import compiling_policy_kernels
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.corpora import CORPORA, SOURCES
 from zip2zip.data.tokenizers import TOKENIZERS
@@ -190,29 +190,16 @@ def run(
     ``previous_assets`` is not needed (taken for the shared ``run`` signature): every tokenizer and corpus
     is loaded again, so their assets are recorded afresh. After each new (tokenizer, corpus),
     ``on_progress(rows so far, assets)``."""
-    uses_policy_kernels = config.sweep_tokenizer in config.tokenizers and any(
-        cell[3] != "freeze" for cell in _policy_settings(config, config.sweep_tokenizer)
-    )
-    # the policy sweep's kernels compile (in a clone's first run) on the other core meanwhile
-    with compiling_policy_kernels(is_needed=uses_policy_kernels) as kernels:
-        return _measure(config, kernels, status=status, previous=previous, on_progress=on_progress)
-
-
-def _measure(
-    config: Config,
-    kernels: KernelWarmup,
-    *,
-    status: str,
-    previous: Sequence[dict[str, Any]],
-    on_progress: Callable[[list[dict[str, Any]], dict[str, Any]], None] | None,
-) -> BenchmarkResult:
     start = time.perf_counter()
     reusable = {_key(r): r for r in previous}
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     corpora, corpus_assets = load_corpora(config, skipped)
     assets: dict[str, Any] = {"tokenizers": {}, "corpora": corpus_assets}
-    with CellProgress("efficiency", total=len(config.tokenizers) * len(corpora)) as progress:
+    with (
+        CellProgress("efficiency", total=len(config.tokenizers) * len(corpora)) as progress,
+        compiling_policy_kernels() as kernels,  # on the other core: a clone's first run compiles them
+    ):
         for tok_name in config.tokenizers:
             tok = load_tokenizer(tok_name, skipped)
             if tok is None:

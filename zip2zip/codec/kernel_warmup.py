@@ -1,7 +1,7 @@
 """Compile the ``reset`` / ``lru`` kernels in a child process while the caller does other work.
 
 numba compiles a kernel on its first call and caches it on disk (``cache=True``, next to the sources). From a
-fresh clone the first efficiency run pays that compilation, ~10 s for these kernels alone, while holding the
+fresh clone the first efficiency run pays that compilation, 10-20 s for these kernels alone, holding the
 GIL. A child process can fill the cache on the other core in that time; the caller waits for it before its
 first ``reset`` or ``lru`` call and then loads the cached kernels. With a warm cache the child only loads
 them (about a second, on the other core). Nothing here changes what the kernels compute; if the child fails,
@@ -24,15 +24,12 @@ from contextlib import contextmanager
 class KernelWarmup:
     """A child process compiling the policy kernels; ``wait()`` returns once it has finished (or failed)."""
 
-    def __init__(self, *, is_needed: bool = True) -> None:
-        """``is_needed=False``: no child, ``wait()`` returns at once (the caller runs no policy kernel)."""
-        self._child: subprocess.Popen[bytes] | None = None
-        if is_needed:
-            self._child = subprocess.Popen(
-                [sys.executable, "-m", "zip2zip.codec.kernel_warmup"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+    def __init__(self) -> None:
+        self._child: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-m", "zip2zip.codec.kernel_warmup"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     def wait(self) -> None:
         if self._child is not None:
@@ -47,9 +44,10 @@ class KernelWarmup:
 
 
 @contextmanager
-def compiling_policy_kernels(*, is_needed: bool = True) -> Iterator[KernelWarmup]:
-    """Start compiling in a child process (if ``is_needed``); the child never outlives the ``with`` block."""
-    warmup = KernelWarmup(is_needed=is_needed)
+def compiling_policy_kernels() -> Iterator[KernelWarmup]:
+    """Start compiling in a child process; the child never outlives the ``with`` block (a run that needs
+    no policy kernel ends it, unwaited: numba replaces its cache files atomically)."""
+    warmup = KernelWarmup()
     try:
         yield warmup
     finally:
