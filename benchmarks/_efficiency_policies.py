@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from zip2zip.data.corpora import Corpus
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.codebook_policy_stats import PolicyTotals, join_documents, measure_policy_efficiency
@@ -38,7 +40,7 @@ def policy_cells(
 def policy_rows(
     tok: Tokenizer,
     corpus: Corpus,
-    base_ids: list[list[int]],
+    base_ids: Sequence[np.ndarray],
     cells: Sequence[tuple[str, int, int, str, str]],
     *,
     long_doc_min_base_tokens: int,
@@ -48,10 +50,10 @@ def policy_rows(
     ``long_doc_min_base_tokens`` base ids; a domain too short for even one has no long rows (said in
     ``skipped``)."""
     doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
-    docs = {"normal": (doc_bytes, base_ids)}
+    docs = {"normal": (doc_bytes, list(base_ids))}
     long_bytes, long_ids = join_documents(doc_bytes, base_ids, min_base_tokens=long_doc_min_base_tokens)
     if long_ids:
-        docs["long"] = (long_bytes, long_ids)
+        docs["long"] = (long_bytes, [np.array(ids, dtype=np.int64) for ids in long_ids])
     elif any(cell[4] == "long" for cell in cells):
         skipped.append(
             {

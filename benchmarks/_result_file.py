@@ -174,6 +174,7 @@ class ResultFile:
         self.row_keys = tuple(row_keys)
         self.renamed_keys = dict(renamed_keys or {})
         self.allow_dirty = allow_dirty
+        self._row_digests: dict[int, tuple[dict[str, Any], str]] = {}  # id(row) -> (row, its digest)
 
     @classmethod
     def for_args(
@@ -261,7 +262,9 @@ class ResultFile:
 
     def save_progress(self, rows: Sequence[dict[str, Any]], assets: Mapping[str, Any] | None = None) -> None:
         """The rows finished so far (with their digests and assets) to the partial file; ``--out`` is not
-        touched."""
+        touched. A row is final once saved: its digest is computed once, not at every save (the final
+        write computes them all afresh). Written without indentation: only ``--resume`` reads it, and
+        json's indenting encoder is pure Python (a run saves after every cell)."""
         write_json_atomic(
             self.partial,
             {
@@ -269,10 +272,18 @@ class ResultFile:
                 "status": self.status,
                 "config": self.config,
                 "rows": list(rows),
-                "row_sha256": [row_digest(self.config, row) for row in rows],
+                "row_sha256": [self._digest(row) for row in rows],
                 "assets": dict(assets or {}),
             },
+            indent=None,
         )
+
+    def _digest(self, row: dict[str, Any]) -> str:
+        saved = self._row_digests.get(id(row))
+        if saved is None or saved[0] is not row:  # the row is kept, so its id is not reused meanwhile
+            saved = row, row_digest(self.config, row)
+            self._row_digests[id(row)] = saved
+        return saved[1]
 
     def write(self, result: BenchmarkResult) -> None:
         """Write the complete result to ``--out`` and remove the partial file. No rows: nothing is written,

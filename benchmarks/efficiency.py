@@ -26,7 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from zip2zip.codec.config import CODEBOOK_POLICIES
+from zip2zip.codec.kernel_warmup import compiling_policy_kernels
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.corpora import CORPORA, SOURCES
 from zip2zip.data.tokenizers import TOKENIZERS
@@ -193,7 +196,10 @@ def run(
     skipped: list[dict[str, str]] = []
     corpora, corpus_assets = load_corpora(config, skipped)
     assets: dict[str, Any] = {"tokenizers": {}, "corpora": corpus_assets}
-    with CellProgress("efficiency", total=len(config.tokenizers) * len(corpora)) as progress:
+    with (
+        CellProgress("efficiency", total=len(config.tokenizers) * len(corpora)) as progress,
+        compiling_policy_kernels() as kernels,  # on the other core: a clone's first run compiles them
+    ):
         for tok_name in config.tokenizers:
             tok = load_tokenizer(tok_name, skipped)
             if tok is None:
@@ -213,7 +219,8 @@ def run(
                 if not todo and not policy_todo:
                     progress.skip(f"{tok_name} {corpus.name}: kept from the previous run")
                     continue
-                base_ids = tok.encode_batch(corpus.docs)
+                # arrays once for all the cells (the codec would convert each list in every cell)
+                base_ids = [np.array(ids, dtype=np.int64) for ids in tok.encode_batch(corpus.docs)]
                 measured = []
                 for setting, m, c in todo:
                     progress.note(setting)
@@ -226,6 +233,7 @@ def run(
                 rows += measured
                 if policy_todo:
                     progress.note("policy sweep")
+                    kernels.wait()
                     rows += policy_rows(
                         tok,
                         corpus,

@@ -229,3 +229,17 @@ def test_a_finished_result_carries_its_digests_and_resumes(tmp_path) -> None:
     data = json.loads(out.read_text())
     assert data["row_sha256"] == [row_digest(CONFIG, MEASURED), row_digest(CONFIG, DERIVED)]
     assert _file(out).begin(resume=True).rows == [MEASURED]
+
+
+def test_progress_digests_each_row_once_and_resumes(tmp_path, monkeypatch) -> None:
+    """Saving after every cell digests only the new rows; the partial file still resumes every row."""
+    import benchmarks._result_file as result_file
+
+    calls = []
+    monkeypatch.setattr(result_file, "row_digest", lambda c, r: calls.append(r) or row_digest(c, r))
+    results = _file(tmp_path / "ppl.json")
+    second = {**MEASURED, "corpus": "mc4"}
+    results.save_progress([MEASURED])
+    results.save_progress([MEASURED, second])
+    assert calls == [MEASURED, second]
+    assert _file(tmp_path / "ppl.json").begin(resume=True).rows == [MEASURED, second]

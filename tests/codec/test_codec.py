@@ -178,3 +178,22 @@ def test_batch_decode_refuses_a_3d_batch_instead_of_flattening_it() -> None:
 def test_the_codec_is_built_with_the_configs_own_names() -> None:
     codec = LZWCodec(initial_vocab_size=10, pad_token_id=0, max_subtokens=3, max_codebook_size=100)
     assert codec.config.initial_vocab_size == 10 and codec.encode([1, 2, 1, 2]).ids.tolist() == [1, 2, 10]
+
+
+@pytest.mark.parametrize("policy", ["freeze", "reset", "lru"])
+def test_encode_each_equals_encode_one_by_one(policy: str) -> None:
+    """One batched call (split over two threads: more ids than two threads' minimum) gives each sequence
+    exactly what ``encode`` gives it alone: codes, codebook, entry positions and history."""
+    rng = np.random.default_rng(1)
+    seqs = [rng.integers(0, 50, size=int(n)).tolist() for n in rng.integers(0, 9000, size=16)]
+    seqs[3] = []
+    codec = LZWCodec(50, pad_token_id=0, max_subtokens=3, max_codebook_size=64, codebook_policy=policy)
+    threaded = LZWCodec(
+        50, pad_token_id=0, max_subtokens=3, max_codebook_size=64, codebook_policy=policy, num_threads=2
+    )
+    assert sum(map(len, seqs)) > 2 * 32_768
+    for each, seq in zip(threaded.encode_each(seqs), seqs, strict=True):
+        alone = codec.encode(seq)
+        assert np.array_equal(each.ids, alone.ids) and each.codebook == alone.codebook
+        assert np.array_equal(each.entry_positions, alone.entry_positions)
+        assert each.history.records() == alone.history.records()

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+from pathlib import Path
 
 import pytest
 
-from zip2zip.data.corpora import CORPORA, group_items, load_corpus, sample_documents, truncate_utf8
+from zip2zip.data.corpora import (
+    CORPORA,
+    group_items,
+    load_corpus,
+    sample_documents,
+    truncate_utf8,
+    yaml_safe_loader,
+)
 from zip2zip.data.tokenizers import MissingAssetError
 
 
@@ -72,3 +81,14 @@ def test_budget_and_validation() -> None:
     with pytest.raises(ValueError, match="source"):
         load_corpus("web", num_docs=1, max_total_bytes=1, source="cloud")
     assert set(CORPORA) == {"code", "math", "chat", "multilingual", "web"}
+
+
+def test_the_fast_yaml_loader_reads_every_chatterbot_file_as_the_python_one() -> None:
+    yaml = pytest.importorskip("yaml")
+    spec = importlib.util.find_spec("chatterbot_corpus")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("chatterbot-corpus is not installed")
+    root = Path(next(iter(spec.submodule_search_locations))) / "data"
+    for path in sorted(root.rglob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        assert yaml.load(text, Loader=yaml_safe_loader()) == yaml.safe_load(text), path

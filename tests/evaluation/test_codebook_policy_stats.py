@@ -12,9 +12,11 @@ from zip2zip.codec.history import NO_POSITION, EntryHistory
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.data.corpora import Corpus
 from zip2zip.data.tokenizers import bytes_tokenizer
+from zip2zip.evaluation import codebook_policy_stats
 from zip2zip.evaluation.codebook_policy_stats import (
     PolicyTotals,
     entries_used,
+    entries_used_per_document,
     join_documents,
     measure_policy_efficiency,
 )
@@ -107,7 +109,7 @@ def test_lru_keeps_learning_where_freeze_stops() -> None:
 
 
 def test_a_lossy_round_trip_is_refused(monkeypatch) -> None:
-    monkeypatch.setattr(LZWCodec, "decode", lambda self, codes: np.zeros(3, dtype=np.int64))
+    monkeypatch.setattr(LZWCodec, "batch_decode", lambda self, codes: [np.zeros(3, dtype=np.int64)])
     tok = bytes_tokenizer()
     with pytest.raises(AssertionError, match="doc 0 \\(lru\\): LZW round trip changed the ids"):
         measure_policy_efficiency(
@@ -127,3 +129,25 @@ def test_join_documents_worked_example() -> None:
     assert joined_bytes == [50, 50]
     assert joined_ids == [[1, 1, 1, 2, 2], [3, 3, 3, 3, 4]]
     assert join_documents([30], [[1] * 3], min_base_tokens=4) == ([], [])
+
+
+@pytest.mark.parametrize("max_key", [2**62, 1], ids=["one-pass", "one-document-at-a-time"])
+@pytest.mark.parametrize("policy", ["freeze", "reset", "lru"])
+def test_uses_per_document_equal_a_brute_force_per_document(
+    policy: str, max_key: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many documents at once (same ids in each, so documents must be told apart) as one by one."""
+    monkeypatch.setattr(codebook_policy_stats, "_MAX_KEY", max_key)
+    config = CompressionConfig(
+        initial_vocab_size=6, pad_token_id=5, max_subtokens=3, max_codebook_size=5, codebook_policy=policy
+    )
+    rng = np.random.default_rng(1)
+    codes, histories, expected = [], [], []
+    for _ in range(40):
+        ids = rng.integers(0, 5, size=int(rng.integers(0, 80))).tolist()
+        doc_codes, records = lzw.compress_with_history(ids, config)
+        codes.append(np.array(doc_codes, np.int64))
+        histories.append(EntryHistory.of_records(config, records))
+        expected.append(_brute_force_uses(doc_codes, records))
+    assert [u.tolist() for u in entries_used_per_document(codes, histories)] == expected
+    assert entries_used_per_document([], []) == []

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
+from zip2zip.codec.codebook import Codebook
 from zip2zip.codec.lzw_codec import LZWCodec
-from zip2zip.evaluation.metrics import EfficiencyTotals, bytes_per_token, gain_percent
+from zip2zip.evaluation.metrics import EfficiencyTotals, _unique_rows, bytes_per_token, gain_percent
 
 
 def test_scalar_metrics() -> None:
@@ -53,3 +56,46 @@ def test_rejects_hypertoken_outside_codebook() -> None:
 
     with pytest.raises(ValueError, match="only 0 entries"):
         EfficiencyTotals(vocab_size=10).add_document(3, 3, np.array([1, 10]), Empty())
+
+
+def _reference_top_hypertokens(
+    documents: list[tuple[np.ndarray, Codebook]], vocab_size: int, n: int
+) -> list[tuple[tuple[int, ...], int, int]]:
+    """Per used entry in Python, as ``EfficiencyTotals`` counted before it was vectorised."""
+    uses_by_subtokens: Counter[tuple[int, ...]] = Counter()
+    docs_by_subtokens: Counter[tuple[int, ...]] = Counter()
+    for codes, codebook in documents:
+        for hyper_id, uses in Counter(int(c) for c in codes if c >= vocab_size).items():
+            uses_by_subtokens[codebook.subtokens(hyper_id)] += uses
+            docs_by_subtokens[codebook.subtokens(hyper_id)] += 1
+    ranked = sorted(uses_by_subtokens.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [(key, uses, docs_by_subtokens[key]) for key, uses in ranked]
+
+
+@pytest.mark.parametrize("max_subtokens", [2, 3, 5], ids=lambda m: f"M{m}")
+def test_top_hypertokens_equal_the_per_entry_reference(max_subtokens: int) -> None:
+    """Ties in uses are frequent here (a small vocabulary), so the base-id order of ties is checked too,
+    including an entry that is a prefix of another."""
+    rng = np.random.default_rng(max_subtokens)
+    codec = LZWCodec(6, pad_token_id=0, max_subtokens=max_subtokens, max_codebook_size=40)
+    documents = []
+    totals = EfficiencyTotals(vocab_size=6)
+    for _ in range(12):
+        ids = rng.integers(0, 6, size=int(rng.integers(0, 120))).tolist()
+        enc = codec.encode(ids)
+        documents.append((enc.ids, enc.codebook))
+        totals.add_document(len(ids), len(ids), enc.ids, enc.codebook)
+    expected = _reference_top_hypertokens(documents, 6, 1000)
+    assert len(expected) > 20
+    assert totals.top_hypertokens(1000) == expected
+    assert totals.top_hypertokens(5) == expected[:5]
+    assert EfficiencyTotals(vocab_size=6).top_hypertokens(5) == []
+
+
+def test_unique_rows_equals_numpy_unique() -> None:
+    rows = np.random.default_rng(0).integers(-1, 4, size=(300, 3))
+    keys, which = _unique_rows(rows)
+    expected_keys, expected_which = np.unique(rows, axis=0, return_inverse=True)
+    assert np.array_equal(keys, expected_keys)
+    assert np.array_equal(which, expected_which.reshape(-1))
+    assert _unique_rows(np.array([[2, 1], [1, 5], [2, 1]]))[1].tolist() == [1, 0, 1]

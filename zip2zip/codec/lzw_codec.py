@@ -294,6 +294,11 @@ class LZWCodec:
             pad_to_length=pad_to_length,
         )
 
+    def encode_each(self, sequences: Sequence[Ids]) -> list[Encoded]:
+        """Compress each sequence with its own codebook, as ``encode`` does one, in one batched kernel call:
+        unpadded, and each with its entry history (which ``batch_encode`` does not keep)."""
+        return self._encode_many([_as_id_array(s, f"sequences[{i}]") for i, s in enumerate(sequences)])
+
     def batch_decode(
         self, sequences: Sequence[Ids] | np.ndarray, attention_mask: npt.ArrayLike | None = None
     ) -> list[np.ndarray]:

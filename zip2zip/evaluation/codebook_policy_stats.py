@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zip2zip.codec.history import NO_POSITION, EntryHistory
-from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.codec.lzw_codec import Encoded, Ids, LZWCodec
 from zip2zip.data.tokenizers import Tokenizer
 from zip2zip.evaluation.metrics import bytes_per_token, gain_percent
 
@@ -32,17 +32,19 @@ class PolicyTotals:
     num_entries_reused: int = 0  # entries whose id appears in the stream while they are live
     num_entries_evicted: int = 0  # entries removed to make room (lru: a victim; reset: all at each reset)
 
-    def add_document(
-        self, num_bytes: int, num_base_tokens: int, codes: np.ndarray, history: EntryHistory
-    ) -> None:
-        """Count one document: its bytes, base length, compressed ids ``codes`` and the history of its entries."""
-        self.num_docs += 1
-        self.num_bytes += num_bytes
-        self.num_base_tokens += num_base_tokens
-        self.num_compressed_ids += int(codes.size)
-        self.num_entries_created += int(history.hyper_ids.size)
-        self.num_entries_reused += int(np.count_nonzero(entries_used(codes, history)))
-        self.num_entries_evicted += int(np.count_nonzero(history.removed_at != NO_POSITION))
+    def add_documents(self, doc_bytes: Sequence[int], encoded: Sequence[Encoded]) -> None:
+        """Count documents: their UTF-8 sizes and their compressed streams (codes and entry histories)."""
+        if len(doc_bytes) != len(encoded):
+            raise ValueError(f"{len(doc_bytes)} document sizes for {len(encoded)} compressed documents")
+        histories = [e.history for e in encoded]
+        self.num_docs += len(encoded)
+        self.num_bytes += sum(doc_bytes)
+        self.num_base_tokens += sum(e.num_base_ids for e in encoded)
+        self.num_compressed_ids += sum(e.ids.size for e in encoded)
+        self.num_entries_created += sum(h.hyper_ids.size for h in histories)
+        uses = entries_used_per_document([e.ids for e in encoded], histories)
+        self.num_entries_reused += sum(int(np.count_nonzero(u)) for u in uses)
+        self.num_entries_evicted += sum(int(np.count_nonzero(h.removed_at != NO_POSITION)) for h in histories)
 
     @property
     def base_bytes_per_token(self) -> float:
@@ -65,31 +67,61 @@ class PolicyTotals:
         return self.num_entries_reused / self.num_entries_created
 
 
+_MAX_KEY = 2**62  # keys of (document, id, index) stay below it, so they never overflow int64
+
+
 def entries_used(codes: np.ndarray, history: EntryHistory) -> np.ndarray:
     """``[num_created]`` uses of each history row: codes at index t with its id and ``created_at <= t <
     removed_at``. Example: V = 10, one entry id 10 created at 1 and removed at 3, another id 10 from 3 on;
     codes ``[1, 10, 2, 10]`` -> ``[1, 1]``."""
-    codes = np.asarray(codes, dtype=np.int64)
-    uses = np.zeros(history.hyper_ids.size, dtype=np.int64)  # [num_created]
+    return entries_used_per_document([codes], [history])[0]
+
+
+def entries_used_per_document(
+    codes: Sequence[np.ndarray], histories: Sequence[EntryHistory]
+) -> list[np.ndarray]:
+    """``entries_used`` of each document (its codes and history), in one vectorised pass: a history row is
+    keyed (document, id, created_at), a code (document, id, index), and each code finds the last row at or
+    before it. Documents too many for one int64 key are counted one at a time."""
+    num_rows = [h.hyper_ids.size for h in histories]
+    uses = np.zeros(sum(num_rows), dtype=np.int64)  # [num_created over all documents]
+    if not histories:
+        return []
     if not uses.size:
-        return uses
-    stride = codes.size + 1  # created_at < stride, so (id, created_at) orders as id * stride + created_at
-    order = np.argsort(history.hyper_ids * stride + history.created_at, kind="stable")
-    keys = (history.hyper_ids * stride + history.created_at)[order]
-    positions = np.flatnonzero(codes >= int(history.hyper_ids.min()))
-    found = np.searchsorted(keys, codes[positions] * stride + positions, side="right") - 1
+        return np.split(uses, np.cumsum(num_rows)[:-1])
+    hyper_ids = np.concatenate([h.hyper_ids for h in histories])
+    row_doc = np.repeat(np.arange(len(histories)), num_rows)
+    lengths = [len(c) for c in codes]
+    all_codes = np.concatenate([np.asarray(c, dtype=np.int64) for c in codes])
+    code_doc = np.repeat(np.arange(len(codes)), lengths)
+    index = np.arange(all_codes.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    lowest = int(hyper_ids.min())
+    is_hyper = all_codes >= lowest
+    num_ids = max(int(hyper_ids.max()), int(all_codes.max(initial=lowest))) - lowest + 1
+    stride = max(lengths) + 1  # created_at <= the document's number of codes
+    if len(histories) > 1 and len(histories) * num_ids * stride >= _MAX_KEY:
+        return [entries_used_per_document([c], [h])[0] for c, h in zip(codes, histories, strict=True)]
+
+    def key(doc: np.ndarray, ids: np.ndarray, at: np.ndarray) -> np.ndarray:
+        return (doc * num_ids + (ids - lowest)) * stride + at
+
+    row_keys = key(row_doc, hyper_ids, np.concatenate([h.created_at for h in histories]))
+    order = np.argsort(row_keys, kind="stable")
+    doc, ids, at = code_doc[is_hyper], all_codes[is_hyper], index[is_hyper]
+    found = np.searchsorted(row_keys[order], key(doc, ids, at), side="right") - 1
     rows = order[np.maximum(found, 0)]
-    is_entry = (found >= 0) & (history.hyper_ids[rows] == codes[positions])
-    if np.any(positions[is_entry] >= history.removed_at[rows[is_entry]]):
+    is_entry = (found >= 0) & (hyper_ids[rows] == ids) & (row_doc[rows] == doc)
+    removed_at = np.concatenate([h.removed_at for h in histories])
+    if np.any(at[is_entry] >= removed_at[rows[is_entry]]):
         raise AssertionError("a code names an entry after its removal: the history and codes disagree")
     np.add.at(uses, rows[is_entry], 1)
-    return uses
+    return np.split(uses, np.cumsum(num_rows)[:-1])
 
 
 def measure_policy_efficiency(
     tok: Tokenizer,
     doc_bytes: Sequence[int],
-    base_ids: Sequence[Sequence[int]],
+    base_ids: Sequence[Ids],
     *,
     max_subtokens: int,
     max_codebook_size: int,
@@ -106,19 +138,20 @@ def measure_policy_efficiency(
         disabled_ids=tok.special_ids,
         codebook_policy=codebook_policy,
     )
-    totals = PolicyTotals()
-    for index, (num_bytes, ids) in enumerate(zip(doc_bytes, base_ids, strict=True)):
-        encoded = codec.encode(ids)
-        if not np.array_equal(codec.decode(encoded.ids), np.asarray(ids, dtype=np.int64)):
+    encoded = codec.encode_each(base_ids)
+    decoded = codec.batch_decode([e.ids for e in encoded])
+    for index, (ids, round_trip) in enumerate(zip(base_ids, decoded, strict=True)):
+        if not np.array_equal(round_trip, np.asarray(ids, dtype=np.int64)):
             raise AssertionError(
                 f"{tok.name} doc {index} ({codebook_policy}): LZW round trip changed the ids"
             )
-        totals.add_document(num_bytes, len(ids), encoded.ids, encoded.history)
+    totals = PolicyTotals()
+    totals.add_documents(doc_bytes, encoded)
     return totals
 
 
 def join_documents(
-    doc_bytes: Sequence[int], base_ids: Sequence[Sequence[int]], *, min_base_tokens: int
+    doc_bytes: Sequence[int], base_ids: Sequence[Sequence[int] | np.ndarray], *, min_base_tokens: int
 ) -> tuple[list[int], list[list[int]]]:
     """Consecutive documents joined (base ids concatenated, bytes summed) into ones of at least
     ``min_base_tokens`` base ids; a shorter tail joins the last one. Empty if all together are shorter.

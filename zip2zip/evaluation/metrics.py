@@ -13,7 +13,6 @@ Totals, not means of per-document ratios (the upstream script averaged per-docum
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,7 +25,11 @@ class HypertokenCodebook(Protocol):
     @property
     def num_entries(self) -> int: ...
 
-    def subtokens(self, hyper_id: int) -> tuple[int, ...]: ...
+    @property
+    def table(self) -> np.ndarray: ...  # [num_entries, M] base ids, right-padded
+
+    @property
+    def lengths(self) -> np.ndarray: ...  # [num_entries] base ids per entry
 
 
 def bytes_per_token(num_bytes: int, num_tokens: int) -> float:
@@ -55,15 +58,17 @@ class EfficiencyTotals:
     num_hypertoken_uses: int = 0  # positions of the compressed streams holding a hypertoken
     num_hypertokens_created: int = 0  # codebook entries, summed over documents
     num_hypertokens_reused: int = 0  # entries whose id appears in their document's stream
-    _uses_by_subtokens: Counter[tuple[int, ...]] = field(default_factory=Counter, repr=False)
-    _docs_by_subtokens: Counter[tuple[int, ...]] = field(default_factory=Counter, repr=False)
+    # Per document, the base ids of each entry it used (padded with -1) and how often: aggregated over
+    # documents only when asked (``top_hypertokens``), in numpy rather than per entry in Python.
+    _used_subtokens: list[np.ndarray] = field(default_factory=list, repr=False)  # [num_used, M] each
+    _used_counts: list[np.ndarray] = field(default_factory=list, repr=False)  # [num_used] each
 
     def add_document(
         self, num_bytes: int, num_base_tokens: int, codes: np.ndarray, codebook: HypertokenCodebook
     ) -> None:
         """Count one document: its bytes, base length, compressed ids ``codes`` and the codebook built for it.
 
-        ``codebook`` needs ``num_entries`` and ``subtokens(hyper_id) -> tuple[int, ...]``.
+        ``codebook`` needs ``num_entries``, and ``table`` and ``lengths`` once an entry is used.
         """
         codes = np.asarray(codes, dtype=np.int64)
         num_entries = int(codebook.num_entries)
@@ -79,11 +84,13 @@ class EfficiencyTotals:
         self.num_zip2zip_ids += int(codes.size)
         self.num_hypertoken_uses += int(hyper.size)
         self.num_hypertokens_created += num_entries
-        self.num_hypertokens_reused += int(np.count_nonzero(uses))
-        for k in np.flatnonzero(uses):
-            key = tuple(codebook.subtokens(self.vocab_size + int(k)))
-            self._uses_by_subtokens[key] += int(uses[k])
-            self._docs_by_subtokens[key] += 1
+        used = np.flatnonzero(uses)
+        self.num_hypertokens_reused += int(used.size)
+        if used.size:
+            subtokens = np.array(codebook.table[used], dtype=np.int64)  # [num_used, M]
+            subtokens[np.arange(subtokens.shape[1]) >= np.asarray(codebook.lengths)[used, None]] = -1
+            self._used_subtokens.append(subtokens)
+            self._used_counts.append(uses[used])
 
     @property
     def base_bytes_per_token(self) -> float:
@@ -105,6 +112,26 @@ class EfficiencyTotals:
         return self.num_hypertokens_reused / self.num_hypertokens_created
 
     def top_hypertokens(self, n: int = 10) -> list[tuple[tuple[int, ...], int, int]]:
-        """The ``n`` most used hypertokens as (base ids, number of uses, number of documents using it)."""
-        ranked = sorted(self._uses_by_subtokens.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
-        return [(key, uses, self._docs_by_subtokens[key]) for key, uses in ranked]
+        """The ``n`` most used hypertokens as (base ids, number of uses, number of documents using it), by
+        uses, then by base ids (as tuples compare: -1 padding sorts a prefix first, base ids being >= 0)."""
+        if not self._used_subtokens:
+            return []
+        keys, which = _unique_rows(np.concatenate(self._used_subtokens))
+        uses = np.zeros(len(keys), np.int64)
+        np.add.at(uses, which, np.concatenate(self._used_counts))
+        num_docs = np.bincount(which, minlength=len(keys))  # one per document: its entries differ
+        ranked = np.argsort(-uses, kind="stable")[:n]  # keys are sorted, so ties stay in base-id order
+        return [(tuple(int(t) for t in keys[k] if t >= 0), int(uses[k]), int(num_docs[k])) for k in ranked]
+
+
+def _unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, axis=0, return_inverse=True)`` (sorted distinct rows, and each row's index among
+    them), by a lexsort of the columns: ~3x faster than numpy's sort of rows as opaque bytes.
+    Example: ``[[2, 1], [1, 5], [2, 1]]`` -> ``[[1, 5], [2, 1]]``, ``[1, 0, 1]``."""
+    order = np.lexsort(rows.T[::-1])  # the first column is the primary key
+    ordered = rows[order]
+    is_new = np.ones(len(rows), dtype=bool)
+    is_new[1:] = np.any(ordered[1:] != ordered[:-1], axis=1)
+    which = np.empty(len(rows), dtype=np.int64)
+    which[order] = np.cumsum(is_new) - 1
+    return ordered[is_new], which

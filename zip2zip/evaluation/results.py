@@ -103,14 +103,15 @@ def _to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json_atomic(path: Path | str, payload: Any) -> Path:
-    """Write ``payload`` as sorted, indented JSON: temp file in the same folder, then rename.
+def write_json_atomic(path: Path | str, payload: Any, *, indent: int | None = 2) -> Path:
+    """Write ``payload`` as sorted, indented JSON (one line with ``indent=None``): temp file in the same
+    folder, then rename.
 
     ``payload`` is arbitrary JSON (plus numpy values, paths and dataclasses, converted), hence ``Any``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_to_jsonable(payload), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(_to_jsonable(payload), indent=indent, sort_keys=True, ensure_ascii=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

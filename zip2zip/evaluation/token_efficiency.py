@@ -7,6 +7,8 @@ bug can never surface as a better-looking gain. It does not tokenize: the caller
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from zip2zip.codec.lzw_codec import LZWCodec
@@ -18,9 +20,14 @@ _CHUNK_DOCS = 32  # documents per batch_encode call: bounds the padded [batch, l
 
 
 def measure_token_efficiency(
-    tok: Tokenizer, corpus: Corpus, base_ids: list[list[int]], *, max_subtokens: int, max_codebook_size: int
+    tok: Tokenizer,
+    corpus: Corpus,
+    base_ids: Sequence[np.ndarray],
+    *,
+    max_subtokens: int,
+    max_codebook_size: int,
 ) -> EfficiencyTotals:
-    """Compress every document of ``corpus`` (``base_ids``: its ids under ``tok``, one list per document) and
+    """Compress every document of ``corpus`` (``base_ids``: its ids under ``tok``, one array per document) and
     count; the tokenizer's special ids are never merged. Raises ``AssertionError`` if a round trip changes ids.
     """
     codec = LZWCodec(
