@@ -1,30 +1,42 @@
 """Compiled (numba) LZW kernels for the ``reset`` and ``lru`` codebook policies; tested equal to ``zip2zip.codec.lzw``.
 
 The ``freeze`` kernels of ``_lzw_fast`` stay as they are (no policy branch in their hot loops); these
-take the same arguments plus ``is_lru`` (False: reset) and two history outputs, ``out_hyper_ids`` and
-``out_removed``, and keep their dictionary with the helpers of ``_lzw_fast_dictionary`` (see there:
-history rows, key deletes, the lru leaf order).
+take the same arguments plus ``is_lru`` (False: reset), the pad id and two history outputs,
+``out_hyper_ids`` and ``out_removed``, and keep their dictionary with the helpers of
+``_lzw_fast_dictionary`` (see there: history rows, key deletes, the lru leaf order, why one ``slots``).
 
 The decoder re-runs the encoder over the decoded base ids, with ``_lzw_fast``'s one-probe shortcut for
 canonical codes; a reset while reading a hypertoken re-parses that code id by id (the shortcut's walk
 needs the entries a reset drops).
+
+The entry created once per code is spelt out inline in both kernels' hot paths (the rare paths call
+``add_entry``, which does the same): a helper taking the seven arrays it writes costs their reference
+counts on every call, which measured 2-3x the kernel's time under ``reset``.
 """
 
 from __future__ import annotations
 
 from numba import njit
 
-from zip2zip.codec._lzw_fast import _EMPTY, _lookup
+from zip2zip.codec._lzw_fast import _EMPTY, _insert, _lookup
 from zip2zip.codec._lzw_fast_dictionary import (
+    COUNTERS,
+    KEY_AT,
     NUM_LIVE,
     NUM_ROWS,
     ROW,
+    STEP,
     add_entry,
     clear_sequence,
     emitted,
+    evict,
+    link,
     new_state,
     next_slot,
+    reset,
+    touch,
 )
+from zip2zip.codec.history import NO_POSITION
 
 
 @njit(cache=True, nogil=True)
@@ -38,6 +50,7 @@ def compress_batch(
     max_codebook_size,
     disabled,
     is_lru,
+    pad_token_id,
     out_codes,
     out_num_codes,
     out_table,
@@ -50,9 +63,7 @@ def compress_batch(
     error,
 ):  # type: ignore[no-untyped-def]
     """``_lzw_fast.compress_batch`` under ``reset`` (``is_lru`` False) or ``lru``; entries are history rows."""
-    keys, slots, heap, counters, pending_ids = new_state(
-        table_offsets, lo, hi, max_subtokens, max_codebook_size
-    )
+    keys, slots, pending_ids = new_state(table_offsets, lo, hi, max_subtokens, max_codebook_size)
     for s in range(lo, hi):
         start, stop = offsets[s], offsets[s + 1]
         out_base = offsets[s]
@@ -71,7 +82,7 @@ def compress_batch(
                 if pending != _EMPTY:
                     out_codes[out_base + n_out] = pending
                     n_out += 1
-                    emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                    emitted(slots, pending, vocab_size, is_lru)
                 out_codes[out_base + n_out] = c
                 n_out += 1
                 pending = _EMPTY
@@ -90,51 +101,56 @@ def compress_batch(
                 else:
                     out_codes[out_base + n_out] = pending
                     n_out += 1
-                    emitted(heap, slots, counters, pending, vocab_size, is_lru)
-                    if pending_len < max_subtokens:
-                        add_entry(
-                            keys,
-                            slots,
-                            heap,
-                            counters,
-                            out_table,
-                            out_lengths,
-                            out_positions,
-                            out_hyper_ids,
-                            out_removed,
-                            entry_base,
-                            pending,
-                            pending_ids,
-                            pending_len,
-                            c,
-                            n_out,
-                            vocab_size,
-                            max_codebook_size,
-                            is_lru,
-                        )
+                    slots[COUNTERS, STEP] += 1
+                    if is_lru and pending >= vocab_size:
+                        touch(slots, pending - vocab_size)
+                    if pending_len < max_subtokens:  # add_entry(..., c, n_out, ...), inline
+                        k = slots[COUNTERS, NUM_LIVE]
+                        if k < max_codebook_size:
+                            slots[COUNTERS, NUM_LIVE] = k + 1
+                        elif is_lru:
+                            k = evict(keys, slots, out_removed, entry_base, pending, n_out, vocab_size)
+                        else:
+                            reset(keys, slots, out_removed, entry_base, n_out)
+                            k = -1
+                        if k >= 0:
+                            row = slots[COUNTERS, NUM_ROWS]
+                            slots[COUNTERS, NUM_ROWS] = row + 1
+                            r = entry_base + row
+                            for j in range(pending_len):  # loops, not slices: numba's slice copies cost more
+                                out_table[r, j] = pending_ids[j]
+                            out_table[r, pending_len] = c
+                            for j in range(pending_len + 1, max_subtokens):
+                                out_table[r, j] = pad_token_id
+                            out_lengths[r] = pending_len + 1
+                            out_positions[r] = n_out
+                            out_hyper_ids[r] = vocab_size + k
+                            out_removed[r] = NO_POSITION
+                            slots[ROW, k] = row
+                            slots[KEY_AT, k] = _insert(keys, pending, c, vocab_size, vocab_size + k)
+                            if is_lru:
+                                link(slots, k, pending, vocab_size)
                     pending = c
                     pending_ids[0] = c
                     pending_len = 1
             if pending_len == max_subtokens:
                 out_codes[out_base + n_out] = pending
                 n_out += 1
-                emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                emitted(slots, pending, vocab_size, is_lru)
                 pending = _EMPTY
                 pending_len = 0
         if pending != _EMPTY:
             out_codes[out_base + n_out] = pending
             n_out += 1
         out_num_codes[s] = n_out
-        out_num_entries[s] = counters[NUM_ROWS]
-        clear_sequence(keys, slots, counters)
+        out_num_entries[s] = slots[COUNTERS, NUM_ROWS]
+        clear_sequence(keys, slots)
 
 
 @njit(cache=True, nogil=True)
 def _push(
     keys,
     slots,
-    heap,
-    counters,
     out_table,
     out_lengths,
     out_positions,
@@ -150,6 +166,7 @@ def _push(
     max_subtokens,
     max_codebook_size,
     is_lru,
+    pad_token_id,
 ):  # type: ignore[no-untyped-def]
     """The encoder's step for one base id ``c`` (not disabled) inside a decoder: the new (pending, pending_len)."""
     if pending == _EMPTY:
@@ -163,13 +180,11 @@ def _push(
             pending = child
             pending_len += 1
         else:
-            emitted(heap, slots, counters, pending, vocab_size, is_lru)
+            emitted(slots, pending, vocab_size, is_lru)
             if pending_len < max_subtokens:
                 add_entry(
                     keys,
                     slots,
-                    heap,
-                    counters,
                     out_table,
                     out_lengths,
                     out_positions,
@@ -184,12 +199,13 @@ def _push(
                     vocab_size,
                     max_codebook_size,
                     is_lru,
+                    pad_token_id,
                 )
             pending_ids[0] = c
             pending = c
             pending_len = 1
     if pending_len == max_subtokens:
-        emitted(heap, slots, counters, pending, vocab_size, is_lru)
+        emitted(slots, pending, vocab_size, is_lru)
         pending = _EMPTY
         pending_len = 0
     return pending, pending_len
@@ -206,6 +222,7 @@ def decompress_batch(
     max_codebook_size,
     disabled,
     is_lru,
+    pad_token_id,
     out_ids,
     out_offsets,
     out_num_ids,
@@ -219,9 +236,7 @@ def decompress_batch(
     error,
 ):  # type: ignore[no-untyped-def]
     """``_lzw_fast.decompress_batch`` under ``reset`` (``is_lru`` False) or ``lru``; entries are history rows."""
-    keys, slots, heap, counters, pending_ids = new_state(
-        table_offsets, lo, hi, max_subtokens, max_codebook_size
-    )
+    keys, slots, pending_ids = new_state(table_offsets, lo, hi, max_subtokens, max_codebook_size)
     for s in range(lo, hi):
         out_base = out_offsets[s]
         entry_base = table_offsets[s]
@@ -238,7 +253,7 @@ def decompress_batch(
                     return
                 if disabled[code]:
                     if pending != _EMPTY:
-                        emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                        emitted(slots, pending, vocab_size, is_lru)
                     out_ids[out_base + n_out] = code
                     n_out += 1
                     pending = _EMPTY
@@ -248,7 +263,7 @@ def decompress_batch(
                 out_ids[out_base + n_out] = code
             else:
                 k = code - vocab_size
-                if k == next_slot(heap, slots, counters, pending, vocab_size, max_codebook_size, is_lru):
+                if k == next_slot(slots, pending, vocab_size, max_codebook_size, is_lru):
                     # Same-step code: pending phrase + its own first id, created by this very step.
                     if pending == _EMPTY or _lookup(keys, pending, pending_ids[0], vocab_size) != _EMPTY:
                         error[0] = s
@@ -258,10 +273,11 @@ def decompress_batch(
                     code_len = pending_len + 1
                     out_ids[out_base + n_out : out_base + n_out + pending_len] = pending_ids[:pending_len]
                     out_ids[out_base + n_out + pending_len] = pending_ids[0]
-                elif k < counters[NUM_LIVE]:
+                elif k < slots[COUNTERS, NUM_LIVE]:
                     row = entry_base + slots[ROW, k]
                     code_len = out_lengths[row]
-                    out_ids[out_base + n_out : out_base + n_out + code_len] = out_table[row, :code_len]
+                    for j in range(code_len):
+                        out_ids[out_base + n_out + j] = out_table[row, j]
                 else:
                     error[0] = s
                     error[1] = t
@@ -269,38 +285,46 @@ def decompress_batch(
                     return
             first = out_ids[out_base + n_out]
             if (pending == _EMPTY or _lookup(keys, pending, first, vocab_size) == _EMPTY) and (
-                is_lru or pending == _EMPTY or counters[NUM_LIVE] < max_codebook_size or code_len == 1
+                is_lru or pending == _EMPTY or slots[COUNTERS, NUM_LIVE] < max_codebook_size or code_len == 1
             ):
                 # Canonical step: emit pending, create pending + first, the walk ends at `code` (a reset
                 # here would drop the entries the walk needs: those steps take the per-id path below).
                 if pending != _EMPTY:
-                    emitted(heap, slots, counters, pending, vocab_size, is_lru)
-                    if pending_len < max_subtokens:
-                        add_entry(
-                            keys,
-                            slots,
-                            heap,
-                            counters,
-                            out_table,
-                            out_lengths,
-                            out_positions,
-                            out_hyper_ids,
-                            out_removed,
-                            entry_base,
-                            pending,
-                            pending_ids,
-                            pending_len,
-                            first,
-                            t,
-                            vocab_size,
-                            max_codebook_size,
-                            is_lru,
-                        )
+                    slots[COUNTERS, STEP] += 1
+                    if is_lru and pending >= vocab_size:
+                        touch(slots, pending - vocab_size)
+                    if pending_len < max_subtokens:  # add_entry(..., first, t, ...), inline
+                        k = slots[COUNTERS, NUM_LIVE]
+                        if k < max_codebook_size:
+                            slots[COUNTERS, NUM_LIVE] = k + 1
+                        elif is_lru:
+                            k = evict(keys, slots, out_removed, entry_base, pending, t, vocab_size)
+                        else:
+                            reset(keys, slots, out_removed, entry_base, t)
+                            k = -1
+                        if k >= 0:
+                            row = slots[COUNTERS, NUM_ROWS]
+                            slots[COUNTERS, NUM_ROWS] = row + 1
+                            r = entry_base + row
+                            for j in range(pending_len):
+                                out_table[r, j] = pending_ids[j]
+                            out_table[r, pending_len] = first
+                            for j in range(pending_len + 1, max_subtokens):
+                                out_table[r, j] = pad_token_id
+                            out_lengths[r] = pending_len + 1
+                            out_positions[r] = t
+                            out_hyper_ids[r] = vocab_size + k
+                            out_removed[r] = NO_POSITION
+                            slots[ROW, k] = row
+                            slots[KEY_AT, k] = _insert(keys, pending, first, vocab_size, vocab_size + k)
+                            if is_lru:
+                                link(slots, k, pending, vocab_size)
                 pending = code
                 pending_len = code_len
-                pending_ids[:code_len] = out_ids[out_base + n_out : out_base + n_out + code_len]
+                for j in range(code_len):
+                    pending_ids[j] = out_ids[out_base + n_out + j]
                 if pending_len == max_subtokens:
-                    emitted(heap, slots, counters, pending, vocab_size, is_lru)
+                    emitted(slots, pending, vocab_size, is_lru)
                     pending = _EMPTY
                     pending_len = 0
             else:
@@ -309,8 +333,6 @@ def decompress_batch(
                     pending, pending_len = _push(
                         keys,
                         slots,
-                        heap,
-                        counters,
                         out_table,
                         out_lengths,
                         out_positions,
@@ -326,8 +348,9 @@ def decompress_batch(
                         max_subtokens,
                         max_codebook_size,
                         is_lru,
+                        pad_token_id,
                     )
             n_out += code_len
         out_num_ids[s] = n_out
-        out_num_entries[s] = counters[NUM_ROWS]
-        clear_sequence(keys, slots, counters)
+        out_num_entries[s] = slots[COUNTERS, NUM_ROWS]
+        clear_sequence(keys, slots)
