@@ -32,8 +32,9 @@ from numba import njit
 from zip2zip.codec._lzw_fast import _EMPTY, _insert, _slot
 from zip2zip.codec.history import NO_POSITION
 
-# rows of ``slots``: per live id V + k, then the heap (of slots), then the counters
-ROW, KEY_AT, NUM_CHILDREN, LAST_USE, HEAP_AT, IN_LIST, PREV, NEXT, HEAP, COUNTERS = range(10)
+# rows of ``slots``: per live id V + k (PARENT: the code it extends, kept to spare a division), then the
+# heap (of slots), then the counters
+ROW, KEY_AT, NUM_CHILDREN, LAST_USE, HEAP_AT, IN_LIST, PREV, NEXT, PARENT, HEAP, COUNTERS = range(11)
 # columns of ``slots[COUNTERS]``
 NUM_LIVE, NUM_ROWS, STEP, HEAP_SIZE, HEAD, TAIL = range(6)
 
@@ -69,7 +70,7 @@ def _sift(slots, size, i):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _heap_remove(slots, k):  # type: ignore[no-untyped-def]
+def heap_remove(slots, k):  # type: ignore[no-untyped-def]
     i = slots[HEAP_AT, k]
     size = slots[COUNTERS, HEAP_SIZE] - 1
     slots[COUNTERS, HEAP_SIZE] = size
@@ -108,7 +109,7 @@ def _unlist(slots, k):  # type: ignore[no-untyped-def]
             slots[COUNTERS, TAIL] = prev
         slots[IN_LIST, k] = 0
     elif slots[HEAP_AT, k] >= 0:
-        _heap_remove(slots, k)
+        heap_remove(slots, k)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -129,7 +130,7 @@ def emitted(slots, code, vocab_size, is_lru):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _victim(slots, exclude):  # type: ignore[no-untyped-def]
+def victim(slots, exclude):  # type: ignore[no-untyped-def]
     """The lru victim: the first leaf in (last use, id) order that is not ``exclude``; -1 if none."""
     first = slots[COUNTERS, HEAD]
     if first >= 0 and first == exclude:
@@ -146,7 +147,7 @@ def _victim(slots, exclude):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _delete_key(keys, at, slots, vocab_size):  # type: ignore[no-untyped-def]
+def delete_key(keys, at, slots, vocab_size):  # type: ignore[no-untyped-def]
     """Remove the key at ``keys[at]`` by backward shift; keys that move update their ``KEY_AT``."""
     mask = np.int64(len(keys) // 2 - 1)
     i = at // 2
@@ -171,7 +172,15 @@ def next_slot(slots, pending, vocab_size, max_codebook_size, is_lru):  # type: i
         return slots[COUNTERS, NUM_LIVE]
     if not is_lru or pending == _EMPTY:
         return -1
-    return _victim(slots, pending - vocab_size if pending >= vocab_size else -1)
+    return victim(slots, pending - vocab_size if pending >= vocab_size else -1)
+
+
+@njit(cache=True, nogil=True)
+def heap_push(slots, p):  # type: ignore[no-untyped-def]
+    size = slots[COUNTERS, HEAP_SIZE]
+    slots[HEAP, size] = p
+    slots[COUNTERS, HEAP_SIZE] = size + 1
+    _sift(slots, size + 1, size)
 
 
 @njit(cache=True, nogil=True)
@@ -186,13 +195,13 @@ def reset(keys, slots, out_removed, entry_base, position):  # type: ignore[no-un
 @njit(cache=True, nogil=True)
 def evict(keys, slots, out_removed, entry_base, pending, position, vocab_size):  # type: ignore[no-untyped-def]
     """lru: drop the victim (at code index ``position``) and return its slot, or -1 if there is none."""
-    k = _victim(slots, pending - vocab_size if pending >= vocab_size else -1)
+    k = victim(slots, pending - vocab_size if pending >= vocab_size else -1)
     if k < 0:
         return k
     out_removed[entry_base + slots[ROW, k]] = position
     _unlist(slots, k)
-    parent = keys[slots[KEY_AT, k]] // vocab_size
-    _delete_key(keys, slots[KEY_AT, k], slots, vocab_size)
+    parent = slots[PARENT, k]
+    delete_key(keys, slots[KEY_AT, k], slots, vocab_size)
     if parent >= vocab_size:
         p = parent - vocab_size
         slots[NUM_CHILDREN, p] -= 1
@@ -209,6 +218,7 @@ def link(slots, k, pending, vocab_size):  # type: ignore[no-untyped-def]
     """lru: the new entry in slot k (pending + one base id) is a leaf used now; pending has one more child."""
     slots[NUM_CHILDREN, k] = 0
     slots[LAST_USE, k] = slots[COUNTERS, STEP]
+    slots[PARENT, k] = pending
     if pending >= vocab_size:
         p = pending - vocab_size
         if slots[NUM_CHILDREN, p] == 0:
@@ -276,7 +286,7 @@ def new_state(table_offsets, lo, hi, max_subtokens, max_codebook_size):  # type:
     for s in range(lo, hi):
         max_live = max(max_live, min(table_offsets[s + 1] - table_offsets[s], max_codebook_size))
     size = 16
-    while size < 2 * max_live:
+    while size < 4 * max_live:
         size *= 2
     keys = np.full(2 * size, _EMPTY, np.int64)  # (key, value) pairs
     slots = np.zeros((COUNTERS + 1, max(max_live, TAIL + 1)), np.int64)

@@ -9,9 +9,13 @@ The decoder re-runs the encoder over the decoded base ids, with ``_lzw_fast``'s 
 canonical codes; a reset while reading a hypertoken re-parses that code id by id (the shortcut's walk
 needs the entries a reset drops).
 
-The entry created once per code is spelt out inline in both kernels' hot paths (the rare paths call
-``add_entry``, which does the same): a helper taking the seven arrays it writes costs their reference
-counts on every call, which measured 2-3x the kernel's time under ``reset``.
+What happens once per code is spelt out inline in both kernels' hot paths: the entry created (history
+row, phrase table, the lru eviction and links) and, in the encoder, the lru last use. The rare paths
+call ``add_entry`` and ``emitted`` of ``_lzw_fast_dictionary``, which do the same. Why: numba counts
+references to the arrays a helper takes, atomically, on every call, inlined or not; as helpers these
+steps made ``reset`` 3x and ``lru`` 2x slower (codec benchmark, C = 1024: reset encode 13 -> 4 ms, lru
+15 -> 9 ms on the long llama3 document). The price is the same steps written out in each kernel, and
+kernels as long as ``_lzw_fast``'s.
 """
 
 from __future__ import annotations
@@ -21,20 +25,33 @@ from numba import njit
 from zip2zip.codec._lzw_fast import _EMPTY, _insert, _lookup
 from zip2zip.codec._lzw_fast_dictionary import (
     COUNTERS,
+    HEAD,
+    HEAP_AT,
+    HEAP_SIZE,
+    IN_LIST,
     KEY_AT,
+    LAST_USE,
+    NEXT,
+    NUM_CHILDREN,
     NUM_LIVE,
     NUM_ROWS,
+    PARENT,
+    PREV,
     ROW,
     STEP,
+    TAIL,
     add_entry,
     clear_sequence,
+    delete_key,
     emitted,
-    evict,
+    heap_push,
+    heap_remove,
     link,
     new_state,
     next_slot,
     reset,
     touch,
+    victim,
 )
 from zip2zip.codec.history import NO_POSITION
 
@@ -73,6 +90,7 @@ def compress_batch(
         pending_len = 0
         for pos in range(start, stop):
             c = ids[pos]
+            used = _EMPTY  # the hypertoken this id emits, if any: its last use is now
             if c < 0 or c >= vocab_size:
                 error[0] = s
                 error[1] = pos - start
@@ -102,14 +120,43 @@ def compress_batch(
                     out_codes[out_base + n_out] = pending
                     n_out += 1
                     slots[COUNTERS, STEP] += 1
-                    if is_lru and pending >= vocab_size:
-                        touch(slots, pending - vocab_size)
+                    used = pending  # its last use is recorded below, after the entry it may parent
                     if pending_len < max_subtokens:  # add_entry(..., c, n_out, ...), inline
                         k = slots[COUNTERS, NUM_LIVE]
                         if k < max_codebook_size:
                             slots[COUNTERS, NUM_LIVE] = k + 1
                         elif is_lru:
-                            k = evict(keys, slots, out_removed, entry_base, pending, n_out, vocab_size)
+                            # evict(...), inline
+                            exclude = pending - vocab_size if pending >= vocab_size else -1
+                            head = slots[COUNTERS, HEAD]
+                            if head >= 0 and head == exclude:
+                                head = slots[NEXT, head]
+                            if slots[COUNTERS, HEAP_SIZE] == 0 and head >= 0:
+                                k = head
+                            else:
+                                k = victim(slots, exclude)
+                            if k >= 0:
+                                out_removed[entry_base + slots[ROW, k]] = n_out
+                                if slots[IN_LIST, k]:
+                                    prev, nxt = slots[PREV, k], slots[NEXT, k]
+                                    if prev >= 0:
+                                        slots[NEXT, prev] = nxt
+                                    else:
+                                        slots[COUNTERS, HEAD] = nxt
+                                    if nxt >= 0:
+                                        slots[PREV, nxt] = prev
+                                    else:
+                                        slots[COUNTERS, TAIL] = prev
+                                    slots[IN_LIST, k] = 0
+                                else:
+                                    heap_remove(slots, k)
+                                parent = slots[PARENT, k]
+                                delete_key(keys, slots[KEY_AT, k], slots, vocab_size)
+                                if parent >= vocab_size:
+                                    p = parent - vocab_size
+                                    slots[NUM_CHILDREN, p] -= 1
+                                    if slots[NUM_CHILDREN, p] == 0:
+                                        heap_push(slots, p)
                         else:
                             reset(keys, slots, out_removed, entry_base, n_out)
                             k = -1
@@ -128,17 +175,74 @@ def compress_batch(
                             out_removed[r] = NO_POSITION
                             slots[ROW, k] = row
                             slots[KEY_AT, k] = _insert(keys, pending, c, vocab_size, vocab_size + k)
-                            if is_lru:
-                                link(slots, k, pending, vocab_size)
+                            if is_lru:  # link(slots, k, pending, vocab_size), inline
+                                slots[NUM_CHILDREN, k] = 0
+                                slots[LAST_USE, k] = slots[COUNTERS, STEP]
+                                slots[PARENT, k] = pending
+                                if pending >= vocab_size:
+                                    p = pending - vocab_size
+                                    if slots[NUM_CHILDREN, p] == 0:  # no longer a leaf
+                                        if slots[IN_LIST, p]:
+                                            prev, nxt = slots[PREV, p], slots[NEXT, p]
+                                            if prev >= 0:
+                                                slots[NEXT, prev] = nxt
+                                            else:
+                                                slots[COUNTERS, HEAD] = nxt
+                                            if nxt >= 0:
+                                                slots[PREV, nxt] = prev
+                                            else:
+                                                slots[COUNTERS, TAIL] = prev
+                                            slots[IN_LIST, p] = 0
+                                        elif slots[HEAP_AT, p] >= 0:
+                                            heap_remove(slots, p)
+                                    slots[NUM_CHILDREN, p] += 1
+                                slots[HEAP_AT, k] = -1
+                                tail = slots[COUNTERS, TAIL]
+                                slots[PREV, k] = tail
+                                slots[NEXT, k] = -1
+                                slots[IN_LIST, k] = 1
+                                if tail >= 0:
+                                    slots[NEXT, tail] = k
+                                else:
+                                    slots[COUNTERS, HEAD] = k
+                                slots[COUNTERS, TAIL] = k
                     pending = c
                     pending_ids[0] = c
                     pending_len = 1
             if pending_len == max_subtokens:
                 out_codes[out_base + n_out] = pending
                 n_out += 1
-                emitted(slots, pending, vocab_size, is_lru)
+                slots[COUNTERS, STEP] += 1
+                used = pending
                 pending = _EMPTY
                 pending_len = 0
+            if (
+                is_lru and used >= vocab_size
+            ):  # touch(slots, used - vocab_size), inline: one use per id at most
+                k = used - vocab_size
+                slots[LAST_USE, k] = slots[COUNTERS, STEP]
+                if slots[NUM_CHILDREN, k] == 0:  # a leaf: to the end of the list
+                    if slots[IN_LIST, k]:
+                        prev, nxt = slots[PREV, k], slots[NEXT, k]
+                        if prev >= 0:
+                            slots[NEXT, prev] = nxt
+                        else:
+                            slots[COUNTERS, HEAD] = nxt
+                        if nxt >= 0:
+                            slots[PREV, nxt] = prev
+                        else:
+                            slots[COUNTERS, TAIL] = prev
+                    elif slots[HEAP_AT, k] >= 0:
+                        heap_remove(slots, k)
+                    tail = slots[COUNTERS, TAIL]
+                    slots[PREV, k] = tail
+                    slots[NEXT, k] = -1
+                    slots[IN_LIST, k] = 1
+                    if tail >= 0:
+                        slots[NEXT, tail] = k
+                    else:
+                        slots[COUNTERS, HEAD] = k
+                    slots[COUNTERS, TAIL] = k
         if pending != _EMPTY:
             out_codes[out_base + n_out] = pending
             n_out += 1
@@ -298,7 +402,37 @@ def decompress_batch(
                         if k < max_codebook_size:
                             slots[COUNTERS, NUM_LIVE] = k + 1
                         elif is_lru:
-                            k = evict(keys, slots, out_removed, entry_base, pending, t, vocab_size)
+                            # evict(...), inline
+                            exclude = pending - vocab_size if pending >= vocab_size else -1
+                            head = slots[COUNTERS, HEAD]
+                            if head >= 0 and head == exclude:
+                                head = slots[NEXT, head]
+                            if slots[COUNTERS, HEAP_SIZE] == 0 and head >= 0:
+                                k = head
+                            else:
+                                k = victim(slots, exclude)
+                            if k >= 0:
+                                out_removed[entry_base + slots[ROW, k]] = t
+                                if slots[IN_LIST, k]:
+                                    prev, nxt = slots[PREV, k], slots[NEXT, k]
+                                    if prev >= 0:
+                                        slots[NEXT, prev] = nxt
+                                    else:
+                                        slots[COUNTERS, HEAD] = nxt
+                                    if nxt >= 0:
+                                        slots[PREV, nxt] = prev
+                                    else:
+                                        slots[COUNTERS, TAIL] = prev
+                                    slots[IN_LIST, k] = 0
+                                else:
+                                    heap_remove(slots, k)
+                                parent = slots[PARENT, k]
+                                delete_key(keys, slots[KEY_AT, k], slots, vocab_size)
+                                if parent >= vocab_size:
+                                    p = parent - vocab_size
+                                    slots[NUM_CHILDREN, p] -= 1
+                                    if slots[NUM_CHILDREN, p] == 0:
+                                        heap_push(slots, p)
                         else:
                             reset(keys, slots, out_removed, entry_base, t)
                             k = -1
