@@ -119,50 +119,50 @@ def compress_batch(
                 else:
                     out_codes[out_base + n_out] = pending
                     n_out += 1
-                    slots[COUNTERS, STEP] += 1
+                    slots[STEP, COUNTERS] += 1
                     used = pending  # its last use is recorded below, after the entry it may parent
                     if pending_len < max_subtokens:  # add_entry(..., c, n_out, ...), inline
-                        k = slots[COUNTERS, NUM_LIVE]
+                        k = slots[NUM_LIVE, COUNTERS]
                         if k < max_codebook_size:
-                            slots[COUNTERS, NUM_LIVE] = k + 1
+                            slots[NUM_LIVE, COUNTERS] = k + 1
                         elif is_lru:
                             # evict(...), inline
                             exclude = pending - vocab_size if pending >= vocab_size else -1
-                            head = slots[COUNTERS, HEAD]
+                            head = slots[HEAD, COUNTERS]
                             if head >= 0 and head == exclude:
-                                head = slots[NEXT, head]
-                            if slots[COUNTERS, HEAP_SIZE] == 0 and head >= 0:
+                                head = slots[head, NEXT]
+                            if slots[HEAP_SIZE, COUNTERS] == 0 and head >= 0:
                                 k = head
                             else:
                                 k = victim(slots, exclude)
                             if k >= 0:
-                                out_removed[entry_base + slots[ROW, k]] = n_out
-                                if slots[IN_LIST, k]:
-                                    prev, nxt = slots[PREV, k], slots[NEXT, k]
+                                out_removed[entry_base + slots[k, ROW]] = n_out
+                                if slots[k, IN_LIST]:
+                                    prev, nxt = slots[k, PREV], slots[k, NEXT]
                                     if prev >= 0:
-                                        slots[NEXT, prev] = nxt
+                                        slots[prev, NEXT] = nxt
                                     else:
-                                        slots[COUNTERS, HEAD] = nxt
+                                        slots[HEAD, COUNTERS] = nxt
                                     if nxt >= 0:
-                                        slots[PREV, nxt] = prev
+                                        slots[nxt, PREV] = prev
                                     else:
-                                        slots[COUNTERS, TAIL] = prev
-                                    slots[IN_LIST, k] = 0
+                                        slots[TAIL, COUNTERS] = prev
+                                    slots[k, IN_LIST] = 0
                                 else:
                                     heap_remove(slots, k)
-                                parent = slots[PARENT, k]
-                                delete_key(keys, slots[KEY_AT, k], slots, vocab_size)
+                                parent = slots[k, PARENT]
+                                delete_key(keys, slots[k, KEY_AT], slots, vocab_size)
                                 if parent >= vocab_size:
                                     p = parent - vocab_size
-                                    slots[NUM_CHILDREN, p] -= 1
-                                    if slots[NUM_CHILDREN, p] == 0:
+                                    slots[p, NUM_CHILDREN] -= 1
+                                    if slots[p, NUM_CHILDREN] == 0:
                                         heap_push(slots, p)
                         else:
                             reset(keys, slots, out_removed, entry_base, n_out)
                             k = -1
                         if k >= 0:
-                            row = slots[COUNTERS, NUM_ROWS]
-                            slots[COUNTERS, NUM_ROWS] = row + 1
+                            row = slots[NUM_ROWS, COUNTERS]
+                            slots[NUM_ROWS, COUNTERS] = row + 1
                             r = entry_base + row
                             for j in range(pending_len):  # loops, not slices: numba's slice copies cost more
                                 out_table[r, j] = pending_ids[j]
@@ -173,46 +173,46 @@ def compress_batch(
                             out_positions[r] = n_out
                             out_hyper_ids[r] = vocab_size + k
                             out_removed[r] = NO_POSITION
-                            slots[ROW, k] = row
-                            slots[KEY_AT, k] = _insert(keys, pending, c, vocab_size, vocab_size + k)
+                            slots[k, ROW] = row
+                            slots[k, KEY_AT] = _insert(keys, pending, c, vocab_size, vocab_size + k)
                             if is_lru:  # link(slots, k, pending, vocab_size), inline
-                                slots[NUM_CHILDREN, k] = 0
-                                slots[LAST_USE, k] = slots[COUNTERS, STEP]
-                                slots[PARENT, k] = pending
+                                slots[k, NUM_CHILDREN] = 0
+                                slots[k, LAST_USE] = slots[STEP, COUNTERS]
+                                slots[k, PARENT] = pending
                                 if pending >= vocab_size:
                                     p = pending - vocab_size
-                                    if slots[NUM_CHILDREN, p] == 0:  # no longer a leaf
-                                        if slots[IN_LIST, p]:
-                                            prev, nxt = slots[PREV, p], slots[NEXT, p]
+                                    if slots[p, NUM_CHILDREN] == 0:  # no longer a leaf
+                                        if slots[p, IN_LIST]:
+                                            prev, nxt = slots[p, PREV], slots[p, NEXT]
                                             if prev >= 0:
-                                                slots[NEXT, prev] = nxt
+                                                slots[prev, NEXT] = nxt
                                             else:
-                                                slots[COUNTERS, HEAD] = nxt
+                                                slots[HEAD, COUNTERS] = nxt
                                             if nxt >= 0:
-                                                slots[PREV, nxt] = prev
+                                                slots[nxt, PREV] = prev
                                             else:
-                                                slots[COUNTERS, TAIL] = prev
-                                            slots[IN_LIST, p] = 0
-                                        elif slots[HEAP_AT, p] >= 0:
+                                                slots[TAIL, COUNTERS] = prev
+                                            slots[p, IN_LIST] = 0
+                                        elif slots[p, HEAP_AT] >= 0:
                                             heap_remove(slots, p)
-                                    slots[NUM_CHILDREN, p] += 1
-                                slots[HEAP_AT, k] = -1
-                                tail = slots[COUNTERS, TAIL]
-                                slots[PREV, k] = tail
-                                slots[NEXT, k] = -1
-                                slots[IN_LIST, k] = 1
+                                    slots[p, NUM_CHILDREN] += 1
+                                slots[k, HEAP_AT] = -1
+                                tail = slots[TAIL, COUNTERS]
+                                slots[k, PREV] = tail
+                                slots[k, NEXT] = -1
+                                slots[k, IN_LIST] = 1
                                 if tail >= 0:
-                                    slots[NEXT, tail] = k
+                                    slots[tail, NEXT] = k
                                 else:
-                                    slots[COUNTERS, HEAD] = k
-                                slots[COUNTERS, TAIL] = k
+                                    slots[HEAD, COUNTERS] = k
+                                slots[TAIL, COUNTERS] = k
                     pending = c
                     pending_ids[0] = c
                     pending_len = 1
             if pending_len == max_subtokens:
                 out_codes[out_base + n_out] = pending
                 n_out += 1
-                slots[COUNTERS, STEP] += 1
+                slots[STEP, COUNTERS] += 1
                 used = pending
                 pending = _EMPTY
                 pending_len = 0
@@ -220,34 +220,34 @@ def compress_batch(
                 is_lru and used >= vocab_size
             ):  # touch(slots, used - vocab_size), inline: one use per id at most
                 k = used - vocab_size
-                slots[LAST_USE, k] = slots[COUNTERS, STEP]
-                if slots[NUM_CHILDREN, k] == 0:  # a leaf: to the end of the list
-                    if slots[IN_LIST, k]:
-                        prev, nxt = slots[PREV, k], slots[NEXT, k]
+                slots[k, LAST_USE] = slots[STEP, COUNTERS]
+                if slots[k, NUM_CHILDREN] == 0:  # a leaf: to the end of the list
+                    if slots[k, IN_LIST]:
+                        prev, nxt = slots[k, PREV], slots[k, NEXT]
                         if prev >= 0:
-                            slots[NEXT, prev] = nxt
+                            slots[prev, NEXT] = nxt
                         else:
-                            slots[COUNTERS, HEAD] = nxt
+                            slots[HEAD, COUNTERS] = nxt
                         if nxt >= 0:
-                            slots[PREV, nxt] = prev
+                            slots[nxt, PREV] = prev
                         else:
-                            slots[COUNTERS, TAIL] = prev
-                    elif slots[HEAP_AT, k] >= 0:
+                            slots[TAIL, COUNTERS] = prev
+                    elif slots[k, HEAP_AT] >= 0:
                         heap_remove(slots, k)
-                    tail = slots[COUNTERS, TAIL]
-                    slots[PREV, k] = tail
-                    slots[NEXT, k] = -1
-                    slots[IN_LIST, k] = 1
+                    tail = slots[TAIL, COUNTERS]
+                    slots[k, PREV] = tail
+                    slots[k, NEXT] = -1
+                    slots[k, IN_LIST] = 1
                     if tail >= 0:
-                        slots[NEXT, tail] = k
+                        slots[tail, NEXT] = k
                     else:
-                        slots[COUNTERS, HEAD] = k
-                    slots[COUNTERS, TAIL] = k
+                        slots[HEAD, COUNTERS] = k
+                    slots[TAIL, COUNTERS] = k
         if pending != _EMPTY:
             out_codes[out_base + n_out] = pending
             n_out += 1
         out_num_codes[s] = n_out
-        out_num_entries[s] = slots[COUNTERS, NUM_ROWS]
+        out_num_entries[s] = slots[NUM_ROWS, COUNTERS]
         clear_sequence(keys, slots)
 
 
@@ -377,8 +377,8 @@ def decompress_batch(
                     code_len = pending_len + 1
                     out_ids[out_base + n_out : out_base + n_out + pending_len] = pending_ids[:pending_len]
                     out_ids[out_base + n_out + pending_len] = pending_ids[0]
-                elif k < slots[COUNTERS, NUM_LIVE]:
-                    row = entry_base + slots[ROW, k]
+                elif k < slots[NUM_LIVE, COUNTERS]:
+                    row = entry_base + slots[k, ROW]
                     code_len = out_lengths[row]
                     for j in range(code_len):
                         out_ids[out_base + n_out + j] = out_table[row, j]
@@ -389,56 +389,56 @@ def decompress_batch(
                     return
             first = out_ids[out_base + n_out]
             if (pending == _EMPTY or _lookup(keys, pending, first, vocab_size) == _EMPTY) and (
-                is_lru or pending == _EMPTY or slots[COUNTERS, NUM_LIVE] < max_codebook_size or code_len == 1
+                is_lru or pending == _EMPTY or slots[NUM_LIVE, COUNTERS] < max_codebook_size or code_len == 1
             ):
                 # Canonical step: emit pending, create pending + first, the walk ends at `code` (a reset
                 # here would drop the entries the walk needs: those steps take the per-id path below).
                 if pending != _EMPTY:
-                    slots[COUNTERS, STEP] += 1
+                    slots[STEP, COUNTERS] += 1
                     if is_lru and pending >= vocab_size:
                         touch(slots, pending - vocab_size)
                     if pending_len < max_subtokens:  # add_entry(..., first, t, ...), inline
-                        k = slots[COUNTERS, NUM_LIVE]
+                        k = slots[NUM_LIVE, COUNTERS]
                         if k < max_codebook_size:
-                            slots[COUNTERS, NUM_LIVE] = k + 1
+                            slots[NUM_LIVE, COUNTERS] = k + 1
                         elif is_lru:
                             # evict(...), inline
                             exclude = pending - vocab_size if pending >= vocab_size else -1
-                            head = slots[COUNTERS, HEAD]
+                            head = slots[HEAD, COUNTERS]
                             if head >= 0 and head == exclude:
-                                head = slots[NEXT, head]
-                            if slots[COUNTERS, HEAP_SIZE] == 0 and head >= 0:
+                                head = slots[head, NEXT]
+                            if slots[HEAP_SIZE, COUNTERS] == 0 and head >= 0:
                                 k = head
                             else:
                                 k = victim(slots, exclude)
                             if k >= 0:
-                                out_removed[entry_base + slots[ROW, k]] = t
-                                if slots[IN_LIST, k]:
-                                    prev, nxt = slots[PREV, k], slots[NEXT, k]
+                                out_removed[entry_base + slots[k, ROW]] = t
+                                if slots[k, IN_LIST]:
+                                    prev, nxt = slots[k, PREV], slots[k, NEXT]
                                     if prev >= 0:
-                                        slots[NEXT, prev] = nxt
+                                        slots[prev, NEXT] = nxt
                                     else:
-                                        slots[COUNTERS, HEAD] = nxt
+                                        slots[HEAD, COUNTERS] = nxt
                                     if nxt >= 0:
-                                        slots[PREV, nxt] = prev
+                                        slots[nxt, PREV] = prev
                                     else:
-                                        slots[COUNTERS, TAIL] = prev
-                                    slots[IN_LIST, k] = 0
+                                        slots[TAIL, COUNTERS] = prev
+                                    slots[k, IN_LIST] = 0
                                 else:
                                     heap_remove(slots, k)
-                                parent = slots[PARENT, k]
-                                delete_key(keys, slots[KEY_AT, k], slots, vocab_size)
+                                parent = slots[k, PARENT]
+                                delete_key(keys, slots[k, KEY_AT], slots, vocab_size)
                                 if parent >= vocab_size:
                                     p = parent - vocab_size
-                                    slots[NUM_CHILDREN, p] -= 1
-                                    if slots[NUM_CHILDREN, p] == 0:
+                                    slots[p, NUM_CHILDREN] -= 1
+                                    if slots[p, NUM_CHILDREN] == 0:
                                         heap_push(slots, p)
                         else:
                             reset(keys, slots, out_removed, entry_base, t)
                             k = -1
                         if k >= 0:
-                            row = slots[COUNTERS, NUM_ROWS]
-                            slots[COUNTERS, NUM_ROWS] = row + 1
+                            row = slots[NUM_ROWS, COUNTERS]
+                            slots[NUM_ROWS, COUNTERS] = row + 1
                             r = entry_base + row
                             for j in range(pending_len):
                                 out_table[r, j] = pending_ids[j]
@@ -449,8 +449,8 @@ def decompress_batch(
                             out_positions[r] = t
                             out_hyper_ids[r] = vocab_size + k
                             out_removed[r] = NO_POSITION
-                            slots[ROW, k] = row
-                            slots[KEY_AT, k] = _insert(keys, pending, first, vocab_size, vocab_size + k)
+                            slots[k, ROW] = row
+                            slots[k, KEY_AT] = _insert(keys, pending, first, vocab_size, vocab_size + k)
                             if is_lru:
                                 link(slots, k, pending, vocab_size)
                 pending = code
@@ -486,5 +486,5 @@ def decompress_batch(
                     )
             n_out += code_len
         out_num_ids[s] = n_out
-        out_num_entries[s] = slots[COUNTERS, NUM_ROWS]
+        out_num_entries[s] = slots[NUM_ROWS, COUNTERS]
         clear_sequence(keys, slots)
