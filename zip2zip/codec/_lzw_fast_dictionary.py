@@ -72,6 +72,7 @@ def _sift(slots, size, i):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def heap_remove(slots, k):  # type: ignore[no-untyped-def]
+    """Leaf k leaves the heap (it is used, evicted, or gets a child)."""
     i = slots[k, HEAP_AT]
     size = slots[HEAP_SIZE, COUNTERS] - 1
     slots[HEAP_SIZE, COUNTERS] = size
@@ -178,6 +179,7 @@ def next_slot(slots, pending, vocab_size, max_codebook_size, is_lru):  # type: i
 
 @njit(cache=True, nogil=True)
 def heap_push(slots, p):  # type: ignore[no-untyped-def]
+    """Slot p is a leaf again (its last child was evicted), with an older last use than the list's."""
     size = slots[HEAP_SIZE, COUNTERS]
     slots[size, HEAP] = p
     slots[HEAP_SIZE, COUNTERS] = size + 1
@@ -207,10 +209,7 @@ def evict(keys, slots, out_removed, entry_base, pending, position, vocab_size): 
         p = parent - vocab_size
         slots[p, NUM_CHILDREN] -= 1
         if slots[p, NUM_CHILDREN] == 0:  # a leaf again, with an older last use: into the heap
-            size = slots[HEAP_SIZE, COUNTERS]
-            slots[size, HEAP] = p
-            slots[HEAP_SIZE, COUNTERS] = size + 1
-            _sift(slots, size + 1, size)
+            heap_push(slots, p)
     return k
 
 
