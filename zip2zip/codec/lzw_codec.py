@@ -232,7 +232,8 @@ class LZWCodec:
         self._is_frozen = cfg.codebook_policy == "freeze"
         self._kernels: Any = _lzw_fast if self._is_frozen else _lzw_fast_policies
         limits = (cfg.initial_vocab_size, cfg.max_subtokens, cfg.max_codebook_size, disabled_mask)
-        self._kernel_limits = limits if self._is_frozen else (*limits, cfg.codebook_policy == "lru")
+        is_lru = cfg.codebook_policy == "lru"
+        self._kernel_limits = limits if self._is_frozen else (*limits, is_lru, cfg.pad_token_id)
 
     @classmethod
     def from_config(
@@ -351,7 +352,7 @@ class LZWCodec:
         results = []
         for s in range(len(arrays)):
             codes = out_codes[offsets[s] : offsets[s] + out_num_codes[s]].copy()
-            history = entries.history(cfg, s)
+            history = entries.history(s)
             results.append(Encoded(codes, *entries.codebook(cfg, s, history), len(arrays[s]), history))
         return results
 
@@ -396,7 +397,7 @@ class LZWCodec:
         results = []
         for s in range(len(arrays)):
             base = out_ids[out_offsets[s] : out_offsets[s] + out_num_ids[s]].copy()
-            history = entries.history(cfg, s)
+            history = entries.history(s)
             results.append(Decoded(base, *entries.codebook(cfg, s, history), history))
         return results
 
@@ -462,16 +463,18 @@ class _EntryBuffers:
         """Room for ``max_entries[s]`` entries of each sequence s."""
         table_offsets = _starts(max_entries)
         num_rows = table_offsets[-1]
-        # A history has a row per base id (the most a sequence can create): the kernels pad the rows they
-        # fill, so the pages of those they never reach are never touched.
+        # A history has a row per base id (the most a sequence can create): the kernels write every column
+        # of the rows they fill, pad included, so the buffers start uninitialised (np.zeros would map fresh
+        # zero pages, each faulted in on first write: measured, that cost more than the kernel's own work).
         table = np.empty if with_history else functools.partial(np.full, fill_value=cfg.pad_token_id)
+        column = np.empty if with_history else np.zeros
         return cls(
             table=table((num_rows, cfg.max_subtokens), dtype=np.int64),
             table_offsets=table_offsets,
-            lengths=np.zeros(num_rows, np.int64),
-            positions=np.zeros(num_rows, np.int64),
-            hyper_ids=np.zeros(num_rows, np.int64) if with_history else None,
-            removed_at=np.zeros(num_rows, np.int64) if with_history else None,
+            lengths=column(num_rows, np.int64),
+            positions=column(num_rows, np.int64),
+            hyper_ids=np.empty(num_rows, np.int64) if with_history else None,
+            removed_at=np.empty(num_rows, np.int64) if with_history else None,
             num_entries=np.zeros(len(max_entries), np.int64),
             error=np.full(3, -1, np.int64),
         )
@@ -491,26 +494,26 @@ class _EntryBuffers:
             self.error,
         )
 
-    def history(self, cfg: CompressionConfig, s: int) -> EntryHistory | None:
-        """Every entry sequence s created (copies); None under freeze (the codebook is the history)."""
+    def history(self, s: int) -> EntryHistory | None:
+        """Every entry sequence s created; None under freeze (the codebook is the history). Views, not
+        copies: a history is as long as the input, and the rows the kernels never reached were never
+        touched, so they hold no memory."""
         rows = slice(self.table_offsets[s], self.table_offsets[s] + self.num_entries[s])
         if self.hyper_ids is None or self.removed_at is None:
             return None
-        table, lengths = self.table[rows].copy(), self.lengths[rows].copy()
-        table[np.arange(cfg.max_subtokens) >= lengths[:, None]] = cfg.pad_token_id
         return EntryHistory(
-            hyper_ids=self.hyper_ids[rows].copy(),
-            table=table,
-            lengths=lengths,
-            created_at=self.positions[rows].copy(),
-            removed_at=self.removed_at[rows].copy(),
+            hyper_ids=self.hyper_ids[rows],
+            table=self.table[rows],
+            lengths=self.lengths[rows],
+            created_at=self.positions[rows],
+            removed_at=self.removed_at[rows],
         )
 
     def codebook(
         self, cfg: CompressionConfig, s: int, history: EntryHistory | None
     ) -> tuple[Codebook, np.ndarray]:
         """Sequence s's codebook (entries live at the end, in id order) and a copy of their positions;
-        ``history`` is ``history(cfg, s)``."""
+        ``history`` is ``history(s)``."""
         if history is not None:
             return live_codebook(cfg, history)
         rows = slice(self.table_offsets[s], self.table_offsets[s] + self.num_entries[s])
