@@ -14,11 +14,15 @@ import copy
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from zip2zip.data.tokenizers import cache_dir
 from zip2zip.modeling.pretrained_cache import load_causal_lm
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 def converted_folder(name: str, gguf: Path, sha256: str) -> Path:
@@ -48,7 +52,7 @@ def gguf_base_folder(name: str, gguf: Path, sha256: str) -> Path | None:
     return folder
 
 
-def _plain_copy(model: torch.nn.Module) -> torch.nn.Module:
+def _plain_copy(model: torch.nn.Module) -> PreTrainedModel:
     """The de-quantised model without its GGUF marks (transformers refuses to save a model loaded from a
     GGUF, which it treats as quantised): the same config minus ``quantization_config``, the same tensors."""
     from transformers import AutoModelForCausalLM
