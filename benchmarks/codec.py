@@ -4,15 +4,14 @@ Measures encode and decode speed in base ids per second on real text: ~1 MB of C
 source as byte-level ids (V=256) and as ids of a real tokenizer shipped offline (Llama-3 by default),
 for M in {3, 4, 5} and codebook sizes {1024, 2048, 8192}, plus ``batch_encode`` of 64 x 1024 ids. Both
 codecs run on the same ids in the same process, interleaved, and every figure comes with its ratio.
-Outputs are also checked identical. Codebook policies (``--policies reset,lru``): each stream is also
-one long document encoded and decoded under ``freeze`` and each policy side by side (M = 3, C = 1024 by
-default; rows ``encode_policies`` / ``decode_policies``), with each policy's rate relative to ``freeze``
-and what it buys (compression ratio, entries created). They are opt-in so that the regression preset
-and its committed baseline keep their rows. Not measured: tokenisation time, memory, anything
-involving a model.
+Outputs are also checked identical. Codebook policies (``--policies``, default ``reset,lru``): each stream
+is also one long document encoded and decoded under ``freeze`` and each policy side by side (M = 3,
+C = 1024 by default; rows ``encode_policies`` / ``decode_policies``), with each policy's rate relative to
+``freeze`` and what it buys (compression ratio, entries created). Not measured: tokenisation time,
+memory, anything involving a model.
 
     python -m benchmarks.codec --out results/codec/x86_64-2cpu.json
-    python -m benchmarks.codec --policies reset,lru --max-subtokens 3 --max-codebook-sizes 1024
+    python -m benchmarks.codec --policies none --max-subtokens 3 --max-codebook-sizes 1024
 """
 
 from __future__ import annotations
@@ -59,8 +58,8 @@ class Config:
     num_threads: int = option(2, "threads for batch_encode")
     reference_python_num_ids: int = option(100_000, "ids encoded by the plain-Python reference")
     policies: tuple[str, ...] = option(
-        (),
-        "codebook policies measured against freeze on one long document per stream (e.g. reset,lru)",
+        ("reset", "lru"),
+        "codebook policies measured against freeze on one long document per stream; none = no policy rows",
         parse=Names("codebook policy", tuple(CODEBOOK_POLICIES), allow_empty=True),
     )
     policy_max_subtokens: int = option(3, "M of the codebook-policy rows")
