@@ -136,6 +136,11 @@ def prefill(
     """
     comp = model.compression
     v = comp.initial_vocab_size
+    if comp.codebook_policy != "freeze":
+        raise ValueError(
+            f"codebook_policy={comp.codebook_policy!r}: generation supports 'freeze' only so far; "
+            "load the model with codebook_policy='freeze'"
+        )
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one id (e.g. the BOS id); got an empty batch or row")
     weight = model.input_embeddings.weight

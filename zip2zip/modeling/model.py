@@ -16,6 +16,7 @@ loop: ``zip2zip.Zip2ZipForCausalLM`` (``inference/causal_lm.py``) is this class 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import tempfile
 from collections.abc import Sequence
@@ -86,13 +87,6 @@ class Zip2ZipPreTrainedModel(nn.Module):
 
     def __init__(self, base_model: nn.Module, config: Zip2ZipConfig) -> None:
         super().__init__()
-        if config.compression.codebook_policy != "freeze":
-            # the hyper cache, the per-position slot masks and training chunks assume entries are never
-            # replaced: an lru or reset stream would silently score against the wrong entries
-            raise ValueError(
-                f"codebook_policy={config.compression.codebook_policy!r}: the model supports 'freeze' only so "
-                "far (the codec supports every policy); use codebook_policy='freeze'"
-            )
         self.config = config
         self.base_model = base_model
         self._check_base()
@@ -160,6 +154,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
         tokenizer: TokenizerVocabulary | None = None,
         max_subtokens: int = 3,
         max_codebook_size: int | None = None,
+        codebook_policy: str | None = None,
         hyper_encoder: HyperEncoderConfig | None = None,
         tie_encoders: bool | None = None,
         dtype: torch.dtype | str | None = None,
@@ -182,7 +177,10 @@ class Zip2ZipPreTrainedModel(nn.Module):
         from the same place when not given) with ``max_subtokens``/``max_codebook_size``; one of
         ``compression`` and ``max_codebook_size`` must be given, so that a folder or id that is not a
         checkpoint is never silently loaded as an untrained wrapper. For a checkpoint
-        they come from its config; passing different ones is an error, never a silent override.
+        they come from its config; passing different ones is an error, never a silent override, except for
+        ``codebook_policy`` and ``max_codebook_size``, which override the checkpoint's for inference (the
+        hyper-encoders are context-free, see ``Zip2ZipConfig.with_codebook``; the authors' checkpoints load as
+        ``freeze``). For a base model ``codebook_policy`` (default ``freeze``) sets the policy.
         ``base_model`` supplies an already loaded base (or where to load it from) instead of the referenced
         one. The authors' checkpoints (local or hub) load too, see ``upstream_checkpoint.py``. As in
         transformers: ``dtype`` (older name ``torch_dtype``; a dtype, its name or ``"auto"``), ``device_map``
@@ -223,7 +221,10 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 tokenizer=tokenizer,
                 access=hub.access_options(),
             )
-            model = cls._from_parts(parts)
+            config = parts.config.with_codebook(
+                codebook_policy=codebook_policy, max_codebook_size=max_codebook_size
+            )
+            model = cls._from_parts(dataclasses.replace(parts, config=config))
             return model if device is None else model.to(device)
         if hub.subfolder:
             if not Path(name_or_path).is_dir():
@@ -250,6 +251,8 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 trust_remote_code=trust_remote_code,
                 access=hub.access_options(),
             )
+        if codebook_policy is not None:
+            compression = dataclasses.replace(compression, codebook_policy=codebook_policy)
         if not isinstance(base_model, nn.Module):
             base_model = load_base(
                 BaseReference(str(base_model or name_or_path), gguf_file, revision),
@@ -553,6 +556,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
             validate: check ids, shapes and that every hypertoken exists where it is used (host syncs).
         """
         comp = self.compression
+        check_parallel_policy(comp)
         if validate:
             validate_compressed_batch(
                 comp, input_ids, codebook_table, entry_positions, labels, attention_mask, position_ids
@@ -585,6 +589,16 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="mean"
             )
         return Zip2ZipOutput(logits=logits, loss=loss)
+
+
+def check_parallel_policy(comp: CompressionConfig) -> None:
+    """Refuse a whole-sequence pass under ``lru`` or ``reset``: its codebook table gives each slot one entry
+    for the whole sequence, but those policies replace entries mid-stream (generation follows them)."""
+    if comp.codebook_policy != "freeze":
+        raise ValueError(
+            f"codebook_policy={comp.codebook_policy!r}: training and scoring passes support 'freeze' only so "
+            "far (generation supports every policy); load the model with codebook_policy='freeze'"
+        )
 
 
 # Below this many entries one padded call is cheaper than one call per entry length.
