@@ -468,7 +468,7 @@ def test_tokenizer_larger_than_model_vocab_is_rejected():
 
 
 @pytest.mark.parametrize("policy", ["reset", "lru"])
-def test_a_whole_sequence_pass_refuses_a_policy_that_replaces_entries(policy: str) -> None:
+def test_a_slot_table_pass_refuses_a_policy_that_replaces_entries(policy: str) -> None:
     import dataclasses
 
     replacing = dataclasses.replace(compression(), codebook_policy=policy)
@@ -476,7 +476,7 @@ def test_a_whole_sequence_pass_refuses_a_policy_that_replaces_entries(policy: st
     assert model.compression.codebook_policy == policy
     ids = torch.tensor([[5, 6, 5, 6]])
     table = torch.full((1, 1, 3), PAD)
-    with pytest.raises(ValueError, match=f"codebook_policy='{policy}': training and scoring passes support"):
+    with pytest.raises(ValueError, match=f"codebook_policy='{policy}': a codebook table of slots serves"):
         model(ids, table)
 
 

@@ -67,7 +67,7 @@ class HyperCache:
         """Row ``row`` now holds ``num_entries`` entries, ``refilled_slots`` with new content (written next by
         ``write_output``); input vectors of refilled and emptied slots are stale from now on."""
         self.is_input_encoded[row, refilled_slots] = False
-        self.is_input_encoded[row, num_entries:] = False
+        self.is_input_encoded[row, num_entries : self.num_entries[row]] = False  # emptied by a reset
         self.num_entries[row] = num_entries
 
     def write_output(self, rows: list[int], slots: list[int], vectors: torch.Tensor) -> None:

@@ -43,7 +43,7 @@ from zip2zip.modeling.embedding import embed_compressed_ids
 from zip2zip.modeling.hub import check_base_is_portable, locate_checkpoint, upload_folder
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
 from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
-from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions
+from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions, version_mask_from_intervals
 from zip2zip.modeling.load_options import (
     HubOptions,
     check_auto_class_arguments,
@@ -496,16 +496,24 @@ class Zip2ZipPreTrainedModel(nn.Module):
         )
 
     def logits(
-        self, hidden: torch.Tensor, hyper_unembeds: torch.Tensor | None, slot_mask: torch.Tensor | None
+        self,
+        hidden: torch.Tensor,
+        hyper_unembeds: torch.Tensor | None,
+        slot_mask: torch.Tensor | None,
+        *,
+        num_hyper_columns: int | None = None,
     ) -> torch.Tensor:
-        """Hidden states ``[B, T, d]`` -> joint logits ``[B, T, V + C]`` (see ``lm_head.py``)."""
+        """Hidden states ``[B, T, d]`` -> joint logits ``[B, T, V + C]`` (see ``lm_head.py``); with
+        ``num_hyper_columns`` N (entry versions, see ``forward``) ``[B, T, V + N]``."""
         return joint_logits(
             hidden,
             base_head=self.lm_head,
             hyper_unembeds=hyper_unembeds,
             slot_mask=slot_mask,
             initial_vocab_size=self.compression.initial_vocab_size,
-            max_codebook_size=self.compression.max_codebook_size,
+            max_codebook_size=self.compression.max_codebook_size
+            if num_hyper_columns is None
+            else num_hyper_columns,
             logit_softcap=self.logit_softcap,
             keep_extra_rows=self.config.extra_head_rows == "after_hypertokens",
         )
@@ -539,6 +547,8 @@ class Zip2ZipPreTrainedModel(nn.Module):
         entry_positions: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        removal_positions: torch.Tensor | None = None,
+        hidden_versions: torch.Tensor | None = None,
         validate: bool = True,
     ) -> Zip2ZipOutput:
         """Logits (and loss) over the joint vocabulary for a compressed batch.
@@ -553,13 +563,32 @@ class Zip2ZipPreTrainedModel(nn.Module):
             labels: ``[B, T]`` targets aligned with ``input_ids`` (shifted inside, HF style); positions
                 with ``IGNORE_INDEX`` or attention 0 are not scored. Hypertoken targets that are LZW
                 "same-step" codes get their column opened (see ``slot_mask_from_positions``).
+            removal_positions: ``[B, N]``, for ``lru`` and ``reset`` (required there): the table's rows are then
+                entry versions (``zip2zip.inference.versions``), each offered from ``entry_positions`` up to
+                ``removal_positions`` (excluded), ids and labels name versions (``V + r``, r < N, maybe > C) and
+                the logits are ``[B, T, V + N]``.
+            hidden_versions: ``[B, T]`` with ``removal_positions``: the version not offered at each position
+                (the lru victim; -1 for none).
             validate: check ids, shapes and that every hypertoken exists where it is used (host syncs).
         """
         comp = self.compression
-        check_parallel_policy(comp)
-        if validate:
+        is_versioned = removal_positions is not None
+        if is_versioned and (entry_positions is None or hidden_versions is None):
+            raise ValueError(
+                "removal_positions need entry_positions and hidden_versions (inference.versions)"
+            )
+        if not is_versioned:
+            check_parallel_policy(comp)
+        num_columns = codebook_table.shape[1] if is_versioned else comp.max_codebook_size
+        if validate:  # versions are checked as a codebook of N slots
             validate_compressed_batch(
-                comp, input_ids, codebook_table, entry_positions, labels, attention_mask, position_ids
+                dataclasses.replace(comp, max_codebook_size=num_columns),
+                input_ids,
+                codebook_table,
+                entry_positions,
+                labels,
+                attention_mask,
+                position_ids,
             )
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -573,7 +602,18 @@ class Zip2ZipPreTrainedModel(nn.Module):
         hidden = self.run_decoder(
             self.embed(input_ids, hyper_in), attention_mask=attention_mask, position_ids=position_ids
         )
-        if entry_positions is None:
+        if is_versioned:
+            assert (
+                entry_positions is not None and removal_positions is not None and hidden_versions is not None
+            )
+            slot_mask = version_mask_from_intervals(
+                entry_positions,
+                removal_positions,
+                hidden_versions,
+                targets=targets,
+                initial_vocab_size=comp.initial_vocab_size,
+            )
+        elif entry_positions is None:
             slot_mask = (codebook_table[..., 0] != comp.pad_token_id).unsqueeze(1)  # [B, 1, S]
         else:
             slot_mask = slot_mask_from_positions(
@@ -582,7 +622,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 targets=targets,
                 initial_vocab_size=comp.initial_vocab_size,
             )
-        logits = self.logits(hidden, hyper_out, slot_mask)
+        logits = self.logits(hidden, hyper_out, slot_mask, num_hyper_columns=num_columns)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
@@ -592,12 +632,13 @@ class Zip2ZipPreTrainedModel(nn.Module):
 
 
 def check_parallel_policy(comp: CompressionConfig) -> None:
-    """Refuse a whole-sequence pass under ``lru`` or ``reset``: its codebook table gives each slot one entry
-    for the whole sequence, but those policies replace entries mid-stream (generation follows them)."""
+    """Refuse a whole-sequence pass over a slot table under ``lru`` or ``reset``: it gives each slot one entry
+    for the whole sequence, but those policies replace entries mid-stream (pass entry versions instead)."""
     if comp.codebook_policy != "freeze":
         raise ValueError(
-            f"codebook_policy={comp.codebook_policy!r}: training and scoring passes support 'freeze' only so "
-            "far (generation supports every policy); load the model with codebook_policy='freeze'"
+            f"codebook_policy={comp.codebook_policy!r}: a codebook table of slots serves 'freeze' only; pass "
+            "entry versions (removal_positions, hidden_versions: zip2zip.inference.versions), or load the model "
+            "with codebook_policy='freeze' (training takes 'freeze' only so far)"
         )
 
 
