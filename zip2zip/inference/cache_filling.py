@@ -114,6 +114,7 @@ def prompt_hyper_embeds(
     v, c1 = model.compression.initial_vocab_size, cache.input_embeds.shape[1]
     needed: dict[tuple[int, int], Entry] = {}
     replaced: dict[tuple[int, Entry], int] = {}  # (row, base ids) -> extra column
+    num_columns = [0] * len(prompts)  # extra columns per row
     length = ids.shape[1]
     for row, (codes, row_reads) in enumerate(zip(prompts, reads, strict=True)):
         for index, (code, entry) in enumerate(zip(codes, row_reads, strict=True)):
@@ -123,15 +124,14 @@ def prompt_hyper_embeds(
                 if not cache.is_input_encoded[row, code - v]:
                     needed[(row, code - v)] = entry
                 continue
-            columns = sum(key[0] == row for key in replaced)
-            column = replaced.setdefault((row, entry), columns)
-            ids[row, length - len(codes) + index] = v + c1 + column
+            if (row, entry) not in replaced:
+                replaced[(row, entry)] = num_columns[row]
+                num_columns[row] += 1
+            ids[row, length - len(codes) + index] = v + c1 + replaced[(row, entry)]
     write_inputs(model, cache, [(r, k, e) for (r, k), e in sorted(needed.items())])
     if not replaced:
         return cache.input_embeds
-    extra = cache.input_embeds.new_zeros(
-        (cache.batch_size, max(replaced.values()) + 1, cache.input_embeds.shape[2])
-    )
+    extra = cache.input_embeds.new_zeros((cache.batch_size, max(num_columns), cache.input_embeds.shape[2]))
     keys = list(replaced)
     vectors = model.encode_input_entries(_members([e for _, e in keys], model, extra.device))
     rows = torch.tensor([r for r, _ in keys], device=extra.device)
