@@ -57,13 +57,16 @@ def tiny_base(
     return model.eval()
 
 
-def compression(*, max_subtokens: int = 3, max_codebook_size: int = 64) -> CompressionConfig:
+def compression(
+    *, max_subtokens: int = 3, max_codebook_size: int = 64, codebook_policy: str = "freeze"
+) -> CompressionConfig:
     return CompressionConfig(
         initial_vocab_size=VOCAB,
         pad_token_id=PAD,
         max_subtokens=max_subtokens,
         max_codebook_size=max_codebook_size,
         disabled_ids=frozenset({PAD, EOS, 2}),
+        codebook_policy=codebook_policy,
     )
 
 
@@ -75,12 +78,15 @@ def tiny_zip2zip(
     max_codebook_size: int = 64,
     trained: bool = True,
     tie_encoders: bool = False,
+    codebook_policy: str = "freeze",
 ) -> Zip2ZipPreTrainedModel:
     """Tiny wrapper; ``trained=True`` perturbs the zero-initialised ``out_proj`` so encoders matter."""
     base = tiny_base(arch, seed=seed)
     model = Zip2ZipPreTrainedModel.from_base(
         base,
-        compression=compression(max_subtokens=max_subtokens, max_codebook_size=max_codebook_size),
+        compression=compression(
+            max_subtokens=max_subtokens, max_codebook_size=max_codebook_size, codebook_policy=codebook_policy
+        ),
         hyper_encoder=HyperEncoderConfig(num_heads=4),
         tie_encoders=tie_encoders,
     )

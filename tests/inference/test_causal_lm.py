@@ -239,6 +239,38 @@ def test_a_base_model_folder_is_never_silently_loaded_as_an_untrained_wrapper(tm
     assert wrapped.compression.max_codebook_size == 32
 
 
+def test_a_checkpoint_records_its_codebook_policy_and_loading_can_override_it(tmp_path) -> None:
+    import dataclasses
+
+    model, ckpt = _saved(tmp_path)
+    assert zip2zip.Zip2ZipForCausalLM.from_pretrained(ckpt).compression.codebook_policy == "freeze"
+    lru = zip2zip.Zip2ZipForCausalLM.from_pretrained(ckpt, codebook_policy="lru", max_codebook_size=4)
+    assert lru.compression == dataclasses.replace(
+        model.compression, codebook_policy="lru", max_codebook_size=4
+    )
+    for name, tensor in model.encoders_state_dict().items():  # context-free encoders: the same weights
+        assert torch.equal(lru.encoders_state_dict()[name], tensor), name
+    again = lru.save_pretrained(tmp_path / "lru")
+    assert zip2zip.Zip2ZipForCausalLM.from_pretrained(again).compression == lru.compression
+    with pytest.raises(ValueError, match="codebook policy"):
+        zip2zip.Zip2ZipForCausalLM.from_pretrained(ckpt, codebook_policy="fifo")
+
+
+def test_a_checkpoint_without_encoders_cannot_be_given_slots(tmp_path) -> None:
+    _, ckpt = _saved(tmp_path, max_codebook_size=0)
+    with pytest.raises(ValueError, match="compression off"):
+        zip2zip.Zip2ZipForCausalLM.from_pretrained(ckpt, max_codebook_size=8)
+
+
+def test_a_base_model_is_wrapped_with_the_policy_asked_for(tmp_path) -> None:
+    tiny_base(vocab_size=VOCAB).save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+    wrapped = zip2zip.Zip2ZipForCausalLM.from_pretrained(
+        tmp_path, max_codebook_size=8, codebook_policy="reset"
+    )
+    assert (wrapped.compression.codebook_policy, wrapped.compression.max_codebook_size) == ("reset", 8)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_cuda_device_map_without_cuda_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ValueError, match="CUDA is not available"):

@@ -468,12 +468,16 @@ def test_tokenizer_larger_than_model_vocab_is_rejected():
 
 
 @pytest.mark.parametrize("policy", ["reset", "lru"])
-def test_a_codebook_policy_the_model_does_not_support_yet_is_refused(policy: str) -> None:
+def test_a_slot_table_pass_refuses_a_policy_that_replaces_entries(policy: str) -> None:
     import dataclasses
 
     replacing = dataclasses.replace(compression(), codebook_policy=policy)
-    with pytest.raises(ValueError, match=f"codebook_policy='{policy}': the model supports 'freeze' only"):
-        Zip2ZipPreTrainedModel.from_base(tiny_base("llama"), compression=replacing)
+    model = Zip2ZipPreTrainedModel.from_base(tiny_base("llama"), compression=replacing)
+    assert model.compression.codebook_policy == policy
+    ids = torch.tensor([[5, 6, 5, 6]])
+    table = torch.full((1, 1, 3), PAD)
+    with pytest.raises(ValueError, match=f"codebook_policy='{policy}': a codebook table of slots serves"):
+        model(ids, table)
 
 
 def test_tokenizer_and_config_vocab_mismatch_is_rejected():

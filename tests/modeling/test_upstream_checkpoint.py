@@ -295,3 +295,11 @@ def test_smollm2_reference() -> None:
         assert _compare(logits[:, columns], references[f"{prompt}.logits_all_base_subset"]) < 2e-4
         lse = torch.logsumexp(logits, -1)
         assert float((lse - references[f"{prompt}.logsumexp_all"]).abs().max()) < 2e-4
+
+
+def test_the_authors_checkpoints_load_as_freeze_and_take_a_policy_for_inference() -> None:
+    assert _load("v2_rla_selfcontained").compression.codebook_policy == "freeze"
+    model = Zip2ZipPreTrainedModel.from_pretrained(
+        FIXTURES / "v2_rla_selfcontained", dtype=torch.float32, codebook_policy="lru", max_codebook_size=8
+    )
+    assert (model.compression.codebook_policy, model.compression.max_codebook_size) == ("lru", 8)

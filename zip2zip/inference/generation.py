@@ -11,9 +11,12 @@ first time (input side), and runs one decoder step with the KV cache.
 Positions follow ``position_mode`` (``modeling.positions``): ``compressed`` counts steps; ``base_token_end``
 (the authors' zip2zip++) puts a code at its last base token: a step at the row's decoded base-token count - 1.
 
-The head never offers the LZW "same-step" code (see ``lm_head.slot_mask_from_positions``), so every
-id it can emit already exists in that row's codebook; the embedding, the head and the stream agree on
-the live hypertokens at every step. Batched generation equals per-row generation: rows only share
+The head never offers the LZW "same-step" code (see ``lm_head.slot_mask_from_positions``; under ``lru``
+with a full codebook that is the victim's id, hidden from the head), so every id it can emit already exists
+in that row's codebook; the embedding, the head and the stream agree on the live hypertokens at every step.
+Under ``lru`` and ``reset`` a step that replaces entries re-encodes just the refilled slots (a reset only
+lowers the live count); an id names the entry its slot held when it was read, even if that same step (or,
+in a prompt, a later id) replaces it. Batched generation equals per-row generation: rows only share
 tensor shapes (left padding is masked out, positions come from the mask, slots are per row).
 """
 
@@ -34,7 +37,17 @@ from transformers.generation.logits_process import (
 )
 
 from zip2zip.codec.codebook import Codebook
-from zip2zip.codec.lzw import LZWStream, as_ids
+from zip2zip.codec.lzw import Entry, LZWStream, as_ids
+from zip2zip.inference.cache_filling import (
+    feed_prompt_id,
+    names_live_slot,
+    prompt_hyper_embeds,
+    read_entry,
+    refill_row,
+    same_step_slot,
+    write_inputs,
+    write_outputs,
+)
 from zip2zip.inference.decoding import DecodingConfig, GenerationConfigLike, as_decoding_config
 from zip2zip.inference.hyper_cache import HyperCache
 from zip2zip.inference.tokenization import BaseTokenizer, Zip2ZipTokenizer, as_zip2zip_tokenizer, compress_ids
@@ -83,48 +96,6 @@ class GenerationOutput:
         return [r.text for r in self.rows]
 
 
-# ----------------------------------------------------------------------------------- encoders
-def _members(
-    entries: Sequence[tuple[int, ...]], model: Zip2ZipPreTrainedModel, device: torch.device
-) -> torch.Tensor:
-    comp = model.compression
-    table = np.full((len(entries), comp.max_subtokens), comp.pad_token_id, dtype=np.int64)
-    for i, entry in enumerate(entries):
-        table[i, : len(entry)] = entry
-    return torch.from_numpy(table).to(device)  # [N, M]
-
-
-def _write_outputs(
-    model: Zip2ZipPreTrainedModel, cache: HyperCache, new: list[tuple[int, int, tuple[int, ...]]]
-) -> None:
-    """Encode the output side of newly created entries (row, slot, base ids), all rows in one call."""
-    if not new:
-        return
-    rows, slots, entries = zip(*new, strict=True)
-    lengths = [len(e) for e in entries]
-    vectors = model.encode_output_entries(
-        _members(entries, model, cache.output_embeds.device), lengths=lengths
-    )
-    cache.write_output(list(rows), list(slots), vectors)
-    if model.config.tie_encoders:  # the same vector is the input embedding: no second encoder pass
-        cache.write_input(list(rows), list(slots), model.output_to_input(vectors))
-
-
-def _write_inputs(
-    model: Zip2ZipPreTrainedModel, cache: HyperCache, streams: list[LZWStream], needed: list[tuple[int, int]]
-) -> None:
-    """Encode the input side of hypertokens about to be read for the first time (row, slot).
-
-    Untied encoders only: in tied mode ``_write_outputs`` already stored every input vector."""
-    if not needed:
-        return
-    rows, slots = zip(*needed, strict=True)
-    entries = [streams[r].entries[k] for r, k in needed]
-    lengths = [len(e) for e in entries]
-    vectors = model.encode_input_entries(_members(entries, model, cache.input_embeds.device), lengths=lengths)
-    cache.write_input(list(rows), list(slots), vectors)
-
-
 # ----------------------------------------------------------------------------------- prefill / step
 @torch.no_grad()
 def prefill(
@@ -141,10 +112,10 @@ def prefill(
     weight = model.input_embeddings.weight
     prompts = [as_ids(codes, f"prompts[{row}]") for row, codes in enumerate(prompts)]
     streams = [LZWStream(comp) for _ in prompts]
-    new: list[tuple[int, int, tuple[int, ...]]] = []
-    for row, codes in enumerate(prompts):
-        for hyper_id, entry in streams[row].feed_many(codes):  # checks that every id exists
-            new.append((row, hyper_id - v, entry))
+    reads = [
+        [feed_prompt_id(stream, code, v) for code in codes]
+        for stream, codes in zip(streams, prompts, strict=True)
+    ]
     cache = HyperCache(
         batch_size=len(prompts),
         max_codebook_size=comp.max_codebook_size,
@@ -152,22 +123,23 @@ def prefill(
         dtype=weight.dtype,
         device=weight.device,
     )
-    _write_outputs(model, cache, new)
-    used = {(row, c - v) for row, codes in enumerate(prompts) for c in codes if c >= v}
-    needed = sorted((row, k) for row, k in used if not cache.is_input_encoded[row, k])  # untied only
-    _write_inputs(model, cache, streams, needed)
-
+    new = [(row, k, e) for row, stream in enumerate(streams) for k, e in enumerate(stream.entries)]
+    for row, stream in enumerate(streams):
+        cache.set_live(row, stream.num_entries, [])
+        cache.blocked_slots[row] = same_step_slot(stream, v)
+    write_outputs(model, cache, new)
     b, length = len(prompts), max(len(p) for p in prompts)
     ids = torch.full((b, length), comp.pad_token_id, dtype=torch.long)
     mask = torch.ones((b, length + max_new_steps), dtype=torch.long)
     for row, codes in enumerate(prompts):
         ids[row, length - len(codes) :] = torch.tensor(list(codes), dtype=torch.long)
         mask[row, : length - len(codes)] = 0
-    position_ids = _prompt_position_ids(model, prompts, streams, mask[:, :length])  # [B, L]
+    hyper_embeds = prompt_hyper_embeds(model, cache, streams, prompts, reads, ids)
+    position_ids = _prompt_position_ids(model, prompts, reads, mask[:, :length])  # [B, L]
     ids, mask, position_ids = ids.to(weight.device), mask.to(weight.device), position_ids.to(weight.device)
     past = DynamicCache(config=model.causal_lm.config)
     hidden = model.run_decoder(
-        model.embed(ids, cache.input_embeds),
+        model.embed(ids, hyper_embeds),
         attention_mask=mask[:, :length],
         position_ids=position_ids,
         past_key_values=past,
@@ -184,7 +156,7 @@ def prefill(
         length=length,
         next_positions=position_ids[:, -1] + 1,
         is_active=[True] * b,
-        num_prompt_entries=[s.num_entries for s in streams],
+        num_prompt_entries=[len(s.history) for s in streams],
         num_prompt_base_tokens=[len(s.base_ids) for s in streams],
     )
     return logits, state
@@ -193,15 +165,15 @@ def prefill(
 def _prompt_position_ids(
     model: Zip2ZipPreTrainedModel,
     prompts: Sequence[Sequence[int]],
-    streams: list[LZWStream],
+    reads: list[list[Entry | None]],
     mask: torch.Tensor,
 ) -> torch.Tensor:
     """Positions ``[B, L]`` of the left-padded prompts as ``model.forward`` gives them (padding at 0)."""
     if model.config.position_mode == "compressed":
         return (mask.cumsum(-1) - 1).clamp_min(0)
-    v, positions = model.compression.initial_vocab_size, torch.zeros_like(mask)
-    for row, codes in enumerate(prompts):  # a hypertoken spans its entry (all exist once the prompt is fed)
-        spans = [1 if c < v else len(streams[row].entries[c - v]) for c in codes]
+    positions = torch.zeros_like(mask)
+    for row, codes in enumerate(prompts):  # a hypertoken spans the entry it named when read
+        spans = [1 if entry is None else len(entry) for entry in reads[row]]
         positions[row, mask.shape[1] - len(codes) :] = torch.tensor(spans).cumsum(0) - 1
     return positions  # [B, L]
 
@@ -237,22 +209,29 @@ def _check_step(state: DecodeState, ids: Sequence[int]) -> None:
 
 def feed_streams(
     model: Zip2ZipPreTrainedModel, state: DecodeState, ids: Sequence[int]
-) -> tuple[list[tuple[int, int, tuple[int, ...]]], list[tuple[int, int]]]:
+) -> tuple[list[tuple[int, int, Entry]], list[tuple[int, int, Entry]]]:
     """Host half of a step: feed each active row's id to its stream; return (new entries, inputs to encode).
 
     The whole step is checked first (``_check_step``): a refused step leaves the state exactly as it was."""
     _check_step(state, ids)
     v = model.compression.initial_vocab_size
     cache = state.hyper_cache
-    new: list[tuple[int, int, tuple[int, ...]]] = []
-    needed: list[tuple[int, int]] = []
+    cache.reads_replaced_entry[:] = False
+    new: list[tuple[int, int, Entry]] = []
+    needed: list[tuple[int, int, Entry]] = []
     for row, code in enumerate(ids):
         if not state.is_active[row]:
             continue
-        for hyper_id, entry in state.streams[row].feed(code):
-            new.append((row, hyper_id - v, entry))
-        if code >= v and not cache.is_input_encoded[row, code - v]:
-            needed.append((row, code - v))
+        stream = state.streams[row]
+        read = read_entry(stream, code, v)
+        new.extend(refill_row(cache, row, stream, stream.feed(code), v))
+        if read is None:
+            continue
+        if not names_live_slot(stream, code - v, read):  # this very step replaced or dropped it
+            cache.reads_replaced_entry[row] = True
+            needed.append((row, cache.replaced_entry_slot, read))
+        elif not cache.is_input_encoded[row, code - v]:
+            needed.append((row, code - v, read))
     return new, needed
 
 
@@ -260,12 +239,12 @@ def feed_streams(
 def encode_step_entries(
     model: Zip2ZipPreTrainedModel,
     state: DecodeState,
-    new: list[tuple[int, int, tuple[int, ...]]],
-    needed: list[tuple[int, int]],
+    new: list[tuple[int, int, Entry]],
+    needed: list[tuple[int, int, Entry]],
 ) -> None:
     """Encoder part of a step: output side of the new entries, input side of first-time reads."""
-    _write_outputs(model, state.hyper_cache, new)
-    _write_inputs(model, state.hyper_cache, state.streams, needed)
+    write_outputs(model, state.hyper_cache, new)
+    write_inputs(model, state.hyper_cache, needed)
 
 
 @torch.no_grad()
@@ -274,13 +253,19 @@ def run_step(model: Zip2ZipPreTrainedModel, state: DecodeState, ids: Sequence[in
     have been fed to the streams (``feed_streams``, which also checked that the mask has room for them):
     ``base_token_end`` positions are read from the streams."""
     cache = state.hyper_cache
-    pad = model.compression.pad_token_id
+    pad, v = model.compression.pad_token_id, model.compression.initial_vocab_size
+    replaced = v + cache.replaced_entry_slot  # the id under which a row reads its replaced-entry slot
     step_ids = torch.tensor(
-        [[code if active else pad] for code, active in zip(ids, state.is_active, strict=True)],
+        [
+            [replaced if is_replaced else code if active else pad]
+            for code, active, is_replaced in zip(
+                ids, state.is_active, cache.reads_replaced_entry, strict=True
+            )
+        ],
         device=cache.input_embeds.device,
     )  # [B, 1]
     state.length += 1
-    reads_hyper = any(code >= model.compression.initial_vocab_size for code in ids)  # host-side check
+    reads_hyper = any(code >= v for code in ids)  # host-side check
     hidden = model.run_decoder(
         model.embed(step_ids, cache.input_embeds if reads_hyper else None),
         attention_mask=state.attention_mask[:, : state.length],
@@ -296,8 +281,8 @@ def forward_step(
     model: Zip2ZipPreTrainedModel,
     state: DecodeState,
     ids: Sequence[int],
-    new: list[tuple[int, int, tuple[int, ...]]],
-    needed: list[tuple[int, int]],
+    new: list[tuple[int, int, Entry]],
+    needed: list[tuple[int, int, Entry]],
 ) -> torch.Tensor:
     """Device half of a step: encode what ``feed_streams`` found, run one decoder step -> ``[B, V + C]``."""
     encode_step_entries(model, state, new, needed)

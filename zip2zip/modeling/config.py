@@ -222,6 +222,23 @@ class Zip2ZipConfig:
                 f"{self.hyper_encoder.intermediate_size}, width={self.hyper_encoder.width}): a size is wrong"
             )
 
+    def with_codebook(self, *, codebook_policy: str | None, max_codebook_size: int | None) -> Zip2ZipConfig:
+        """This config with another codebook policy and/or size (None keeps the current one).
+
+        Hyper-encoders are context-free (an entry's vectors depend on its base ids alone), so trained ones
+        serve any policy and any C at inference; a checkpoint without encoders (C = 0) cannot grow slots."""
+        comp = self.compression
+        if max_codebook_size is not None and max_codebook_size > 0 and comp.max_codebook_size == 0:
+            raise ValueError(
+                f"max_codebook_size={max_codebook_size}, but this checkpoint was saved with compression off "
+                "(C = 0): it has no trained hyper-encoders to fill slots with; drop max_codebook_size"
+            )
+        if codebook_policy is not None:
+            comp = dataclasses.replace(comp, codebook_policy=codebook_policy)
+        if max_codebook_size is not None:
+            comp = dataclasses.replace(comp, max_codebook_size=max_codebook_size)
+        return self if comp == self.compression else dataclasses.replace(self, compression=comp)
+
     @property
     def vocab_may_exceed_tokenizer(self) -> bool:
         """Whether V may count ids no tokenizer produces: the authors' layout (their format 2 counts embedding

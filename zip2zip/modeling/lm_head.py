@@ -103,6 +103,40 @@ def slot_mask_from_positions(
     """
     positions = torch.arange(seq_len, device=entry_positions.device)
     mask = entry_positions[:, None, :] <= positions[None, :, None]  # [B, T, S]
+    return _open_targets(mask, targets, initial_vocab_size)
+
+
+def version_mask_from_intervals(
+    entry_positions: torch.Tensor,
+    removal_positions: torch.Tensor,
+    hidden_versions: torch.Tensor,
+    *,
+    targets: torch.Tensor | None = None,
+    initial_vocab_size: int | None = None,
+) -> torch.Tensor:
+    """``slot_mask_from_positions`` for entry versions (``lru``, ``reset``; see ``inference.versions``):
+    ``[B, N]`` intervals and ``[B, T]`` hidden versions -> ``[B, T, N]``.
+
+    Version r is offered at position t iff ``entry_positions[r] <= t < removal_positions[r]`` and it is not
+    ``hidden_versions[t]`` (-1: none), the lru victim whose id generation does not offer; targets as there.
+    Example: a version created at 2 and removed at 5 is offered at positions 2, 3 and 4.
+    """
+    seq_len = hidden_versions.shape[1]
+    positions = torch.arange(seq_len, device=entry_positions.device)[None, :, None]
+    mask = (entry_positions[:, None, :] <= positions) & (
+        removal_positions[:, None, :] > positions
+    )  # [B, T, N]
+    if mask.shape[-1] > 0:
+        is_hidden = hidden_versions >= 0  # [B, T]
+        index = hidden_versions.clamp(0, mask.shape[-1] - 1).unsqueeze(-1)  # [B, T, 1]
+        mask.scatter_(-1, index, mask.gather(-1, index) & ~is_hidden.unsqueeze(-1))
+    return _open_targets(mask, targets, initial_vocab_size)
+
+
+def _open_targets(
+    mask: torch.Tensor, targets: torch.Tensor | None, initial_vocab_size: int | None
+) -> torch.Tensor:
+    """Open each hypertoken target's column ``[B, T, S]`` (the same-step code, see ``slot_mask_from_positions``)."""
     if targets is not None and mask.shape[-1] > 0:
         if initial_vocab_size is None:
             raise ValueError("targets need initial_vocab_size to tell hypertoken ids from base ids")

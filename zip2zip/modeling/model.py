@@ -16,6 +16,7 @@ loop: ``zip2zip.Zip2ZipForCausalLM`` (``inference/causal_lm.py``) is this class 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import tempfile
 from collections.abc import Sequence
@@ -42,7 +43,7 @@ from zip2zip.modeling.embedding import embed_compressed_ids
 from zip2zip.modeling.hub import check_base_is_portable, locate_checkpoint, upload_folder
 from zip2zip.modeling.hyper_encoder import build_hyper_encoder
 from zip2zip.modeling.inputs import IGNORE_INDEX, validate_compressed_batch
-from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions
+from zip2zip.modeling.lm_head import joint_logits, slot_mask_from_positions, version_mask_from_intervals
 from zip2zip.modeling.load_options import (
     HubOptions,
     check_auto_class_arguments,
@@ -86,13 +87,6 @@ class Zip2ZipPreTrainedModel(nn.Module):
 
     def __init__(self, base_model: nn.Module, config: Zip2ZipConfig) -> None:
         super().__init__()
-        if config.compression.codebook_policy != "freeze":
-            # the hyper cache, the per-position slot masks and training chunks assume entries are never
-            # replaced: an lru or reset stream would silently score against the wrong entries
-            raise ValueError(
-                f"codebook_policy={config.compression.codebook_policy!r}: the model supports 'freeze' only so "
-                "far (the codec supports every policy); use codebook_policy='freeze'"
-            )
         self.config = config
         self.base_model = base_model
         self._check_base()
@@ -160,6 +154,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
         tokenizer: TokenizerVocabulary | None = None,
         max_subtokens: int = 3,
         max_codebook_size: int | None = None,
+        codebook_policy: str | None = None,
         hyper_encoder: HyperEncoderConfig | None = None,
         tie_encoders: bool | None = None,
         dtype: torch.dtype | str | None = None,
@@ -182,7 +177,10 @@ class Zip2ZipPreTrainedModel(nn.Module):
         from the same place when not given) with ``max_subtokens``/``max_codebook_size``; one of
         ``compression`` and ``max_codebook_size`` must be given, so that a folder or id that is not a
         checkpoint is never silently loaded as an untrained wrapper. For a checkpoint
-        they come from its config; passing different ones is an error, never a silent override.
+        they come from its config; passing different ones is an error, never a silent override, except for
+        ``codebook_policy`` and ``max_codebook_size``, which override the checkpoint's for inference (the
+        hyper-encoders are context-free, see ``Zip2ZipConfig.with_codebook``; the authors' checkpoints load as
+        ``freeze``). For a base model ``codebook_policy`` (default ``freeze``) sets the policy.
         ``base_model`` supplies an already loaded base (or where to load it from) instead of the referenced
         one. The authors' checkpoints (local or hub) load too, see ``upstream_checkpoint.py``. As in
         transformers: ``dtype`` (older name ``torch_dtype``; a dtype, its name or ``"auto"``), ``device_map``
@@ -223,7 +221,10 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 tokenizer=tokenizer,
                 access=hub.access_options(),
             )
-            model = cls._from_parts(parts)
+            config = parts.config.with_codebook(
+                codebook_policy=codebook_policy, max_codebook_size=max_codebook_size
+            )
+            model = cls._from_parts(dataclasses.replace(parts, config=config))
             return model if device is None else model.to(device)
         if hub.subfolder:
             if not Path(name_or_path).is_dir():
@@ -250,6 +251,8 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 trust_remote_code=trust_remote_code,
                 access=hub.access_options(),
             )
+        if codebook_policy is not None:
+            compression = dataclasses.replace(compression, codebook_policy=codebook_policy)
         if not isinstance(base_model, nn.Module):
             base_model = load_base(
                 BaseReference(str(base_model or name_or_path), gguf_file, revision),
@@ -493,16 +496,24 @@ class Zip2ZipPreTrainedModel(nn.Module):
         )
 
     def logits(
-        self, hidden: torch.Tensor, hyper_unembeds: torch.Tensor | None, slot_mask: torch.Tensor | None
+        self,
+        hidden: torch.Tensor,
+        hyper_unembeds: torch.Tensor | None,
+        slot_mask: torch.Tensor | None,
+        *,
+        num_hyper_columns: int | None = None,
     ) -> torch.Tensor:
-        """Hidden states ``[B, T, d]`` -> joint logits ``[B, T, V + C]`` (see ``lm_head.py``)."""
+        """Hidden states ``[B, T, d]`` -> joint logits ``[B, T, V + C]`` (see ``lm_head.py``); with
+        ``num_hyper_columns`` N (entry versions, see ``forward``) ``[B, T, V + N]``."""
         return joint_logits(
             hidden,
             base_head=self.lm_head,
             hyper_unembeds=hyper_unembeds,
             slot_mask=slot_mask,
             initial_vocab_size=self.compression.initial_vocab_size,
-            max_codebook_size=self.compression.max_codebook_size,
+            max_codebook_size=self.compression.max_codebook_size
+            if num_hyper_columns is None
+            else num_hyper_columns,
             logit_softcap=self.logit_softcap,
             keep_extra_rows=self.config.extra_head_rows == "after_hypertokens",
         )
@@ -536,6 +547,8 @@ class Zip2ZipPreTrainedModel(nn.Module):
         entry_positions: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
+        removal_positions: torch.Tensor | None = None,
+        hidden_versions: torch.Tensor | None = None,
         validate: bool = True,
     ) -> Zip2ZipOutput:
         """Logits (and loss) over the joint vocabulary for a compressed batch.
@@ -550,12 +563,32 @@ class Zip2ZipPreTrainedModel(nn.Module):
             labels: ``[B, T]`` targets aligned with ``input_ids`` (shifted inside, HF style); positions
                 with ``IGNORE_INDEX`` or attention 0 are not scored. Hypertoken targets that are LZW
                 "same-step" codes get their column opened (see ``slot_mask_from_positions``).
+            removal_positions: ``[B, N]``, for ``lru`` and ``reset`` (required there): the table's rows are then
+                entry versions (``zip2zip.inference.versions``), each offered from ``entry_positions`` up to
+                ``removal_positions`` (excluded), ids and labels name versions (``V + r``, r < N, maybe > C) and
+                the logits are ``[B, T, V + N]``.
+            hidden_versions: ``[B, T]`` with ``removal_positions``: the version not offered at each position
+                (the lru victim; -1 for none).
             validate: check ids, shapes and that every hypertoken exists where it is used (host syncs).
         """
         comp = self.compression
-        if validate:
+        is_versioned = removal_positions is not None
+        if is_versioned and (entry_positions is None or hidden_versions is None):
+            raise ValueError(
+                "removal_positions need entry_positions and hidden_versions (inference.versions)"
+            )
+        if not is_versioned:
+            check_parallel_policy(comp)
+        num_columns = codebook_table.shape[1] if is_versioned else comp.max_codebook_size
+        if validate:  # versions are checked as a codebook of N slots
             validate_compressed_batch(
-                comp, input_ids, codebook_table, entry_positions, labels, attention_mask, position_ids
+                dataclasses.replace(comp, max_codebook_size=num_columns),
+                input_ids,
+                codebook_table,
+                entry_positions,
+                labels,
+                attention_mask,
+                position_ids,
             )
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -569,7 +602,18 @@ class Zip2ZipPreTrainedModel(nn.Module):
         hidden = self.run_decoder(
             self.embed(input_ids, hyper_in), attention_mask=attention_mask, position_ids=position_ids
         )
-        if entry_positions is None:
+        if is_versioned:
+            assert (
+                entry_positions is not None and removal_positions is not None and hidden_versions is not None
+            )
+            slot_mask = version_mask_from_intervals(
+                entry_positions,
+                removal_positions,
+                hidden_versions,
+                targets=targets,
+                initial_vocab_size=comp.initial_vocab_size,
+            )
+        elif entry_positions is None:
             slot_mask = (codebook_table[..., 0] != comp.pad_token_id).unsqueeze(1)  # [B, 1, S]
         else:
             slot_mask = slot_mask_from_positions(
@@ -578,13 +622,24 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 targets=targets,
                 initial_vocab_size=comp.initial_vocab_size,
             )
-        logits = self.logits(hidden, hyper_out, slot_mask)
+        logits = self.logits(hidden, hyper_out, slot_mask, num_hyper_columns=num_columns)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
                 logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="mean"
             )
         return Zip2ZipOutput(logits=logits, loss=loss)
+
+
+def check_parallel_policy(comp: CompressionConfig) -> None:
+    """Refuse a whole-sequence pass over a slot table under ``lru`` or ``reset``: it gives each slot one entry
+    for the whole sequence, but those policies replace entries mid-stream (pass entry versions instead)."""
+    if comp.codebook_policy != "freeze":
+        raise ValueError(
+            f"codebook_policy={comp.codebook_policy!r}: a codebook table of slots serves 'freeze' only; pass "
+            "entry versions (removal_positions, hidden_versions: zip2zip.inference.versions), or load the model "
+            "with codebook_policy='freeze' (training takes 'freeze' only so far)"
+        )
 
 
 # Below this many entries one padded call is cheaper than one call per entry length.

@@ -33,7 +33,7 @@ from torch import nn
 
 from zip2zip.codec.lzw_codec import NO_POSITION
 from zip2zip.modeling.lm_head import slot_mask_from_positions
-from zip2zip.modeling.model import IGNORE_INDEX, Zip2ZipPreTrainedModel
+from zip2zip.modeling.model import IGNORE_INDEX, Zip2ZipPreTrainedModel, check_parallel_policy
 from zip2zip.modeling.reconstruction import (
     ReconstructionDecoder,
     reconstruction_targets,
@@ -153,6 +153,7 @@ class Zip2ZipTrainingModule(nn.Module):
     ) -> dict[str, torch.Tensor]:
         model = self.model
         comp = model.compression
+        check_parallel_policy(comp)
         v = comp.initial_vocab_size
         targets = next_code_targets(input_ids, attention_mask)  # [B, T]
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
