@@ -11,7 +11,7 @@ settings.register_profile("dev", max_examples=200, deadline=None)
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=5000, deadline=None)
 settings.load_profile(os.environ.get("ZIP2ZIP_HYPOTHESIS_PROFILE", "dev"))
-# One example is a batch of up to 4096 random walks (~490 streams on average; tests/codec/_codec_fuzz.py).
+# One example is a batch of up to 4096 random walks (492 streams on average; tests/codec/_codec_fuzz.py).
 settings.register_profile(
     "codec_fuzz",
     max_examples=int(os.environ.get("ZIP2ZIP_CODEC_FUZZ_EXAMPLES", "20")),
