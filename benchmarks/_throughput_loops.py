@@ -111,7 +111,7 @@ def _speedups(runs: dict[str, list[Run]]) -> dict[str, list[float]]:
 
 
 def _round_text(index: int, rounds: Rounds, speedups: dict[str, list[float]]) -> str:
-    """``round 3/5`` for a fixed count; adaptive: ``round 7 (min 5), +-4.1%`` (the widest interval so far)."""
+    """``round 3/5`` for a fixed count; adaptive: ``round 4 (min 3), +-4.1%`` (the widest interval so far)."""
     if rounds.num_repeats is not None:
         return f"round {index + 1}/{rounds.num_repeats}"
     text = f"round {index + 1} (min {rounds.min_rounds})"
@@ -133,7 +133,7 @@ def _method_rows(
     bandwidth: float | None,
 ) -> list[dict[str, Any]]:
     """Per method, a prefill and a decode row; zip2zip's also hold its speedups over the baseline (paired
-    by round) and the profile of its last warm-up round."""
+    by round) and the profile of its last warm-up run."""
     p, n = len(inputs.prompt_ids), len(runs["baseline"])
     r_prompt = p / len(inputs.prompt_codes)
     rows = []
