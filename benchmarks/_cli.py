@@ -209,6 +209,7 @@ def run_and_write(
     must_match: Iterable[str],
     row_keys: Iterable[str],
     device: str = "cpu",
+    variant: str = "",
     check_existing: Callable[[ResultFile], None] | None = None,
     renamed_keys: Mapping[str, str] | None = None,
 ) -> None:
@@ -217,7 +218,7 @@ def run_and_write(
     (:class:`ResultFile`), call ``run`` (:class:`Run`), write the result and print the summary.
 
     ``config_dict``: the config as recorded (and compared on ``--resume``; ``renamed_keys`` as in
-    :class:`ResultFile`); ``row_keys``: the benchmark's ``ROW_KEYS``; ``device``: the run tag's device;
+    :class:`ResultFile`); ``row_keys``: the benchmark's ``ROW_KEYS``; ``device``, ``variant``: as in ``run_tag``;
     ``check_existing``: called with the :class:`ResultFile` when ``--out`` already exists, before anything is
     resumed (to refuse, with ``command.error``, a file this run must not continue or replace).
     """
@@ -228,6 +229,7 @@ def run_and_write(
         benchmark=benchmark,
         config=config_dict,
         device=device,
+        variant=variant,
         must_match=must_match,
         row_keys=row_keys,
         renamed_keys=renamed_keys,

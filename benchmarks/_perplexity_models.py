@@ -4,6 +4,7 @@ apart from the script so it reads as what is measured, not how a model is put to
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -44,19 +45,37 @@ def _load_base(selection: ModelSelection, *, max_length: int, seed: int) -> tupl
 
 
 def load_model(
-    name: str, selection: ModelSelection, tokenizer: Tokenizer, *, max_length: int, seed: int
+    name: str,
+    selection: ModelSelection,
+    tokenizer: Tokenizer,
+    *,
+    max_length: int,
+    seed: int,
+    codebook_policy: str | None = None,
+    max_codebook_size: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """One of ``MODELS`` -> (Zip2ZipPreTrainedModel in eval mode, what was loaded). Raises ValueError if missing."""
+    """One of ``MODELS`` -> (Zip2ZipPreTrainedModel in eval mode, what was loaded). Raises ValueError if missing.
+
+    ``codebook_policy`` / ``max_codebook_size`` (None: the checkpoint's) set zip2zip's codebook; the
+    hyper-encoders are context-free, so a checkpoint trained with one policy and size scores under another."""
     from zip2zip.data.training_chunks import DataConfig, compression_config
     from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
     if name == "base" or (name == "zip2zip" and not selection.checkpoint):
         base, info = _load_base(selection, max_length=max_length, seed=seed)
-        c = 0 if name == "base" else DataConfig().max_codebook_size
+        c = 0 if name == "base" else max_codebook_size or DataConfig().max_codebook_size
         comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
+        if name == "zip2zip" and codebook_policy is not None:
+            comp = dataclasses.replace(comp, codebook_policy=codebook_policy)
         model = Zip2ZipPreTrainedModel.from_base(base, compression=comp)
         return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
     checkpoint = model_checkpoint(name, control=selection.control_checkpoint, checkpoint=selection.checkpoint)
-    model = Zip2ZipPreTrainedModel.from_pretrained(checkpoint.path, dtype=torch.float32)
+    zip2zip = name == "zip2zip"  # the control's codebook is empty (C = 0): nothing to set
+    model = Zip2ZipPreTrainedModel.from_pretrained(
+        checkpoint.path,
+        dtype=torch.float32,
+        codebook_policy=codebook_policy if zip2zip else None,
+        max_codebook_size=max_codebook_size if zip2zip else None,
+    )
     info = {**describe_checkpoint(checkpoint), "config": model.config.to_dict()}
     return model.eval(), info

@@ -39,14 +39,17 @@ DERIVED_ROW_KEY = "versus"  # a row computed from two measured rows (a differenc
 # ---- result paths ------------------------------------------------------------------------------------
 
 
-def run_tag(*, smoke: bool = False, device: str = "cpu") -> str:
-    """Names a result by where it ran, e.g. ``cpu-x86_64-2cores``; smoke runs are tagged (and git-ignored)."""
-    tag = f"{device}-{platform.machine()}-{os.cpu_count()}cores"
+def run_tag(*, smoke: bool = False, device: str = "cpu", variant: str = "") -> str:
+    """Names a result by where it ran, e.g. ``cpu-x86_64-2cores``; smoke runs are tagged (and git-ignored); a
+    ``variant`` of the default run (e.g. ``lru-C256``) is appended, so that it never replaces the default's file."""
+    tag = f"{device}-{platform.machine()}-{os.cpu_count()}cores" + (f"-{variant}" if variant else "")
     return f"smoke-{tag}" if smoke else tag
 
 
-def default_output_path(benchmark: str, *, smoke: bool = False, device: str = "cpu") -> Path:
-    return RESULTS_DIR / benchmark / f"{run_tag(smoke=smoke, device=device)}.json"
+def default_output_path(
+    benchmark: str, *, smoke: bool = False, device: str = "cpu", variant: str = ""
+) -> Path:
+    return RESULTS_DIR / benchmark / f"{run_tag(smoke=smoke, device=device, variant=variant)}.json"
 
 
 def results_folder(path: Path) -> Path:
@@ -185,13 +188,15 @@ class ResultFile:
         benchmark: str,
         config: Mapping[str, Any],
         device: str = "cpu",
+        variant: str = "",
         **options: Any,
     ) -> ResultFile:
         """The result file of a parsed command line: ``--out`` (default :func:`default_output_path`, tagged
-        with ``device``), ``--smoke``, ``--force`` and ``--allow-dirty``; ``options`` as in the constructor."""
+        with ``device`` and ``variant``), ``--smoke``, ``--force`` and ``--allow-dirty``; ``options`` as in the
+        constructor."""
         return cls(
             parser,
-            args.out or default_output_path(benchmark, smoke=args.smoke, device=device),
+            args.out or default_output_path(benchmark, smoke=args.smoke, device=device, variant=variant),
             benchmark=benchmark,
             config=config,
             status="smoke" if args.smoke else "full",

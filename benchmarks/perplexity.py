@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from zip2zip.codec.config import CODEBOOK_POLICIES
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.corpora import SOURCES
 from zip2zip.data.eval_corpora import EVAL_CORPORA
@@ -73,9 +74,16 @@ class Config(ModelSelection):
     num_threads: int = option(2, "torch threads")
     bootstrap_samples: int = option(2000, "document resamples for the confidence intervals")
     seed: int = option(0, "document sampling and bootstrap seed")
+    codebook_policy: str | None = option(
+        None,
+        "zip2zip's codebook policy (freeze, reset, lru); none = its checkpoint's",
+        parse=Names("codebook policy", CODEBOOK_POLICIES),
+    )
+    max_codebook_size: int | None = option(None, "zip2zip's codebook size C; none = its checkpoint's")
 
     def __post_init__(self) -> None:
         check_names(self)
+        check_at_least(self, 1, "max_codebook_size")
         check_at_least(
             self, 1, "max_bytes_per_corpus", "max_length", "batch_size", "num_threads", "bootstrap_samples"
         )
@@ -141,7 +149,15 @@ def run(
         list(corpora),
         item_key="corpus",
         previous=previous,
-        load=lambda name: load_model(name, config, tokenizer, max_length=config.max_length, seed=config.seed),
+        load=lambda name: load_model(
+            name,
+            config,
+            tokenizer,
+            max_length=config.max_length,
+            seed=config.seed,
+            codebook_policy=config.codebook_policy,
+            max_codebook_size=config.max_codebook_size,
+        ),
         evaluate=lambda model, name, corpus: score_cell(
             model,
             name,
@@ -170,6 +186,12 @@ def run(
     )
 
 
+def codebook_variant(config: Config) -> str:
+    """The result file's tag for a codebook other than the checkpoint's, e.g. ``lru-C256`` ("" for none)."""
+    parts = [config.codebook_policy or "", f"C{config.max_codebook_size}" if config.max_codebook_size else ""]
+    return "-".join(part for part in parts if part)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     command = new_command_line("perplexity", Config, __doc__)
     add_resume_argument(command, kept="keep (model, corpus) rows")
@@ -182,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "seed",
         "control_checkpoint",
         "checkpoint",
+        "codebook_policy",
+        "max_codebook_size",
     )
     run_and_write(
         command,
@@ -193,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         must_match=must_match,
         row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
+        variant=codebook_variant(parsed.config),
     )
 
 

@@ -36,3 +36,26 @@ def test_smoke_run_reports_ratios_of_corpus_totals(tmp_path):
     assert rows[("base", None)]["metrics"]["num_bytes"] == rows[("zip2zip", None)]["metrics"]["num_bytes"]
     assert rows[("zip2zip", None)]["metrics"]["compression_ratio"]["value"] > 1
     assert "byte_perplexity_increase_pct" in rows[("zip2zip", "base")]["metrics"]
+
+
+def test_a_codebook_other_than_the_checkpoints_is_scored_and_kept_in_its_own_file(tmp_path, monkeypatch):
+    """``--codebook-policy lru --max-codebook-size 16``: zip2zip's codebook is that one (it fills and evicts on
+    these documents), the base's stays empty, and the default file is tagged so it never replaces the main one."""
+    monkeypatch.chdir(tmp_path)
+    perplexity.main(["--smoke", "--corpora", "mc4", "--codebook-policy", "lru", "--max-codebook-size", "16"])
+    (out,) = (tmp_path / "results" / "perplexity").glob("*.json")
+    assert out.name.endswith("-lru-C16.json") and out.name.startswith("smoke-")
+    result = read_result(out)
+    assert result.config["codebook_policy"] == "lru" and result.config["max_codebook_size"] == 16
+    compression = result.assets["models"]["zip2zip"]["compression"]
+    assert (compression["codebook_policy"], compression["max_codebook_size"]) == ("lru", 16)
+    assert result.assets["models"]["base"]["compression"]["max_codebook_size"] == 0
+    zip2zip = next(r for r in result.rows if r["model"] == "zip2zip" and not r.get("versus"))
+    assert zip2zip["metrics"]["compression_ratio"]["value"] > 1
+
+
+def test_an_unknown_codebook_policy_or_an_empty_codebook_is_refused():
+    with pytest.raises(ValueError, match="codebook policy"):
+        perplexity.Config(codebook_policy="fifo")
+    with pytest.raises(ValueError, match="max_codebook_size"):
+        perplexity.Config(max_codebook_size=0)
