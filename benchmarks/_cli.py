@@ -246,6 +246,8 @@ def run_and_write(
             on_progress=results.save_progress,
         )
     result.command = recorded_command(benchmark, parsed)
+    if variant:  # the tables render the default run; a variant's own renderer finds it by this
+        result.assets["variant"] = variant
     results.write(result)
     print_summary(result, summary_lines(result), results.out)
 

@@ -1,7 +1,8 @@
 """Render every table that has a result: ``results/<name>/*.json`` -> ``paper_tables/out/<name>.{md,tex}``
 (+ plots). The newest full result of each table is rendered (smoke results are never rendered). Then the
 learning curves of the committed training runs, ``models/*/train_log.json`` ->
-``paper_tables/out/learning_curves.{png,pdf}`` (``learning_curves.py``).
+``paper_tables/out/learning_curves.{png,pdf}`` (``learning_curves.py``), and zip2zip's perplexity under each
+codebook policy and size (``perplexity_policies.py``).
 
     python -m paper_tables.build                      # all tables
     python -m paper_tables.build --results results --out paper_tables/out --models models
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from zip2zip.evaluation.results import BenchmarkResult, is_partial, read_result
 
-from . import learning_curves
+from . import learning_curves, perplexity_policies
 from .tables import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,10 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def latest_result(folder: Path) -> tuple[Path, BenchmarkResult] | None:
     """Newest ``status == "full"`` result in ``folder`` (by ``created_utc``), or None. Progress files of
-    interrupted runs (``*.partial.json``, read only by ``--resume``) are not results and are ignored."""
+    interrupted runs (``*.partial.json``, read only by ``--resume``) are not results, and variants of a run
+    (``assets.variant``, e.g. perplexity under another codebook) have renderers of their own."""
     paths = [p for p in sorted(folder.glob("*.json")) if not is_partial(p)]
     found = [(p, read_result(p)) for p in paths]
-    full = [(p, r) for p, r in found if r.status == "full"]
+    full = [(p, r) for p, r in found if r.status == "full" and not r.assets.get("variant")]
     return max(full, key=lambda pr: (pr[1].created_utc, pr[0].name)) if full else None
 
 
@@ -61,6 +63,7 @@ def build(results_dir: Path, out_dir: Path, *, models_dir: Path | None = None) -
         written += [md, tex]
         if hasattr(module, "plot"):
             written += module.plot(result, out_dir)
+    written += perplexity_policies.render(results_dir / "perplexity", out_dir)
     if models_dir is not None:
         written += learning_curves.plot(models_dir, out_dir)
     return written
