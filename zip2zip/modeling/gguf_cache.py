@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
-def converted_folder(name: str, gguf: Path, sha256: str) -> Path:
-    """Where the conversion of ``gguf`` (whose sha256 is given) lives, whether made yet or not."""
+def _converted_folder(name: str, sha256: str) -> Path:
+    """Where the conversion of the GGUF with this sha256 lives, whether made yet or not."""
     import transformers
 
     return cache_dir() / "bases" / f"{name}-{sha256[:16]}-transformers{transformers.__version__}"
@@ -35,7 +35,7 @@ def converted_folder(name: str, gguf: Path, sha256: str) -> Path:
 def gguf_base_folder(name: str, gguf: Path, sha256: str) -> Path | None:
     """The converted folder of ``gguf``, converting it now if needed; None if the cache cannot be written
     (a read-only home): the caller then loads the GGUF itself."""
-    folder = converted_folder(name, gguf, sha256)
+    folder = _converted_folder(name, sha256)
     if (folder / "config.json").is_file():
         return folder
     model = load_causal_lm(
