@@ -152,6 +152,16 @@ PRESETS: dict[str, Preset] = {
                 *("--batch-size", "4", "--num-threads", "1", "--bootstrap-samples", "200", *_RESULT),
             ),
         ),
+        Preset(  # a codebook-policy cell: gsm8k's 5-shot prompts fill C = 32, so lru evicts in scoring and generation
+            "downstream_lru",
+            "benchmarks.downstream",
+            (
+                *("--models", "zip2zip", "--checkpoint", "models/smollm2-cpu-zip2zip"),
+                *("--codebook-policy", "lru", "--max-codebook-size", "32"),
+                *("--tasks", "arc_easy,winogrande,gsm8k", "--task-source", "offline", "--limit", "2"),
+                *("--batch-size", "4", "--num-threads", "1", "--bootstrap-samples", "200", *_RESULT),
+            ),
+        ),
         Preset(
             "training",
             "zip2zip.training",
