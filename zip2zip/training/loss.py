@@ -7,9 +7,10 @@ code which offers the whole final codebook everywhere). A target that is the LZW
 completes on reading that very code) gets its column opened so it is never a -inf target
 (``lm_head.slot_mask_from_positions``). Under ``lru`` and ``reset`` the chunks list entry versions
 (``data.chunking``): each version is its own column, offered from its creation up to its removal (the
-model's pass over versions, as in scoring), so position t sees exactly the entries live there. Plus ``reconstruction_weight`` (lambda, 0.1 in the paper) times the
-cross-entropy of a small decoder rebuilding each entry's member base ids from its input-side hyper
-embedding (``reconstruction.py``), padding ignored.
+model's pass over versions, as in scoring), so position t sees exactly the entries live there. Plus
+``reconstruction_weight`` (lambda, 0.1 in the paper) times the cross-entropy of a small decoder rebuilding
+each entry's (each version's) member base ids from its input-side hyper embedding (``reconstruction.py``),
+padding ignored.
 
 What is logged, from summed numerators and denominators (so micro-batches aggregate exactly):
 ``lm_loss`` (nats per scored code), ``base_loss`` / ``hypertoken_loss`` (the same split by target kind),
