@@ -6,9 +6,9 @@ held-out by a hash of each document (disjoint by construction; the held-out hash
 perplexity later), tokenize with the base tokenizer, and cut every document with
 ``chunking.chunk_document`` (fresh codebook per chunk, no base id lost). Chunks are stored as flat numpy
 arrays in ``.npz`` shards under ``<cache_root>/<key>/<split>/``; ``key`` hashes (tokenizer files, document
-hashes, V, C, M, pad, disabled ids, the codebook policy unless ``freeze``, seq_len). Shards are written atomically, so an interrupted run
-resumes where it stopped; two threads process shards in parallel (the tokenizer's Rust core and the
-numba LZW kernels release the GIL).
+hashes, V, C, M, pad, disabled ids, the codebook policy unless ``freeze``, seq_len). Shards are written
+atomically, so an interrupted run resumes where it stopped; two threads process shards in parallel (the
+tokenizer's Rust core and the numba LZW kernels release the GIL).
 
 With compression off (``max_codebook_size=0``) chunks are plain base-id windows of ``seq_len``: the
 continual-pretraining control reads the same documents. This module does not batch or shuffle.
