@@ -201,3 +201,16 @@ def test_a_codebook_other_than_the_checkpoints_is_evaluated_and_kept_in_its_own_
     assert result.config["codebook_policy"] == "lru" and result.config["max_codebook_size"] == 16
     compression = result.assets["models"]["zip2zip"]["config"]["compression"]
     assert (compression["codebook_policy"], compression["max_codebook_size"]) == ("lru", 16)
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["top", "metadata"])
+def test_task_configs_name_their_yaml_relative_to_the_repository(nested: bool) -> None:
+    from benchmarks._checkpoints import ROOT
+    from benchmarks._downstream_tasks import _portable
+
+    source = {"config_source": str(ROOT / "zip2zip" / "data" / "lm_eval_tasks" / "standin_piqa.yaml")}
+    config = _portable(
+        {"task": "standin_piqa", "metadata": source} if nested else {"task": "standin_piqa", **source}
+    )
+    holder = config["metadata"] if nested else config
+    assert holder["config_source"] == "zip2zip/data/lm_eval_tasks/standin_piqa.yaml"
