@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import torch
@@ -45,9 +46,13 @@ def load_lm(
     *,
     batch_size: int,
     fallback_max_codebook_size: int,
+    codebook_policy: str | None = None,
+    max_codebook_size: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """An lm-eval ``LM`` for one of ``MODELS`` and what it is. Raises ValueError when it cannot be built.
-    Without a zip2zip checkpoint, zip2zip is an untrained wrapper of ``base`` with ``fallback_max_codebook_size``."""
+    Without a zip2zip checkpoint, zip2zip is an untrained wrapper of ``base`` with ``fallback_max_codebook_size``.
+    ``codebook_policy`` / ``max_codebook_size`` (None: the checkpoint's) set zip2zip's codebook; the
+    hyper-encoders are context-free, so a checkpoint trained with one policy and size runs under another."""
     from lm_eval.models.huggingface import HFLM
 
     from zip2zip.codec.config import compression_config_from_tokenizer
@@ -61,12 +66,21 @@ def load_lm(
         checkpoint = model_checkpoint(
             name, control=selection.control_checkpoint, checkpoint=selection.checkpoint
         )
+        is_zip2zip = name == "zip2zip"  # the control's codebook is empty (C = 0): nothing to set
         model = Zip2ZipPreTrainedModel.from_pretrained(
-            checkpoint.path, base_model=copy.deepcopy(base), dtype=torch.float32
+            checkpoint.path,
+            base_model=copy.deepcopy(base),
+            dtype=torch.float32,
+            codebook_policy=codebook_policy if is_zip2zip else None,
+            max_codebook_size=max_codebook_size if is_zip2zip else None,
         )
         info.update(describe_checkpoint(checkpoint), trained=True)
     else:
-        comp = compression_config_from_tokenizer(tokenizer, max_codebook_size=fallback_max_codebook_size)
+        comp = compression_config_from_tokenizer(
+            tokenizer, max_codebook_size=max_codebook_size or fallback_max_codebook_size
+        )
+        if codebook_policy is not None:
+            comp = dataclasses.replace(comp, codebook_policy=codebook_policy)
         model = Zip2ZipPreTrainedModel.from_base(copy.deepcopy(base), compression=comp)
         info.update(
             trained=False,

@@ -96,9 +96,11 @@ def evaluate_task(lm: Any, task: str, manager: Any, *, limit: int | None) -> dic
 
 
 def _portable(config: dict[str, Any]) -> dict[str, Any]:
-    """A task config with its ``config_source`` (a file of this checkout) relative to the repository."""
-    if source := config.get("config_source"):
-        config["config_source"] = display_path(Path(source))
+    """A task config with its ``config_source`` (a file of this checkout) relative to the repository; lm-eval
+    keeps it at the top of the config or, in newer versions, under ``metadata``."""
+    for holder in (config, config.get("metadata")):
+        if isinstance(holder, dict) and (source := holder.get("config_source")):
+            holder["config_source"] = display_path(Path(source))
     return config
 
 

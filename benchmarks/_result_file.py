@@ -46,6 +46,12 @@ def run_tag(*, smoke: bool = False, device: str = "cpu", variant: str = "") -> s
     return f"smoke-{tag}" if smoke else tag
 
 
+def codebook_variant(codebook_policy: str | None, max_codebook_size: int | None) -> str:
+    """The ``variant`` of a run under a codebook other than the checkpoint's, e.g. ``lru-C256`` ("" for none)."""
+    parts = [codebook_policy or "", f"C{max_codebook_size}" if max_codebook_size else ""]
+    return "-".join(part for part in parts if part)
+
+
 def default_output_path(
     benchmark: str, *, smoke: bool = False, device: str = "cpu", variant: str = ""
 ) -> Path:

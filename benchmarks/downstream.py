@@ -16,7 +16,9 @@ their numbers measure base vs zip2zip on these items, not on the paper's dataset
 another zip2zip checkpoint (a folder or hub id; ours or the authors', either format) as ``zip2zip`` and its
 base model as ``base`` (the control is then left out unless one on that base is given). The hub tasks at full
 size take hours on a CPU (HellaSwag alone is 40k requests): use ``--limit`` there. Not measured: speed
-(see throughput) and anything with a chat template.
+(see throughput) and anything with a chat template. ``--codebook-policy`` / ``--max-codebook-size`` run
+zip2zip under another codebook than its checkpoint's (the control's stays empty); the default result file is
+then tagged (``...-lru-C256.json``), so it never replaces the main result.
 
     python -m benchmarks.downstream                          # offline here: 7 stand-ins x 3 models (time: README, Run times)
     python -m benchmarks.downstream --models base,zip2zip --tasks gsm8k,piqa --limit 20
@@ -35,6 +37,7 @@ from typing import Any
 
 import torch
 
+from zip2zip.codec.config import CODEBOOK_POLICIES
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.lm_eval_tasks import TASKS_DIR
 from zip2zip.evaluation.results import BenchmarkResult
@@ -52,6 +55,7 @@ from ._downstream_models import load_evaluated_base, load_lm
 from ._downstream_rows import difference_rows, task_row
 from ._downstream_summary import cell_line, summary_lines
 from ._downstream_tasks import resolve_tasks
+from ._result_file import codebook_variant
 
 PAPER_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "winogrande", "gsm8k")
 TASK_SOURCES = ("auto", "hub", "offline")
@@ -78,10 +82,19 @@ class Config(ModelSelection):
     bootstrap_samples: int = option(2000, "paired item resamples for the difference intervals")
     # lm-eval's random/numpy/torch/few-shot seeds are its defaults (0, 1234, 1234, 1234)
     seed: int = option(0, "bootstrap seed")
+    codebook_policy: str | None = option(
+        None,
+        "zip2zip's codebook policy (freeze, reset, lru); none = its checkpoint's",
+        parse=Names("codebook policy", CODEBOOK_POLICIES),
+    )
+    max_codebook_size: int | None = option(
+        None, "zip2zip's codebook size C; none = its checkpoint's (or fallback_max_codebook_size)"
+    )
 
     def __post_init__(self) -> None:
         check_names(self)
         check_at_least(self, 1, "limit", hint=" (or leave it out: every item)")
+        check_at_least(self, 1, "max_codebook_size")
         check_at_least(
             self, 1, "fallback_max_codebook_size", "batch_size", "num_threads", "bootstrap_samples"
         )
@@ -145,6 +158,8 @@ def run(
             tokenizer,
             batch_size=config.batch_size,
             fallback_max_codebook_size=config.fallback_max_codebook_size,
+            codebook_policy=config.codebook_policy,
+            max_codebook_size=config.max_codebook_size,
         ),
         evaluate=lambda lm, name, task: task_row(
             lm, name, task, names[task], manager, limit=config.limit, source=source, assets=assets
@@ -177,9 +192,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         run=run,
         summary_lines=summary_lines,
         config_dict=config_dict(parsed.config),
-        must_match=("base_model", "task_source", "limit", "control_checkpoint", "checkpoint", "seed"),
+        must_match=(
+            *("base_model", "task_source", "limit", "control_checkpoint", "checkpoint", "seed"),
+            *("codebook_policy", "max_codebook_size"),
+        ),
         row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
+        variant=codebook_variant(parsed.config.codebook_policy, parsed.config.max_codebook_size),
     )
 
 

@@ -54,6 +54,7 @@ from ._perplexity_corpora import load_corpora
 from ._perplexity_models import load_model, load_tokenizer
 from ._perplexity_rows import relative_rows, score_cell
 from ._perplexity_summary import cell_line, summary_lines
+from ._result_file import codebook_variant
 
 
 @dataclass(frozen=True)
@@ -186,12 +187,6 @@ def run(
     )
 
 
-def codebook_variant(config: Config) -> str:
-    """The result file's tag for a codebook other than the checkpoint's, e.g. ``lru-C256`` ("" for none)."""
-    parts = [config.codebook_policy or "", f"C{config.max_codebook_size}" if config.max_codebook_size else ""]
-    return "-".join(part for part in parts if part)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     command = new_command_line("perplexity", Config, __doc__)
     add_resume_argument(command, kept="keep (model, corpus) rows")
@@ -217,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         must_match=must_match,
         row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
-        variant=codebook_variant(parsed.config),
+        variant=codebook_variant(parsed.config.codebook_policy, parsed.config.max_codebook_size),
     )
 
 

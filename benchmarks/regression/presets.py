@@ -132,6 +132,17 @@ PRESETS: dict[str, Preset] = {
                 *("--num-threads", "1", "--bootstrap-samples", "200", "--seed", "0", *_RESULT),
             ),
         ),
+        Preset(  # a codebook-policy cell: 128-token windows fill C = 32, so lru evicts in every window
+            "perplexity_lru",
+            "benchmarks.perplexity",
+            (
+                *("--models", "zip2zip", "--checkpoint", "models/smollm2-cpu-zip2zip"),
+                *("--codebook-policy", "lru", "--max-codebook-size", "32"),
+                *("--corpora", "wikitext,mc4", "--corpus-source", "offline"),
+                *("--max-bytes-per-corpus", "1500", "--max-length", "128", "--batch-size", "2"),
+                *("--num-threads", "1", "--bootstrap-samples", "200", "--seed", "0", *_RESULT),
+            ),
+        ),
         Preset(
             "downstream",
             "benchmarks.downstream",
@@ -141,10 +152,30 @@ PRESETS: dict[str, Preset] = {
                 *("--batch-size", "4", "--num-threads", "1", "--bootstrap-samples", "200", *_RESULT),
             ),
         ),
+        Preset(  # a codebook-policy cell: gsm8k's 5-shot prompts fill C = 32, so lru evicts in scoring and generation
+            "downstream_lru",
+            "benchmarks.downstream",
+            (
+                *("--models", "zip2zip", "--checkpoint", "models/smollm2-cpu-zip2zip"),
+                *("--codebook-policy", "lru", "--max-codebook-size", "32"),
+                *("--tasks", "arc_easy,winogrande,gsm8k", "--task-source", "offline", "--limit", "2"),
+                *("--batch-size", "4", "--num-threads", "1", "--bootstrap-samples", "200", *_RESULT),
+            ),
+        ),
         Preset(
             "training",
             "zip2zip.training",
             ("--preset", "smoke", "--output-dir", "{dir}/run", "--cache-dir", "{dir}/cache", "--no-progress"),
+            output="run/train_log.json",
+            kind="train_log",
+        ),
+        Preset(  # a codebook-policy cell: 64-code chunks fill C = 16, so lru evicts in every chunk
+            "training_lru",
+            "zip2zip.training",
+            (
+                *("--preset", "smoke", "--codebook-policy", "lru", "--max-codebook-size", "16"),
+                *("--output-dir", "{dir}/run", "--cache-dir", "{dir}/cache", "--no-progress"),
+            ),
             output="run/train_log.json",
             kind="train_log",
         ),

@@ -187,3 +187,30 @@ def test_smollm2_scores_exactly_each_stand_in_continuation() -> None:
             assert tok.decode(stream.base_ids[len(context_ids) :]) == moved + continuation
             num_hyper += sum(c >= comp.initial_vocab_size for c in seg.codes[seg.codes_per_segment[0] :])
     assert num_hyper > 0
+
+
+def test_a_codebook_other_than_the_checkpoints_is_evaluated_and_kept_in_its_own_file(tmp_path, monkeypatch):
+    """``--codebook-policy lru --max-codebook-size 16``: zip2zip runs with that codebook (scoring and gsm8k's
+    generation), and the default file is tagged so it never replaces the main one."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--smoke", "--models", "zip2zip", "--tasks", "arc_easy,gsm8k", "--limit", "2"]
+    downstream.main([*argv, "--codebook-policy", "lru", "--max-codebook-size", "16"])
+    (out,) = (tmp_path / "results" / "downstream").glob("*.json")
+    assert out.name.endswith("-lru-C16.json") and out.name.startswith("smoke-")
+    result = read_result(out)
+    assert result.config["codebook_policy"] == "lru" and result.config["max_codebook_size"] == 16
+    compression = result.assets["models"]["zip2zip"]["config"]["compression"]
+    assert (compression["codebook_policy"], compression["max_codebook_size"]) == ("lru", 16)
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["top", "metadata"])
+def test_task_configs_name_their_yaml_relative_to_the_repository(nested: bool) -> None:
+    from benchmarks._checkpoints import ROOT
+    from benchmarks._downstream_tasks import _portable
+
+    source = {"config_source": str(ROOT / "zip2zip" / "data" / "lm_eval_tasks" / "standin_piqa.yaml")}
+    config = _portable(
+        {"task": "standin_piqa", "metadata": source} if nested else {"task": "standin_piqa", **source}
+    )
+    holder = config["metadata"] if nested else config
+    assert holder["config_source"] == "zip2zip/data/lm_eval_tasks/standin_piqa.yaml"

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zip2zip.codec.lzw_codec import LZWCodec
-from zip2zip.data.chunking import chunk_document
+from zip2zip.data.chunking import chunk_document, versioned_chunk
 
 
 def test_worked_example() -> None:
@@ -45,3 +45,38 @@ def test_chunks_cover_the_document_exactly(ids: list[int], seq_len: int, m: int,
 def test_rejects_bad_seq_len() -> None:
     with pytest.raises(ValueError, match="seq_len=0"):
         list(chunk_document([1], LZWCodec(4, pad_token_id=0), 0))
+
+
+@given(
+    st.lists(st.integers(1, 5), max_size=300),
+    st.integers(1, 40),
+    st.integers(2, 4),
+    st.integers(1, 12),
+    st.sampled_from(["lru", "reset"]),
+)
+def test_chunks_over_versions_cover_the_document_exactly(
+    ids: list[int], seq_len: int, m: int, c: int, policy: str
+) -> None:
+    """Under lru and reset each hypertoken id names the version it read (V + r): expanding the ids through the
+    version table gives the document back, each read version was live there (or made by that code), and each
+    chunk is the versions of the standalone encoding of its base span."""
+    codec = LZWCodec(8, pad_token_id=0, max_subtokens=m, max_codebook_size=c, codebook_policy=policy)
+    chunks = list(chunk_document(ids, codec, seq_len))
+    assert sum((ch.base_stop - ch.base_start for ch in chunks), 0) == len(ids)
+    for ch in chunks:
+        assert ch.removal_positions is not None
+        expanded = []
+        for t, i in enumerate(ch.ids.tolist()):
+            if i < 8:
+                expanded.append(i)
+                continue
+            r = i - 8
+            assert ch.entry_positions[r] <= t <= ch.removal_positions[r]
+            expanded += ch.codebook.table[r, : ch.codebook.lengths[r]].tolist()
+        assert expanded == ids[ch.base_start : ch.base_stop]
+        assert len(ch.ids) == seq_len or ch.base_stop == len(ids)
+        alone = versioned_chunk(
+            codec.encode(ids[ch.base_start : ch.base_stop]).ids, codec.config, ch.base_start
+        )
+        assert alone.ids.tolist() == ch.ids.tolist()
+        assert np.array_equal(alone.codebook.table, ch.codebook.table)

@@ -6,9 +6,9 @@ held-out by a hash of each document (disjoint by construction; the held-out hash
 perplexity later), tokenize with the base tokenizer, and cut every document with
 ``chunking.chunk_document`` (fresh codebook per chunk, no base id lost). Chunks are stored as flat numpy
 arrays in ``.npz`` shards under ``<cache_root>/<key>/<split>/``; ``key`` hashes (tokenizer files, document
-hashes, V, C, M, pad, disabled ids, seq_len). Shards are written atomically, so an interrupted run
-resumes where it stopped; two threads process shards in parallel (the tokenizer's Rust core and the
-numba LZW kernels release the GIL).
+hashes, V, C, M, pad, disabled ids, the codebook policy unless ``freeze``, seq_len). Shards are written
+atomically, so an interrupted run resumes where it stopped; two threads process shards in parallel (the
+tokenizer's Rust core and the numba LZW kernels release the GIL).
 
 With compression off (``max_codebook_size=0``) chunks are plain base-id windows of ``seq_len``: the
 continual-pretraining control reads the same documents. This module does not batch or shuffle.
@@ -28,12 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.config import CODEBOOK_POLICIES, CompressionConfig
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.config_cli import option
 from zip2zip.data.chunking import chunk_document
 from zip2zip.data.splits import DOCUMENT_SEED, HELDOUT_FRACTION, MAX_DOC_BYTES, MIN_DOC_BYTES, is_heldout
 from zip2zip.data.tokenizers import Tokenizer, cache_dir, get_tokenizer
+from zip2zip.registry import check_name
 
 DOMAINS = ("code", "math", "chat", "multilingual", "web")
 SPLITS = ("train", "heldout")
@@ -64,6 +65,10 @@ class DataConfig:
     seq_len: int = option(256, "compressed ids per training sequence")
     max_subtokens: int = option(3, "M: most base ids one hypertoken stands for")
     max_codebook_size: int = option(2048, "C: most hypertokens per sequence's codebook")
+    codebook_policy: str = option(
+        "freeze",
+        "when the codebook is full: freeze (the paper), lru (evict) or reset (clear); see CompressionConfig",
+    )
     use_compression: bool = option(
         True, "train on LZW-compressed ids; false = the continual-pretraining control"
     )
@@ -92,6 +97,7 @@ class DataConfig:
                 f"max_subtokens={self.max_subtokens}, max_codebook_size={self.max_codebook_size}: need M >= 1 "
                 "and C >= 0 (the paper: M=3, C=2048; --no-compression for the control)"
             )
+        check_name(self.codebook_policy, CODEBOOK_POLICIES, kind="codebook policy")
         if not 0 <= self.min_doc_bytes <= self.max_doc_bytes or self.max_doc_bytes < 1:
             raise ValueError(
                 f"min_doc_bytes={self.min_doc_bytes}, max_doc_bytes={self.max_doc_bytes}: need "
@@ -124,6 +130,7 @@ def compression_config(tokenizer: Tokenizer, config: DataConfig) -> CompressionC
         max_subtokens=config.max_subtokens,
         max_codebook_size=config.max_codebook_size if config.use_compression else 0,
         disabled_ids=tokenizer.special_ids,
+        codebook_policy=config.codebook_policy,
     )
 
 
@@ -164,7 +171,10 @@ def load_documents(config: DataConfig) -> tuple[list[Document], dict[str, Any]]:
 
 @dataclass
 class ChunkArrays:
-    """Chunks as flat arrays; chunk i = ``ids[id_offsets[i]:id_offsets[i+1]]``, entries likewise."""
+    """Chunks as flat arrays; chunk i = ``ids[id_offsets[i]:id_offsets[i+1]]``, entries likewise.
+
+    Under ``lru`` and ``reset`` entries are versions (``chunking``) and the two version arrays are set.
+    """
 
     ids: np.ndarray  # [total_codes] int64
     id_offsets: np.ndarray  # [num_chunks + 1]
@@ -174,15 +184,26 @@ class ChunkArrays:
     doc_index: np.ndarray  # [num_chunks] index into the split's document list
     base_start: np.ndarray  # [num_chunks]
     base_stop: np.ndarray  # [num_chunks]
+    removal_positions: np.ndarray | None = None  # [total_entries] under lru and reset
+    hidden_versions: np.ndarray | None = None  # [total_codes] under lru and reset
 
     def __len__(self) -> int:
         return len(self.doc_index)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(ids [n], table [k, M], entry_positions [k])`` of chunk i."""
+    def __getitem__(self, i: int) -> tuple[np.ndarray, ...]:
+        """``(ids [n], table [k, M], entry_positions [k])`` of chunk i, then ``removal_positions [k]`` and
+        ``hidden_versions [n]`` under lru and reset."""
         a, b = self.id_offsets[i], self.id_offsets[i + 1]
         c, d = self.entry_offsets[i], self.entry_offsets[i + 1]
-        return self.ids[a:b], self.table[c:d], self.entry_positions[c:d]
+        if self.removal_positions is None or self.hidden_versions is None:
+            return self.ids[a:b], self.table[c:d], self.entry_positions[c:d]
+        return (
+            self.ids[a:b],
+            self.table[c:d],
+            self.entry_positions[c:d],
+            self.removal_positions[c:d],
+            self.hidden_versions[a:b],
+        )
 
     @property
     def num_codes(self) -> int:
@@ -211,6 +232,10 @@ class ChunkArrays:
             lengths = np.concatenate([np.diff(getattr(p, key)) for p in parts])
             return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
 
+        def versioned(key: str) -> np.ndarray | None:
+            arrays = [getattr(p, key) for p in parts]
+            return None if any(a is None for a in arrays) else np.concatenate(arrays)
+
         return cls(
             ids=np.concatenate([p.ids for p in parts]),
             id_offsets=offsets("id_offsets"),
@@ -220,6 +245,8 @@ class ChunkArrays:
             doc_index=np.concatenate([p.doc_index for p in parts]),
             base_start=np.concatenate([p.base_start for p in parts]),
             base_stop=np.concatenate([p.base_stop for p in parts]),
+            removal_positions=versioned("removal_positions"),
+            hidden_versions=versioned("hidden_versions"),
         )
 
 
@@ -228,11 +255,15 @@ def chunk_documents(
 ) -> ChunkArrays:
     """Chunk each document (``chunking.chunk_document``) and pack the chunks into ``ChunkArrays``."""
     ids, tables, positions, doc_index, starts, stops = [], [], [], [], [], []
+    removals, hidden = [], []
     for d, doc in enumerate(base_ids):
         for chunk in chunk_document(np.asarray(doc, np.int64), codec, seq_len):
             ids.append(chunk.ids)
             tables.append(chunk.codebook.table)
             positions.append(chunk.entry_positions)
+            if chunk.removal_positions is not None and chunk.hidden_versions is not None:
+                removals.append(chunk.removal_positions)
+                hidden.append(chunk.hidden_versions)
             doc_index.append(first_doc_index + d)
             starts.append(chunk.base_start)
             stops.append(chunk.base_stop)
@@ -253,13 +284,15 @@ def chunk_documents(
         doc_index=np.asarray(doc_index, np.int64),
         base_start=np.asarray(starts, np.int64),
         base_stop=np.asarray(stops, np.int64),
+        removal_positions=None if codec.config.codebook_policy == "freeze" else cat(removals),
+        hidden_versions=None if codec.config.codebook_policy == "freeze" else cat(hidden),
     )
 
 
 def _save_npz_atomic(path: Path, arrays: ChunkArrays) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
     os.close(fd)
-    np.savez(tmp, **asdict(arrays))
+    np.savez(tmp, **{k: a for k, a in asdict(arrays).items() if a is not None})
     os.replace(tmp, path)
 
 

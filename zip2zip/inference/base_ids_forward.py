@@ -25,7 +25,7 @@ class BaseIdsOutput(Zip2ZipOutput):
     """What ``model(input_ids=..., labels=...)`` returns for base ids: ``loss`` in nats per scored base
     token (None without labels); ``logits`` ``[B, L, V + C]`` over each row's codes (every code but the
     last is an input), right-padded; under ``lru`` and ``reset`` ``[B, L, V + N]``, one column per entry
-    version (``inference.versions``)."""
+    version (``codec.versions``)."""
 
     loss_per_code: torch.Tensor | None = None  # nats per scored code
     codes: list[list[int]] = field(default_factory=list)  # each row's compressed ids, prompt included

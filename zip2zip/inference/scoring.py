@@ -11,7 +11,7 @@ output except for the rare "same-step" code, which the head never offers. The sc
 log-probability of this code sequence, a lower bound on the text's probability summed over all
 parses; it is what the paper reports. Under ``lru`` the parse skips the id generation hides (the victim's,
 which the decoder would read as the entry due next), and under ``lru`` and ``reset`` the pass runs over entry
-versions (``inference.versions``), so each position sees the entries live there. With compression off (C = 0) codes are base ids and the score
+versions (``codec.versions``), so each position sees the entries live there. With compression off (C = 0) codes are base ids and the score
 is the plain causal-LM log-likelihood.
 """
 
@@ -25,7 +25,7 @@ import torch
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.codec.lzw_codec import NO_POSITION
-from zip2zip.inference.versions import NO_VERSION, VersionedCodes, replay_versions
+from zip2zip.codec.versions import NO_VERSION, VersionedCodes, replay_versions, version_column_ids
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 
@@ -43,8 +43,7 @@ class SegmentedCodes:
         """The codes as the model's columns: hypertoken ids name slots under ``freeze``, versions otherwise."""
         if self.versions is None:
             return self.codes
-        v = self.stream.config.initial_vocab_size
-        return [c if c < v else v + r for c, r in zip(self.codes, self.versions.read_versions, strict=True)]
+        return version_column_ids(self.codes, self.versions, self.stream.config.initial_vocab_size)
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def version_mask_from_intervals(
     targets: torch.Tensor | None = None,
     initial_vocab_size: int | None = None,
 ) -> torch.Tensor:
-    """``slot_mask_from_positions`` for entry versions (``lru``, ``reset``; see ``inference.versions``):
+    """``slot_mask_from_positions`` for entry versions (``lru``, ``reset``; see ``codec.versions``):
     ``[B, N]`` intervals and ``[B, T]`` hidden versions -> ``[B, T, N]``.
 
     Version r is offered at position t iff ``entry_positions[r] <= t < removal_positions[r]`` and it is not

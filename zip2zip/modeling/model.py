@@ -564,7 +564,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
                 with ``IGNORE_INDEX`` or attention 0 are not scored. Hypertoken targets that are LZW
                 "same-step" codes get their column opened (see ``slot_mask_from_positions``).
             removal_positions: ``[B, N]``, for ``lru`` and ``reset`` (required there): the table's rows are then
-                entry versions (``zip2zip.inference.versions``), each offered from ``entry_positions`` up to
+                entry versions (``zip2zip.codec.versions``), each offered from ``entry_positions`` up to
                 ``removal_positions`` (excluded), ids and labels name versions (``V + r``, r < N, maybe > C) and
                 the logits are ``[B, T, V + N]``.
             hidden_versions: ``[B, T]`` with ``removal_positions``: the version not offered at each position
@@ -574,9 +574,7 @@ class Zip2ZipPreTrainedModel(nn.Module):
         comp = self.compression
         is_versioned = removal_positions is not None
         if is_versioned and (entry_positions is None or hidden_versions is None):
-            raise ValueError(
-                "removal_positions need entry_positions and hidden_versions (inference.versions)"
-            )
+            raise ValueError("removal_positions need entry_positions and hidden_versions (codec.versions)")
         if not is_versioned:
             check_parallel_policy(comp)
         num_columns = codebook_table.shape[1] if is_versioned else comp.max_codebook_size
@@ -637,8 +635,8 @@ def check_parallel_policy(comp: CompressionConfig) -> None:
     if comp.codebook_policy != "freeze":
         raise ValueError(
             f"codebook_policy={comp.codebook_policy!r}: a codebook table of slots serves 'freeze' only; pass "
-            "entry versions (removal_positions, hidden_versions: zip2zip.inference.versions), or load the model "
-            "with codebook_policy='freeze' (training takes 'freeze' only so far)"
+            "entry versions (removal_positions, hidden_versions: zip2zip.codec.versions; training chunks made "
+            "under that policy carry them), or load the model with codebook_policy='freeze'"
         )
 
 

@@ -5,9 +5,12 @@ hypertoken slots) of LZW-compressed chunks, where position t's softmax offers on
 exist after reading codes 0..t (``entry_positions <= t``; what generation will see, unlike the upstream
 code which offers the whole final codebook everywhere). A target that is the LZW same-step code (its entry
 completes on reading that very code) gets its column opened so it is never a -inf target
-(``lm_head.slot_mask_from_positions``). Plus ``reconstruction_weight`` (lambda, 0.1 in the paper) times the
-cross-entropy of a small decoder rebuilding each entry's member base ids from its input-side hyper
-embedding (``reconstruction.py``), padding ignored.
+(``lm_head.slot_mask_from_positions``). Under ``lru`` and ``reset`` the chunks list entry versions
+(``data.chunking``): each version is its own column, offered from its creation up to its removal (the
+model's pass over versions, as in scoring), so position t sees exactly the entries live there. Plus
+``reconstruction_weight`` (lambda, 0.1 in the paper) times the cross-entropy of a small decoder rebuilding
+each entry's (each version's) member base ids from its input-side hyper embedding (``reconstruction.py``),
+padding ignored.
 
 What is logged, from summed numerators and denominators (so micro-batches aggregate exactly):
 ``lm_loss`` (nats per scored code), ``base_loss`` / ``hypertoken_loss`` (the same split by target kind),
@@ -32,7 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from zip2zip.codec.lzw_codec import NO_POSITION
-from zip2zip.modeling.lm_head import slot_mask_from_positions
+from zip2zip.codec.versions import NO_VERSION
+from zip2zip.modeling.lm_head import slot_mask_from_positions, version_mask_from_intervals
 from zip2zip.modeling.model import IGNORE_INDEX, Zip2ZipPreTrainedModel, check_parallel_policy
 from zip2zip.modeling.reconstruction import (
     ReconstructionDecoder,
@@ -72,18 +76,25 @@ class Scheduler(Protocol):
 
 @dataclass
 class TrainBatch:
-    """One right-padded micro-batch of compressed chunks (row b has its own codebook)."""
+    """One right-padded micro-batch of compressed chunks (row b has its own codebook; under ``lru`` and
+    ``reset`` its entry versions, with the two version tensors set)."""
 
     input_ids: torch.Tensor  # [B, T] compressed ids, pad-filled
     attention_mask: torch.Tensor  # [B, T] 1 = real code
     codebook_table: torch.Tensor  # [B, S, M] entry members, pad-filled
     entry_positions: torch.Tensor  # [B, S] code index completing each entry; NO_POSITION where empty
+    removal_positions: torch.Tensor | None = None  # [B, S] code index removing each version
+    hidden_versions: torch.Tensor | None = None  # [B, T] version hidden after each code; NO_VERSION if none
 
     def to(self, device: torch.device | str) -> TrainBatch:
         return TrainBatch(*(t.to(device) for t in self.as_tuple()))
 
-    def as_tuple(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        return (self.input_ids, self.attention_mask, self.codebook_table, self.entry_positions)
+    def as_tuple(self) -> tuple[torch.Tensor, ...]:
+        """The module's positional arguments: the version tensors only when set."""
+        head = (self.input_ids, self.attention_mask, self.codebook_table, self.entry_positions)
+        if self.removal_positions is None or self.hidden_versions is None:
+            return head
+        return (*head, self.removal_positions, self.hidden_versions)
 
     @property
     def num_codes(self) -> int:
@@ -91,26 +102,34 @@ class TrainBatch:
 
 
 def collate_chunks(
-    chunks: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], *, pad_token_id: int, max_subtokens: int
+    chunks: Sequence[tuple[np.ndarray, ...]], *, pad_token_id: int, max_subtokens: int
 ) -> TrainBatch:
-    """``(ids [n], table [k, M], entry_positions [k])`` per chunk -> a right-padded ``TrainBatch``."""
+    """``(ids [n], table [k, M], entry_positions [k])`` per chunk (then ``removal_positions [k]`` and
+    ``hidden_versions [n]`` under lru and reset: ``ChunkArrays``) -> a right-padded ``TrainBatch``."""
     if not chunks:
         raise ValueError("cannot collate an empty list of chunks")
     b = len(chunks)
-    t = max(len(ids) for ids, _, _ in chunks)
-    s = max(len(table) for _, table, _ in chunks)
+    t = max(len(chunk[0]) for chunk in chunks)
+    s = max(len(chunk[1]) for chunk in chunks)
     ids = torch.full((b, t), pad_token_id, dtype=torch.long)
     mask = torch.zeros((b, t), dtype=torch.long)
     table = torch.full((b, s, max_subtokens), pad_token_id, dtype=torch.long)
     positions = torch.full((b, s), NO_POSITION, dtype=torch.long)
-    for row, (chunk_ids, chunk_table, chunk_positions) in enumerate(chunks):
+    for row, (chunk_ids, chunk_table, chunk_positions, *_) in enumerate(chunks):
         n, k = len(chunk_ids), len(chunk_table)
         ids[row, :n] = torch.tensor(np.asarray(chunk_ids, dtype=np.int64))
         mask[row, :n] = 1
         if k:
             table[row, :k] = torch.tensor(np.asarray(chunk_table, dtype=np.int64).reshape(k, max_subtokens))
             positions[row, :k] = torch.tensor(np.asarray(chunk_positions, dtype=np.int64))
-    return TrainBatch(ids, mask, table, positions)
+    if len(chunks[0]) == 3:
+        return TrainBatch(ids, mask, table, positions)
+    removed = torch.full((b, s), NO_POSITION, dtype=torch.long)
+    hidden = torch.full((b, t), NO_VERSION, dtype=torch.long)
+    for row, (chunk_ids, chunk_table, _, chunk_removed, chunk_hidden) in enumerate(chunks):
+        removed[row, : len(chunk_table)] = torch.tensor(np.asarray(chunk_removed, dtype=np.int64))
+        hidden[row, : len(chunk_ids)] = torch.tensor(np.asarray(chunk_hidden, dtype=np.int64))
+    return TrainBatch(ids, mask, table, positions, removed, hidden)
 
 
 def next_code_targets(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -150,10 +169,13 @@ class Zip2ZipTrainingModule(nn.Module):
         attention_mask: torch.Tensor,
         codebook_table: torch.Tensor,
         entry_positions: torch.Tensor,
+        removal_positions: torch.Tensor | None = None,
+        hidden_versions: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         model = self.model
         comp = model.compression
-        check_parallel_policy(comp)
+        if removal_positions is None:
+            check_parallel_policy(comp)
         v = comp.initial_vocab_size
         targets = next_code_targets(input_ids, attention_mask)  # [B, T]
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
@@ -161,10 +183,18 @@ class Zip2ZipTrainingModule(nn.Module):
         hidden = model.run_decoder(
             model.embed(input_ids, hyper_in), attention_mask=attention_mask, position_ids=position_ids
         )
-        slot_mask = slot_mask_from_positions(
-            entry_positions, input_ids.shape[1], targets=targets, initial_vocab_size=v
-        )  # [B, T, S]
-        logits = model.logits(hidden, hyper_out, slot_mask)  # [B, T, V + C]
+        if removal_positions is None or hidden_versions is None:
+            slot_mask = slot_mask_from_positions(
+                entry_positions, input_ids.shape[1], targets=targets, initial_vocab_size=v
+            )  # [B, T, S]
+            logits = model.logits(hidden, hyper_out, slot_mask)  # [B, T, V + C]
+        else:
+            slot_mask = version_mask_from_intervals(
+                entry_positions, removal_positions, hidden_versions, targets=targets, initial_vocab_size=v
+            )  # [B, T, N]
+            logits = model.logits(
+                hidden, hyper_out, slot_mask, num_hyper_columns=codebook_table.shape[1]
+            )  # [B, T, V + N]
         nll = F.cross_entropy(
             logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="none"
         ).view_as(targets)  # [B, T]

@@ -7,7 +7,8 @@ generation does, gives for every code the version it read (the entry its id name
 reads the version that very code creates; a code may read a version that its own re-parse then drops) and, after
 every code, the version the head must hide (under ``lru`` with a full codebook, the victim's id would name the
 entry due next, so generation does not offer it). Under ``freeze`` versions are the codebook's entries, never
-removed, and nothing is hidden. This module replays and indexes; the model turns versions into columns.
+removed, and nothing is hidden. This module replays and indexes; the model turns versions into columns. Scoring and
+training (on their chunks) read versions from here, so both see the stream as generation does.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def replay_versions(codes: Sequence[int], config: CompressionConfig) -> Versione
         out.read_versions.append(read)
         out.hidden_versions.append(_hidden_version(stream, slot_version, v))
     return out
+
+
+def version_column_ids(codes: Sequence[int], versions: VersionedCodes, initial_vocab_size: int) -> list[int]:
+    """``codes`` as the columns of a pass over versions: a base id stays, a hypertoken id becomes V + the version it
+    read. Example (V=10): codes [1, 10, 10] reading versions 0 and 2 -> [1, 10, 12]."""
+    v = initial_vocab_size
+    return [c if c < v else v + r for c, r in zip(codes, versions.read_versions, strict=True)]
 
 
 def _hidden_version(stream: LZWStream, slot_version: dict[int, int], v: int) -> int:
