@@ -313,6 +313,12 @@ def downstream(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def diagnose(session: nox.Session) -> None:
+    """Where zip2zip's loss goes: its code NLL = first + rest beside the control's, per corpus -> results/diagnose/ (printed)."""
+    _run_benchmark(session, "diagnose")
+
+
+@nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Embedded default: zip2zip SmolLM2-135M + no-compression control, same recipe, side by side (1 core each) -> checkpoints/ (time: README, Run times)."""
     _train_side_by_side(
@@ -322,7 +328,7 @@ def train(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def train_distill(session: nox.Session) -> None:
-    """Issue 31's experiment: zip2zip SmolLM2-135M with and without distillation, same steps, seed and data, side by side (1 core each, ~1 h) -> checkpoints/."""
+    """Distillation experiment: zip2zip SmolLM2-135M with and without distilling the base model, same steps, seed and data, side by side (1 core each) -> checkpoints/smollm2-cpu{,-distill}/."""
     _train_side_by_side(session, [["--preset", "smollm2-cpu"], ["--preset", "smollm2-cpu-distill"]])
 
 
