@@ -15,8 +15,8 @@ one tree level per base id of the next code, read from LZW's greedy longest-matc
   group ``P + x`` the probability ``p_T(x | text up to P)`` and ``P`` alone the rest (every ``x`` whose
   ``P + x`` is not live). The student's group mass is the sum of its joint softmax over the live codes
   starting with ``P + x``, normalised over the codes starting with ``P``. The term is the KL between the
-  two, summed over the levels whose node ``P`` is a live code. By the chain rule this is the code-level KL
-  along the true path.
+  two, summed over the levels whose node ``P`` is a live code: the chain rule's split of the code-level
+  KL, with its expectation over the teacher's groups replaced by the group the text took (weight 1).
 
 What is approximated: the split inside a group ``P + x`` for an ``x`` other than the true next token (e.g.
 ``(t, x)`` against ``(t, x, y)``) needs the teacher's forward over text that was not written, so it is not
