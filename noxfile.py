@@ -313,12 +313,31 @@ def downstream(session: nox.Session) -> None:
 
 
 @nox.session(venv_backend="none")
+def diagnose(session: nox.Session) -> None:
+    """Where zip2zip's loss goes: its code NLL = first + rest beside the control's, per corpus -> results/diagnose/ (printed)."""
+    _run_benchmark(session, "diagnose")
+
+
+@nox.session(venv_backend="none")
 def train(session: nox.Session) -> None:
     """Embedded default: zip2zip SmolLM2-135M + no-compression control, same recipe, side by side (1 core each) -> checkpoints/ (time: README, Run times)."""
+    _train_side_by_side(
+        session, [["--preset", "smollm2-cpu"], ["--preset", "smollm2-cpu", "--no-compression"]]
+    )
+
+
+@nox.session(venv_backend="none")
+def train_distill(session: nox.Session) -> None:
+    """Distillation experiment: zip2zip SmolLM2-135M with and without distilling the base model, same steps, seed and data, side by side (1 core each) -> checkpoints/smollm2-cpu{,-distill}/."""
+    _train_side_by_side(session, [["--preset", "smollm2-cpu"], ["--preset", "smollm2-cpu-distill"]])
+
+
+def _train_side_by_side(session: nox.Session, runs: list[list[str]]) -> None:
+    """``python -m zip2zip.training`` once per flag list, all at once (each preset sets 1 thread), + posargs."""
     python = _shared_python(session)
     _print_versions(session, python)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    # convert the GGUF tokenizer once, so the two runs do not race on its cache
+    # convert the GGUF tokenizer once, so the runs do not race on its cache
     session.run(
         python,
         "-c",
@@ -326,8 +345,11 @@ def train(session: nox.Session) -> None:
         external=True,
         env=env,
     )
-    command = [python, "-m", "zip2zip.training", "--preset", "smollm2-cpu", "--no-progress", *session.posargs]
-    runs = [subprocess.Popen(command + extra, env=env) for extra in ([], ["--no-compression"])]
-    exit_codes = [run.wait() for run in runs]
+    command = [python, "-m", "zip2zip.training"]
+    processes = [
+        subprocess.Popen([*command, *flags[:2], "--no-progress", *session.posargs, *flags[2:]], env=env)
+        for flags in runs
+    ]
+    exit_codes = [process.wait() for process in processes]
     if any(exit_codes):
         session.error(f"training exited with {exit_codes}; see checkpoints/smollm2-cpu*/train_log.json")

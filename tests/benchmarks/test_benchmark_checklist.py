@@ -18,6 +18,12 @@ BENCHMARKS = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if not p.
 NO_RENDERER = {
     "codec": "codec speed: no paper table, the summary is printed",
     "decode_step": "per-step model overhead: no paper table, the summary is printed",
+    "diagnose": "a training diagnostic: no paper table, the summary is printed",
+}
+# Benchmarks without a regression preset, and why.
+NO_REGRESSION = {
+    "diagnose": "reads the committed checkpoints, not a paper number; its sums are tested against the training "
+    "loss and a plain forward pass (tests/training/test_diagnosis.py)",
 }
 
 
@@ -43,6 +49,9 @@ def test_a_benchmark_has_its_nox_session(name: str) -> None:
 
 @pytest.mark.parametrize("name", BENCHMARKS)
 def test_a_benchmark_has_its_regression_preset_and_baseline(name: str) -> None:
+    if name in NO_REGRESSION:
+        assert name not in PRESETS
+        return
     assert name in PRESETS, f"add a preset for {name} to benchmarks/regression/presets.py"
     assert (ROOT / "results" / "regression" / f"{name}.json").is_file(), (
         f"no baseline for {name}: nox -s regression -- --update-baselines, then commit it"

@@ -21,6 +21,7 @@ from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.modeling.reconstruction import ReconstructionDecoder
 from zip2zip.training.config import GroupRecipe, TrainConfig
+from zip2zip.training.distillation import DistillationWeights
 from zip2zip.training.loss import Zip2ZipTrainingModule
 from zip2zip.training.state import lr_factor
 
@@ -67,6 +68,10 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
         decoder,
         reconstruction_weight=config.reconstruction_weight if decoder is not None else 0.0,
         max_reconstruction_entries=config.max_reconstruction_entries,
+        # the control has no codes to distil into: it is the teacher's own vocabulary (like lambda, ignored)
+        distillation=DistillationWeights(config.distill_first_token_weight, config.distill_split_weight)
+        if config.use_compression
+        else None,
     )
 
 

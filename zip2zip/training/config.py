@@ -21,6 +21,8 @@ Presets (``TrainConfig.from_name``):
   (10 warm-up steps, floor 50%), encoders 2e-4 (20 warm-up steps, floor 10%), decoder 1e-3, each group
   clipped alone at norm 1, held-out learning curve every 25 steps. One thread per run: zip2zip and the
   control side by side on 2 cores in about an hour (``nox -s train``).
+* ``smollm2-cpu-distill``: ``smollm2-cpu`` plus distillation from the base model (first-token and split
+  KL at weight 1 each, ``distillation.py``); against ``smollm2-cpu`` side by side: ``nox -s train_distill``.
 * ``smoke``: a tiny random Llama over UTF-8 bytes on the offline code corpus; seconds.
 
 Values the paper does not state (warm-up lengths, per-group LRs and floors, weight decay, LoRA dropout,
@@ -128,6 +130,13 @@ class TrainConfig(DataConfig):
     max_reconstruction_entries: int = option(
         256, "most codebook entries per micro-batch in the reconstruction loss"
     )
+    distill_first_token_weight: float = option(
+        0.0,
+        "weight of KL(base model's next token || first-token marginal) (training/distillation.py); 0 = off",
+    )
+    distill_split_weight: float = option(
+        0.0, "weight of the split KL among codes sharing the true first token (distillation.py); 0 = off"
+    )
     # loop
     eval_every: int = option(40, "steps between validations on held-out chunks")
     num_eval_chunks: int = option(32, "held-out chunks per validation")
@@ -167,7 +176,12 @@ class TrainConfig(DataConfig):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value} must be >= 1")
-        for name in ("weight_decay", "reconstruction_weight"):
+        for name in (
+            "weight_decay",
+            "reconstruction_weight",
+            "distill_first_token_weight",
+            "distill_split_weight",
+        ):
             if not getattr(self, name) >= 0:  # NaN fails too
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
         if not 0 <= self.lora_dropout < 1:
@@ -371,6 +385,16 @@ PRESETS: dict[str, tuple[str, TrainConfig]] = {
         ),
     ),
 }
+
+PRESETS["smollm2-cpu-distill"] = (
+    "smollm2-cpu + distillation from the base model (LoRA off): first-token and split KL, weight 1 each",
+    dataclasses.replace(
+        PRESETS["smollm2-cpu"][1],
+        preset="smollm2-cpu-distill",
+        distill_first_token_weight=1.0,
+        distill_split_weight=1.0,
+    ),
+)
 
 # what ``at_smoke_size`` takes from the smoke preset: model, data and budget; everything else is recipe
 _SIZE_FIELDS = (

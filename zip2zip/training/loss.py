@@ -44,6 +44,13 @@ from zip2zip.modeling.reconstruction import (
     select_entries,
     slot_blind_accuracy,
 )
+from zip2zip.training.distillation import (
+    DISTILLATION_SUMS,
+    DistillationWeights,
+    distillation_sums,
+    summarize_distillation,
+    weighted_distillation,
+)
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -152,6 +159,7 @@ class Zip2ZipTrainingModule(nn.Module):
         *,
         reconstruction_weight: float,
         max_reconstruction_entries: int | None = 256,
+        distillation: DistillationWeights | None = None,
     ) -> None:
         super().__init__()
         if reconstruction_weight < 0:
@@ -162,6 +170,7 @@ class Zip2ZipTrainingModule(nn.Module):
         self.decoder = decoder
         self.reconstruction_weight = reconstruction_weight
         self.max_reconstruction_entries = max_reconstruction_entries
+        self.distillation = distillation if distillation is not None and distillation.is_active else None
 
     def forward(
         self,
@@ -213,6 +222,21 @@ class Zip2ZipTrainingModule(nn.Module):
             "num_target_base_ids": _target_base_ids(targets, codebook_table, v, comp.pad_token_id),
         }
         loss = lm_loss
+        if self.distillation is not None:  # teacher = this model without LoRA (distillation.py)
+            distill_loss, distill_stats = weighted_distillation(
+                self.distillation,
+                distillation_sums(
+                    model,
+                    logits,
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    codebook_table=codebook_table,
+                    slot_mask=slot_mask,
+                    scored=scored,
+                ),
+            )
+            loss = loss + distill_loss
+            stats.update(distill_stats)
         recon = self._reconstruction(codebook_table, hyper_in)
         if recon is not None:
             recon_nll_sum, correct, count = recon
@@ -304,9 +328,11 @@ class StepStats:
     num_base_tokens: int
     sums: dict[str, float]
     grad_norms: dict[str, float] = field(default_factory=dict)  # group name -> pre-clip norm (train only)
+    distillation: dict[str, float | None] = field(default_factory=dict)  # term -> mean (distilling runs only)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("sums", "grad_norms")}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("sums", "grad_norms", "distillation")}
+        out.update(self.distillation)
         if self.grad_norms:
             out["grad_norms"] = dict(self.grad_norms)
         return out
@@ -321,8 +347,11 @@ def summarize(sums: dict[str, float], *, reconstruction_weight: float, num_codes
     lm = ratio("lm_nll_sum", "num_targets")
     recon = ratio("recon_nll_sum", "num_recon_members")
     lm_value = lm if lm is not None else float("nan")
+    distillation = summarize_distillation(sums)
     return StepStats(
-        loss=lm_value + reconstruction_weight * (recon or 0.0),
+        loss=lm_value
+        + reconstruction_weight * (recon or 0.0)
+        + (distillation.get("distillation_loss") or 0.0),
         lm_loss=lm_value,
         base_loss=ratio("base_nll_sum", "num_base_targets"),
         hypertoken_loss=ratio("hyper_nll_sum", "num_hyper_targets"),
@@ -332,11 +361,13 @@ def summarize(sums: dict[str, float], *, reconstruction_weight: float, num_codes
         num_codes=num_codes,
         num_base_tokens=int(sums["num_target_base_ids"]),
         sums=sums,
+        distillation=distillation,
     )
 
 
 def _accumulate(total: dict[str, float], out: dict[str, torch.Tensor]) -> None:
-    for key in _SUMS:
+    distilling = "num_distill_positions" in out
+    for key in _SUMS + (DISTILLATION_SUMS if distilling else ()):
         total[key] = total.get(key, 0.0) + float(out[key])
 
 
