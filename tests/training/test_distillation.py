@@ -13,6 +13,7 @@ from tests._model_factories import PAD, VOCAB, compression, repetitive_ids, tiny
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.modeling.lora import build_lora_config
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
+from zip2zip.training.config import TrainConfig
 from zip2zip.training.distillation import (
     DistillationWeights,
     _level_kl,
@@ -219,3 +220,10 @@ def test_distillation_gradients_reach_the_student_and_are_logged() -> None:
 def test_negative_weights_are_refused() -> None:
     with pytest.raises(ValueError, match="must be >= 0"):
         DistillationWeights(-1.0, 0.0)
+
+
+def test_distillation_under_another_codebook_policy_is_refused() -> None:
+    TrainConfig(distill_first_token_weight=1.0)  # freeze: accepted
+    TrainConfig(codebook_policy="lru")  # no distillation: accepted
+    with pytest.raises(ValueError, match="'lru' with distillation"):
+        TrainConfig(codebook_policy="lru", distill_split_weight=1.0)

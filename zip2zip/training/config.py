@@ -184,6 +184,12 @@ class TrainConfig(DataConfig):
         ):
             if not getattr(self, name) >= 0:  # NaN fails too
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
+        distilling = self.distill_first_token_weight > 0 or self.distill_split_weight > 0
+        if distilling and self.codebook_policy != "freeze":
+            raise ValueError(
+                f"codebook_policy={self.codebook_policy!r} with distillation: the distillation terms follow "
+                "the 'freeze' codebook only so far (training/distillation.py); set both distill weights to 0"
+            )
         if not 0 <= self.lora_dropout < 1:
             raise ValueError(
                 f"lora_dropout={self.lora_dropout} must be in [0, 1) (a probability, 1 drops all)"
