@@ -26,12 +26,15 @@ def _ratio(zip_s: list[float], base_s: list[float]) -> dict[str, Any]:
 def cell_rows(
     config: CellSettings, model_name: str, b: int, wrappers: dict[Variant, Zip2ZipPreTrainedModel], cell: Cell
 ) -> list:
-    """The base model's rows, then each zip2zip variant's (keyed by its codebook size and encoder width)."""
+    """The base model's rows, then each zip2zip variant's (keyed by its codebook size and encoder width, and a
+    policy variant's also by its ``codebook_policy``)."""
     key = {"model": model_name, "batch_size": b}
     rows = _base_rows(config, key, b, cell)
     for c, model in wrappers.items():
         width = model.config.hyper_encoder.resolved_width(model.config.hidden_size)
         zkey = {**key, "method": "zip2zip", "max_codebook_size": c[0], "hyper_encoder_width": width}
+        if c[2] is not None:
+            zkey["codebook_policy"] = c[2]
         rows += _zip2zip_rows(config, zkey, b, c, cell)
     return rows
 
@@ -118,10 +121,31 @@ def _zip2zip_rows(config: CellSettings, zkey: dict[str, Any], b: int, c: Variant
                         f"profile_{k}_ms_per_step": metric(1e3 * v / steps, "ms", num_samples=steps)
                         for k, v in cell.profile_s[(c, mode)].items()
                     },
+                    **(_policy_metrics(b, steps, mode, counts) if c[2] is not None else {}),
                 },
             }
         )
     return rows
+
+
+def _policy_metrics(b: int, steps: int, mode: str, counts: dict[str, int]) -> dict[str, Any]:
+    """What a policy variant's codebook did and cost per step: entries removed (evicted or cleared), encoder
+    passes and entries encoded, the head's mean hypertoken columns, and in forced mode the compression the
+    stream kept (base ids per decoded id). Only policy variants report them, so that the main variants' rows
+    keep the metrics their committed results and regression baselines have."""
+    out = {
+        "num_entries_removed": metric(counts["num_entries_removed"], "entries", num_samples=b * steps),
+        "num_encoder_calls": metric(counts["num_encoder_calls"], "calls", num_samples=steps),
+        "num_entries_encoded": metric(counts["num_entries_encoded"], "entries", num_samples=b * steps),
+        "num_entries_in_head_per_step": metric(
+            counts["num_head_slots"] / steps, "entries", num_samples=steps
+        ),
+    }
+    if mode == "forced":
+        out["decoded_compression_ratio"] = metric(
+            counts["num_base_tokens_decoded"] / (b * steps), "base ids per decoded id", num_samples=b * steps
+        )
+    return out
 
 
 def cell_line(rows: list[dict[str, Any]]) -> str:
