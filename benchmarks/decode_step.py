@@ -110,7 +110,7 @@ class Config:
     # each keeps. The main variants (codebook_sizes, narrow_encoder_width) run the paper's freeze.
     policy_variants: tuple[str, ...] = option(
         (),
-        "extra variants policy:C at full width, e.g. lru:256 (policies: freeze, reset, lru)",
+        f"extra variants policy:C at full width, e.g. lru:256 (policies: {', '.join(CODEBOOK_POLICIES)})",
         parse=_policy_variant,
     )
     prompt_base_tokens: int = option(512, "base ids of every prompt row")
