@@ -1,7 +1,7 @@
 """The inputs and timed rounds of one (model, batch size) cell of ``benchmarks/decode_step.py``: the prompt rows
 (CPython standard-library source), their compressed forms per zip2zip variant, and the interleaved timed rounds
 of the base model and every variant. It exists so that the script shows what is measured and this module how;
-the rows built from the timings are ``_decode_step_rows``."""
+the rows built from the timings (and the printed summary) are ``_decode_step_rows``."""
 
 from __future__ import annotations
 

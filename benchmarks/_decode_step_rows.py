@@ -1,13 +1,14 @@
 """The rows of one (model, batch size) cell of ``benchmarks/decode_step.py``, from its raw timings: per method a
 prefill row and a decode row per decode mode; zip2zip's hold their time ratios to the base model of the same
-round and the per-step profile. Units: milliseconds; rates per second. Also the cell's line in the live view."""
+round and the per-step profile. Units: milliseconds; rates per second. Also the cell's line in the live view
+and the summary printed at the end."""
 
 from __future__ import annotations
 
 import statistics
 from typing import Any
 
-from zip2zip.evaluation.results import metric
+from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import median_metric
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
@@ -166,3 +167,38 @@ def cell_line(rows: list[dict[str, Any]]) -> str:
     )
     first = rows[0]
     return f"{first['model']}, batch {first['batch_size']}: zip2zip/base time: {spans}; rounds: {ratio['num_samples']}"
+
+
+def summary_lines(result: BenchmarkResult) -> list[str]:
+    """The printed summary: per zip2zip decode row, its ratios to the base model and step times."""
+    lines = [
+        "model    B  C     enc.w policy mode    prefill ratio  step ratio  step ms (base -> zip2zip)  encoder ms/step"
+    ]
+    base_ms = {
+        (r["model"], r["batch_size"], r["decode_mode"]): r["metrics"]["decode_step_ms"]["value"]
+        for r in result.rows
+        if r["method"] == "base" and r["phase"] == "decode"
+    }
+    prefill = {
+        (
+            r["model"],
+            r["batch_size"],
+            r["max_codebook_size"],
+            r["hyper_encoder_width"],
+            r.get("codebook_policy"),
+        ): r["metrics"]["prefill_time_ratio_vs_base"]["value"]
+        for r in result.rows
+        if r["method"] == "zip2zip" and r["phase"] == "prefill"
+    }
+    for r in result.rows:
+        if r["method"] == "zip2zip" and r["phase"] == "decode":
+            m, b, c, mode = r["model"], r["batch_size"], r["max_codebook_size"], r["decode_mode"]
+            w, policy = r["hyper_encoder_width"], r.get("codebook_policy")
+            metrics = r["metrics"]
+            encoder = metrics.get("profile_encoder_ms_per_step", {}).get("value", float("nan"))
+            lines.append(
+                f"{m:8} {b:<2} {c:<5} {w:<5} {policy or 'freeze':6} {mode:7} {prefill[(m, b, c, w, policy)]:13.3f}  "
+                f"{metrics['decode_step_time_ratio_vs_base']['value']:10.3f}  "
+                f"{base_ms[(m, b, mode)]:7.1f} -> {metrics['decode_step_ms']['value']:7.1f}        {encoder:6.2f}"
+            )
+    return lines

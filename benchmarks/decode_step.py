@@ -43,7 +43,7 @@ from transformers import PreTrainedModel
 
 from benchmarks._cli import check_at_least, new_command_line, parse_args, print_summary, recorded_command
 from benchmarks._decode_step_cell import PROMPT_FILES, Variant, measure_cell, prepare_cell, prompt_texts
-from benchmarks._decode_step_rows import cell_line, cell_rows
+from benchmarks._decode_step_rows import cell_line, cell_rows, summary_lines
 from benchmarks._progress import CellProgress
 from benchmarks._result_file import ResultFile
 from benchmarks._rounds import Rounds
@@ -256,40 +256,6 @@ def run(config: Config) -> BenchmarkResult:
     )
 
 
-def _summary(result: BenchmarkResult) -> list[str]:
-    lines = [
-        "model    B  C     enc.w policy mode    prefill ratio  step ratio  step ms (base -> zip2zip)  encoder ms/step"
-    ]
-    base_ms = {
-        (r["model"], r["batch_size"], r["decode_mode"]): r["metrics"]["decode_step_ms"]["value"]
-        for r in result.rows
-        if r["method"] == "base" and r["phase"] == "decode"
-    }
-    prefill = {
-        (
-            r["model"],
-            r["batch_size"],
-            r["max_codebook_size"],
-            r["hyper_encoder_width"],
-            r.get("codebook_policy"),
-        ): r["metrics"]["prefill_time_ratio_vs_base"]["value"]
-        for r in result.rows
-        if r["method"] == "zip2zip" and r["phase"] == "prefill"
-    }
-    for r in result.rows:
-        if r["method"] == "zip2zip" and r["phase"] == "decode":
-            m, b, c, mode = r["model"], r["batch_size"], r["max_codebook_size"], r["decode_mode"]
-            w, policy = r["hyper_encoder_width"], r.get("codebook_policy")
-            metrics = r["metrics"]
-            encoder = metrics.get("profile_encoder_ms_per_step", {}).get("value", float("nan"))
-            lines.append(
-                f"{m:8} {b:<2} {c:<5} {w:<5} {policy or 'freeze':6} {mode:7} {prefill[(m, b, c, w, policy)]:13.3f}  "
-                f"{metrics['decode_step_time_ratio_vs_base']['value']:10.3f}  "
-                f"{base_ms[(m, b, mode)]:7.1f} -> {metrics['decode_step_ms']['value']:7.1f}        {encoder:6.2f}"
-            )
-    return lines
-
-
 def main(argv: list[str] | None = None) -> None:
     command = new_command_line("decode_step", Config, (__doc__ or "").splitlines()[0])
     command.add_argument("--device", default="cpu", choices=["cpu"], help="CPU only (this benchmark's scope)")
@@ -302,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         result.status = "smoke"
     result.command = recorded_command("decode_step", parsed)
     results.write(result)
-    print_summary(result, _summary(result), results.out)
+    print_summary(result, summary_lines(result), results.out)
 
 
 if __name__ == "__main__":
