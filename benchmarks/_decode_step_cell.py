@@ -1,7 +1,7 @@
 """The inputs and timed rounds of one (model, batch size) cell of ``benchmarks/decode_step.py``: the prompt rows
 (CPython standard-library source), their compressed forms per zip2zip variant, and the interleaved timed rounds
 of the base model and every variant. It exists so that the script shows what is measured and this module how;
-the rows built from the timings are ``_decode_step_rows``."""
+the rows built from the timings (and the printed summary) are ``_decode_step_rows``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ PROMPT_FILES = (
     "heapq.py",
     "string.py",
 )
-Variant = tuple[int, int | None]  # (max_codebook_size C, hyper-encoder width; None = d)
+# (max_codebook_size C, hyper-encoder width (None = d), codebook policy of a policy variant (None = the main
+# variants' codec: freeze))
+Variant = tuple[int, int | None, str | None]
 
 
 class CellSettings(RoundSettings, Protocol):
@@ -121,9 +123,11 @@ def _zip2zip_decoder(
 def time_ratios(cell: Cell) -> dict[str, list[float]]:
     """zip2zip / base time of every variant, one per timed round: prefill (greedy rounds) and each mode's decode."""
     ratios = {}
-    for ((c, width), mode), timings in cell.zip2zip.items():
+    for ((c, width, policy), mode), timings in cell.zip2zip.items():
         pairs = list(zip(timings, cell.base[mode], strict=True))
-        variant = f"C={c}" + (f" width={width}" if width is not None else "")
+        variant = (
+            f"C={c}" + (f" width={width}" if width is not None else "") + (f" {policy}" if policy else "")
+        )
         if mode == "greedy":
             ratios[f"prefill {variant}"] = [z.prefill_s / b.prefill_s for z, b in pairs]
         ratios[f"decode {variant} {mode}"] = [z.decode_s / b.decode_s for z, b in pairs]
@@ -185,6 +189,10 @@ def _round(
                 "num_hypertokens_fed": decoder.num_hypertokens_fed,
                 "num_base_tokens_decoded": sum(len(ids) for ids in decoder.decoded_base_ids),
                 "num_entries_created": decoder.num_entries_created,
+                "num_entries_removed": decoder.num_entries_removed,
+                "num_encoder_calls": decoder.num_encoder_calls,
+                "num_entries_encoded": decoder.num_entries_encoded,
+                "num_head_slots": decoder.num_head_slots,
             }
         timings[mode] = (base_timing, zip_timings)
     return timings

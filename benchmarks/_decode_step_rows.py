@@ -1,13 +1,14 @@
 """The rows of one (model, batch size) cell of ``benchmarks/decode_step.py``, from its raw timings: per method a
 prefill row and a decode row per decode mode; zip2zip's hold their time ratios to the base model of the same
-round and the per-step profile. Units: milliseconds; rates per second. Also the cell's line in the live view."""
+round and the per-step profile. Units: milliseconds; rates per second. Also the cell's line in the live view
+and the summary printed at the end."""
 
 from __future__ import annotations
 
 import statistics
 from typing import Any
 
-from zip2zip.evaluation.results import metric
+from zip2zip.evaluation.results import BenchmarkResult, metric
 from zip2zip.evaluation.timing import median_metric
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
@@ -26,12 +27,15 @@ def _ratio(zip_s: list[float], base_s: list[float]) -> dict[str, Any]:
 def cell_rows(
     config: CellSettings, model_name: str, b: int, wrappers: dict[Variant, Zip2ZipPreTrainedModel], cell: Cell
 ) -> list:
-    """The base model's rows, then each zip2zip variant's (keyed by its codebook size and encoder width)."""
+    """The base model's rows, then each zip2zip variant's (keyed by its codebook size and encoder width, and a
+    policy variant's also by its ``codebook_policy``)."""
     key = {"model": model_name, "batch_size": b}
     rows = _base_rows(config, key, b, cell)
     for c, model in wrappers.items():
         width = model.config.hyper_encoder.resolved_width(model.config.hidden_size)
         zkey = {**key, "method": "zip2zip", "max_codebook_size": c[0], "hyper_encoder_width": width}
+        if c[2] is not None:
+            zkey["codebook_policy"] = c[2]
         rows += _zip2zip_rows(config, zkey, b, c, cell)
     return rows
 
@@ -118,10 +122,31 @@ def _zip2zip_rows(config: CellSettings, zkey: dict[str, Any], b: int, c: Variant
                         f"profile_{k}_ms_per_step": metric(1e3 * v / steps, "ms", num_samples=steps)
                         for k, v in cell.profile_s[(c, mode)].items()
                     },
+                    **(_policy_metrics(b, steps, mode, counts) if c[2] is not None else {}),
                 },
             }
         )
     return rows
+
+
+def _policy_metrics(b: int, steps: int, mode: str, counts: dict[str, int]) -> dict[str, Any]:
+    """What a policy variant's codebook did and cost per step: entries removed (evicted or cleared), encoder
+    passes and entries encoded, the head's mean hypertoken columns, and in forced mode the compression the
+    stream kept (base ids per decoded id). Only policy variants report them, so that the main variants' rows
+    keep the metrics their committed results and regression baselines have."""
+    out = {
+        "num_entries_removed": metric(counts["num_entries_removed"], "entries", num_samples=b * steps),
+        "num_encoder_calls": metric(counts["num_encoder_calls"], "calls", num_samples=steps),
+        "num_entries_encoded": metric(counts["num_entries_encoded"], "entries", num_samples=b * steps),
+        "num_entries_in_head_per_step": metric(
+            counts["num_head_slots"] / steps, "entries", num_samples=steps
+        ),
+    }
+    if mode == "forced":
+        out["decoded_compression_ratio"] = metric(
+            counts["num_base_tokens_decoded"] / (b * steps), "base ids per decoded id", num_samples=b * steps
+        )
+    return out
 
 
 def cell_line(rows: list[dict[str, Any]]) -> str:
@@ -142,3 +167,38 @@ def cell_line(rows: list[dict[str, Any]]) -> str:
     )
     first = rows[0]
     return f"{first['model']}, batch {first['batch_size']}: zip2zip/base time: {spans}; rounds: {ratio['num_samples']}"
+
+
+def summary_lines(result: BenchmarkResult) -> list[str]:
+    """The printed summary: per zip2zip decode row, its ratios to the base model and step times."""
+    lines = [
+        "model    B  C     enc.w policy mode    prefill ratio  step ratio  step ms (base -> zip2zip)  encoder ms/step"
+    ]
+    base_ms = {
+        (r["model"], r["batch_size"], r["decode_mode"]): r["metrics"]["decode_step_ms"]["value"]
+        for r in result.rows
+        if r["method"] == "base" and r["phase"] == "decode"
+    }
+    prefill = {
+        (
+            r["model"],
+            r["batch_size"],
+            r["max_codebook_size"],
+            r["hyper_encoder_width"],
+            r.get("codebook_policy"),
+        ): r["metrics"]["prefill_time_ratio_vs_base"]["value"]
+        for r in result.rows
+        if r["method"] == "zip2zip" and r["phase"] == "prefill"
+    }
+    for r in result.rows:
+        if r["method"] == "zip2zip" and r["phase"] == "decode":
+            m, b, c, mode = r["model"], r["batch_size"], r["max_codebook_size"], r["decode_mode"]
+            w, policy = r["hyper_encoder_width"], r.get("codebook_policy")
+            metrics = r["metrics"]
+            encoder = metrics.get("profile_encoder_ms_per_step", {}).get("value", float("nan"))
+            lines.append(
+                f"{m:8} {b:<2} {c:<5} {w:<5} {policy or 'freeze':6} {mode:7} {prefill[(m, b, c, w, policy)]:13.3f}  "
+                f"{metrics['decode_step_time_ratio_vs_base']['value']:10.3f}  "
+                f"{base_ms[(m, b, mode)]:7.1f} -> {metrics['decode_step_ms']['value']:7.1f}        {encoder:6.2f}"
+            )
+    return lines

@@ -14,6 +14,13 @@ id per row from the device per step, and use a ``DynamicCache``. Two decode mode
   stream to zip2zip), so entries are created at the natural-text rate, about one per row per step:
   the per-step cost of a trained model writing text like its prompt.
 
+Codebook policies: ``--policy-variants lru:256`` adds a full-width variant with C = 256 under ``lru`` (any
+``policy:C``), timed in the same rounds as the main variants (the paper's ``freeze``), e.g. beside C = 2048: a
+smaller head and cache per step against the compression each keeps. Its rows carry ``codebook_policy`` and
+what the policy did and cost while decoding: entries created and removed (evicted or cleared), encoder passes
+and entries encoded, the head's mean hypertoken columns per step, and in forced mode the base ids per decoded
+id. The main variants' rows keep the metrics of the committed results (add ``freeze:C`` for their counts).
+
 Ratios are per round (zip2zip / base of the same round), then the median; a cell runs as many rounds as every
 ratio's 95% interval needs to be within +-3% (capped per cell), or ``--num-repeats`` (``_rounds.py``). Prefill
 rows come from the greedy rounds. Where zip2zip's step time goes is measured in one extra instrumented zip2zip
@@ -36,11 +43,11 @@ from transformers import PreTrainedModel
 
 from benchmarks._cli import check_at_least, new_command_line, parse_args, print_summary, recorded_command
 from benchmarks._decode_step_cell import PROMPT_FILES, Variant, measure_cell, prepare_cell, prompt_texts
-from benchmarks._decode_step_rows import cell_line, cell_rows
+from benchmarks._decode_step_rows import cell_line, cell_rows, summary_lines
 from benchmarks._progress import CellProgress
 from benchmarks._result_file import ResultFile
 from benchmarks._rounds import Rounds
-from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.config import CODEBOOK_POLICIES, CompressionConfig
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.tokenizers import get_tokenizer
 from zip2zip.evaluation.results import BenchmarkResult
@@ -57,6 +64,20 @@ TOKENIZERS = ("smollm2", "bytes")
 def _width_or_off(text: str) -> int | None:
     """``--narrow-encoder-width``: a width, or 0 for "no extra variant" (the Config's None)."""
     return int(text) or None
+
+
+def _policy_variant(text: str) -> str:
+    """``--policy-variants`` item ``policy:C``, e.g. ``lru:256``; returned as given once checked."""
+    policy, _, size = text.partition(":")
+    check_name(policy, CODEBOOK_POLICIES, kind="codebook policy")
+    if not size.isdigit() or int(size) < 1:
+        raise ValueError(f"policy variant {text!r}: write policy:C with a codebook size C >= 1, e.g. lru:256")
+    return text
+
+
+def _parse_policy_variant(text: str) -> tuple[str, int]:
+    policy, size = _policy_variant(text).split(":")
+    return policy, int(size)
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,14 @@ class Config:
         "encoder width of an extra variant at the largest C; 0 or none = no extra variant",
         parse=_width_or_off,
     )
+    # Extra zip2zip variants at full width under another codebook policy, timed in the same rounds as the
+    # others: e.g. lru:256 beside C = 2048 (freeze), a smaller head and cache per step against the compression
+    # each keeps. The main variants (codebook_sizes, narrow_encoder_width) run the paper's freeze.
+    policy_variants: tuple[str, ...] = option(
+        (),
+        f"extra variants policy:C at full width, e.g. lru:256 (policies: {', '.join(CODEBOOK_POLICIES)})",
+        parse=_policy_variant,
+    )
     prompt_base_tokens: int = option(512, "base ids of every prompt row")
     num_decode_steps: int = option(128, "timed decode steps per run (EOS ignored)")
     num_repeats: int | None = option(None, "timed rounds; none = adaptive (benchmarks/_rounds.py)")
@@ -98,6 +127,10 @@ class Config:
 
     def __post_init__(self) -> None:
         check_names(self)
+        for variant in self.policy_variants:
+            _policy_variant(variant)
+        if len(set(self.policy_variants)) < len(self.policy_variants):
+            raise ValueError(f"policy_variants={self.policy_variants}: each variant once")
         if "greedy" not in self.decode_modes:
             raise ValueError("prefill rows come from the greedy rounds: keep 'greedy' in decode_modes")
         if self.prompt_base_tokens < 1 or self.num_decode_steps < 1:
@@ -156,7 +189,7 @@ def _load_model(name: str, vocab_size: int, config: Config) -> tuple[PreTrainedM
 
 # --------------------------------------------------------------------------------------- run
 # What identifies a row (named by in the regression check); a row has those that apply to it (a base row has no
-# codebook size or encoder width, a prefill row no decode mode).
+# codebook size or encoder width, a prefill row no decode mode, only a policy variant's row a codebook policy).
 ROW_KEYS = (
     "model",
     "method",
@@ -165,6 +198,7 @@ ROW_KEYS = (
     "decode_mode",
     "max_codebook_size",
     "hyper_encoder_width",
+    "codebook_policy",
 )
 
 
@@ -181,21 +215,26 @@ def run(config: Config) -> BenchmarkResult:
     with CellProgress("decode_step", total=len(config.models) * len(config.batch_sizes)) as progress:
         for model_name in config.models:
             base, assets[model_name] = _load_model(model_name, comp_max.initial_vocab_size, config)
-            variants: list[Variant] = [(c, None) for c in config.codebook_sizes]
+            variants: list[Variant] = [(c, None, None) for c in config.codebook_sizes]
             d = base.config.get_text_config().hidden_size
             if config.narrow_encoder_width is not None and config.narrow_encoder_width < d:
-                variants.append((max(config.codebook_sizes), config.narrow_encoder_width))
+                variants.append((max(config.codebook_sizes), config.narrow_encoder_width, None))
+            variants += [
+                (c, None, policy) for policy, c in map(_parse_policy_variant, config.policy_variants)
+            ]
             wrappers = {
-                (c, width): Zip2ZipPreTrainedModel.from_base(
+                (c, width, policy): Zip2ZipPreTrainedModel.from_base(
                     base,
-                    compression=dataclasses.replace(comp_max, max_codebook_size=c),
+                    compression=dataclasses.replace(
+                        comp_max, max_codebook_size=c, codebook_policy=policy or comp_max.codebook_policy
+                    ),
                     hyper_encoder=HyperEncoderConfig(
                         num_layers=config.hyper_encoder_layers,
                         intermediate_size=config.hyper_encoder_intermediate_size,
                         width=width,
                     ),
                 ).eval()
-                for c, width in variants
+                for c, width, policy in variants
             }
             assets[model_name]["tie_encoders"] = next(iter(wrappers.values())).config.tie_encoders
             for b in config.batch_sizes:
@@ -217,36 +256,6 @@ def run(config: Config) -> BenchmarkResult:
     )
 
 
-def _summary(result: BenchmarkResult) -> list[str]:
-    lines = [
-        "model    B  C     enc.w mode    prefill ratio  step ratio  step ms (base -> zip2zip)  encoder ms/step"
-    ]
-    base_ms = {
-        (r["model"], r["batch_size"], r["decode_mode"]): r["metrics"]["decode_step_ms"]["value"]
-        for r in result.rows
-        if r["method"] == "base" and r["phase"] == "decode"
-    }
-    prefill = {
-        (r["model"], r["batch_size"], r["max_codebook_size"], r["hyper_encoder_width"]): r["metrics"][
-            "prefill_time_ratio_vs_base"
-        ]["value"]
-        for r in result.rows
-        if r["method"] == "zip2zip" and r["phase"] == "prefill"
-    }
-    for r in result.rows:
-        if r["method"] == "zip2zip" and r["phase"] == "decode":
-            m, b, c, mode = r["model"], r["batch_size"], r["max_codebook_size"], r["decode_mode"]
-            w = r["hyper_encoder_width"]
-            metrics = r["metrics"]
-            encoder = metrics.get("profile_encoder_ms_per_step", {}).get("value", float("nan"))
-            lines.append(
-                f"{m:8} {b:<2} {c:<5} {w:<5} {mode:7} {prefill[(m, b, c, w)]:13.3f}  "
-                f"{metrics['decode_step_time_ratio_vs_base']['value']:10.3f}  "
-                f"{base_ms[(m, b, mode)]:7.1f} -> {metrics['decode_step_ms']['value']:7.1f}        {encoder:6.2f}"
-            )
-    return lines
-
-
 def main(argv: list[str] | None = None) -> None:
     command = new_command_line("decode_step", Config, (__doc__ or "").splitlines()[0])
     command.add_argument("--device", default="cpu", choices=["cpu"], help="CPU only (this benchmark's scope)")
@@ -259,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         result.status = "smoke"
     result.command = recorded_command("decode_step", parsed)
     results.write(result)
-    print_summary(result, _summary(result), results.out)
+    print_summary(result, summary_lines(result), results.out)
 
 
 if __name__ == "__main__":

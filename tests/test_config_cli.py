@@ -18,7 +18,7 @@ class _Config:
     colours: tuple[str, ...] = option(("red",), "colours drawn", parse=Names("colour", COLOURS))
     sizes: tuple[int, ...] = option((1, 2), "sizes drawn")
     max_length: int = option(8, "longest run")
-    limit: int | None = option(None, "items at most; none = all")
+    limit: int | None = option(None, "items at most; none = all (95% of them or more)")
     use_cache: bool = option(False, "keep drawings between runs")
 
     def __post_init__(self) -> None:
@@ -71,7 +71,7 @@ def test_help_shows_the_presets_values_as_typed(capsys) -> None:
         _command().parse(["--big", "--help"])
     compact = " ".join(capsys.readouterr().out.split())
     assert "--colours NAME [NAME ...] colours drawn (default: green,blue)" in compact
-    assert "items at most; none = all (default: none)" in compact
+    assert "items at most; none = all (95% of them or more) (default: none)" in compact  # a '%' in help
     assert "--max_length" not in compact and "--max-length MAX_LENGTH longest run (default: 64)" in compact
 
 

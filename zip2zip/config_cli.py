@@ -54,7 +54,7 @@ class Names:
 def option(default: T, help: str, *, parse: Callable[[str], Any] | None = None) -> T:
     """A Config field with its flag's help; ``parse``: how one typed value (one item of a list) is read,
     e.g. :class:`Names`, or a path check made only on the command line."""
-    metadata: dict[str, Any] = {"help": help}
+    metadata: dict[str, Any] = {"help": help.replace("%", "%%")}  # argparse reads help as a %-format
     if parse is not None:
         metadata["type"] = parse  # HfArgumentParser passes metadata to argparse, which knows ``type``
     return cast(T, dataclasses.field(default=default, metadata=metadata))

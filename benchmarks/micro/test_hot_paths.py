@@ -21,7 +21,7 @@ import zip2zip_compression as upstream
 from zip2zip.codec.config import CODEBOOK_POLICIES
 from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.modeling.config import HyperEncoderConfig
-from zip2zip.modeling.hyper_encoder import build_hyper_encoder
+from zip2zip.modeling.hyper_encoder import build_hyper_encoder, transformer
 
 V, PAD, M, C = 257, 256, 3, 1024  # UTF-8 bytes plus a pad id; the paper's M, a mid-size codebook
 NUM_BYTES = 200_000
@@ -94,8 +94,13 @@ def test_encode_by_policy(benchmark, ids: np.ndarray, policy: str) -> None:
 
 @pytest.mark.benchmark(group="hyper-encoder, one decode step")
 @pytest.mark.parametrize("num_new_entries", [1, 8])
-def test_hyper_encoder_step(benchmark, num_new_entries: int) -> None:
-    """The encoder call a decode step makes for the entries it created (batch rows x one entry each)."""
+@pytest.mark.parametrize(
+    "max_few_rows", [transformer._MAX_SKINNY_ROWS, 0], ids=["few-row-product", "nn-linear"]
+)
+def test_hyper_encoder_step(benchmark, monkeypatch, num_new_entries: int, max_few_rows: int) -> None:
+    """The encoder call a decode step makes for the entries it created (batch rows x one entry each), with the
+    few-row product of ``hyper_encoder/transformer.py`` and without it (``nn-linear``), side by side."""
+    monkeypatch.setattr(transformer, "_MAX_SKINNY_ROWS", max_few_rows)
     torch.manual_seed(0)
     encoder = build_hyper_encoder(HyperEncoderConfig(), hidden_size=SMOLLM2_WIDTH, max_subtokens=M).eval()
     rows = torch.randn(num_new_entries, M, SMOLLM2_WIDTH)  # [entries, M, d]

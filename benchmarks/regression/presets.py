@@ -123,6 +123,16 @@ PRESETS: dict[str, Preset] = {
             ),
         ),
         Preset(
+            "decode_step_policies",
+            "benchmarks.decode_step",
+            (
+                *("--models", "tiny", "--batch-sizes", "1", "--codebook-sizes", "32"),
+                *("--policy-variants", "lru:32,reset:32", "--decode-modes", "greedy", "forced"),
+                *("--prompt-base-tokens", "64", "--num-decode-steps", "12", "--num-repeats", "1"),
+                *("--num-threads", "1", "--narrow-encoder-width", "0", *_RESULT),
+            ),
+        ),
+        Preset(
             "perplexity",
             "benchmarks.perplexity",
             (

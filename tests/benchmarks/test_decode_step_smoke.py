@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+import pytest
+
 from benchmarks import decode_step
 from zip2zip.evaluation.results import read_result
 
@@ -48,3 +50,33 @@ def test_the_default_is_adaptive_and_records_the_rounds_each_cell_took(tmp_path,
     assert reached["num_rounds"] == ratio["num_samples"] >= 2
     assert set(reached["ratio_intervals_95"]) == {"prefill C=64", "decode C=64 greedy", "decode C=64 forced"}
     assert "tiny, batch 2: zip2zip/base time: prefill" in capsys.readouterr().err
+
+
+def test_policy_variants_run_in_the_same_rounds_and_report_what_their_codebook_did(tmp_path):
+    out = tmp_path / "decode_step.json"
+    decode_step.main(["--smoke", "--policy-variants", "lru:16,freeze:64", "--out", str(out)])
+    decode = {
+        (r.get("codebook_policy"), r["max_codebook_size"], r["decode_mode"]): r["metrics"]
+        for r in read_result(out).rows
+        if r["method"] == "zip2zip" and r["phase"] == "decode"
+    }
+    assert set(decode) == {
+        (p, c, m) for p, c in [(None, 64), ("lru", 16), ("freeze", 64)] for m in ("greedy", "forced")
+    }
+    assert "num_entries_removed" not in decode[(None, 64, "forced")]  # main rows keep their committed metrics
+    lru, freeze = decode[("lru", 16, "forced")], decode[("freeze", 64, "forced")]
+    assert lru["num_entries_removed"]["value"] > 0 == freeze["num_entries_removed"]["value"]
+    assert (
+        lru["num_entries_in_head_per_step"]["value"] <= 16 < freeze["num_entries_in_head_per_step"]["value"]
+    )
+    for metrics in (lru, freeze):  # base ids per decoded id: the forced stream's compression
+        rate = metrics["base_tokens_per_s"]["value"] / metrics["decode_steps_per_s"]["value"]
+        assert abs(metrics["decoded_compression_ratio"]["value"] - rate) < 1e-9
+    assert "decoded_compression_ratio" not in decode[("lru", 16, "greedy")]
+
+
+def test_a_policy_variant_names_a_policy_and_a_size():
+    with pytest.raises(ValueError, match="codebook policy"):
+        decode_step.Config(policy_variants=("lur:256",))
+    with pytest.raises(ValueError, match="policy:C"):
+        decode_step.Config(policy_variants=("lru",))

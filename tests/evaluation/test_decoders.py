@@ -7,7 +7,8 @@ import pytest
 import torch
 from _model_factories import VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
 
-from zip2zip.codec.lzw import LZWStream, compress, decompress
+from zip2zip.codec.config import CompressionConfig
+from zip2zip.codec.lzw import LZWStream, compress, decompress, decompress_with_history
 from zip2zip.evaluation.decoders import BaseDecoder, Zip2ZipDecoder
 from zip2zip.evaluation.timing import time_decode, time_decode_interleaved
 
@@ -45,11 +46,13 @@ def test_base_feeds_forced_ids_and_checks_them() -> None:
         BaseDecoder(tiny_base(), prompts, max_steps=5, forced=forced)
 
 
-def _compressed_rows(num_forced: int) -> tuple[list[list[int]], list[list[int]]]:
+def _compressed_rows(
+    num_forced: int, comp: CompressionConfig | None = None
+) -> tuple[list[list[int]], list[list[int]]]:
     """(prompt codes, the next ``num_forced`` codes) per row, cut from one compressed text."""
     prompts, forced = [], []
     for text in _rows(PROMPT_BASE_TOKENS + 6 * num_forced):
-        codes = compress(text, compression())[0]
+        codes = compress(text, comp or compression())[0]
         cut = len(codes) - num_forced - 4
         prompts.append(codes[:cut])
         forced.append(codes[cut : cut + num_forced])
@@ -71,6 +74,30 @@ def test_zip2zip_forced_counts_and_profile() -> None:
         for p, f in zip(prompts, forced, strict=True)
     ]
     assert decoder.num_entries_created == sum(new_entries)
+
+
+@pytest.mark.parametrize("policy", ["freeze", "reset", "lru"])
+def test_zip2zip_counts_what_the_codebook_policy_did_and_cost(policy: str) -> None:
+    """C = 6 fills in the prompt: entries created and removed while decoding are the codec's history's, each new
+    entry is encoded once (tied encoders: one pass serves both sides, also when the LZW same-step code reads the
+    entry its own step created), and the head never scores more than C."""
+    comp = compression(max_codebook_size=6, codebook_policy=policy)
+    prompts, forced = _compressed_rows(8, comp)
+    model = tiny_zip2zip(max_codebook_size=6, codebook_policy=policy, tie_encoders=True)
+    decoder = Zip2ZipDecoder(model, prompts, max_steps=8, forced=forced)
+    time_decode(decoder)
+    created = removed = 0
+    for p, f in zip(prompts, forced, strict=True):
+        history = decompress_with_history(p + f, comp)[1]
+        created += sum(r.created_at >= len(p) for r in history)
+        removed += sum(r.removed_at is not None and r.removed_at >= len(p) for r in history)
+    assert (decoder.num_entries_created, decoder.num_entries_removed) == (created, removed)
+    assert (removed > 0) == (policy != "freeze")
+    assert decoder.num_entries_encoded == created  # no entry was read in the step that replaced it here
+    assert (decoder.num_encoder_calls > 0) == (
+        created > 0
+    ) and decoder.num_encoder_calls <= 8  # <= 1 per step
+    assert 0 < decoder.num_head_slots <= 8 * 6
 
 
 def test_zip2zip_stops_once_every_row_has_its_budget() -> None:

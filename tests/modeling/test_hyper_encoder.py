@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zip2zip.modeling.config import HyperEncoderConfig, Zip2ZipConfig
-from zip2zip.modeling.hyper_encoder import build_hyper_encoder, known_hyper_encoders, masked_mean
+from zip2zip.modeling.hyper_encoder import build_hyper_encoder, known_hyper_encoders, masked_mean, transformer
 
 D, M = 32, 3
 
@@ -110,6 +110,28 @@ def test_trained_transformer_is_order_sensitive_and_batch_independent():
     swapped[:, [0, 1]] = rows[:, [1, 0]]
     assert not torch.allclose(enc(rows, mask), enc(swapped, mask))
     torch.testing.assert_close(enc(rows, mask)[1:2], enc(rows[1:2], mask[1:2]))  # context-free per entry
+
+
+@pytest.mark.parametrize("width", [None, 256], ids=["width-d", "narrow"])
+@pytest.mark.parametrize("length", [2, 3], ids=["2-members", "3-members"])
+def test_few_row_product_equals_the_linear_layers(monkeypatch, width, length):
+    """One decode step's entry (<= 4 rows, ``W @ x^T``) encodes as ``nn.Linear`` does, within 1e-6, at SmolLM2's
+    width and row scale, every weight moved off its initial value as training would (the output gain at the row
+    RMS, as ``from_base`` sets it); ``_MAX_SKINNY_ROWS = 0`` forces the ``nn.Linear`` path."""
+    torch.manual_seed(0)
+    enc = build_hyper_encoder(HyperEncoderConfig(width=width), hidden_size=576, max_subtokens=M).eval()
+    enc.init_output_scale(0.136)  # SmolLM2's row RMS
+    with torch.no_grad():
+        for parameter in enc.parameters():
+            parameter.add_(0.02 * torch.randn_like(parameter))
+        rows = 0.136 * torch.randn(1, length, 576)  # [1, m, d]
+        mask = torch.ones(1, length, dtype=torch.bool)
+        few_rows = enc(rows, mask)
+        monkeypatch.setattr(transformer, "_MAX_SKINNY_ROWS", 0)
+        linear = enc(rows, mask)
+    residual = linear - masked_mean(rows, mask)
+    assert float(residual.abs().max()) > 0.1  # the encoder's part, not just the mean, is compared
+    torch.testing.assert_close(few_rows, linear, rtol=1e-6, atol=1e-6)
 
 
 def test_registry_lists_variants_and_suggests_on_typo():

@@ -128,6 +128,12 @@ class Zip2ZipDecoder(_Decoder):
         self._budget = base_token_budget
         self._state: DecodeState | None = None
         self.num_hypertokens_fed = 0
+        # What the steps cost beyond the base model's, summed over steps: encoder passes (one per side
+        # that had entries to encode), entries encoded, and the head's hypertoken columns (the live count
+        # of the fullest row, which the joint head scores for every row).
+        self.num_encoder_calls = 0
+        self.num_entries_encoded = 0
+        self.num_head_slots = 0
 
     @property
     def state(self) -> DecodeState:
@@ -143,13 +149,24 @@ class Zip2ZipDecoder(_Decoder):
 
     @property
     def num_entries_created(self) -> int:
-        """Codebook entries created while decoding, summed over rows."""
+        """Codebook entries created while decoding, summed over rows (evicted or cleared ones included)."""
         state = self.state
-        return sum(s.num_entries for s in state.streams) - sum(state.num_prompt_entries)
+        return sum(len(s.history) for s in state.streams) - sum(state.num_prompt_entries)
+
+    @property
+    def num_entries_removed(self) -> int:
+        """Codebook entries evicted (``lru``) or cleared (``reset``) while decoding, summed over rows."""
+        return sum(
+            1
+            for stream, prompt in zip(self.state.streams, self._prompts, strict=True)
+            for record in stream.history
+            if record.removed_at is not None and record.removed_at >= len(prompt)
+        )
 
     def prefill(self) -> None:
         self._logits, self._state = prefill(self._model, self._prompts, max_new_steps=self._max_steps)
         self.num_hypertokens_fed = 0
+        self.num_encoder_calls = self.num_entries_encoded = self.num_head_slots = 0
 
     def step(self, index: int, lap: Callable[[str], None]) -> None:
         model, state = self._model, self.state
@@ -157,11 +174,14 @@ class Zip2ZipDecoder(_Decoder):
         lap("select")
         new, needed = feed_streams(model, state, ids)
         lap("codec")
-        encode_step_entries(model, state, new, needed)
+        passes = encode_step_entries(model, state, new, needed)
         lap("encoder")
         self._logits = run_step(model, state, ids)
         lap("model")
         self.num_hypertokens_fed += sum(1 for i in ids if i >= model.compression.initial_vocab_size)
+        self.num_encoder_calls += len(passes)
+        self.num_entries_encoded += sum(passes)
+        self.num_head_slots += state.hyper_cache.num_active_slots
 
     def is_done(self) -> bool:
         if self._budget is None:

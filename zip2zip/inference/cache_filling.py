@@ -30,12 +30,11 @@ def _members(
     return torch.from_numpy(table).to(device)  # [N, M]
 
 
-def write_outputs(
-    model: Zip2ZipPreTrainedModel, cache: HyperCache, new: list[tuple[int, int, Entry]]
-) -> None:
-    """Encode the output side of entries that filled a slot (row, slot, base ids), all rows in one call."""
+def write_outputs(model: Zip2ZipPreTrainedModel, cache: HyperCache, new: list[tuple[int, int, Entry]]) -> int:
+    """Encode the output side of entries that filled a slot (row, slot, base ids), all rows in one call;
+    return how many entries it encoded."""
     if not new:
-        return
+        return 0
     rows, slots, entries = zip(*new, strict=True)
     lengths = [len(e) for e in entries]
     vectors = model.encode_output_entries(
@@ -44,20 +43,28 @@ def write_outputs(
     cache.write_output(list(rows), list(slots), vectors)
     if model.config.tie_encoders:  # the same vector is the input embedding: no second encoder pass
         cache.write_input(list(rows), list(slots), model.output_to_input(vectors))
+    return len(new)
 
 
 def write_inputs(
     model: Zip2ZipPreTrainedModel, cache: HyperCache, needed: list[tuple[int, int, Entry]]
-) -> None:
+) -> int:
     """Encode the input side of hypertokens about to be read (row, slot, base ids): a live slot read for the
     first time (untied encoders: in tied mode ``write_outputs`` stored those), or an entry the same step
-    replaced (its slot is ``cache.replaced_entry_slot``)."""
+    replaced (its slot is ``cache.replaced_entry_slot``). A slot written since ``needed`` was listed (tied: the
+    LZW same-step code reads the entry its own step created) is not encoded again. Returns how many it encoded."""
+    needed = [
+        (row, slot, entry)
+        for row, slot, entry in needed
+        if slot == cache.replaced_entry_slot or not cache.is_input_encoded[row, slot]
+    ]
     if not needed:
-        return
+        return 0
     rows, slots, entries = zip(*needed, strict=True)
     lengths = [len(e) for e in entries]
     vectors = model.encode_input_entries(_members(entries, model, cache.input_embeds.device), lengths=lengths)
     cache.write_input(list(rows), list(slots), vectors)
+    return len(needed)
 
 
 def refill_row(

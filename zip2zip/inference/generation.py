@@ -241,10 +241,11 @@ def encode_step_entries(
     state: DecodeState,
     new: list[tuple[int, int, Entry]],
     needed: list[tuple[int, int, Entry]],
-) -> None:
-    """Encoder part of a step: output side of the new entries, input side of first-time reads."""
-    write_outputs(model, state.hyper_cache, new)
-    write_inputs(model, state.hyper_cache, needed)
+) -> list[int]:
+    """Encoder part of a step: output side of the new entries, input side of first-time reads. Returns the
+    entries each encoder pass encoded (a pass per side with any)."""
+    passes = [write_outputs(model, state.hyper_cache, new), write_inputs(model, state.hyper_cache, needed)]
+    return [n for n in passes if n]
 
 
 @torch.no_grad()
