@@ -4,7 +4,7 @@ the script so it reads as what is measured; the scoring itself is ``zip2zip.eval
 
 A compressed model (C > 0) also gets the canonical numbers, from the same forward passes: ``canonical_*`` are
 the same totals with each step's softmax renormalised over the codes the greedy parse can produce
-(``zip2zip.inference.canonical``), and ``impossible_code_mass`` is the mean probability per scored step that
+(``zip2zip.modeling.canonical_mask``), and ``impossible_code_mass`` is the mean probability per scored step that
 the unmasked softmax put on codes that cannot occur there."""
 
 from __future__ import annotations

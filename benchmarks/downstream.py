@@ -8,7 +8,7 @@ flexible-extract filters), with lm-eval's standard error, the per-item scores an
 interval of zip2zip's difference to the base and the control. zip2zip rows also record the compression
 actually achieved on what was scored (base tokens per model step) and generated. Whenever zip2zip runs, a
 ``zip2zip_canonical`` row follows: the same checkpoint scored over canonical parses only (the softmax
-renormalised over the codes the parse can produce, ``zip2zip.inference.canonical``; both scores come from
+renormalised over the codes the parse can produce, ``zip2zip.modeling.canonical_mask``; both scores come from
 zip2zip's forward passes) and decoding with the canonical mask, with the mean probability per scored step
 that zip2zip put on impossible codes (``impossible_code_mass``).
 

@@ -11,16 +11,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from zip2zip.codec import lzw
-from zip2zip.inference.canonical import (
-    CanonicalTracker,
-    canonical_scores,
-    chooser_mask,
-    impossible_code_mask,
-)
+from zip2zip.inference.canonical import CanonicalTracker
 from zip2zip.inference.decoding import DecodingConfig
 from zip2zip.inference.generation import generate
 from zip2zip.inference.scoring import compress_segments, score_continuations
 from zip2zip.inference.versions import VersionedCodes, replay_versions
+from zip2zip.modeling.canonical_mask import canonical_scores, chooser_mask, impossible_code_mask
 from zip2zip.modeling.lm_head import slot_mask_from_positions, version_mask_from_intervals
 
 POLICIES = ["freeze", "reset", "lru"]

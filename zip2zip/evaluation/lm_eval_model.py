@@ -18,7 +18,7 @@ same left truncation to ``max_length`` base tokens), so with compression off (C 
   distribution (V base ids + the hypertokens live at that step). Greedy decoding from the context would
   then emit exactly these codes, hence this text. The converse can fail: greedy decoding may produce the
   same text through another parse, which counts as not greedy here. With ``canonical=True`` the score and the
-  argmax test use the softmax renormalised over the codes the parse can produce (``inference.canonical``).
+  argmax test use the softmax renormalised over the codes the parse can produce (``modeling.canonical_mask``).
 * ``loglikelihood_rolling``: lm-eval's own disjoint windows (``get_rolling_token_windows``, one token of
   context, the first window conditioned on ``prefix_token_id``), each scored like a continuation with a
   fresh codebook.

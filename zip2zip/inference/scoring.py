@@ -15,7 +15,7 @@ versions (``inference.versions``), so each position sees the entries live there.
 is the plain causal-LM log-likelihood.
 
 With ``canonical=True`` each score also comes renormalised over the codes the parse can produce
-(``inference.canonical``: codes that extend the previous phrase into an entry it could have used get no mass;
+(``modeling.canonical_mask``: codes that extend the previous phrase into an entry it could have used get no mass;
 the context/continuation boundary is deliberate and stays unmasked), with the unmasked mass that sat on the
 impossible codes. Both come from the same forward pass; the unmasked score is unchanged.
 """
@@ -30,8 +30,8 @@ import torch
 from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.codec.lzw_codec import NO_POSITION
-from zip2zip.inference.canonical import canonical_scores, chooser_mask, impossible_code_mask
 from zip2zip.inference.versions import NO_VERSION, VersionedCodes, replay_versions
+from zip2zip.modeling.canonical_mask import canonical_scores, chooser_mask, impossible_code_mask
 from zip2zip.modeling.lm_head import slot_mask_from_positions, version_mask_from_intervals
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 

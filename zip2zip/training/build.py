@@ -67,6 +67,7 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
         decoder,
         reconstruction_weight=config.reconstruction_weight if decoder is not None else 0.0,
         max_reconstruction_entries=config.max_reconstruction_entries,
+        canonical_loss=config.canonical_loss,
     )
 
 

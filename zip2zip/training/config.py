@@ -125,6 +125,9 @@ class TrainConfig(DataConfig):
         None, "LoRA target modules, comma-separated; none = the attention and MLP projections of the family"
     )
     reconstruction_weight: float = option(0.1, "lambda: weight of the reconstruction loss (paper: 0.1)")
+    canonical_loss: bool = option(
+        False, "train on the softmax masked to canonical parses (modeling.canonical_mask); paper: off"
+    )
     max_reconstruction_entries: int = option(
         256, "most codebook entries per micro-batch in the reconstruction loss"
     )
