@@ -186,22 +186,33 @@ def _score_canonical(
             pad_token_id=comp.pad_token_id,
         )[0]  # [n, V + S]
         both = canonical_scores(row_logits, targets, impossible)
-        width = impossible.shape[-1]
-        masked = torch.cat(
-            [row_logits[:, :width].masked_fill(impossible, float("-inf")), row_logits[:, width:]], -1
-        )
+        argmax = row_logits.argmax(-1)  # [n]
         results.append(
             SpanScore(
                 float(both.logprobs.sum()),
-                bool((row_logits.argmax(-1) == targets).all()),
+                bool((argmax == targets).all()),
                 len(targets),
                 num_base_tokens[r],
                 canonical_logprob=float(both.canonical_logprobs.sum()),
-                is_canonical_greedy=bool((masked.argmax(-1) == targets).all()),
+                is_canonical_greedy=bool((_masked_argmax(row_logits, argmax, impossible) == targets).all()),
                 impossible_mass_sum=float(both.impossible_mass.sum()),
             )
         )
     return results
+
+
+def _masked_argmax(logits: torch.Tensor, argmax: torch.Tensor, impossible: torch.Tensor) -> torch.Tensor:
+    """Argmax ``[n]`` of ``logits`` ``[n, W]`` without the ``impossible`` ``[n, W']`` columns; rows whose plain
+    ``argmax`` is possible keep it, the rest are recomputed (no masked copy of every row)."""
+    width = impossible.shape[-1]
+    is_hit = (argmax < width) & impossible.gather(-1, argmax.clamp_max(width - 1)[:, None]).squeeze(-1)
+    out = argmax.clone()
+    if bool(is_hit.any()):
+        rows = logits[is_hit]
+        out[is_hit] = torch.cat(
+            [rows[:, :width].masked_fill(impossible[is_hit], float("-inf")), rows[:, width:]], -1
+        ).argmax(-1)
+    return out
 
 
 @dataclass(frozen=True)

@@ -132,9 +132,16 @@ def canonical_scores(
     logits: torch.Tensor, targets: torch.Tensor, impossible: torch.Tensor
 ) -> CanonicalScores:
     """Both scores of ``targets`` ``[n]`` from one ``[n, W]`` logits and its ``[n, W']`` mask (``W' <= W``
-    columns; wider logits columns are never masked), in float32."""
+    columns; wider logits columns are never masked), in float32.
+
+    One log-softmax serves both: the impossible mass is summed over the (few) masked columns only, in float64,
+    and the canonical score is the unmasked one minus ``log(1 - mass)``, so this costs little beyond the
+    unmasked score.
+    """
     logprobs = torch.log_softmax(logits.float(), dim=-1)  # [n, W]
-    target_lp = logprobs.gather(-1, targets[:, None]).squeeze(-1)
-    masked = logprobs[:, : impossible.shape[-1]].masked_fill(impossible, NEG_INF)
-    allowed = torch.logsumexp(torch.cat([masked, logprobs[:, impossible.shape[-1] :]], dim=-1), dim=-1)
-    return CanonicalScores(target_lp, target_lp - allowed, -torch.expm1(allowed))
+    target_lp = logprobs.gather(-1, targets[:, None]).squeeze(-1)  # [n]
+    rows, columns = impossible.nonzero(as_tuple=True)
+    mass = torch.zeros(len(targets), dtype=torch.float64, device=logits.device)
+    mass.index_add_(0, rows, logprobs[rows, columns].double().exp())  # [n]
+    canonical = (target_lp.double() - torch.log1p(-mass)).float()
+    return CanonicalScores(target_lp, canonical, mass.float())
