@@ -30,8 +30,6 @@ from dataclasses import dataclass
 
 import torch
 
-NEG_INF = float("-inf")
-
 
 def phrase_ids(
     input_ids: torch.Tensor, table: torch.Tensor, *, initial_vocab_size: int, pad_token_id: int
