@@ -19,6 +19,8 @@ from ._checkpoints import (
     model_checkpoint,
 )
 
+CANONICAL_MODEL = "zip2zip_canonical"  # zip2zip's row with canonical scores and decoding, run after zip2zip
+
 
 def load_evaluated_base(selection: ModelSelection, *, seed: int) -> tuple[Any, Any, dict[str, Any]]:
     """(causal LM, its Hugging Face tokenizer, what was loaded); ``tiny`` with the bytes tokenizer's ids."""
@@ -48,11 +50,14 @@ def load_lm(
     fallback_max_codebook_size: int,
     codebook_policy: str | None = None,
     max_codebook_size: int | None = None,
+    score_cache: dict[Any, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """An lm-eval ``LM`` for one of ``MODELS`` and what it is. Raises ValueError when it cannot be built.
-    Without a zip2zip checkpoint, zip2zip is an untrained wrapper of ``base`` with ``fallback_max_codebook_size``.
-    ``codebook_policy`` / ``max_codebook_size`` (None: the checkpoint's) set zip2zip's codebook; the
-    hyper-encoders are context-free, so a checkpoint trained with one policy and size runs under another."""
+    """An lm-eval ``LM`` for one of ``MODELS`` or ``CANONICAL_MODEL`` and what it is. Raises ValueError when it
+    cannot be built. Without a zip2zip checkpoint, zip2zip is an untrained wrapper of ``base`` with
+    ``fallback_max_codebook_size``. ``codebook_policy`` / ``max_codebook_size`` (None: the checkpoint's) set
+    zip2zip's codebook; the hyper-encoders are context-free, so a checkpoint trained with one policy and size runs
+    under another. ``CANONICAL_MODEL`` is zip2zip scored and decoding canonically; zip2zip and it share
+    ``score_cache`` (each request is scored once, both numbers from one forward pass)."""
     from lm_eval.models.huggingface import HFLM
 
     from zip2zip.codec.config import compression_config_from_tokenizer
@@ -61,7 +66,9 @@ def load_lm(
 
     if name == "base":
         return HFLM(pretrained=base, tokenizer=tokenizer, batch_size=batch_size), {"lm_eval_model": "hf"}
-    info: dict[str, Any] = {"lm_eval_model": "zip2zip"}
+    is_canonical = name == CANONICAL_MODEL
+    name = "zip2zip" if is_canonical else name
+    info: dict[str, Any] = {"lm_eval_model": "zip2zip", **({"canonical": True} if is_canonical else {})}
     if name == "control" or selection.checkpoint:  # only an empty checkpoint means "untrained wrapper"
         checkpoint = model_checkpoint(
             name, control=selection.control_checkpoint, checkpoint=selection.checkpoint
@@ -88,4 +95,5 @@ def load_lm(
             "so these numbers do not measure zip2zip training",
         )
     info["config"] = model.config.to_dict()
-    return Zip2ZipLM(model, tokenizer, batch_size=batch_size), info
+    cache = score_cache if name == "zip2zip" else None
+    return Zip2ZipLM(model, tokenizer, batch_size=batch_size, canonical=is_canonical, score_cache=cache), info

@@ -51,7 +51,8 @@ def task_row(
 
 def _compression_metrics(before: dict[str, int], after: dict[str, int]) -> dict[str, Any]:
     """Base tokens per model step on this task: whole scored requests, their continuations, generation prompts
-    and generated text (each only if the task had any)."""
+    and generated text (each only if the task had any); for the canonical zip2zip model, the mean unmasked
+    probability per scored step on impossible codes."""
     d = {k: after[k] - before.get(k, 0) for k in after}
     out = {}
     for name, base_key, step_key in (
@@ -65,6 +66,10 @@ def _compression_metrics(before: dict[str, int], after: dict[str, int]) -> dict[
                 "num_base_tokens": d[base_key],
                 "num_steps": d[step_key],
             }
+    if d.get("scored_impossible_mass") and d["scored_codes"]:  # the canonical zip2zip model measured it
+        out["impossible_code_mass"] = metric(
+            d["scored_impossible_mass"] / d["scored_codes"], "probability/step", num_samples=d["scored_codes"]
+        )
     return out
 
 

@@ -1,6 +1,11 @@
 """The perplexity benchmark's rows: one per (model, corpus) with corpus totals, bits per byte, byte perplexity
 and their bootstrap intervals, and the rows comparing zip2zip with the control and the base. Kept apart from
-the script so it reads as what is measured; the scoring itself is ``zip2zip.evaluation.byte_perplexity``."""
+the script so it reads as what is measured; the scoring itself is ``zip2zip.evaluation.byte_perplexity``.
+
+A compressed model (C > 0) also gets the canonical numbers, from the same forward passes: ``canonical_*`` are
+the same totals with each step's softmax renormalised over the codes the greedy parse can produce
+(``zip2zip.modeling.canonical_mask``), and ``impossible_code_mass`` is the mean probability per scored step that
+the unmasked softmax put on codes that cannot occur there."""
 
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ def score_cell(
     seed: int,
 ) -> dict[str, Any]:
     """One (model, corpus) row: the summary metrics and the per-document NLL and bytes they come from."""
+    is_compressed = model.compression.max_codebook_size > 0
     per_doc = score_documents(
         model,
         docs_ids,
@@ -37,16 +43,22 @@ def score_cell(
         max_length=max_length,
         batch_size=batch_size,
         desc=f"{model_name}/{corpus_name}",
+        canonical=is_compressed,
     )
     doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
-    return {
+    metrics = summarise(per_doc, doc_bytes, bootstrap_samples=bootstrap_samples, seed=seed)
+    row = {
         "model": model_name,
         "corpus": corpus_name,
         "corpus_source": corpus.source,
-        "metrics": summarise(per_doc, doc_bytes, bootstrap_samples=bootstrap_samples, seed=seed),
+        "metrics": metrics,
         "per_doc_nll_nats": [-d["logprob"] for d in per_doc],
         "per_doc_bytes": doc_bytes,
     }
+    if is_compressed:
+        metrics.update(canonical_metrics(per_doc, doc_bytes, bootstrap_samples=bootstrap_samples, seed=seed))
+        row["per_doc_canonical_nll_nats"] = [-d["canonical_logprob"] for d in per_doc]
+    return row
 
 
 def summarise(
@@ -68,6 +80,24 @@ def summarise(
         "num_steps": metric(steps, "steps"),
         "compression_ratio": metric(base_tokens / steps, "base tokens/step"),
         "nll_per_base_token": metric(float(nll.sum()) / base_tokens, "nats/token"),
+    }
+
+
+def canonical_metrics(
+    per_doc: list[dict[str, float]], doc_bytes: list[int], *, bootstrap_samples: int, seed: int
+) -> dict[str, Any]:
+    """The canonical counterparts of ``summarise``'s likelihood metrics, and the mean impossible-code mass."""
+    nll = np.array([-d["canonical_logprob"] for d in per_doc])
+    num_bytes = np.array(doc_bytes, dtype=np.float64)
+    bpb = float(nll.sum() / num_bytes.sum() / math.log(2))
+    low, high = bootstrap_bits_per_byte(nll, num_bytes, samples=bootstrap_samples, seed=seed)
+    steps = int(sum(d["steps"] for d in per_doc))
+    mass = float(sum(d["impossible_mass"] for d in per_doc))
+    return {
+        "canonical_nll_nats": metric(float(nll.sum()), "nats"),
+        "canonical_bits_per_byte": metric(bpb, "bits/byte", ci95=[low, high]),
+        "canonical_byte_perplexity": metric(2.0**bpb, "", ci95=[2.0**low, 2.0**high]),
+        "impossible_code_mass": metric(mass / steps, "probability/step", num_samples=steps),
     }
 
 

@@ -37,4 +37,9 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
             f"{ppl['ci95'][0]:7.3f}-{ppl['ci95'][1]:<7.3f} {m['bits_per_byte']['value']:7.3f} "
             f"{m['compression_ratio']['value']:5.2f}"
         )
+        if "canonical_byte_perplexity" in m:
+            lines[-1] += (
+                f"  canonical {m['canonical_byte_perplexity']['value']:.3f}, "
+                f"impossible-code mass {m['impossible_code_mass']['value']:.3f}/step"
+            )
     return lines

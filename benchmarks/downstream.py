@@ -6,7 +6,11 @@ the ``zip2zip`` model type (``zip2zip.evaluation.lm_eval_model``), with the same
 Every metric variant is kept (acc and acc_norm; GSM8K exact match under the strict-match and
 flexible-extract filters), with lm-eval's standard error, the per-item scores and a paired bootstrap 95%
 interval of zip2zip's difference to the base and the control. zip2zip rows also record the compression
-actually achieved on what was scored (base tokens per model step) and generated.
+actually achieved on what was scored (base tokens per model step) and generated. Whenever zip2zip runs, a
+``zip2zip_canonical`` row follows: the same checkpoint scored over canonical parses only (the softmax
+renormalised over the codes the parse can produce, ``zip2zip.modeling.canonical_mask``; both scores come from
+zip2zip's forward passes) and decoding with the canonical mask, with the mean probability per scored step
+that zip2zip put on impossible codes (``impossible_code_mass``).
 
 Tasks: with the hub reachable (``--task-source auto``, default) the paper's arc_challenge, arc_easy,
 hellaswag, openbookqa, piqa, winogrande and gsm8k at lm-eval's defaults (0-shot, GSM8K 5-shot). Offline the
@@ -51,7 +55,7 @@ from ._checkpoints import (
     rows_per_model,
 )
 from ._cli import add_resume_argument, check_at_least, new_command_line, run_and_write
-from ._downstream_models import load_evaluated_base, load_lm
+from ._downstream_models import CANONICAL_MODEL, load_evaluated_base, load_lm
 from ._downstream_rows import difference_rows, task_row
 from ._downstream_summary import cell_line, summary_lines
 from ._downstream_tasks import resolve_tasks
@@ -145,9 +149,10 @@ def run(
     if source == "offline":
         assets["stand_ins"] = json.loads((TASKS_DIR / "manifest.json").read_text(encoding="utf-8"))
     skipped: list[dict[str, str]] = []
+    score_cache: dict[Any, Any] = {}
     rows = rows_per_model(
         "downstream",
-        config.models,
+        (*config.models, CANONICAL_MODEL) if "zip2zip" in config.models else config.models,
         config.tasks,
         item_key="task",
         previous=previous,
@@ -160,6 +165,7 @@ def run(
             fallback_max_codebook_size=config.fallback_max_codebook_size,
             codebook_policy=config.codebook_policy,
             max_codebook_size=config.max_codebook_size,
+            score_cache=score_cache,
         ),
         evaluate=lambda lm, name, task: task_row(
             lm, name, task, names[task], manager, limit=config.limit, source=source, assets=assets

@@ -3,7 +3,9 @@
 One row per method: the paper's Phi-3.5-4B byte perplexity beside ours per corpus (with our 95%
 bootstrap interval and the text our run actually scored: hub corpus or a named offline stand-in), then
 zip2zip's relative increase over the control and the base model next to the paper's. The paper has no
-continual-pretraining perplexity row (``--``). Every number comes from the JSON.
+continual-pretraining perplexity row (``--``). A result with canonical scores adds zip2zip's canonical byte
+perplexity (softmax renormalised over the codes the parse can produce; no paper number) and the mean
+probability per step its unmasked softmax put on impossible codes. Every number comes from the JSON.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 from zip2zip.evaluation import result_frame
 from zip2zip.evaluation.results import BenchmarkResult
 
-from ._format import fmt, footer_lines, latex_escape, with_ci
+from ._format import MISSING, fmt, footer_lines, latex_escape, with_ci
 from .paper_numbers import PERPLEXITY, PERPLEXITY_CORPORA, PERPLEXITY_SOURCE
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ def _rows(result: BenchmarkResult) -> list[list[str]]:
             paper = PERPLEXITY[PAPER_MODEL][method].get(corpus) if method else None
             cells += [fmt(paper, 2), with_ci(ours, (model, corpus), ".3f")]
         rows.append(cells)
+        if model == "zip2zip":
+            rows += _canonical_rows(frame, corpora)
     for versus in ("control", "base"):
         if versus not in set(increase["versus"]):
             continue
@@ -61,6 +65,20 @@ def _rows(result: BenchmarkResult) -> list[list[str]]:
             cells += [fmt(paper, 1, signed=True), with_ci(increase, (versus, corpus), "+.1f")]
         rows.append(cells)
     return [_header(corpora), *rows]
+
+
+def _canonical_rows(frame: pd.DataFrame, corpora: list[str]) -> list[list[str]]:
+    """zip2zip's canonical byte perplexity and impossible-code mass per step, if the result has them."""
+    canonical = _by_corpus(frame, "canonical_byte_perplexity", by="model")
+    if "zip2zip" not in set(canonical["model"]):
+        return []
+    mass = _by_corpus(frame, "impossible_code_mass", by="model")
+    ppl_cells, mass_cells = ["zip2zip, canonical"], ["zip2zip, mass on impossible codes per step"]
+    for corpus in corpora:
+        ppl_cells += [MISSING, with_ci(canonical, ("zip2zip", corpus), ".3f")]
+        key = ("zip2zip", corpus)
+        mass_cells += [MISSING, fmt(mass.loc[key]["value"] if key in mass.index else None, 3)]
+    return [ppl_cells, mass_cells]
 
 
 def _header(corpora: list[str]) -> list[str]:

@@ -176,6 +176,18 @@ RULES: tuple[Rule, ...] = (
     Rule("perplexity", "nll_*", MODEL_FLOAT, _MODEL_FLOAT),
     Rule(
         "perplexity",
+        "canonical_*",
+        MODEL_FLOAT,
+        _MODEL_FLOAT + " (scores renormalised over canonical parses)",
+    ),
+    Rule(
+        "*",
+        "impossible_code_mass",
+        MODEL_FLOAT,
+        "softmax mass on codes the parse cannot produce: " + _MODEL_FLOAT,
+    ),
+    Rule(
+        "perplexity",
         "byte_perplexity_increase_pct",
         Tolerance("close", rel=1e-4, abs=1e-3),
         _MODEL_FLOAT + "; abs 0.001 percentage points near 0",

@@ -88,7 +88,12 @@ def test_smoke_run_writes_a_result_the_table_renders(tmp_path: Path) -> None:
     assert arc["metrics"]["acc"]["value"] == pytest.approx(sum(arc["per_item"]["acc"]) / arc["num_items"])
     assert "acc_norm_difference" in rows[("zip2zip", "arc_easy", "base")]["metrics"]
     assert result.assets["models"]["zip2zip"]["trained"] is False  # smoke: untrained wrapper, and it says so
-    assert "standin_arc_easy" in table.render_markdown(result, caption="Downstream")
+    canonical = rows[("zip2zip_canonical", "arc_easy", None)]
+    assert 0 < canonical["metrics"]["impossible_code_mass"]["value"] < 1
+    assert "impossible_code_mass" not in rows[("zip2zip", "arc_easy", None)]["metrics"]
+    assert "exact_match_strict" in rows[("zip2zip_canonical", "gsm8k", None)]["metrics"]
+    markdown = table.render_markdown(result, caption="Downstream")
+    assert "standin_arc_easy" in markdown and "| zip2zip, canonical |" in markdown
 
 
 def _result() -> BenchmarkResult:

@@ -36,6 +36,12 @@ def test_smoke_run_reports_ratios_of_corpus_totals(tmp_path):
     assert rows[("base", None)]["metrics"]["num_bytes"] == rows[("zip2zip", None)]["metrics"]["num_bytes"]
     assert rows[("zip2zip", None)]["metrics"]["compression_ratio"]["value"] > 1
     assert "byte_perplexity_increase_pct" in rows[("zip2zip", "base")]["metrics"]
+    zip2zip = rows[("zip2zip", None)]
+    canonical = zip2zip["metrics"]["canonical_bits_per_byte"]["value"]
+    assert canonical == pytest.approx(sum(zip2zip["per_doc_canonical_nll_nats"]) / num_bytes / math.log(2))
+    assert canonical < zip2zip["metrics"]["bits_per_byte"]["value"]  # renormalising only adds mass
+    assert 0 < zip2zip["metrics"]["impossible_code_mass"]["value"] < 1
+    assert "canonical_bits_per_byte" not in rows[("base", None)]["metrics"]  # nothing to mask without codes
 
 
 def test_a_codebook_other_than_the_checkpoints_is_scored_and_kept_in_its_own_file(tmp_path, monkeypatch):

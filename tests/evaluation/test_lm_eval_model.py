@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 import torch
-from _model_factories import VOCAB, compression, tiny_base, tiny_tokenizer, tiny_zip2zip, words
+from _model_factories import (
+    VOCAB,
+    compression,
+    repetitive_ids,
+    tiny_base,
+    tiny_tokenizer,
+    tiny_zip2zip,
+    words,
+)
 
 lm_eval = pytest.importorskip("lm_eval")
 
@@ -364,3 +372,25 @@ def test_command_runs_a_checkpoint_and_records_the_cpu(
     (results,) = (tmp_path / "out").rglob("results_*.json")
     config = json.loads(results.read_text())["config"]
     assert config["device"] == default_device() and config["model"] == "zip2zip"
+
+
+def test_canonical_model_reuses_the_plain_models_scores_and_renormalises_them() -> None:
+    """A shared cache: the plain instance scores each request once with both numbers, bit-identical to its
+    uncached scores; the canonical instance answers from the cache with the renormalised ones."""
+    model, tok = tiny_zip2zip(max_codebook_size=16), tiny_tokenizer()
+    requests = [
+        (None, [2, *repetitive_ids(30, seed=i, alphabet=4)], repetitive_ids(20, seed=i + 9, alphabet=4))
+        for i in range(4)
+    ]
+    uncached = Zip2ZipLM(model, tok, batch_size=2)._loglikelihood_tokens(requests, disable_tqdm=True)
+    cache: dict = {}
+    plain = Zip2ZipLM(model, tok, batch_size=2, score_cache=cache)
+    assert plain._loglikelihood_tokens(requests, disable_tqdm=True) == uncached
+    canonical = Zip2ZipLM(model, tok, batch_size=2, canonical=True, score_cache=cache)
+    forward_calls = []
+    canonical._score_all = lambda *a, **k: forward_calls.append(a) or []  # type: ignore[method-assign]
+    answers = canonical._loglikelihood_tokens(requests, disable_tqdm=True)
+    assert forward_calls == []  # every request came from the cache
+    assert all(c[0] >= u[0] for c, u in zip(answers, uncached, strict=True))
+    assert any(c[0] > u[0] for c, u in zip(answers, uncached, strict=True))
+    assert canonical.counts["scored_impossible_mass"] > 0 and plain.counts["scored_impossible_mass"] == 0

@@ -41,6 +41,18 @@ def test_markdown_shows_paper_ours_ci_and_increase():
     assert "offline stand-in: English Wikipedia leads" in text
 
 
+def test_canonical_rows_show_when_the_result_has_them():
+    result = _result()
+    assert "canonical" not in perplexity.render_markdown(result, caption="Perplexity")
+    zip2zip = next(r for r in result.rows if r["model"] == "zip2zip" and "versus" not in r)
+    zip2zip["metrics"]["canonical_byte_perplexity"] = metric(2.65, "", ci95=[2.55, 2.75])
+    zip2zip["metrics"]["impossible_code_mass"] = metric(0.0421, "probability/step")
+    text = perplexity.render_markdown(result, caption="Perplexity")
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("|")}
+    assert "| -- | 2.650 [2.550, 2.750] |" in lines["zip2zip, canonical"]
+    assert "| -- | 0.042 |" in lines["zip2zip, mass on impossible codes per step"]
+
+
 def test_latex_escapes_percent():
     tex = perplexity.render_latex(_result(), caption="Perplexity", label="tab:ppl")
     assert r"\label{tab:ppl}" in tex and r"\%" in tex and "2.700 [2.600, 2.800]" in tex

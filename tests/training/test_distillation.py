@@ -227,3 +227,9 @@ def test_distillation_under_another_codebook_policy_is_refused() -> None:
     TrainConfig(codebook_policy="lru")  # no distillation: accepted
     with pytest.raises(ValueError, match="'lru' with distillation"):
         TrainConfig(codebook_policy="lru", distill_split_weight=1.0)
+
+
+def test_distillation_with_the_canonical_loss_is_refused() -> None:
+    TrainConfig(canonical_loss=True)  # accepted alone
+    with pytest.raises(ValueError, match="canonical_loss with distillation"):
+        TrainConfig(canonical_loss=True, distill_first_token_weight=1.0)

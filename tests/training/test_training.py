@@ -306,3 +306,20 @@ def test_one_adam_step_moves_hypertoken_logits_by_less_than_a_few_nats() -> None
     assert fixed.numel() > 100
     assert float(fixed.max()) < 2.0
     assert float(unfixed.max()) > 3 * float(fixed.max())
+
+
+def test_canonical_loss_trains_on_the_masked_softmax_and_logs_the_unmasked_nll() -> None:
+    """Encoder chunks (same-step codes included) never have a masked target: the canonical NLL is finite and
+    below the unmasked one, which the logged statistics keep; the gradient comes from the canonical NLL."""
+    plain, canonical = _module(weight=0.0), _module(weight=0.0)
+    canonical.canonical_loss = True
+    batch = _batch(_chunks(3, 80))
+    out_plain, out_canonical = plain(*batch.as_tuple()), canonical(*batch.as_tuple())
+    assert out_canonical["lm_nll_sum"] == out_plain["lm_nll_sum"]
+    assert torch.isfinite(out_canonical["canonical_nll_sum"])
+    assert out_canonical["canonical_nll_sum"] < out_plain["lm_nll_sum"]
+    num_targets = out_plain["num_targets"]
+    torch.testing.assert_close(
+        out_canonical["loss"].detach(), out_canonical["canonical_nll_sum"] / num_targets
+    )
+    assert "canonical_nll_sum" not in out_plain

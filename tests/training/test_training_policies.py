@@ -139,3 +139,20 @@ def test_a_smoke_run_with_lru_saves_a_checkpoint_that_loads_with_lru(tmp_path: P
     assert json.loads((tmp_path / "run" / "train_log.json").read_text())["config"]["max_codebook_size"] == 16
     model = Zip2ZipPreTrainedModel.from_pretrained(tmp_path / "run" / "final")
     assert (model.compression.codebook_policy, model.compression.max_codebook_size) == ("lru", 16)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_the_canonical_loss_over_versions_never_masks_an_encoder_target(policy: str) -> None:
+    """The canonical mask follows the versions: a removed entry no longer forbids the code after its prefix,
+    so every target of encoder chunks stays finite, and the masked NLL lies below the unmasked one."""
+    model = _model(policy)
+    codec = LZWCodec.from_config(model.compression)
+    chunks = chunk_documents([repetitive_ids(120, seed=s, alphabet=4) for s in range(4)], codec, 32)
+    batch = collate_chunks(
+        [chunks[i] for i in range(len(chunks))], pad_token_id=model.compression.pad_token_id, max_subtokens=3
+    )
+    module = Zip2ZipTrainingModule(model, None, reconstruction_weight=0.0, canonical_loss=True)
+    with torch.no_grad():
+        out = module(*batch.as_tuple())
+    assert torch.isfinite(out["canonical_nll_sum"])
+    assert float(out["canonical_nll_sum"]) < float(out["lm_nll_sum"])

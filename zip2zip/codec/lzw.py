@@ -313,6 +313,11 @@ class LZWStream:
         candidate = (*w, w[0])
         return None if candidate in enc.phrase_to_id else candidate
 
+    def records_since(self, start: int) -> list[EntryRecord]:
+        """History records from the ``start``-th on, in creation order: what a follower has not seen yet
+        (``history`` rebuilds every record)."""
+        return [EntryRecord(i, e, c, r) for i, e, c, r in self._encoder.history[start:]]
+
     def hyper_id_of(self, phrase: Entry) -> int | None:
         """Hyper id of a live entry with exactly these base ids, else None."""
         return self._encoder.phrase_to_id.get(phrase)

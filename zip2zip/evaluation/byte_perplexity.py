@@ -33,9 +33,12 @@ def score_documents(
     max_length: int,
     batch_size: int,
     desc: str,
+    canonical: bool = False,
 ) -> list[dict[str, float]]:
     """Per document: log-likelihood (nats), base tokens and model steps scored; ``desc`` labels the progress
-    bar (windows of every document, ``batch_size`` per forward pass)."""
+    bar (windows of every document, ``batch_size`` per forward pass). ``canonical`` adds the canonical
+    log-likelihood and the summed mass on impossible codes (``score_continuations``; a window start, like the
+    context/continuation boundary, is not masked)."""
     from tqdm.auto import tqdm
 
     from zip2zip.inference.scoring import score_continuations
@@ -46,12 +49,20 @@ def score_documents(
             requests.append(window)
             owner.append(d)
     with tqdm(total=len(requests), desc=desc, unit="window") as bar:
-        scores = score_continuations(model, requests, batch_size=batch_size, on_batch_done=bar.update)
+        scores = score_continuations(
+            model, requests, batch_size=batch_size, on_batch_done=bar.update, canonical=canonical
+        )
     per_doc = [{"logprob": 0.0, "base_tokens": 0, "steps": 0} for _ in docs_ids]
+    if canonical:
+        for doc in per_doc:
+            doc.update(canonical_logprob=0.0, impossible_mass=0.0)
     for d, s in zip(owner, scores, strict=True):
         per_doc[d]["logprob"] += s.logprob
         per_doc[d]["base_tokens"] += s.num_base_tokens
         per_doc[d]["steps"] += s.num_codes
+        if s.canonical_logprob is not None and s.impossible_mass_sum is not None:
+            per_doc[d]["canonical_logprob"] += s.canonical_logprob
+            per_doc[d]["impossible_mass"] += s.impossible_mass_sum
     return per_doc
 
 

@@ -17,13 +17,15 @@ same left truncation to ``max_length`` base tokens), so with compression off (C 
   base ids are scored. ``is_greedy`` is True iff every scored continuation code is the argmax of the joint
   distribution (V base ids + the hypertokens live at that step). Greedy decoding from the context would
   then emit exactly these codes, hence this text. The converse can fail: greedy decoding may produce the
-  same text through another parse, which counts as not greedy here.
+  same text through another parse, which counts as not greedy here. With ``canonical=True`` the score and the
+  argmax test use the softmax renormalised over the codes the parse can produce (``modeling.canonical_mask``).
 * ``loglikelihood_rolling``: lm-eval's own disjoint windows (``get_rolling_token_windows``, one token of
   context, the first window conditioned on ``prefix_token_id``), each scored like a continuation with a
   fresh codebook.
 * ``generate_until``: ``zip2zip.inference.generation.generate``, greedy or sampled as the task asks. It returns only
   the completion, stops on the task's stop strings (checked on decoded text, plus EOS), counts
-  ``max_gen_toks`` in base tokens, and cuts the text at the first stop string as lm-eval does.
+  ``max_gen_toks`` in base tokens, and cuts the text at the first stop string as lm-eval does. With
+  ``canonical=True`` it decodes with the canonical mask (``DecodingConfig.canonical``).
 
 It does not apply chat templates and runs on one process only (no data parallelism).
 """
@@ -84,7 +86,11 @@ COUNTS = (
     "prompt_codes",
     "generated_base_tokens",
     "generation_steps",
+    "scored_impossible_mass",  # with canonical=True: unmasked mass on impossible codes, summed over scored codes
 )
+ScoreCache = dict[
+    tuple[tuple[int, ...], tuple[int, ...]], SpanScore
+]  # (context, continuation) -> both scores
 
 
 @register_model("zip2zip")
@@ -107,6 +113,10 @@ class Zip2ZipLM(TemplateLM):
             lm-eval records this value in its results.
         trust_remote_code: let a base model or tokenizer that needs custom code from its folder or
             repository run it (lm-eval's ``--trust_remote_code`` passes True); else it is refused.
+        canonical: score and generate over canonical parses only (see the module docstring); off by default,
+            the paper's scores.
+        score_cache: scores by request, shared between two instances over the same weights: each request is
+            scored once with both numbers (one forward pass), so a canonical instance reuses a plain one's.
 
     Other ``hf`` model arguments are ignored with a note where they cannot change a score, else refused
     with the reason (``lm_eval_args``).
@@ -129,6 +139,8 @@ class Zip2ZipLM(TemplateLM):
         dtype: str | torch.dtype = "auto",
         device: str | None = None,
         trust_remote_code: bool = False,
+        canonical: bool = False,
+        score_cache: ScoreCache | None = None,
         **hf_arguments: object,
     ) -> None:
         super().__init__()
@@ -156,7 +168,9 @@ class Zip2ZipLM(TemplateLM):
         self._max_length = max_length
         self._max_gen_toks = int(max_gen_toks)
         self._device = model.input_embeddings.weight.device
-        self.counts = dict.fromkeys(COUNTS, 0)
+        self.counts: dict[str, float] = dict.fromkeys(COUNTS, 0)
+        self.canonical = canonical
+        self.score_cache = score_cache
 
     # ------------------------------------------------------------------ what TemplateLM needs
     @property
@@ -229,6 +243,11 @@ class Zip2ZipLM(TemplateLM):
             self.counts["scored_base_tokens"] += score.num_base_tokens
             self.counts["scored_codes"] += score.num_codes
             answer = (score.logprob, score.is_greedy)
+            if self.canonical:
+                assert score.canonical_logprob is not None and score.is_canonical_greedy is not None
+                assert score.impossible_mass_sum is not None
+                answer = (score.canonical_logprob, score.is_canonical_greedy)
+                self.counts["scored_impossible_mass"] += score.impossible_mass_sum
             if key is not None:
                 self.cache_hook.add_partial("loglikelihood", key, answer)
             results.append(answer)
@@ -237,20 +256,50 @@ class Zip2ZipLM(TemplateLM):
     def _score(
         self, pairs: list[tuple[list[int], list[int]]], on_batch_done: Callable[[int], None]
     ) -> list[SpanScore]:
+        """``_score_all`` over the pairs ``score_cache`` does not hold yet (all of them without a cache)."""
+        cache = self.score_cache
+        if cache is None:
+            return self._score_all(pairs, on_batch_done, canonical=self.canonical)
+        keys = [(tuple(context), tuple(continuation)) for context, continuation in pairs]
+        missing = {k for k in keys if k not in cache}
+        todo = sorted(missing)
+        on_batch_done(sum(k not in missing for k in keys))
+        if todo:
+            scored = self._score_all([(list(c), list(x)) for c, x in todo], on_batch_done, canonical=True)
+            cache.update(zip(todo, scored, strict=True))
+        return [cache[k] for k in keys]
+
+    def _score_all(
+        self,
+        pairs: list[tuple[list[int], list[int]]],
+        on_batch_done: Callable[[int], None],
+        *,
+        canonical: bool,
+    ) -> list[SpanScore]:
         """``score_continuations`` over ``pairs``; with ``batch_size=auto`` the longest pairs go first, in a
         batch fitted to memory (``_fitted``)."""
         if not self._fit_batch_size or not pairs:
             return score_continuations(
-                self.model, pairs, batch_size=self.batch_size, on_batch_done=on_batch_done
+                self.model,
+                pairs,
+                batch_size=self.batch_size,
+                on_batch_done=on_batch_done,
+                canonical=canonical,
             )
         order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i][0]) - len(pairs[i][1]))
         first = self._fitted(
-            lambda size: score_continuations(self.model, [pairs[i] for i in order[:size]], batch_size=size)
+            lambda size: score_continuations(
+                self.model, [pairs[i] for i in order[:size]], batch_size=size, canonical=canonical
+            )
         )
         on_batch_done(len(first))
         rest = order[len(first) :]
         more = score_continuations(
-            self.model, [pairs[i] for i in rest], batch_size=self.batch_size, on_batch_done=on_batch_done
+            self.model,
+            [pairs[i] for i in rest],
+            batch_size=self.batch_size,
+            on_batch_done=on_batch_done,
+            canonical=canonical,
         )
         scores = dict(zip(order, [*first, *more], strict=True))
         return [scores[i] for i in range(len(pairs))]
@@ -366,6 +415,7 @@ class Zip2ZipLM(TemplateLM):
             budget_unit="base_tokens",
             do_sample=do_sample,
             stop_strings=tuple(until),
+            canonical=self.canonical,
             **sampling,
         )
         return config, until

@@ -21,6 +21,8 @@ class DecodingConfig:
     ``max_new_tokens`` counts model steps (one emitted id, base or hyper) when ``budget_unit="steps"``,
     or generated base tokens after decompression when ``"base_tokens"`` (the output is then cut to
     exactly that many base ids, since the last hypertoken may overshoot by up to M - 1).
+    ``canonical`` masks the codes the parse cannot produce after the previous phrase (``inference.canonical``),
+    so the emitted codes are the scoring parse of the generated text; off by default, the paper's behaviour.
     """
 
     max_new_tokens: int = 128
@@ -33,6 +35,7 @@ class DecodingConfig:
     eos_token_ids: tuple[int, ...] | None = None
     ignore_eos: bool = False
     seed: int = 0
+    canonical: bool = False
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:

@@ -48,6 +48,7 @@ from zip2zip.inference.cache_filling import (
     write_inputs,
     write_outputs,
 )
+from zip2zip.inference.canonical import CanonicalTracker, mask_impossible
 from zip2zip.inference.decoding import DecodingConfig, GenerationConfigLike, as_decoding_config
 from zip2zip.inference.hyper_cache import HyperCache
 from zip2zip.inference.tokenization import BaseTokenizer, Zip2ZipTokenizer, as_zip2zip_tokenizer, compress_ids
@@ -428,7 +429,10 @@ def _decode(
     b = len(state.streams)
     emitted: list[list[int]] = [[] for _ in range(b)]
     reasons = ["length"] * b
+    trackers = [CanonicalTracker(stream) for stream in state.streams] if config.canonical else None
     for _ in range(config.max_new_tokens):
+        if trackers is not None:
+            logits = mask_impossible(logits, trackers, state.is_active)
         next_ids = select_next(logits, config, warpers, generator).tolist()  # the one host sync per step
         new, needed = feed_streams(model, state, next_ids)
         for row, code in enumerate(next_ids):

@@ -13,6 +13,11 @@ parses; it is what the paper reports. Under ``lru`` the parse skips the id gener
 which the decoder would read as the entry due next), and under ``lru`` and ``reset`` the pass runs over entry
 versions (``codec.versions``), so each position sees the entries live there. With compression off (C = 0) codes are base ids and the score
 is the plain causal-LM log-likelihood.
+
+With ``canonical=True`` each score also comes renormalised over the codes the parse can produce
+(``modeling.canonical_mask``: codes that extend the previous phrase into an entry it could have used get no mass;
+the context/continuation boundary is deliberate and stays unmasked), with the unmasked mass that sat on the
+impossible codes. Both come from the same forward pass; the unmasked score is unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from zip2zip.codec.config import CompressionConfig
 from zip2zip.codec.lzw import LZWStream
 from zip2zip.codec.lzw_codec import NO_POSITION
 from zip2zip.codec.versions import NO_VERSION, VersionedCodes, replay_versions, version_column_ids
+from zip2zip.modeling.canonical_mask import canonical_scores, chooser_mask, impossible_code_mask
+from zip2zip.modeling.lm_head import slot_mask_from_positions, version_mask_from_intervals
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 
@@ -54,6 +61,11 @@ class SpanScore:
     is_greedy: bool  # every continuation code is the argmax of the joint distribution at its position
     num_codes: int  # model steps scored
     num_base_tokens: int
+    # with ``canonical=True`` only: the score renormalised over possible codes, its argmax test, and the
+    # unmasked probability mass on impossible codes summed over the scored positions
+    canonical_logprob: float | None = None
+    is_canonical_greedy: bool | None = None
+    impossible_mass_sum: float | None = None
 
 
 def compress_segments(segments: Sequence[Sequence[int]], config: CompressionConfig) -> SegmentedCodes:
@@ -101,11 +113,13 @@ def score_continuations(
     *,
     batch_size: int = 4,
     on_batch_done: Callable[[int], None] | None = None,
+    canonical: bool = False,
 ) -> list[SpanScore]:
     """Score ``(context base ids, continuation base ids)`` pairs; the context must not be empty.
 
     Rows are batched by length (right-padded), so results do not depend on ``batch_size`` beyond
     float noise. ``on_batch_done(n)`` is called with the number of requests each batch finished.
+    ``canonical`` adds the canonical score fields of ``SpanScore`` (see the module docstring).
     """
     comp = model.compression
     prepared = []
@@ -120,7 +134,7 @@ def score_continuations(
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         batch = [prepared[i] for i in rows]
-        for i, score in zip(rows, _score_batch(model, batch, requests, rows), strict=True):
+        for i, score in zip(rows, _score_batch(model, batch, requests, rows, canonical), strict=True):
             scores[i] = score
         if on_batch_done is not None:
             on_batch_done(len(rows))
@@ -132,8 +146,12 @@ def _score_batch(
     batch: list[SegmentedCodes],
     requests: Sequence[tuple[Sequence[int], Sequence[int]]],
     rows: list[int],
+    canonical: bool,
 ) -> list[SpanScore]:
-    logits = batch_inputs(batch, model.compression, device=model.input_embeddings.weight.device).logits(model)
+    inputs = batch_inputs(batch, model.compression, device=model.input_embeddings.weight.device)
+    logits = inputs.logits(model)
+    if canonical:
+        return _score_canonical(logits, inputs, model.compression, batch, [len(requests[i][1]) for i in rows])
     results = []
     for r, seg in enumerate(batch):
         targets, row_logits = last_segment_targets(logits, r, seg)
@@ -141,6 +159,59 @@ def _score_batch(
         is_greedy = bool((row_logits.argmax(-1) == targets).all())
         results.append(SpanScore(logprob, is_greedy, len(targets), len(requests[rows[r]][1])))
     return results
+
+
+def _score_canonical(
+    logits: torch.Tensor,
+    inputs: BatchInputs,
+    comp: CompressionConfig,
+    batch: list[SegmentedCodes],
+    num_base_tokens: list[int],
+) -> list[SpanScore]:
+    """``_score_batch`` with the canonical fields: the mask is built only at each row's scored positions."""
+    chooser = chooser_mask(inputs.offered(), inputs.removal_positions)  # [B, L, S]
+    results = []
+    for r, seg in enumerate(batch):
+        targets, row_logits = last_segment_targets(logits, r, seg)
+        first = len(seg.codes) - 1 - len(targets)
+        span = slice(first, first + len(targets))
+        row_chooser = chooser[r : r + 1, span].clone()
+        row_chooser[:, 0] = False  # the context/continuation boundary is deliberate
+        impossible = impossible_code_mask(
+            inputs.input_ids[r : r + 1, span],
+            inputs.codebook_table[r : r + 1],
+            row_chooser,
+            initial_vocab_size=comp.initial_vocab_size,
+            pad_token_id=comp.pad_token_id,
+        )[0]  # [n, V + S]
+        both = canonical_scores(row_logits, targets, impossible)
+        argmax = row_logits.argmax(-1)  # [n]
+        results.append(
+            SpanScore(
+                float(both.logprobs.sum()),
+                bool((argmax == targets).all()),
+                len(targets),
+                num_base_tokens[r],
+                canonical_logprob=float(both.canonical_logprobs.sum()),
+                is_canonical_greedy=bool((_masked_argmax(row_logits, argmax, impossible) == targets).all()),
+                impossible_mass_sum=float(both.impossible_mass.sum()),
+            )
+        )
+    return results
+
+
+def _masked_argmax(logits: torch.Tensor, argmax: torch.Tensor, impossible: torch.Tensor) -> torch.Tensor:
+    """Argmax ``[n]`` of ``logits`` ``[n, W]`` without the ``impossible`` ``[n, W']`` columns; rows whose plain
+    ``argmax`` is possible keep it, the rest are recomputed (no masked copy of every row)."""
+    width = impossible.shape[-1]
+    is_hit = (argmax < width) & impossible.gather(-1, argmax.clamp_max(width - 1)[:, None]).squeeze(-1)
+    out = argmax.clone()
+    if bool(is_hit.any()):
+        rows = logits[is_hit]
+        out[is_hit] = torch.cat(
+            [rows[:, :width].masked_fill(impossible[is_hit], float("-inf")), rows[:, width:]], -1
+        ).argmax(-1)
+    return out
 
 
 @dataclass(frozen=True)
@@ -167,6 +238,13 @@ class BatchInputs:
             hidden_versions=self.hidden_versions,
             validate=False,
         ).logits
+
+    def offered(self) -> torch.Tensor:
+        """``[B, L, S]`` the slots (versions) the head offers at each input position, targets not opened."""
+        if self.removal_positions is None:
+            return slot_mask_from_positions(self.entry_positions, self.input_ids.shape[1])
+        assert self.hidden_versions is not None
+        return version_mask_from_intervals(self.entry_positions, self.removal_positions, self.hidden_versions)
 
 
 def batch_inputs(

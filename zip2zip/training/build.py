@@ -72,6 +72,7 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
         distillation=DistillationWeights(config.distill_first_token_weight, config.distill_split_weight)
         if config.use_compression
         else None,
+        canonical_loss=config.canonical_loss,
     )
 
 

@@ -127,6 +127,9 @@ class TrainConfig(DataConfig):
         None, "LoRA target modules, comma-separated; none = the attention and MLP projections of the family"
     )
     reconstruction_weight: float = option(0.1, "lambda: weight of the reconstruction loss (paper: 0.1)")
+    canonical_loss: bool = option(
+        False, "train on the softmax masked to canonical parses (modeling.canonical_mask); paper: off"
+    )
     max_reconstruction_entries: int = option(
         256, "most codebook entries per micro-batch in the reconstruction loss"
     )
@@ -185,6 +188,11 @@ class TrainConfig(DataConfig):
             if not getattr(self, name) >= 0:  # NaN fails too
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
         distilling = self.distill_first_token_weight > 0 or self.distill_split_weight > 0
+        if distilling and self.canonical_loss:
+            raise ValueError(
+                "canonical_loss with distillation: the distillation terms use the unmasked softmax so far "
+                "(training/distillation.py); drop one of them"
+            )
         if distilling and self.codebook_policy != "freeze":
             raise ValueError(
                 f"codebook_policy={self.codebook_policy!r} with distillation: the distillation terms follow "

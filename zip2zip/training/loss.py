@@ -10,7 +10,10 @@ completes on reading that very code) gets its column opened so it is never a -in
 model's pass over versions, as in scoring), so position t sees exactly the entries live there. Plus
 ``reconstruction_weight`` (lambda, 0.1 in the paper) times the cross-entropy of a small decoder rebuilding
 each entry's (each version's) member base ids from its input-side hyper embedding (``reconstruction.py``),
-padding ignored.
+padding ignored. With ``canonical_loss`` the LM term is the masked softmax's NLL instead (codes the greedy
+parse cannot produce after the previous phrase get -inf, ``modeling.canonical_mask``; an encoder stream's
+target is never one of them); the logged ``lm_loss`` stays the unmasked NLL so runs with and without it
+compare, and the forward also returns ``canonical_nll_sum``.
 
 What is logged, from summed numerators and denominators (so micro-batches aggregate exactly):
 ``lm_loss`` (nats per scored code), ``base_loss`` / ``hypertoken_loss`` (the same split by target kind),
@@ -36,6 +39,7 @@ from torch import nn
 
 from zip2zip.codec.lzw_codec import NO_POSITION
 from zip2zip.codec.versions import NO_VERSION
+from zip2zip.modeling.canonical_mask import chooser_mask, impossible_code_mask
 from zip2zip.modeling.lm_head import slot_mask_from_positions, version_mask_from_intervals
 from zip2zip.modeling.model import IGNORE_INDEX, Zip2ZipPreTrainedModel, check_parallel_policy
 from zip2zip.modeling.reconstruction import (
@@ -160,6 +164,7 @@ class Zip2ZipTrainingModule(nn.Module):
         reconstruction_weight: float,
         max_reconstruction_entries: int | None = 256,
         distillation: DistillationWeights | None = None,
+        canonical_loss: bool = False,
     ) -> None:
         super().__init__()
         if reconstruction_weight < 0:
@@ -171,6 +176,7 @@ class Zip2ZipTrainingModule(nn.Module):
         self.reconstruction_weight = reconstruction_weight
         self.max_reconstruction_entries = max_reconstruction_entries
         self.distillation = distillation if distillation is not None and distillation.is_active else None
+        self.canonical_loss = canonical_loss
 
     def forward(
         self,
@@ -222,6 +228,16 @@ class Zip2ZipTrainingModule(nn.Module):
             "num_target_base_ids": _target_base_ids(targets, codebook_table, v, comp.pad_token_id),
         }
         loss = lm_loss
+        canonical_nll = None
+        if self.canonical_loss:
+            offered = (
+                slot_mask_from_positions(entry_positions, input_ids.shape[1])
+                if removal_positions is None or hidden_versions is None
+                else version_mask_from_intervals(entry_positions, removal_positions, hidden_versions)
+            )  # [B, T, S]: what the head offers, no target opened
+            chooser = chooser_mask(offered, removal_positions)
+            canonical_nll = self._canonical_nll(logits, input_ids, codebook_table, chooser, targets)
+            loss = canonical_nll.sum() / num_targets.clamp_min(1)
         if self.distillation is not None:  # teacher = this model without LoRA (distillation.py)
             distill_loss, distill_stats = weighted_distillation(
                 self.distillation,
@@ -246,8 +262,36 @@ class Zip2ZipTrainingModule(nn.Module):
             zero = nll.new_zeros(())
             stats.update(recon_nll_sum=zero, recon_correct=zero, num_recon_members=zero)
         out = {k: v_.detach().float() for k, v_ in stats.items()}
+        if canonical_nll is not None:
+            out["canonical_nll_sum"] = canonical_nll.detach().float().sum()
         out["loss"] = loss
         return out
+
+    def _canonical_nll(
+        self,
+        logits: torch.Tensor,
+        input_ids: torch.Tensor,
+        codebook_table: torch.Tensor,
+        chooser: torch.Tensor,
+        targets: torch.Tensor,
+    ) -> torch.Tensor:
+        """``[B, T]`` NLL of ``targets`` under the softmax without the impossible codes (0 where ignored);
+        ``chooser`` ``[B, T, S]``: the entries each position's phrase was chosen among (``chooser_mask``)."""
+        comp = self.model.compression
+        impossible = impossible_code_mask(
+            input_ids,
+            codebook_table,
+            chooser,
+            initial_vocab_size=comp.initial_vocab_size,
+            pad_token_id=comp.pad_token_id,
+        )  # [B, T, V + S]
+        width = impossible.shape[-1]
+        masked = torch.cat(
+            [logits[..., :width].masked_fill(impossible, float("-inf")), logits[..., width:]], -1
+        )
+        return F.cross_entropy(
+            masked.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="none"
+        ).view_as(targets)  # [B, T]
 
     def _reconstruction(
         self, codebook_table: torch.Tensor, hyper_in: torch.Tensor
