@@ -2,7 +2,8 @@
 (+ plots). The newest full result of each table is rendered (smoke results are never rendered). Then the
 learning curves of the committed training runs, ``models/*/train_log.json`` ->
 ``paper_tables/out/learning_curves.{png,pdf}`` (``learning_curves.py``), and zip2zip's perplexity under each
-codebook policy and size (``perplexity_policies.py``).
+codebook policy and size (``perplexity_policies.py``), and the per-step cost of each policy
+(``decode_step_policies.py``).
 
     python -m paper_tables.build                      # all tables
     python -m paper_tables.build --results results --out paper_tables/out --models models
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from zip2zip.evaluation.results import BenchmarkResult, is_partial, read_result
 
-from . import learning_curves, perplexity_policies
+from . import decode_step_policies, learning_curves, perplexity_policies
 from .tables import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,7 @@ def build(results_dir: Path, out_dir: Path, *, models_dir: Path | None = None) -
         if hasattr(module, "plot"):
             written += module.plot(result, out_dir)
     written += perplexity_policies.render(results_dir / "perplexity", out_dir)
+    written += decode_step_policies.render(results_dir / "decode_step", out_dir)
     if models_dir is not None:
         written += learning_curves.plot(models_dir, out_dir)
     return written

@@ -24,6 +24,7 @@ from zip2zip.training.loss import (
     Zip2ZipTrainingModule,
     clip_grad_norms,
     collate_chunks,
+    evaluate,
     next_code_targets,
     slot_blind_reconstruction_accuracy,
     train_step,
@@ -322,4 +323,19 @@ def test_canonical_loss_trains_on_the_masked_softmax_and_logs_the_unmasked_nll()
     torch.testing.assert_close(
         out_canonical["loss"].detach(), out_canonical["canonical_nll_sum"] / num_targets
     )
-    assert "canonical_nll_sum" not in out_plain
+    # a held-out (eval-mode) pass reports the canonical NLL of any compressed run, but the plain module's
+    # loss stays the unmasked NLL, and in training mode it does not compute the mask at all
+    assert out_plain["canonical_nll_sum"] == out_canonical["canonical_nll_sum"]
+    torch.testing.assert_close(out_plain["loss"].detach(), out_plain["lm_nll_sum"] / num_targets)
+    assert "canonical_nll_sum" not in plain.train()(*batch.as_tuple())
+
+
+def test_held_out_evaluation_logs_the_canonical_nll_of_compressed_runs_only() -> None:
+    batch = _batch(_chunks(3, 80))
+    stats = evaluate(_module(weight=0.0), [batch], reconstruction_weight=0.0)
+    assert stats.canonical_lm_loss is not None and stats.canonical_lm_loss < stats.lm_loss
+    assert stats.to_dict()["canonical_lm_loss"] == stats.canonical_lm_loss
+    control = _module(max_codebook_size=0, weight=0.0)
+    base_batch = _batch(_chunks(3, 80, max_codebook_size=0))
+    control_stats = evaluate(control, [base_batch], reconstruction_weight=0.0)
+    assert control_stats.canonical_lm_loss is None and "canonical_lm_loss" not in control_stats.to_dict()

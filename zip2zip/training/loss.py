@@ -13,7 +13,8 @@ each entry's (each version's) member base ids from its input-side hyper embeddin
 padding ignored. With ``canonical_loss`` the LM term is the masked softmax's NLL instead (codes the greedy
 parse cannot produce after the previous phrase get -inf, ``modeling.canonical_mask``; an encoder stream's
 target is never one of them); the logged ``lm_loss`` stays the unmasked NLL so runs with and without it
-compare, and the forward also returns ``canonical_nll_sum``.
+compare, and ``canonical_lm_loss`` (the masked softmax's NLL per code) is logged beside it on every step of
+such a run and on every held-out pass of a compressed run, with or without the option.
 
 What is logged, from summed numerators and denominators (so micro-batches aggregate exactly):
 ``lm_loss`` (nats per scored code), ``base_loss`` / ``hypertoken_loss`` (the same split by target kind),
@@ -229,7 +230,9 @@ class Zip2ZipTrainingModule(nn.Module):
         }
         loss = lm_loss
         canonical_nll = None
-        if self.canonical_loss:
+        # held-out passes of a compressed run report the canonical NLL too, so runs with and without
+        # ``canonical_loss`` compare on both numbers
+        if self.canonical_loss or (not self.training and comp.max_codebook_size > 0):
             offered = (
                 slot_mask_from_positions(entry_positions, input_ids.shape[1])
                 if removal_positions is None or hidden_versions is None
@@ -237,7 +240,8 @@ class Zip2ZipTrainingModule(nn.Module):
             )  # [B, T, S]: what the head offers, no target opened
             chooser = chooser_mask(offered, removal_positions)
             canonical_nll = self._canonical_nll(logits, input_ids, codebook_table, chooser, targets)
-            loss = canonical_nll.sum() / num_targets.clamp_min(1)
+            if self.canonical_loss:
+                loss = canonical_nll.sum() / num_targets.clamp_min(1)
         if self.distillation is not None:  # teacher = this model without LoRA (distillation.py)
             distill_loss, distill_stats = weighted_distillation(
                 self.distillation,
@@ -373,9 +377,16 @@ class StepStats:
     sums: dict[str, float]
     grad_norms: dict[str, float] = field(default_factory=dict)  # group name -> pre-clip norm (train only)
     distillation: dict[str, float | None] = field(default_factory=dict)  # term -> mean (distilling runs only)
+    canonical_lm_loss: float | None = None  # NLL per code under the canonical mask (when computed)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("sums", "grad_norms", "distillation")}
+        skipped = (
+            "sums",
+            "grad_norms",
+            "distillation",
+            *(() if self.canonical_lm_loss is not None else ("canonical_lm_loss",)),
+        )
+        out = {k: v for k, v in self.__dict__.items() if k not in skipped}
         out.update(self.distillation)
         if self.grad_norms:
             out["grad_norms"] = dict(self.grad_norms)
@@ -406,12 +417,14 @@ def summarize(sums: dict[str, float], *, reconstruction_weight: float, num_codes
         num_base_tokens=int(sums["num_target_base_ids"]),
         sums=sums,
         distillation=distillation,
+        canonical_lm_loss=ratio("canonical_nll_sum", "num_targets") if "canonical_nll_sum" in sums else None,
     )
 
 
 def _accumulate(total: dict[str, float], out: dict[str, torch.Tensor]) -> None:
     distilling = "num_distill_positions" in out
-    for key in _SUMS + (DISTILLATION_SUMS if distilling else ()):
+    canonical = ("canonical_nll_sum",) if "canonical_nll_sum" in out else ()
+    for key in _SUMS + (DISTILLATION_SUMS if distilling else ()) + canonical:
         total[key] = total.get(key, 0.0) + float(out[key])
 
 
