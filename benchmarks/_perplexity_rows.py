@@ -67,8 +67,7 @@ def summarise(
     """A row's metrics: ratios of corpus totals, bits per byte with a document bootstrap 95% interval."""
     nll = np.array([-d["logprob"] for d in per_doc])
     num_bytes = np.array(doc_bytes, dtype=np.float64)
-    bpb = float(nll.sum() / num_bytes.sum() / math.log(2))
-    low, high = bootstrap_bits_per_byte(nll, num_bytes, samples=bootstrap_samples, seed=seed)
+    bpb, low, high = _bits_per_byte(nll, num_bytes, bootstrap_samples=bootstrap_samples, seed=seed)
     base_tokens = int(sum(d["base_tokens"] for d in per_doc))
     steps = int(sum(d["steps"] for d in per_doc))
     return {
@@ -83,14 +82,22 @@ def summarise(
     }
 
 
+def _bits_per_byte(
+    nll: np.ndarray, num_bytes: np.ndarray, *, bootstrap_samples: int, seed: int
+) -> tuple[float, float, float]:
+    """Corpus bits per byte of per-document NLLs (nats), and its document bootstrap 95% interval."""
+    bpb = float(nll.sum() / num_bytes.sum() / math.log(2))
+    low, high = bootstrap_bits_per_byte(nll, num_bytes, samples=bootstrap_samples, seed=seed)
+    return bpb, low, high
+
+
 def canonical_metrics(
     per_doc: list[dict[str, float]], doc_bytes: list[int], *, bootstrap_samples: int, seed: int
 ) -> dict[str, Any]:
     """The canonical counterparts of ``summarise``'s likelihood metrics, and the mean impossible-code mass."""
     nll = np.array([-d["canonical_logprob"] for d in per_doc])
     num_bytes = np.array(doc_bytes, dtype=np.float64)
-    bpb = float(nll.sum() / num_bytes.sum() / math.log(2))
-    low, high = bootstrap_bits_per_byte(nll, num_bytes, samples=bootstrap_samples, seed=seed)
+    bpb, low, high = _bits_per_byte(nll, num_bytes, bootstrap_samples=bootstrap_samples, seed=seed)
     steps = int(sum(d["steps"] for d in per_doc))
     mass = float(sum(d["impossible_mass"] for d in per_doc))
     return {
