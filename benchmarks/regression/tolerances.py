@@ -181,6 +181,13 @@ RULES: tuple[Rule, ...] = (
         _MODEL_FLOAT + " (scores renormalised over canonical parses)",
     ),
     Rule(
+        "perplexity",
+        "multiview_*",
+        MODEL_FLOAT,
+        _MODEL_FLOAT + " (each code's probability summed over its segmentations)",
+    ),
+    Rule("perplexity", "first_token_*", MODEL_FLOAT, _MODEL_FLOAT + " (the multi-view first-token bound)"),
+    Rule(
         "*",
         "impossible_code_mass",
         MODEL_FLOAT,

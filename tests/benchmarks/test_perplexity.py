@@ -42,6 +42,28 @@ def test_smoke_run_reports_ratios_of_corpus_totals(tmp_path):
     assert canonical < zip2zip["metrics"]["bits_per_byte"]["value"]  # renormalising only adds mass
     assert 0 < zip2zip["metrics"]["impossible_code_mass"]["value"] < 1
     assert "canonical_bits_per_byte" not in rows[("base", None)]["metrics"]  # nothing to mask without codes
+    bits = {
+        name: zip2zip["metrics"][f"{name}bits_per_byte"]["value"]
+        for name in ("", "multiview_", "first_token_")
+    }
+    assert bits["first_token_"] <= bits["multiview_"] <= bits[""] + 1e-6  # bounds, in bits (lower = likelier)
+    assert bits["multiview_"] == pytest.approx(
+        sum(zip2zip["per_doc_multiview_nll_nats"]) / num_bytes / math.log(2)
+    )
+    assert all(
+        zip2zip["metrics"][f"{n}_s"]["value"] > 0 for n in ("strict", "canonical", "first_token", "multiview")
+    )
+    assert "multiview_bits_per_byte" not in rows[("base", None)]["metrics"]
+
+
+def test_no_multiview_leaves_the_scores_and_their_costs_out(tmp_path):
+    out = tmp_path / "ppl.json"
+    perplexity.main(
+        ["--smoke", "--corpora", "mc4", "--models", "zip2zip", "--no-multiview", "--out", str(out)]
+    )
+    (row,) = read_result(out).rows
+    assert "multiview_bits_per_byte" not in row["metrics"] and "multiview_s" not in row["metrics"]
+    assert "canonical_bits_per_byte" in row["metrics"] and "strict_s" in row["metrics"]
 
 
 def test_a_codebook_other_than_the_checkpoints_is_scored_and_kept_in_its_own_file(tmp_path, monkeypatch):
@@ -65,3 +87,17 @@ def test_an_unknown_codebook_policy_or_an_empty_codebook_is_refused():
         perplexity.Config(codebook_policy="fifo")
     with pytest.raises(ValueError, match="max_codebook_size"):
         perplexity.Config(max_codebook_size=0)
+
+
+def test_digit_protection_reaches_zip2zip_and_the_result(tmp_path, monkeypatch):
+    """``--protect-digits``: zip2zip's codec disables the tokenizer's digit ids (bytes: 48..57), the base's
+    codebook stays empty, the result's config says so, and the default file is tagged ``-digits``."""
+    monkeypatch.chdir(tmp_path)
+    perplexity.main(["--smoke", "--corpora", "mc4", "--protect-digits"])
+    (out,) = (tmp_path / "results" / "perplexity").glob("*.json")
+    assert out.name.endswith("-digits.json")
+    result = read_result(out)
+    assert result.config["protect_digits"] is True
+    compression = result.assets["models"]["zip2zip"]["compression"]
+    assert compression["protect_digits"] is True and set(range(48, 58)) <= set(compression["disabled_ids"])
+    assert "protect_digits" not in result.assets["models"]["base"]["compression"]

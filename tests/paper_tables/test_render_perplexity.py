@@ -53,6 +53,27 @@ def test_canonical_rows_show_when_the_result_has_them():
     assert "| -- | 0.042 |" in lines["zip2zip, mass on impossible codes per step"]
 
 
+def test_multiview_rows_show_the_scores_ratio_and_costs():
+    result = _result()
+    zip2zip = next(r for r in result.rows if r["model"] == "zip2zip" and "versus" not in r)
+    zip2zip["metrics"]["multiview_byte_perplexity"] = metric(2.61, "", ci95=[2.5, 2.7])
+    zip2zip["metrics"]["first_token_byte_perplexity"] = metric(2.4, "", ci95=[2.3, 2.5])
+    for name, seconds in (("strict", 10.0), ("canonical", 1.0), ("first_token", 2.0), ("multiview", 14.0)):
+        zip2zip["metrics"][f"{name}_s"] = metric(seconds, "s")
+    text = perplexity.render_markdown(result, caption="Perplexity")
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("|")}
+    assert "| -- | 2.610 [2.500, 2.700] |" in lines["zip2zip, exact multi-view"]
+    assert "| -- | 2.400 [2.300, 2.500] |" in lines["zip2zip, first-token bound"]
+    zip2zip["metrics"]["compression_ratio"] = metric(1.234, "base tokens/step")
+    text = perplexity.render_markdown(result, caption="Perplexity")
+    lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("|")}
+    assert "| -- | 1.234 |" in lines["zip2zip, base tokens per code"]
+    assert (
+        "| -- | 10 / 1 / 2 / 14 |" in lines["zip2zip, seconds: strict / canonical / first-token / multi-view"]
+    )
+    assert "zip2zip++" in text and "1.629" in text  # the authors' follow-up numbers, in the notes
+
+
 def test_latex_escapes_percent():
     tex = perplexity.render_latex(_result(), caption="Perplexity", label="tab:ppl")
     assert r"\label{tab:ppl}" in tex and r"\%" in tex and "2.700 [2.600, 2.800]" in tex

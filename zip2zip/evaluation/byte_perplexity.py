@@ -10,9 +10,12 @@ Loading corpora, tokenizing and choosing models are the caller's.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from zip2zip.inference.scoring import ScoringCosts
 
 
 def document_windows(ids: list[int], prefix_token: int, max_length: int) -> list[tuple[list[int], list[int]]]:
@@ -34,11 +37,14 @@ def score_documents(
     batch_size: int,
     desc: str,
     canonical: bool = False,
+    multiview: bool = False,
+    costs: ScoringCosts | None = None,
 ) -> list[dict[str, float]]:
     """Per document: log-likelihood (nats), base tokens and model steps scored; ``desc`` labels the progress
     bar (windows of every document, ``batch_size`` per forward pass). ``canonical`` adds the canonical
     log-likelihood and the summed mass on impossible codes (``score_continuations``; a window start, like the
-    context/continuation boundary, is not masked)."""
+    context/continuation boundary, is not masked); ``multiview`` the exact multi-view and first-token
+    log-likelihoods (no segmentation crosses a window start either). ``costs`` gathers each score's seconds."""
     from tqdm.auto import tqdm
 
     from zip2zip.inference.scoring import score_continuations
@@ -50,19 +56,35 @@ def score_documents(
             owner.append(d)
     with tqdm(total=len(requests), desc=desc, unit="window") as bar:
         scores = score_continuations(
-            model, requests, batch_size=batch_size, on_batch_done=bar.update, canonical=canonical
+            model,
+            requests,
+            batch_size=batch_size,
+            on_batch_done=bar.update,
+            canonical=canonical,
+            multiview=multiview,
+            costs=costs,
         )
     per_doc = [{"logprob": 0.0, "base_tokens": 0, "steps": 0} for _ in docs_ids]
-    if canonical:
-        for doc in per_doc:
-            doc.update(canonical_logprob=0.0, impossible_mass=0.0)
+    optional = {
+        "canonical_logprob": canonical,
+        "impossible_mass": canonical,
+        "multiview_logprob": multiview,
+        "first_token_logprob": multiview,
+    }
+    for doc in per_doc:
+        doc.update({name: 0.0 for name, wanted in optional.items() if wanted})
     for d, s in zip(owner, scores, strict=True):
         per_doc[d]["logprob"] += s.logprob
         per_doc[d]["base_tokens"] += s.num_base_tokens
         per_doc[d]["steps"] += s.num_codes
-        if s.canonical_logprob is not None and s.impossible_mass_sum is not None:
-            per_doc[d]["canonical_logprob"] += s.canonical_logprob
-            per_doc[d]["impossible_mass"] += s.impossible_mass_sum
+        for name, value in (
+            ("canonical_logprob", s.canonical_logprob),
+            ("impossible_mass", s.impossible_mass_sum),
+            ("multiview_logprob", s.multiview_logprob),
+            ("first_token_logprob", s.first_token_logprob),
+        ):
+            if value is not None:
+                per_doc[d][name] += value
     return per_doc
 
 
