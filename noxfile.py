@@ -328,8 +328,13 @@ def train(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def train_distill(session: nox.Session) -> None:
-    """Distillation experiment: zip2zip SmolLM2-135M with and without distilling the base model, same steps, seed and data, side by side (1 core each) -> checkpoints/smollm2-cpu{,-distill}/."""
-    _train_side_by_side(session, [["--preset", "smollm2-cpu"], ["--preset", "smollm2-cpu-distill"]])
+    """Distillation experiment: zip2zip SmolLM2-135M with and without distilling the base model, same steps, seed and data, side by side (1 core each) -> checkpoints/smollm2-cpu{,-distill}/, their logs copied to results/distillation/ (rendered by nox -s tables)."""
+    runs = ["smollm2-cpu", "smollm2-cpu-distill"]
+    _train_side_by_side(session, [["--preset", run] for run in runs])
+    for run in runs:
+        target = Path("results/distillation") / run
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(Path("checkpoints") / run / "train_log.json", target / "train_log.json")
 
 
 def _train_side_by_side(session: nox.Session, runs: list[list[str]]) -> None:

@@ -2,8 +2,8 @@
 (+ plots). The newest full result of each table is rendered (smoke results are never rendered). Then the
 learning curves of the committed training runs, ``models/*/train_log.json`` ->
 ``paper_tables/out/learning_curves.{png,pdf}`` (``learning_curves.py``), and zip2zip's perplexity under each
-codebook policy and size (``perplexity_policies.py``), and the per-step cost of each policy
-(``decode_step_policies.py``).
+codebook policy and size (``perplexity_policies.py``), the per-step cost of each policy
+(``decode_step_policies.py``) and the distillation experiment against the control (``distillation.py``).
 
     python -m paper_tables.build                      # all tables
     python -m paper_tables.build --results results --out paper_tables/out --models models
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from zip2zip.evaluation.results import BenchmarkResult, is_partial, read_result
 
-from . import decode_step_policies, learning_curves, perplexity_policies
+from . import decode_step_policies, distillation, learning_curves, perplexity_policies
 from .tables import TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +68,10 @@ def build(results_dir: Path, out_dir: Path, *, models_dir: Path | None = None) -
     written += decode_step_policies.render(results_dir / "decode_step", out_dir)
     if models_dir is not None:
         written += learning_curves.plot(models_dir, out_dir)
+        control_log = models_dir / "smollm2-cpu-control" / learning_curves.LOG_FILE
+        written += distillation.render(
+            results_dir / "distillation", control_log, results_dir / "diagnose", out_dir
+        )
     return written
 
 

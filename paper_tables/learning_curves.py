@@ -114,8 +114,8 @@ def _method_label(run: Run) -> str:
     return f"{_method(run)} ({run.name})"
 
 
-def plot(models_dir: Path, out_dir: Path) -> list[Path]:
-    """Draw ``<out_dir>/learning_curves.{png,pdf}`` from the runs in ``models_dir``; [] when none has curves."""
+def plot(models_dir: Path, out_dir: Path, *, stem: str = STEM) -> list[Path]:
+    """Draw ``<out_dir>/<stem>.{png,pdf}`` from the runs in ``models_dir``; [] when none has curves."""
     runs = find_runs(models_dir)
     if not runs:
         warnings.warn(f"no train log with learning curves under {models_dir}: nothing plotted", stacklevel=2)
@@ -146,7 +146,7 @@ def plot(models_dir: Path, out_dir: Path) -> list[Path]:
         if ax.lines:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    paths = [out_dir / f"{STEM}.png", out_dir / f"{STEM}.pdf"]
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
     fig.savefig(paths[0], dpi=150)
     fig.savefig(paths[1], metadata={"CreationDate": None})  # no timestamp: stable files
     plt.close(fig)
