@@ -65,3 +65,17 @@ def test_an_unknown_codebook_policy_or_an_empty_codebook_is_refused():
         perplexity.Config(codebook_policy="fifo")
     with pytest.raises(ValueError, match="max_codebook_size"):
         perplexity.Config(max_codebook_size=0)
+
+
+def test_digit_protection_reaches_zip2zip_and_the_result(tmp_path, monkeypatch):
+    """``--protect-digits``: zip2zip's codec disables the tokenizer's digit ids (bytes: 48..57), the base's
+    codebook stays empty, the result's config says so, and the default file is tagged ``-digits``."""
+    monkeypatch.chdir(tmp_path)
+    perplexity.main(["--smoke", "--corpora", "mc4", "--protect-digits"])
+    (out,) = (tmp_path / "results" / "perplexity").glob("*.json")
+    assert out.name.endswith("-digits.json")
+    result = read_result(out)
+    assert result.config["protect_digits"] is True
+    compression = result.assets["models"]["zip2zip"]["compression"]
+    assert compression["protect_digits"] is True and set(range(48, 58)) <= set(compression["disabled_ids"])
+    assert "protect_digits" not in result.assets["models"]["base"]["compression"]
