@@ -232,7 +232,7 @@ def tables(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none", tags=["paper"])
 def efficiency(session: nox.Session) -> None:
-    """Token efficiency, 4 real tokenizers x 5 domains, offline, with digit protection's cost -> results/efficiency/, then tables (time: README, Run times)."""
+    """Token efficiency (+ digit protection's cost), 4 tokenizers x 5 domains, offline -> results/efficiency/, then tables (time: README, Run times)."""
     # digit protection is no paper setting (so not the Config default), but its cost belongs in the table
     _run_benchmark(session, "efficiency", "--protect-digits-variant")
     _render_tables_at_the_end(session)

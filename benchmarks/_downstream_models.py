@@ -57,8 +57,9 @@ def load_lm(
     cannot be built. Without a zip2zip checkpoint, zip2zip is an untrained wrapper of ``base`` with
     ``fallback_max_codebook_size``. ``codebook_policy`` / ``max_codebook_size`` (None: the checkpoint's) set
     zip2zip's codebook and ``protect_digits`` keeps the tokenizer's digit ids out of its hypertokens; the
-    hyper-encoders are context-free, so a checkpoint trained with one policy and size runs under another. ``CANONICAL_MODEL`` is zip2zip scored and decoding canonically; zip2zip and it share
-    ``score_cache`` (each request is scored once, both numbers from one forward pass)."""
+    hyper-encoders are context-free, so a checkpoint trained with one policy and size runs under another.
+    ``CANONICAL_MODEL`` is zip2zip scored and decoding canonically; zip2zip and it share ``score_cache`` (each
+    request is scored once, both numbers from one forward pass)."""
     from lm_eval.models.huggingface import HFLM
 
     from zip2zip.codec.config import compression_config_from_tokenizer

@@ -200,7 +200,7 @@ def compression_config_from_tokenizer(
         return config
     if not isinstance(tokenizer, IdDecoder):
         raise TypeError(
-            f"protect_digits=True needs a tokenizer with decode() to find its digit ids; {type(tokenizer).__name__} "
-            "has none: pass the Hugging Face tokenizer"
+            "protect_digits=True needs a tokenizer with decode() to find its digit ids; "
+            f"{type(tokenizer).__name__} has none: pass the Hugging Face tokenizer"
         )
     return config.with_protected_digits(digit_bearing_ids(tokenizer, vocab_size))
