@@ -50,17 +50,20 @@ def load_lm(
     fallback_max_codebook_size: int,
     codebook_policy: str | None = None,
     max_codebook_size: int | None = None,
+    protect_digits: bool = False,
     score_cache: dict[Any, Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """An lm-eval ``LM`` for one of ``MODELS`` or ``CANONICAL_MODEL`` and what it is. Raises ValueError when it
     cannot be built. Without a zip2zip checkpoint, zip2zip is an untrained wrapper of ``base`` with
     ``fallback_max_codebook_size``. ``codebook_policy`` / ``max_codebook_size`` (None: the checkpoint's) set
-    zip2zip's codebook; the hyper-encoders are context-free, so a checkpoint trained with one policy and size runs
-    under another. ``CANONICAL_MODEL`` is zip2zip scored and decoding canonically; zip2zip and it share
-    ``score_cache`` (each request is scored once, both numbers from one forward pass)."""
+    zip2zip's codebook and ``protect_digits`` keeps the tokenizer's digit ids out of its hypertokens; the
+    hyper-encoders are context-free, so a checkpoint trained with one policy and size runs under another.
+    ``CANONICAL_MODEL`` is zip2zip scored and decoding canonically; zip2zip and it share ``score_cache`` (each
+    request is scored once, both numbers from one forward pass)."""
     from lm_eval.models.huggingface import HFLM
 
     from zip2zip.codec.config import compression_config_from_tokenizer
+    from zip2zip.codec.digits import digit_bearing_ids
     from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
     from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
@@ -81,10 +84,14 @@ def load_lm(
             codebook_policy=codebook_policy if is_zip2zip else None,
             max_codebook_size=max_codebook_size if is_zip2zip else None,
         )
+        if is_zip2zip and protect_digits:
+            model.config = model.config.with_protected_digits(digit_bearing_ids(tokenizer, len(tokenizer)))
         info.update(describe_checkpoint(checkpoint), trained=True)
     else:
         comp = compression_config_from_tokenizer(
-            tokenizer, max_codebook_size=max_codebook_size or fallback_max_codebook_size
+            tokenizer,
+            max_codebook_size=max_codebook_size or fallback_max_codebook_size,
+            protect_digits=protect_digits,
         )
         if codebook_policy is not None:
             comp = dataclasses.replace(comp, codebook_policy=codebook_policy)

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from zip2zip.codec.digits import digit_bearing_ids
 from zip2zip.data.tokenizers import BYTES_PAD, Tokenizer, bytes_tokenizer
 from zip2zip.modeling.base_models import TinyLlama, load_base, load_base_tokenizer
 
@@ -53,11 +54,13 @@ def load_model(
     seed: int,
     codebook_policy: str | None = None,
     max_codebook_size: int | None = None,
+    protect_digits: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """One of ``MODELS`` -> (Zip2ZipPreTrainedModel in eval mode, what was loaded). Raises ValueError if missing.
 
-    ``codebook_policy`` / ``max_codebook_size`` (None: the checkpoint's) set zip2zip's codebook; the
-    hyper-encoders are context-free, so a checkpoint trained with one policy and size scores under another."""
+    ``codebook_policy`` / ``max_codebook_size`` (None: the checkpoint's) set zip2zip's codebook and
+    ``protect_digits`` keeps the tokenizer's digit ids out of its hypertokens; the hyper-encoders are
+    context-free, so a checkpoint trained with one policy and size scores under another."""
     from zip2zip.data.training_chunks import DataConfig, compression_config
     from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
@@ -67,6 +70,8 @@ def load_model(
         comp = compression_config(tokenizer, DataConfig(max_codebook_size=c, use_compression=c > 0))
         if name == "zip2zip" and codebook_policy is not None:
             comp = dataclasses.replace(comp, codebook_policy=codebook_policy)
+        if name == "zip2zip" and protect_digits:
+            comp = comp.with_protected_digits(digit_bearing_ids(tokenizer, tokenizer.vocab_size))
         model = Zip2ZipPreTrainedModel.from_base(base, compression=comp)
         return model.eval(), {**info, "compression": comp.to_dict(), "trained": name == "base"}
     checkpoint = model_checkpoint(name, control=selection.control_checkpoint, checkpoint=selection.checkpoint)
@@ -77,5 +82,7 @@ def load_model(
         codebook_policy=codebook_policy if zip2zip else None,
         max_codebook_size=max_codebook_size if zip2zip else None,
     )
+    if zip2zip and protect_digits:
+        model.config = model.config.with_protected_digits(digit_bearing_ids(tokenizer, tokenizer.vocab_size))
     info = {**describe_checkpoint(checkpoint), "config": model.config.to_dict()}
     return model.eval(), info

@@ -46,9 +46,16 @@ def run_tag(*, smoke: bool = False, device: str = "cpu", variant: str = "") -> s
     return f"smoke-{tag}" if smoke else tag
 
 
-def codebook_variant(codebook_policy: str | None, max_codebook_size: int | None) -> str:
-    """The ``variant`` of a run under a codebook other than the checkpoint's, e.g. ``lru-C256`` ("" for none)."""
-    parts = [codebook_policy or "", f"C{max_codebook_size}" if max_codebook_size else ""]
+def codebook_variant(
+    codebook_policy: str | None, max_codebook_size: int | None, *, protect_digits: bool = False
+) -> str:
+    """The ``variant`` of a run under a codebook other than the checkpoint's, e.g. ``lru-C256``, or with digit
+    protection, e.g. ``digits`` ("" for none)."""
+    parts = [
+        codebook_policy or "",
+        f"C{max_codebook_size}" if max_codebook_size else "",
+        "digits" if protect_digits else "",
+    ]
     return "-".join(part for part in parts if part)
 
 

@@ -21,11 +21,13 @@ another zip2zip checkpoint (a folder or hub id; ours or the authors', either for
 base model as ``base`` (the control is then left out unless one on that base is given). The hub tasks at full
 size take hours on a CPU (HellaSwag alone is 40k requests): use ``--limit`` there. Not measured: speed
 (see throughput) and anything with a chat template. ``--codebook-policy`` / ``--max-codebook-size`` run
-zip2zip under another codebook than its checkpoint's (the control's stays empty); the default result file is
-then tagged (``...-lru-C256.json``), so it never replaces the main result.
+zip2zip under another codebook than its checkpoint's (the control's stays empty); ``--protect-digits`` runs it
+with the tokenizer's digit ids never merged (zip2zip++'s digit protection, ``zip2zip.codec.digits``). The default
+result file is then tagged (``...-lru-C256.json``, ``...-digits.json``), so it never replaces the main result.
 
     python -m benchmarks.downstream                          # offline here: 7 stand-ins x 3 models (time: README, Run times)
     python -m benchmarks.downstream --models base,zip2zip --tasks gsm8k,piqa --limit 20
+    python -m benchmarks.downstream --models zip2zip --tasks gsm8k --protect-digits   # GSM8K with digits kept whole
     python -m benchmarks.downstream --checkpoint epfl-dlab/zip2zip-pp-Llama-3.2-1B-Instruct --limit 20
     python -m benchmarks.downstream --smoke --out /tmp/downstream.json
 """
@@ -93,6 +95,9 @@ class Config(ModelSelection):
     )
     max_codebook_size: int | None = option(
         None, "zip2zip's codebook size C; none = its checkpoint's (or fallback_max_codebook_size)"
+    )
+    protect_digits: bool = option(
+        False, "zip2zip never merges the tokenizer's digit ids (zip2zip++'s digit protection, at inference)"
     )
 
     def __post_init__(self) -> None:
@@ -165,6 +170,7 @@ def run(
             fallback_max_codebook_size=config.fallback_max_codebook_size,
             codebook_policy=config.codebook_policy,
             max_codebook_size=config.max_codebook_size,
+            protect_digits=config.protect_digits,
             score_cache=score_cache,
         ),
         evaluate=lambda lm, name, task: task_row(
@@ -200,11 +206,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         config_dict=config_dict(parsed.config),
         must_match=(
             *("base_model", "task_source", "limit", "control_checkpoint", "checkpoint", "seed"),
-            *("codebook_policy", "max_codebook_size"),
+            *("codebook_policy", "max_codebook_size", "protect_digits"),
         ),
         row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
-        variant=codebook_variant(parsed.config.codebook_policy, parsed.config.max_codebook_size),
+        variant=codebook_variant(
+            parsed.config.codebook_policy,
+            parsed.config.max_codebook_size,
+            protect_digits=parsed.config.protect_digits,
+        ),
     )
 
 

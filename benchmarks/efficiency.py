@@ -9,7 +9,8 @@ again after creation (the paper: ~25%), and the most used hypertokens decoded to
 (on by default in the full run) gains are also measured over M and over the codebook size for one tokenizer,
 and over the codebook policy (freeze, reset, lru) x codebook size, on the usual documents and on long ones
 (each domain's documents joined), with entries created, reused while live and evicted
-(``_efficiency_policies.py``).
+(``_efficiency_policies.py``). ``--protect-digits-variant`` (on in ``nox -s efficiency``) measures each main cell
+again with the tokenizer's digit ids never merged (zip2zip++'s digit protection, ``_efficiency_digits.py``).
 
 Real tokenizers and real text only, offline (see ``zip2zip.data.tokenizers`` / ``zip2zip.data.corpora``); the hub
 datasets are used when reachable. Not measured: any model, speed, or perplexity. Every compressed stream is
@@ -29,12 +30,12 @@ from typing import Any
 import numpy as np
 
 from zip2zip.codec.config import CODEBOOK_POLICIES
+from zip2zip.codec.digits import digit_bearing_ids
 from zip2zip.codec.kernel_warmup import compiling_policy_kernels
 from zip2zip.config_cli import Names, check_names, option
 from zip2zip.data.corpora import CORPORA, SOURCES
 from zip2zip.data.tokenizers import TOKENIZERS
 from zip2zip.evaluation.results import BenchmarkResult
-from zip2zip.evaluation.token_efficiency import measure_token_efficiency
 
 from ._cli import (
     add_resume_argument,
@@ -45,9 +46,10 @@ from ._cli import (
     run_and_write,
     tokenizer_name,
 )
+from ._efficiency_cells import cell_rows
 from ._efficiency_corpora import load_corpora
+from ._efficiency_digits import PROTECT_DIGITS
 from ._efficiency_policies import policy_cells, policy_rows
-from ._efficiency_row import efficiency_row
 from ._efficiency_summary import cell_line, summary_lines
 from ._efficiency_tokenizers import load_tokenizer, tokenizer_assets
 from ._progress import CellProgress
@@ -97,6 +99,7 @@ class Config:
         16384, "the policy sweep's long documents: a domain's documents joined to at least this many base ids"
     )
     num_top_hypertokens: int = option(10, "most used hypertokens listed per cell, decoded to text")
+    protect_digits_variant: bool = option(False, "also measure main cells with digit ids never merged")
 
     def __post_init__(self) -> None:
         if self.max_subtokens < 2:
@@ -145,8 +148,10 @@ PolicyCell = tuple[str, int, int, str, str]  # ... plus (policy, doc length) of 
 
 
 def _settings(config: Config, tokenizer: str) -> list[Cell]:
-    """The main cell, plus the sweeps for the sweep tokenizer."""
+    """The main cell (and its digit-protection variant), plus the sweeps for the sweep tokenizer."""
     out = [("main", config.max_subtokens, config.max_codebook_size)]
+    if config.protect_digits_variant:
+        out.append((PROTECT_DIGITS, config.max_subtokens, config.max_codebook_size))
     if tokenizer == config.sweep_tokenizer:
         out += [("sweep_max_subtokens", m, config.max_codebook_size) for m in config.sweep_max_subtokens]
         out += [("sweep_codebook_size", config.max_subtokens, c) for c in config.sweep_max_codebook_sizes]
@@ -207,6 +212,7 @@ def run(
                     progress.skip(f"{tok_name} {corpus.name}: skipped (see the result's skipped)")
                 continue
             assets["tokenizers"][tok_name] = tokenizer_assets(tok)
+            digits = digit_bearing_ids(tok, tok.vocab_size) if config.protect_digits_variant else frozenset()
             for corpus in corpora:
                 progress.start(f"{tok_name} {corpus.name}")
                 cells = _settings(config, tok_name)
@@ -221,15 +227,10 @@ def run(
                     continue
                 # arrays once for all the cells (the codec would convert each list in every cell)
                 base_ids = [np.array(ids, dtype=np.int64) for ids in tok.encode_batch(corpus.docs)]
-                measured = []
-                for setting, m, c in todo:
-                    progress.note(setting)
-                    totals = measure_token_efficiency(
-                        tok, corpus, base_ids, max_subtokens=m, max_codebook_size=c
-                    )
-                    measured.append(
-                        efficiency_row(tok, corpus, setting, m, c, totals, config.num_top_hypertokens)
-                    )
+                top_n = config.num_top_hypertokens
+                measured = cell_rows(
+                    tok, corpus, base_ids, todo, digit_ids=digits, top_n=top_n, note=progress.note
+                )
                 rows += measured
                 if policy_todo:
                     progress.note("policy sweep")

@@ -25,6 +25,7 @@ to load) is skipped with the reason.
     python -m benchmarks.perplexity                    # offline default (time: README, Run times)
     python -m benchmarks.perplexity --corpora wikitext --models base,zip2zip
     python -m benchmarks.perplexity --checkpoint epfl-dlab/zip2zip-pp-Llama-3.2-1B-Instruct
+    python -m benchmarks.perplexity --models zip2zip --protect-digits   # result tagged ...-digits.json
     python -m benchmarks.perplexity --smoke --out /tmp/perplexity.json
 """
 
@@ -87,6 +88,9 @@ class Config(ModelSelection):
         True,
         "also score zip2zip's exact multi-view and first-token bound (one more forward per window, over its "
         "codes and their alternative segmentations, with a tree attention mask)",
+    )
+    protect_digits: bool = option(
+        False, "zip2zip never merges the tokenizer's digit ids (zip2zip++'s digit protection, at inference)"
     )
 
     def __post_init__(self) -> None:
@@ -165,6 +169,7 @@ def run(
             seed=config.seed,
             codebook_policy=config.codebook_policy,
             max_codebook_size=config.max_codebook_size,
+            protect_digits=config.protect_digits,
         ),
         evaluate=lambda model, name, corpus: score_cell(
             model,
@@ -210,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "codebook_policy",
         "max_codebook_size",
         "multiview",
+        "protect_digits",
     )
     run_and_write(
         command,
@@ -221,7 +227,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         must_match=must_match,
         row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
-        variant=codebook_variant(parsed.config.codebook_policy, parsed.config.max_codebook_size),
+        variant=codebook_variant(
+            parsed.config.codebook_policy,
+            parsed.config.max_codebook_size,
+            protect_digits=parsed.config.protect_digits,
+        ),
     )
 
 

@@ -1,7 +1,9 @@
 """Token-efficiency table (Markdown + LaTeX) and plots from a ``results/efficiency/*.json`` result.
 
 Columns: paper | ours | delta for bytes per base token, bytes per zip2zip id and the gain, plus our
-hypertoken reuse fraction; a second table shows the M / codebook-size sweep. Rounding happens here only;
+hypertoken reuse fraction; a second table shows the M / codebook-size sweep, a third (when the run measured
+it, ``--protect-digits-variant``) what digit protection costs: base tokens and bytes per compressed id with all
+ids mergeable and with the tokenizer's digit ids never merged. Rounding happens here only;
 every number comes from the JSON (the delta is the difference of the two displayed values).
 """
 
@@ -75,6 +77,23 @@ def _sweep_cells(result: BenchmarkResult) -> list[list[str]]:
     ]
 
 
+def _digit_protection_cells(result: BenchmarkResult) -> list[list[str]]:
+    rows = [r for r in result.rows if r.get("setting") == "protect_digits"]
+    return [
+        [
+            _label(r),
+            r["corpus"],
+            fmt(value(r, "num_protected_digit_ids"), 0),
+            fmt(value(r, "unprotected_base_tokens_per_compressed_id"), 3),
+            fmt(value(r, "base_tokens_per_compressed_id"), 3),
+            fmt(value(r, "unprotected_bytes_per_compressed_id"), 2),
+            fmt(value(r, "bytes_per_compressed_id"), 2),
+            fmt(value(r, "bytes_per_compressed_id_loss_pct"), 1),
+        ]
+        for r in rows
+    ]
+
+
 def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
     lines = [f"**{caption}**", "", "| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     lines += ["| " + " | ".join(_cells(r)) + " |" for r in _main_rows(result)]
@@ -95,6 +114,27 @@ def render_markdown(result: BenchmarkResult, *, caption: str) -> str:
             "|" + "---|" * len(head),
         ]
         lines += ["| " + " | ".join(c) + " |" for c in sweep]
+    digits = _digit_protection_cells(result)
+    if digits:
+        head = [
+            "Tokenizer",
+            "Domain",
+            "Digit ids",
+            "Base tok/id all",
+            "digits protected",
+            "zip2zip B/tok all",
+            "digits protected",
+            "Loss %",
+        ]
+        lines += [
+            "",
+            "**Digit protection** (zip2zip++: digit ids never merged into hypertokens; same documents, M and "
+            "codebook; Loss: fewer bytes per compressed id than with every id mergeable)",
+            "",
+            "| " + " | ".join(head) + " |",
+            "|" + "---|" * len(head),
+        ]
+        lines += ["| " + " | ".join(c) + " |" for c in digits]
     lines += [""] + [f"- {line}" for line in footer_lines(result)]
     return "\n".join(lines) + "\n"
 

@@ -93,6 +93,17 @@ PRESETS: dict[str, Preset] = {
                 *("--long-doc-min-base-tokens", "1024", *_RESULT),
             ),
         ),
+        Preset(  # digit protection's cost: a protect_digits row beside each main one (no sweeps)
+            "efficiency_digits",
+            "benchmarks.efficiency",
+            (
+                *("--tokenizers", "llama3,smollm2", "--corpora", "code,math,chat,multilingual,web"),
+                *("--corpus-source", "offline", "--num-docs", "4", "--max-total-bytes", "16000"),
+                *("--min-doc-bytes", "1024", "--max-doc-bytes", "4096", "--sweep-max-subtokens", ""),
+                *("--sweep-max-codebook-sizes", "", "--policy-sweep-max-codebook-sizes", ""),
+                *("--protect-digits-variant", *_RESULT),
+            ),
+        ),
         Preset(
             "codec",
             "benchmarks.codec",
@@ -169,6 +180,15 @@ PRESETS: dict[str, Preset] = {
                 *("--models", "zip2zip", "--checkpoint", "models/smollm2-cpu-zip2zip"),
                 *("--codebook-policy", "lru", "--max-codebook-size", "32"),
                 *("--tasks", "arc_easy,winogrande,gsm8k", "--task-source", "offline", "--limit", "2"),
+                *("--batch-size", "4", "--num-threads", "1", "--bootstrap-samples", "200", *_RESULT),
+            ),
+        ),
+        Preset(  # digit protection in the model: gsm8k's numbers are never merged, in scoring and generation
+            "downstream_digits",
+            "benchmarks.downstream",
+            (
+                *("--models", "zip2zip", "--checkpoint", "models/smollm2-cpu-zip2zip", "--protect-digits"),
+                *("--tasks", "gsm8k", "--task-source", "offline", "--limit", "2"),
                 *("--batch-size", "4", "--num-threads", "1", "--bootstrap-samples", "200", *_RESULT),
             ),
         ),

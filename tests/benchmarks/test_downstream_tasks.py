@@ -219,3 +219,18 @@ def test_task_configs_name_their_yaml_relative_to_the_repository(nested: bool) -
     )
     holder = config["metadata"] if nested else config
     assert holder["config_source"] == "zip2zip/data/lm_eval_tasks/standin_piqa.yaml"
+
+
+def test_digit_protection_reaches_zip2zip_and_the_result(tmp_path, monkeypatch):
+    """``--tasks gsm8k --protect-digits``: the GSM8K stand-in runs with zip2zip's digit ids disabled (bytes:
+    48..57), recorded in the result's config and the model's, in a file tagged ``-digits``."""
+    monkeypatch.chdir(tmp_path)
+    downstream.main(
+        ["--smoke", "--models", "zip2zip", "--tasks", "gsm8k", "--limit", "2", "--protect-digits"]
+    )
+    (out,) = (tmp_path / "results" / "downstream").glob("*.json")
+    assert out.name.endswith("-digits.json")
+    result = read_result(out)
+    assert result.config["protect_digits"] is True and result.config["tasks"] == ["gsm8k"]
+    compression = result.assets["models"]["zip2zip"]["config"]["compression"]
+    assert compression["protect_digits"] is True and set(range(48, 58)) <= set(compression["disabled_ids"])

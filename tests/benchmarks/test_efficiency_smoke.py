@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from benchmarks import _efficiency_policies, _efficiency_tokenizers, efficiency
+from benchmarks import _efficiency_cells, _efficiency_policies, _efficiency_tokenizers, efficiency
+from zip2zip.codec.digits import has_decimal_digit
 from zip2zip.data.tokenizers import MissingAssetError, get_tokenizer
 from zip2zip.evaluation.results import read_result
 
@@ -62,7 +63,7 @@ def test_resume_reuses_rows(tmp_path, _llama3, monkeypatch, capsys) -> None:
     efficiency.main(["--smoke", "--out", str(out)])
     before = read_result(out).rows
     for module, name in (
-        (efficiency, "measure_token_efficiency"),
+        (_efficiency_cells, "measure_token_efficiency"),
         (_efficiency_policies, "measure_policy_efficiency"),
     ):
         monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("resume recomputed a cell"))
@@ -149,3 +150,33 @@ def test_a_domain_too_short_for_a_long_document_is_skipped(_llama3) -> None:
     assert {r["doc_length"] for r in result.rows if r["setting"] == "policy_sweep"} == {"normal"}
     (skip,) = result.skipped
     assert skip["name"] == "policy_sweep:llama3/web/long" and "fewer than one long document" in skip["reason"]
+
+
+def test_digit_protection_rows_carry_their_cost(_llama3) -> None:
+    """``--protect-digits-variant``: per domain a ``protect_digits`` row beside ``main``, on the same ids, whose
+    unprotected numbers are main's (also when main was kept from an earlier run, as ``--resume`` keeps it), and
+    whose most used hypertokens hold no digit."""
+    without_sweeps = dataclasses.replace(
+        efficiency.Config.smoke(),
+        sweep_max_subtokens=(),
+        sweep_max_codebook_sizes=(),
+        policy_sweep_max_codebook_sizes=(),
+    )
+    earlier = efficiency.run(without_sweeps, status="smoke")
+    config = dataclasses.replace(without_sweeps, protect_digits_variant=True)
+    result = efficiency.run(config, status="smoke", previous=earlier.rows)
+    assert result.config["protect_digits_variant"] is True
+    main = {r["corpus"]: r["metrics"] for r in result.rows if r["setting"] == "main"}
+    protected = {r["corpus"]: r for r in result.rows if r["setting"] == "protect_digits"}
+    assert set(protected) == set(main) == {"code", "web"}
+    for corpus, row in protected.items():
+        m, unprotected = row["metrics"], main[corpus]
+        assert m["num_base_tokens"] == unprotected["num_base_tokens"]
+        assert m["unprotected_bytes_per_compressed_id"] == unprotected["bytes_per_compressed_id"]
+        assert m["unprotected_base_tokens_per_compressed_id"]["value"] == pytest.approx(
+            unprotected["num_base_tokens"]["value"] / unprotected["num_compressed_ids"]["value"]
+        )
+        assert m["num_protected_digit_ids"]["value"] > 1000  # Llama-3 holds every 1..3-digit number
+        assert row["top_hypertokens"] and not any(
+            has_decimal_digit(h["text"]) for h in row["top_hypertokens"]
+        )

@@ -213,6 +213,7 @@ def _modified_copy(base: Path, to: Path) -> None:
         pytest.param(None, "hidden_size", 64.5, "an integer", id="float-width"),
         pytest.param("compression", "codebook_policy", "Freeze", "one of", id="unknown-policy"),
         pytest.param("compression", "codebook_policy", False, "one of", id="bool-policy"),
+        pytest.param("compression", "protect_digits", "true", "true or false", id="string-protect-digits"),
     ],
 )
 def test_our_config_values_keep_their_json_type(ours, tmp_path, where, key, value, expected):
@@ -220,6 +221,29 @@ def test_our_config_values_keep_their_json_type(ours, tmp_path, where, key, valu
     _edit(folder / CONFIG, lambda d: (d[where] if where else d).update({key: value}))
     message = _one_line_error(folder, expected)
     assert str(folder / CONFIG) in message and key in message
+
+
+def test_a_checkpoint_saved_with_digit_protection_loads_with_it(tmp_path):
+    """The protected ids are disabled ids (which round-trip anyway); the flag is stored beside them, so a reader
+    of the file knows why they are disabled, and a loaded model protects them as the saved one did."""
+    tiny_base("qwen2").save_pretrained(tmp_path / "base")
+    protected = compression().with_protected_digits({5, 7})
+    model = Zip2ZipPreTrainedModel.from_pretrained(
+        tmp_path / "base", compression=protected, hyper_encoder=HyperEncoderConfig(num_heads=4)
+    )
+    folder = model.save_pretrained(tmp_path / "ckpt")
+    saved = json.loads((folder / CONFIG).read_text())["compression"]
+    assert saved["protect_digits"] is True and {5, 7} <= set(saved["disabled_ids"])
+    loaded = Zip2ZipPreTrainedModel.from_pretrained(folder)
+    assert loaded.compression == protected and loaded.config == model.config
+
+
+def test_digit_protection_at_inference_is_refused_without_compression(tmp_path):
+    off = Zip2ZipPreTrainedModel.from_base(tiny_base(), compression=compression(max_codebook_size=0))
+    with pytest.raises(ValueError, match="compression off"):
+        off.config.with_protected_digits({5})
+    on = Zip2ZipPreTrainedModel.from_base(tiny_base(), compression=compression())
+    assert on.config.with_protected_digits({5}).compression.protect_digits
 
 
 def test_our_relative_base_is_relative_to_the_checkpoint(ours, tmp_path, monkeypatch):

@@ -42,6 +42,17 @@ def test_saved_with_its_tokenizer_the_folder_loads_with_autotokenizer_and_has_a_
     )
 
 
+def test_the_card_says_when_digit_ids_are_disabled_too(tmp_path: Path) -> None:
+    tiny_base(vocab_size=VOCAB).save_pretrained(tmp_path / "base")
+    model = zip2zip.Zip2ZipForCausalLM.from_base(
+        tiny_base(vocab_size=VOCAB),
+        compression=compression(max_codebook_size=16).with_protected_digits({5, 7}),
+        base_model_name_or_path=str(tmp_path / "base"),
+    )
+    card = (model.save_pretrained(tmp_path / "ckpt") / "README.md").read_text()
+    assert "5 special and digit ids (digit protection) are never merged" in card
+
+
 def _sha256(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*.safetensors")}
 

@@ -70,6 +70,27 @@ def test_markdown_paper_ours_delta() -> None:
     assert "llama-models==0.3.0" in md
 
 
+def test_digit_protection_table_shows_both_sides_only_when_measured() -> None:
+    result = _result()
+    with pytest.warns(UserWarning):
+        assert "Digit protection" not in efficiency.render_markdown(result, caption="cap")
+    row = _row("llama3", "code", 4.0, 5.8, setting="protect_digits")
+    row["metrics"] |= {
+        "num_protected_digit_ids": metric(1198, "base_ids", num_samples=2),
+        "base_tokens_per_compressed_id": metric(1.169, "base_tokens/compressed_id", num_samples=2),
+        "unprotected_base_tokens_per_compressed_id": metric(
+            1.209, "base_tokens/compressed_id", num_samples=2
+        ),
+        "unprotected_bytes_per_compressed_id": metric(6.0, "bytes/compressed_id", num_samples=2),
+        "bytes_per_compressed_id_loss_pct": metric(100 * (1 - 5.8 / 6.0), "%", num_samples=2),
+    }
+    result.rows.append(row)
+    with pytest.warns(UserWarning):
+        md = efficiency.render_markdown(result, caption="cap")
+    assert "| llama3 | code | 1198 | 1.209 | 1.169 | 6.00 | 5.80 | 3.3 |" in md
+    assert md.count("| llama3 | code | 4.1 |") == 1  # the variant is no main-table row
+
+
 def test_latex_is_escaped_and_labelled() -> None:
     with pytest.warns(UserWarning):
         tex = efficiency.render_latex(_result(), caption="50% of it", label="tab:x")

@@ -7,11 +7,13 @@ reference implementation (``initial_vocab_size``, ``max_codebook_size``, ``max_s
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from zip2zip.codec.digits import IdDecoder, digit_bearing_ids
 from zip2zip.registry import check_name
 
 # What to do when an entry is due and the codebook is full (see ``zip2zip.codec.lzw``). ``freeze`` is the
@@ -51,6 +53,9 @@ class CompressionConfig:
     ``max_subtokens=1`` or ``max_codebook_size=0`` turn compression off (the stream passes through).
     ``codebook_policy`` says what happens when an entry is due and the codebook is full: ``freeze`` adds
     nothing, ``reset`` drops every entry, ``lru`` replaces the least recently used leaf entry.
+    ``protect_digits`` records that the tokenizer's digit-bearing ids (``zip2zip.codec.digits``) are among
+    ``disabled_ids`` (zip2zip++'s digit protection). The codec reads only ``disabled_ids``; the flag tells a
+    reader of a checkpoint or result why those ids are there. Set both with :meth:`with_protected_digits`.
     """
 
     initial_vocab_size: int
@@ -59,6 +64,7 @@ class CompressionConfig:
     max_codebook_size: int = 2048
     disabled_ids: frozenset[int] = field(default_factory=frozenset)
     codebook_policy: str = "freeze"
+    protect_digits: bool = False
 
     def __post_init__(self) -> None:
         for name in ("initial_vocab_size", "pad_token_id", "max_subtokens", "max_codebook_size"):
@@ -99,6 +105,8 @@ class CompressionConfig:
         if not isinstance(self.codebook_policy, str):
             raise TypeError(f"codebook_policy must be a str, got {self.codebook_policy!r}")
         check_name(self.codebook_policy, CODEBOOK_POLICIES, kind="codebook policy")
+        if not isinstance(self.protect_digits, bool):
+            raise TypeError(f"protect_digits must be a bool, got {self.protect_digits!r}")
 
     @property
     def is_compression_enabled(self) -> bool:
@@ -109,9 +117,22 @@ class CompressionConfig:
         """Base ids plus every hypertoken slot: the width of a joint output layer."""
         return self.initial_vocab_size + self.max_codebook_size
 
+    def with_protected_digits(self, digit_ids: Iterable[int]) -> CompressionConfig:
+        """This config with ``digit_ids`` (``zip2zip.codec.digits.digit_bearing_ids`` of its tokenizer) disabled
+        and ``protect_digits`` set. Raises ValueError for no ids (a tokenizer without digits protects nothing,
+        and a flag saying otherwise would mislabel the result) or ids outside the base vocabulary."""
+        ids = _as_id_set(digit_ids, "digit_ids")
+        if not ids:
+            raise ValueError(
+                "protect_digits: the tokenizer has no id whose text holds a decimal digit, so there is nothing "
+                "to protect; check that the ids come from digit_bearing_ids of the model's tokenizer"
+            )
+        return dataclasses.replace(self, disabled_ids=self.disabled_ids | ids, protect_digits=True)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields. ``codebook_policy`` is written only when it is not ``freeze``: files written
-        before policies existed (and the authors' formats) mean ``freeze``, and stay byte-identical."""
+        """JSON-ready fields. ``codebook_policy`` is written only when it is not ``freeze`` and ``protect_digits``
+        only when set: files written before they existed (and the authors' formats) mean ``freeze`` without
+        digit protection, and stay byte-identical."""
         out: dict[str, Any] = {
             "initial_vocab_size": self.initial_vocab_size,
             "pad_token_id": self.pad_token_id,
@@ -121,6 +142,8 @@ class CompressionConfig:
         }
         if self.codebook_policy != "freeze":
             out["codebook_policy"] = self.codebook_policy
+        if self.protect_digits:
+            out["protect_digits"] = True
         return out
 
     @classmethod
@@ -132,6 +155,7 @@ class CompressionConfig:
             "max_codebook_size",
             "disabled_ids",
             "codebook_policy",
+            "protect_digits",
         }
         unknown = sorted(set(data) - known)
         if unknown:
@@ -154,15 +178,17 @@ def compression_config_from_tokenizer(
     max_subtokens: int = 3,
     max_codebook_size: int = 2048,
     codebook_policy: str = "freeze",
+    protect_digits: bool = False,
 ) -> CompressionConfig:
-    """The codec settings a tokenizer implies (see the module docstring)."""
+    """The codec settings a tokenizer implies (see the module docstring); ``protect_digits`` also disables its
+    digit-bearing ids (``CompressionConfig.with_protected_digits``)."""
     vocab_size = len(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
         raise ValueError("the tokenizer has neither a pad nor an EOS token; set tokenizer.pad_token first")
     special = set(getattr(tokenizer, "all_special_ids", []) or [])
     special |= set((getattr(tokenizer, "added_tokens_decoder", None) or {}).keys())
-    return CompressionConfig(
+    config = CompressionConfig(
         initial_vocab_size=vocab_size,
         pad_token_id=int(pad),
         max_subtokens=max_subtokens,
@@ -170,3 +196,11 @@ def compression_config_from_tokenizer(
         disabled_ids=frozenset(int(i) for i in special if 0 <= int(i) < vocab_size),
         codebook_policy=codebook_policy,
     )
+    if not protect_digits:
+        return config
+    if not isinstance(tokenizer, IdDecoder):
+        raise TypeError(
+            "protect_digits=True needs a tokenizer with decode() to find its digit ids; "
+            f"{type(tokenizer).__name__} has none: pass the Hugging Face tokenizer"
+        )
+    return config.with_protected_digits(digit_bearing_ids(tokenizer, vocab_size))

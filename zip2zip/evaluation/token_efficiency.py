@@ -26,16 +26,18 @@ def measure_token_efficiency(
     *,
     max_subtokens: int,
     max_codebook_size: int,
+    protected_ids: frozenset[int] = frozenset(),
 ) -> EfficiencyTotals:
     """Compress every document of ``corpus`` (``base_ids``: its ids under ``tok``, one array per document) and
-    count; the tokenizer's special ids are never merged. Raises ``AssertionError`` if a round trip changes ids.
+    count; the tokenizer's special ids and ``protected_ids`` (e.g. its digit-bearing ids,
+    ``zip2zip.codec.digits``) are never merged. Raises ``AssertionError`` if a round trip changes ids.
     """
     codec = LZWCodec(
         tok.vocab_size,
         pad_token_id=tok.pad_token_id,
         max_subtokens=max_subtokens,
         max_codebook_size=max_codebook_size,
-        disabled_ids=tok.special_ids,
+        disabled_ids=tok.special_ids | protected_ids,
     )
     totals = EfficiencyTotals(vocab_size=tok.vocab_size)
     doc_bytes = [len(d.encode("utf-8")) for d in corpus.docs]

@@ -239,6 +239,18 @@ class Zip2ZipConfig:
             comp = dataclasses.replace(comp, max_codebook_size=max_codebook_size)
         return self if comp == self.compression else dataclasses.replace(self, compression=comp)
 
+    def with_protected_digits(self, digit_ids: Iterable[int]) -> Zip2ZipConfig:
+        """This config with zip2zip++'s digit protection (``CompressionConfig.with_protected_digits``) at
+        inference: like the codebook policy, which ids may merge is the codec's choice, not the encoders'.
+        ``digit_ids``: ``zip2zip.codec.digits.digit_bearing_ids`` of the model's tokenizer. A checkpoint saved
+        with compression off (C = 0) merges nothing, so asking it to protect digits is refused."""
+        if not self.compression.is_compression_enabled:
+            raise ValueError(
+                "protect_digits on a model with compression off (C = 0 or M = 1): it merges no ids, so there "
+                "is nothing to protect; apply it to the zip2zip model only"
+            )
+        return dataclasses.replace(self, compression=self.compression.with_protected_digits(digit_ids))
+
     @property
     def vocab_may_exceed_tokenizer(self) -> bool:
         """Whether V may count ids no tokenizer produces: the authors' layout (their format 2 counts embedding
@@ -357,6 +369,7 @@ def read_compression(section: ConfigSection, *, is_authors: bool = False) -> dic
         values["codebook_policy"] = section.string(
             "codebook_policy", default="freeze", choices=CODEBOOK_POLICIES
         )
+        values["protect_digits"] = section.boolean("protect_digits", default=False)
     section.finish()
     return values
 

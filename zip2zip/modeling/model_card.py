@@ -78,13 +78,18 @@ def _card(config: dict[str, Any], log: dict[str, Any] | None, offline_copy: str 
         f"- base vocabulary V = {comp['initial_vocab_size']:,} ids; hypertoken ids start at V",
         f"- at most M = {comp['max_subtokens']} base tokens per hypertoken, codebook of C = "
         f"{comp['max_codebook_size']:,} entries per sequence, policy `{comp.get('codebook_policy', 'freeze')}`",
-        f"- {len(comp.get('disabled_ids', []))} special ids are never merged; pad id {comp['pad_token_id']}",
+        f"- {len(comp.get('disabled_ids', []))} {_disabled_kind(comp)} are never merged; pad id {comp['pad_token_id']}",
         "",
     ]
     if log is not None:
         lines += [*_training_lines(log), ""]
     lines += _loading_lines(config if is_hub_base else None)
     return "\n".join(lines) + "\n"
+
+
+def _disabled_kind(comp: dict[str, Any]) -> str:
+    """What the disabled ids are: the tokenizer's specials, plus its digit ids under digit protection."""
+    return "special and digit ids (digit protection)" if comp.get("protect_digits") else "special ids"
 
 
 def _contents_text(contents: list[str]) -> str:
