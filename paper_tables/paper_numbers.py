@@ -58,7 +58,7 @@ PERPLEXITY: dict[str, dict[str, dict[str, float]]] = {
         "zip2zip": {"wikitext": 1.56, "pile": 1.90, "mc4": 1.96, "dc4": 1.75},
     },
 }
-# The authors' follow-up (zip2zip++) on full WikiText for one of its models, as quoted in issue 29: byte
+# The authors' follow-up (zip2zip++) on full WikiText for one of its models (their published numbers): byte
 # perplexity of the strict parse, exact multi-view and the first-token bound; seconds for exact multi-view.
 MULTIVIEW_SOURCE = "zip2zip++ (the authors' follow-up), full WikiText, one model"
 MULTIVIEW_WIKITEXT = {"strict": 1.657, "multiview": 1.629, "first_token": 1.588}

@@ -166,7 +166,7 @@ def test_smollm2_scores_exactly_each_stand_in_continuation() -> None:
     from zip2zip.codec.config import compression_config_from_tokenizer
     from zip2zip.codec.lzw import LZWStream
     from zip2zip.evaluation.lm_eval_model import Zip2ZipLM
-    from zip2zip.inference.scoring import compress_segments
+    from zip2zip.inference.scoring_parse import compress_segments
     from zip2zip.modeling.base_models import TinyLlama, load_base
     from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 

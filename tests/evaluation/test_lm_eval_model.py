@@ -30,7 +30,8 @@ from zip2zip.codec.config import compression_config_from_tokenizer  # noqa: E402
 from zip2zip.codec.lzw import LZWStream  # noqa: E402
 from zip2zip.data.lm_eval_tasks import TASKS_DIR  # noqa: E402
 from zip2zip.evaluation.lm_eval_model import Zip2ZipLM, default_device, main  # noqa: E402
-from zip2zip.inference.scoring import compress_segments, score_continuations  # noqa: E402
+from zip2zip.inference.scoring import score_continuations  # noqa: E402
+from zip2zip.inference.scoring_parse import compress_segments  # noqa: E402
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel  # noqa: E402
 
 # A tiny offline task folder: one task per request type, words of the tiny tokenizer ("w3".."w95").

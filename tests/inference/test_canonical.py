@@ -15,7 +15,8 @@ from zip2zip.codec.versions import VersionedCodes, replay_versions
 from zip2zip.inference.canonical import CanonicalTracker
 from zip2zip.inference.decoding import DecodingConfig
 from zip2zip.inference.generation import generate
-from zip2zip.inference.scoring import compress_segments, score_continuations
+from zip2zip.inference.scoring import score_continuations
+from zip2zip.inference.scoring_parse import compress_segments
 from zip2zip.modeling.canonical_mask import canonical_scores, chooser_mask, impossible_code_mask
 from zip2zip.modeling.lm_head import slot_mask_from_positions, version_mask_from_intervals
 

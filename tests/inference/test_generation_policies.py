@@ -13,7 +13,8 @@ from zip2zip.codec import lzw
 from zip2zip.codec.history import NO_POSITION
 from zip2zip.codec.versions import replay_versions
 from zip2zip.inference.generation import DecodingConfig, decode_step, generate, prefill
-from zip2zip.inference.scoring import SegmentedCodes, batch_inputs, compress_segments, score_continuations
+from zip2zip.inference.scoring import score_continuations
+from zip2zip.inference.scoring_parse import SegmentedCodes, batch_inputs, compress_segments
 from zip2zip.inference.tokenization import compress_ids
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from zip2zip.codec.history import NO_POSITION
 from zip2zip.inference import multiview
-from zip2zip.inference.scoring import SegmentedCodes, batch_inputs, compress_segments, score_continuations
+from zip2zip.inference.scoring import score_continuations
+from zip2zip.inference.scoring_parse import SegmentedCodes, batch_inputs, compress_segments
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 texts = st.tuples(

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from zip2zip.codec import lzw
 from zip2zip.inference.generation import decode_step, prefill
-from zip2zip.inference.scoring import compress_segments, score_continuations
+from zip2zip.inference.scoring import score_continuations
+from zip2zip.inference.scoring_parse import compress_segments
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 segments_strategy = st.lists(st.lists(st.integers(3, 8), min_size=1, max_size=40), min_size=1, max_size=4)

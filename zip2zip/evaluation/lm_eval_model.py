@@ -57,7 +57,8 @@ from tqdm.auto import tqdm
 from zip2zip.data.lm_eval_tasks import TASKS_DIR
 from zip2zip.evaluation.lm_eval_args import ignored_hf_arguments, parse_batch_size, parse_dtype
 from zip2zip.inference.generation import DecodingConfig, GenerationOutput, generate
-from zip2zip.inference.scoring import SpanScore, compress_segments, score_continuations
+from zip2zip.inference.scoring import SpanScore, score_continuations
+from zip2zip.inference.scoring_parse import compress_segments
 from zip2zip.inference.tokenization import Zip2ZipTokenizer
 from zip2zip.modeling.base_models import BASE_MODELS, load_base_tokenizer
 from zip2zip.modeling.checkpoint import base_reference

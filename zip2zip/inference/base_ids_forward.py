@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from zip2zip.inference.scoring import SegmentedCodes, batch_inputs, compress_segments, last_segment_targets
+from zip2zip.inference.scoring_parse import (
+    SegmentedCodes,
+    batch_inputs,
+    compress_segments,
+    last_segment_targets,
+)
 from zip2zip.modeling.inputs import IGNORE_INDEX
 from zip2zip.modeling.model import Zip2ZipOutput, Zip2ZipPreTrainedModel
 

@@ -39,7 +39,7 @@ from zip2zip.modeling.positions import code_position_ids
 
 if TYPE_CHECKING:
     from zip2zip.codec.config import CompressionConfig
-    from zip2zip.inference.scoring import BatchInputs, SegmentedCodes
+    from zip2zip.inference.scoring_parse import BatchInputs, SegmentedCodes
     from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 MAX_MULTIVIEW_SUBTOKENS = 8  # a target of 8 ids has up to 127 branch nodes
