@@ -10,12 +10,13 @@ row against the schema and the digest written with it. Nothing here parses argum
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -57,6 +58,26 @@ def codebook_variant(
         "digits" if protect_digits else "",
     ]
     return "-".join(part for part in parts if part)
+
+
+def selection_variant(config: Any, given: Set[str], names: Sequence[str]) -> str:
+    """``only-<items>`` when the command line narrowed one of ``names`` (selection options such as ``tasks``) to
+    less than the default run covers, e.g. ``--models zip2zip --tasks gsm8k`` -> ``only-zip2zip-gsm8k``; ""
+    otherwise. Such a run then never replaces the default run's file, nor is rendered as it."""
+    defaults = {f.name: f for f in dataclasses.fields(config)}
+    narrowed = []
+    for name in names:
+        field_ = defaults[name]
+        default = field_.default_factory() if field_.default is dataclasses.MISSING else field_.default  # type: ignore[misc,operator]
+        chosen = getattr(config, name)
+        if name in given and set(chosen) < set(default):
+            narrowed += list(chosen)
+    return "only-" + "-".join(narrowed) if narrowed else ""
+
+
+def join_variants(*variants: str) -> str:
+    """One variant tag from several ("" parts left out): ``join_variants("only-gsm8k", "digits")``."""
+    return "-".join(v for v in variants if v)
 
 
 def default_output_path(

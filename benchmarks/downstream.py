@@ -61,7 +61,7 @@ from ._downstream_models import CANONICAL_MODEL, load_evaluated_base, load_lm
 from ._downstream_rows import difference_rows, task_row
 from ._downstream_summary import cell_line, summary_lines
 from ._downstream_tasks import resolve_tasks
-from ._result_file import codebook_variant
+from ._result_file import codebook_variant, join_variants, selection_variant
 
 PAPER_TASKS = ("arc_challenge", "arc_easy", "hellaswag", "openbookqa", "piqa", "winogrande", "gsm8k")
 TASK_SOURCES = ("auto", "hub", "offline")
@@ -210,10 +210,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         ),
         row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
-        variant=codebook_variant(
-            parsed.config.codebook_policy,
-            parsed.config.max_codebook_size,
-            protect_digits=parsed.config.protect_digits,
+        variant=join_variants(
+            selection_variant(parsed.config, parsed.given, ("models", "tasks")),
+            codebook_variant(
+                parsed.config.codebook_policy,
+                parsed.config.max_codebook_size,
+                protect_digits=parsed.config.protect_digits,
+            ),
         ),
     )
 

@@ -57,7 +57,7 @@ from ._perplexity_corpora import load_corpora
 from ._perplexity_models import load_model, load_tokenizer
 from ._perplexity_rows import relative_rows, score_cell
 from ._perplexity_summary import cell_line, summary_lines
-from ._result_file import codebook_variant
+from ._result_file import codebook_variant, join_variants, selection_variant
 
 
 @dataclass(frozen=True)
@@ -227,10 +227,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         must_match=must_match,
         row_keys=ROW_KEYS,
         renamed_keys=RENAMED_CONFIG_KEYS,
-        variant=codebook_variant(
-            parsed.config.codebook_policy,
-            parsed.config.max_codebook_size,
-            protect_digits=parsed.config.protect_digits,
+        variant=join_variants(
+            selection_variant(parsed.config, parsed.given, ("models", "corpora")),
+            codebook_variant(
+                parsed.config.codebook_policy,
+                parsed.config.max_codebook_size,
+                protect_digits=parsed.config.protect_digits,
+            ),
         ),
     )
 

@@ -66,6 +66,16 @@ def test_no_multiview_leaves_the_scores_and_their_costs_out(tmp_path):
     assert "canonical_bits_per_byte" in row["metrics"] and "strict_s" in row["metrics"]
 
 
+def test_a_run_narrowed_to_some_corpora_never_takes_the_default_runs_file(tmp_path, monkeypatch):
+    """``--corpora mc4``: a full run of less than the default covers is tagged ``only-mc4`` (the tables render the
+    default run's file, and a narrowed run must not replace it); options left at their defaults tag nothing."""
+    monkeypatch.chdir(tmp_path)
+    perplexity.main(["--smoke", "--corpora", "mc4", "--models", "zip2zip", "--no-multiview"])
+    (out,) = (tmp_path / "results" / "perplexity").glob("*.json")
+    assert out.name.startswith("smoke-") and out.name.endswith("-only-zip2zip-mc4.json")
+    assert read_result(out).assets["variant"] == "only-zip2zip-mc4"
+
+
 def test_a_codebook_other_than_the_checkpoints_is_scored_and_kept_in_its_own_file(tmp_path, monkeypatch):
     """``--codebook-policy lru --max-codebook-size 16``: zip2zip's codebook is that one (it fills and evicts on
     these documents), the base's stays empty, and the default file is tagged so it never replaces the main one."""
