@@ -39,13 +39,17 @@ def digit_bearing_ids(tokenizer: IdDecoder, vocab_size: int) -> frozenset[int]:
 
     ``vocab_size`` is the tokenizer's full vocabulary V, added tokens included (``len()`` of a Hugging Face
     tokenizer, not its ``vocab_size``, which leaves them out). Special ids with a digit in their name (e.g.
-    ``<|reserved_special_token_7|>``) are included; they are disabled anyway.
+    ``<|reserved_special_token_7|>``) are included; they are disabled anyway. Ids the tokenizer cannot decode
+    (gaps in its vocabulary, e.g. o200k's unassigned ids below its special tokens) have no text, so no digit.
     """
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 1:
         raise ValueError(f"vocab_size={vocab_size!r}: expected the tokenizer's full vocabulary size (>= 1)")
     found = set()
     for i in range(vocab_size):
-        text = tokenizer.decode([i])
+        try:
+            text = tokenizer.decode([i])
+        except (KeyError, ValueError):  # tiktoken raises KeyError for an id outside its ranks
+            continue
         if not isinstance(text, str):
             raise TypeError(f"decode([{i}]) gave {type(text).__name__}, not the text of that id")
         if has_decimal_digit(text):
