@@ -139,10 +139,9 @@ def test_chunked_branch_forwards_give_the_same_scores():
 def test_target_tree_lists_every_segmentation():
     v = VOCAB
     tree = multiview.target_tree((5, 6, 7), root=4, column_of={(5, 6): v, (5, 6, 7): v + 1})
-    done = sorted(c for (_, c, to) in tree.edges if to == -1)
-    assert done == sorted([v + 1, 7, 7])  # [V+1], [V, 7], [5, 6, 7]
-    assert sorted(tree.columns) == sorted([v, 5, 6])
-    assert len(tree.parents) == 3
+    assert (tree.parents, tree.columns, tree.spans) == ([-1, -1, 0], [5, v, 6], [1, 2, 1])  # [5], [V], [5, 6]
+    done = sorted((source, c) for (source, c, to) in tree.edges if to == -1)
+    assert done == [(-1, v + 1), (1, 7), (2, 7)]  # [V+1], [V, 7], [5, 6, 7]
 
 
 def test_multiview_refuses_a_long_max_subtokens():

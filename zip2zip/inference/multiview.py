@@ -68,8 +68,8 @@ def target_tree(phrase: tuple[int, ...], root: int, column_of: dict[tuple[int, .
     model column, only entries available at ``root``).
 
     Example: phrase (5, 6, 7) with entries (5, 6) -> V and (5, 6, 7) -> V+1 has three segmentations,
-    [V+1], [V, 7] and [5, 6, 7]: root edges to V+1 (done), V (node 0) and 5 (node 1); node 1 reads 6 into
-    node 2, which reads 7.
+    [5, 6, 7], [V, 7] and [V+1]: root edges read 5 (into node 0), V (node 1) and V+1 (done); node 0 reads 6
+    into node 2, which reads 7 (done); node 1 reads 7 (done).
     """
     tree = TargetTree(root)
     stack = [(_ROOT, 0)]  # (node, offset into the phrase)
