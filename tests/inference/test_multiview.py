@@ -8,14 +8,16 @@ import math
 
 import pytest
 import torch
-from _model_factories import VOCAB, compression, repetitive_ids, tiny_zip2zip
+from _model_factories import VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from transformers import AutoModelForCausalLM, Qwen2Config
 
 from zip2zip.codec.history import NO_POSITION
 from zip2zip.inference import multiview
 from zip2zip.inference.scoring import score_continuations
 from zip2zip.inference.scoring_parse import SegmentedCodes, batch_inputs, compress_segments
+from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 texts = st.tuples(
@@ -150,3 +152,16 @@ def test_multiview_refuses_a_long_max_subtokens():
     inputs = batch_inputs([seg], comp, device=torch.device("cpu"))
     with pytest.raises(ValueError, match="max_subtokens"):
         multiview.batch_trees(inputs, [seg], comp)
+
+
+def test_multiview_refuses_a_base_with_sliding_window_layers():
+    """One tree mask goes to every layer; a sliding-window layer would see more than its window."""
+    settings = {**tiny_base("qwen2").config.to_dict(), "use_sliding_window": True, "sliding_window": 4}
+    settings.update(max_window_layers=0, layer_types=None)
+    base = AutoModelForCausalLM.from_config(Qwen2Config(**settings), attn_implementation="sdpa")
+    model = Zip2ZipPreTrainedModel.from_base(
+        base, compression=compression(), hyper_encoder=HyperEncoderConfig(num_heads=4)
+    )
+    assert "sliding_attention" in model.decoder.config.layer_types
+    with pytest.raises(ValueError, match="sliding-window"):
+        score_continuations(model, [([3, 4, 5, 3, 4], [3, 4, 5, 3, 4, 5])], multiview=True)
