@@ -329,8 +329,8 @@ def train(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def train_distill(session: nox.Session) -> None:
-    """Distillation experiment: zip2zip SmolLM2-135M with and without distilling the base model, same steps, seed and data, side by side (1 core each) -> checkpoints/smollm2-cpu{,-distill}/, their logs copied to results/distillation/ (rendered by nox -s tables)."""
-    runs = ["smollm2-cpu", "smollm2-cpu-distill"]
+    """Distillation experiment: zip2zip SmolLM2-135M distilling the base model (LoRA off) and the committed control, side by side (1 core each; compared with the committed smollm2-cpu run of nox -s train: same steps, seed and data) -> checkpoints/smollm2-cpu-distill{,-control}/, their logs copied to results/distillation/ (rendered by nox -s tables)."""
+    runs = ["smollm2-cpu-distill", "smollm2-cpu-distill-control"]
     _train_side_by_side(session, [["--preset", run] for run in runs])
     for run in runs:
         target = Path("results/distillation") / run

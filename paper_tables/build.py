@@ -68,9 +68,12 @@ def build(results_dir: Path, out_dir: Path, *, models_dir: Path | None = None) -
     written += decode_step_policies.render(results_dir / "decode_step", out_dir)
     if models_dir is not None:
         written += learning_curves.plot(models_dir, out_dir)
-        control_log = models_dir / "smollm2-cpu-control" / learning_curves.LOG_FILE
         written += distillation.render(
-            results_dir / "distillation", control_log, results_dir / "diagnose", out_dir
+            results_dir / "distillation",
+            models_dir / "smollm2-cpu-zip2zip" / learning_curves.LOG_FILE,
+            models_dir / "smollm2-cpu-control" / learning_curves.LOG_FILE,
+            results_dir / "diagnose",
+            out_dir,
         )
     return written
 

@@ -1,13 +1,14 @@
-"""The distillation experiment (training v3): does distilling the base model shrink zip2zip's held-out gap to
-the control? ``results/distillation/<run>/train_log.json`` (copied there by ``nox -s train_distill``) and the
-control's log (``models/smollm2-cpu-control``, same recipe, data and seed) -> ``distillation.md`` and
-``distillation.{png,pdf}`` (``learning_curves`` over the three runs).
+"""The distillation experiment (training v3): does distilling a teacher shrink zip2zip's held-out gap to the
+control? Each distilled run's ``results/distillation/<run>/train_log.json`` (copied there by ``nox -s
+train_distill``), the plain zip2zip run and the control (``models/smollm2-cpu-zip2zip`` and
+``models/smollm2-cpu-control``, ``nox -s train``: same recipe, data and seed) -> ``distillation.md`` and
+``distillation.{png,pdf}`` (``learning_curves`` over all runs).
 
 The table gives, at every held-out evaluation all runs share and for the final held-out pass, the held-out
-nats per base token of each run and each compressed run's gap to the control (same unit); the verdict line
-compares the distilled gap with the plain one at the last shared step. Below it, ``python -m
-benchmarks.diagnose`` per checkpoint (``results/diagnose/*.json``): where each model's loss per compressed
-step goes. Every number comes from the logs and results.
+nats per base token of each run, each compressed run's gap to the control (same unit) and each distilled gap
+as a multiple of the plain one; one verdict line per distilled run compares the gaps at the last shared step.
+Below it, ``python -m benchmarks.diagnose`` per checkpoint (``results/diagnose/*.json``): where each model's
+loss per compressed step goes. Every number comes from the logs and results.
 """
 
 from __future__ import annotations
@@ -25,28 +26,35 @@ from . import learning_curves
 from ._format import fmt
 
 STEM = "distillation"
-PLAIN, DISTILLED = "smollm2-cpu", "smollm2-cpu-distill"
 TARGET_GAP_REDUCTION = (
     0.30  # the experiment's target: the held-out gap to the control down by >= 30% at the same steps
 )
 
 
-def render(experiment_dir: Path, control_log: Path, diagnose_dir: Path, out_dir: Path) -> list[Path]:
-    """Write ``distillation.md`` and the curves when both runs' logs exist; [] (with a warning) otherwise."""
-    logs = {run: experiment_dir / run / learning_curves.LOG_FILE for run in (PLAIN, DISTILLED)}
-    missing = [str(p) for p in (*logs.values(), control_log) if not p.exists()]
-    if missing:
-        warnings.warn(f"distillation experiment not rendered: no {', '.join(missing)}", stacklevel=2)
+def render(
+    experiment_dir: Path, plain_log: Path, control_log: Path, diagnose_dir: Path, out_dir: Path
+) -> list[Path]:
+    """Write ``distillation.md`` and the curves when a distilled run and both references have logs; [] (with a
+    warning) otherwise."""
+    distilled_logs = sorted(experiment_dir.glob(f"*/{learning_curves.LOG_FILE}"))
+    missing = [str(p) for p in (plain_log, control_log) if not p.exists()]
+    if missing or not distilled_logs:
+        absent = missing or [f"{experiment_dir}/*/{learning_curves.LOG_FILE}"]
+        warnings.warn(f"distillation experiment not rendered: no {', '.join(absent)}", stacklevel=2)
         return []
-    runs = {name: json.loads(path.read_text(encoding="utf-8")) for name, path in logs.items()}
-    control = json.loads(control_log.read_text(encoding="utf-8"))
+    distilled = {path.parent.name: _read(path) for path in distilled_logs}
     lines = ["**Distillation (training v3): held-out nats per base token, and the gap to the control**", ""]
-    lines += _gap_table(runs, control)
+    lines += _gap_table(distilled, _read(plain_log), _read(control_log))
     lines += _diagnose_lines(diagnose_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / f"{STEM}.md"
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return [md, *_plot(logs, control_log, out_dir)]
+    logs = {path.parent.name: path for path in (plain_log, control_log, *distilled_logs)}
+    return [md, *_plot(logs, out_dir)]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def _held_out(log: dict[str, Any]) -> dict[Any, float]:
@@ -58,40 +66,58 @@ def _held_out(log: dict[str, Any]) -> dict[Any, float]:
     return points
 
 
-def _gap_table(runs: dict[str, dict[str, Any]], control: dict[str, Any]) -> list[str]:
-    control_nll = _held_out(control)
-    plain, distilled = _held_out(runs[PLAIN]), _held_out(runs[DISTILLED])
-    steps = [s for s in control_nll if s in plain and s in distilled]
+def _gap_table(
+    distilled: dict[str, dict[str, Any]], plain_log: dict[str, Any], control_log: dict[str, Any]
+) -> list[str]:
+    control, plain = _held_out(control_log), _held_out(plain_log)
+    runs = {name: _held_out(log) for name, log in distilled.items()}
+    steps = [s for s in control if s in plain and all(s in run for run in runs.values())]
     lines = [
-        "| step | control | zip2zip | zip2zip + distillation | gap, zip2zip | gap, + distillation | gap ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| step | control | zip2zip (gap) | "
+        + " | ".join(f"`{name}` (gap, x plain gap)" for name in runs)
+        + " |",
+        "|---|---|---|" + "---|" * len(runs),
     ]
     for step in steps:
-        gap_plain, gap_distilled = plain[step] - control_nll[step], distilled[step] - control_nll[step]
-        ratio = gap_distilled / gap_plain if gap_plain > 0 else None
+        gap_plain = plain[step] - control[step]
+        cells = []
+        for run in runs.values():
+            gap = run[step] - control[step]
+            ratio = gap / gap_plain if gap_plain > 0 else None
+            cells.append(f"{run[step]:.3f} ({gap:+.3f}, {fmt(ratio, 2)})")
         lines.append(
-            f"| {step} | {control_nll[step]:.3f} | {plain[step]:.3f} | {distilled[step]:.3f} | "
-            f"{gap_plain:+.3f} | {gap_distilled:+.3f} | {fmt(ratio, 2)} |"
+            f"| {step} | {control[step]:.3f} | {plain[step]:.3f} ({gap_plain:+.3f}) | " + " | ".join(cells) + " |"
         )
     numbered = [s for s in steps if s != "final"]
     if numbered:
         last = numbered[-1]
-        reduction = 1 - (distilled[last] - control_nll[last]) / (plain[last] - control_nll[last])
-        verdict = "reached" if reduction >= TARGET_GAP_REDUCTION else "not reached"
-        lines += [
-            "",
-            f"At step {last} the distilled run's gap to the control is {100 * (1 - reduction):.0f}% of the plain "
-            f"run's: the target (a gap at least {100 * TARGET_GAP_REDUCTION:.0f}% smaller) is {verdict}.",
-        ]
-    config = runs[DISTILLED].get("config", {})
+        lines.append("")
+        for name, run in runs.items():
+            reduction = 1 - (run[last] - control[last]) / (plain[last] - control[last])
+            verdict = "reached" if reduction >= TARGET_GAP_REDUCTION else "not reached"
+            lines.append(
+                f"- `{name}` ({_recipe(distilled[name])}): at step {last} its gap to the control is "
+                f"{100 * (1 - reduction):.0f}% of the plain run's; the target (a gap at least "
+                f"{100 * TARGET_GAP_REDUCTION:.0f}% smaller) is {verdict}."
+            )
     lines += [
         "",
-        f"Runs: `{PLAIN}` and `{DISTILLED}` (distillation weights: first-token "
-        f"{config.get('distill_first_token_weight')}, split {config.get('distill_split_weight')}), "
-        f"same steps, seed and data; control: the committed `{control.get('config', {}).get('preset')}` "
-        "control run. Final: the final held-out pass (more chunks than the periodic ones).",
+        f"zip2zip: the committed `{plain_log.get('config', {}).get('preset')}` run; control: the committed "
+        f"`{control_log.get('config', {}).get('preset')}` control run (same recipe, steps, seed and data, "
+        "compression off). Final: the final held-out pass (more chunks than the periodic ones).",
     ]
     return lines
+
+
+def _recipe(log: dict[str, Any]) -> str:
+    """What a distilled run distilled: its weights and its teacher."""
+    config = log.get("config", {})
+    teacher = config.get("distill_teacher", "base")
+    source = "the base model, LoRA off" if teacher == "base" else f"the adapter of `{teacher}`"
+    return (
+        f"first-token weight {config.get('distill_first_token_weight')}, split weight "
+        f"{config.get('distill_split_weight')}, teacher {source}"
+    )
 
 
 def _diagnose_lines(diagnose_dir: Path) -> list[str]:
@@ -124,10 +150,10 @@ def _diagnose_lines(diagnose_dir: Path) -> list[str]:
     return lines
 
 
-def _plot(logs: dict[str, Path], control_log: Path, out_dir: Path) -> list[Path]:
-    """The three runs' learning curves in one figure (``learning_curves.plot`` over a folder of their logs)."""
+def _plot(logs: dict[str, Path], out_dir: Path) -> list[Path]:
+    """All runs' learning curves in one figure (``learning_curves.plot`` over a folder of their logs)."""
     with tempfile.TemporaryDirectory() as tmp:
-        for name, path in [*logs.items(), (control_log.parent.name, control_log)]:
+        for name, path in logs.items():
             (Path(tmp) / name).mkdir()
             shutil.copy(path, Path(tmp) / name / learning_curves.LOG_FILE)
         return learning_curves.plot(Path(tmp), out_dir, stem=STEM)

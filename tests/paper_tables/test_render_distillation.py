@@ -10,7 +10,7 @@ import pytest
 from paper_tables import distillation
 
 
-def _log(path: Path, nll_by_step: dict[int, float], final: float, **config: float) -> Path:
+def _log(path: Path, nll_by_step: dict[int, float], final: float, **config: float | str) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     log = {
         "config": {"preset": path.name, "use_compression": "control" not in path.name, **config},
@@ -24,25 +24,48 @@ def _log(path: Path, nll_by_step: dict[int, float], final: float, **config: floa
     return path / "train_log.json"
 
 
-def test_gaps_and_verdict_come_from_the_logs(tmp_path):
-    control = _log(tmp_path / "models" / "smollm2-cpu-control", {0: 2.5, 100: 2.0, 200: 1.9}, 1.85)
-    _log(tmp_path / "exp" / "smollm2-cpu", {0: 3.5, 100: 2.5, 200: 2.3}, 2.35)
+def test_gaps_and_verdicts_come_from_the_logs(tmp_path):
+    models = tmp_path / "models"
+    control = _log(models / "smollm2-cpu-control", {0: 2.5, 100: 2.0, 200: 1.9}, 1.85)
+    plain = _log(models / "smollm2-cpu-zip2zip", {0: 3.5, 100: 2.5, 200: 2.3}, 2.35)
     _log(
         tmp_path / "exp" / "smollm2-cpu-distill",
         {0: 3.5, 100: 2.3, 200: 2.1, 300: 2.0},
         2.1,
+        distill_first_token_weight=1.0,
         distill_split_weight=1.0,
     )
-    written = distillation.render(tmp_path / "exp", control, tmp_path / "no-diagnose", tmp_path / "out")
+    _log(
+        tmp_path / "exp" / "smollm2-cpu-distill-control",
+        {0: 3.5, 100: 2.4, 200: 2.2},
+        2.3,
+        distill_first_token_weight=1.0,
+        distill_split_weight=0.5,
+        distill_teacher="models/smollm2-cpu-control",
+    )
+    written = distillation.render(tmp_path / "exp", plain, control, tmp_path / "no-diagnose", tmp_path / "out")
     assert {p.name for p in written} == {"distillation.md", "distillation.png", "distillation.pdf"}
     text = (tmp_path / "out" / "distillation.md").read_text()
-    assert "| 200 | 1.900 | 2.300 | 2.100 | +0.400 | +0.200 | 0.50 |" in text
-    assert "| final | 1.850 | 2.350 | 2.100 | +0.500 | +0.250 | 0.50 |" in text
+    assert "| 200 | 1.900 | 2.300 (+0.400) | 2.100 (+0.200, 0.50) | 2.200 (+0.300, 0.75) |" in text
+    assert "| final | 1.850 | 2.350 (+0.500) | 2.100 (+0.250, 0.50) | 2.300 (+0.450, 0.90) |" in text
     assert "| 300 |" not in text  # only steps every run evaluated
-    assert "At step 200 the distilled run's gap to the control is 50% of the plain run's" in text
-    assert "is reached" in text
+    assert (
+        "- `smollm2-cpu-distill` (first-token weight 1.0, split weight 1.0, teacher the base model, LoRA off): "
+        "at step 200 its gap to the control is 50% of the plain run's; the target (a gap at least 30% smaller) "
+        "is reached." in text
+    )
+    assert (
+        "- `smollm2-cpu-distill-control` (first-token weight 1.0, split weight 0.5, teacher the adapter of "
+        "`models/smollm2-cpu-control`): at step 200 its gap to the control is 75% of the plain run's; the "
+        "target (a gap at least 30% smaller) is not reached." in text
+    )
 
 
 def test_missing_logs_render_nothing_and_say_so(tmp_path):
-    with pytest.warns(UserWarning, match="not rendered"):
-        assert distillation.render(tmp_path, tmp_path / "control.json", tmp_path, tmp_path / "out") == []
+    control = _log(tmp_path / "models" / "smollm2-cpu-control", {0: 2.5}, 2.5)
+    plain = _log(tmp_path / "models" / "smollm2-cpu-zip2zip", {0: 3.5}, 3.5)
+    with pytest.warns(UserWarning, match="not rendered: no .*exp/\\*/train_log.json"):
+        assert distillation.render(tmp_path / "exp", plain, control, tmp_path, tmp_path / "out") == []
+    _log(tmp_path / "exp" / "smollm2-cpu-distill", {0: 3.5}, 3.5)
+    with pytest.warns(UserWarning, match="not rendered: no .*nowhere.json"):
+        assert distillation.render(tmp_path / "exp", tmp_path / "nowhere.json", control, tmp_path, tmp_path) == []

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from tests._model_factories import PAD, VOCAB, compression, repetitive_ids, tiny_base, tiny_zip2zip
 from zip2zip.codec.lzw_codec import LZWCodec
+from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.lora import build_lora_config
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.training.config import TrainConfig
 from zip2zip.training.distillation import (
+    TEACHER_ADAPTER,
     DistillationWeights,
     _level_kl,
     code_text,
     first_token_kl,
     first_token_marginal,
+    load_teacher_adapter,
     teacher_hidden,
     teacher_log_probs,
 )
@@ -43,9 +47,9 @@ def _batch(num: int = 2, length: int = 40) -> TrainBatch:
     return collate_chunks(chunks, pad_token_id=PAD, max_subtokens=3)
 
 
-def _with_lora(model: Zip2ZipPreTrainedModel) -> Zip2ZipPreTrainedModel:
+def _with_lora(model: Zip2ZipPreTrainedModel, *, seed: int = 7) -> Zip2ZipPreTrainedModel:
     model.add_lora(build_lora_config(model.causal_lm, rank=4, alpha=8))
-    torch.manual_seed(7)
+    torch.manual_seed(seed)
     with torch.no_grad():  # LoRA's B starts at zero: make the adapted model differ from its base
         for name, p in model.named_parameters():
             if "lora_B" in name:
@@ -185,6 +189,65 @@ def test_the_teacher_is_the_base_model_with_lora_off_and_gets_no_gradient() -> N
     real = text.base_mask.bool()
     torch.testing.assert_close(teacher[real], plain.log_softmax(-1)[real], atol=1e-5, rtol=1e-5)
     assert (teacher[real] - adapted.log_softmax(-1)[real]).abs().max() > 1e-2  # the adapter does matter
+
+
+def _adapted_checkpoint_model(base: Path, *, max_codebook_size: int, seed: int) -> Zip2ZipPreTrainedModel:
+    model = Zip2ZipPreTrainedModel.from_pretrained(
+        base,
+        compression=compression(max_codebook_size=max_codebook_size),
+        hyper_encoder=HyperEncoderConfig(num_heads=4),
+    )
+    return _with_lora(model, seed=seed)
+
+
+def _trainable(model: Zip2ZipPreTrainedModel) -> list[str]:
+    return [name for name, p in model.named_parameters() if p.requires_grad]
+
+
+def test_a_teacher_adapter_is_the_teacher_and_leaves_the_student_as_it_was(tmp_path: Path) -> None:
+    """distill_teacher=<checkpoint>: the teacher's log-probs are the checkpoint's own model's; the student's
+    forward, its trainable parameters and what it saves are those it had without the teacher."""
+    tiny_base("llama").save_pretrained(tmp_path / "base")
+    control = _adapted_checkpoint_model(tmp_path / "base", max_codebook_size=0, seed=11)
+    control.save_pretrained(tmp_path / "control")
+    student = _adapted_checkpoint_model(tmp_path / "base", max_codebook_size=64, seed=7)
+    text = code_text(*_batch().as_tuple()[:3], v=VOCAB, pad=PAD)
+    real = text.base_mask.bool()
+    with torch.no_grad():
+        before = student.causal_lm(input_ids=text.base_ids, attention_mask=text.base_mask).logits
+        expected = control.causal_lm(input_ids=text.base_ids, attention_mask=text.base_mask).logits
+    trainable = _trainable(student)
+
+    load_teacher_adapter(student, tmp_path / "control")
+    positions = torch.arange(text.base_ids.shape[1]).expand_as(text.base_ids)
+    teacher = teacher_log_probs(student, teacher_hidden(student, text), positions)
+    torch.testing.assert_close(
+        teacher[real], expected[..., :VOCAB].log_softmax(-1)[real], atol=1e-5, rtol=1e-5
+    )
+    with torch.no_grad():
+        after = student.causal_lm(input_ids=text.base_ids, attention_mask=text.base_mask).logits
+    assert torch.equal(before, after) and not torch.equal(before, expected)
+    assert _trainable(student) == trainable  # the teacher's adapter is frozen, the student's trainable
+
+    folder = student.save_pretrained(tmp_path / "student")
+    assert not (folder / "adapter" / TEACHER_ADAPTER).exists()
+    reloaded = Zip2ZipPreTrainedModel.from_pretrained(folder)
+    with torch.no_grad():
+        again = reloaded.causal_lm(input_ids=text.base_ids, attention_mask=text.base_mask).logits
+    torch.testing.assert_close(again, before)
+
+
+def test_a_teacher_adapter_that_cannot_teach_is_refused(tmp_path: Path) -> None:
+    tiny_base("llama").save_pretrained(tmp_path / "base")
+    compressed = _adapted_checkpoint_model(tmp_path / "base", max_codebook_size=64, seed=11)
+    compressed.save_pretrained(tmp_path / "compressed")
+    student = _adapted_checkpoint_model(tmp_path / "base", max_codebook_size=64, seed=7)
+    with pytest.raises(ValueError, match="compressed checkpoint"):
+        load_teacher_adapter(student, tmp_path / "compressed")
+    with pytest.raises(FileNotFoundError, match="no LoRA adapter there"):
+        load_teacher_adapter(student, tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="without distillation"):
+        TrainConfig(distill_teacher=str(tmp_path / "compressed"))
 
 
 def test_weight_zero_leaves_the_loss_bit_identical_and_logs_nothing_new() -> None:

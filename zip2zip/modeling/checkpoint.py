@@ -46,6 +46,7 @@ from zip2zip.remote_code import RemoteCodeError, refusing_remote_code
 
 ENCODER_WEIGHTS_FILE = "hyper_encoders.safetensors"
 ADAPTER_DIR = "adapter"
+DEFAULT_ADAPTER = "default"  # peft's name for the adapter get_peft_model and PeftModel.from_pretrained create
 # The components a checkpoint may hold besides its config: the files each needs, and what loading
 # without them would silently give.
 ADAPTER, HYPER_ENCODERS = "adapter", "hyper_encoders"
@@ -240,7 +241,9 @@ def save_checkpoint(
         for adapter_config in base.peft_config.values():
             adapter_config.base_model_name_or_path = str(config.base_model_name_or_path)
             adapter_config.revision = config.base_revision
-        base.save_pretrained(str(directory / ADAPTER_DIR))
+        # one adapter per checkpoint, the model's own ("default", what loading restores); others, e.g. a frozen
+        # distillation teacher beside it, are not part of the model
+        base.save_pretrained(str(directory / ADAPTER_DIR), selected_adapters=[DEFAULT_ADAPTER])
         contents.append(ADAPTER)
     if tokenizer is not None:
         hf_tokenizer = tokenizer.hf_tokenizer() if hasattr(tokenizer, "hf_tokenizer") else tokenizer

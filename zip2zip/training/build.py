@@ -21,7 +21,7 @@ from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 from zip2zip.modeling.reconstruction import ReconstructionDecoder
 from zip2zip.training.config import GroupRecipe, TrainConfig
-from zip2zip.training.distillation import DistillationWeights
+from zip2zip.training.distillation import DistillationWeights, load_teacher_adapter
 from zip2zip.training.loss import Zip2ZipTrainingModule
 from zip2zip.training.state import lr_factor
 
@@ -55,6 +55,8 @@ def build_model(config: TrainConfig, prepared: PreparedData, output_dir: Path) -
         targets=list(config.lora_targets) if config.lora_targets else None,
     )
     model.add_lora(lora)  # freezes every base weight; LoRA weights trainable
+    if config.use_compression and config.distill_teacher != "base":
+        load_teacher_adapter(model, Path(config.distill_teacher))
     decoder = None
     if config.use_compression:
         if config.reconstruction_weight > 0:

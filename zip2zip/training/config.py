@@ -23,6 +23,7 @@ Presets (``TrainConfig.from_name``):
   control side by side on 2 cores in about an hour (``nox -s train``).
 * ``smollm2-cpu-distill``: ``smollm2-cpu`` plus distillation from the base model (first-token and split
   KL at weight 1 each, ``distillation.py``); against ``smollm2-cpu`` side by side: ``nox -s train_distill``.
+* ``smollm2-cpu-distill-control``: the same with the committed control checkpoint as the teacher.
 * ``smoke``: a tiny random Llama over UTF-8 bytes on the offline code corpus; seconds.
 
 Values the paper does not state (warm-up lengths, per-group LRs and floors, weight decay, LoRA dropout,
@@ -140,6 +141,11 @@ class TrainConfig(DataConfig):
     distill_split_weight: float = option(
         0.0, "weight of the split KL among codes sharing the true first token (distillation.py); 0 = off"
     )
+    distill_teacher: str = option(
+        "base",
+        "the distillation teacher: 'base' (the base model, LoRA off) or an uncompressed checkpoint of the same "
+        "base whose LoRA adapter is loaded frozen as the teacher (e.g. models/smollm2-cpu-control)",
+    )
     # loop
     eval_every: int = option(40, "steps between validations on held-out chunks")
     num_eval_chunks: int = option(32, "held-out chunks per validation")
@@ -188,6 +194,11 @@ class TrainConfig(DataConfig):
             if not getattr(self, name) >= 0:  # NaN fails too
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
         distilling = self.distill_first_token_weight > 0 or self.distill_split_weight > 0
+        if self.distill_teacher != "base" and not distilling:
+            raise ValueError(
+                f"distill_teacher={self.distill_teacher!r} without distillation: set "
+                "distill_first_token_weight or distill_split_weight above 0, or drop distill_teacher"
+            )
         if distilling and self.canonical_loss:
             raise ValueError(
                 "canonical_loss with distillation: the distillation terms use the unmasked softmax so far "
@@ -407,6 +418,15 @@ PRESETS["smollm2-cpu-distill"] = (
         preset="smollm2-cpu-distill",
         distill_first_token_weight=1.0,
         distill_split_weight=1.0,
+    ),
+)
+
+PRESETS["smollm2-cpu-distill-control"] = (
+    "smollm2-cpu-distill with the committed control (same recipe and data, uncompressed) as the teacher",
+    dataclasses.replace(
+        PRESETS["smollm2-cpu-distill"][1],
+        preset="smollm2-cpu-distill-control",
+        distill_teacher="models/smollm2-cpu-control",
     ),
 )
 

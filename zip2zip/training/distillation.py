@@ -1,7 +1,8 @@
 """Distillation of the base model into the compressed model: where the hard-label LM loss loses knowledge.
 
 The teacher is the base model itself with the LoRA adapters disabled (peft's ``disable_adapter``; no second
-copy in memory): one extra no-grad forward over the uncompressed chunk (decompressed from the batch). Its
+copy in memory) or, with ``distill_teacher=<checkpoint>``, the base model under that uncompressed checkpoint's
+adapter, loaded frozen beside the student's (a few MB): one extra no-grad forward over the uncompressed chunk (decompressed from the batch). Its
 next-base-token distributions are turned into targets over the student's joint vocabulary along the true text,
 one tree level per base id of the next code, read from LZW's greedy longest-match rule:
 
@@ -31,11 +32,16 @@ the teacher as ``P`` alone. Nothing here runs under a codebook policy other than
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
-from zip2zip.modeling.checkpoint import is_peft_model
+from zip2zip.modeling.checkpoint import ADAPTER_DIR, is_peft_model
+from zip2zip.modeling.config import read_checkpoint_config
+from zip2zip.modeling.lora import ADAPTER_CONFIG, check_adapter_config, peft_deprecation_quieted
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
 
 # summed statistics a distilling run's forward adds to the LM loss's (``loss._SUMS``)
@@ -45,6 +51,8 @@ DISTILLATION_SUMS = (
     "num_distill_positions",
     "distill_loss_sum",
 )
+# the adapter name a loaded teacher adapter gets beside the student's (``load_teacher_adapter``)
+TEACHER_ADAPTER = "teacher"
 # probabilities are clamped here before a log: a live code's softmax mass is never 0 in exact arithmetic
 _TINY = 1e-30
 
@@ -124,18 +132,64 @@ def next_code_windows(text: CodeText, num_ids: int) -> tuple[torch.Tensor, torch
 # ---- teacher and student distributions ---------------------------------------------------------------
 
 
-def adapters_disabled(model: Zip2ZipPreTrainedModel) -> contextlib.AbstractContextManager[object]:
-    """peft's ``disable_adapter`` context around the base model (nothing to disable without LoRA)."""
+def load_teacher_adapter(model: Zip2ZipPreTrainedModel, checkpoint: Path) -> None:
+    """Make the LoRA adapter of the uncompressed ``checkpoint`` (same base model, e.g. the control trained on
+    the same data) the teacher: loaded frozen beside the student's adapter and switched on only for the
+    teacher's forward. Why: the base model with LoRA off has not seen the training domain, and the student
+    passes it on held-out text within ~100 CPU steps; a teacher fine-tuned on that domain does not have this
+    ceiling."""
     base = model.base_model
-    if is_peft_model(base):
-        return base.disable_adapter()  # type: ignore[no-any-return,operator]
-    return contextlib.nullcontext()
+    if not is_peft_model(base):
+        raise ValueError("a teacher adapter needs a student with LoRA adapters (the teacher is switched in)")
+    folder = checkpoint / ADAPTER_DIR
+    if not (folder / ADAPTER_CONFIG).is_file():
+        raise FileNotFoundError(
+            f"distill_teacher={str(checkpoint)!r}: no LoRA adapter there ({folder / ADAPTER_CONFIG} is "
+            "missing); pass a checkpoint written by training, e.g. models/smollm2-cpu-control, or 'base'"
+        )
+    teacher, _ = read_checkpoint_config(checkpoint)
+    ours = model.config
+    if teacher.compression.max_codebook_size != 0:
+        raise ValueError(
+            f"distill_teacher={str(checkpoint)!r} is a compressed checkpoint; the teacher reads uncompressed "
+            "text, so its adapter must come from an uncompressed run (--no-compression, the control)"
+        )
+    if (teacher.base_model_name_or_path, teacher.base_gguf_file) != (
+        ours.base_model_name_or_path,
+        ours.base_gguf_file,
+    ):
+        raise ValueError(
+            f"distill_teacher={str(checkpoint)!r} adapts {teacher.base_model_name_or_path!r}, but the student "
+            f"adapts {ours.base_model_name_or_path!r}: the teacher must share the student's base model"
+        )
+    check_adapter_config(folder / ADAPTER_CONFIG)
+    with peft_deprecation_quieted():
+        base.load_adapter(str(folder), adapter_name=TEACHER_ADAPTER, is_trainable=False)  # type: ignore[operator]
+
+
+@contextlib.contextmanager
+def teacher_active(model: Zip2ZipPreTrainedModel) -> Iterator[None]:
+    """The teacher's weights for the duration: the loaded teacher adapter (``load_teacher_adapter``) if any,
+    else the base model alone (peft's ``disable_adapter``; nothing to disable without LoRA)."""
+    base: Any = model.base_model
+    if not is_peft_model(base):
+        yield
+    elif TEACHER_ADAPTER in base.peft_config:
+        student = base.active_adapter
+        base.set_adapter(TEACHER_ADAPTER, inference_mode=True)
+        try:
+            yield
+        finally:
+            base.set_adapter(student)  # peft: the student's adapter trainable again, the teacher's frozen
+    else:
+        with base.disable_adapter():
+            yield
 
 
 @torch.no_grad()
 def teacher_hidden(model: Zip2ZipPreTrainedModel, text: CodeText) -> torch.Tensor:
-    """The base model's (LoRA adapters disabled) final hidden states over the uncompressed chunk ``[B, N, d]``."""
-    with adapters_disabled(model):
+    """The teacher's (``teacher_active``) final hidden states over the uncompressed chunk ``[B, N, d]``."""
+    with teacher_active(model):
         embeds = model.input_embeddings(text.base_ids)  # [B, N, d]
         position_ids = (text.base_mask.cumsum(-1) - 1).clamp_min(0)
         return model.run_decoder(embeds, attention_mask=text.base_mask, position_ids=position_ids)
@@ -150,7 +204,7 @@ def teacher_log_probs(
     v = model.compression.initial_vocab_size
     index = positions.clamp(0, hidden.shape[1] - 1)
     picked = hidden.gather(1, index[..., None].expand(-1, -1, hidden.shape[-1]))  # [B, T, d]
-    with adapters_disabled(model):
+    with teacher_active(model):
         logits = model.logits(picked, None, None)[..., :v]
     return torch.log_softmax(logits.float(), dim=-1)
 
