@@ -86,7 +86,9 @@ def _gap_table(
             ratio = gap / gap_plain if gap_plain > 0 else None
             cells.append(f"{run[step]:.3f} ({gap:+.3f}, {fmt(ratio, 2)})")
         lines.append(
-            f"| {step} | {control[step]:.3f} | {plain[step]:.3f} ({gap_plain:+.3f}) | " + " | ".join(cells) + " |"
+            f"| {step} | {control[step]:.3f} | {plain[step]:.3f} ({gap_plain:+.3f}) | "
+            + " | ".join(cells)
+            + " |"
         )
     numbered = [s for s in steps if s != "final"]
     if numbered:

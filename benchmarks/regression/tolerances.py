@@ -205,6 +205,8 @@ RULES: tuple[Rule, ...] = (
     Rule("training", "nll_per_base_token", MODEL_FLOAT, _MODEL_FLOAT),
     Rule("training", "*reconstruction_accuracy", MODEL_FLOAT, _MODEL_FLOAT),
     Rule("training", "grad_norms.*", MODEL_FLOAT, _MODEL_FLOAT),
+    Rule("diagnose", "*_nll", MODEL_FLOAT, _MODEL_FLOAT + " (a part of the student's or teacher's NLL)"),
+    Rule("diagnose", "first_token_kl", MODEL_FLOAT, _MODEL_FLOAT),
 )
 
 

@@ -43,7 +43,9 @@ def test_gaps_and_verdicts_come_from_the_logs(tmp_path):
         distill_split_weight=0.5,
         distill_teacher="models/smollm2-cpu-control",
     )
-    written = distillation.render(tmp_path / "exp", plain, control, tmp_path / "no-diagnose", tmp_path / "out")
+    written = distillation.render(
+        tmp_path / "exp", plain, control, tmp_path / "no-diagnose", tmp_path / "out"
+    )
     assert {p.name for p in written} == {"distillation.md", "distillation.png", "distillation.pdf"}
     text = (tmp_path / "out" / "distillation.md").read_text()
     assert "| 200 | 1.900 | 2.300 (+0.400) | 2.100 (+0.200, 0.50) | 2.200 (+0.300, 0.75) |" in text
@@ -68,4 +70,7 @@ def test_missing_logs_render_nothing_and_say_so(tmp_path):
         assert distillation.render(tmp_path / "exp", plain, control, tmp_path, tmp_path / "out") == []
     _log(tmp_path / "exp" / "smollm2-cpu-distill", {0: 3.5}, 3.5)
     with pytest.warns(UserWarning, match="not rendered: no .*nowhere.json"):
-        assert distillation.render(tmp_path / "exp", tmp_path / "nowhere.json", control, tmp_path, tmp_path) == []
+        assert (
+            distillation.render(tmp_path / "exp", tmp_path / "nowhere.json", control, tmp_path, tmp_path)
+            == []
+        )

@@ -15,6 +15,7 @@ from zip2zip.codec.lzw_codec import LZWCodec
 from zip2zip.modeling.config import HyperEncoderConfig
 from zip2zip.modeling.lora import build_lora_config
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
+from zip2zip.training.cli import parse_command_line
 from zip2zip.training.config import TrainConfig
 from zip2zip.training.distillation import (
     TEACHER_ADAPTER,
@@ -28,6 +29,8 @@ from zip2zip.training.distillation import (
     teacher_log_probs,
 )
 from zip2zip.training.loss import TrainBatch, Zip2ZipTrainingModule, collate_chunks, train_step
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -244,10 +247,20 @@ def test_a_teacher_adapter_that_cannot_teach_is_refused(tmp_path: Path) -> None:
     student = _adapted_checkpoint_model(tmp_path / "base", max_codebook_size=64, seed=7)
     with pytest.raises(ValueError, match="compressed checkpoint"):
         load_teacher_adapter(student, tmp_path / "compressed")
-    with pytest.raises(FileNotFoundError, match="no LoRA adapter there"):
+    with pytest.raises(ValueError, match="nowhere is not a zip2zip checkpoint"):
         load_teacher_adapter(student, tmp_path / "nowhere")
     with pytest.raises(ValueError, match="without distillation"):
         TrainConfig(distill_teacher=str(tmp_path / "compressed"))
+
+
+def test_the_command_line_refuses_a_teacher_that_cannot_teach_before_the_run(tmp_path: Path, capsys) -> None:
+    flags = ["--preset", "smoke", "--distill-first-token-weight", "1", "--distill-teacher"]
+    with pytest.raises(SystemExit) as stop:
+        parse_command_line([*flags, str(tmp_path / "nowhere")])
+    assert stop.value.code == 2
+    assert "nowhere is not a zip2zip checkpoint" in capsys.readouterr().err
+    config, _ = parse_command_line([*flags, str(ROOT / "models" / "smollm2-cpu-control")])
+    assert config.distill_teacher.endswith("smollm2-cpu-control")
 
 
 def test_weight_zero_leaves_the_loss_bit_identical_and_logs_nothing_new() -> None:

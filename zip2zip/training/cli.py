@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from zip2zip.config_cli import ConfigCommandLine
 from zip2zip.training.config import PRESETS, TrainConfig
 from zip2zip.training.loop import run
+from zip2zip.training.teacher_checkpoint import read_teacher_config
 
 DEFAULT_PRESET = "smollm2-cpu"
 
@@ -46,10 +48,17 @@ def build_command_line() -> ConfigCommandLine[TrainConfig]:
 def parse_command_line(argv: Sequence[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
     """The run's config (``--preset`` gives the defaults, flags override them) and the other flags.
 
-    A bad value exits with status 2 and a one-line message, as argparse does, also when the values parse
-    but do not form a valid config (e.g. ``warmup_steps >= num_steps``).
+        A bad value exits with status 2 and a one-line message, as argparse does, also when the values parse
+        but do not form a valid config (e.g. ``warmup_steps >= num_steps``) or name a distillation teacher that
+    cannot teach.
     """
-    parsed = build_command_line().parse(argv)
+    command = build_command_line()
+    parsed = command.parse(argv)
+    if parsed.config.distill_teacher != "base":
+        try:  # a wrong folder is reported now, not after the data and the model are loaded
+            read_teacher_config(Path(parsed.config.distill_teacher))
+        except ValueError as error:
+            command.error(str(error))
     return parsed.config, parsed.args
 
 

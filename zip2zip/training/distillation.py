@@ -40,9 +40,9 @@ from typing import Any
 import torch
 
 from zip2zip.modeling.checkpoint import ADAPTER_DIR, is_peft_model
-from zip2zip.modeling.config import read_checkpoint_config
 from zip2zip.modeling.lora import ADAPTER_CONFIG, check_adapter_config, peft_deprecation_quieted
 from zip2zip.modeling.model import Zip2ZipPreTrainedModel
+from zip2zip.training.teacher_checkpoint import read_teacher_config
 
 # summed statistics a distilling run's forward adds to the LM loss's (``loss._SUMS``)
 DISTILLATION_SUMS = (
@@ -141,19 +141,7 @@ def load_teacher_adapter(model: Zip2ZipPreTrainedModel, checkpoint: Path) -> Non
     base = model.base_model
     if not is_peft_model(base):
         raise ValueError("a teacher adapter needs a student with LoRA adapters (the teacher is switched in)")
-    folder = checkpoint / ADAPTER_DIR
-    if not (folder / ADAPTER_CONFIG).is_file():
-        raise FileNotFoundError(
-            f"distill_teacher={str(checkpoint)!r}: no LoRA adapter there ({folder / ADAPTER_CONFIG} is "
-            "missing); pass a checkpoint written by training, e.g. models/smollm2-cpu-control, or 'base'"
-        )
-    teacher, _ = read_checkpoint_config(checkpoint)
-    ours = model.config
-    if teacher.compression.max_codebook_size != 0:
-        raise ValueError(
-            f"distill_teacher={str(checkpoint)!r} is a compressed checkpoint; the teacher reads uncompressed "
-            "text, so its adapter must come from an uncompressed run (--no-compression, the control)"
-        )
+    teacher, ours = read_teacher_config(checkpoint), model.config
     if (teacher.base_model_name_or_path, teacher.base_gguf_file) != (
         ours.base_model_name_or_path,
         ours.base_gguf_file,
@@ -162,6 +150,7 @@ def load_teacher_adapter(model: Zip2ZipPreTrainedModel, checkpoint: Path) -> Non
             f"distill_teacher={str(checkpoint)!r} adapts {teacher.base_model_name_or_path!r}, but the student "
             f"adapts {ours.base_model_name_or_path!r}: the teacher must share the student's base model"
         )
+    folder = checkpoint / ADAPTER_DIR
     check_adapter_config(folder / ADAPTER_CONFIG)
     with peft_deprecation_quieted():
         base.load_adapter(str(folder), adapter_name=TEACHER_ADAPTER, is_trainable=False)  # type: ignore[operator]
