@@ -80,7 +80,7 @@ def _draw_run(run: Run, color: str, ax_nll: Axes, ax_kind: Axes, ax_recon: Axes)
         color=color,
         marker="o",
         ms=3,
-        label=f"{_method(run)}: base-token targets",
+        label=f"{name}: base-token targets",
     )
     if not run.use_compression:
         return
@@ -90,7 +90,7 @@ def _draw_run(run: Run, color: str, ax_nll: Axes, ax_kind: Axes, ax_recon: Axes)
         color=color,
         marker="s",
         ms=3,
-        label=f"{_method(run)}: hypertoken targets",
+        label=f"{name}: hypertoken targets",
     )
     xs, ys = _series(run, "reconstruction_accuracy")
     if ys:
@@ -124,9 +124,10 @@ def plot(models_dir: Path, out_dir: Path, *, stem: str = STEM) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8 + 0.15 * 2 * len(runs)), squeeze=False)
     ax_nll, ax_kind, ax_recon = axes[0]
     for index, run in enumerate(runs):
         _draw_run(run, f"C{index}", ax_nll, ax_kind, ax_recon)  # one colour per run in every panel
@@ -141,10 +142,11 @@ def plot(models_dir: Path, out_dir: Path, *, stem: str = STEM) -> list[Path]:
     )
     for ax, title in zip((ax_nll, ax_kind, ax_recon), titles, strict=True):
         ax.set_xlabel("training tokens seen (a hypertoken counts as one)")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
         ax.set_title(title)
         ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=7)
+        if ax.lines:  # below the panel: with more than two runs a legend inside hides the curves
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     fig.tight_layout()
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
     fig.savefig(paths[0], dpi=150)
