@@ -48,8 +48,8 @@ def build_command_line() -> ConfigCommandLine[TrainConfig]:
 def parse_command_line(argv: Sequence[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
     """The run's config (``--preset`` gives the defaults, flags override them) and the other flags.
 
-        A bad value exits with status 2 and a one-line message, as argparse does, also when the values parse
-        but do not form a valid config (e.g. ``warmup_steps >= num_steps``) or name a distillation teacher that
+    A bad value exits with status 2 and a one-line message, as argparse does, also when the values parse
+    but do not form a valid config (e.g. ``warmup_steps >= num_steps``) or name a distillation teacher that
     cannot teach.
     """
     command = build_command_line()

@@ -2,9 +2,10 @@
 
 The teacher is the base model itself with the LoRA adapters disabled (peft's ``disable_adapter``; no second
 copy in memory) or, with ``distill_teacher=<checkpoint>``, the base model under that uncompressed checkpoint's
-adapter, loaded frozen beside the student's (a few MB): one extra no-grad forward over the uncompressed chunk (decompressed from the batch). Its
-next-base-token distributions are turned into targets over the student's joint vocabulary along the true text,
-one tree level per base id of the next code, read from LZW's greedy longest-match rule:
+adapter, loaded frozen beside the student's (a few MB): one extra no-grad forward over the uncompressed chunk
+(decompressed from the batch). Its next-base-token distributions are turned into targets over the student's
+joint vocabulary along the true text, one tree level per base id of the next code, read from LZW's greedy
+longest-match rule:
 
 * **first-token term** (level 0): KL(teacher's next-token distribution at the base position where the next
   code starts || the student's marginal over first tokens). The marginal sums the joint softmax by first

@@ -1,5 +1,5 @@
 """A distillation teacher's checkpoint (``distill_teacher=<folder>``), read before a run starts: a wrong folder
-is reported when the config is built, not after the data and the model are loaded. Reads JSON only."""
+is reported when the command line is read, not after the data and the model are loaded. Reads JSON only."""
 
 from __future__ import annotations
 
