@@ -135,16 +135,17 @@ def _diagnose_lines(diagnose_dir: Path) -> list[str]:
         "",
         "**Where the loss goes (nats per compressed step; `python -m benchmarks.diagnose`)**",
         "",
-        "| checkpoint | corpus | student code = first + rest | teacher = first + rest | KL(teacher ‖ student "
-        "first) | hypertoken targets: student vs teacher |",
-        "|---|---|---|---|---|---|",
+        "| checkpoint | teacher | corpus | student code = first + rest | teacher = first + rest | KL(teacher ‖ "
+        "student first) | hypertoken targets: student vs teacher |",
+        "|---|---|---|---|---|---|---|",
     ]
     for path, result in results:
         name = result.config.get("checkpoint") or path.stem
+        teacher = result.assets.get("teacher", "?")
         for row in result.rows:
             m = {k: v["value"] for k, v in row["metrics"].items()}
             lines.append(
-                f"| {name} | {row['corpus']} | {m['student_code_nll']:.3f} = {m['student_first_nll']:.3f} + "
+                f"| {name} | {teacher} | {row['corpus']} | {m['student_code_nll']:.3f} = {m['student_first_nll']:.3f} + "
                 f"{m['student_rest_nll']:.3f} | {m['teacher_code_nll']:.3f} = {m['teacher_first_nll']:.3f} + "
                 f"{m['teacher_rest_nll']:.3f} | {m['first_token_kl']:.3f} | "
                 f"{m['student_hypertoken_nll']:.2f} vs {m['teacher_hypertoken_nll']:.2f} |"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from paper_tables import distillation
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _log(path: Path, nll_by_step: dict[int, float], final: float, **config: float | str) -> Path:
@@ -74,3 +77,21 @@ def test_missing_logs_render_nothing_and_say_so(tmp_path):
             distillation.render(tmp_path / "exp", tmp_path / "nowhere.json", control, tmp_path, tmp_path)
             == []
         )
+
+
+def test_the_diagnosis_table_names_each_checkpoint_and_its_teacher(tmp_path):
+    """One row per committed ``benchmarks.diagnose`` result and corpus, read from the file."""
+    models = tmp_path / "models"
+    control = _log(models / "smollm2-cpu-control", {0: 2.5}, 2.5)
+    plain = _log(models / "smollm2-cpu-zip2zip", {0: 3.5}, 3.5)
+    _log(tmp_path / "exp" / "smollm2-cpu-distill", {0: 3.5}, 3.5)
+    diagnose = tmp_path / "diagnose"
+    diagnose.mkdir()
+    committed = ROOT / "results" / "diagnose" / "smollm2-cpu-distill.json"
+    shutil.copy(committed, diagnose / committed.name)
+    distillation.render(tmp_path / "exp", plain, control, diagnose, tmp_path / "out")
+    text = (tmp_path / "out" / "distillation.md").read_text()
+    wikitext = next(r for r in json.loads(committed.read_text())["rows"] if r["corpus"] == "wikitext")
+    kl = wikitext["metrics"]["first_token_kl"]["value"]
+    assert "| checkpoints/smollm2-cpu-distill/final | control | wikitext | " in text
+    assert f"| {kl:.3f} |" in text
