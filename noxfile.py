@@ -315,7 +315,7 @@ def downstream(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def diagnose(session: nox.Session) -> None:
-    """Where zip2zip's loss goes: its code NLL = first + rest beside the control's, per corpus -> results/diagnose/ (printed)."""
+    """Where zip2zip's loss goes: its code NLL = first + rest beside a teacher's (the control, or -- --models base,zip2zip), per corpus -> results/diagnose/ (printed; rendered in distillation.md by nox -s tables; time: README, Run times)."""
     _run_benchmark(session, "diagnose")
 
 
