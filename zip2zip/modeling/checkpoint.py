@@ -25,8 +25,10 @@ from zip2zip.codec.config import CompressionConfig
 from zip2zip.modeling.base_models import BaseReference, load_base
 from zip2zip.modeling.checkpoint_parts import CheckpointParts
 from zip2zip.modeling.config import (
+    ADAPTER,
     CONFIG_FILE_NAME,
     HF_CONFIG_FILE_NAME,
+    HYPER_ENCODERS,
     MODEL_TYPE,
     HyperEncoderConfig,
     Zip2ZipConfig,
@@ -49,7 +51,6 @@ ADAPTER_DIR = "adapter"
 DEFAULT_ADAPTER = "default"  # peft's name for the adapter get_peft_model and PeftModel.from_pretrained create
 # The components a checkpoint may hold besides its config: the files each needs, and what loading
 # without them would silently give.
-ADAPTER, HYPER_ENCODERS = "adapter", "hyper_encoders"
 _COMPONENT_FILES = {
     ADAPTER: (f"{ADAPTER_DIR}/adapter_config.json", f"{ADAPTER_DIR}/adapter_model.safetensors"),
     HYPER_ENCODERS: (ENCODER_WEIGHTS_FILE,),

@@ -38,6 +38,7 @@ EXTRA_HEAD_ROWS = ("drop", "after_hypertokens")
 HF_CONFIG_FILE_NAME = "config.json"
 MODEL_TYPE = "zip2zip"
 CONTENTS_KEY = "contents"  # written next to the config fields by save(); not part of Zip2ZipConfig
+ADAPTER, HYPER_ENCODERS = "adapter", "hyper_encoders"  # the components CONTENTS_KEY may list
 FORMAT_VERSION = 1
 # Bounds a config file's sizes must meet before anything is built from them (the encoders' total size is
 # further bounded by the base model's, see ``check_encoder_budget``): far above any real model, far below

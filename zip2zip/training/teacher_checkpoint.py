@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zip2zip.modeling.config import Zip2ZipConfig, read_checkpoint_config
+from zip2zip.modeling.config import ADAPTER, Zip2ZipConfig, read_checkpoint_config
 from zip2zip.modeling.config_file import ConfigFileError
-
-ADAPTER_COMPONENT = "adapter"  # the name a checkpoint's ``contents`` gives its LoRA adapter (and its folder)
 
 
 def read_teacher_config(checkpoint: Path) -> Zip2ZipConfig:
@@ -26,6 +24,6 @@ def read_teacher_config(checkpoint: Path) -> Zip2ZipConfig:
             f"{where} is a compressed checkpoint; the teacher reads uncompressed text, so its adapter must come "
             "from an uncompressed run (--no-compression, the control)"
         )
-    if ADAPTER_COMPONENT not in contents:
+    if ADAPTER not in contents:
         raise ValueError(f"{where} was saved without a LoRA adapter, so it is the base model: pass 'base'")
     return config
